@@ -1,1 +1,18 @@
-export {};
+export * from './constants.js';
+export { StreamError, type StreamErrorCode, type StreamErrorDetails, type StreamErrorValue } from './errors.js';
+export { encodeXlHeader, decodeXlHeader, decodeXlFixedHeader, decodeXlOptionalData, type XlHeader } from './xl-header.js';
+export { encodeStreamHeader, decodeStreamHeader, type StreamHeader } from './stream-header.js';
+export { STRUCT_SIZES } from './structs.js';
+export { defineRecord, type RecordCodec, type CodecValue } from './record-codec.js';
+export {
+  RECORD_CODECS, RecordType, codecForType, recordTypeName,
+  type RecordName, type RecordValueMap, type StreamRecord, type RecordOf,
+} from './record-types.js';
+export { checkDomainInfo, type DomainInfo, type DiskInfo } from './records/domain-info.js';
+export { crc32Of, type RamChunk } from './records/ram-chunk.js';
+export type { RamEnd } from './records/ram-end.js';
+export type { EmulatorContext, XenstoreData } from './records/emulator.js';
+export { RamDigest } from './ram-digest.js';
+export { StreamReader, readStream, type ReaderOptions, type StreamHeaders } from './stream-reader.js';
+export { StreamWriter, createStreamWriter, type RamFramingResult } from './stream-writer.js';
+export type { ByteInput } from './byte-source.js';

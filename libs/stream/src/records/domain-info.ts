@@ -1,0 +1,76 @@
+/** DOMAIN_INFO (phase 1): what the destination needs to start an identical QEMU. */
+import { DOMAIN_INFO_MAX, Phase, XLKIT_MANDATORY_BASE } from '../constants.js';
+import { StreamError } from '../errors.js';
+import { contiguous } from '../body.js';
+import { defineRecord } from '../record-codec.js';
+
+export interface DiskInfo {
+  id: string;
+  format: string;
+  /** Virtual size in bytes. */
+  virtualSize: number;
+  /** Allocated bytes on the host. */
+  allocation: number;
+}
+
+export interface DomainInfo {
+  qemuVersion: string;
+  machine: string;
+  accel: string;
+  memoryMiB: number;
+  vcpus: number;
+  disks: DiskInfo[];
+}
+
+const TYPE = XLKIT_MANDATORY_BASE + 1;
+
+function fail(what: string, at: number): StreamError {
+  return new StreamError('STREAM_BAD_RECORD', `domain info: ${what}`, { offset: at, recordType: TYPE });
+}
+
+function str(o: Record<string, unknown>, k: string, at: number): string {
+  const v = o[k];
+  if (typeof v !== 'string' || v === '') throw fail(`${k} must be a non-empty string`, at);
+  return v;
+}
+
+function int(o: Record<string, unknown>, k: string, min: number, at: number): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw fail(`${k} must be an integer >= ${min}`, at);
+  return v;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Check a parsed DOMAIN_INFO value; `at` is used in errors. */
+export function checkDomainInfo(v: unknown, at = 0): DomainInfo {
+  if (!isObject(v)) throw fail('body is not a JSON object', at);
+  if (!Array.isArray(v.disks)) throw fail('disks must be an array', at);
+  const disks = v.disks.map((d: unknown) => {
+    if (!isObject(d)) throw fail('disk entry is not an object', at);
+    return { ...d, id: str(d, 'id', at), format: str(d, 'format', at), virtualSize: int(d, 'virtualSize', 0, at), allocation: int(d, 'allocation', 0, at) };
+  });
+  return {
+    ...v, qemuVersion: str(v, 'qemuVersion', at), machine: str(v, 'machine', at), accel: str(v, 'accel', at),
+    memoryMiB: int(v, 'memoryMiB', 1, at), vcpus: int(v, 'vcpus', 1, at), disks,
+  };
+}
+
+export const DOMAIN_INFO = defineRecord<DomainInfo>({
+  type: TYPE, name: 'DOMAIN_INFO', minLength: 2, maxLength: DOMAIN_INFO_MAX, phase: Phase.BOOTSTRAP, maxCount: 1,
+  decode: (body, len, at) => {
+    const raw = contiguous(body);
+    if (raw.indexOf(0) !== len - 1) throw fail('JSON must be NUL-terminated exactly at its end', at);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8', 0, len - 1));
+    } catch (err) {
+      throw new StreamError('STREAM_BAD_RECORD', 'domain info: invalid JSON', { offset: at, recordType: TYPE, cause: err });
+    }
+    return checkDomainInfo(parsed, at);
+  },
+  encode: (v) => [Buffer.from(`${JSON.stringify(checkDomainInfo(v))}\0`, 'utf8')],
+  summary: (v) => `qemu ${v.qemuVersion} ${v.machine} ${v.accel}, ${v.memoryMiB} MiB, ${v.vcpus} vcpus, disks ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'none'}`,
+});
