@@ -5,7 +5,9 @@ export type QmpErrorCode =
   | 'QMP_PROTOCOL'
   | 'QMP_COMMAND'
   | 'QMP_INTERRUPTED'
-  | 'QMP_TIMEOUT';
+  | 'QMP_TIMEOUT'
+  | 'QMP_JOB'
+  | 'QMP_MIGRATION';
 
 export interface QmpErrorOptions {
   cause?: unknown;
@@ -87,5 +89,28 @@ export class QmpTimeoutError extends QmpError {
   constructor(what: string, timeoutMs: number, options: QmpErrorOptions = {}) {
     super('QMP_TIMEOUT', `${what}: expected a reply within ${timeoutMs} ms, got none`, options);
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/** A block job ended, errored or vanished before reaching the state a helper waited for. */
+export class QmpJobError extends QmpError {
+  override name = 'QmpJobError';
+  readonly jobId: string;
+  constructor(jobId: string, message: string, options: QmpErrorOptions = {}) {
+    super('QMP_JOB', message, options);
+    this.jobId = jobId;
+  }
+}
+
+/** A migration ended in `failed` or `cancelled` while a helper followed it. */
+export class QmpMigrationError extends QmpError {
+  override name = 'QmpMigrationError';
+  readonly status: string;
+  /** QEMU's `error-desc` from query-migrate, when it gave one. */
+  readonly errorDesc: string | undefined;
+  constructor(status: string, errorDesc: string | undefined, expected: string) {
+    super('QMP_MIGRATION', `migration: expected ${expected}, got ${status}${errorDesc ? ` (${errorDesc})` : ''}`);
+    this.status = status;
+    this.errorDesc = errorDesc;
   }
 }

@@ -5,3 +5,9 @@ export { QmpClient, type QmpClientState, type QmpConnectOptions, type ExecuteOpt
 export { defaultTimeoutFor, QUERY_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, LONG_TIMEOUT_MS } from './default-timeouts.js';
 export { DEFAULT_MAX_LINE_BYTES } from './line-splitter.js';
 export * as testing from './testing/index.js';
+export * from './commands/run-state.js';
+export * from './commands/block.js';
+export * from './commands/nbd.js';
+export * from './commands/migration.js';
+export * from './helpers/wait-for-mirror-ready.js';
+export * from './helpers/follow-migration.js';

@@ -8,3 +8,4 @@ export {
   type FakeQmpServerOptions,
   type RecordedCommand,
 } from './fake-qmp-server.js';
+export { withFakeClient } from './with-fake-client.js';

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { QmpMigrationError } from '../errors.js';
+import { withFakeClient } from '../testing/index.js';
+import { followMigration, watchMigration, type MigrationProgress } from './follow-migration.js';
+
+const ram = (transferred: number, pass: number): object => ({
+  transferred,
+  remaining: 1000 - transferred,
+  total: 1000,
+  duplicate: 0,
+  skipped: 0,
+  normal: 0,
+  'normal-bytes': 0,
+  'dirty-pages-rate': 7,
+  mbps: 100.5,
+  'dirty-sync-count': pass,
+  'postcopy-requests': 0,
+  'page-size': 4096,
+  'multifd-bytes': 0,
+  'pages-per-second': 10,
+});
+
+function script(states: object[]): () => object {
+  let i = 0;
+  return () => states[Math.min(i++, states.length - 1)] ?? {};
+}
+
+describe('followMigration', () => {
+  it('reports snapshots through to completed, with downtime', async () => {
+    const states = [
+      { status: 'setup' },
+      { status: 'active', ram: ram(300, 1), 'expected-downtime': 300, 'total-time': 10 },
+      { status: 'active', ram: ram(900, 2) },
+      { status: 'completed', ram: ram(1000, 3), downtime: 12, 'total-time': 50 },
+    ];
+    await withFakeClient({ handlers: { 'query-migrate': script(states) } }, async (c) => {
+      const seen: MigrationProgress[] = [];
+      const last = await followMigration(c, { pollMs: 5, onProgress: (p) => seen.push(p) });
+      expect(seen.map((p) => p.status)).toEqual(['setup', 'active', 'active', 'completed']);
+      expect(seen[1]).toMatchObject({ transferred: 300, remaining: 700, total: 1000, mbps: 100.5, dirtyPagesRate: 7, pass: 1, expectedDowntimeMs: 300 });
+      expect(last).toMatchObject({ status: 'completed', pass: 3, downtimeMs: 12, totalTimeMs: 50 });
+    });
+  });
+
+  it('stops at pre-switchover when asked, woken by a MIGRATION event', async () => {
+    let status = 'active';
+    await withFakeClient({ handlers: { 'query-migrate': () => ({ status, ram: ram(500, 1) }) } }, async (c, server) => {
+      const gen = watchMigration(c, { pollMs: 60_000, untilPreSwitchover: true });
+      expect((await gen.next()).value).toMatchObject({ status: 'active' });
+      const next = gen.next();
+      status = 'pre-switchover';
+      server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+      expect((await next).value).toMatchObject({ status: 'pre-switchover' });
+      expect((await gen.next()).done).toBe(true);
+    });
+  });
+
+  it('throws QmpMigrationError with error-desc on failure', async () => {
+    const states = [{ status: 'active' }, { status: 'failed', 'error-desc': 'Unable to write to socket' }];
+    await withFakeClient({ handlers: { 'query-migrate': script(states) } }, async (c) => {
+      const err = await followMigration(c, { pollMs: 5 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(QmpMigrationError);
+      expect(err).toMatchObject({ code: 'QMP_MIGRATION', status: 'failed', errorDesc: 'Unable to write to socket' });
+    });
+  });
+});

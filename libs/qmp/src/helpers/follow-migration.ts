@@ -1,0 +1,92 @@
+import { queryMigrate, type MigrationInfo, type MigrationStatus } from '../commands/migration.js';
+import { QmpMigrationError, QmpTimeoutError } from '../errors.js';
+import type { QmpClient } from '../qmp-client.js';
+
+/** One progress snapshot of a migration, from `query-migrate` (RAM figures). */
+export interface MigrationProgress {
+  status: MigrationStatus | 'none';
+  transferred: number;
+  remaining: number;
+  total: number;
+  /** Throughput in megabits per second, as QEMU reports it. */
+  mbps: number;
+  /** Guest dirty rate in pages per second. */
+  dirtyPagesRate: number;
+  /** RAM dirty-sync iteration (`dirty-sync-count`). */
+  pass: number;
+  totalTimeMs: number | undefined;
+  expectedDowntimeMs: number | undefined;
+  /** Only present once completed. */
+  downtimeMs: number | undefined;
+  errorDesc: string | undefined;
+  info: MigrationInfo;
+}
+
+export interface FollowMigrationOptions {
+  onProgress?: (p: MigrationProgress) => void;
+  /** Stop (successfully) at `pre-switchover` instead of waiting for `completed`. */
+  untilPreSwitchover?: boolean;
+  /** Poll interval for `query-migrate` (default 500 ms); MIGRATION events wake it sooner. */
+  pollMs?: number;
+  /** Total time allowed (0 or absent = none). */
+  timeoutMs?: number;
+}
+
+export function toMigrationProgress(info: MigrationInfo): MigrationProgress {
+  const ram = info.ram;
+  return {
+    status: info.status ?? 'none',
+    transferred: ram?.transferred ?? 0,
+    remaining: ram?.remaining ?? 0,
+    total: ram?.total ?? 0,
+    mbps: ram?.mbps ?? 0,
+    dirtyPagesRate: ram?.['dirty-pages-rate'] ?? 0,
+    pass: ram?.['dirty-sync-count'] ?? 0,
+    totalTimeMs: info['total-time'],
+    expectedDowntimeMs: info['expected-downtime'],
+    downtimeMs: info.downtime,
+    errorDesc: info['error-desc'],
+    info,
+  };
+}
+
+/**
+ * Yields a progress snapshot per poll (and per MIGRATION event) until the migration reaches
+ * `completed` (or `pre-switchover` with `untilPreSwitchover`); the last snapshot is that state.
+ * Throws QmpMigrationError on `failed` or `cancelled`.
+ */
+export async function* watchMigration(c: QmpClient, opts: FollowMigrationOptions = {}): AsyncGenerator<MigrationProgress> {
+  const pollMs = opts.pollMs ?? 500;
+  const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
+  const goal = opts.untilPreSwitchover ? 'pre-switchover' : 'completed';
+  const listener = c.listen('MIGRATION');
+  try {
+    for (;;) {
+      listener.clear();
+      const p = toMigrationProgress(await queryMigrate(c));
+      yield p;
+      if (p.status === 'failed' || p.status === 'cancelled') throw new QmpMigrationError(p.status, p.errorDesc, goal);
+      if (p.status === goal || p.status === 'completed') return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new QmpTimeoutError(`following migration to ${goal}`, opts.timeoutMs ?? 0);
+      try {
+        await listener.get({ timeoutMs: Math.min(pollMs, left) });
+      } catch (err) {
+        if (!(err instanceof QmpTimeoutError)) throw err;
+      }
+    }
+  } finally {
+    listener.close();
+  }
+}
+
+/** Follows a migration to its goal, reporting each snapshot; resolves with the final one. */
+export async function followMigration(c: QmpClient, opts: FollowMigrationOptions = {}): Promise<MigrationProgress> {
+  let last: MigrationProgress | undefined;
+  for await (const p of watchMigration(c, opts)) {
+    opts.onProgress?.(p);
+    last = p;
+  }
+  if (last === undefined) throw new QmpMigrationError('none', undefined, 'a migration');
+  return last;
+}
