@@ -4,8 +4,10 @@ export type XlErrorCode =
   | 'XL_CONFIG'
   | 'XL_DOMAIN_NOT_FOUND'
   | 'XL_DOMAIN_EXISTS'
+  | 'XL_DOMAIN_DEAD'
   | 'XL_QEMU_FAILED'
   | 'XL_STATE'
+  | 'XL_LOCK_TIMEOUT'
   | 'XL_SAVE'
   | 'XL_RESTORE'
   | 'XL_MIGRATION'
@@ -35,5 +37,27 @@ export class UsageError extends XlError {
   override name = 'UsageError';
   constructor(message: string) {
     super('XL_USAGE', message);
+  }
+}
+
+/** Where in a configuration source a problem was found (1-based line and column). */
+export interface SourcePosition {
+  file: string;
+  line: number;
+  column: number;
+}
+
+/** A bad configuration file or KEY=VALUE override: names file, line and column. */
+export class ConfigError extends XlError {
+  override name = 'ConfigError';
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+
+  constructor(position: SourcePosition, message: string, options: XlErrorOptions = {}) {
+    super('XL_CONFIG', `${position.file}:${position.line}:${position.column}: ${message}`, options);
+    this.file = position.file;
+    this.line = position.line;
+    this.column = position.column;
   }
 }

@@ -1,1 +1,35 @@
-export {};
+/** Public API of @xlkit/xl, for the commands built on it (save, restore, migrate) and tests. */
+export type { CommandArgs, CommandIo, CommandSpec, GlobalOptions, OptionValues } from './command.js';
+export { XlError, UsageError, ConfigError, type XlErrorCode, type SourcePosition } from './errors.js';
+export { main, isKnownError, EXIT_OK, EXIT_FAILED, EXIT_USAGE } from './main.js';
+export { commandTable } from './command-table.js';
+export { parseCfg, parseCfgValue, type CfgEntry, type CfgValue } from './config/cfg-syntax.js';
+export { parseDiskSpec, type DiskSpec, type DiskFormat, type DiskBus } from './config/disk-spec.js';
+export { buildConfig, type BuildOptions, type BuiltConfig } from './config/build-config.js';
+export { loadConfigFile, parseConfigText } from './config/load-config.js';
+export { parseOverride, mergeEntries } from './config/overrides.js';
+export {
+  DEFAULT_QEMU,
+  checkDomainName,
+  type DomainConfig,
+  type VifSpec,
+  type Accel,
+  type MemoryBacking,
+  type LifecycleAction,
+} from './config/domain-config.js';
+export { DomainStore, openStore } from './domain-store.js';
+export { resolveStateDir } from './state-dir.js';
+export { domainPaths, type DomainPaths } from './domain-paths.js';
+export type { DomainRecord, DomainStatus, QemuProcessInfo, NewDomain } from './domain-record.js';
+export { isProcessAlive, readProcStat } from './process-info.js';
+export { buildQemuArgv, diskNodeName, escapeOptValue, type QemuLaunchOptions } from './qemu/argv.js';
+export { resolveDomain } from './domain/resolve.js';
+export { startDomain, type StartOptions } from './domain/start.js';
+export { connectQmp, withQmp, queryStatus, type ConnectQmpOptions } from './domain/qmp.js';
+export { destroyDomain, waitForQemuExit } from './domain/destroy.js';
+export { pauseDomain, unpauseDomain, shutdownDomain, renameDomain, type ShutdownOptions } from './domain/control.js';
+export { reapDomains, formatReaped, type ReapResult, type ReapedDomain } from './domain/reap.js';
+export { describeDomain, stateFlags, type DomainView } from './domain/describe.js';
+export { isQemuAlive, lastQemuLogLine } from './domain/liveness.js';
+export { chooseAccel, kvmUsable } from './domain/accel.js';
+export { openSession, openDomain, type Session } from './commands/common.js';

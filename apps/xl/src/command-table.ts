@@ -1,0 +1,24 @@
+/** xl's command table (as xl_cmdtable.c): help, usage and option parsing come from these rows. */
+import type { CommandSpec } from './command.js';
+import { createCommand } from './commands/create.js';
+import { listCommand } from './commands/list.js';
+import { destroyCommand } from './commands/destroy.js';
+import { shutdownCommand } from './commands/shutdown.js';
+import { pauseCommand, unpauseCommand } from './commands/pause.js';
+import { renameCommand } from './commands/rename.js';
+import { consoleCommand } from './commands/console.js';
+import { infoCommand } from './commands/info.js';
+import { makeHelpCommand } from './commands/help.js';
+
+export const commandTable: CommandSpec[] = [
+  createCommand,
+  listCommand,
+  destroyCommand,
+  shutdownCommand,
+  pauseCommand,
+  unpauseCommand,
+  renameCommand,
+  consoleCommand,
+  infoCommand,
+  makeHelpCommand(() => commandTable),
+];

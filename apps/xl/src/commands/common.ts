@@ -1,0 +1,34 @@
+/** What most commands start with: open the store, reap dead domains (reporting them), resolve DOMAIN. */
+import type { CommandArgs, CommandIo } from '../command.js';
+import { openStore, type DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../domain-record.js';
+import { formatReaped, reapDomains } from '../domain/reap.js';
+import { resolveDomain } from '../domain/resolve.js';
+
+export function println(stream: NodeJS.WritableStream, text = ''): void {
+  stream.write(`${text}\n`);
+}
+
+export function warn(io: CommandIo, text: string): void {
+  println(io.stderr, `xl: warning: ${text}`);
+}
+
+export interface Session {
+  store: DomainStore;
+  /** Domains alive after reaping. */
+  live: DomainRecord[];
+}
+
+export async function openSession(args: CommandArgs, io: CommandIo): Promise<Session> {
+  const store = await openStore(args.globals.stateDir, io.env);
+  const { live, reaped } = await reapDomains(store);
+  for (const r of reaped) warn(io, formatReaped(r));
+  return { store, live };
+}
+
+/** Opens the store and resolves the first positional as DOMAIN. */
+export async function openDomain(args: CommandArgs, io: CommandIo): Promise<Session & { domain: DomainRecord }> {
+  const session = await openSession(args, io);
+  const domain = await resolveDomain(session.store, args.positionals[0] ?? '');
+  return { ...session, domain };
+}

@@ -1,0 +1,46 @@
+import type { CommandSpec } from '../command.js';
+import { loadConfigFile } from '../config/load-config.js';
+import { domainPaths } from '../domain-paths.js';
+import { buildQemuArgv } from '../qemu/argv.js';
+import { DEFAULT_QEMU } from '../config/domain-config.js';
+import { chooseAccel } from '../domain/accel.js';
+import { startDomain } from '../domain/start.js';
+import { waitForQemuExit } from '../domain/destroy.js';
+import { openSession, println, warn } from './common.js';
+
+export const createCommand: CommandSpec = {
+  name: 'create',
+  summary: 'Create a domain from a config file',
+  usage: '[options] <ConfigFile> [options] [vars]',
+  options: {
+    paused: { type: 'boolean', short: 'p' },
+    foreground: { type: 'boolean', short: 'F' },
+    'dry-run': { type: 'boolean', short: 'n' },
+  },
+  optionHelp: {
+    paused: 'Leave the domain paused after it is created',
+    foreground: 'Stay in the foreground until the domain exits (and clean it up)',
+    'dry-run': 'Parse the config and print the QEMU command line; start nothing',
+  },
+  positionals: { min: 1 },
+  async run(args, io) {
+    const [file = '', ...overrides] = args.positionals;
+    println(io.stderr, `Parsing config from ${file}`);
+    const { config, warnings } = await loadConfigFile(file, overrides);
+    for (const w of warnings) warn(io, w);
+    if (args.values['dry-run'] === true) {
+      const argv = buildQemuArgv(config, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, accel: chooseAccel(config.accel) });
+      println(io.stdout, JSON.stringify({ config, qemu: [config.deviceModel ?? DEFAULT_QEMU, ...argv] }, null, 2));
+      return 0;
+    }
+    const { store } = await openSession(args, io);
+    const record = await startDomain(store, config, { paused: args.values.paused === true });
+    println(io.stdout, `Started domain ${record.name} (id ${record.id})${record.status === 'paused' ? ', paused' : ''}`);
+    if (args.values.foreground === true) {
+      await waitForQemuExit(record, 0, 500);
+      await store.remove(record.id);
+      println(io.stdout, `Domain ${record.name} (id ${record.id}) has exited`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,41 @@
+import os from 'node:os';
+import { execa } from 'execa';
+import type { CommandSpec } from '../command.js';
+import { DEFAULT_QEMU } from '../config/domain-config.js';
+import { kvmUsable } from '../domain/accel.js';
+import { openSession, println } from './common.js';
+
+/** "QEMU emulator version 7.2.22 (Debian ...)" → "7.2.22 (Debian ...)". */
+export function parseQemuVersion(output: string): string | undefined {
+  const m = /version\s+(\S+(?:\s+\([^)]*\))?)/.exec(output);
+  return m?.[1];
+}
+
+export const infoCommand: CommandSpec = {
+  name: 'info',
+  summary: 'Get information about the host',
+  usage: '',
+  options: {},
+  positionals: { min: 0, max: 0 },
+  async run(args, io) {
+    const { store, live } = await openSession(args, io);
+    const r = await execa(DEFAULT_QEMU, ['--version'], { reject: false, timeout: 10_000, stdin: 'ignore' });
+    const version = r.failed ? `unavailable (${(r.shortMessage ?? '').split('\n')[0] ?? ''})` : (parseQemuVersion(String(r.stdout)) ?? 'unknown');
+    const rows: [string, string][] = [
+      ['host', os.hostname()],
+      ['release', os.release()],
+      ['machine', os.machine()],
+      ['nr_cpus', String(os.cpus().length)],
+      ['total_memory', String(Math.floor(os.totalmem() / 2 ** 20))],
+      ['free_memory', String(Math.floor(os.freemem() / 2 ** 20))],
+      ['qemu_binary', DEFAULT_QEMU],
+      ['qemu_version', version],
+      ['accelerators', kvmUsable() ? 'tcg kvm' : 'tcg'],
+      ['default_accel', 'tcg'],
+      ['xl_state_dir', store.root],
+      ['nr_domains', String(live.length)],
+    ];
+    for (const [k, v] of rows) println(io.stdout, `${k.padEnd(23)}: ${v}`);
+    return 0;
+  },
+};

@@ -1,0 +1,200 @@
+/** Meaning of xl.cfg entries: validates them into a DomainConfig, with positioned errors. */
+import path from 'node:path';
+import { statSync } from 'node:fs';
+import { ConfigError, type SourcePosition } from '../errors.js';
+import type { CfgEntry, CfgValue } from './cfg-syntax.js';
+import { parseDiskSpec, type DiskSpec } from './disk-spec.js';
+import {
+  CONFIG_LIMITS,
+  UUID_PATTERN,
+  checkDomainName,
+  type DomainConfig,
+  type LifecycleAction,
+  type VifSpec,
+} from './domain-config.js';
+
+/** Keys xl knows that xlkit accepts and ignores (HVM/PV details that QEMU decides itself). */
+const IGNORED = new Set(['type', 'builder', 'maxmem', 'boot', 'vnc', 'sdl', 'acpi', 'apic', 'pae', 'hap', 'localtime', 'vga', 'videoram', 'usb', 'usbdevice']);
+
+export interface BuildOptions {
+  /** Checks that kernel, ramdisk and disk files exist (default: statSync). */
+  fileExists?: (file: string) => boolean;
+  /** Relative host paths resolve against this (default: process.cwd()). */
+  cwd?: string;
+}
+
+export interface BuiltConfig {
+  config: DomainConfig;
+  warnings: string[];
+}
+
+function fmt(pos: SourcePosition): string {
+  return `${pos.file}:${pos.line}:${pos.column}`;
+}
+
+function defaultExists(file: string): boolean {
+  try {
+    statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+class Reader {
+  constructor(private readonly entries: Map<string, CfgEntry>) {}
+
+  get(key: string): CfgValue | undefined {
+    return this.entries.get(key)?.value;
+  }
+
+  string(key: string): { value: string; pos: SourcePosition } | undefined {
+    const v = this.get(key);
+    if (v === undefined) return undefined;
+    if (v.kind !== 'string') throw new ConfigError(v.pos, `'${key}' must be a string, got a ${v.kind}`);
+    return { value: v.value, pos: v.pos };
+  }
+
+  number(key: string, min: number, max: number, unit = ''): number | undefined {
+    const v = this.get(key);
+    if (v === undefined) return undefined;
+    let n: number;
+    if (v.kind === 'number') n = v.value;
+    else if (v.kind === 'string' && /^[0-9]+$/.test(v.value)) n = Number(v.value);
+    else throw new ConfigError(v.pos, `'${key}' must be a number${unit}, got ${v.kind === 'string' ? `'${v.value}'` : 'a list'}`);
+    if (n < min || n > max) throw new ConfigError(v.pos, `'${key}' must be between ${min} and ${max}${unit}, got ${n}`);
+    return n;
+  }
+
+  choice<T extends string>(key: string, choices: readonly T[]): T | undefined {
+    const s = this.string(key);
+    if (s === undefined) return undefined;
+    if (!(choices as readonly string[]).includes(s.value)) {
+      throw new ConfigError(s.pos, `'${key}' must be one of ${choices.join(', ')}, got '${s.value}'`);
+    }
+    return s.value as T;
+  }
+
+  /** A list of strings; a lone string counts as a one-item list. */
+  strings(key: string): { value: string; pos: SourcePosition }[] {
+    const v = this.get(key);
+    if (v === undefined) return [];
+    const items = v.kind === 'list' ? v.items : [v];
+    return items.map((item) => {
+      if (item.kind !== 'string') throw new ConfigError(item.pos, `'${key}' items must be strings, got a ${item.kind}`);
+      return { value: item.value, pos: item.pos };
+    });
+  }
+}
+
+function parseVif(spec: string, pos: SourcePosition, warnings: string[]): VifSpec {
+  const vif: VifSpec = { model: 'virtio-net-pci' };
+  for (const part of spec.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? part : part.slice(0, eq);
+    const value = eq < 0 ? '' : part.slice(eq + 1);
+    if (key === 'mac') {
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(value)) throw new ConfigError(pos, `bad vif mac '${value}': expected six hex pairs like 00:16:3e:01:02:03`);
+      vif.mac = value.toLowerCase();
+    } else if (key === 'model') {
+      const models: Record<string, string> = { e1000: 'e1000', rtl8139: 'rtl8139', virtio: 'virtio-net-pci', 'virtio-net': 'virtio-net-pci' };
+      const model = models[value];
+      if (model === undefined) throw new ConfigError(pos, `bad vif model '${value}': expected virtio, e1000 or rtl8139`);
+      vif.model = model;
+    } else warnings.push(`${fmt(pos)}: vif parameter '${key}' ignored (xlkit uses user-mode networking)`);
+  }
+  return vif;
+}
+
+const ACTIONS = ['destroy', 'restart', 'preserve'] as const satisfies readonly LifecycleAction[];
+const KNOWN = new Set([
+  'name', 'uuid', 'memory', 'vcpus', 'kernel', 'ramdisk', 'extra', 'cmdline', 'root', 'disk', 'vif', 'serial',
+  'on_poweroff', 'on_reboot', 'on_crash', 'device_model_override', 'accel', 'memory_backing',
+]);
+
+/** Builds a DomainConfig from merged entries (see mergeEntries). Throws ConfigError. */
+export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOptions = {}): BuiltConfig {
+  const exists = options.fileExists ?? defaultExists;
+  const cwd = options.cwd ?? process.cwd();
+  const warnings: string[] = [];
+  const r = new Reader(entries);
+  for (const e of entries.values()) {
+    if (!KNOWN.has(e.key) && !IGNORED.has(e.key)) warnings.push(`${fmt(e.keyPos)}: unknown key '${e.key}' ignored`);
+  }
+  const hostFile = (key: string, v: { value: string; pos: SourcePosition }): string => {
+    const file = path.resolve(cwd, v.value);
+    if (!exists(file)) throw new ConfigError(v.pos, `${key} '${v.value}' does not exist`);
+    return file;
+  };
+
+  const name = r.string('name');
+  if (!name) {
+    const first = entries.values().next().value;
+    throw new ConfigError(first?.keyPos ?? { file: 'config', line: 1, column: 1 }, `no 'name' set: every domain needs a name`);
+  }
+  const nameProblem = checkDomainName(name.value);
+  if (nameProblem) throw new ConfigError(name.pos, nameProblem);
+
+  const config: DomainConfig = {
+    name: name.value,
+    memory: r.number('memory', 16, CONFIG_LIMITS.maxMemoryMiB, ' (MiB)') ?? 128,
+    vcpus: r.number('vcpus', 1, CONFIG_LIMITS.maxVcpus) ?? 1,
+    disks: [],
+    vifs: [],
+    serial: 'pty',
+    onPoweroff: r.choice('on_poweroff', ACTIONS) ?? 'destroy',
+    onReboot: r.choice('on_reboot', ACTIONS) ?? 'restart',
+    onCrash: r.choice('on_crash', ACTIONS) ?? 'destroy',
+    accel: r.choice('accel', ['tcg', 'kvm', 'auto'] as const) ?? 'tcg',
+    memoryBacking: r.choice('memory_backing', ['anonymous', 'shared'] as const) ?? 'anonymous',
+  };
+
+  const uuid = r.string('uuid');
+  if (uuid) {
+    if (!UUID_PATTERN.test(uuid.value)) throw new ConfigError(uuid.pos, `bad uuid '${uuid.value}': expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`);
+    config.uuid = uuid.value.toLowerCase();
+  }
+  const kernel = r.string('kernel');
+  if (kernel) config.kernel = hostFile('kernel', kernel);
+  const ramdisk = r.string('ramdisk');
+  if (ramdisk) {
+    if (!kernel) throw new ConfigError(ramdisk.pos, `'ramdisk' needs a 'kernel'`);
+    config.ramdisk = hostFile('ramdisk', ramdisk);
+  }
+  const cmdline = r.string('cmdline');
+  const root = r.string('root');
+  const extra = r.string('extra');
+  const line = cmdline ? cmdline.value : [root ? `root=${root.value}` : '', extra?.value ?? ''].filter((s) => s !== '').join(' ');
+  if (line !== '') {
+    if (!kernel) throw new ConfigError((cmdline ?? extra ?? root)!.pos, `a kernel command line needs a 'kernel'`);
+    config.cmdline = line;
+  }
+
+  const serials = r.strings('serial');
+  if (serials.length > 1) throw new ConfigError(serials[1]!.pos, `only one serial port is supported`);
+  const serial = serials[0];
+  if (serial) {
+    if (serial.value !== 'pty' && serial.value !== 'none') throw new ConfigError(serial.pos, `bad serial '${serial.value}': expected 'pty' or 'none'`);
+    config.serial = serial.value;
+  }
+
+  const dm = r.string('device_model_override');
+  if (dm) config.deviceModel = dm.value.includes('/') ? hostFile('device_model_override', dm) : dm.value;
+
+  const disks = r.strings('disk');
+  if (disks.length > CONFIG_LIMITS.maxDisks) throw new ConfigError(disks[CONFIG_LIMITS.maxDisks]!.pos, `more than ${CONFIG_LIMITS.maxDisks} disks`);
+  const seen = new Map<string, DiskSpec>();
+  for (const d of disks) {
+    const disk = parseDiskSpec(d.value, d.pos);
+    const slot = `${disk.bus}:${disk.index}`;
+    const clash = seen.get(slot);
+    if (clash) throw new ConfigError(d.pos, `disk ${disk.vdev} uses the same device slot as ${clash.vdev}`);
+    seen.set(slot, disk);
+    if (disk.target !== undefined) disk.target = hostFile('disk', { value: disk.target, pos: d.pos });
+    config.disks.push(disk);
+  }
+  const vifs = r.strings('vif');
+  if (vifs.length > CONFIG_LIMITS.maxVifs) throw new ConfigError(vifs[CONFIG_LIMITS.maxVifs]!.pos, `more than ${CONFIG_LIMITS.maxVifs} vifs`);
+  for (const v of vifs) config.vifs.push(parseVif(v.value, v.pos, warnings));
+  return { config, warnings };
+}

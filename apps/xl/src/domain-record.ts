@@ -1,0 +1,51 @@
+/** What xl stores about a domain (domain.json in its directory). Plain JSON. */
+import type { DomainConfig } from './config/domain-config.js';
+import { XlError } from './errors.js';
+
+/**
+ * xl's last known run state of a domain. QMP's query-status is the truth when QEMU answers;
+ * this is the fallback (e.g. while a migration holds the QMP socket).
+ */
+export type DomainStatus = 'creating' | 'running' | 'paused' | 'incoming' | 'saving' | 'migrating' | 'shutting-down';
+
+export interface QemuProcessInfo {
+  pid: number;
+  /** From /proc/<pid>/stat: tells a recycled pid from our QEMU. */
+  startTime: number;
+  binary: string;
+  argv: string[];
+  /** "7.2.22" from the QMP greeting. */
+  version?: string;
+}
+
+export interface DomainRecord {
+  id: number;
+  name: string;
+  uuid: string;
+  config: DomainConfig;
+  status: DomainStatus;
+  /** ISO time the record was allocated. */
+  createdAt: string;
+  /** The xl process that allocated the record and is starting QEMU (status 'creating'). */
+  ownerPid?: number;
+  qemu?: QemuProcessInfo;
+}
+
+export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> & Partial<Pick<DomainRecord, 'status'>>;
+
+/** Checks the shape of a record read from disk (bounds-checked like any input). */
+export function validateRecord(value: unknown, file: string): DomainRecord {
+  const bad = (what: string): never => {
+    throw new XlError('XL_STATE', `corrupt domain record ${file}: ${what}`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('not a JSON object');
+  const r = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(r.id) || (r.id as number) < 1) bad('bad id');
+  if (typeof r.name !== 'string' || r.name === '') bad('bad name');
+  if (typeof r.uuid !== 'string') bad('bad uuid');
+  if (typeof r.status !== 'string') bad('bad status');
+  if (typeof r.config !== 'object' || r.config === null) bad('bad config');
+  const q = r.qemu as Record<string, unknown> | undefined;
+  if (q !== undefined && (typeof q !== 'object' || q === null || !Number.isSafeInteger(q.pid) || !Number.isSafeInteger(q.startTime))) bad('bad qemu process info');
+  return value as DomainRecord;
+}

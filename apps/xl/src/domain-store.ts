@@ -1,0 +1,155 @@
+/**
+ * Domain state under a state directory (mode 0700):
+ *   lock                   serializes xl processes (store-lock.ts)
+ *   next-id                the next domain id; ids only grow, so none is reused while a domain lives
+ *   domains/<id>/domain.json and the domain's runtime files (domain-paths.ts)
+ * Every change is write-to-temp + rename, under the lock.
+ */
+import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { XlError } from './errors.js';
+import { withLock } from './store-lock.js';
+import { resolveStateDir } from './state-dir.js';
+import { checkSocketPaths, domainPaths, type DomainPaths } from './domain-paths.js';
+import { validateRecord, type DomainRecord, type NewDomain } from './domain-record.js';
+
+const MAX_RECORD_BYTES = 4 << 20;
+
+async function writeAtomic(file: string, data: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, data, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
+export class DomainStore {
+  readonly root: string;
+  private readonly lockPath: string;
+
+  constructor(root: string) {
+    this.root = root;
+    this.lockPath = path.join(root, 'lock');
+  }
+
+  paths(id: number): DomainPaths {
+    return domainPaths(this.root, id);
+  }
+
+  /** Runs fn while holding the state lock (do not nest: the lock is not reentrant). */
+  locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(this.lockPath, fn);
+  }
+
+  async get(id: number): Promise<DomainRecord | undefined> {
+    const file = this.paths(id).record;
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new XlError('XL_STATE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+    if (text.length > MAX_RECORD_BYTES) throw new XlError('XL_STATE', `corrupt domain record ${file}: too large`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new XlError('XL_STATE', `corrupt domain record ${file}: not JSON`, { cause: err });
+    }
+    return validateRecord(json, file);
+  }
+
+  /** All domains, by id. Reads need no lock: records are replaced atomically. */
+  async list(): Promise<DomainRecord[]> {
+    const dir = path.join(this.root, 'domains');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const ids = names.filter((n) => /^[1-9][0-9]{0,8}$/.test(n)).map(Number).sort((a, b) => a - b);
+    const out: DomainRecord[] = [];
+    for (const id of ids) {
+      const rec = await this.get(id);
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+
+  /** Allocates a fresh id and directory for a new domain; its name must be free. */
+  allocate(init: NewDomain): Promise<DomainRecord> {
+    return this.locked(async () => {
+      const existing = await this.list();
+      const clash = existing.find((d) => d.name === init.name);
+      if (clash) throw new XlError('XL_DOMAIN_EXISTS', `a domain named '${init.name}' already exists (id ${clash.id})`, { domain: init.name });
+      const counterFile = path.join(this.root, 'next-id');
+      const counter = Number((await readFile(counterFile, 'utf8').catch(() => '1')).trim());
+      const maxLive = existing.reduce((m, d) => Math.max(m, d.id), 0);
+      const id = Math.max(Number.isSafeInteger(counter) && counter > 0 ? counter : 1, maxLive + 1);
+      const paths = this.paths(id);
+      checkSocketPaths(paths);
+      await mkdir(path.dirname(paths.dir), { recursive: true, mode: 0o700 });
+      await rm(paths.dir, { recursive: true, force: true });
+      await mkdir(paths.dir, { mode: 0o700 });
+      const record: DomainRecord = {
+        id,
+        name: init.name,
+        uuid: init.uuid,
+        config: { ...init.config, name: init.name, uuid: init.uuid },
+        status: init.status ?? 'creating',
+        createdAt: new Date().toISOString(),
+        ownerPid: process.pid,
+      };
+      await writeAtomic(paths.record, `${JSON.stringify(record, null, 2)}\n`);
+      await writeAtomic(counterFile, `${id + 1}\n`);
+      return record;
+    });
+  }
+
+  /** Read-modify-write of one record under the lock. fn may throw to abort. */
+  update(id: number, fn: (record: DomainRecord, all: DomainRecord[]) => DomainRecord | Promise<DomainRecord>): Promise<DomainRecord> {
+    return this.locked(async () => {
+      const all = await this.list();
+      const current = all.find((d) => d.id === id);
+      if (!current) throw new XlError('XL_DOMAIN_NOT_FOUND', `domain ${id} no longer exists`, { domain: String(id) });
+      const next = await fn(structuredClone(current), all);
+      if (next.id !== id) throw new XlError('XL_STATE', `update of domain ${id} tried to change its id`);
+      if (all.some((d) => d.id !== id && d.name === next.name)) {
+        throw new XlError('XL_DOMAIN_EXISTS', `a domain named '${next.name}' already exists`, { domain: next.name });
+      }
+      next.config = { ...next.config, name: next.name };
+      await writeAtomic(this.paths(id).record, `${JSON.stringify(next, null, 2)}\n`);
+      return next;
+    });
+  }
+
+  /**
+   * Removes a domain's record and runtime files. With `guard`, only when guard(current record)
+   * holds (checked under the lock); returns whether it removed anything.
+   */
+  remove(id: number, guard?: (record: DomainRecord | undefined) => boolean): Promise<boolean> {
+    return this.locked(async () => {
+      if (guard && !guard(await this.get(id))) return false;
+      const dir = this.paths(id).dir;
+      // Rename first so a concurrent reader never sees a half-removed directory.
+      const doomed = `${dir}.removed-${randomBytes(4).toString('hex')}`;
+      try {
+        await rename(dir, doomed);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw new XlError('XL_STATE', `cannot remove ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      }
+      await rm(doomed, { recursive: true, force: true });
+      return true;
+    });
+  }
+}
+
+/** Opens (creating, mode 0700) the state directory chosen by resolveStateDir. */
+export async function openStore(stateDir?: string, env: NodeJS.ProcessEnv = process.env): Promise<DomainStore> {
+  const root = resolveStateDir(stateDir, env);
+  try {
+    await mkdir(root, { recursive: true, mode: 0o700 });
+    await chmod(root, 0o700);
+    await mkdir(path.join(root, 'domains'), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new XlError('XL_STATE', `cannot use state directory ${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  return new DomainStore(root);
+}

@@ -1,0 +1,32 @@
+/** Hard stop of a domain (xl destroy): kill its QEMU, wait until it is gone, remove its state. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { XlError } from '../errors.js';
+import type { DomainRecord } from '../domain-record.js';
+import type { DomainStore } from '../domain-store.js';
+import { isQemuAlive } from './liveness.js';
+
+/** Waits until the domain's QEMU has exited; false on timeout (timeoutMs 0 = forever). */
+export async function waitForQemuExit(record: DomainRecord, timeoutMs = 10_000, intervalMs = 50): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isQemuAlive(record)) {
+    if (timeoutMs > 0 && Date.now() > deadline) return false;
+    await sleep(intervalMs);
+  }
+  return true;
+}
+
+export async function destroyDomain(store: DomainStore, record: DomainRecord): Promise<void> {
+  if (record.qemu && isQemuAlive(record)) {
+    try {
+      process.kill(record.qemu.pid, 'SIGKILL');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
+        throw new XlError('XL_QEMU_FAILED', `cannot kill QEMU pid ${record.qemu.pid} of domain '${record.name}'`, { cause: err, domain: record.name });
+      }
+    }
+    if (!(await waitForQemuExit(record))) {
+      throw new XlError('XL_QEMU_FAILED', `QEMU pid ${record.qemu.pid} of domain '${record.name}' did not exit after SIGKILL`, { domain: record.name });
+    }
+  }
+  await store.remove(record.id);
+}

@@ -1,0 +1,91 @@
+/**
+ * Starts a domain: allocate its id and directory, run QEMU detached (-daemonize: it outlives
+ * xl), record pid and QEMU version. Any failure stops the QEMU and removes the state.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
+import { XlError } from '../errors.js';
+import { readProcStat } from '../process-info.js';
+import type { DomainRecord, DomainStatus } from '../domain-record.js';
+import type { DomainStore } from '../domain-store.js';
+import { buildQemuArgv } from '../qemu/argv.js';
+import { chooseAccel } from './accel.js';
+import { withQmp } from './qmp.js';
+import { lastQemuLogLine } from './liveness.js';
+
+export interface StartOptions {
+  /** vCPUs stay stopped (-S) until unpause / cont. */
+  paused?: boolean;
+  /** Wait for a migration stream (-incoming defer); status 'incoming'. */
+  incoming?: 'defer';
+  /** Create under another name than config.name (e.g. "NAME--incoming"). */
+  name?: string;
+  /** QEMU start timeout (default 60 s). */
+  timeoutMs?: number;
+}
+
+async function readPid(file: string): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const pid = Number(text.trim());
+    if (Number.isSafeInteger(pid) && pid > 0) return pid;
+    await sleep(20);
+  }
+  throw new XlError('XL_QEMU_FAILED', `QEMU wrote no usable pid file at ${file}`);
+}
+
+function killQuietly(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+export async function startDomain(store: DomainStore, config: DomainConfig, options: StartOptions = {}): Promise<DomainRecord> {
+  const name = options.name ?? config.name;
+  const uuid = config.uuid ?? randomUUID();
+  const record = await store.allocate({ name, uuid, config: { ...config, name, uuid } });
+  const paths = store.paths(record.id);
+  const binary = record.config.deviceModel ?? DEFAULT_QEMU;
+  const argv = buildQemuArgv(record.config, paths, { paused: options.paused, incoming: options.incoming, accel: chooseAccel(config.accel) });
+  let pid: number | undefined;
+  try {
+    const result = await execa(binary, argv, {
+      reject: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: { file: paths.qemuLog },
+      timeout: options.timeoutMs ?? 60_000,
+      cleanup: false,
+    });
+    if (result.failed) {
+      const last = await lastQemuLogLine(store, record.id);
+      const why = last ?? (result.timedOut ? 'timed out' : result.code === 'ENOENT' ? `${binary} not found` : `exit status ${String(result.exitCode)}`);
+      throw new XlError('XL_QEMU_FAILED', `QEMU failed to start domain '${name}': ${why}`, { cause: result, domain: name });
+    }
+    pid = await readPid(paths.pid);
+    const stat = readProcStat(pid);
+    if (!stat) throw new XlError('XL_QEMU_FAILED', `QEMU for domain '${name}' exited right after starting: ${(await lastQemuLogLine(store, record.id)) ?? 'no message'}`);
+    const qemuPid = pid;
+    const withPid = await store.update(record.id, (r) => ({ ...r, qemu: { pid: qemuPid, startTime: stat.startTime, binary, argv } }));
+    const version = await withQmp(store, withPid, async (qmp) => {
+      const v = qmp.greeting.version.qemu;
+      return `${v.major}.${v.minor}.${v.micro}`;
+    });
+    const status: DomainStatus = options.incoming ? 'incoming' : options.paused ? 'paused' : 'running';
+    return await store.update(record.id, (r) => {
+      const { ownerPid: _owner, ...rest } = r;
+      return { ...rest, status, qemu: { ...r.qemu!, version } };
+    });
+  } catch (err) {
+    killQuietly(pid);
+    await store.remove(record.id).catch(() => undefined);
+    if (err instanceof XlError) throw err;
+    throw new XlError('XL_QEMU_FAILED', `starting domain '${name}' failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, domain: name });
+  }
+}

@@ -1,0 +1,43 @@
+/** `xl help` and `xl COMMAND --help`, generated from the command table (as xl's help). */
+import type { CommandSpec } from './command.js';
+
+export function formatCommandList(table: readonly CommandSpec[]): string {
+  const visible = table.filter((c) => !c.internal);
+  const width = Math.max(...visible.map((c) => c.name.length)) + 2;
+  return [
+    'Usage xl [-v] [--state-dir DIR] <subcommand> [args]',
+    '',
+    'xl full list of subcommands:',
+    '',
+    ...visible.map((c) => ` ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Global options: -v (verbose: error causes), --state-dir DIR (default: $XL_STATE_DIR,',
+    '/run/xl for root, else $XDG_RUNTIME_DIR/xl). DOMAIN is a name or a numeric id.',
+  ].join('\n');
+}
+
+export function formatUsage(spec: CommandSpec): string {
+  return `Usage: xl ${spec.name}${spec.usage === '' ? '' : ` ${spec.usage}`}`;
+}
+
+export function formatCommandHelp(spec: CommandSpec): string {
+  const lines = [formatUsage(spec), '', `${spec.summary}.`];
+  const opts = Object.entries(spec.options);
+  if (opts.length > 0) {
+    lines.push('', 'Options:', '');
+    for (const [name, o] of opts) {
+      const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' VALUE' : ''}`;
+      lines.push(`${flag.padEnd(24)}${spec.optionHelp?.[name] ?? ''}`.trimEnd());
+    }
+  }
+  lines.push(`${'-h, --help'.padEnd(24)}Print this help.`);
+  return lines.join('\n');
+}
+
+/** xl's cmdtable_lookup: an exact name wins, else a unique prefix; ambiguous or none → undefined. */
+export function lookupCommand(table: readonly CommandSpec[], name: string): { spec?: CommandSpec; candidates: string[] } {
+  const exact = table.find((c) => c.name === name);
+  if (exact) return { spec: exact, candidates: [exact.name] };
+  const matches = name === '' ? [] : table.filter((c) => c.name.startsWith(name));
+  return matches.length === 1 ? { spec: matches[0], candidates: [matches[0]!.name] } : { candidates: matches.map((c) => c.name) };
+}

@@ -1,0 +1,92 @@
+/** Turns a DomainConfig into a QEMU argument vector (never a shell string). */
+import type { DomainConfig } from '../config/domain-config.js';
+import type { DomainPaths } from '../domain-paths.js';
+import type { DiskSpec } from '../config/disk-spec.js';
+
+export interface QemuLaunchOptions {
+  /** Start with vCPUs stopped (-S): `xl create -p`, restore and migration targets. */
+  paused?: boolean;
+  /** Wait for an incoming migration stream, configured later with migrate-incoming. */
+  incoming?: 'defer';
+  /** Accelerator actually used (config 'auto' is decided by the caller). */
+  accel: 'tcg' | 'kvm';
+  /** Fork into the background once ready and write the pid file (default true). */
+  daemonize?: boolean;
+}
+
+/** QEMU option values double commas to keep them literal. */
+export function escapeOptValue(value: string): string {
+  return value.replaceAll(',', ',,');
+}
+
+/** QMP node name of a disk's format layer (for block jobs, NBD exports, drive-mirror). */
+export function diskNodeName(disk: Pick<DiskSpec, 'vdev'>): string {
+  return `disk-${disk.vdev}`;
+}
+
+function diskArgs(disk: DiskSpec): string[] {
+  const node = diskNodeName(disk);
+  const args: string[] = [];
+  if (disk.target !== undefined) {
+    const blockdev = {
+      driver: disk.format,
+      'node-name': node,
+      'read-only': disk.readOnly,
+      file: { driver: 'file', 'node-name': `${node}-file`, filename: disk.target, 'read-only': disk.readOnly },
+    };
+    args.push('-blockdev', JSON.stringify(blockdev));
+  }
+  const drive = disk.target !== undefined ? `,drive=${node}` : '';
+  if (disk.bus === 'virtio') {
+    args.push('-device', `virtio-blk-pci,id=${disk.vdev}${drive}`);
+  } else {
+    const bus = `ide.${Math.floor(disk.index / 2)}`;
+    const kind = disk.cdrom ? 'ide-cd' : 'ide-hd';
+    args.push('-device', `${kind},id=${disk.vdev},bus=${bus},unit=${disk.index % 2}${drive}`);
+  }
+  return args;
+}
+
+const ACTION: Record<string, string> = { destroy: 'poweroff', preserve: 'pause' };
+
+/** The full argv (without the binary) for one domain. */
+export function buildQemuArgv(config: DomainConfig, paths: DomainPaths, options: QemuLaunchOptions): string[] {
+  const a: string[] = ['-name', `guest=${escapeOptValue(config.name)}`];
+  if (config.uuid !== undefined) a.push('-uuid', config.uuid);
+  a.push('-machine', 'pc', '-accel', options.accel);
+  a.push('-m', `${config.memory}M`, '-smp', String(config.vcpus));
+  if (config.memoryBacking === 'shared') {
+    a.push('-object', `memory-backend-memfd,id=ram0,size=${config.memory}M,share=on`, '-machine', 'memory-backend=ram0');
+  }
+  a.push('-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-monitor', 'none');
+  if (config.kernel !== undefined) a.push('-kernel', config.kernel);
+  if (config.ramdisk !== undefined) a.push('-initrd', config.ramdisk);
+  if (config.cmdline !== undefined) a.push('-append', config.cmdline);
+
+  // Virtio disks in vdev order, so xvda is the guest's first virtio disk (/dev/vda).
+  const virtio = config.disks.filter((d) => d.bus === 'virtio').sort((x, y) => x.index - y.index);
+  for (const d of virtio) a.push(...diskArgs(d));
+  for (const d of config.disks.filter((d) => d.bus === 'ide')) a.push(...diskArgs(d));
+
+  config.vifs.forEach((vif, i) => {
+    a.push('-netdev', `user,id=net${i}`);
+    a.push('-device', `${vif.model},netdev=net${i},id=vif${i}${vif.mac ? `,mac=${vif.mac}` : ''}`);
+  });
+
+  if (config.serial === 'pty') {
+    a.push('-chardev', `socket,id=serial0,path=${escapeOptValue(paths.console)},server=on,wait=off,logfile=${escapeOptValue(paths.consoleLog)},logappend=on`);
+    a.push('-serial', 'chardev:serial0');
+  }
+  a.push('-chardev', `socket,id=qmp,path=${escapeOptValue(paths.qmp)},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');
+
+  const reboot = config.onReboot === 'restart' ? 'reset' : 'shutdown';
+  const shutdown = ACTION[config.onPoweroff] ?? 'poweroff';
+  const panic = config.onCrash === 'preserve' ? 'pause' : config.onCrash === 'restart' ? 'reset' : 'shutdown';
+  a.push('-action', `reboot=${reboot},shutdown=${shutdown},panic=${panic}`);
+
+  a.push('-pidfile', paths.pid, '-D', paths.qemuLog);
+  if (options.daemonize !== false) a.push('-daemonize');
+  if (options.paused) a.push('-S');
+  if (options.incoming === 'defer') a.push('-incoming', 'defer');
+  return a;
+}
