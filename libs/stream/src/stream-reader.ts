@@ -90,7 +90,7 @@ export class StreamReader {
           offset: at, expected: 'END record', actual: 'end of input',
         });
       }
-      const { type, length } = decodeRecordHeader(this.#src.take(RECORD_HEADER_SIZE)[0] ?? Buffer.alloc(0), at);
+      const { type, length } = decodeRecordHeader(await this.#src.readContiguous(RECORD_HEADER_SIZE, 'a record header'), at);
       if (length > this.#opts.maxRecordLength) {
         throw new StreamError('STREAM_TOO_LONG', 'record body longer than the cap', { offset: at, recordType: type, expected: `<= ${this.#opts.maxRecordLength}`, actual: length });
       }
