@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { buildQemuArgv } from './argv.js';
+import { domainPaths } from '../domain-paths.js';
+import { parseDiskSpec } from '../config/disk-spec.js';
+import type { DomainConfig } from '../config/domain-config.js';
+
+const pos = { file: 'f', line: 1, column: 1 };
+const base: DomainConfig = {
+  name: 'web,1', uuid: '5d5b4e0a-1b2c-4d3e-8f90-a1b2c3d4e5f6', memory: 256, vcpus: 2, kernel: '/k', ramdisk: '/i', cmdline: 'console=ttyS0',
+  disks: [], vifs: [], serial: 'pty', onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+};
+const paths = domainPaths('/run/x,l', 7);
+
+function after(argv: string[], flag: string): string[] {
+  return argv.flatMap((a, i) => (a === flag ? [argv[i + 1] ?? ''] : []));
+}
+
+describe('buildQemuArgv', () => {
+  it('names, sizes and boots the domain; every runtime path is in its own id directory', () => {
+    const argv = buildQemuArgv(base, paths, { accel: 'tcg' });
+    expect(after(argv, '-name')).toEqual(['guest=web,,1']);
+    expect(after(argv, '-uuid')).toEqual([base.uuid]);
+    expect(after(argv, '-m')).toEqual(['256M']);
+    expect(after(argv, '-smp')).toEqual(['2']);
+    expect(after(argv, '-accel')).toEqual(['tcg']);
+    expect(after(argv, '-kernel')).toEqual(['/k']);
+    expect(after(argv, '-initrd')).toEqual(['/i']);
+    expect(after(argv, '-append')).toEqual(['console=ttyS0']);
+    expect(after(argv, '-pidfile')).toEqual(['/run/x,l/domains/7/qemu.pid']);
+    const chardevs = after(argv, '-chardev');
+    expect(chardevs).toContain('socket,id=qmp,path=/run/x,,l/domains/7/qmp.sock,server=on,wait=off');
+    expect(chardevs[0]).toContain('logfile=/run/x,,l/domains/7/console.log');
+    expect(argv).toContain('-daemonize');
+    expect(argv).not.toContain('-S');
+    expect(argv).not.toContain('-incoming');
+  });
+
+  it('adds -S and -incoming defer when asked', () => {
+    const argv = buildQemuArgv(base, paths, { accel: 'kvm', paused: true, incoming: 'defer', daemonize: false });
+    expect(argv).toContain('-S');
+    expect(after(argv, '-incoming')).toEqual(['defer']);
+    expect(after(argv, '-accel')).toEqual(['kvm']);
+    expect(argv).not.toContain('-daemonize');
+  });
+
+  it('puts virtio disks in vdev order and IDE disks on their bus and unit', () => {
+    const disks = ['/b,qcow2,xvdb', '/d,raw,hdd,ro', 'vdev=xvda, access=ro, target=/a,x'].map((s) => parseDiskSpec(s, pos));
+    const argv = buildQemuArgv({ ...base, disks }, paths, { accel: 'tcg' });
+    expect(after(argv, '-device')).toEqual([
+      'virtio-blk-pci,id=xvda,drive=disk-xvda',
+      'virtio-blk-pci,id=xvdb,drive=disk-xvdb',
+      'ide-hd,id=hdd,bus=ide.1,unit=1,drive=disk-hdd',
+    ]);
+    const blockdevs = after(argv, '-blockdev').map((j) => JSON.parse(j) as Record<string, unknown>);
+    expect(blockdevs[0]).toEqual({
+      driver: 'raw', 'node-name': 'disk-xvda', 'read-only': true,
+      file: { driver: 'file', 'node-name': 'disk-xvda-file', filename: '/a,x', 'read-only': true },
+    });
+    expect(blockdevs[1]).toMatchObject({ driver: 'qcow2', 'read-only': false, file: { filename: '/b' } });
+  });
+
+  it('uses user-mode networking for vifs and a shared memfd for memory_backing=shared', () => {
+    const argv = buildQemuArgv({ ...base, vifs: [{ model: 'e1000', mac: '00:16:3e:00:00:01' }], memoryBacking: 'shared' }, paths, { accel: 'tcg' });
+    expect(after(argv, '-netdev')).toEqual(['user,id=net0']);
+    expect(after(argv, '-device')).toEqual(['e1000,netdev=net0,id=vif0,mac=00:16:3e:00:00:01']);
+    expect(after(argv, '-object')).toEqual(['memory-backend-memfd,id=ram0,size=256M,share=on']);
+    expect(after(argv, '-machine')).toContain('memory-backend=ram0');
+  });
+
+  it('maps lifecycle actions and serial none', () => {
+    const argv = buildQemuArgv({ ...base, serial: 'none', onReboot: 'destroy', onPoweroff: 'preserve', onCrash: 'preserve' }, paths, { accel: 'tcg' });
+    expect(after(argv, '-action')).toEqual(['reboot=shutdown,shutdown=pause,panic=pause']);
+    expect(after(argv, '-serial')).toEqual([]);
+  });
+});
