@@ -1,0 +1,36 @@
+export { guestArtifacts, repoRoot, type GuestArtifacts } from './paths.js';
+export { accelProbeFile, type Accel } from './accel.js';
+export { bootGuest, guestAccel as accel, QEMU_BINARY, type BootOptions, type Guest } from './boot-guest.js';
+export { guestQemuArgs, BASE_CMDLINE, type DiskSpec, type GuestArgsOptions } from './qemu-args.js';
+export {
+  readSerial,
+  waitForSerial,
+  waitForLine,
+  waitForHeartbeats,
+  lastHeartbeat,
+  type WaitOptions,
+} from './serial-log.js';
+export * from './console-lines.js';
+export { qmpCommand } from './qmp-raw.js';
+export {
+  BLOCK_SIZE,
+  BLOCK_MAGIC,
+  BLOCK_VERSION,
+  encodeBlock,
+  checkBlock,
+  verifyDiskBuffer,
+  verifyDiskImage,
+  type DiskVerifyResult,
+} from './disk-pattern.js';
+export { createDiskImage, convertToRaw } from './disk-image.js';
+export { tempDir } from './temp-dir.js';
+export {
+  createHostPair,
+  withNetns,
+  listNetns,
+  sweepStaleNetns,
+  NETNS_PREFIX,
+  type HostPair,
+  type NetnsHost,
+} from './netns.js';
+export { track, settle, cleanupAll, cleanupAfterEach, pendingCleanups, type Cleanup } from './cleanup-registry.js';
