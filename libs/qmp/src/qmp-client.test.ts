@@ -258,3 +258,24 @@ describe('QmpClient events', () => {
     await expect(p).rejects.toBeInstanceOf(QmpInterruptedError);
   });
 });
+
+describe('QmpClient waitForEvent when never awaited', () => {
+  it('does not leave an unhandled rejection behind when the connection closes', async () => {
+    const { client } = await setup({ handlers: { stop: () => { throw new FakeCommandError('GenericError', 'nope'); } } });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const stopped = client.waitForEvent('STOP');
+      await expect(client.execute('stop')).rejects.toBeInstanceOf(QmpCommandError);
+      await client.close();
+      await sleep(20);
+      expect(unhandled).toEqual([]);
+      await expect(stopped).rejects.toBeInstanceOf(QmpInterruptedError);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});

@@ -142,13 +142,13 @@ export class QmpClient {
    * Resolves with the next matching event. The listener is registered synchronously, so events that
    * a command sent after this call triggers are never missed.
    */
-  async waitForEvent(name: string, filter?: EventFilter, opts: { timeoutMs?: number } = {}): Promise<QmpEvent> {
+  waitForEvent(name: string, filter?: EventFilter, opts: { timeoutMs?: number } = {}): Promise<QmpEvent> {
     const listener = this.listen(name, filter);
-    try {
-      return await listener.get({ timeoutMs: opts.timeoutMs ?? 0 });
-    } finally {
-      listener.close();
-    }
+    const result = listener.get({ timeoutMs: opts.timeoutMs ?? 0 }).finally(() => listener.close());
+    // The documented pattern arms the wait before sending a command that may fail; if the caller then
+    // never awaits it, a later rejection (close, timeout) must not surface as an unhandled rejection.
+    result.catch(() => undefined);
+    return result;
   }
 
   /** Rejects pending commands, ends listeners and destroys the stream. */
