@@ -1,0 +1,197 @@
+// End to end: the xl binary against real QEMU guests (TCG), each test in a fresh state dir.
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { isProcessAlive, type DomainRecord, type DomainView } from '@xlkit/xl';
+import { guestArtifacts, heartbeats, repoRoot, tempDir, track } from './helpers/index.js';
+
+const XL = path.join(repoRoot, 'apps', 'xl', 'bin', 'xl.js');
+const BOOT_TIMEOUT_MS = 90_000;
+
+interface Run {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Every QEMU recorded in a state dir: killed after each test, passed or failed. */
+function recordedQemus(stateDir: string): { pid: number; startTime: number }[] {
+  const root = path.join(stateDir, 'domains');
+  if (!existsSync(root)) return [];
+  const out: { pid: number; startTime: number }[] = [];
+  for (const id of readdirSync(root)) {
+    try {
+      const rec = JSON.parse(readFileSync(path.join(root, id, 'domain.json'), 'utf8')) as DomainRecord;
+      if (rec.qemu) out.push(rec.qemu);
+    } catch {
+      // Removed meanwhile.
+    }
+  }
+  return out;
+}
+
+function killRecorded(stateDir: string): void {
+  for (const q of recordedQemus(stateDir)) {
+    if (isProcessAlive(q.pid, q.startTime)) process.kill(q.pid, 'SIGKILL');
+  }
+}
+
+const stateDirs: string[] = [];
+afterEach(() => {
+  for (const dir of stateDirs.splice(0)) killRecorded(dir);
+});
+
+function newHost(): { stateDir: string; xl: (...args: string[]) => Promise<Run>; cfg: (name: string) => Promise<string> } {
+  const dir = tempDir('xl-e2e-');
+  const stateDir = path.join(dir, 's');
+  stateDirs.push(stateDir);
+  track({ label: `QEMUs of ${stateDir}`, run: async () => killRecorded(stateDir), runSync: () => killRecorded(stateDir) });
+  const guest = guestArtifacts();
+  return {
+    stateDir,
+    xl: async (...args) => {
+      const r = await execa('node', [XL, '--state-dir', stateDir, ...args], { reject: false, stdin: 'ignore', timeout: 120_000 });
+      return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+    },
+    cfg: async (name) => {
+      const file = path.join(dir, `${name}.cfg`);
+      await writeFile(
+        file,
+        [
+          `name = "${name}"`,
+          'memory = 128',
+          'vcpus = 1',
+          `kernel = "${guest.kernel}"`,
+          `ramdisk = "${guest.initramfs}"`,
+          'extra = "console=ttyS0 quiet"',
+          'accel = "tcg"',
+          '',
+        ].join('\n'),
+      );
+      return file;
+    },
+  };
+}
+
+async function consoleBeats(xl: (...args: string[]) => Promise<Run>, dom: string): Promise<number[]> {
+  const r = await xl('console', dom);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return heartbeats(r.stdout);
+}
+
+/** Polls `xl console` until a heartbeat above `after` shows up. */
+async function waitForBeatAbove(xl: (...args: string[]) => Promise<Run>, dom: string, after: number): Promise<number> {
+  const deadline = Date.now() + BOOT_TIMEOUT_MS;
+  for (;;) {
+    const beats = await consoleBeats(xl, dom);
+    const last = beats.at(-1);
+    if (last !== undefined && last > after) return last;
+    if (Date.now() > deadline) throw new Error(`no heartbeat above ${after} from ${dom}; saw ${beats.slice(-5).join(',')}`);
+    await sleep(500);
+  }
+}
+
+async function listJson(xl: (...args: string[]) => Promise<Run>, ...doms: string[]): Promise<DomainView[]> {
+  const r = await xl('list', '--json', ...doms);
+  expect(r.exitCode, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as DomainView[];
+}
+
+describe('xl domain lifecycle (real QEMU)', () => {
+  it('creates, lists, pauses, unpauses, renames and destroys a domain', async () => {
+    const { xl, cfg, stateDir } = newHost();
+    const created = await xl('create', await cfg('life1'));
+    expect(created.exitCode, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/Started domain life1 \(id 1\)/);
+    expect(created.stderr).toMatch(/Parsing config from .*life1\.cfg/);
+
+    const first = await waitForBeatAbove(xl, 'life1', 0);
+
+    const table = await xl('list');
+    expect(table.exitCode).toBe(0);
+    const lines = table.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^Name\s+ID\s+Mem\s+VCPUs\s+State\s+Time\(s\)$/);
+    expect(lines[1]).toMatch(/^life1\s+1\s+128\s+1\s+r-----\s+\d+\.\d$/);
+
+    const [view] = await listJson(xl, 'life1');
+    expect(view).toMatchObject({ id: 1, name: 'life1', status: 'running', statusSource: 'qmp', memory: 128, vcpus: 1 });
+    expect(view?.qemu?.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(view?.paths.qmp).toBe(path.join(stateDir, 'domains', '1', 'qmp.sock'));
+    const pid = view!.qemu!.pid;
+    expect(isProcessAlive(pid)).toBe(true);
+
+    expect((await xl('pause', 'life1')).exitCode).toBe(0);
+    expect((await listJson(xl, '1'))[0]).toMatchObject({ status: 'paused', state: '--p---' });
+    const atPause = (await consoleBeats(xl, 'life1')).at(-1) ?? 0;
+    expect(atPause).toBeGreaterThanOrEqual(first);
+    await sleep(2_000);
+    expect((await consoleBeats(xl, 'life1')).at(-1)).toBe(atPause);
+
+    expect((await xl('unpause', '1')).exitCode).toBe(0);
+    await waitForBeatAbove(xl, 'life1', atPause);
+    expect((await listJson(xl, 'life1'))[0]).toMatchObject({ status: 'running' });
+
+    expect((await xl('rename', 'life1', 'life2')).exitCode).toBe(0);
+    const missing = await xl('pause', 'life1');
+    expect(missing.exitCode).toBe(1);
+    expect(missing.stderr).toBe("xl: domain 'life1' does not exist");
+    expect((await listJson(xl))[0]).toMatchObject({ id: 1, name: 'life2', status: 'running' });
+
+    expect((await xl('destroy', 'life2')).exitCode).toBe(0);
+    expect(isProcessAlive(pid)).toBe(false);
+    expect(readdirSync(path.join(stateDir, 'domains'))).toEqual([]);
+    expect(await listJson(xl)).toEqual([]);
+  });
+
+  it('runs two domains at once, created concurrently, with distinct ids and paths', async () => {
+    const { xl, cfg } = newHost();
+    const [a, b] = await Promise.all([xl('create', await cfg('twin-a')), xl('create', await cfg('twin-b'))]);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(b.exitCode, b.stderr).toBe(0);
+    const views = await listJson(xl);
+    expect(views.map((v) => v.name).sort()).toEqual(['twin-a', 'twin-b']);
+    expect(views.map((v) => v.id).sort()).toEqual([1, 2]);
+    expect(new Set(views.map((v) => v.paths.qmp)).size).toBe(2);
+    await waitForBeatAbove(xl, 'twin-a', 0);
+    await waitForBeatAbove(xl, 'twin-b', 0);
+
+    const dup = await xl('create', await cfg('twin-a'));
+    expect(dup.exitCode).toBe(1);
+    expect(dup.stderr).toMatch(/xl: a domain named 'twin-a' already exists/);
+
+    expect((await xl('destroy', 'twin-a')).exitCode).toBe(0);
+    expect((await listJson(xl)).map((v) => v.name)).toEqual(['twin-b']);
+    const c = await xl('create', await cfg('twin-c'));
+    expect(c.stdout).toMatch(/\(id 3\)/);
+  });
+
+  it('reports and cleans up a domain whose QEMU was killed behind its back', async () => {
+    const { xl, cfg, stateDir } = newHost();
+    expect((await xl('create', '-p', await cfg('victim'))).exitCode).toBe(0);
+    const [view] = await listJson(xl, 'victim');
+    expect(view).toMatchObject({ status: 'prelaunch', state: '--p---' });
+    const pid = view!.qemu!.pid;
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 100 && isProcessAlive(pid); i++) await sleep(50);
+
+    const r = await xl('list');
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toMatch(/xl: warning: domain 'victim' \(id 1\) is gone: its QEMU process \(pid \d+\) has exited; its state was cleaned up/);
+    expect(r.stdout).not.toContain('victim');
+    expect(readdirSync(path.join(stateDir, 'domains'))).toEqual([]);
+    const again = await xl('destroy', 'victim');
+    expect(again.exitCode).toBe(1);
+    expect(again.stderr).toMatch(/does not exist/);
+  });
+
+  it('fails cleanly, starting nothing, for a missing disk', async () => {
+    const { xl, cfg, stateDir } = newHost();
+    const r = await xl('create', await cfg('nodisk'), 'disk=["/nonexistent/disk.img,raw,xvda,rw"]');
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/xl: argument 1 \(disk=.*\):1:\d+: disk '\/nonexistent\/disk.img' does not exist/);
+    expect(existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : []).toEqual([]);
+  });
+});
