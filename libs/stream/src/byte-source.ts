@@ -2,6 +2,7 @@
  * Pull-based access to an async stream of byte chunks (a Node Readable or any async iterable)
  * with exact-length reads that return slices of the incoming chunks, never copies.
  */
+import { Readable } from 'node:stream';
 import { StreamError, asStreamError } from './errors.js';
 
 export type ByteInput = AsyncIterable<Buffer | Uint8Array | string>;
@@ -16,7 +17,7 @@ export class ByteSource {
   offset = 0;
 
   constructor(input: ByteInput) {
-    this.#iter = input[Symbol.asyncIterator]();
+    this.#iter = input instanceof Readable ? flowing(input) : input[Symbol.asyncIterator]();
   }
 
   get buffered(): number {
@@ -73,12 +74,26 @@ export class ByteSource {
     return out;
   }
 
-  /** Read exactly `n` bytes as slices, or throw STREAM_TRUNCATED naming `what`. */
-  async read(n: number, what: string): Promise<Buffer[]> {
-    if (!(await this.fill(n))) {
-      throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: n, actual: this.#buffered });
+  /**
+   * Read exactly `n` bytes as slices, or throw STREAM_TRUNCATED naming `what`. `visit` sees
+   * each slice as soon as it arrives (so a checksum runs while the rest is still in flight).
+   */
+  async read(n: number, what: string, visit?: (slice: Buffer) => void): Promise<Buffer[]> {
+    if (visit === undefined && this.#buffered >= n) return this.take(n);
+    const out: Buffer[] = [];
+    let need = n;
+    while (need > 0) {
+      if (this.#buffered === 0 && !(await this.fill(1))) {
+        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: need, actual: 0 });
+      }
+      const got = this.take(Math.min(need, this.#buffered));
+      for (const b of got) {
+        visit?.(b);
+        out.push(b);
+      }
+      need -= Math.min(need, totalOf(got));
     }
-    return this.take(n);
+    return out;
   }
 
   /** Read exactly `n` bytes as one buffer (copies only when they span chunks). */
@@ -119,4 +134,83 @@ export class ByteSource {
       yield* this.take(first.length);
     }
   }
+}
+
+function totalOf(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
+/**
+ * A Readable as an iterator of its chunks in flowing mode: no concatenation of buffered
+ * chunks (which `read()` does), paused while more than `limit` bytes wait to be taken.
+ * Listeners are removed once the input ends or fails; the stream is left paused.
+ */
+function flowing(r: Readable, limit = 8 * 1024 * 1024): AsyncIterator<Buffer | string> {
+  const queue: Array<Buffer | string> = [];
+  let head = 0;
+  let queued = 0;
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (c: Buffer | string) => {
+    queue.push(c);
+    queued += c.length;
+    if (queued > limit) r.pause();
+    notify();
+  };
+  const detach = () => {
+    r.off('data', onData);
+    r.off('end', onEnd);
+    r.off('error', onError);
+    r.off('close', onClose);
+  };
+  const onEnd = () => {
+    ended = true;
+    detach();
+    notify();
+  };
+  const onError = (err: unknown) => {
+    failure = err;
+    detach();
+    notify();
+  };
+  const onClose = () => {
+    if (!ended && failure === undefined) failure = new Error('input closed before its end');
+    detach();
+    notify();
+  };
+  r.on('data', onData);
+  r.on('end', onEnd);
+  r.on('error', onError);
+  r.on('close', onClose);
+  return {
+    async next(): Promise<IteratorResult<Buffer | string>> {
+      for (;;) {
+        if (head < queue.length) {
+          const value = queue[head] as Buffer | string;
+          queue[head] = '';
+          head += 1;
+          if (head === queue.length) {
+            queue.length = 0;
+            head = 0;
+          }
+          queued -= value.length;
+          if (queued <= limit && r.isPaused() && !ended) r.resume();
+          return { done: false, value };
+        }
+        if (failure !== undefined) throw failure;
+        if (ended) return { done: true, value: undefined };
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+      }
+    },
+  };
 }

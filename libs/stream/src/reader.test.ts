@@ -18,8 +18,8 @@ function xlWith(patch: (b: Buffer) => void, json = '{"a":1}'): Buffer {
 describe('reader checks (Xen note section 8.4)', () => {
   const cases: Array<[string, Buffer, string]> = [
     ['valid minimal', cat(H, E), 'ok'],
-    ['xl magic', xlWith((b) => { b[20] ^= 1; }), 'STREAM_BAD_MAGIC'],
-    ['xl magic start looks like no xl header', xlWith((b) => { b[5] ^= 1; }), 'STREAM_BAD_IDENT'],
+    ['xl magic', xlWith((b) => B.flip(b, 20)), 'STREAM_BAD_MAGIC'],
+    ['xl magic start looks like no xl header', xlWith((b) => B.flip(b, 5)), 'STREAM_BAD_IDENT'],
     ['swapped byteorder', xlWith((b) => b.writeUInt32BE(0x01020304, 32)), 'STREAM_BAD_BYTE_ORDER'],
     ['unknown mandatory flag', xlWith((b) => b.writeUInt32LE(7, 36)), 'STREAM_BAD_FLAGS'],
     ['v1 stream flag', xlWith((b) => b.writeUInt32LE(1, 36)), 'STREAM_UNSUPPORTED'],
@@ -77,7 +77,7 @@ describe('reader checks (Xen note section 8.4)', () => {
   test('a payload byte flip is caught at that chunk', async () => {
     const bytes = cat(H, B.phase(3), ...B.ramStream(ram, 1000), E);
     const at = 16 + 16 + (8 + 1024) * 2 + 8 + 24 + 500; // inside the third chunk's payload
-    bytes[at] ^= 0x10;
+    B.flip(bytes, at, 0x10);
     const err = await readAll(bytes).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StreamError);
     expect((err as StreamError).code).toBe('STREAM_CHECKSUM');
@@ -97,7 +97,7 @@ describe('reader checks (Xen note section 8.4)', () => {
   });
 
   test('xlHeader "required" reports a bad magic even in the first bytes', async () => {
-    expect(await outcome(xlWith((b) => { b[5] ^= 1; }), [], { xlHeader: 'required' })).toBe('STREAM_BAD_MAGIC');
+    expect(await outcome(xlWith((b) => B.flip(b, 5)), [], { xlHeader: 'required' })).toBe('STREAM_BAD_MAGIC');
   });
 
   test('checkpointed streams accept CHECKPOINT_END', async () => {
@@ -107,7 +107,7 @@ describe('reader checks (Xen note section 8.4)', () => {
   test('errors carry offset, record type, expected and got', async () => {
     const err = await readAll(cat(H, B.record(0x584c7777), E)).catch((e: unknown) => e as StreamError);
     expect(err).toMatchObject({ code: 'STREAM_UNKNOWN_RECORD', offset: 16, recordType: 0x584c7777 });
-    const err2 = await readAll(cat(B.streamHeader(3), E)).catch((e: unknown) => e as StreamError);
+    const err2 = (await readAll(cat(B.streamHeader(3), E)).catch((e: unknown) => e)) as StreamError;
     expect(err2).toMatchObject({ code: 'STREAM_BAD_VERSION', offset: 8, expected: 2, actual: 3 });
     expect(err2.message).toContain('expected 2, got 3');
   });

@@ -1,4 +1,9 @@
-/** Writes to a Node Writable honouring backpressure: resolves once the sink can take more. */
+/**
+ * Writes to a Node Writable honouring backpressure. A write is queued at once; the next one
+ * first waits until the sink has drained, so the caller can prepare (checksum) the next
+ * record while the previous one is still being flushed, and at most one record plus the
+ * sink's high-water mark is ever buffered.
+ */
 import type { Writable } from 'node:stream';
 import { StreamError } from './errors.js';
 
@@ -11,16 +16,20 @@ export class Sink {
     });
   }
 
-  /** Write the parts (no concatenation); waits for 'drain' when the sink is full. */
+  /** Wait until the sink can take more (no-op when it is not full). */
+  async ready(): Promise<void> {
+    this.#check();
+    if (this.writable.writableNeedDrain) await this.#drain();
+    this.#check();
+  }
+
+  /** Queue the parts (no concatenation) after waiting for the sink to drain. */
   async write(parts: readonly Buffer[]): Promise<void> {
-    this.#check();
+    await this.ready();
     const w = this.writable;
-    let ok = true;
     if (parts.length > 1) w.cork();
-    for (const p of parts) if (p.length > 0) ok = w.write(p);
+    for (const p of parts) if (p.length > 0) w.write(p);
     if (parts.length > 1) w.uncork();
-    if (!ok || w.writableNeedDrain) await this.#drain();
-    this.#check();
   }
 
   #check(): void {

@@ -6,7 +6,9 @@ import {
   RECORD_HEADER_SIZE, RECORD_LENGTH_MAX, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, XL_MAGIC, isOptionalType, paddedLength,
 } from './constants.js';
 import { ByteSource, type ByteInput } from './byte-source.js';
+import { crc32 } from 'node:zlib';
 import { StreamError } from './errors.js';
+import type { DecodeContext } from './record-codec.js';
 import { codecForType, type RecordOf, type StreamRecord } from './record-types.js';
 import { StreamState } from './stream-state.js';
 import { decodeStreamHeader, type StreamHeader } from './stream-header.js';
@@ -110,9 +112,10 @@ export class StreamReader {
         throw new StreamError('STREAM_BAD_LENGTH', `bad ${codec.name} length`, { offset: at, recordType: type, expected, actual: length });
       }
       this.#state.beforeBody(codec, at);
-      const body = length === 0 ? [] : await this.#src.read(length, `a ${codec.name} record`);
+      const ctx: DecodeContext = {};
+      const body = length === 0 ? [] : await this.#src.read(length, `a ${codec.name} record`, crcVisitor(codec.crc32From, ctx));
       await this.#checkPadding(padded - length, at + RECORD_HEADER_SIZE + length, type);
-      const rec = { name: codec.name, type, offset: at, length, value: codec.decode(body, length, at + RECORD_HEADER_SIZE) } as StreamRecord;
+      const rec = { name: codec.name, type, offset: at, length, value: codec.decode(body, length, at + RECORD_HEADER_SIZE, ctx) } as StreamRecord;
       this.#state.afterBody(rec);
       if (rec.name === 'END') await this.#finish();
       return rec;
@@ -173,6 +176,18 @@ export class StreamReader {
   remainder(): AsyncGenerator<Buffer> {
     return this.#src.rest();
   }
+}
+
+/** A visitor that accumulates crc32 over body bytes from `from` on into ctx.crc32. */
+function crcVisitor(from: number | undefined, ctx: DecodeContext): ((slice: Buffer) => void) | undefined {
+  if (from === undefined) return undefined;
+  let seen = 0;
+  ctx.crc32 = 0;
+  return (slice) => {
+    const skip = Math.max(0, Math.min(slice.length, from - seen));
+    seen += slice.length;
+    if (skip < slice.length) ctx.crc32 = crc32(skip === 0 ? slice : slice.subarray(skip), ctx.crc32) >>> 0;
+  };
 }
 
 export function readStream(input: ByteInput, options?: ReaderOptions): StreamReader {

@@ -1,5 +1,6 @@
 /** Stream writer: headers, records and RAM framing to any Writable, with backpressure. */
 import type { Writable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import { DigestAlgorithm, RAM_CHUNK_MAX, RECORD_LENGTH_MAX, paddedLength, type PhaseNumber } from './constants.js';
 import { StreamError } from './errors.js';
 import { RamDigest } from './ram-digest.js';
@@ -91,7 +92,10 @@ export class StreamWriter {
     let length = 0;
     for (const p of parts) length += p.length;
     if (length < 1 || length > RAM_CHUNK_MAX) throw new StreamError('STREAM_WRITER_STATE', 'RAM chunk size', { expected: `1..${RAM_CHUNK_MAX}`, actual: length });
-    const crc = crc32Of(parts);
+    await this.#ramChunk(parts, length, crc32Of(parts));
+  }
+
+  async #ramChunk(parts: Buffer[], length: number, crc: number): Promise<void> {
     const offset = this.#ram.total;
     this.#ram.update(offset, length, crc);
     this.#ramState = 'open';
@@ -115,29 +119,39 @@ export class StreamWriter {
     const start = this.#ram.total;
     let parts: Buffer[] = [];
     let have = 0;
+    let crc = 0;
     for await (const raw of input) {
       let b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       while (b.length > 0) {
         const take = Math.min(size - have, b.length);
-        parts.push(take === b.length ? b : b.subarray(0, take));
+        const piece = take === b.length ? b : b.subarray(0, take);
+        parts.push(piece);
+        crc = crc32(piece, crc);
         have += take;
         b = b.subarray(take);
         if (have === size) {
-          await this.writeRamChunk(parts);
+          await this.#ramChunk(parts, have, crc >>> 0);
           parts = [];
           have = 0;
+          crc = 0;
         }
       }
     }
-    if (have > 0) await this.writeRamChunk(parts);
+    if (have > 0) await this.#ramChunk(parts, have, crc >>> 0);
     await this.endRam();
     return { bytes: this.#ram.total - start, chunks: this.#ram.chunks };
   }
 
-  /** The END record. The output is left open (a migration channel continues). */
+  /** The END record, then wait until the output has drained. The output is left open. */
   async end(): Promise<void> {
     this.#expect(this.#ramState !== 'open', 'END while the RAM stream is open (call endRam first)');
     await this.writeRecord('END', null);
+    await this.#sink.ready();
+  }
+
+  /** Wait until everything written so far has been taken by the output. */
+  flush(): Promise<void> {
+    return this.#sink.ready();
   }
 }
 

@@ -38,8 +38,8 @@ export function encodeRamChunkHeader(offset: number, crc: number): Buffer {
 
 export const RAM_CHUNK = defineRecord<RamChunk>({
   type: TYPE, name: 'RAM_CHUNK', minLength: RAM_CHUNK_HEADER_SIZE + 1, maxLength: RAM_CHUNK_HEADER_SIZE + RAM_CHUNK_MAX,
-  phase: Phase.RAM, duringRam: true,
-  decode: (body, len, at) => {
+  phase: Phase.RAM, duringRam: true, crc32From: RAM_CHUNK_HEADER_SIZE,
+  decode: (body, len, at, ctx) => {
     const h = decodeRamChunkHeader(head(body, RAM_CHUNK_HEADER_SIZE), at);
     const bad = (what: string, expected: string | number, actual: string | number | bigint, off: number) =>
       new StreamError('STREAM_BAD_RECORD', `RAM chunk ${what}`, { offset: at + off, recordType: TYPE, expected, actual });
@@ -48,7 +48,7 @@ export const RAM_CHUNK = defineRecord<RamChunk>({
     if (h.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw bad('offset', `<= ${Number.MAX_SAFE_INTEGER}`, h.offset, 8);
     if (h.reserved !== 0) throw bad('reserved field', 0, h.reserved, 20);
     const payload = dropHead(body, RAM_CHUNK_HEADER_SIZE);
-    const got = crc32Of(payload);
+    const got = ctx.crc32 ?? crc32Of(payload);
     if (got !== h.crc32) {
       throw new StreamError('STREAM_CHECKSUM', 'RAM chunk crc32 mismatch', { offset: at, recordType: TYPE, expected: `0x${h.crc32.toString(16)}`, actual: `0x${got.toString(16)}` });
     }

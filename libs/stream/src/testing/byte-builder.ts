@@ -70,3 +70,8 @@ export function pattern(n: number, seed = 1): Buffer {
   }
   return b;
 }
+
+/** Flip bits of one byte in place. */
+export function flip(b: Buffer, at: number, mask = 1): void {
+  b[at] = (b[at] ?? 0) ^ mask;
+}
