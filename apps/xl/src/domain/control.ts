@@ -1,4 +1,5 @@
 /** Run-state changes through QMP: pause, unpause, shutdown; and rename (store only). */
+import { cont, stop, systemPowerdown } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
 import { checkDomainName } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
@@ -7,12 +8,12 @@ import { withQmp } from './qmp.js';
 import { waitForQemuExit } from './destroy.js';
 
 export async function pauseDomain(store: DomainStore, record: DomainRecord): Promise<DomainRecord> {
-  await withQmp(store, record, (qmp) => qmp.execute('stop'));
+  await withQmp(store, record, (qmp) => stop(qmp));
   return store.update(record.id, (r) => ({ ...r, status: 'paused' }));
 }
 
 export async function unpauseDomain(store: DomainStore, record: DomainRecord): Promise<DomainRecord> {
-  await withQmp(store, record, (qmp) => qmp.execute('cont'));
+  await withQmp(store, record, (qmp) => cont(qmp));
   return store.update(record.id, (r) => ({ ...r, status: 'running' }));
 }
 
@@ -25,7 +26,7 @@ export interface ShutdownOptions {
 
 /** ACPI power button; with wait, returns once the domain is gone. */
 export async function shutdownDomain(store: DomainStore, record: DomainRecord, options: ShutdownOptions = {}): Promise<void> {
-  await withQmp(store, record, (qmp) => qmp.execute('system_powerdown'));
+  await withQmp(store, record, (qmp) => systemPowerdown(qmp));
   await store.update(record.id, (r) => ({ ...r, status: 'shutting-down' }));
   if (!options.wait) return;
   if (!(await waitForQemuExit(record, options.timeoutMs ?? 0, 200))) {

@@ -4,7 +4,7 @@ import type { DomainPaths } from '../domain-paths.js';
 import type { DomainRecord, QemuProcessInfo } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { readProcStat } from '../process-info.js';
-import { queryStatus, withQmp } from './qmp.js';
+import { queryRunState, withQmp } from './qmp.js';
 
 export interface DomainView {
   id: number;
@@ -54,7 +54,7 @@ export async function describeDomain(store: DomainStore, record: DomainRecord): 
   let statusSource: DomainView['statusSource'] = 'record';
   if (record.qemu && record.status !== 'creating') {
     try {
-      const s = await withQmp(store, record, (qmp) => queryStatus(qmp), { connectTimeoutMs: 1_000, handshakeTimeoutMs: 1_500 });
+      const s = await withQmp(store, record, (qmp) => queryRunState(qmp), { connectTimeoutMs: 1_000, handshakeTimeoutMs: 1_500 });
       status = s.status;
       statusSource = 'qmp';
     } catch {

@@ -1,5 +1,5 @@
 /** QMP access to a domain's QEMU through @xlkit/qmp. */
-import { QmpClient } from '@xlkit/qmp';
+import { QmpClient, queryStatus } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
@@ -33,13 +33,14 @@ export async function withQmp<T>(store: DomainStore, record: DomainRecord, fn: (
   }
 }
 
-export interface QueryStatusResult {
+export interface RunStateResult {
   status: string;
   running: boolean;
 }
 
-export async function queryStatus(qmp: QmpClient): Promise<QueryStatusResult> {
-  const r = await qmp.execute<Partial<QueryStatusResult>>('query-status');
+/** query-status with its reply checked (QMP replies are untrusted input). */
+export async function queryRunState(qmp: QmpClient): Promise<RunStateResult> {
+  const r = (await queryStatus(qmp)) as unknown as Partial<RunStateResult> | null;
   if (typeof r !== 'object' || r === null || typeof r.status !== 'string') {
     throw new XlError('XL_QEMU_FAILED', `unexpected query-status reply: ${JSON.stringify(r).slice(0, 200)}`);
   }

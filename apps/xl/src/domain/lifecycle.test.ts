@@ -1,0 +1,141 @@
+// Lifecycle functions against the fake QMP server and a stand-in QEMU process (real QEMU: test/lifecycle.test.ts).
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { testing } from '@xlkit/qmp';
+import { openStore, type DomainStore } from '../domain-store.js';
+import type { DomainConfig } from '../config/domain-config.js';
+import type { DomainRecord } from '../domain-record.js';
+import { readProcStat } from '../process-info.js';
+import { pauseDomain, renameDomain, shutdownDomain, unpauseDomain } from './control.js';
+import { destroyDomain } from './destroy.js';
+import { describeDomain } from './describe.js';
+import { connectQmp } from './qmp.js';
+import { reapDomains } from './reap.js';
+import { resolveDomain } from './resolve.js';
+import { startDomain } from './start.js';
+
+const config: DomainConfig = {
+  name: 'x', memory: 64, vcpus: 1, disks: [], vifs: [], serial: 'none',
+  onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+};
+
+let dir: string;
+let store: DomainStore;
+const children: ResultPromise[] = [];
+const servers: testing.FakeQmpServer[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'xl-life-'));
+  store = await openStore(path.join(dir, 's'), {});
+});
+afterEach(async () => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+  await Promise.allSettled(children);
+  for (const s of servers.splice(0)) await s.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A domain whose "QEMU" is an idle node process and whose QMP socket is a fake server. */
+async function fakeDomain(name: string, handlers: Record<string, testing.FakeHandler> = {}, silent = false) {
+  const child = execa('node', ['-e', 'setInterval(() => {}, 1000)'], { reject: false });
+  children.push(child);
+  const pid = child.pid!;
+  let stat = readProcStat(pid);
+  while (!stat) stat = readProcStat(pid);
+  const allocated = await store.allocate({ name, uuid: 'u', config });
+  const record = await store.update(allocated.id, (r) => ({ ...r, status: 'running', qemu: { pid, startTime: stat.startTime, binary: 'fake', argv: [] } }));
+  let status = 'running';
+  const server = await testing.FakeQmpServer.start({
+    socketPath: store.paths(record.id).qmp,
+    silent,
+    handlers: {
+      'query-status': () => ({ status, running: status === 'running' }),
+      stop: () => ((status = 'paused'), {}),
+      cont: () => ((status = 'running'), {}),
+      ...handlers,
+    },
+  });
+  servers.push(server);
+  return { record, child, server };
+}
+
+describe('domain lifecycle functions', () => {
+  it('pauses and unpauses through QMP and records the status', async () => {
+    const { record, server } = await fakeDomain('a');
+    expect((await pauseDomain(store, record)).status).toBe('paused');
+    expect(await describeDomain(store, record)).toMatchObject({ status: 'paused', statusSource: 'qmp', state: '--p---' });
+    expect((await unpauseDomain(store, record)).status).toBe('running');
+    expect(server.commands.map((c) => c.execute).filter((c) => c !== 'qmp_capabilities')).toEqual(['stop', 'query-status', 'cont']);
+  });
+
+  it('falls back to the recorded status when QMP does not answer', async () => {
+    const { record } = await fakeDomain('busy', {}, true);
+    expect(await describeDomain(store, record)).toMatchObject({ status: 'running', statusSource: 'record', state: 'r-----' });
+  });
+
+  it('shutdown -w waits for QEMU to exit, then removes the state', async () => {
+    const { record, child } = await fakeDomain('s', { system_powerdown: () => (child.kill('SIGKILL'), {}) });
+    await shutdownDomain(store, record, { wait: true });
+    expect(await store.get(record.id)).toBeUndefined();
+  });
+
+  it('destroy kills QEMU and removes the state', async () => {
+    const { record, child } = await fakeDomain('d');
+    await destroyDomain(store, record);
+    const result = await child;
+    expect(result.signal).toBe('SIGKILL');
+    expect(await readdir(path.join(store.root, 'domains'))).toEqual([]);
+  });
+
+  it('reaps a domain whose QEMU died, and refuses QMP to it', async () => {
+    const { record, child } = await fakeDomain('dead');
+    const { record: other } = await fakeDomain('alive');
+    child.kill('SIGKILL');
+    await child;
+    await expect(connectQmp(store, record)).rejects.toMatchObject({ code: 'XL_DOMAIN_DEAD' });
+    const { live, reaped } = await reapDomains(store);
+    expect(live.map((d) => d.id)).toEqual([other.id]);
+    expect(reaped).toHaveLength(1);
+    expect(reaped[0]?.reason).toMatch(/QEMU process \(pid \d+\) has exited/);
+    await expect(resolveDomain(store, 'dead')).rejects.toMatchObject({ code: 'XL_DOMAIN_NOT_FOUND' });
+  });
+
+  it('keeps a domain being created by a live xl, reaps one whose creator died', async () => {
+    const mine = await store.allocate({ name: 'creating', uuid: 'u', config });
+    const orphan = await store.allocate({ name: 'orphan', uuid: 'u', config });
+    const gone = await execa('node', ['-e', 'process.stdout.write(String(process.pid))']);
+    await store.update(orphan.id, (r) => ({ ...r, ownerPid: Number(gone.stdout) }));
+    const { live, reaped } = await reapDomains(store);
+    expect(live.map((d) => d.id)).toEqual([mine.id]);
+    expect(reaped.map((r) => r.record.id)).toEqual([orphan.id]);
+    expect(reaped[0]?.reason).toMatch(/xl process creating it .* went away/);
+  });
+
+  it('renames, resolving by id or name, and rejects bad or taken names', async () => {
+    const { record } = await fakeDomain('old');
+    await fakeDomain('taken');
+    const renamed: DomainRecord = await renameDomain(store, await resolveDomain(store, String(record.id)), 'new');
+    expect(renamed.name).toBe('new');
+    expect((await resolveDomain(store, 'new')).id).toBe(record.id);
+    await expect(renameDomain(store, renamed, 'taken')).rejects.toMatchObject({ code: 'XL_DOMAIN_EXISTS' });
+    await expect(renameDomain(store, renamed, '42')).rejects.toMatchObject({ code: 'XL_CONFIG' });
+  });
+
+  it('reports a QEMU that fails to start with its message and leaves no state', async () => {
+    const qemu = path.join(dir, 'bad-qemu');
+    await writeFile(qemu, '#!/bin/sh\necho "qemu-system-x86_64: -accel tcg: invalid accelerator" >&2\nexit 1\n');
+    await chmod(qemu, 0o755);
+    await expect(startDomain(store, { ...config, name: 'nope', deviceModel: qemu })).rejects.toMatchObject({
+      code: 'XL_QEMU_FAILED',
+      message: "QEMU failed to start domain 'nope': qemu-system-x86_64: -accel tcg: invalid accelerator",
+    });
+    expect(await store.list()).toEqual([]);
+    await expect(startDomain(store, { ...config, name: 'nobin', deviceModel: path.join(dir, 'missing') })).rejects.toMatchObject({
+      code: 'XL_QEMU_FAILED',
+      message: expect.stringContaining('not found'),
+    });
+  });
+});
