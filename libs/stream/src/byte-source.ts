@@ -15,6 +15,8 @@ export class ByteSource {
   #eof = false;
   /** Bytes consumed so far. */
   offset = 0;
+  /** The most bytes ever held at once (for tests of the allocation cap). */
+  maxBuffered = 0;
 
   constructor(input: ByteInput) {
     this.#iter = input instanceof Readable ? flowing(input) : input[Symbol.asyncIterator]();
@@ -43,6 +45,7 @@ export class ByteSource {
       if (b.length > 0) {
         this.#queue.push(b);
         this.#buffered += b.length;
+        if (this.#buffered > this.maxBuffered) this.maxBuffered = this.#buffered;
       }
     }
     return true;

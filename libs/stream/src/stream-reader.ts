@@ -57,6 +57,11 @@ export class StreamReader {
     return this.#src.offset;
   }
 
+  /** The most input bytes the reader ever held at once. */
+  get maxBuffered(): number {
+    return this.#src.maxBuffered;
+  }
+
   /** The current phase (0 before any PHASE record). */
   get phase(): number {
     return this.#state.phase;

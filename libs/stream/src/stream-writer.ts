@@ -113,7 +113,7 @@ export class StreamWriter {
    * Frame a byte stream (QEMU's migration stream arriving on a socket) into RAM chunks of at
    * most `chunkSize` bytes, then write RAM_END. Input buffers are sliced, never copied.
    */
-  async writeRamFrom(input: AsyncIterable<Buffer | Uint8Array>, options: { chunkSize?: number } = {}): Promise<RamFramingResult> {
+  async writeRamFrom(input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, options: { chunkSize?: number } = {}): Promise<RamFramingResult> {
     const size = options.chunkSize ?? RAM_CHUNK_MAX;
     if (!(size >= 1 && size <= RAM_CHUNK_MAX)) throw new StreamError('STREAM_WRITER_STATE', 'RAM chunk size', { expected: `1..${RAM_CHUNK_MAX}`, actual: size });
     const start = this.#ram.total;
