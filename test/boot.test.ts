@@ -3,16 +3,21 @@ import { describe, expect, it } from 'vitest';
 import {
   BLOCK_SIZE,
   DIRTY_START_LINE,
+  DISK_WRITE_START_LINE,
+  GUEST_COMMAND,
   DISK_VERIFY_FAIL_LINE,
   DISK_VERIFY_OK_LINE,
   DISK_WRITE_PASS_LINE,
   FILL_DONE_LINE,
+  accel,
   bootGuest,
   createDiskImage,
   heartbeats,
   listNetns,
   qmpCommand,
   readSerial,
+  sendSerialLine,
+  waitForSerial,
   serialLines,
   tempDir,
   verifyDiskImage,
@@ -32,8 +37,9 @@ function processGone(pid: number): boolean {
 
 describe('test guest under real QEMU', () => {
   it('boots to heartbeats, answers QMP query-status, and quits', async () => {
+    const chosen = await accel();
     const started = Date.now();
-    const guest = await bootGuest();
+    const guest = await bootGuest({ accel: chosen });
     await guest.waitForHeartbeats(1);
     console.log(`guest (${guest.accel}) first heartbeat ${Date.now() - started} ms after QEMU start`);
     const last = await guest.waitForHeartbeats(3);
@@ -74,6 +80,23 @@ describe('test guest under real QEMU', () => {
     const fail = await waitForLine(checker.serialLog, /^xlkit-disk-verify .+$/, 60_000);
     expect(fail[0]).toMatch(DISK_VERIFY_FAIL_LINE);
     expect(fail[0]).toBe('xlkit-disk-verify FAIL 100 bad-checksum');
+  });
+
+  it('takes "xlkit-disk verify" / "xlkit-disk write" commands on its serial socket at runtime', async () => {
+    const disk = await createDiskImage(tempDir(), 'vda.raw', 1);
+    const guest = await bootGuest({ disks: [disk], cmdline: workload.diskWrite, serialInput: true });
+    await waitForLine(guest.serialLog, /^xlkit-disk-write pass 1 /, 60_000);
+    await sendSerialLine(guest.serialSocket!, GUEST_COMMAND.diskVerify);
+    const verified = await waitForLine(guest.serialLog, /^xlkit-disk-verify .+$/, 60_000);
+    expect(verified[0]).toBe('xlkit-disk-verify ok 256');
+    await sendSerialLine(guest.serialSocket!, GUEST_COMMAND.diskWrite);
+    await waitForSerial(
+      guest.serialLog,
+      (text) => (serialLines(text).filter((line) => DISK_WRITE_START_LINE.test(line)).length >= 2 ? true : undefined),
+      60_000,
+      'the writer to restart',
+    );
+    expect(serialLines(await readSerial(guest.serialLog))).not.toContain('xlkit-disk verify');
   });
 
   it('runs the RAM fill and dirty workloads alongside the heartbeat', async () => {

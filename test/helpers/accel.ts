@@ -22,18 +22,18 @@ function kvmUsable(): boolean {
   }
 }
 
-function readProbe(kernelStamp: string): ProbeRecord | undefined {
+function readProbe(kernelName: string): ProbeRecord | undefined {
   try {
     const record = JSON.parse(readFileSync(accelProbeFile, 'utf8')) as ProbeRecord;
-    return record.kernel === kernelStamp ? record : undefined;
+    return record.kernel === kernelName ? record : undefined;
   } catch {
     return undefined;
   }
 }
 
-export function writeProbe(kvmBoots: boolean, kernelStamp: string): void {
+export function writeProbe(kvmBoots: boolean, kernelName: string): void {
   mkdirSync(path.dirname(accelProbeFile), { recursive: true });
-  const record: ProbeRecord = { kvmBoots, kernel: kernelStamp, checkedAt: new Date().toISOString() };
+  const record: ProbeRecord = { kvmBoots, kernel: kernelName, checkedAt: new Date().toISOString() };
   const tmp = `${accelProbeFile}.${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(record)}\n`);
   renameSync(tmp, accelProbeFile);
@@ -46,7 +46,7 @@ export function writeProbe(kvmBoots: boolean, kernelStamp: string): void {
  */
 export async function accel(
   probe: () => Promise<boolean>,
-  kernelStamp: string,
+  kernelName: string,
 ): Promise<Accel> {
   const forced = process.env['XL_ACCEL'];
   if (forced === 'kvm' || forced === 'tcg') return forced;
@@ -54,9 +54,9 @@ export async function accel(
     throw new Error(`XL_ACCEL must be "tcg" or "kvm", not ${JSON.stringify(forced)}`);
   }
   if (!kvmUsable()) return 'tcg';
-  const cached = readProbe(kernelStamp);
+  const cached = readProbe(kernelName);
   if (cached) return cached.kvmBoots ? 'kvm' : 'tcg';
   const kvmBoots = await probe().catch(() => false);
-  writeProbe(kvmBoots, kernelStamp);
+  writeProbe(kvmBoots, kernelName);
   return kvmBoots ? 'kvm' : 'tcg';
 }

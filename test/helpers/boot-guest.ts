@@ -26,6 +26,8 @@ export interface BootOptions {
   incoming?: string;
   /** Run QEMU inside this network namespace (`ip netns exec`). */
   netns?: string;
+  /** Attach the serial port to a unix socket too, so the host can send guest commands. */
+  serialInput?: boolean;
   /** Folder for the QMP socket and serial log; default a fresh temp dir removed at cleanup. */
   dir?: string;
 }
@@ -34,6 +36,8 @@ export interface Guest {
   pid: number;
   qmpSocket: string;
   serialLog: string;
+  /** The serial port's unix socket when booted with `serialInput: true`. */
+  serialSocket?: string;
   dir: string;
   accel: Accel;
   /** The full QEMU argument vector (without the binary). */
@@ -55,7 +59,8 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'xlkit-guest-')));
   const qmpSocket = path.join(dir, 'qmp.sock');
   const serialLog = path.join(dir, 'serial.log');
-  const args = guestQemuArgs({ kernel, initramfs, accel, qmpSocket, serialLog, ...options });
+  const serialSocket = options.serialInput ? path.join(dir, 'serial.sock') : undefined;
+  const args = guestQemuArgs({ kernel, initramfs, accel, qmpSocket, serialLog, serialSocket, ...options });
   const [file, argv] = options.netns
     ? ['ip', ['netns', 'exec', options.netns, QEMU_BINARY, ...args]]
     : [QEMU_BINARY, args];
@@ -103,6 +108,7 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
     pid,
     qmpSocket,
     serialLog,
+    ...(serialSocket === undefined ? {} : { serialSocket }),
     dir,
     accel,
     args,
@@ -119,7 +125,7 @@ let accelChoice: Promise<Accel> | undefined;
 async function probeKvm(): Promise<boolean> {
   const guest = await bootGuest({ accel: 'kvm' });
   try {
-    await guest.waitForHeartbeats(1, 20_000);
+    await guest.waitForHeartbeats(1, 15_000);
     return true;
   } catch {
     return false;
@@ -129,17 +135,17 @@ async function probeKvm(): Promise<boolean> {
 }
 
 /**
- * The accelerator for test guests: TCG unless XL_ACCEL=kvm, or a (cached, once per guest
- * build) probe boots the guest under KVM to its first heartbeat.
+ * The accelerator for test guests: TCG unless XL_ACCEL=kvm, or a probe boots the guest
+ * under KVM to its first heartbeat (cached in .cache/accel-probe.json per kernel).
  */
 export function guestAccel(): Promise<Accel> {
   if (accelChoice === undefined) {
-    accelChoice = resolveAccel(probeKvm, readStamp(path.join(guestArtifacts().dir, 'stamp')));
+    accelChoice = resolveAccel(probeKvm, readKernelName(path.join(guestArtifacts().dir, 'kernel-package')));
   }
   return accelChoice;
 }
 
-function readStamp(file: string): string {
+function readKernelName(file: string): string {
   try {
     return readFileSync(file, 'utf8').trim();
   } catch {

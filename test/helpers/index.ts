@@ -12,6 +12,7 @@ export {
 } from './serial-log.js';
 export * from './console-lines.js';
 export { qmpCommand } from './qmp-raw.js';
+export { sendSerialLine, GUEST_COMMAND } from './serial-input.js';
 export {
   BLOCK_SIZE,
   BLOCK_MAGIC,

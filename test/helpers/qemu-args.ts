@@ -14,6 +14,11 @@ export interface GuestArgsOptions {
   accel: Accel;
   qmpSocket: string;
   serialLog: string;
+  /**
+   * When set, the serial port is a unix socket here (host → guest commands, see
+   * sendSerialLine) and its output still goes to serialLog.
+   */
+  serialSocket?: string;
   memoryMiB?: number;
   disks?: (string | DiskSpec)[];
   /** Extra kernel command-line words (workloads), appended after the console settings. */
@@ -32,6 +37,16 @@ function checkOptionValue(what: string, value: string): string {
   return value;
 }
 
+function serialArgs(o: GuestArgsOptions): string[] {
+  const log = checkOptionValue('serial log path', o.serialLog);
+  if (o.serialSocket === undefined) return ['-serial', `file:${log}`];
+  const socket = checkOptionValue('serial socket path', o.serialSocket);
+  return [
+    '-chardev', `socket,id=serial0,path=${socket},server=on,wait=off,logfile=${log}`,
+    '-serial', 'chardev:serial0',
+  ];
+}
+
 /** The QEMU argument vector of a test guest (q35, no default devices, no display). */
 export function guestQemuArgs(o: GuestArgsOptions): string[] {
   const cmdline = [BASE_CMDLINE, o.cmdline ?? ''].join(' ').trim();
@@ -47,7 +62,7 @@ export function guestQemuArgs(o: GuestArgsOptions): string[] {
     '-kernel', checkOptionValue('kernel path', o.kernel),
     '-initrd', checkOptionValue('initramfs path', o.initramfs),
     '-append', cmdline,
-    '-serial', `file:${checkOptionValue('serial log path', o.serialLog)}`,
+    ...serialArgs(o),
     '-qmp', `unix:${checkOptionValue('QMP socket path', o.qmpSocket)},server=on,wait=off`,
   ];
   (o.disks ?? []).forEach((disk, index) => {
