@@ -28,7 +28,7 @@ kernel = "/boot/vmlinuz"
 ramdisk = "/boot/initrd"
 root = "/dev/vda"
 extra = "console=ttyS0"
-disk = [ "/img/b.qcow2,qcow2,xvdb,rw", "format=raw, vdev=xvda, access=ro, target=/img/a.raw", "/img/a.raw,raw,hda,r" ]
+disk = [ "/img/b.qcow2,qcow2,xvdb,rw", "format=raw, vdev=xvda, access=ro, target=/img/a.raw", "/img/a.raw,raw,hda,w" ]
 vif = [ "mac=00:16:3E:01:02:03,model=e1000,bridge=xenbr0" ]
 serial = "pty"
 on_poweroff = "destroy"

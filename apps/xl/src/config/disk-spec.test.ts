@@ -19,7 +19,8 @@ describe('parseDiskSpec', () => {
     expect(parseDiskSpec('/img/a.qcow2,qcow2,xvda,rw', pos)).toEqual({
       target: '/img/a.qcow2', format: 'qcow2', vdev: 'xvda', bus: 'virtio', index: 0, readOnly: false, cdrom: false,
     });
-    expect(parseDiskSpec('/img/b.raw,,hdb,r', pos)).toMatchObject({ format: 'raw', bus: 'ide', index: 1, readOnly: true });
+    expect(parseDiskSpec('/img/b.raw,,hdb,w', pos)).toMatchObject({ format: 'raw', bus: 'ide', index: 1, readOnly: false });
+    expect(parseDiskSpec('/img/b.raw,,xvdb,r', pos)).toMatchObject({ bus: 'virtio', index: 1, readOnly: true });
     expect(parseDiskSpec('/img/c.raw,raw,vdc', pos)).toMatchObject({ bus: 'virtio', index: 2, readOnly: false });
   });
 
@@ -49,6 +50,7 @@ describe('parseDiskSpec', () => {
     ['vdev=xvda,vdev=xvdb,target=/x', 21, /sets 'vdev' twice/],
     ['format=raw,vdev=xvda', 10, /has no target/],
     ['/x,raw,xvda,devtype=cdrom', 23, /cdrom needs an IDE vdev/],
+    ['/x,raw,hda,ro', 22, /IDE hard disk hda cannot be read-only/],
   ];
   for (const [spec, column, message] of cases) {
     it(`rejects '${spec}' at column ${column}`, () => {

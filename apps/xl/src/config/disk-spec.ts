@@ -102,6 +102,10 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
     readOnly = true;
   }
 
+  if (readOnly && bus === 'ide' && !cdrom) {
+    throw new ConfigError(at(a?.offset ?? 0), `IDE hard disk ${vdevField.value} cannot be read-only (QEMU's ide-hd is always writable): use rw, a virtio vdev, or devtype=cdrom`);
+  }
+
   let target = fields.target?.value;
   if (target !== undefined) target = target.replace(/^(file|phy|aio):/, '');
   if ((target === undefined || target === '') && !cdrom) throw new ConfigError(pos, `disk spec '${spec}' has no target (the image path)`);

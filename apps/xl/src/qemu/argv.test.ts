@@ -44,7 +44,7 @@ describe('buildQemuArgv', () => {
   });
 
   it('puts virtio disks in vdev order and IDE disks on their bus and unit', () => {
-    const disks = ['/b,qcow2,xvdb', '/d,raw,hdd,ro', 'vdev=xvda, access=ro, target=/a,x'].map((s) => parseDiskSpec(s, pos));
+    const disks = ['/b,qcow2,xvdb', '/d,raw,hdd,rw', 'vdev=xvda, access=ro, target=/a,x'].map((s) => parseDiskSpec(s, pos));
     const argv = buildQemuArgv({ ...base, disks }, paths, { accel: 'tcg' });
     expect(after(argv, '-device')).toEqual([
       'virtio-blk-pci,id=xvda,drive=disk-xvda',
