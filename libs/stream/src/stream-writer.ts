@@ -23,6 +23,8 @@ function recordHeader(type: number, length: number): Buffer {
 export interface RamFramingResult {
   bytes: number;
   chunks: number;
+  /** The crc-list-sha256 digest written in RAM_END. */
+  digest: Buffer;
 }
 
 export class StreamWriter {
@@ -103,10 +105,12 @@ export class StreamWriter {
   }
 
   /** RAM_END with the total and digest of the chunks written. */
-  async endRam(): Promise<void> {
+  async endRam(): Promise<Buffer> {
     this.#expect(this.#ramState === 'open', 'RAM_END needs at least one RAM chunk before it, and comes once');
     this.#ramState = 'done';
-    await this.writeRecord('RAM_END', { total: this.#ram.total, algorithm: DigestAlgorithm.CRC_LIST_SHA256, digest: this.#ram.digest() });
+    const digest = this.#ram.digest();
+    await this.writeRecord('RAM_END', { total: this.#ram.total, algorithm: DigestAlgorithm.CRC_LIST_SHA256, digest });
+    return digest;
   }
 
   /**
@@ -138,8 +142,8 @@ export class StreamWriter {
       }
     }
     if (have > 0) await this.#ramChunk(parts, have, crc >>> 0);
-    await this.endRam();
-    return { bytes: this.#ram.total - start, chunks: this.#ram.chunks };
+    const digest = await this.endRam();
+    return { bytes: this.#ram.total - start, chunks: this.#ram.chunks, digest };
   }
 
   /** The END record, then wait until the output has drained. The output is left open. */
