@@ -8,6 +8,7 @@ import { pauseCommand, unpauseCommand } from './commands/pause.js';
 import { renameCommand } from './commands/rename.js';
 import { consoleCommand } from './commands/console.js';
 import { infoCommand } from './commands/info.js';
+import { streamDumpCommand } from './commands/stream-dump.js';
 import { makeHelpCommand } from './commands/help.js';
 
 export const commandTable: CommandSpec[] = [
@@ -20,5 +21,6 @@ export const commandTable: CommandSpec[] = [
   renameCommand,
   consoleCommand,
   infoCommand,
+  streamDumpCommand,
   makeHelpCommand(() => commandTable),
 ];

@@ -87,7 +87,7 @@ export class ByteSource {
     let need = n;
     while (need > 0) {
       if (this.#buffered === 0 && !(await this.fill(1))) {
-        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: need, actual: 0 });
+        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: `${need} more bytes`, actual: 0 });
       }
       const got = this.take(Math.min(need, this.#buffered));
       for (const b of got) {
@@ -117,7 +117,7 @@ export class ByteSource {
     let left = n;
     while (left > 0) {
       if (this.#buffered === 0 && !(await this.fill(1))) {
-        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: left, actual: 0 });
+        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: `${left} more bytes`, actual: 0 });
       }
       const step = Math.min(left, this.#buffered);
       this.take(step);

@@ -37,7 +37,7 @@ export interface StreamErrorDetails {
 }
 
 function show(v: StreamErrorValue): string {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0xffff ? `0x${v.toString(16)}` : String(v);
+  return String(v);
 }
 
 export class StreamError extends Error {
@@ -54,8 +54,8 @@ export class StreamError extends Error {
       parts.push(`expected ${details.expected === undefined ? '?' : show(details.expected)}, got ${details.actual === undefined ? '?' : show(details.actual)}`);
     }
     if (details.recordType !== undefined) parts.push(`record type 0x${details.recordType.toString(16).padStart(8, '0')}`);
-    if (details.offset !== undefined) parts.push(`at byte ${details.offset}`);
-    super(parts.join('; '), details.cause === undefined ? undefined : { cause: details.cause });
+    const where = details.offset === undefined ? code : `${code} at byte ${details.offset}`;
+    super(`${where}: ${parts.join('; ')}`, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
     this.offset = details.offset;
     this.recordType = details.recordType;

@@ -17,6 +17,8 @@ export interface XlHeader {
   size: number;
 }
 
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+
 /** Encode the header for a config given as JSON text or as a value to stringify. */
 export function encodeXlHeader(config: string | object): Buffer {
   const text = typeof config === 'string' ? config : JSON.stringify(config);
@@ -42,11 +44,11 @@ export function decodeXlFixedHeader(fixed: Buffer, at = 0): XlFixedHeader {
     });
   }
   if (h.byteorder !== XL_BYTEORDER) {
-    throw new StreamError('STREAM_BAD_BYTE_ORDER', 'wrong byte order word', { offset: at + 32, expected: XL_BYTEORDER, actual: h.byteorder });
+    throw new StreamError('STREAM_BAD_BYTE_ORDER', 'wrong byte order word', { offset: at + 32, expected: hex(XL_BYTEORDER), actual: hex(h.byteorder) });
   }
   const unknown = h.mandatoryFlags & ~XL_MANDATORY_FLAGS_KNOWN;
   if (unknown !== 0) {
-    throw new StreamError('STREAM_BAD_FLAGS', 'unknown mandatory flags (need newer xl)', { offset: at + 36, expected: 0, actual: unknown >>> 0 });
+    throw new StreamError('STREAM_BAD_FLAGS', 'unknown mandatory flags (need newer xl)', { offset: at + 36, expected: 0, actual: hex(unknown >>> 0) });
   }
   if ((h.mandatoryFlags & XL_MANDATORY_FLAG_STREAMV2) === 0) {
     throw new StreamError('STREAM_UNSUPPORTED', 'legacy (v1) save stream', { offset: at + 36, expected: 'STREAMv2 flag', actual: h.mandatoryFlags });
