@@ -1,0 +1,60 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { ProgressReporter, type ProgressMode } from './reporter.js';
+
+function capture(isTTY = false) {
+  const stdout = new PassThrough();
+  const stderr = Object.assign(new PassThrough(), { isTTY });
+  const text = (s: PassThrough) => String(s.read() ?? '');
+  return { out: { stdout, stderr }, stdoutText: () => text(stdout), stderrText: () => text(stderr) };
+}
+
+function reporter(mode: ProgressMode, isTTY = false) {
+  const c = capture(isTTY);
+  let now = 0;
+  const r = new ProgressReporter(c.out, { mode, operation: 'save', now: () => now, intervalMs: 100 });
+  return { ...c, r, tick: (ms: number) => (now += ms) };
+}
+
+describe('ProgressReporter', () => {
+  test('JSON mode writes one event per line with operation and time, progress throttled', () => {
+    const { r, tick, stdoutText, stderrText } = reporter('json');
+    r.phase('ram', { total: 2048 });
+    tick(1000);
+    r.update({ bytes: 1024, total: 2048 });
+    tick(50);
+    r.update({ bytes: 1500, total: 2048 }); // inside the interval: dropped
+    tick(50);
+    r.update({ bytes: 2048, total: 2048 });
+    r.summary({ result: 'ok', bytes: 2048 });
+    const lines = stdoutText().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      { event: 'phase', phase: 'ram', total: 2048, operation: 'save', time: 0 },
+      { event: 'progress', phase: 'ram', bytes: 1024, total: 2048, rate: 1024, eta: 1, operation: 'save', time: 1 },
+      { event: 'progress', phase: 'ram', bytes: 2048, total: 2048, rate: 1862, eta: 0, operation: 'save', time: 1.1 },
+      { event: 'summary', result: 'ok', bytes: 2048, operation: 'save', time: 1.1 },
+    ]);
+    expect(stderrText()).toBe('');
+  });
+
+  test('TTY mode overwrites one status line on stderr and erases it at the end', () => {
+    const { r, tick, stdoutText, stderrText } = reporter('tty', true);
+    r.phase('ram');
+    tick(2000);
+    r.update({ bytes: 4 * 1024 ** 2, remaining: 4 * 1024 ** 2 });
+    r.summary({ result: 'ok' });
+    expect(stderrText()).toBe('\r\x1b[Ksave ram: 4.0 MiB, 2.0 MiB/s, ETA 0:02\r\x1b[K');
+    expect(stdoutText()).toBe('');
+  });
+
+  test('quiet mode writes nothing; forCommand picks the mode from --json and the terminal', () => {
+    const { r, stdoutText, stderrText } = reporter('quiet');
+    r.phase('ram');
+    r.update({ bytes: 1 }, true);
+    r.summary({ result: 'ok' });
+    expect(stdoutText() + stderrText()).toBe('');
+    expect(ProgressReporter.forCommand(capture(true).out, true, 'x').mode).toBe('json');
+    expect(ProgressReporter.forCommand(capture(true).out, false, 'x').mode).toBe('tty');
+    expect(ProgressReporter.forCommand(capture(false).out, false, 'x').mode).toBe('quiet');
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * Progress of a long transfer (save, restore, migrate): a self-overwriting status line on a
+ * TTY (stderr), NDJSON events with --json (stdout), or nothing. Writes only to the streams
+ * it is given.
+ */
+import { etaOf, formatProgressLine, rateOf, type ProgressSnapshot } from './format.js';
+
+export type ProgressMode = 'tty' | 'json' | 'quiet';
+
+export interface ProgressSample {
+  bytes: number;
+  total?: number;
+  remaining?: number;
+}
+
+export interface ProgressOutput {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface ReporterOptions {
+  mode: ProgressMode;
+  /** Named in every event and status line: 'save', 'restore', 'migrate', ... */
+  operation: string;
+  /** Clock in milliseconds (tests pass a fake one). */
+  now?: () => number;
+  /** Least time between two progress outputs (default 250 ms on a TTY, 1000 ms for JSON). */
+  intervalMs?: number;
+}
+
+/** JSON numbers for the events: seconds and rates rounded to keep lines short. */
+const round = (v: number, digits = 3): number => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export class ProgressReporter {
+  readonly mode: ProgressMode;
+  readonly #out: ProgressOutput;
+  readonly #operation: string;
+  readonly #now: () => number;
+  readonly #interval: number;
+  readonly #start: number;
+  #phase = 'start';
+  #phaseStart: number;
+  #lastOutput = Number.NEGATIVE_INFINITY;
+  #lineShown = false;
+
+  constructor(out: ProgressOutput, options: ReporterOptions) {
+    this.mode = options.mode;
+    this.#out = out;
+    this.#operation = options.operation;
+    this.#now = options.now ?? (() => performance.now());
+    this.#interval = options.intervalMs ?? (options.mode === 'json' ? 1000 : 250);
+    this.#start = this.#now();
+    this.#phaseStart = this.#start;
+  }
+
+  /** JSON with --json, a status line when stderr is a terminal, otherwise quiet. */
+  static forCommand(out: ProgressOutput, json: boolean, operation: string): ProgressReporter {
+    const mode: ProgressMode = json ? 'json' : out.stderr.isTTY === true ? 'tty' : 'quiet';
+    return new ProgressReporter(out, { mode, operation });
+  }
+
+  /** Seconds since the reporter was created. */
+  get elapsed(): number {
+    return (this.#now() - this.#start) / 1000;
+  }
+
+  /** A new phase; its rate and ETA are measured from now. */
+  phase(name: string, data: Record<string, unknown> = {}): void {
+    this.#phase = name;
+    this.#phaseStart = this.#now();
+    this.#lastOutput = Number.NEGATIVE_INFINITY;
+    this.event('phase', { phase: name, ...data });
+  }
+
+  /** Bytes moved so far in this phase; shown at most once per interval (and always with force). */
+  update(sample: ProgressSample, force = false): void {
+    if (this.mode === 'quiet') return;
+    const t = this.#now();
+    if (!force && t - this.#lastOutput < this.#interval) return;
+    this.#lastOutput = t;
+    const snap: ProgressSnapshot = { operation: this.#operation, phase: this.#phase, ...sample, elapsed: (t - this.#phaseStart) / 1000 };
+    if (this.mode === 'tty') {
+      this.#out.stderr.write(`\r\x1b[K${formatProgressLine(snap)}`);
+      this.#lineShown = true;
+      return;
+    }
+    const eta = etaOf(snap);
+    this.#emit({
+      event: 'progress', phase: this.#phase, bytes: sample.bytes,
+      ...(sample.total === undefined ? {} : { total: sample.total }),
+      ...(sample.remaining === undefined ? {} : { remaining: sample.remaining }),
+      rate: Math.round(rateOf(snap)), ...(eta === undefined ? {} : { eta: round(eta, 1) }),
+    });
+  }
+
+  /** A named NDJSON event (JSON mode only). */
+  event(name: string, data: Record<string, unknown> = {}): void {
+    if (this.mode === 'json') this.#emit({ event: name, ...data });
+  }
+
+  /** The final summary event (JSON mode); on a TTY the status line is erased. */
+  summary(data: Record<string, unknown>): void {
+    this.clear();
+    this.event('summary', data);
+  }
+
+  /** Erase the status line (before an error or the final message). */
+  clear(): void {
+    if (this.#lineShown) this.#out.stderr.write('\r\x1b[K');
+    this.#lineShown = false;
+  }
+
+  #emit(fields: Record<string, unknown>): void {
+    this.#out.stdout.write(`${JSON.stringify({ ...fields, operation: this.#operation, time: round(this.elapsed) })}\n`);
+  }
+}
