@@ -1,0 +1,125 @@
+/**
+ * Can this host run a saved (or incoming) domain? Compares the stream's domain info with the
+ * config the domain will be started from and with facts about this host's QEMU and disks.
+ * `checkHostCanRun` is pure; `probeHost` gathers the facts (argument arrays, no shell).
+ */
+import { totalmem } from 'node:os';
+import { execa } from 'execa';
+import type { DomainInfo } from '@xlkit/stream';
+import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
+import { chooseAccel } from '../domain/accel.js';
+import { XlError } from '../errors.js';
+
+export interface HostDisk {
+  exists: boolean;
+  format?: string;
+  virtualSize?: number;
+  /** Why it could not be inspected, when it exists but qemu-img failed. */
+  error?: string;
+}
+
+export interface HostFacts {
+  /** Machine types this host's QEMU knows. */
+  machines: ReadonlySet<string>;
+  /** What the machine xl passes (`pc`) resolves to on this host, e.g. "pc-i440fx-7.2". */
+  defaultMachine: string | undefined;
+  /** Accelerator the domain would get here. */
+  accel: 'tcg' | 'kvm';
+  totalMemoryMiB: number;
+  /** By vdev, for each configured disk with a target. */
+  disks: Record<string, HostDisk>;
+}
+
+/** The machine name xl starts every domain with (see qemu/argv.ts). */
+export const XL_MACHINE = 'pc';
+
+/** Parses `qemu-system-x86_64 -machine help`: names, and what the aliases resolve to. */
+export function parseMachineHelp(text: string): { machines: Set<string>; aliases: Map<string, string> } {
+  const machines = new Set<string>();
+  const aliases = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+.*?(?:\(alias of (\S+)\))?\s*$/.exec(line);
+    if (!m || line.startsWith('Supported machines')) continue;
+    machines.add(m[1]!);
+    if (m[2] !== undefined) aliases.set(m[1]!, m[2]);
+  }
+  return { machines, aliases };
+}
+
+/** Every reason this host and config cannot take the domain described by `info` (empty: it can). */
+export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: HostFacts): string[] {
+  const problems: string[] = [];
+  if (!host.machines.has(info.machine)) {
+    problems.push(`this host's QEMU does not support machine type ${info.machine}`);
+  } else if (host.defaultMachine !== info.machine) {
+    problems.push(`machine type ${info.machine} differs from the one this host starts (${host.defaultMachine ?? 'unknown'})`);
+  }
+  if (host.accel !== info.accel) problems.push(`accelerator ${info.accel} is needed, this host would use ${host.accel}`);
+  if (config.memory !== info.memoryMiB) problems.push(`memory is ${info.memoryMiB} MiB in the stream but ${config.memory} MiB in the config`);
+  if (info.memoryMiB > host.totalMemoryMiB) problems.push(`memory ${info.memoryMiB} MiB exceeds this host's ${host.totalMemoryMiB} MiB`);
+  if (config.vcpus !== info.vcpus) problems.push(`vcpus is ${info.vcpus} in the stream but ${config.vcpus} in the config`);
+  const configured = new Map(config.disks.filter((d) => d.target !== undefined).map((d) => [d.vdev, d]));
+  for (const disk of info.disks) {
+    const spec = configured.get(disk.id);
+    configured.delete(disk.id);
+    if (spec === undefined) {
+      problems.push(`disk ${disk.id} is missing from the config`);
+      continue;
+    }
+    const here = host.disks[disk.id];
+    if (here === undefined || !here.exists) {
+      problems.push(`disk ${disk.id}: ${spec.target} does not exist`);
+    } else if (here.error !== undefined) {
+      problems.push(`disk ${disk.id}: cannot inspect ${spec.target}: ${here.error}`);
+    } else {
+      if (spec.format !== disk.format || (here.format !== undefined && here.format !== disk.format)) {
+        problems.push(`disk ${disk.id}: format is ${disk.format} in the stream but ${here.format ?? spec.format} here`);
+      }
+      if (here.virtualSize !== disk.virtualSize) {
+        problems.push(`disk ${disk.id}: size is ${disk.virtualSize} bytes in the stream but ${String(here.virtualSize)} bytes here (${spec.target})`);
+      }
+    }
+  }
+  for (const vdev of configured.keys()) problems.push(`disk ${vdev} is in the config but not in the stream`);
+  return problems;
+}
+
+async function inspectDisk(target: string): Promise<HostDisk> {
+  const r = await execa('qemu-img', ['info', '--output=json', '-U', target], { reject: false, timeout: 30_000 });
+  if (r.failed) {
+    const msg = String(r.stderr).trim().split('\n').at(-1) ?? '';
+    return /No such file|not found/i.test(msg) ? { exists: false } : { exists: true, error: msg || `qemu-img exit status ${String(r.exitCode)}` };
+  }
+  try {
+    const j = JSON.parse(String(r.stdout)) as Record<string, unknown>;
+    const size = j['virtual-size'];
+    return { exists: true, format: typeof j.format === 'string' ? j.format : undefined, virtualSize: typeof size === 'number' ? size : undefined };
+  } catch {
+    return { exists: true, error: 'qemu-img printed no JSON' };
+  }
+}
+
+/** Gathers the host facts for starting `config` here. */
+export async function probeHost(config: DomainConfig): Promise<HostFacts> {
+  const qemu = config.deviceModel ?? DEFAULT_QEMU;
+  const r = await execa(qemu, ['-machine', 'help'], { reject: false, timeout: 30_000 });
+  if (r.failed) throw new XlError('XL_QEMU_FAILED', `cannot list the machine types of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`);
+  const { machines, aliases } = parseMachineHelp(String(r.stdout));
+  const disks: Record<string, HostDisk> = {};
+  for (const d of config.disks) if (d.target !== undefined) disks[d.vdev] = await inspectDisk(d.target);
+  return {
+    machines,
+    defaultMachine: aliases.get(XL_MACHINE) ?? (machines.has(XL_MACHINE) ? XL_MACHINE : undefined),
+    accel: chooseAccel(config.accel),
+    totalMemoryMiB: Math.floor(totalmem() / 1024 ** 2),
+    disks,
+  };
+}
+
+/** Throws XL_RESTORE listing every problem when this host cannot run the domain. */
+export async function assertHostCanRun(info: DomainInfo, config: DomainConfig, what = 'restore'): Promise<void> {
+  const problems = checkHostCanRun(info, config, await probeHost(config));
+  if (problems.length > 0) {
+    throw new XlError(what === 'restore' ? 'XL_RESTORE' : 'XL_MIGRATION', `cannot ${what} domain '${config.name}' on this host: ${problems.join('; ')}`, { domain: config.name });
+  }
+}
