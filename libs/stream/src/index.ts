@@ -11,6 +11,8 @@ export {
 export { checkDomainInfo, type DomainInfo, type DiskInfo } from './records/domain-info.js';
 export { crc32Of, type RamChunk } from './records/ram-chunk.js';
 export type { RamEnd } from './records/ram-end.js';
+export { checkMigrationHello, FEATURE_NAME, type MigrationHello } from './records/migration-hello.js';
+export { checkMigrationError, type MigrationErrorInfo } from './records/migration-error.js';
 export type { EmulatorContext, XenstoreData } from './records/emulator.js';
 export { RamDigest } from './ram-digest.js';
 export { StreamReader, readStream, type ReaderOptions, type StreamHeaders } from './stream-reader.js';

@@ -12,6 +12,9 @@ import { CHECKPOINT_END, END, LIBXC_CONTEXT } from './records/empty.js';
 import { PHASE } from './records/phase.js';
 import { RAM_CHUNK } from './records/ram-chunk.js';
 import { RAM_END } from './records/ram-end.js';
+import { MIGRATION_HELLO } from './records/migration-hello.js';
+import { MIGRATION_ERROR } from './records/migration-error.js';
+import { PHASE_READY } from './records/phase-ready.js';
 
 export const RECORD_CODECS = {
   END,
@@ -24,6 +27,9 @@ export const RECORD_CODECS = {
   PHASE,
   RAM_CHUNK,
   RAM_END,
+  MIGRATION_HELLO,
+  MIGRATION_ERROR,
+  PHASE_READY,
 } as const;
 
 export type RecordName = keyof typeof RECORD_CODECS;

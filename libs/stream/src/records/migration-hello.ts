@@ -1,0 +1,60 @@
+/**
+ * MIGRATION_HELLO: the first record each side of a live migration sends, in both directions:
+ * the protocol versions it speaks, the features it offers and the ones this migration needs
+ * from the peer. Lets either side refuse before anything is touched.
+ */
+import { XLKIT_MANDATORY_BASE } from '../constants.js';
+import { StreamError } from '../errors.js';
+import { defineRecord } from '../record-codec.js';
+import { decodeJsonObject, encodeJson } from './json-body.js';
+
+export interface MigrationHello {
+  /** Lowest and highest migration protocol version this side speaks. */
+  minVersion: number;
+  maxVersion: number;
+  /** Features this side implements. */
+  features: string[];
+  /** Features this migration needs the peer to implement. */
+  requires: string[];
+  /** Free text naming the software, for messages only. */
+  software: string;
+}
+
+const TYPE = XLKIT_MANDATORY_BASE + 5;
+export const MIGRATION_HELLO_MAX = 64 * 1024;
+export const FEATURE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
+const MAX_FEATURES = 64;
+
+function fail(what: string, at: number): StreamError {
+  return new StreamError('STREAM_BAD_RECORD', `migration hello: ${what}`, { offset: at, recordType: TYPE });
+}
+
+function names(o: Record<string, unknown>, k: string, at: number): string[] {
+  const v = o[k];
+  if (!Array.isArray(v) || v.length > MAX_FEATURES) throw fail(`${k} must be an array of at most ${MAX_FEATURES} names`, at);
+  for (const f of v) if (typeof f !== 'string' || !FEATURE_NAME.test(f)) throw fail(`${k} holds a bad feature name`, at);
+  return [...new Set(v as string[])];
+}
+
+function version(o: Record<string, unknown>, k: string, at: number): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > 0xffff) throw fail(`${k} must be an integer 1..65535`, at);
+  return v;
+}
+
+/** Check a parsed MIGRATION_HELLO value; unknown extra fields are kept and ignored. */
+export function checkMigrationHello(o: Record<string, unknown>, at = 0): MigrationHello {
+  const minVersion = version(o, 'minVersion', at);
+  const maxVersion = version(o, 'maxVersion', at);
+  if (minVersion > maxVersion) throw fail('minVersion above maxVersion', at);
+  const software = o.software;
+  if (typeof software !== 'string' || software.length > 200) throw fail('software must be a string of at most 200 characters', at);
+  return { ...o, minVersion, maxVersion, features: names(o, 'features', at), requires: names(o, 'requires', at), software };
+}
+
+export const MIGRATION_HELLO = defineRecord<MigrationHello>({
+  type: TYPE, name: 'MIGRATION_HELLO', minLength: 2, maxLength: MIGRATION_HELLO_MAX, maxCount: 1,
+  decode: (body, len, at) => checkMigrationHello(decodeJsonObject(body, len, at, TYPE, 'migration hello'), at),
+  encode: (v) => encodeJson(checkMigrationHello(v as unknown as Record<string, unknown>)),
+  summary: (v) => `protocol ${v.minVersion}..${v.maxVersion}, features ${v.features.join(',') || 'none'}, requires ${v.requires.join(',') || 'none'} (${v.software})`,
+});

@@ -1,0 +1,72 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { readStream } from '../stream-reader.js';
+import { StreamWriter } from '../stream-writer.js';
+import { RecordType } from '../record-types.js';
+import * as B from '../testing/byte-builder.js';
+
+const H = B.streamHeader();
+const E = B.end();
+const json = (text: string) => Buffer.from(`${text}\0`);
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+async function firstError(bytes: Buffer): Promise<string> {
+  try {
+    for await (const _ of readStream(once(bytes))) void _;
+    return 'ok';
+  } catch (err) {
+    return (err as { code: string }).code;
+  }
+}
+
+describe('migration control records', () => {
+  test('round trip through the writer and reader', async () => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const w = new StreamWriter(out);
+    await w.writeStreamHeader();
+    await w.writeRecord('MIGRATION_HELLO', { minVersion: 1, maxVersion: 2, features: ['ram-stream'], requires: [], software: 'test' });
+    await w.writeRecord('PHASE_READY', { phase: 1 });
+    await w.writePhase(3);
+    await w.writeRamChunk(Buffer.from('abc'));
+    await w.writeRecord('MIGRATION_ERROR', { stage: 'phase 3', message: 'interrupted' });
+    await w.endRam();
+    await w.end();
+    const recs = [];
+    for await (const r of readStream(once(Buffer.concat(chunks)))) recs.push(r);
+    expect(recs.map((r) => r.name)).toEqual(['MIGRATION_HELLO', 'PHASE_READY', 'PHASE', 'RAM_CHUNK', 'MIGRATION_ERROR', 'RAM_END', 'END']);
+    expect(recs[0]?.value).toMatchObject({ minVersion: 1, maxVersion: 2, features: ['ram-stream'], requires: [] });
+    expect(recs[4]?.value).toEqual({ stage: 'phase 3', message: 'interrupted' });
+  });
+
+  test.each([
+    ['not NUL-terminated', Buffer.from('{"a":1}'), 'STREAM_BAD_RECORD'],
+    ['not JSON', json('{oops'), 'STREAM_BAD_RECORD'],
+    ['an array', json('[]'), 'STREAM_BAD_RECORD'],
+    ['min above max', json('{"minVersion":3,"maxVersion":1,"features":[],"requires":[],"software":""}'), 'STREAM_BAD_RECORD'],
+    ['version 0', json('{"minVersion":0,"maxVersion":1,"features":[],"requires":[],"software":""}'), 'STREAM_BAD_RECORD'],
+    ['bad feature name', json('{"minVersion":1,"maxVersion":1,"features":["A B"],"requires":[],"software":""}'), 'STREAM_BAD_RECORD'],
+    ['requires missing', json('{"minVersion":1,"maxVersion":1,"features":[],"software":""}'), 'STREAM_BAD_RECORD'],
+    ['valid', json('{"minVersion":1,"maxVersion":1,"features":["x"],"requires":[],"software":"s","extra":1}'), 'ok'],
+  ])('MIGRATION_HELLO %s', async (_name, body, code) => {
+    expect(await firstError(Buffer.concat([H, B.record(RecordType.MIGRATION_HELLO, body), E]))).toBe(code);
+  });
+
+  test('MIGRATION_HELLO at most once, and its length cap is checked before the body', async () => {
+    const hello = B.record(RecordType.MIGRATION_HELLO, json('{"minVersion":1,"maxVersion":1,"features":[],"requires":[],"software":""}'));
+    expect(await firstError(Buffer.concat([H, hello, hello, E]))).toBe('STREAM_UNEXPECTED_RECORD');
+    const huge = Buffer.concat([B.u32le(RecordType.MIGRATION_HELLO), B.u32le(1 << 20)]);
+    expect(await firstError(Buffer.concat([H, huge]))).toBe('STREAM_BAD_LENGTH');
+  });
+
+  test('MIGRATION_ERROR and PHASE_READY field checks', async () => {
+    expect(await firstError(Buffer.concat([H, B.record(RecordType.MIGRATION_ERROR, json('{"stage":1,"message":"x"}')), E]))).toBe('STREAM_BAD_RECORD');
+    const ready = (phase: number, reserved = 0) => B.record(RecordType.PHASE_READY, Buffer.concat([B.u32le(phase), B.u32le(reserved)]));
+    expect(await firstError(Buffer.concat([H, ready(4), E]))).toBe('STREAM_BAD_RECORD');
+    expect(await firstError(Buffer.concat([H, ready(1, 1), E]))).toBe('STREAM_BAD_RECORD');
+    expect(await firstError(Buffer.concat([H, ready(1), ready(3), E]))).toBe('ok');
+  });
+});
