@@ -11,6 +11,13 @@ export {
 export { checkDomainInfo, type DomainInfo, type DiskInfo } from './records/domain-info.js';
 export { crc32Of, type RamChunk } from './records/ram-chunk.js';
 export type { RamEnd } from './records/ram-end.js';
+export { checkDiskPlan, type DiskPlan, type PlannedDisk, type MirrorTransport } from './records/disk-plan.js';
+export { checkDiskExports, type DiskExports, type DiskExport } from './records/disk-exports.js';
+export {
+  TUNNEL_CHANNEL_MAX, TUNNEL_CREDIT_MAX, TunnelService,
+  type TunnelOpen, type TunnelCredit, type TunnelClose,
+} from './records/tunnel-control.js';
+export { TUNNEL_DATA_MAX, type TunnelData } from './records/tunnel-data.js';
 export { checkMigrationHello, FEATURE_NAME, type MigrationHello } from './records/migration-hello.js';
 export { checkMigrationError, type MigrationErrorInfo } from './records/migration-error.js';
 export type { EmulatorContext, XenstoreData } from './records/emulator.js';

@@ -12,6 +12,10 @@ import { CHECKPOINT_END, END, LIBXC_CONTEXT } from './records/empty.js';
 import { PHASE } from './records/phase.js';
 import { RAM_CHUNK } from './records/ram-chunk.js';
 import { RAM_END } from './records/ram-end.js';
+import { DISK_PLAN } from './records/disk-plan.js';
+import { DISK_EXPORTS } from './records/disk-exports.js';
+import { TUNNEL_CLOSE, TUNNEL_CREDIT, TUNNEL_OPEN } from './records/tunnel-control.js';
+import { TUNNEL_DATA } from './records/tunnel-data.js';
 import { MIGRATION_HELLO } from './records/migration-hello.js';
 import { MIGRATION_ERROR } from './records/migration-error.js';
 import { PHASE_READY } from './records/phase-ready.js';
@@ -27,6 +31,12 @@ export const RECORD_CODECS = {
   PHASE,
   RAM_CHUNK,
   RAM_END,
+  DISK_PLAN,
+  DISK_EXPORTS,
+  TUNNEL_OPEN,
+  TUNNEL_DATA,
+  TUNNEL_CREDIT,
+  TUNNEL_CLOSE,
   MIGRATION_HELLO,
   MIGRATION_ERROR,
   PHASE_READY,

@@ -1,0 +1,47 @@
+/**
+ * DISK_EXPORTS (receiver to sender, `xl migrate -q` only): the targets are created, the
+ * incoming QEMU runs on them and its NBD server exports each one writable. Tells the sender
+ * where to connect (through the tunnel, or a TCP address and port for the direct transport)
+ * and each disk's export name.
+ */
+import { XLKIT_MANDATORY_BASE } from '../constants.js';
+import { defineRecord } from '../record-codec.js';
+import { MIRROR_MAX_DISKS, MIRROR_RECORD_MAX, encodeJsonBody, fields, parseJsonBody, type Obj } from './mirror-json.js';
+
+export interface DiskExport {
+  id: string;
+  /** NBD export name. */
+  exportName: string;
+  /** Where the target was created on the receiver (for messages). */
+  target: string;
+}
+
+export interface DiskExports {
+  transport: 'tunnel' | 'direct';
+  /** Direct transport: the address and ephemeral port the receiver's NBD server listens on. */
+  host?: string;
+  port?: number;
+  disks: DiskExport[];
+}
+
+export const DISK_EXPORTS_TYPE = XLKIT_MANDATORY_BASE + 0x102;
+const WHAT = 'disk exports';
+
+export function checkDiskExports(o: Obj, at = 0): DiskExports {
+  const f = fields(WHAT, at, DISK_EXPORTS_TYPE);
+  const transport = f.oneOf(o, 'transport', ['tunnel', 'direct'] as const);
+  const disks = f.list(o, 'disks', MIRROR_MAX_DISKS).map((d) => ({ id: f.str(d, 'id', 64), exportName: f.str(d, 'exportName', 256), target: f.str(d, 'target') }));
+  const out: DiskExports = { transport, disks };
+  if (transport === 'direct') {
+    out.host = f.str(o, 'host', 256);
+    out.port = f.int(o, 'port', 1, 65535);
+  }
+  return out;
+}
+
+export const DISK_EXPORTS = defineRecord<DiskExports>({
+  type: DISK_EXPORTS_TYPE, name: 'DISK_EXPORTS', minLength: 2, maxLength: MIRROR_RECORD_MAX, maxCount: 1,
+  decode: (body, len, at) => checkDiskExports(parseJsonBody(body, len, at, DISK_EXPORTS_TYPE, WHAT), at),
+  encode: (v) => encodeJsonBody(checkDiskExports(v as unknown as Obj)),
+  summary: (v) => `${v.transport}${v.host ? ` ${v.host}:${v.port}` : ''}: ${v.disks.map((d) => `${d.id}=${d.exportName}`).join(',') || 'none'}`,
+});
