@@ -1,8 +1,8 @@
 /**
  * Writes to a Node Writable honouring backpressure. A write is queued at once; the next one
- * first waits until the sink has drained, so the caller can prepare (checksum) the next
- * record while the previous one is still being flushed, and at most one record plus the
- * sink's high-water mark is ever buffered.
+ * first waits for 'drain' if the sink already holds `budget` bytes or more, so the caller
+ * can prepare (checksum) the next record while earlier ones are still being flushed and the
+ * output never runs dry between records. At most `budget` plus one record is buffered.
  */
 import type { Writable } from 'node:stream';
 import { StreamError } from './errors.js';
@@ -10,7 +10,7 @@ import { StreamError } from './errors.js';
 export class Sink {
   #failure: unknown;
 
-  constructor(readonly writable: Writable) {
+  constructor(readonly writable: Writable, readonly budget = 0) {
     writable.on('error', (err) => {
       this.#failure ??= err;
     });
@@ -18,6 +18,14 @@ export class Sink {
 
   /** Wait until the sink can take more (no-op when it is not full). */
   async ready(): Promise<void> {
+    this.#check();
+    const w = this.writable;
+    if (w.writableNeedDrain && w.writableLength >= Math.max(this.budget, w.writableHighWaterMark)) await this.#drain();
+    this.#check();
+  }
+
+  /** Wait until the sink's buffer has emptied, whatever the budget. */
+  async drained(): Promise<void> {
     this.#check();
     if (this.writable.writableNeedDrain) await this.#drain();
     this.#check();

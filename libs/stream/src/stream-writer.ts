@@ -35,8 +35,12 @@ export class StreamWriter {
   /** Bytes written so far. */
   bytesWritten = 0;
 
-  constructor(output: Writable) {
-    this.#sink = new Sink(output);
+  /**
+   * `maxBuffered`: bytes the output may hold before a write waits for 'drain' (default
+   * 8 MiB, two full RAM chunks, so the output keeps busy while the next chunk is prepared).
+   */
+  constructor(output: Writable, options: { maxBuffered?: number } = {}) {
+    this.#sink = new Sink(output, options.maxBuffered ?? 2 * RAM_CHUNK_MAX);
   }
 
   async #out(parts: Buffer[]): Promise<void> {
@@ -150,15 +154,15 @@ export class StreamWriter {
   async end(): Promise<void> {
     this.#expect(this.#ramState !== 'open', 'END while the RAM stream is open (call endRam first)');
     await this.writeRecord('END', null);
-    await this.#sink.ready();
+    await this.#sink.drained();
   }
 
   /** Wait until everything written so far has been taken by the output. */
   flush(): Promise<void> {
-    return this.#sink.ready();
+    return this.#sink.drained();
   }
 }
 
-export function createStreamWriter(output: Writable): StreamWriter {
-  return new StreamWriter(output);
+export function createStreamWriter(output: Writable, options?: { maxBuffered?: number }): StreamWriter {
+  return new StreamWriter(output, options);
 }

@@ -1,0 +1,12 @@
+/** `npm run bench -- <name>`: runs one benchmark by name. */
+import { benchStream } from './stream.js';
+
+const benches: Record<string, () => Promise<void>> = { stream: benchStream };
+
+const name = process.argv[2];
+const bench = name === undefined ? undefined : benches[name];
+if (bench === undefined) {
+  console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
+  process.exit(2);
+}
+await bench();
