@@ -45,5 +45,8 @@ async function writeFramed(): Promise<void> {
   await w.end();
 }
 
+const cpu0 = process.cpuUsage();
 await (mode === 'raw' ? writeRaw() : writeFramed());
 out.end();
+const cpu = process.cpuUsage(cpu0);
+process.stderr.write(`${JSON.stringify({ writerCpuSeconds: (cpu.user + cpu.system) / 1e6 })}\n`);
