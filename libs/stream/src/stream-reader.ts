@@ -39,6 +39,12 @@ export class StreamReader {
   readonly #state: StreamState;
   #headers: StreamHeaders | undefined;
   #done = false;
+  /**
+   * Records for which this returns true are consumed here and never returned by next(),
+   * records() or ramPayload(): how a channel layer multiplexed into the stream (the migrate
+   * tunnel) takes its records out wherever they fall between the others. END is never taken.
+   */
+  intercept: ((rec: StreamRecord) => boolean) | undefined;
 
   constructor(input: ByteInput, options: ReaderOptions = {}) {
     this.#src = new ByteSource(input);
@@ -123,6 +129,7 @@ export class StreamReader {
       const rec = { name: codec.name, type, offset: at, length, value: codec.decode(body, length, at + RECORD_HEADER_SIZE, ctx) } as StreamRecord;
       this.#state.afterBody(rec);
       if (rec.name === 'END') await this.#finish();
+      else if (this.intercept?.(rec) === true) continue;
       return rec;
     }
   }
