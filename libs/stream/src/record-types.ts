@@ -14,6 +14,7 @@ import { RAM_CHUNK } from './records/ram-chunk.js';
 import { RAM_END } from './records/ram-end.js';
 import { DISK_PLAN } from './records/disk-plan.js';
 import { DISK_EXPORTS } from './records/disk-exports.js';
+import { MIRROR_READY } from './records/mirror-ready.js';
 import { TUNNEL_CLOSE, TUNNEL_CREDIT, TUNNEL_OPEN } from './records/tunnel-control.js';
 import { TUNNEL_DATA } from './records/tunnel-data.js';
 import { MIGRATION_HELLO } from './records/migration-hello.js';
@@ -33,6 +34,7 @@ export const RECORD_CODECS = {
   RAM_END,
   DISK_PLAN,
   DISK_EXPORTS,
+  MIRROR_READY,
   TUNNEL_OPEN,
   TUNNEL_DATA,
   TUNNEL_CREDIT,

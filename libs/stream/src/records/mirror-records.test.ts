@@ -4,6 +4,7 @@ import { DISK_PLAN, type DiskPlan } from './disk-plan.js';
 import { DISK_EXPORTS } from './disk-exports.js';
 import { TUNNEL_CLOSE, TUNNEL_CREDIT, TUNNEL_OPEN } from './tunnel-control.js';
 import { TUNNEL_DATA, TUNNEL_DATA_MAX } from './tunnel-data.js';
+import { MIRROR_READY } from './mirror-ready.js';
 import type { RecordCodec } from '../record-codec.js';
 
 function roundTrip<T>(codec: RecordCodec<T>, value: T): T {
@@ -47,6 +48,13 @@ describe('DISK_EXPORTS', () => {
     const d = { ...t, transport: 'direct' as const, host: '10.0.0.2', port: 40123 };
     expect(roundTrip(DISK_EXPORTS, d)).toEqual(d);
     expect(() => decodeJson(DISK_EXPORTS, JSON.stringify({ ...d, port: 0 }))).toThrow(StreamError);
+  });
+});
+
+describe('MIRROR_READY', () => {
+  it('round-trips and bounds the disk count', () => {
+    expect(roundTrip(MIRROR_READY, { disks: 2 })).toEqual({ disks: 2 });
+    expect(() => MIRROR_READY.decode([Buffer.alloc(8)], 8, 0, {})).toThrow(/disk count/);
   });
 });
 
