@@ -108,8 +108,15 @@ export class ByteSource {
   /** Peek at up to `n` bytes without consuming them. */
   async peek(n: number): Promise<Buffer> {
     await this.fill(n);
-    const parts = this.#queue.slice(this.#head);
-    return Buffer.concat(parts).subarray(0, Math.min(n, this.#buffered));
+    const want = Math.min(n, this.#buffered);
+    const parts: Buffer[] = [];
+    let have = 0;
+    for (let i = this.#head; i < this.#queue.length && have < want; i++) {
+      const b = (this.#queue[i] as Buffer).subarray(0, want - have);
+      parts.push(b);
+      have += b.length;
+    }
+    return Buffer.concat(parts, want);
   }
 
   /** Discard `n` bytes without holding more than one input chunk at a time. */
