@@ -11,6 +11,10 @@ export interface ProgressSample {
   bytes: number;
   total?: number;
   remaining?: number;
+  /** Appended to the TTY status line (e.g. "pass 3, dirty 1200 pages/s"). */
+  note?: string;
+  /** Extra fields of the JSON progress event. */
+  fields?: Record<string, unknown>;
 }
 
 export interface ProgressOutput {
@@ -80,7 +84,7 @@ export class ProgressReporter {
     this.#lastOutput = t;
     const snap: ProgressSnapshot = { operation: this.#operation, phase: this.#phase, ...sample, elapsed: (t - this.#phaseStart) / 1000 };
     if (this.mode === 'tty') {
-      this.#out.stderr.write(`\r\x1b[K${formatProgressLine(snap)}`);
+      this.#out.stderr.write(`\r\x1b[K${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`);
       this.#lineShown = true;
       return;
     }
@@ -89,7 +93,7 @@ export class ProgressReporter {
       event: 'progress', phase: this.#phase, bytes: sample.bytes,
       ...(sample.total === undefined ? {} : { total: sample.total }),
       ...(sample.remaining === undefined ? {} : { remaining: sample.remaining }),
-      rate: Math.round(rateOf(snap)), ...(eta === undefined ? {} : { eta: round(eta, 1) }),
+      rate: Math.round(rateOf(snap)), ...(eta === undefined ? {} : { eta: round(eta, 1) }), ...sample.fields,
     });
   }
 

@@ -1,0 +1,92 @@
+/**
+ * `xl migrate [-s SSHCMD] [-C CONFIG] [-e] [-p] [-D] [--debug] [--json] [--bandwidth MiB/s]
+ * [--max-downtime MS] DOMAIN HOST`: live migration over a pipe to `xl migrate-receive` on HOST
+ * (see migrate/receiver-argv.ts for how the receiver is started, migrate/PROTOCOL.md for the bytes).
+ */
+import type { CommandSpec } from '../command.js';
+import { loadConfigFile } from '../config/load-config.js';
+import type { DomainConfig } from '../config/domain-config.js';
+import { UsageError } from '../errors.js';
+import { formatBytes } from '../progress/format.js';
+import { ProgressReporter } from '../progress/reporter.js';
+import { withInterrupts } from '../ram/interrupt.js';
+import { migrateDomain } from '../migrate/send-migration.js';
+import { openDomain, println, warn } from './common.js';
+import { parseBandwidth } from './save.js';
+
+function parseDowntime(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^[1-9][0-9]{0,6}$/.test(value)) throw new UsageError(`--max-downtime expects milliseconds (1..9999999), got '${String(value)}'`);
+  return Number(value);
+}
+
+export const migrateCommand: CommandSpec = {
+  name: 'migrate',
+  summary: 'Migrate a domain to another host',
+  usage: '[options] <Domain> <Host>',
+  options: {
+    'ssh-command': { type: 'string', short: 's' },
+    config: { type: 'string', short: 'C' },
+    'no-monitor': { type: 'boolean', short: 'e' },
+    paused: { type: 'boolean', short: 'p' },
+    'preserve-domid': { type: 'boolean', short: 'D' },
+    foreground: { type: 'boolean', short: 'F' },
+    debug: { type: 'boolean' },
+    live: { type: 'boolean' },
+    json: { type: 'boolean' },
+    bandwidth: { type: 'string' },
+    'max-downtime': { type: 'string' },
+  },
+  optionHelp: {
+    'ssh-command': "Use this command instead of ssh; '' runs <Host> itself as the receiver command (via sh -c, as xl does)",
+    config: 'Send this config file instead of the domain\'s own',
+    'no-monitor': 'Passed to the receiver (-e)',
+    paused: 'Leave the domain paused on the destination',
+    'preserve-domid': 'Accepted for xl compatibility; ids are per host here',
+    foreground: 'Accepted for xl compatibility',
+    debug: 'The receiver logs each step (forwarded to stderr)',
+    live: 'Ignored (migration is always live), as in xl',
+    json: 'Print progress and the result as NDJSON events on stdout',
+    bandwidth: 'Limit the RAM stream to this many MiB/s (default: unlimited)',
+    'max-downtime': "QEMU's downtime limit in milliseconds (default: QEMU's, 300)",
+  },
+  positionals: { min: 2, max: 2 },
+  async run(args, io) {
+    const [, host = ''] = args.positionals;
+    const v = args.values;
+    const maxBandwidth = parseBandwidth(v.bandwidth);
+    const maxDowntimeMs = parseDowntime(v['max-downtime']);
+    if (v['preserve-domid'] === true) warn(io, '-D is ignored: domain ids are per host');
+    let config: DomainConfig | undefined;
+    if (typeof v.config === 'string') {
+      const built = await loadConfigFile(v.config);
+      for (const w of built.warnings) warn(io, w);
+      config = built.config;
+    }
+    const receiverFlags = [...(v.paused === true ? ['-p'] : []), ...(v['no-monitor'] === true ? ['-e'] : []), ...(v.debug === true ? ['-d'] : [])];
+    const { store, domain } = await openDomain(args, io);
+    const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');
+    try {
+      const r = await withInterrupts((signal) =>
+        migrateDomain(store, domain, {
+          host, sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined, config, receiverFlags,
+          maxBandwidth, maxDowntimeMs, progress, stderr: io.stderr, env: io.env, signal,
+        }),
+      );
+      progress.summary({
+        result: 'ok', domain: r.name, host: r.host, phases: r.phases, seconds: r.totalSeconds, ramBytes: r.ramBytes, chunks: r.chunks,
+        ...(r.downtimeMs === undefined ? {} : { downtimeMs: r.downtimeMs }),
+      });
+      if (v.json !== true) {
+        const phases = Object.entries(r.phases).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ');
+        println(io.stdout, `Migration successful: domain ${r.name} now runs on ${host}`);
+        println(io.stdout, `  ${phases}; total ${r.totalSeconds.toFixed(2)} s; RAM stream ${formatBytes(r.ramBytes)}; downtime ${r.downtimeMs ?? '?'} ms (QEMU)`);
+      }
+      return 0;
+    } catch (err) {
+      progress.clear();
+      progress.summary({ result: 'failed', domain: domain.name, host, error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * The migrate pipe protocol (as xl.h for xl): xl's fixed handshake strings, and xlkit's
+ * protocol version and features, negotiated right after the banner. PROTOCOL.md describes
+ * the whole exchange byte by byte.
+ */
+import type { MigrationHello } from '@xlkit/stream';
+
+/** R→S first: 54 bytes, no NUL. */
+export const BANNER = Buffer.from('xl migration receiver ready, send binary domain data.\n', 'latin1');
+/** R→S after the whole stream arrived and QEMU completed: text + NUL. */
+export const READY = Buffer.from('domain received, ready to unpause\0', 'latin1');
+/** S→R, the point of no return: text + NUL. */
+export const GO = Buffer.from('domain is yours, you are cleared to unpause\0', 'latin1');
+/** R→S after GO: text + NUL, then one status byte. */
+export const REPORT = Buffer.from('my copy unpause results are as follows\0', 'latin1');
+
+/** Status byte after REPORT. */
+export const ReportStatus = { RUNNING: 0, FAILED: 1 } as const;
+
+/** The migration protocol versions this xl speaks. */
+export const PROTOCOL_MIN = 1;
+export const PROTOCOL_MAX = 1;
+
+/**
+ * Features: what one side can do. A migration lists in `requires` what it needs the peer to
+ * have; phase 2 adds e.g. 'disk-mirror' and 'tunnel' (with credit-based channels).
+ */
+export const Feature = {
+  /** Phase 3: QEMU's migration stream as RAM_CHUNK records, verified end to end. */
+  RAM_STREAM: 'ram-stream',
+  /** The receiver honours MIGRATION_ERROR from the sender inside the RAM stream. */
+  ABORT: 'abort',
+} as const;
+
+export const OWN_FEATURES: readonly string[] = [Feature.RAM_STREAM, Feature.ABORT];
+
+export const SOFTWARE = 'xlkit xl';
+
+export function makeHello(requires: readonly string[], features: readonly string[] = OWN_FEATURES): MigrationHello {
+  return { minVersion: PROTOCOL_MIN, maxVersion: PROTOCOL_MAX, features: [...features], requires: [...requires], software: SOFTWARE };
+}
+
+export interface Agreement {
+  version: number;
+  /** Features both sides have. */
+  features: string[];
+}
+
+export type Negotiation = { ok: true; agreement: Agreement } | { ok: false; reason: string };
+
+/**
+ * What two hellos agree on: the highest version both speak, the features both have. Fails
+ * when the version ranges do not overlap or one side requires a feature the other lacks.
+ * Symmetric, so both ends reach the same verdict from the same two hellos.
+ */
+export function negotiate(local: MigrationHello, remote: MigrationHello, remoteName: string): Negotiation {
+  const version = Math.min(local.maxVersion, remote.maxVersion);
+  if (version < Math.max(local.minVersion, remote.minVersion)) {
+    return {
+      ok: false,
+      reason: `protocol version mismatch: this xl speaks ${range(local)}, the ${remoteName} (${remote.software || 'unknown software'}) speaks ${range(remote)}`,
+    };
+  }
+  const missingRemote = local.requires.filter((f) => !remote.features.includes(f));
+  if (missingRemote.length > 0) {
+    return { ok: false, reason: `the ${remoteName} lacks required feature(s) ${missingRemote.map((f) => `'${f}'`).join(', ')}` };
+  }
+  const missingLocal = remote.requires.filter((f) => !local.features.includes(f));
+  if (missingLocal.length > 0) {
+    return { ok: false, reason: `the ${remoteName} requires feature(s) this xl lacks: ${missingLocal.map((f) => `'${f}'`).join(', ')}` };
+  }
+  return { ok: true, agreement: { version, features: local.features.filter((f) => remote.features.includes(f)) } };
+}
+
+function range(h: MigrationHello): string {
+  return h.minVersion === h.maxVersion ? `version ${h.minVersion}` : `versions ${h.minVersion}..${h.maxVersion}`;
+}
+
+/** Printable form of up to `max` bytes of unexpected input. */
+export function showBytes(b: Buffer, max = 40): string {
+  const s = JSON.stringify(b.subarray(0, max).toString('latin1'));
+  return b.length > max ? `${s}...` : s;
+}

@@ -1,0 +1,176 @@
+/**
+ * The receiving end (`xl migrate-receive`): handshake, phase 1 (check this host, start QEMU
+ * `-incoming defer` paused as NAME--incoming), phase 3 (verified RAM into QEMU), then xl's
+ * ready / go / report. Before GO every failure removes what was created here and is reported
+ * to the sender as MIGRATION_ERROR; the incoming domain carries this process's pid so that,
+ * should this process die, the next xl command on this host reaps it.
+ */
+import type { Writable } from 'node:stream';
+import { cont, type QmpClient } from '@xlkit/qmp';
+import { type ByteInput, type DomainInfo, type StreamRecord, type StreamWriter } from '@xlkit/stream';
+import type { DomainConfig } from '../config/domain-config.js';
+import type { DomainRecord } from '../domain-record.js';
+import type { DomainStore } from '../domain-store.js';
+import { destroyDomain } from '../domain/destroy.js';
+import { connectQmp } from '../domain/qmp.js';
+import { startDomain } from '../domain/start.js';
+import { XlError } from '../errors.js';
+import { assertHostCanRun } from '../ram/host-check.js';
+import { receiveRam } from '../ram/incoming.js';
+import { checkSavedConfig } from '../ram/saved-config.js';
+import { ByteChannel } from './byte-channel.js';
+import type { Faults } from './fault.js';
+import { receiverHandshake, type ReceiverLink } from './handshake.js';
+import { errorMessage, incomingName, nextExpected } from './names.js';
+import { GO, READY, REPORT, ReportStatus } from './protocol.js';
+
+export interface ReceiveOptions {
+  input: ByteInput;
+  output: Writable;
+  /** Leave the domain paused after the switch-over (-p). */
+  paused: boolean;
+  /** Diagnostics (our stderr, which the sender forwards). */
+  log: (line: string) => void;
+  signal?: AbortSignal;
+  faults?: Faults;
+}
+
+export interface ReceiveResult {
+  record: DomainRecord;
+  running: boolean;
+}
+
+function write(out: Writable, b: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => out.write(b, (err) => (err ? reject(err) : resolve())));
+}
+
+/** The sender's config from the xl header, as a usable domain config (untrusted JSON). */
+function senderConfig(value: unknown): DomainConfig {
+  try {
+    return checkSavedConfig(value);
+  } catch (err) {
+    throw new XlError('XL_MIGRATION', `the sender's domain config is not usable: ${errorMessage(err).replace(/^the config stored in the file is not usable: /, '')}`);
+  }
+}
+
+/** Phase 1: PHASE 1 then DOMAIN_INFO. */
+async function readPhaseOne(link: ReceiverLink): Promise<DomainInfo> {
+  const phase = await nextExpected(link.forward, 'sender', 'PHASE 1');
+  if (phase.name !== 'PHASE' || phase.value.phase !== 1) throw unexpected(phase, 'PHASE 1');
+  const info = await nextExpected(link.forward, 'sender', 'the domain info');
+  if (info.name !== 'DOMAIN_INFO') throw unexpected(info, 'DOMAIN_INFO');
+  return info.value;
+}
+
+function unexpected(rec: StreamRecord, expected: string): XlError {
+  if (rec.name === 'MIGRATION_ERROR') return new XlError('XL_MIGRATION', `the sender gave up: ${rec.value.message}`);
+  return new XlError('XL_MIGRATION', `the sender sent ${rec.name} at byte ${rec.offset} where ${expected} belongs`);
+}
+
+/** A domain named NAME may exist here only if it is the source itself (same host, same uuid). */
+async function checkName(store: DomainStore, config: DomainConfig): Promise<void> {
+  for (const d of await store.list()) {
+    if (d.name === config.name && d.uuid !== config.uuid) {
+      throw new XlError('XL_DOMAIN_EXISTS', `a different domain named '${config.name}' already runs on this host (id ${d.id})`);
+    }
+  }
+}
+
+async function reportError(writer: StreamWriter | undefined, stage: string, err: unknown): Promise<void> {
+  if (writer === undefined) return;
+  const code = (err as { code?: unknown }).code;
+  try {
+    await writer.writeRecord('MIGRATION_ERROR', { stage, message: errorMessage(err), ...(typeof code === 'string' ? { code } : {}) });
+    await writer.writeRecord('END', null);
+  } catch {
+    // The sender is gone or the back channel is already closed.
+  }
+}
+
+export async function receiveMigration(store: DomainStore, o: ReceiveOptions): Promise<ReceiveResult> {
+  let link: ReceiverLink | undefined;
+  let record: DomainRecord | undefined;
+  let qmp: QmpClient | undefined;
+  let stage = 'handshake';
+  let writer: StreamWriter | undefined;
+  const check = () => {
+    if (o.signal?.aborted) throw new XlError('XL_INTERRUPTED', 'migrate-receive was interrupted');
+  };
+  try {
+    link = await receiverHandshake({ input: o.input, output: o.output });
+    writer = link.writer;
+    check();
+    const config = senderConfig(link.config);
+    stage = 'phase 1';
+    const info = await readPhaseOne(link);
+    await checkName(store, config);
+    await assertHostCanRun(info, config, 'receive');
+    check();
+    record = await startDomain(store, config, { paused: true, incoming: 'defer', name: incomingName(config.name) });
+    const rid = record.id;
+    record = await store.update(rid, (r) => ({ ...r, ownerPid: process.pid }));
+    o.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
+    if (o.faults?.receiverStall === 'phase1') await new Promise((resolve) => o.signal?.addEventListener('abort', resolve, { once: true }));
+    check();
+    await link.writer.writeRecord('PHASE_READY', { phase: 1 });
+
+    stage = 'phase 3';
+    const phase3 = await nextExpected(link.forward, 'sender', 'PHASE 3');
+    if (phase3.name !== 'PHASE' || phase3.value.phase !== 3) throw unexpected(phase3, 'PHASE 3');
+    qmp = await connectQmp(store, record);
+    const ram = await receiveRam(qmp, {
+      socketPath: store.paths(record.id).migrationSocket,
+      reader: link.forward,
+      signal: o.signal,
+      capabilities: [{ capability: 'late-block-activate', state: true }],
+      onRecord: (rec) => {
+        throw unexpected(rec, 'RAM_CHUNK');
+      },
+    });
+    const end = await nextExpected(link.forward, 'sender', 'END');
+    if (end.name !== 'END') throw unexpected(end, 'END');
+    o.log(`received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.migration.status}`);
+
+    stage = 'switch-over';
+    await link.writer.writeRecord('END', null);
+    await link.writer.flush();
+    await write(o.output, READY);
+    const rest = new ByteChannel(link.forward.remainder(), 'sender');
+    await rest.expect(GO, 'the go-ahead');
+  } catch (err) {
+    await reportError(writer, stage, err);
+    await qmp?.close().catch(() => undefined);
+    if (record !== undefined) {
+      const half = record;
+      await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
+    }
+    throw err instanceof XlError && err.code !== 'XL_MIGRATION_HANDSHAKE'
+      ? new XlError(err.code, `migration not received (${stage}): ${err.message}`, { cause: err })
+      : err;
+  }
+  return afterGo(store, record, qmp, link, o);
+}
+
+/** After GO: rename to NAME, resume unless -p, report. A failure here destroys our copy and clears the sender to resume (xl's rule). */
+async function afterGo(store: DomainStore, record: DomainRecord, qmp: QmpClient, link: ReceiverLink, o: ReceiveOptions): Promise<ReceiveResult> {
+  const name = link.config !== null && typeof link.config === 'object' ? String((link.config as { name: unknown }).name) : record.name;
+  try {
+    record = await store.update(record.id, (r) => {
+      const { ownerPid: _owner, ...rest } = r;
+      return { ...rest, name, status: 'paused' };
+    });
+    if (!o.paused) {
+      await cont(qmp);
+      record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));
+    }
+  } catch (err) {
+    o.log(`cannot take over the domain: ${errorMessage(err)}; destroying this copy and clearing the sender to resume its own`);
+    await qmp.close().catch(() => undefined);
+    await destroyDomain(store, record).catch(() => undefined);
+    await write(o.output, Buffer.concat([REPORT, Buffer.from([ReportStatus.FAILED]), GO])).catch(() => undefined);
+    throw new XlError('XL_MIGRATION', `migration failed at the switch-over: ${errorMessage(err)}`, { cause: err });
+  }
+  await qmp.close().catch(() => undefined);
+  await write(o.output, Buffer.concat([REPORT, Buffer.from([ReportStatus.RUNNING])])).catch(() => undefined);
+  return { record, running: !o.paused };
+}

@@ -1,0 +1,79 @@
+/**
+ * The receiver as a child process: its stdin is the forward stream, its stdout the back
+ * channel, its stderr is forwarded line by line (prefixed) to ours. It runs in its own process
+ * group, so a terminal's Ctrl-C reaches only the sender, which then aborts in order.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { execa, type ResultPromise } from 'execa';
+import { XlError } from '../errors.js';
+import type { ReceiverCommand } from './receiver-argv.js';
+
+export interface ReceiverProcess {
+  stdin: Writable;
+  stdout: Readable;
+  /** Settles (never rejects) when the child has exited. */
+  exited: Promise<{ exitCode?: number; signal?: string }>;
+  /** Closes the forward stream (the receiver sees EOF), waits up to graceMs, then kills. */
+  stop(graceMs: number): Promise<void>;
+}
+
+/** Forwards the child's stderr, one prefixed line at a time (lines are bounded). */
+function forwardLines(from: Readable, to: NodeJS.WritableStream, prefix: string): void {
+  let pending = '';
+  from.setEncoding('utf8');
+  from.on('data', (text: string) => {
+    pending += text;
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) >= 0) {
+      to.write(`${prefix}${pending.slice(0, nl)}\n`);
+      pending = pending.slice(nl + 1);
+    }
+    if (pending.length > 4096) {
+      to.write(`${prefix}${pending}\n`);
+      pending = '';
+    }
+  });
+  from.on('end', () => {
+    if (pending !== '') to.write(`${prefix}${pending}\n`);
+  });
+  from.on('error', () => undefined);
+}
+
+export function spawnReceiver(cmd: ReceiverCommand, stderr: NodeJS.WritableStream, env: NodeJS.ProcessEnv): ReceiverProcess {
+  let child: ResultPromise;
+  try {
+    child = execa(cmd.file, cmd.args, {
+      stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, detached: true, cleanup: true, env, extendEnv: false,
+    });
+  } catch (err) {
+    throw new XlError('XL_MIGRATION', `cannot start the receiver command ${cmd.file}: ${(err as Error).message}`, { cause: err });
+  }
+  const stdin = child.stdin!;
+  const stdout = child.stdout!;
+  stdin.on('error', () => undefined); // EPIPE when the receiver is gone: seen as a failed write or EOF.
+  forwardLines(child.stderr!, stderr, 'migration receiver: ');
+  const exited = child.then(
+    (r) => ({ exitCode: r.exitCode, signal: r.signal }),
+    () => ({}),
+  );
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  return {
+    stdin,
+    stdout,
+    exited,
+    async stop(graceMs) {
+      if (!stdin.destroyed) stdin.destroy();
+      if (gone) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+      clearTimeout(timer);
+      if (late) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * The sending end (`xl migrate`): start the receiver, handshake, phase 1 (config and domain
+ * info; the receiver starts QEMU), phase 3 (QEMU's stream as verified RAM chunks, with
+ * pause-before-switchover), then xl's ready / go / report.
+ *
+ * Until GO is written, every failure (refusal, receiver gone, bad data, Ctrl-C) rolls the
+ * source back exactly as it was and stops the receiver, which removes what it created.
+ * After GO the source is never resumed unless the receiver says it destroyed its copy.
+ */
+import type { Writable } from 'node:stream';
+import { migrateSetParameters, type QmpClient } from '@xlkit/qmp';
+import type { DomainConfig } from '../config/domain-config.js';
+import type { DomainRecord } from '../domain-record.js';
+import type { DomainStore } from '../domain-store.js';
+import { destroyDomain } from '../domain/destroy.js';
+import { connectQmp, queryRunState } from '../domain/qmp.js';
+import { XlError } from '../errors.js';
+import type { ProgressReporter } from '../progress/reporter.js';
+import { collectDomainInfo } from '../ram/domain-info.js';
+import { sendRam } from '../ram/outgoing.js';
+import { waitBackEnd, waitPhaseReady } from './back-channel.js';
+import { ByteChannel } from './byte-channel.js';
+import { CorruptRamChunk, parseFaults } from './fault.js';
+import { senderHandshake, type SenderLink } from './handshake.js';
+import { errorMessage, migratedAwayName } from './names.js';
+import { Feature, GO, READY, REPORT, ReportStatus } from './protocol.js';
+import { receiverCommand } from './receiver-argv.js';
+import { spawnReceiver, type ReceiverProcess } from './receiver-process.js';
+import { rollbackSource, type SourceBefore } from './source-rollback.js';
+import { Stages } from './stages.js';
+
+export interface MigrateOptions {
+  host: string;
+  /** -s SSHCMD; undefined = ssh. */
+  sshCommand?: string;
+  /** -C: send this config instead of the domain's own. */
+  config?: DomainConfig;
+  /** Receiver flags: -p leave paused, -e, -d. */
+  receiverFlags: string[];
+  maxBandwidth?: number;
+  maxDowntimeMs?: number;
+  progress: ProgressReporter;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Ctrl-C: honoured until GO, ignored after. */
+  signal: AbortSignal;
+}
+
+export interface MigrateResult {
+  name: string;
+  host: string;
+  /** Seconds per phase: handshake, bootstrap, ram, switchover; and total. */
+  phases: Record<string, number>;
+  totalSeconds: number;
+  ramBytes: number;
+  chunks: number;
+  /** As QEMU reports it (ms). */
+  downtimeMs: number | undefined;
+}
+
+const RECEIVER_GRACE_MS = 20_000;
+
+/** Rejects as soon as `signal` aborts, with its reason. */
+function raced<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const on = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', on, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', on);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', on);
+        reject(e as Error);
+      },
+    );
+  });
+}
+
+function writeRaw(out: Writable, b: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => out.write(b, (err) => (err ? reject(err) : resolve())));
+}
+
+export async function migrateDomain(store: DomainStore, domain: DomainRecord, o: MigrateOptions): Promise<MigrateResult> {
+  const config: DomainConfig = { ...(o.config ?? domain.config), name: domain.name, uuid: domain.uuid };
+  const stages = new Stages(o.progress);
+  const faults = parseFaults(o.env);
+  // Aborts on Ctrl-C (until GO) and on any failure found by a concurrent task.
+  const failure = new AbortController();
+  const onInterrupt = () => failure.abort(new XlError('XL_INTERRUPTED', 'interrupted'));
+  o.signal.addEventListener('abort', onInterrupt, { once: true });
+  if (o.signal.aborted) onInterrupt();
+
+  let qmp: QmpClient | undefined;
+  let receiver: ReceiverProcess | undefined;
+  let link: SenderLink | undefined;
+  let committed = false;
+  let backDone: Promise<void> | undefined;
+  const before: SourceBefore = { name: domain.name, status: domain.status, running: domain.status === 'running' };
+  try {
+    stages.start('handshake');
+    qmp = await raced(connectQmp(store, domain), failure.signal);
+    const runState = await queryRunState(qmp);
+    before.running = runState.running;
+    if (!['running', 'paused'].includes(runState.status)) {
+      throw new XlError('XL_MIGRATION', `domain '${domain.name}' is ${runState.status}; only a running or paused domain can migrate`);
+    }
+    const info = await collectDomainInfo(qmp, config.disks);
+    receiver = spawnReceiver(receiverCommand(o.sshCommand, o.host, o.receiverFlags), o.stderr, o.env);
+    const output: Writable = faults.corruptRamChunk !== undefined ? corrupting(receiver.stdin, faults.corruptRamChunk) : receiver.stdin;
+    link = await raced(senderHandshake({ input: receiver.stdout, output, config, requires: [Feature.RAM_STREAM] }), failure.signal);
+    const { writer, back } = link;
+
+    stages.start('bootstrap');
+    await writer.writePhase(1);
+    await writer.writeDomainInfo(info);
+    await raced(waitPhaseReady(back, 1), failure.signal);
+    await store.update(domain.id, (r) => ({ ...r, status: 'migrating' }));
+
+    stages.start('ram');
+    backDone = waitBackEnd(back);
+    backDone.catch((err: unknown) => failure.abort(err));
+    await writer.writePhase(3);
+    if (o.maxDowntimeMs !== undefined) await migrateSetParameters(qmp, { 'downtime-limit': o.maxDowntimeMs });
+    let total: number | undefined;
+    const ram = await raced(
+      sendRam(qmp, {
+        socketPath: store.paths(domain.id).migrationSocket,
+        writer,
+        maxBandwidth: o.maxBandwidth,
+        signal: failure.signal,
+        onPreSwitchover: async () => {
+          stages.event('pre-switchover');
+        },
+        onProgress: (p) => {
+          const m = p.migration;
+          if (m !== undefined && m.total > 0) total = m.total;
+          o.progress.update({
+            bytes: p.bytes,
+            ...(total === undefined ? {} : { total }),
+            ...(m === undefined ? {} : { remaining: m.remaining, note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`, fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status } }),
+          });
+        },
+      }),
+      failure.signal,
+    );
+    await writer.end();
+    o.progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
+
+    stages.start('switchover');
+    await raced(backDone, failure.signal);
+    const rest = new ByteChannel(back.remainder(), 'receiver');
+    await raced(rest.expect(READY, 'the ready message'), failure.signal);
+    await store.update(domain.id, (r) => ({ ...r, name: migratedAwayName(domain.name) }));
+    committed = true;
+    o.signal.removeEventListener('abort', onInterrupt);
+    return await afterGo(store, domain, qmp, receiver, output, rest, before, {
+      name: domain.name, host: o.host, ramBytes: ram.bytes, chunks: ram.chunks, downtimeMs: ram.migration.downtimeMs, stages,
+    });
+  } catch (err) {
+    if (committed) throw err;
+    o.progress.clear();
+    // A broken pipe is a symptom; the receiver's own words (or its EOF) are the cause.
+    if (!failure.signal.aborted && backDone !== undefined) await settleWithin(backDone, 2_000);
+    const why: unknown = failure.signal.aborted ? failure.signal.reason : err;
+    await abortToReceiver(link, stages.current, why);
+    const kept = await rollbackSource(store, domain, qmp, before);
+    await receiver?.stop(RECEIVER_GRACE_MS);
+    const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';
+    const where = kept.problem !== undefined
+      ? `the domain '${domain.name}' is still on this host but ${kept.problem}`
+      : `the domain '${domain.name}' still runs on this host${before.running ? '' : ' (paused, as before)'}`;
+    throw new XlError(interrupted ? 'XL_INTERRUPTED' : 'XL_MIGRATION', `migration to ${o.host} failed in ${stages.current}: ${errorMessage(why)}; ${where}`, { cause: why, domain: domain.name });
+  } finally {
+    o.signal.removeEventListener('abort', onInterrupt);
+    if (!committed) await qmp?.close().catch(() => undefined);
+  }
+}
+
+async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+function corrupting(to: Writable, chunk: number): Writable {
+  const t = new CorruptRamChunk(chunk);
+  t.pipe(to);
+  return t;
+}
+
+/** Tells the receiver why we give up (best effort, bounded: the pipe may be full or gone). */
+async function abortToReceiver(link: SenderLink | undefined, stage: string, why: unknown): Promise<void> {
+  if (link === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    link.writer.writeRecord('MIGRATION_ERROR', { stage, message: `the sender gave up: ${errorMessage(why)}` }).catch(() => undefined),
+    new Promise((r) => (timer = setTimeout(r, 1_000))),
+  ]);
+  clearTimeout(timer);
+}
+
+interface Done {
+  name: string;
+  host: string;
+  ramBytes: number;
+  chunks: number;
+  downtimeMs: number | undefined;
+  stages: Stages;
+}
+
+/** GO and the report. Only a receiver that says it destroyed its copy lets the source resume. */
+async function afterGo(
+  store: DomainStore, domain: DomainRecord, qmp: QmpClient, receiver: ReceiverProcess, output: Writable, rest: ByteChannel, before: SourceBefore, d: Done,
+): Promise<MigrateResult> {
+  const away = migratedAwayName(domain.name);
+  const undefinedState = (why: string) =>
+    new XlError(
+      'XL_MIGRATION',
+      `MIGRATION FAILED AFTER THE POINT OF NO RETURN (${why}). The domain '${domain.name}' may be running on ${d.host}; ` +
+        `its copy here is kept paused as '${away}' (id ${domain.id}) and will not be resumed. Check ${d.host} before destroying either copy.`,
+      { domain: domain.name },
+    );
+  try {
+    try {
+      await writeRaw(output, GO);
+    } catch (err) {
+      throw undefinedState(`sending the go-ahead failed: ${errorMessage(err)}`);
+    }
+    const report = await rest.readUpTo(REPORT.length + 1);
+    if (report.length < REPORT.length + 1 || !report.subarray(0, REPORT.length).equals(REPORT)) {
+      throw undefinedState(report.length === 0 ? 'the receiver closed the connection without reporting' : 'the receiver sent a malformed report');
+    }
+    const status = report[REPORT.length];
+    if (status !== ReportStatus.RUNNING) {
+      const echo = await rest.readUpTo(GO.length);
+      if (!echo.equals(GO)) throw undefinedState(`the receiver reported failure (status ${String(status)}) without releasing the domain`);
+      const kept = await rollbackSource(store, domain, qmp, before);
+      throw new XlError(
+        'XL_MIGRATION',
+        `migration to ${d.host} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
+          (kept.problem === undefined ? `the domain '${domain.name}' runs on this host again` : `the domain '${domain.name}' is back on this host but ${kept.problem}`),
+        { domain: domain.name },
+      );
+    }
+    await qmp.close().catch(() => undefined);
+    const current = (await store.get(domain.id)) ?? domain;
+    await destroyDomain(store, current);
+    d.stages.end();
+    return {
+      name: d.name, host: d.host, phases: d.stages.durations(), totalSeconds: d.stages.total(), ramBytes: d.ramBytes, chunks: d.chunks, downtimeMs: d.downtimeMs,
+    };
+  } finally {
+    await qmp.close().catch(() => undefined);
+    await receiver.stop(RECEIVER_GRACE_MS);
+  }
+}
