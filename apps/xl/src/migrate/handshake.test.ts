@@ -1,0 +1,118 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, test } from 'vitest';
+import { StreamWriter } from '@xlkit/stream';
+import { receiverHandshake, senderHandshake } from './handshake.js';
+import { BANNER, makeHello, negotiate } from './protocol.js';
+
+const config = { name: 'dom1', memory: 64 };
+
+/** A sender and a receiver joined by two in-memory pipes. */
+function pipes() {
+  return { forward: new PassThrough(), back: new PassThrough() };
+}
+
+async function both(senderRequires: string[], receiverHello = makeHello([])) {
+  const p = pipes();
+  const s = senderHandshake({ input: p.back, output: p.forward, config, requires: senderRequires });
+  const r = receiverHandshake({ input: p.forward, output: p.back, hello: receiverHello });
+  return Promise.allSettled([s, r]);
+}
+
+function reason(r: PromiseSettledResult<unknown>): string {
+  return r.status === 'rejected' ? String((r.reason as Error).message) : 'fulfilled';
+}
+
+describe('migrate handshake', () => {
+  test('agrees on version and common features, and hands the config over', async () => {
+    const [s, r] = await both(['ram-stream']);
+    expect(s.status).toBe('fulfilled');
+    expect(r.status).toBe('fulfilled');
+    if (s.status !== 'fulfilled' || r.status !== 'fulfilled') return;
+    expect(s.value.agreement).toEqual({ version: 1, features: ['ram-stream', 'abort'] });
+    expect(r.value.agreement).toEqual(s.value.agreement);
+    expect(r.value.config).toEqual(config);
+    expect(s.value.peer.software).toBe('xlkit xl');
+  });
+
+  test('a required feature the receiver lacks is refused on both sides, naming it', async () => {
+    const [s, r] = await both(['ram-stream', 'teleport']);
+    expect(reason(s)).toBe("refusing to migrate: the receiver lacks required feature(s) 'teleport'");
+    expect(reason(r)).toBe("refusing the migration: the sender requires feature(s) this xl lacks: 'teleport'");
+  });
+
+  test('version ranges that do not overlap are refused', async () => {
+    const [s, r] = await both(['ram-stream'], { ...makeHello([]), minVersion: 2, maxVersion: 3, software: 'xlkit future' });
+    expect(reason(s)).toBe('refusing to migrate: protocol version mismatch: this xl speaks version 1, the receiver (xlkit future) speaks versions 2..3');
+    expect(reason(r)).toMatch(/^refusing the migration: protocol version mismatch/);
+  });
+
+  test('negotiate picks the highest common version', () => {
+    const a = { ...makeHello([]), minVersion: 1, maxVersion: 3 };
+    const b = { ...makeHello([]), minVersion: 2, maxVersion: 5, features: ['abort', 'x'] };
+    expect(negotiate(a, b, 'peer')).toEqual({ ok: true, agreement: { version: 3, features: ['abort'] } });
+  });
+
+  test('a wrong banner stops the sender before it writes anything', async () => {
+    const p = pipes();
+    const written: Buffer[] = [];
+    p.forward.on('data', (c: Buffer) => written.push(c));
+    p.back.end(Buffer.from('Welcome to some other program, please log in\n'));
+    await expect(senderHandshake({ input: p.back, output: p.forward, config, requires: [] })).rejects.toMatchObject({
+      code: 'XL_MIGRATION_HANDSHAKE',
+      message: `the receiver sent "Welcome to some other program, please lo"... where xl's migration banner was expected`,
+    });
+    expect(written).toEqual([]);
+  });
+
+  test('a receiver that exits before the banner ends is reported as such', async () => {
+    const p = pipes();
+    p.back.end(BANNER.subarray(0, 10));
+    await expect(senderHandshake({ input: p.back, output: p.forward, config, requires: [] })).rejects.toThrow(
+      "the receiver closed the connection in the middle of xl's migration banner",
+    );
+  });
+
+  test('an older receiver (banner, then no stream) is refused explicitly', async () => {
+    const p = pipes();
+    p.back.end(Buffer.concat([BANNER, Buffer.from('domain received, ready to unpause\0')]));
+    await expect(senderHandshake({ input: p.back, output: p.forward, config, requires: [] })).rejects.toThrow(
+      /instead of a stream header: it is an older xl without xlkit's migration protocol/,
+    );
+    const q = pipes();
+    q.back.end(BANNER);
+    await expect(senderHandshake({ input: q.back, output: q.forward, config, requires: [] })).rejects.toThrow(/closed the connection right after the banner/);
+  });
+
+  test('a truncated hello from the receiver is a handshake error, not a hang', async () => {
+    const q = pipes();
+    const bytes: Buffer[] = [];
+    const sink = new PassThrough();
+    sink.on('data', (c: Buffer) => bytes.push(c));
+    const w2 = new StreamWriter(sink);
+    await w2.writeStreamHeader();
+    await w2.writeRecord('MIGRATION_HELLO', makeHello([]));
+    const framed = Buffer.concat(bytes);
+    q.back.end(Buffer.concat([BANNER, framed.subarray(0, framed.length - 9)]));
+    await expect(senderHandshake({ input: q.back, output: q.forward, config, requires: [] })).rejects.toThrow('the receiver closed the connection before its hello');
+  });
+
+  test('a sender that sends no hello (older xl) is refused by the receiver', async () => {
+    const p = pipes();
+    const w = new StreamWriter(p.forward);
+    await w.writeXlHeader(config);
+    await w.writeStreamHeader();
+    await w.writePhase(1);
+    await expect(receiverHandshake({ input: p.forward, output: p.back })).rejects.toThrow(
+      "the sender did not negotiate (sent PHASE where its MIGRATION_HELLO belongs): it is an older xl without xlkit's migration protocol; upgrade it",
+    );
+  });
+
+  test('truncated headers from the sender are reported, and garbage is a stream error', async () => {
+    const p = pipes();
+    p.forward.end(Buffer.from('Xen saved domain, xl format\n'));
+    await expect(receiverHandshake({ input: p.forward, output: p.back })).rejects.toThrow('the sender closed the connection before sending the domain');
+    const q = pipes();
+    q.forward.end(Buffer.alloc(200, 0x41));
+    await expect(receiverHandshake({ input: q.forward, output: q.back })).rejects.toThrow(/^bad stream headers from the sender: /);
+  });
+});
