@@ -130,6 +130,16 @@ export class ChannelMux {
     }
   }
 
+  /** Resolves once no channel is open (every one ended both ways or was reset), or after `timeoutMs`. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#channels.size > 0 && !this.#closed) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return true;
+  }
+
   /** Resets every channel and stops sending. Idempotent. */
   close(): void {
     if (this.#closed) return;

@@ -1,0 +1,56 @@
+/**
+ * Receiver: the incoming QEMU's NBD server and one writable export per target disk, on a
+ * unix socket in the domain's directory (tunnel) or on TCP at an address and an ephemeral
+ * port (direct). Stopped before the domain resumes, and on every failure.
+ */
+import { blockExportAdd, inetSocketAddressLegacy, migrateSetCapabilities, nbdServerStart, nbdServerStop, unixSocketAddressLegacy, type QmpClient } from '@xlkit/qmp';
+import type { DiskExports, MirrorTransport } from '@xlkit/stream';
+import { diskNodeName } from '../qemu/argv.js';
+import { MirrorError } from './mirror-error.js';
+import { listeningPortsOf } from './listen-port.js';
+import type { TargetDisk } from './targets.js';
+
+export interface ExportOptions {
+  transport: MirrorTransport;
+  /** Tunnel: the unix socket path for the NBD server. */
+  socketPath: string;
+  /** Direct: the address to listen on (one the sender can reach). */
+  host: string;
+  /** Direct: the incoming QEMU's pid (to learn the port it bound). */
+  qemuPid: number;
+}
+
+export function exportName(id: string): string {
+  return `xlkit-${id}`;
+}
+
+export async function startExports(qmp: QmpClient, targets: readonly TargetDisk[], o: ExportOptions): Promise<DiskExports> {
+  try {
+    // Block nodes stay inactive until the migration completes; exports work on them (7.2).
+    await migrateSetCapabilities(qmp, [{ capability: 'late-block-activate', state: true }]);
+    let port: number | undefined;
+    if (o.transport === 'tunnel') {
+      await nbdServerStart(qmp, { addr: unixSocketAddressLegacy(o.socketPath) });
+    } else {
+      const before = new Set(await listeningPortsOf(o.qemuPid));
+      await nbdServerStart(qmp, { addr: inetSocketAddressLegacy(o.host, 0) });
+      port = (await listeningPortsOf(o.qemuPid)).find((p) => !before.has(p));
+      if (port === undefined) throw new MirrorError('export', `cannot find the port QEMU's NBD server listens on at ${o.host}`);
+    }
+    for (const t of targets) {
+      const node = diskNodeName({ vdev: t.disk.id });
+      await blockExportAdd(qmp, { type: 'nbd', id: exportName(t.disk.id), 'node-name': node, writable: true, name: exportName(t.disk.id) });
+    }
+    const disks = targets.map((t) => ({ id: t.disk.id, exportName: exportName(t.disk.id), target: t.target }));
+    return o.transport === 'direct' ? { transport: 'direct', host: o.host, port, disks } : { transport: 'tunnel', disks };
+  } catch (err) {
+    await stopExports(qmp);
+    if (err instanceof MirrorError) throw err;
+    throw new MirrorError('export', `exporting the target disks over NBD failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Stops the NBD server (removing its exports); quiet when none runs. */
+export async function stopExports(qmp: QmpClient): Promise<void> {
+  await nbdServerStop(qmp).catch(() => undefined);
+}

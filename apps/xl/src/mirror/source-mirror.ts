@@ -1,0 +1,170 @@
+/**
+ * Source side of phase 2: an NBD block node per disk, `blockdev-mirror sync=full` for all
+ * disks at once, per-disk progress until every job is READY, with stall detection. At
+ * pre-switchover the READY mirrors are cancelled without force (each target keeps a
+ * consistent copy), dismissed and their NBD nodes deleted; on any failure before that they
+ * are force-cancelled and cleaned up the same way.
+ *
+ * Copy mode: background by default. READY then means the bulk copy is done and new writes
+ * are tracked; the final dirty blocks are flushed at pre-switchover while the vCPUs are
+ * stopped (before QEMU inactivates the disks), so the target is consistent without making
+ * every guest write wait for a round trip to the receiver. A guest that dirties faster than
+ * the copy shows up as a stall and is aborted with the numbers; `--sync-writes` selects
+ * write-blocking instead (each guest write goes to both sides, so the mirror always
+ * converges, at the cost of write latency). On QEMU 7.2 the mode is fixed when the job starts.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  blockdevAdd, blockdevDel, blockdevMirror, blockJobCancel, jobDismiss, queryBlockJobs,
+  type BlockJobInfo, type QmpClient, type SocketAddress,
+} from '@xlkit/qmp';
+import type { DiskExports } from '@xlkit/stream';
+import { diskNodeName } from '../qemu/argv.js';
+import { ConvergenceWatch } from './convergence.js';
+import { MirrorError } from './mirror-error.js';
+
+export interface MirrorDisk {
+  id: string;
+  jobId: string;
+  nbdNode: string;
+  exportName: string;
+}
+
+export interface DiskProgress {
+  id: string;
+  offset: number;
+  len: number;
+  ready: boolean;
+  status: string;
+}
+
+export interface MirrorOptions {
+  syncWrites: boolean;
+  /** Where the NBD server is, from the source's point of view. */
+  server: SocketAddress;
+  onProgress?: (disks: DiskProgress[]) => void;
+  /** query-block-jobs interval (500 ms). */
+  pollMs?: number;
+  /** Stall window for the convergence check (60 s). */
+  stallWindowMs?: number;
+  signal?: AbortSignal;
+}
+
+export function mirrorDisks(exports: DiskExports): MirrorDisk[] {
+  return exports.disks.map((d) => ({ id: d.id, jobId: `xlkit-mirror-${d.id}`, nbdNode: `xlkit-nbd-${d.id}`, exportName: d.exportName }));
+}
+
+export function nbdServerOf(exports: DiskExports, tunnelSocket: string): SocketAddress {
+  if (exports.transport === 'direct') return { type: 'inet', host: exports.host ?? '', port: String(exports.port) };
+  return { type: 'unix', path: tunnelSocket };
+}
+
+function interrupted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new MirrorError('mirror', 'interrupted while mirroring the disks');
+}
+
+/** Adds the NBD nodes and starts every mirror; anything half-done is cleaned up on failure. */
+export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[], o: MirrorOptions): Promise<void> {
+  try {
+    for (const d of disks) {
+      await blockdevAdd(qmp, { driver: 'nbd', 'node-name': d.nbdNode, server: o.server, export: d.exportName });
+    }
+    for (const d of disks) {
+      await blockdevMirror(qmp, {
+        'job-id': d.jobId,
+        device: diskNodeName({ vdev: d.id }),
+        target: d.nbdNode,
+        sync: 'full',
+        'copy-mode': o.syncWrites ? 'write-blocking' : 'background',
+        'auto-dismiss': false,
+      });
+    }
+  } catch (err) {
+    await abortMirrors(qmp, disks);
+    throw new MirrorError('mirror', `starting the disk mirrors failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Waits until every job is READY; throws on a failed, vanished or stalled job. */
+export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDisk[], o: MirrorOptions): Promise<DiskProgress[]> {
+  const watches = new Map(disks.map((d) => [d.jobId, new ConvergenceWatch(o.stallWindowMs ?? 60_000)]));
+  const events = qmp.listen(['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'BLOCK_JOB_ERROR']);
+  try {
+    for (;;) {
+      interrupted(o.signal);
+      const jobs = await queryBlockJobs(qmp);
+      const progress = disks.map((d) => toProgress(d, jobs.find((j) => j.device === d.jobId)));
+      o.onProgress?.(progress);
+      for (const [i, d] of disks.entries()) {
+        const p = progress[i] as DiskProgress;
+        const job = jobs.find((j) => j.device === d.jobId);
+        if (!job) throw new MirrorError('mirror', `disk ${d.id}: mirror job ${d.jobId} disappeared`);
+        if (job.error !== undefined || job.status === 'concluded' || job.status === 'aborting') {
+          throw new MirrorError('mirror', `disk ${d.id}: mirror failed${job.error ? `: ${job.error}` : ` (job ${job.status})`}`);
+        }
+        if (p.ready) continue;
+        const stall = watches.get(d.jobId)?.sample({ remaining: p.len - p.offset, at: performance.now() });
+        if (stall) {
+          throw new MirrorError(
+            'not-converging',
+            `disk ${d.id}: mirror not converging: ${mib(stall.remaining)} MiB still to copy, no progress below ${mib(stall.lowest)} MiB for ${Math.round(stall.sinceMs / 1000)} s (the guest writes faster than the copy; retry with --sync-writes)`,
+          );
+        }
+      }
+      if (progress.every((p) => p.ready)) return progress;
+      await Promise.race([sleep(o.pollMs ?? 500), events.get().catch(() => undefined)]);
+    }
+  } finally {
+    events.close();
+  }
+}
+
+function mib(n: number): string {
+  return (n / 1024 / 1024).toFixed(1);
+}
+
+function toProgress(d: MirrorDisk, job: BlockJobInfo | undefined): DiskProgress {
+  return { id: d.id, offset: job?.offset ?? 0, len: job?.len ?? 0, ready: job?.ready === true, status: job?.status ?? 'missing' };
+}
+
+async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number): Promise<BlockJobInfo[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const jobs = (await queryBlockJobs(qmp)).filter((j) => jobIds.includes(j.device));
+    if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs;
+    if (Date.now() > deadline) throw new MirrorError('mirror', `mirror jobs did not finish in ${timeoutMs / 1000} s: ${jobs.map((j) => `${j.device} ${j.status}`).join(', ')}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * At pre-switchover (vCPUs stopped): cancel every READY mirror without force, so each one
+ * flushes its last dirty blocks and ends with a consistent target; then dismiss the jobs and
+ * delete the NBD nodes. Throws if any job ends with an error (the target is not usable).
+ */
+export async function finishMirrors(qmp: QmpClient, disks: readonly MirrorDisk[], timeoutMs = 120_000): Promise<void> {
+  for (const d of disks) await blockJobCancel(qmp, { device: d.jobId, force: false });
+  const jobs = await waitConcluded(qmp, disks.map((d) => d.jobId), timeoutMs);
+  const failed = jobs.filter((j) => j.error !== undefined);
+  if (failed.length > 0) throw new MirrorError('mirror', `finishing the disk mirrors failed: ${failed.map((j) => `${j.device}: ${j.error}`).join('; ')}`);
+  for (const d of disks) await jobDismiss(qmp, { id: d.jobId });
+  for (const d of disks) await blockdevDel(qmp, { 'node-name': d.nbdNode });
+}
+
+/** Failure path: force-cancel, dismiss, delete the NBD nodes. Best effort and idempotent. */
+export async function abortMirrors(qmp: QmpClient, disks: readonly MirrorDisk[]): Promise<void> {
+  const ids = disks.map((d) => d.jobId);
+  const present = async () => (await queryBlockJobs(qmp).catch(() => [] as BlockJobInfo[])).filter((j) => ids.includes(j.device));
+  for (const j of await present()) {
+    if (j.status !== 'concluded') await blockJobCancel(qmp, { device: j.device, force: true }).catch(() => undefined);
+  }
+  await waitConcluded(qmp, ids, 30_000).catch(() => undefined);
+  for (const j of await present()) await jobDismiss(qmp, { id: j.device }).catch(() => undefined);
+  for (const d of disks) {
+    for (let i = 0; i < 50; i++) {
+      const ok = await blockdevDel(qmp, { 'node-name': d.nbdNode }).then(() => true, (err: Error) => /not found|Cannot find/i.test(err.message));
+      if (ok) break;
+      await sleep(100);
+    }
+  }
+}
