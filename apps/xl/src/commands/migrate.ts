@@ -11,6 +11,7 @@ import { formatBytes } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
 import { withInterrupts } from '../ram/interrupt.js';
 import { migrateDomain } from '../migrate/send-migration.js';
+import type { MirrorFlags } from '../mirror/sender-side.js';
 import { openDomain, println, warn } from './common.js';
 import { parseBandwidth } from './save.js';
 
@@ -18,6 +19,21 @@ function parseDowntime(value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !/^[1-9][0-9]{0,6}$/.test(value)) throw new UsageError(`--max-downtime expects milliseconds (1..9999999), got '${String(value)}'`);
   return Number(value);
+}
+
+function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
+  const transport = v.transport ?? 'tunnel';
+  if (v['mirror-disks'] !== true) {
+    for (const k of ['target-dir', 'transport', 'sync-writes', 'reuse-target']) if (v[k] !== undefined) throw new UsageError(`--${k} needs -q`);
+    return undefined;
+  }
+  if (transport !== 'tunnel' && transport !== 'direct') throw new UsageError(`--transport expects tunnel or direct, got '${String(transport)}'`);
+  const flags: MirrorFlags = { transport, syncWrites: v['sync-writes'] === true, reuseTarget: v['reuse-target'] === true };
+  if (typeof v['target-dir'] === 'string') {
+    if (!v['target-dir'].startsWith('/')) throw new UsageError(`--target-dir must be an absolute path on the destination, got '${v['target-dir']}'`);
+    flags.targetDir = v['target-dir'];
+  }
+  return flags;
 }
 
 export const migrateCommand: CommandSpec = {
@@ -36,6 +52,11 @@ export const migrateCommand: CommandSpec = {
     json: { type: 'boolean' },
     bandwidth: { type: 'string' },
     'max-downtime': { type: 'string' },
+    'mirror-disks': { type: 'boolean', short: 'q' },
+    'target-dir': { type: 'string' },
+    transport: { type: 'string' },
+    'sync-writes': { type: 'boolean' },
+    'reuse-target': { type: 'boolean' },
   },
   optionHelp: {
     'ssh-command': "Use this command instead of ssh; '' runs <Host> itself as the receiver command (via sh -c, as xl does)",
@@ -49,6 +70,11 @@ export const migrateCommand: CommandSpec = {
     json: 'Print progress and the result as NDJSON events on stdout',
     bandwidth: 'Limit the RAM stream to this many MiB/s (default: unlimited)',
     'max-downtime': "QEMU's downtime limit in milliseconds (default: QEMU's, 300)",
+    'mirror-disks': 'Copy the local disks too (phase 2: live mirror, then the RAM): for disks the destination cannot see',
+    'target-dir': "With -q: create the disk targets in this directory on the destination (default: the same paths)",
+    transport: "With -q: 'tunnel' (default: disk traffic inside the migration pipe, e.g. ssh) or 'direct' (NBD over TCP to the destination)",
+    'sync-writes': 'With -q: write-blocking mirror (every guest write reaches both sides; always converges, slower writes)',
+    'reuse-target': 'With -q: overwrite existing targets instead of refusing',
   },
   positionals: { min: 2, max: 2 },
   async run(args, io) {
@@ -64,13 +90,14 @@ export const migrateCommand: CommandSpec = {
       config = built.config;
     }
     const receiverFlags = [...(v.paused === true ? ['-p'] : []), ...(v['no-monitor'] === true ? ['-e'] : []), ...(v.debug === true ? ['-d'] : [])];
+    const mirror = mirrorFlags(v);
     const { store, domain } = await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');
     try {
       const r = await withInterrupts((signal) =>
         migrateDomain(store, domain, {
           host, sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined, config, receiverFlags,
-          maxBandwidth, maxDowntimeMs, progress, stderr: io.stderr, env: io.env, signal,
+          maxBandwidth, maxDowntimeMs, mirror, progress, stderr: io.stderr, env: io.env, signal,
         }),
       );
       progress.summary({

@@ -32,7 +32,8 @@ export const Feature = {
   ABORT: 'abort',
 } as const;
 
-export const OWN_FEATURES: readonly string[] = [Feature.RAM_STREAM, Feature.ABORT];
+/** 'disk-mirror' and 'tunnel': phase 2 of `xl migrate -q` (apps/xl/src/mirror, apps/xl/src/tunnel). */
+export const OWN_FEATURES: readonly string[] = [Feature.RAM_STREAM, Feature.ABORT, 'disk-mirror', 'tunnel'];
 
 export const SOFTWARE = 'xlkit xl';
 

@@ -18,6 +18,8 @@ import { XlError } from '../errors.js';
 import { assertHostCanRun } from '../ram/host-check.js';
 import { receiveRam } from '../ram/incoming.js';
 import { checkSavedConfig } from '../ram/saved-config.js';
+import { FEATURE_DISK_MIRROR } from '../mirror/sender-side.js';
+import { MirrorReceiver } from '../mirror/receiver-side.js';
 import { ByteChannel } from './byte-channel.js';
 import type { Faults } from './fault.js';
 import { receiverHandshake, type ReceiverLink } from './handshake.js';
@@ -93,6 +95,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
   let qmp: QmpClient | undefined;
   let stage = 'handshake';
   let writer: StreamWriter | undefined;
+  let mirror: MirrorReceiver | undefined;
   const check = () => {
     if (o.signal?.aborted) throw new XlError('XL_INTERRUPTED', 'migrate-receive was interrupted');
   };
@@ -104,15 +107,25 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     stage = 'phase 1';
     const info = await readPhaseOne(link);
     await checkName(store, config);
-    await assertHostCanRun(info, config, 'receive');
+    // -q (phase 2): the disk plan; refusals first, targets created only after the host check.
+    if (link.peer.requires.includes(FEATURE_DISK_MIRROR)) mirror = await MirrorReceiver.prepare(link.forward, config);
+    const checked = mirror?.withoutMirrored(info, config) ?? { info, config };
+    await assertHostCanRun(checked.info, checked.config, 'receive');
     check();
-    record = await startDomain(store, config, { paused: true, incoming: 'defer', name: incomingName(config.name) });
+    await mirror?.createTargets();
+    record = await startDomain(store, mirror?.config ?? config, { paused: true, incoming: 'defer', name: incomingName(config.name) });
     const rid = record.id;
     record = await store.update(rid, (r) => ({ ...r, ownerPid: process.pid }));
     o.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
     if (o.faults?.receiverStall === 'phase1') await new Promise((resolve) => o.signal?.addEventListener('abort', resolve, { once: true }));
     check();
+    if (mirror) await mirror.exportDisks(store, record, link, process.env);
     await link.writer.writeRecord('PHASE_READY', { phase: 1 });
+
+    if (mirror) {
+      stage = 'phase 2';
+      await mirror.phaseTwo(link.forward, link.writer);
+    }
 
     stage = 'phase 3';
     const phase3 = await nextExpected(link.forward, 'sender', 'PHASE 3');
@@ -129,6 +142,8 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     });
     const end = await nextExpected(link.forward, 'sender', 'END');
     if (end.name !== 'END') throw unexpected(end, 'END');
+    // The guest must not run while the NBD server could still take writes.
+    await mirror?.finish(qmp);
     o.log(`received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.migration.status}`);
 
     stage = 'switch-over';
@@ -144,6 +159,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
       const half = record;
       await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
     }
+    await mirror?.abort();
     throw err instanceof XlError && err.code !== 'XL_MIGRATION_HANDSHAKE'
       ? new XlError(err.code, `migration not received (${stage}): ${err.message}`, { cause: err })
       : err;

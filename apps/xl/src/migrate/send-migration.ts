@@ -18,6 +18,7 @@ import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
 import { sendRam } from '../ram/outgoing.js';
+import { MirrorSender, type MirrorFlags } from '../mirror/sender-side.js';
 import { waitBackEnd, waitPhaseReady } from './back-channel.js';
 import { ByteChannel } from './byte-channel.js';
 import { CorruptRamChunk, parseFaults } from './fault.js';
@@ -39,6 +40,8 @@ export interface MigrateOptions {
   receiverFlags: string[];
   maxBandwidth?: number;
   maxDowntimeMs?: number;
+  /** -q: mirror the local disks in phase 2 (apps/xl/src/mirror). */
+  mirror?: MirrorFlags;
   progress: ProgressReporter;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
@@ -97,6 +100,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
   let receiver: ReceiverProcess | undefined;
   let link: SenderLink | undefined;
   let committed = false;
+  let mirror: MirrorSender | undefined;
   let backDone: Promise<void> | undefined;
   const before: SourceBefore = { name: domain.name, status: domain.status, running: domain.status === 'running' };
   try {
@@ -108,16 +112,39 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
       throw new XlError('XL_MIGRATION', `domain '${domain.name}' is ${runState.status}; only a running or paused domain can migrate`);
     }
     const info = await collectDomainInfo(qmp, config.disks);
+    if (o.mirror) {
+      mirror = await MirrorSender.plan(config.disks, info.disks, o.mirror);
+      for (const line of mirror.lines) o.stderr.write(`${line}\n`);
+      stages.event('disk-plan', { plan: mirror.built.plan, skipped: mirror.built.skipped });
+    }
     receiver = spawnReceiver(receiverCommand(o.sshCommand, o.host, o.receiverFlags), o.stderr, o.env);
     const output: Writable = faults.corruptRamChunk !== undefined ? corrupting(receiver.stdin, faults.corruptRamChunk) : receiver.stdin;
-    link = await raced(senderHandshake({ input: receiver.stdout, output, config, requires: [Feature.RAM_STREAM] }), failure.signal);
+    link = await raced(senderHandshake({ input: receiver.stdout, output, config, requires: [Feature.RAM_STREAM, ...(mirror?.requires ?? [])] }), failure.signal);
     const { writer, back } = link;
 
     stages.start('bootstrap');
     await writer.writePhase(1);
     await writer.writeDomainInfo(info);
-    await raced(waitPhaseReady(back, 1), failure.signal);
+    if (mirror) await mirror.writePlan(link);
+    await raced(waitPhaseReady(back, 1, mirror?.takeBackRecord), failure.signal);
     await store.update(domain.id, (r) => ({ ...r, status: 'migrating' }));
+
+    if (mirror) {
+      stages.start('mirror');
+      const q = qmp;
+      await raced(
+        mirror.phaseTwo({
+          link, qmp: q, tunnelSocket: store.paths(domain.id).nbdSocket, signal: failure.signal,
+          onProgress: (disks) => {
+            const bytes = disks.reduce((n, d) => n + d.offset, 0);
+            const total = disks.reduce((n, d) => n + d.len, 0);
+            const note = disks.map((d) => `${d.id} ${d.len > 0 ? Math.floor((100 * d.offset) / d.len) : 0}%${d.ready ? ' ready' : ''}`).join(', ');
+            o.progress.update({ bytes, total, note, fields: { disks } });
+          },
+        }),
+        failure.signal,
+      );
+    }
 
     stages.start('ram');
     backDone = waitBackEnd(back);
@@ -133,6 +160,8 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
         signal: failure.signal,
         onPreSwitchover: async () => {
           stages.event('pre-switchover');
+          // Finish the mirrors while the vCPUs are stopped, before QEMU inactivates the disks.
+          if (mirror && qmp) await mirror.atPreSwitchover(qmp);
         },
         onProgress: (p) => {
           const m = p.migration;
@@ -166,6 +195,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     if (!failure.signal.aborted && backDone !== undefined) await settleWithin(backDone, 2_000);
     const why: unknown = failure.signal.aborted ? failure.signal.reason : err;
     await abortToReceiver(link, stages.current, why);
+    await mirror?.abort(qmp).catch(() => undefined);
     const kept = await rollbackSource(store, domain, qmp, before);
     await receiver?.stop(RECEIVER_GRACE_MS);
     const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';

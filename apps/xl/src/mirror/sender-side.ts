@@ -1,0 +1,155 @@
+/**
+ * `xl migrate -q`'s part on the sending side, in the order the migrate flow calls it:
+ *   MirrorSender.plan()   before the handshake: which disks, printed
+ *   writePlan()           phase 1, after DOMAIN_INFO
+ *   takeBackRecord        while waiting for PHASE_READY 1: keeps DISK_EXPORTS
+ *   phaseTwo()            PHASE 2; tunnel endpoint; all mirrors until READY; MIRROR_READY
+ *   atPreSwitchover()     phase 3, vCPUs stopped: mirrors finished, NBD nodes deleted
+ *   abort()               any failure before GO: mirrors force-cancelled, nodes deleted
+ */
+import type { QmpClient } from '@xlkit/qmp';
+import { TunnelService, type DiskExports, type DiskInfo, type StreamRecord } from '@xlkit/stream';
+import type { DiskSpec } from '../config/disk-spec.js';
+import { waitPhaseReady } from '../migrate/back-channel.js';
+import type { SenderLink } from '../migrate/handshake.js';
+import type { ChannelMux } from '../tunnel/channel-mux.js';
+import { listenTunnel, type TunnelListener } from '../tunnel/socket-endpoint.js';
+import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
+import { buildDiskPlan, formatDiskPlan, type BuiltPlan, type PlanOptions } from './disk-plan.js';
+import { readHostId } from './host-id.js';
+import { MirrorError } from './mirror-error.js';
+import {
+  abortMirrors, finishMirrors, mirrorDisks, nbdServerOf, startMirrors, waitMirrorsReady,
+  type DiskProgress, type MirrorDisk,
+} from './source-mirror.js';
+
+export type MirrorFlags = Omit<PlanOptions, 'hostId'>;
+
+export interface PhaseTwoOptions {
+  link: SenderLink;
+  qmp: QmpClient;
+  /** Unix socket path for the tunnel endpoint QEMU's NBD client connects to. */
+  tunnelSocket: string;
+  onProgress?: (disks: DiskProgress[]) => void;
+  signal?: AbortSignal;
+  stallWindowMs?: number;
+}
+
+export const FEATURE_DISK_MIRROR = 'disk-mirror';
+export const FEATURE_TUNNEL = 'tunnel';
+
+export class MirrorSender {
+  #exports: DiskExports | undefined;
+  #disks: MirrorDisk[] = [];
+  #mux: ChannelMux | undefined;
+  #listener: TunnelListener | undefined;
+  #link: SenderLink | undefined;
+  #started = false;
+  /** The phase-two run in progress, so abort() never races it. */
+  #running: Promise<unknown> | undefined;
+
+  private constructor(readonly built: BuiltPlan) {}
+
+  static async plan(disks: readonly DiskSpec[], info: readonly DiskInfo[], flags: MirrorFlags): Promise<MirrorSender> {
+    return new MirrorSender(await buildDiskPlan(disks, info, { ...flags, hostId: await readHostId() }));
+  }
+
+  /** Features the receiver must have. */
+  get requires(): string[] {
+    return this.built.plan.transport === 'tunnel' ? [FEATURE_DISK_MIRROR, FEATURE_TUNNEL] : [FEATURE_DISK_MIRROR];
+  }
+
+  get lines(): string[] {
+    return formatDiskPlan(this.built);
+  }
+
+  get exports(): DiskExports | undefined {
+    return this.#exports;
+  }
+
+  async writePlan(link: SenderLink): Promise<void> {
+    await link.writer.writeRecord('DISK_PLAN', this.built.plan);
+  }
+
+  /** For waitPhaseReady(back, 1, ...): keeps DISK_EXPORTS. */
+  readonly takeBackRecord = (rec: StreamRecord): boolean => {
+    if (rec.name !== 'DISK_EXPORTS') return false;
+    this.#exports = rec.value;
+    return true;
+  };
+
+  phaseTwo(o: PhaseTwoOptions): Promise<DiskProgress[]> {
+    const run = this.#phaseTwo(o);
+    this.#running = run.catch(() => undefined);
+    return run;
+  }
+
+  async #phaseTwo(o: PhaseTwoOptions): Promise<DiskProgress[]> {
+    const ex = this.#exports;
+    if (ex === undefined) throw new MirrorError('mirror', 'the receiver did not report its disk exports');
+    const planned = this.built.plan.disks.map((d) => d.id).sort();
+    if (ex.disks.map((d) => d.id).sort().join() !== planned.join() || ex.transport !== this.built.plan.transport) {
+      throw new MirrorError('mirror', 'the receiver exported other disks or another transport than planned');
+    }
+    this.#link = o.link;
+    const { writer, back } = o.link;
+    await writer.writePhase(2);
+    if (ex.transport === 'tunnel') {
+      this.#mux = attachTunnel({ side: 'odd', reader: back, writer });
+      this.#listener = await listenTunnel(this.#mux, o.tunnelSocket, TunnelService.NBD);
+    }
+    // The back channel must be read all through the mirror (tunnel data and credit, errors).
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(o.signal?.reason);
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const backRead = waitPhaseReady(o.link.back, 2);
+    backRead.catch((err: unknown) => stop.abort(err));
+    try {
+      this.#disks = mirrorDisks(ex);
+      this.#started = true;
+      const opts = { syncWrites: this.built.plan.syncWrites, server: nbdServerOf(ex, o.tunnelSocket), onProgress: o.onProgress, signal: stop.signal, stallWindowMs: o.stallWindowMs };
+      await startMirrors(o.qmp, this.#disks, opts);
+      const final = await Promise.race([waitMirrorsReady(o.qmp, this.#disks, opts), backRead.then(() => Promise.reject(new MirrorError('mirror', 'the receiver ended phase 2 early')))]);
+      await writer.writeRecord('MIRROR_READY', { disks: this.#disks.length });
+      await backRead;
+      return final;
+    } catch (err) {
+      if (stop.signal.aborted && stop.signal.reason instanceof Error) throw stop.signal.reason;
+      throw err;
+    } finally {
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** vCPUs stopped at pre-switchover: finish every mirror, delete the NBD nodes, drain the tunnel. */
+  async atPreSwitchover(qmp: QmpClient): Promise<void> {
+    await finishMirrors(qmp, this.#disks);
+    this.#started = false;
+    if (this.#mux) await this.#mux.idle(10_000);
+    await this.#closeTunnel();
+  }
+
+  /** Failure before GO: force-cancel the mirrors, delete the nodes, close the tunnel. */
+  async abort(qmp: QmpClient | undefined): Promise<void> {
+    // Phase two sees the same abort signal and stops within a poll; let it, then clean up.
+    if (this.#running) await Promise.race([this.#running, new Promise((r) => setTimeout(r, 30_000).unref())]);
+    if (this.#started && qmp !== undefined) {
+      // A dead receiver can leave NBD requests hanging: closing the tunnel fails them, so
+      // the cancel goes through. Give a live one a moment to answer first.
+      const cancel = abortMirrors(qmp, this.#disks);
+      const timer = setTimeout(() => void this.#closeTunnel(), 3_000);
+      await cancel;
+      clearTimeout(timer);
+      this.#started = false;
+    }
+    await this.#closeTunnel();
+  }
+
+  async #closeTunnel(): Promise<void> {
+    if (this.#mux && this.#link) detachTunnel(this.#mux, this.#link.back);
+    this.#mux = undefined;
+    const l = this.#listener;
+    this.#listener = undefined;
+    await l?.close();
+  }
+}
