@@ -10,6 +10,10 @@ import { consoleCommand } from './commands/console.js';
 import { infoCommand } from './commands/info.js';
 import { streamDumpCommand } from './commands/stream-dump.js';
 import { makeHelpCommand } from './commands/help.js';
+import { migrateCommand } from './commands/migrate.js';
+import { migrateReceiveCommand } from './commands/migrate-receive.js';
+import { saveCommand } from './commands/save.js';
+import { restoreCommand } from './commands/restore.js';
 
 export const commandTable: CommandSpec[] = [
   createCommand,
@@ -21,6 +25,10 @@ export const commandTable: CommandSpec[] = [
   renameCommand,
   consoleCommand,
   infoCommand,
+  saveCommand,
+  restoreCommand,
+  migrateCommand,
+  migrateReceiveCommand,
   streamDumpCommand,
   makeHelpCommand(() => commandTable),
 ];

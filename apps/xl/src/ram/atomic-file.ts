@@ -1,0 +1,89 @@
+/**
+ * A file that appears atomically: written under a hidden temporary name in the target's
+ * directory, fsynced, renamed over the target, directory fsynced. Until commit() FILE is
+ * untouched; discard() removes the temporary file.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { XlError } from '../errors.js';
+
+/** `.NAME.xlkit-partial-PID` beside NAME. */
+export function partialPath(target: string, pid = process.pid): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.xlkit-partial-${pid}`);
+}
+
+export class AtomicFile {
+  readonly target: string;
+  readonly tempPath: string;
+  readonly stream: WriteStream;
+
+  private constructor(target: string, tempPath: string, stream: WriteStream) {
+    this.target = target;
+    this.tempPath = tempPath;
+    this.stream = stream;
+    this.stream.on('error', () => undefined); // surfaced through the writer and commit()
+  }
+
+  static async create(target: string): Promise<AtomicFile> {
+    const tempPath = partialPath(target);
+    const stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 8 * 1024 * 1024 });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        stream.once('open', () => resolve());
+        stream.once('error', reject);
+      });
+    } catch (err) {
+      throw new XlError('XL_SAVE', `cannot create ${tempPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+    return new AtomicFile(target, tempPath, stream);
+  }
+
+  /** Flush, fsync, close, rename into place, fsync the directory. Returns the file size. */
+  async commit(): Promise<number> {
+    const fail = (what: string, err: unknown) =>
+      new XlError('XL_SAVE', `${what} ${this.tempPath}: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+    let size: number;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.stream.once('error', reject);
+        this.stream.once('close', () => resolve());
+        this.stream.end();
+      });
+      const fh = await open(this.tempPath, 'r+');
+      try {
+        await fh.sync();
+        size = (await fh.stat()).size;
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      await this.discard();
+      throw fail('cannot write', err);
+    }
+    try {
+      await rename(this.tempPath, this.target);
+    } catch (err) {
+      await rm(this.tempPath, { force: true });
+      throw fail('cannot rename', err);
+    }
+    const dir = await open(path.dirname(this.target), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+    return size;
+  }
+
+  /** Remove the temporary file (safe to call more than once). */
+  async discard(): Promise<void> {
+    if (!this.stream.closed) {
+      await new Promise<void>((resolve) => {
+        this.stream.once('close', () => resolve());
+        this.stream.destroy();
+      });
+    }
+    await rm(this.tempPath, { force: true });
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Incoming RAM: a QEMU started with `-incoming defer` (and -S) listens on a unix socket; the
+ * verified RAM payload of a StreamReader is written into it with backpressure. Returns only
+ * after QEMU completed the load AND RAM_END's total and digest matched: then, and only then,
+ * the caller may `cont`. Used by restore (from a file) and migrate-receive (from a pipe).
+ */
+import { createConnection, type Socket } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { followMigration, migrateIncoming, migrateSetCapabilities, type MigrationCapabilityStatus, type MigrationProgress, type QmpClient } from '@xlkit/qmp';
+import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from '@xlkit/stream';
+import { XlError } from '../errors.js';
+
+export interface ReceiveRamOptions {
+  /** Where QEMU listens (in the new domain's directory). */
+  socketPath: string;
+  reader: StreamReader;
+  /** The first RAM_CHUNK if the caller already read it from the reader. */
+  first?: RecordOf<'RAM_CHUNK'>;
+  /** Payload bytes so far and the reader's input offset. */
+  onProgress?: (p: { bytes: number; offset: number }) => void;
+  signal?: AbortSignal;
+  pollMs?: number;
+  /** Capabilities besides `events` (migrate-receive adds late-block-activate). */
+  capabilities?: MigrationCapabilityStatus[];
+  /** Any other record inside the RAM stream (migration control, tunnel); throw to abort. Default: refused. */
+  onRecord?: (rec: StreamRecord) => Promise<void> | void;
+}
+
+export interface ReceiveRamResult {
+  bytes: number;
+  chunks: number;
+  digest: Buffer;
+  migration: MigrationProgress;
+}
+
+function interrupted(): XlError {
+  return new XlError('XL_INTERRUPTED', 'interrupted');
+}
+
+async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
+  for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) throw interrupted();
+    try {
+      return await new Promise<Socket>((resolve, reject) => {
+        const s = createConnection(path);
+        s.once('connect', () => {
+          s.off('error', reject);
+          resolve(s);
+        });
+        s.once('error', reject);
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (attempt >= 100 || (code !== 'ENOENT' && code !== 'ECONNREFUSED')) {
+        throw new XlError('XL_QEMU_FAILED', `cannot connect to QEMU's incoming migration socket ${path}: ${code ?? String(err)}`, { cause: err });
+      }
+      await sleep(20);
+    }
+  }
+}
+
+function write(socket: Socket, b: Buffer): Promise<void> | undefined {
+  if (socket.write(b)) return undefined;
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error) => {
+      socket.off('drain', ok);
+      socket.off('close', closed);
+      socket.off('error', done);
+      if (err) reject(err);
+      else resolve();
+    };
+    const ok = () => done();
+    const closed = () => done(new Error('QEMU closed the incoming migration socket'));
+    socket.on('drain', ok);
+    socket.on('close', closed);
+    socket.on('error', done);
+  });
+}
+
+/** Feeds the payload chunk by chunk (each crc-checked by the reader before it is written). */
+async function feed(socket: Socket, o: ReceiveRamOptions): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
+  let bytes = 0;
+  let chunks = 0;
+  let rec: Awaited<ReturnType<StreamReader['next']>> | undefined = o.first;
+  for (;;) {
+    if (rec === undefined) rec = await o.reader.next();
+    if (o.signal?.aborted) throw interrupted();
+    if (rec === null || rec.name === 'END') {
+      throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', { offset: rec?.offset ?? o.reader.offset, expected: 'RAM_END', actual: rec?.name ?? 'end of input' });
+    }
+    if (rec.name === 'RAM_END') {
+      await new Promise<void>((resolve) => socket.end(resolve));
+      return { bytes, chunks, digest: rec.value.digest };
+    }
+    if (rec.name !== 'RAM_CHUNK' && o.onRecord !== undefined) {
+      await o.onRecord(rec);
+      rec = undefined;
+      continue;
+    }
+    if (rec.name !== 'RAM_CHUNK') {
+      throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
+    }
+    for (const b of rec.value.payload) {
+      const pending = write(socket, b);
+      if (pending) await pending;
+    }
+    bytes += rec.value.length;
+    chunks += 1;
+    o.onProgress?.({ bytes, offset: o.reader.offset });
+    rec = undefined;
+  }
+}
+
+/**
+ * migrate-incoming on `socketPath`, then the payload in. A bad stream rejects with the
+ * reader's StreamError (byte offset and reason) — the caller must then kill this QEMU.
+ */
+export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Promise<ReceiveRamResult> {
+  const { socketPath, signal } = options;
+  let socket: Socket | undefined;
+  try {
+    await rm(socketPath, { force: true });
+    await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(options.capabilities ?? [])]);
+    await migrateIncoming(qmp, { uri: `unix:${socketPath}` });
+    socket = await connect(socketPath, signal);
+    socket.on('error', () => undefined); // reported through write()/feed
+    const outcome = followMigration(qmp, { pollMs: options.pollMs });
+    outcome.catch(() => undefined);
+    let fed: Awaited<ReturnType<typeof feed>>;
+    try {
+      fed = await feed(socket, options);
+    } catch (err) {
+      // A bad stream is the cause (QEMU then dies of the cut-off stream): report it as is.
+      if (err instanceof StreamError || err instanceof XlError) throw err;
+      const why = await Promise.race([outcome.then(() => undefined, (e: unknown) => (e instanceof Error ? e.message : String(e))), sleep(3_000).then(() => undefined)]);
+      throw new XlError('XL_QEMU_FAILED', `QEMU stopped taking the RAM stream: ${why ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+    }
+    const migration = await outcome;
+    return { ...fed, migration };
+  } finally {
+    socket?.destroy();
+    await rm(socketPath, { force: true });
+  }
+}

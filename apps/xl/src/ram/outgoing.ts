@@ -1,0 +1,170 @@
+/**
+ * Outgoing RAM: QEMU's migration stream, through a unix socket xl owns, framed into RAM_CHUNK
+ * records by a StreamWriter. Used by save (to a file) and migrate (to a pipe).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { rm } from 'node:fs/promises';
+import {
+  followMigration, migrate, migrateCancel, migrateContinue, migrateSetCapabilities, migrateSetParameters,
+  type MigrationCapabilityStatus, type MigrationProgress, type QmpClient,
+} from '@xlkit/qmp';
+import type { StreamWriter } from '@xlkit/stream';
+import { XlError } from '../errors.js';
+
+/** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
+export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
+
+export interface RamProgress {
+  /** Payload bytes framed so far. */
+  bytes: number;
+  /** QEMU's latest view (RAM total/remaining), once polled. */
+  migration?: MigrationProgress;
+}
+
+export interface SendRamOptions {
+  /** Where xl listens for QEMU's connection (in the domain's directory). */
+  socketPath: string;
+  writer: StreamWriter;
+  /** max-bandwidth in bytes/s (default: unlimited). */
+  maxBandwidth?: number;
+  /** Extra capabilities; `events` is always on, `pause-before-switchover` follows onPreSwitchover. */
+  capabilities?: MigrationCapabilityStatus[];
+  /** When given, QEMU pauses before switchover and this runs before migrate-continue. */
+  onPreSwitchover?: () => Promise<void>;
+  onProgress?: (p: RamProgress) => void;
+  signal?: AbortSignal;
+  /** query-migrate interval (default 500 ms). */
+  pollMs?: number;
+}
+
+export interface SendRamResult {
+  /** RAM stream payload bytes. */
+  bytes: number;
+  chunks: number;
+  /** crc-list-sha256 written in RAM_END. */
+  digest: Buffer;
+  migration: MigrationProgress;
+}
+
+function interrupted(): XlError {
+  return new XlError('XL_INTERRUPTED', 'interrupted');
+}
+
+async function listen(path: string): Promise<Server> {
+  await rm(path, { force: true });
+  const server = createServer({ highWaterMark: 4 * 1024 * 1024 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+function firstConnection(server: Server): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    server.once('connection', (s) => {
+      server.off('error', reject);
+      server.close();
+      resolve(s);
+    });
+    server.once('error', reject);
+  });
+}
+
+function abortPromise(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal?.aborted) reject(interrupted());
+    signal?.addEventListener('abort', () => reject(interrupted()), { once: true });
+  });
+}
+
+/** The socket's bytes, counted; at EOF waits for QEMU's verdict so RAM_END is only written after 'completed'. */
+async function* payload(socket: Socket, outcome: Promise<MigrationProgress>, count: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  for await (const b of socket as AsyncIterable<Buffer>) {
+    if (signal?.aborted) throw interrupted();
+    count(b.length);
+    yield b;
+  }
+  await outcome;
+}
+
+/**
+ * Runs one outgoing migration into `writer` (which must be in phase 3): returns once QEMU
+ * reports completed and RAM_END was written. On failure or abort the migration is cancelled
+ * and QEMU's verdict awaited (so the caller may `cont`); the socket file is always removed.
+ */
+export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<SendRamResult> {
+  const { socketPath, writer, signal } = options;
+  if (signal?.aborted) throw interrupted();
+  const server = await listen(socketPath);
+  let socket: Socket | undefined;
+  let started = false;
+  let outcome: Promise<MigrationProgress> | undefined;
+  let bytes = 0;
+  let last: MigrationProgress | undefined;
+  const aborted = abortPromise(signal);
+  aborted.catch(() => undefined);
+  try {
+    await migrateSetParameters(qmp, { 'max-bandwidth': options.maxBandwidth ?? UNLIMITED_BANDWIDTH });
+    await migrateSetCapabilities(qmp, [
+      { capability: 'events', state: true },
+      { capability: 'pause-before-switchover', state: options.onPreSwitchover !== undefined },
+      ...(options.capabilities ?? []),
+    ]);
+    const connected = firstConnection(server);
+    connected.catch(() => undefined);
+    await migrate(qmp, { uri: `unix:${socketPath}` });
+    started = true;
+    const onProgress = (m: MigrationProgress) => {
+      last = m;
+      options.onProgress?.({ bytes, migration: m });
+    };
+    outcome = (async () => {
+      const pollMs = options.pollMs;
+      if (options.onPreSwitchover) {
+        await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs });
+        await options.onPreSwitchover();
+        await migrateContinue(qmp, { state: 'pre-switchover' });
+      }
+      return followMigration(qmp, { onProgress, pollMs });
+    })();
+    outcome.catch(() => undefined);
+    const noConnection = outcome.then(() => {
+      throw new XlError('XL_MIGRATION', 'QEMU finished the migration without connecting to xl');
+    });
+    noConnection.catch(() => undefined);
+    socket = await Promise.race([connected, noConnection, aborted]);
+    const conn = socket;
+    const count = (n: number) => {
+      bytes += n;
+      options.onProgress?.({ bytes, migration: last });
+    };
+    const framing = writer.writeRamFrom(payload(conn, outcome, count, signal));
+    framing.catch(() => undefined);
+    const framed = await Promise.race([framing, aborted]);
+    const migration = await outcome;
+    return { bytes: framed.bytes, chunks: framed.chunks, digest: framed.digest, migration };
+  } catch (err) {
+    socket?.destroy();
+    if (started) {
+      await migrateCancel(qmp).catch(() => undefined);
+      await settle(outcome);
+    }
+    throw err;
+  } finally {
+    socket?.destroy();
+    server.close();
+    await rm(socketPath, { force: true });
+  }
+}
+
+/** Waits (bounded) for the migration to reach a final state after a cancel. */
+async function settle(outcome: Promise<unknown> | undefined): Promise<void> {
+  if (outcome === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([outcome.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 15_000)))]);
+  clearTimeout(timer);
+}

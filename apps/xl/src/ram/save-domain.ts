@@ -1,0 +1,114 @@
+/**
+ * xl save: stop the domain, write xl header + stream header + PHASE 1 DOMAIN_INFO + PHASE 3
+ * RAM stream + END to FILE (atomically), then destroy it or leave it running/paused. On any
+ * failure or interrupt: no FILE, the migration cancelled, the domain resumed as it was.
+ */
+import { cont, stop, type QmpClient } from '@xlkit/qmp';
+import { Phase, StreamWriter } from '@xlkit/stream';
+import type { DomainConfig } from '../config/domain-config.js';
+import type { DomainRecord } from '../domain-record.js';
+import type { DomainStore } from '../domain-store.js';
+import { destroyDomain } from '../domain/destroy.js';
+import { connectQmp, queryRunState } from '../domain/qmp.js';
+import { XlError } from '../errors.js';
+import type { ProgressReporter } from '../progress/reporter.js';
+import { AtomicFile } from './atomic-file.js';
+import { collectDomainInfo } from './domain-info.js';
+import { sendRam } from './outgoing.js';
+
+export type AfterSave = 'destroy' | 'running' | 'paused';
+
+export interface SaveOptions {
+  file: string;
+  /** Stored in the file instead of the domain's own config (xl save's CONFIG argument). */
+  config?: DomainConfig;
+  after: AfterSave;
+  /** max-bandwidth in bytes/s (default unlimited). */
+  maxBandwidth?: number;
+  signal?: AbortSignal;
+  progress?: ProgressReporter;
+}
+
+export interface SaveResult {
+  /** Size of FILE. */
+  fileBytes: number;
+  /** RAM stream payload bytes. */
+  ramBytes: number;
+  seconds: number;
+  digest: string;
+  wasRunning: boolean;
+  /** Where the domain is now. */
+  domainState: 'destroyed' | 'running' | 'paused';
+}
+
+async function resume(qmp: QmpClient): Promise<void> {
+  await cont(qmp);
+}
+
+export async function saveDomain(store: DomainStore, record: DomainRecord, options: SaveOptions): Promise<SaveResult> {
+  const started = performance.now();
+  const progress = options.progress;
+  const qmp = await connectQmp(store, record);
+  let wasRunning = false;
+  let stopped = false;
+  let file: AtomicFile | undefined;
+  try {
+    const info = await collectDomainInfo(qmp, record.config.disks);
+    wasRunning = (await queryRunState(qmp)).running;
+    if (wasRunning) {
+      await stop(qmp);
+      stopped = true;
+    }
+    await store.update(record.id, (r) => ({ ...r, status: 'saving' }));
+    progress?.phase('header');
+    file = await AtomicFile.create(options.file);
+    const writer = new StreamWriter(file.stream);
+    const { uuid: _uuid, ...rest } = options.config ?? record.config;
+    await writer.writeXlHeader({ ...rest, name: record.name, uuid: record.uuid });
+    await writer.writeStreamHeader();
+    await writer.writePhase(Phase.BOOTSTRAP);
+    await writer.writeDomainInfo(info);
+    await writer.writePhase(Phase.RAM);
+    progress?.phase('ram', { memoryMiB: info.memoryMiB });
+    const ram = await sendRam(qmp, {
+      socketPath: store.paths(record.id).saveSocket,
+      writer,
+      maxBandwidth: options.maxBandwidth,
+      signal: options.signal,
+      onProgress: (p) => progress?.update({ bytes: p.bytes, ...(p.migration ? { remaining: p.migration.remaining } : {}) }),
+    });
+    await writer.end();
+    progress?.phase('sync');
+    const fileBytes = await file.commit();
+    let domainState: SaveResult['domainState'];
+    if (options.after === 'destroy') {
+      await qmp.close();
+      await destroyDomain(store, record);
+      domainState = 'destroyed';
+    } else {
+      if (options.after === 'running' && wasRunning) await resume(qmp);
+      await store.update(record.id, (r) => ({ ...r, status: options.after === 'running' && wasRunning ? 'running' : 'paused' }));
+      domainState = options.after === 'running' && wasRunning ? 'running' : 'paused';
+    }
+    return { fileBytes, ramBytes: ram.bytes, seconds: (performance.now() - started) / 1000, digest: ram.digest.toString('hex'), wasRunning, domainState };
+  } catch (err) {
+    await file?.discard();
+    let resumed = '';
+    let status = record.status;
+    if (stopped) {
+      try {
+        await resume(qmp);
+        resumed = `; domain '${record.name}' is running again`;
+        status = 'running';
+      } catch (e) {
+        resumed = `; domain '${record.name}' could not be resumed (${e instanceof Error ? e.message : String(e)})`;
+        status = 'paused';
+      }
+    }
+    await store.update(record.id, (r) => ({ ...r, status })).catch(() => undefined);
+    const why = err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'interrupted' : err instanceof Error ? err.message : String(err);
+    throw new XlError(err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_SAVE', `saving domain '${record.name}' failed: ${why}; ${options.file} was not written${resumed}`, { cause: err, domain: record.name });
+  } finally {
+    await qmp.close();
+  }
+}
