@@ -29,6 +29,8 @@ export interface DomainRecord {
   /** The xl process that allocated the record and is starting QEMU (status 'creating'). */
   ownerPid?: number;
   qemu?: QemuProcessInfo;
+  /** Disk images `xl migrate-receive -q` created for this incoming domain: removed if it is reaped. */
+  createdDisks?: string[];
 }
 
 export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> & Partial<Pick<DomainRecord, 'status'>>;

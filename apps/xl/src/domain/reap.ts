@@ -2,6 +2,7 @@
  * A domain whose QEMU died is never shown as running: every xl command first reaps such
  * domains (removes their state) and reports them.
  */
+import { rm } from 'node:fs/promises';
 import { isProcessAlive } from '../process-info.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
@@ -45,6 +46,8 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
         // Already gone.
       }
     }
+    // Targets a dead migrate-receive -q created: half-copied disks nobody will finish.
+    if (d.status === 'incoming') for (const f of d.createdDisks ?? []) await rm(f, { force: true }).catch(() => undefined);
     const last = await lastQemuLogLine(store, d.id);
     if (last !== undefined) reason += ` (last QEMU message: ${last})`;
     // Re-checked under the lock: another xl may have just finished creating it.

@@ -115,7 +115,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     await mirror?.createTargets();
     record = await startDomain(store, mirror?.config ?? config, { paused: true, incoming: 'defer', name: incomingName(config.name) });
     const rid = record.id;
-    record = await store.update(rid, (r) => ({ ...r, ownerPid: process.pid }));
+    record = await store.update(rid, (r) => ({ ...r, ownerPid: process.pid, ...(mirror ? { createdDisks: [...mirror.created] } : {}) }));
     o.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
     if (o.faults?.receiverStall === 'phase1') await new Promise((resolve) => o.signal?.addEventListener('abort', resolve, { once: true }));
     check();
@@ -144,6 +144,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     if (end.name !== 'END') throw unexpected(end, 'END');
     // The guest must not run while the NBD server could still take writes.
     await mirror?.finish(qmp);
+    if (mirror) record = await store.update(record.id, ({ createdDisks: _done, ...r }) => r);
     o.log(`received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.migration.status}`);
 
     stage = 'switch-over';

@@ -134,7 +134,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
       const q = qmp;
       await raced(
         mirror.phaseTwo({
-          link, qmp: q, tunnelSocket: store.paths(domain.id).nbdSocket, signal: failure.signal,
+          link, qmp: q, tunnelSocket: store.paths(domain.id).nbdSocket, signal: failure.signal, env: o.env,
           onProgress: (disks) => {
             const bytes = disks.reduce((n, d) => n + d.offset, 0);
             const total = disks.reduce((n, d) => n + d.len, 0);

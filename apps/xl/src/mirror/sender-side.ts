@@ -17,6 +17,7 @@ import { listenTunnel, type TunnelListener } from '../tunnel/socket-endpoint.js'
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { buildDiskPlan, formatDiskPlan, type BuiltPlan, type PlanOptions } from './disk-plan.js';
 import { readHostId } from './host-id.js';
+import { parseMirrorFaults } from './mirror-faults.js';
 import { MirrorError } from './mirror-error.js';
 import {
   abortMirrors, finishMirrors, mirrorDisks, nbdServerOf, startMirrors, waitMirrorsReady,
@@ -33,6 +34,8 @@ export interface PhaseTwoOptions {
   onProgress?: (disks: DiskProgress[]) => void;
   signal?: AbortSignal;
   stallWindowMs?: number;
+  /** For the test-only XLKIT_FAULT hooks (mirror-faults.ts). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export const FEATURE_DISK_MIRROR = 'disk-mirror';
@@ -93,10 +96,11 @@ export class MirrorSender {
     }
     this.#link = o.link;
     const { writer, back } = o.link;
+    const faults = parseMirrorFaults(o.env ?? {});
     await writer.writePhase(2);
     if (ex.transport === 'tunnel') {
       this.#mux = attachTunnel({ side: 'odd', reader: back, writer });
-      this.#listener = await listenTunnel(this.#mux, o.tunnelSocket, TunnelService.NBD);
+      this.#listener = await listenTunnel(this.#mux, o.tunnelSocket, TunnelService.NBD, { dropAfter: faults.nbdDropAfter });
     }
     // The back channel must be read all through the mirror (tunnel data and credit, errors).
     const stop = new AbortController();
@@ -107,7 +111,10 @@ export class MirrorSender {
     try {
       this.#disks = mirrorDisks(ex);
       this.#started = true;
-      const opts = { syncWrites: this.built.plan.syncWrites, server: nbdServerOf(ex, o.tunnelSocket), onProgress: o.onProgress, signal: stop.signal, stallWindowMs: o.stallWindowMs };
+      const opts = {
+        syncWrites: this.built.plan.syncWrites, server: nbdServerOf(ex, o.tunnelSocket), onProgress: o.onProgress, signal: stop.signal,
+        stallWindowMs: faults.stallWindowMs ?? o.stallWindowMs, speed: faults.mirrorSpeed,
+      };
       await startMirrors(o.qmp, this.#disks, opts);
       const final = await Promise.race([waitMirrorsReady(o.qmp, this.#disks, opts), backRead.then(() => Promise.reject(new MirrorError('mirror', 'the receiver ended phase 2 early')))]);
       await writer.writeRecord('MIRROR_READY', { disks: this.#disks.length });

@@ -1,0 +1,99 @@
+// Pieces of the `xl migrate -q` suites: hosts whose guests write the disk pattern, the
+// guest's own verify over its serial console, and the source's block-layer state over QMP.
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { QmpClient, queryBlockJobs, queryNamedBlockNodes } from '@xlkit/qmp';
+import type { DomainView } from '@xlkit/xl';
+import { mkdir } from 'node:fs/promises';
+import { execa, execaSync } from 'execa';
+import { createDiskImage, GUEST_COMMAND, sendSerialLine, track } from './helpers/index.js';
+import { consoleBeats, guestConfig, records, waitForBeatAbove, xlHost, type XlHost } from './migrate-rig.js';
+
+export type QHost = XlHost;
+export const qHost = xlHost;
+
+export interface DiskDef {
+  vdev: string;
+  format: 'raw' | 'qcow2';
+  sizeMiB: number;
+}
+
+export interface BootedWriter {
+  pid: number;
+  beat: number;
+  /** Image paths, in the order given. */
+  disks: string[];
+}
+
+/** Boots a guest on `host` whose first disk gets the continuous pattern writer. */
+export async function bootWriter(host: XlHost, name: string, disks: DiskDef[], writeMiB: number, prepare?: (paths: string[]) => Promise<void>): Promise<BootedWriter> {
+  const paths: string[] = [];
+  for (const d of disks) paths.push(await createDiskImage(host.dir, `${name}-${d.vdev}.${d.format}`, d.sizeMiB, d.format));
+  await prepare?.(paths);
+  const diskList = disks.map((d, i) => `"${paths[i]},${d.format},${d.vdev},rw"`).join(', ');
+  const cfg = await guestConfig(host.dir, name, { extra: `"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=${writeMiB}"`, disk: `[ ${diskList} ]` });
+  const created = await host.xl('create', cfg);
+  if (created.exitCode !== 0) throw new Error(`xl create: ${created.stderr}`);
+  const beats = await waitForBeatAbove(host, name, 2);
+  await waitForConsole(host, name, /^xlkit-disk-write start /m);
+  const [view] = JSON.parse((await host.xl('list', '--json', name)).stdout) as DomainView[];
+  return { pid: view!.qemu!.pid, beat: beats.at(-1)!, disks: paths };
+}
+
+export async function consoleText(host: XlHost, name: string): Promise<string> {
+  return (await host.xl('console', name)).stdout;
+}
+
+export async function waitForConsole(host: XlHost, name: string, re: RegExp, timeoutMs = 90_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = re.exec(await consoleText(host, name));
+    if (m) return m[0];
+    if (Date.now() > deadline) throw new Error(`${name}: no console line matching ${re}`);
+    await sleep(300);
+  }
+}
+
+function domainDir(host: XlHost, name: string): string {
+  const r = records(host.stateDir).find((x) => x.name === name);
+  if (!r) throw new Error(`no domain ${name} in ${host.stateDir}`);
+  return path.join(host.stateDir, 'domains', String(r.id));
+}
+
+/** Asks the guest to stop writing and verify its disk; returns its verify line. */
+export async function guestVerify(host: XlHost, name: string): Promise<string> {
+  const before = (await consoleText(host, name)).split('\n').filter((l) => l.startsWith('xlkit-disk-verify')).length;
+  await sendSerialLine(path.join(domainDir(host, name), 'console.sock'), GUEST_COMMAND.diskVerify);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const lines = (await consoleText(host, name)).split('\n').filter((l) => l.startsWith('xlkit-disk-verify'));
+    if (lines.length > before) return lines.at(-1)!.trim();
+    if (Date.now() > deadline) throw new Error(`${name}: the guest printed no verify line`);
+    await sleep(500);
+  }
+}
+
+/** Block jobs, and block nodes beyond the domain's own disks (NBD targets left behind). */
+export async function sourceBlockState(host: XlHost, name: string): Promise<{ jobs: string[]; extraNodes: string[] }> {
+  const qmp = await QmpClient.connect(path.join(domainDir(host, name), 'qmp.sock'));
+  try {
+    const jobs = (await queryBlockJobs(qmp)).map((j) => j.device);
+    const nodes = (await queryNamedBlockNodes(qmp, { flat: true })).map((n) => String(n['node-name'])).filter((n) => !/^disk-/.test(n) && !n.startsWith('#'));
+    return { jobs, extraNodes: nodes };
+  } finally {
+    await qmp.close();
+  }
+}
+
+export { consoleBeats };
+
+/** A tmpfs of `sizeMiB` mounted at `dir` for this test, unmounted when it ends. */
+export async function smallTmpfs(dir: string, sizeMiB: number): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await execa('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'xlkit-test', dir]);
+  const undo = () => {
+    execaSync('umount', ['-l', dir], { reject: false });
+  };
+  track({ label: `tmpfs ${dir}`, run: async () => void (await execa('umount', ['-l', dir], { reject: false })), runSync: undo });
+  return dir;
+}

@@ -1,0 +1,200 @@
+// End to end: `xl migrate -q` on one host (real QEMU, TCG, the test guest writing its
+// checksummed disk pattern all the time): disks mirrored into --target-dir through the
+// tunnel and directly, raw and qcow2 together, the refusals, and the faults, each of which
+// must leave the source guest running with no block job or NBD node and nothing on the receiver.
+import { describe, expect, it } from 'vitest';
+import { readdirSync, statSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import { cleanupAfterEach, verifyDiskImage } from './helpers/index.js';
+import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove } from './migrate-rig.js';
+import { bootWriter, guestVerify, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
+
+cleanupAfterEach();
+
+const DISK_MB = 64;
+const WRITE_MB = 24;
+
+async function expectReceiverClean(b: QHost, targetDir: string, keep: string[] = []): Promise<void> {
+  const list = await b.xl('list', '--json');
+  expect(JSON.parse(list.stdout)).toEqual([]);
+  expect(records(b.stateDir)).toEqual([]);
+  expect(b.watcher.liveQemus()).toEqual([]);
+  expect(readdirSync(targetDir).sort()).toEqual(keep);
+}
+
+async function expectSourceIntact(a: QHost, name: string, pid: number, beat: number): Promise<void> {
+  expect(isProcessAlive(pid)).toBe(true);
+  const [view] = JSON.parse((await a.xl('list', '--json')).stdout) as DomainView[];
+  expect(view).toMatchObject({ name, status: 'running' });
+  expect(await sourceBlockState(a, name)).toEqual({ jobs: [], extraNodes: [] });
+  const later = await waitForBeatAbove(a, name, beat + 3);
+  expect(continuous(later.filter((x) => x > beat))).toBe(true);
+}
+
+describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
+  it('mirrors a raw disk the guest keeps writing into --target-dir; the guest verifies it on the destination', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq1', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq1', sameHostReceiver(b)]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stderr)).toContain('disk plan: 1 disk(s) mirrored over the migration pipe (tunnel), background copy');
+    expect(isProcessAlive(src.pid)).toBe(false);
+    const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
+    expect(view).toMatchObject({ name: 'mq1', status: 'running' });
+    const target = path.join(targetDir, path.basename(src.disks[0]!));
+    expect(view!.config.disks[0]!.target).toBe(target);
+
+    const beats = await waitForBeatAbove(b, 'mq1', src.beat + 5);
+    expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
+    // The guest's own check of everything it wrote, reading the mirrored disk.
+    expect(await guestVerify(b, 'mq1')).toMatch(/^xlkit-disk-verify ok \d+$/);
+    // Offline: pause, then the target file itself holds a valid pattern in every block.
+    expect((await b.xl('pause', 'mq1')).exitCode).toBe(0);
+    const v = await verifyDiskImage(target, WRITE_MB);
+    expect(v).toMatchObject({ ok: true });
+    expect(v.ok && v.newest).toBeGreaterThan(0);
+    // Sparse: the target holds no more than the source plus slack.
+    const allocated = (p: string) => statSync(p).blocks * 512;
+    expect(allocated(target)).toBeLessThanOrEqual(allocated(src.disks[0]!) + 8 * 1024 * 1024);
+    expect(statSync(target).size).toBe(DISK_MB * 1024 * 1024);
+  });
+
+  it('direct transport with two disks, raw and qcow2: both arrive, the qcow2 one byte for byte', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq2', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }, { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 }], WRITE_MB, async (paths) => {
+      await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 1M 4M', '-c', 'write -P 0xa5 20M 1M', paths[1]!]);
+    });
+    const r = await startMigrate(a, ['-q', '--transport', 'direct', '--target-dir', targetDir, '-s', '', 'mq2', sameHostReceiver(b)]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stderr)).toContain('2 disk(s) mirrored over a direct NBD connection');
+    const beats = await waitForBeatAbove(b, 'mq2', src.beat + 5);
+    expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
+    expect(await guestVerify(b, 'mq2')).toMatch(/^xlkit-disk-verify ok \d+$/);
+    expect((await b.xl('pause', 'mq2')).exitCode).toBe(0);
+    const [rawT, qcowT] = src.disks.map((d) => path.join(targetDir, path.basename(d)));
+    expect(await verifyDiskImage(rawT!, WRITE_MB)).toMatchObject({ ok: true });
+    const cmp = await execa('qemu-img', ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', src.disks[1]!, qcowT!], { reject: false });
+    expect(cmp.exitCode, cmp.stdout + cmp.stderr).toBe(0);
+    const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', qcowT!])).stdout) as { format: string; 'virtual-size': number };
+    expect(info).toMatchObject({ format: 'qcow2', 'virtual-size': 32 * 1024 * 1024 });
+    expect(statSync(qcowT!).blocks * 512).toBeLessThan(16 * 1024 * 1024);
+  });
+
+  it('refuses to mirror a disk onto itself, and onto an existing target, before touching anything', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq3', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    const self = await startMigrate(a, ['-q', '-s', '', 'mq3', sameHostReceiver(b)]);
+    expect(self.exitCode).toBe(1);
+    expect(String(self.stderr)).toMatch(/refusing to mirror disk xvda onto itself/);
+    expect(String(self.stderr)).toMatch(/still runs on this host/);
+    await expectSourceIntact(a, 'mq3', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir);
+
+    const existing = path.join(targetDir, path.basename(src.disks[0]!));
+    await writeFile(existing, 'precious');
+    const exists = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq3', sameHostReceiver(b)]);
+    expect(exists.exitCode).toBe(1);
+    expect(String(exists.stderr)).toMatch(/already exists on the receiver/);
+    await expectSourceIntact(a, 'mq3', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir, [path.basename(existing)]);
+    expect(statSync(existing).size).toBe(8);
+  });
+
+  it('target dir without space (a small tmpfs): refused with the numbers, nothing left', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = await smallTmpfs(path.join(b.dir, 'tiny'), 16);
+    const src = await bootWriter(a, 'mq4', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq4', sameHostReceiver(b)]);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/not enough free space for disk\(s\) xvda in .*need .* free/);
+    await expectSourceIntact(a, 'mq4', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir);
+  });
+
+  it('receiver killed during phase 2: mirrors cancelled, source runs, the reaped receiver leaves no target', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq5', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq5', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'mirror-speed:1048576' } });
+    let killed = false;
+    onJsonLines(child.stdout!, (ev) => {
+      if (killed || ev.event !== 'progress' || ev.phase !== 'mirror' || !((ev.bytes as number) > 0)) return;
+      const owner = records(b.stateDir).find((d) => d.name === 'mq5--incoming')?.ownerPid;
+      if (owner === undefined) return;
+      killed = true;
+      process.kill(owner, 'SIGKILL');
+    });
+    const r = await child;
+    expect(killed).toBe(true);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/failed in mirror/);
+    await expectSourceIntact(a, 'mq5', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir); // xl list reaps the orphan and its targets
+  });
+
+  for (const phase of ['mirror', 'ram'] as const) {
+    it(`sender interrupted (SIGINT) in ${phase === 'mirror' ? 'phase 2' : 'phase 3'}: source runs, no block job or NBD node, receiver clean`, async () => {
+      const a = qHost('mq-a-');
+      const b = qHost('mq-b-');
+      const targetDir = path.join(b.dir, 'disks');
+      await mkdir(targetDir);
+      const src = await bootWriter(a, 'mq6', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+      const env = phase === 'mirror' ? { XLKIT_FAULT: 'mirror-speed:1048576' } : {};
+      const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq6', sameHostReceiver(b)], { env });
+      let sent = false;
+      onJsonLines(child.stdout!, (ev) => {
+        if (sent || ev.event !== 'progress' || ev.phase !== phase || !((ev.bytes as number) > 0)) return;
+        sent = true;
+        child.kill('SIGINT');
+      });
+      const r = await child;
+      expect(sent).toBe(true);
+      expect(r.exitCode).not.toBe(0);
+      expect(String(r.stderr)).toMatch(/interrupted/);
+      await expectSourceIntact(a, 'mq6', src.pid, src.beat);
+      await expectReceiverClean(b, targetDir);
+    });
+  }
+
+  it('NBD connection dropped mid-mirror: the mirror fails, everything is rolled back', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq7', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq7', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:4194304' } });
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/failed in mirror: disk xvda: mirror failed/);
+    await expectSourceIntact(a, 'mq7', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir);
+  });
+
+  it('a mirror that stops converging is reported with its numbers and aborted cleanly', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq8', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    // Copy slower than the guest writes: remaining bytes stop shrinking.
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq8', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'mirror-speed:65536,mirror-stall-ms:4000' } });
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/disk xvda: mirror not converging: [0-9.]+ MiB still to copy, no progress below [0-9.]+ MiB for \d+ s/);
+    await expectSourceIntact(a, 'mq8', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir);
+  });
+});
