@@ -35,3 +35,4 @@ export {
   type NetnsHost,
 } from './netns.js';
 export { track, settle, cleanupAll, cleanupAfterEach, pendingCleanups, type Cleanup } from './cleanup-registry.js';
+export { startSshd, waitForSsh, type SshServer, type SshdOptions } from './sshd.js';
