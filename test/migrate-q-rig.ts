@@ -6,8 +6,8 @@ import { QmpClient, queryBlockJobs, queryNamedBlockNodes } from '@xlkit/qmp';
 import type { DomainView } from '@xlkit/xl';
 import { mkdir } from 'node:fs/promises';
 import { execa, execaSync } from 'execa';
-import { createDiskImage, GUEST_COMMAND, sendSerialLine, track } from './helpers/index.js';
-import { consoleBeats, guestConfig, records, waitForBeatAbove, xlHost, type XlHost } from './migrate-rig.js';
+import { createDiskImage, GUEST_COMMAND, sendSerialLine, track, type NetnsHost } from './helpers/index.js';
+import { consoleBeats, guestConfig, records, waitForBeatAbove, XL, xlHost, type XlHost } from './migrate-rig.js';
 
 export type QHost = XlHost;
 export const qHost = xlHost;
@@ -26,14 +26,18 @@ export interface BootedWriter {
 }
 
 /** Boots a guest on `host` whose first disk gets the continuous pattern writer. */
-export async function bootWriter(host: XlHost, name: string, disks: DiskDef[], writeMiB: number, prepare?: (paths: string[]) => Promise<void>): Promise<BootedWriter> {
+export async function bootWriter(
+  host: XlHost, name: string, disks: DiskDef[], writeMiB: number, prepare?: (paths: string[]) => Promise<void>, netns?: NetnsHost,
+): Promise<BootedWriter> {
   const paths: string[] = [];
   for (const d of disks) paths.push(await createDiskImage(host.dir, `${name}-${d.vdev}.${d.format}`, d.sizeMiB, d.format));
   await prepare?.(paths);
   const diskList = disks.map((d, i) => `"${paths[i]},${d.format},${d.vdev},rw"`).join(', ');
   const cfg = await guestConfig(host.dir, name, { extra: `"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=${writeMiB}"`, disk: `[ ${diskList} ]` });
-  const created = await host.xl('create', cfg);
-  if (created.exitCode !== 0) throw new Error(`xl create: ${created.stderr}`);
+  const created = netns
+    ? await netns.exec(['node', XL, '--state-dir', host.stateDir, 'create', cfg], { reject: false })
+    : await host.xl('create', cfg);
+  if (created.exitCode !== 0) throw new Error(`xl create: ${String(created.stderr)}`);
   const beats = await waitForBeatAbove(host, name, 2);
   await waitForConsole(host, name, /^xlkit-disk-write start /m);
   const [view] = JSON.parse((await host.xl('list', '--json', name)).stdout) as DomainView[];
