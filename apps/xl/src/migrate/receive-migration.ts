@@ -5,6 +5,7 @@
  * to the sender as MIGRATION_ERROR; the incoming domain carries this process's pid so that,
  * should this process die, the next xl command on this host reaps it.
  */
+import { totalmem } from 'node:os';
 import type { Writable } from 'node:stream';
 import { cont, type QmpClient } from '@xlkit/qmp';
 import { type ByteInput, type DomainInfo, type StreamRecord, type StreamWriter } from '@xlkit/stream';
@@ -107,6 +108,8 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     stage = 'phase 1';
     const info = await readPhaseOne(link);
     await checkName(store, config);
+    const hostMiB = Math.floor(totalmem() / 1024 ** 2);
+    if (config.memory > hostMiB) throw new XlError('XL_MIGRATION', `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB`);
     // -q (phase 2): the disk plan; refusals first, targets created only after the host check.
     if (link.peer.requires.includes(FEATURE_DISK_MIRROR)) mirror = await MirrorReceiver.prepare(link.forward, config);
     const checked = mirror?.withoutMirrored(info, config) ?? { info, config };

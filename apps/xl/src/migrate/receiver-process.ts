@@ -52,13 +52,17 @@ export function spawnReceiver(cmd: ReceiverCommand, stderr: NodeJS.WritableStrea
   const stdout = child.stdout!;
   stdin.on('error', () => undefined); // EPIPE when the receiver is gone: seen as a failed write or EOF.
   forwardLines(child.stderr!, stderr, 'migration receiver: ');
-  const exited = child.then(
-    (r) => ({ exitCode: r.exitCode, signal: r.signal }),
-    () => ({}),
-  );
+  // execa's own promise also waits for stdout to be read to its end, which the back channel
+  // may never do (it stops at the END record or a refusal): the process's exit is what counts.
+  child.catch(() => undefined);
   let gone = false;
-  void exited.then(() => {
-    gone = true;
+  const exited = new Promise<{ exitCode?: number; signal?: string }>((resolve) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null) => {
+      gone = true;
+      resolve({ ...(code === null ? {} : { exitCode: code }), ...(signal === null ? {} : { signal }) });
+    };
+    if (child.exitCode !== null || child.signalCode !== null) done(child.exitCode, child.signalCode);
+    else child.once('exit', done);
   });
   return {
     stdin,
@@ -66,7 +70,10 @@ export function spawnReceiver(cmd: ReceiverCommand, stderr: NodeJS.WritableStrea
     exited,
     async stop(graceMs) {
       if (!stdin.destroyed) stdin.destroy();
-      if (gone) return;
+      if (gone) {
+        stdout.destroy();
+        return;
+      }
       let timer: NodeJS.Timeout | undefined;
       const late = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
       clearTimeout(timer);
@@ -74,6 +81,7 @@ export function spawnReceiver(cmd: ReceiverCommand, stderr: NodeJS.WritableStrea
         child.kill('SIGKILL');
         await exited;
       }
+      stdout.destroy();
     },
   };
 }

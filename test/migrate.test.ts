@@ -1,0 +1,168 @@
+// End to end: xl migrate to this same host through `-s ''` (real QEMU, TCG), and the failure
+// cases: each must leave the source guest running with its heartbeat uninterrupted and
+// nothing left on the receiving side.
+import { describe, expect, it } from 'vitest';
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import {
+  continuous, guestConfig, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, xlHost, type XlHost,
+} from './migrate-rig.js';
+import { cleanupAfterEach } from './helpers/index.js';
+
+cleanupAfterEach();
+
+async function bootSource(a: XlHost, name: string): Promise<{ pid: number; beat: number }> {
+  const created = await a.xl('create', await guestConfig(a.dir, name));
+  expect(created.exitCode, created.stderr).toBe(0);
+  const beats = await waitForBeatAbove(a, name, 2);
+  const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
+  return { pid: view!.qemu!.pid, beat: beats.at(-1)! };
+}
+
+/** The source is untouched: same QEMU, same name, running, heartbeat continuing without restart. */
+async function expectSourceIntact(a: XlHost, name: string, pid: number, beatBefore: number): Promise<void> {
+  expect(isProcessAlive(pid)).toBe(true);
+  const [view] = JSON.parse((await a.xl('list', '--json')).stdout) as DomainView[];
+  expect(view).toMatchObject({ name, status: 'running', statusSource: 'qmp' });
+  const now = (await waitForBeatAbove(a, name, beatBefore)).at(-1)!;
+  const later = await waitForBeatAbove(a, name, now + 3);
+  expect(continuous(later)).toBe(true);
+}
+
+/** Nothing left on the receiving host: no records, no domain dirs, no QEMU it ever started. */
+async function expectReceiverClean(b: XlHost): Promise<void> {
+  const list = await b.xl('list', '--json');
+  expect(list.exitCode, list.stderr).toBe(0);
+  expect(JSON.parse(list.stdout)).toEqual([]);
+  expect(records(b.stateDir)).toEqual([]);
+  const dir = path.join(b.stateDir, 'domains');
+  expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+  expect(b.watcher.liveQemus()).toEqual([]);
+}
+
+function oneLine(stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.startsWith('xl: '));
+  expect(lines).toHaveLength(1);
+  return lines[0]!;
+}
+
+describe('xl migrate on one host (real QEMU)', () => {
+  it('moves a running guest: heartbeat continues, source gone, one domain with the original name', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig1');
+    const sourceId = records(a.stateDir)[0]!.id;
+    const events: Record<string, unknown>[] = [];
+    const child = startMigrate(a, ['--json', '-s', '', 'mig1', sameHostReceiver(b)]);
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+
+    expect(isProcessAlive(pid)).toBe(false);
+    expect(existsSync(path.join(a.stateDir, 'domains', String(sourceId)))).toBe(false);
+    expect(JSON.parse((await a.xl('list', '--json')).stdout)).toEqual([]);
+    const views = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
+    expect(views).toHaveLength(1);
+    expect(views[0]).toMatchObject({ name: 'mig1', status: 'running' });
+
+    const beats = await waitForBeatAbove(b, 'mig1', beat + 5);
+    expect(beats[0]).toBeGreaterThan(beat);
+    expect(continuous(beats)).toBe(true);
+
+    expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover']);
+    expect(events.some((e) => e.event === 'progress' && e.phase === 'ram' && typeof e.bytes === 'number')).toBe(true);
+    const summary = events.find((e) => e.event === 'summary');
+    expect(summary).toMatchObject({ result: 'ok', domain: 'mig1', operation: 'migrate' });
+    expect(Object.keys(summary!.phases as object)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover']);
+    expect(summary!.ramBytes as number).toBeGreaterThan(1 << 20);
+    expect(typeof summary!.downtimeMs).toBe('number');
+    expect(String(r.stderr)).toContain("migration receiver: domain 'mig1' (id 1) is running on this host");
+  });
+
+  it('receiver refusing the config (memory too big): refused before anything is started there', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig2');
+    const big = await guestConfig(a.dir, 'mig2', { memory: 1 << 20 });
+    const r = await startMigrate(a, ['-C', big, '-s', '', 'mig2', sameHostReceiver(b)]);
+    expect(r.exitCode).toBe(1);
+    const line = oneLine(String(r.stderr));
+    expect(line).toMatch(/^xl: migration to .* failed in bootstrap: the receiver failed \(phase 1\): domain 'mig2' needs 1048576 MiB of memory, this host has \d+ MiB; the domain 'mig2' still runs on this host$/);
+    expect(b.watcher.qemus.size).toBe(0);
+    await expectReceiverClean(b);
+    await expectSourceIntact(a, 'mig2', pid, beat);
+  });
+
+  it('receiver killed in phase 1: source keeps running, the orphaned incoming QEMU is reaped', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig3');
+    const child = startMigrate(a, ['-s', '', 'mig3', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'receiver-stall:phase1' } });
+    const incoming = await b.watcher.waitFor((d) => d.name === 'mig3--incoming' && d.status === 'incoming' && d.ownerPid !== undefined);
+    process.kill(incoming.ownerPid!, 'SIGKILL');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in bootstrap: the receiver closed the connection while it set up phase 1; the domain 'mig3' still runs on this host$/);
+    const reaped = await b.xl('list');
+    expect(reaped.stderr).toMatch(/domain 'mig3--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away; its state was cleaned up/);
+    await expectReceiverClean(b);
+    await expectSourceIntact(a, 'mig3', pid, beat);
+  });
+
+  it('receiver killed in phase 3: the source resumes, nothing survives on the receiver', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig4');
+    const child = startMigrate(a, ['--json', '--bandwidth', '1', '-s', '', 'mig4', sameHostReceiver(b)]);
+    let killed = false;
+    onJsonLines(child.stdout!, (ev) => {
+      if (killed || ev.event !== 'progress' || ev.phase !== 'ram' || !((ev.bytes as number) > 0)) return;
+      const owner = records(b.stateDir).find((d) => d.name === 'mig4--incoming')?.ownerPid;
+      if (owner === undefined) return;
+      killed = true;
+      process.kill(owner, 'SIGKILL');
+    });
+    const r = await child;
+    expect(killed).toBe(true);
+    expect(r.exitCode).toBe(1);
+    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in ram: the receiver closed the connection while it received the domain; the domain 'mig4' still runs on this host$/);
+    await b.xl('list');
+    await expectReceiverClean(b);
+    await expectSourceIntact(a, 'mig4', pid, beat);
+  });
+
+  it('sender interrupted (SIGINT) in phase 3: migration cancelled, source running, receiver cleans up', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig5');
+    const child = startMigrate(a, ['--json', '--bandwidth', '1', '-s', '', 'mig5', sameHostReceiver(b)]);
+    let sent = false;
+    onJsonLines(child.stdout!, (ev) => {
+      if (sent || ev.event !== 'progress' || ev.phase !== 'ram' || !((ev.bytes as number) > 0)) return;
+      sent = true;
+      child.kill('SIGINT');
+    });
+    const r = await child;
+    expect(sent).toBe(true);
+    expect(r.exitCode).toBe(1);
+    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in ram: interrupted; the domain 'mig5' still runs on this host$/);
+    expect(b.watcher.qemus.size).toBe(1);
+    // The receiver removed its own domain before the sender exited: no reaping needed.
+    expect(records(b.stateDir)).toEqual([]);
+    await expectReceiverClean(b);
+    await expectSourceIntact(a, 'mig5', pid, beat);
+  });
+
+  it('one byte of a RAM chunk corrupted in transit: caught by the receiver at that chunk, source resumes', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig6');
+    const r = await startMigrate(a, ['-s', '', 'mig6', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'corrupt-ram-chunk:3' } });
+    expect(r.exitCode).toBe(1);
+    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in (ram|switchover): the receiver failed \(phase 3\): .*STREAM_CHECKSUM.*; the domain 'mig6' still runs on this host$/);
+    expect(records(b.stateDir)).toEqual([]);
+    await expectReceiverClean(b);
+    await expectSourceIntact(a, 'mig6', pid, beat);
+  });
+});
