@@ -1,7 +1,9 @@
 /** `npm run bench -- <name>`: runs one benchmark by name. */
 import { benchStream } from './stream.js';
+import { benchSaveRestore } from './save-restore.js';
+import { benchMigrateQ } from './migrate-q.js';
 
-const benches: Record<string, () => Promise<void>> = { stream: benchStream };
+const benches: Record<string, () => Promise<void>> = { stream: benchStream, 'save-restore': benchSaveRestore, 'migrate-q': benchMigrateQ };
 
 const name = process.argv[2];
 const bench = name === undefined ? undefined : benches[name];

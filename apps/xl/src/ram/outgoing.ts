@@ -10,6 +10,7 @@ import {
 } from '@xlkit/qmp';
 import type { StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
+import { socketChunks } from './socket-chunks.js';
 
 /** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
 export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
@@ -52,7 +53,7 @@ function interrupted(): XlError {
 
 async function listen(path: string): Promise<Server> {
   await rm(path, { force: true });
-  const server = createServer({ highWaterMark: 4 * 1024 * 1024 });
+  const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => {
@@ -83,7 +84,7 @@ function abortPromise(signal: AbortSignal | undefined): Promise<never> {
 
 /** The socket's bytes, counted; at EOF waits for QEMU's verdict so RAM_END is only written after 'completed'. */
 async function* payload(socket: Socket, outcome: Promise<MigrationProgress>, count: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  for await (const b of socket as AsyncIterable<Buffer>) {
+  for await (const b of socketChunks(socket)) {
     if (signal?.aborted) throw interrupted();
     count(b.length);
     yield b;
