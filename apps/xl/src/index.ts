@@ -33,3 +33,15 @@ export { describeDomain, stateFlags, type DomainView } from './domain/describe.j
 export { isQemuAlive, lastQemuLogLine } from './domain/liveness.js';
 export { chooseAccel, kvmUsable } from './domain/accel.js';
 export { openSession, openDomain, type Session } from './commands/common.js';
+export { sendRam, UNLIMITED_BANDWIDTH, type SendRamOptions, type SendRamResult, type RamProgress } from './ram/outgoing.js';
+export { receiveRam, type ReceiveRamOptions, type ReceiveRamResult } from './ram/incoming.js';
+export { collectDomainInfo, toDomainInfo, machineName, type DomainInfoSources } from './ram/domain-info.js';
+export { checkHostCanRun, assertHostCanRun, probeHost, parseMachineHelp, type HostFacts, type HostDisk } from './ram/host-check.js';
+export { checkSavedConfig } from './ram/saved-config.js';
+export { AtomicFile, partialPath } from './ram/atomic-file.js';
+export { socketChunks } from './ram/socket-chunks.js';
+export { withInterrupts } from './ram/interrupt.js';
+export { saveDomain, type SaveOptions, type SaveResult, type AfterSave } from './ram/save-domain.js';
+export { restoreDomain, type RestoreOptions, type RestoreResult } from './ram/restore-domain.js';
+export { ProgressReporter, type ProgressMode, type ProgressSample, type ProgressOutput, type ReporterOptions } from './progress/reporter.js';
+export { formatBytes, formatRate, formatDuration, formatProgressLine, etaOf, rateOf, type ProgressSnapshot } from './progress/format.js';

@@ -1,0 +1,47 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { AtomicFile, partialPath } from './atomic-file.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function dir(): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), 'xl-atomic-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('AtomicFile', () => {
+  test('writes under a hidden partial name, and only commit() puts FILE in place (replacing an old one)', async () => {
+    const d = dir();
+    const target = path.join(d, 'dom.save');
+    writeFileSync(target, 'old');
+    const f = await AtomicFile.create(target);
+    expect(f.tempPath).toBe(partialPath(target));
+    expect(path.basename(f.tempPath)).toBe(`.dom.save.xlkit-partial-${process.pid}`);
+    f.stream.write(Buffer.from('new contents'));
+    expect(readFileSync(target, 'utf8')).toBe('old');
+    expect(await f.commit()).toBe(12);
+    expect(readFileSync(target, 'utf8')).toBe('new contents');
+    expect(readdirSync(d)).toEqual(['dom.save']);
+  });
+
+  test('discard() removes the partial file and leaves FILE as it was', async () => {
+    const d = dir();
+    const target = path.join(d, 'dom.save');
+    const f = await AtomicFile.create(target);
+    f.stream.write(Buffer.alloc(1 << 20));
+    await f.discard();
+    await f.discard();
+    expect(readdirSync(d)).toEqual([]);
+  });
+
+  test('a directory that does not exist is an XL_SAVE error naming the path', async () => {
+    const target = path.join(dir(), 'missing', 'dom.save');
+    await expect(AtomicFile.create(target)).rejects.toMatchObject({ code: 'XL_SAVE', message: expect.stringContaining('ENOENT') });
+  });
+});
