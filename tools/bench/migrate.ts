@@ -1,0 +1,183 @@
+/**
+ * `npm run bench -- migrate`: a TCG guest with 512 MiB of RAM, 256 MiB of it random data and a
+ * RAM dirtier running, migrated on this host by `xl migrate -s ''` and, in the same run, by the
+ * same QMP sequence driven directly (QEMU to QEMU over a unix socket, no xl in the data path):
+ * start the destination (-S -incoming defer), events + pause-before-switchover, unlimited
+ * bandwidth, migrate, migrate-continue at pre-switchover, completed, cont.
+ * Goal: xl total at most 1.15x the baseline; downtime at most the baseline's + 20 ms.
+ *
+ * xl's figures come from its --json summary (so `node` start-up of the sender is not counted;
+ * the receiver's start-up is, as it is part of a migration).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  QmpClient, cont, followMigration, migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
+} from '@xlkit/qmp';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const XL = path.join(ROOT, 'apps', 'xl', 'bin', 'xl.js');
+const REPS = Number(process.env.XLKIT_BENCH_REPS ?? 2);
+const FILL_MIB = 256;
+const DIRTY = 'xlkit.dirty=16 xlkit.dirtymb=64';
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [XL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function xl(stateDir: string, ...args: string[]): Promise<string> {
+  const r = await run(['--state-dir', stateDir, ...args]);
+  if (r.code !== 0) throw new Error(`xl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+interface Domain {
+  id: number;
+  qemu: { pid: number; argv: string[]; binary: string };
+}
+
+function onlyDomain(stateDir: string): Domain {
+  const views = JSON.parse(readFileSync(path.join(stateDir, 'domains', String(lastId(stateDir)), 'domain.json'), 'utf8')) as Domain;
+  return views;
+}
+
+function lastId(stateDir: string): number {
+  return Number(readFileSync(path.join(stateDir, 'next-id'), 'utf8').trim()) - 1;
+}
+
+async function waitForLine(file: string, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // Not there yet.
+    }
+    if (pattern.test(text)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)} in ${file}`);
+    await sleep(500);
+  }
+}
+
+interface Result {
+  seconds: number;
+  downtimeMs: number;
+  ramSeconds?: number;
+  phases?: string;
+}
+
+async function boot(stateDir: string, cfg: string): Promise<Domain> {
+  await xl(stateDir, 'create', cfg);
+  const d = onlyDomain(stateDir);
+  await waitForLine(path.join(stateDir, 'domains', String(d.id), 'console.log'), /xlkit-dirty start/, 30 * 60_000);
+  await sleep(2_000);
+  return d;
+}
+
+async function viaXl(a: string, b: string, cfg: string): Promise<Result> {
+  await boot(a, cfg);
+  const out = await xl(a, 'migrate', '--json', '-s', '', 'mbench', `${process.execPath} ${XL} --state-dir ${b} migrate-receive`);
+  const events = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const s = events.find((e) => e.event === 'summary') as { seconds: number; downtimeMs: number; phases: Record<string, number> };
+  await xl(b, 'destroy', 'mbench');
+  return {
+    seconds: s.seconds, downtimeMs: s.downtimeMs, ramSeconds: s.phases.ram,
+    phases: Object.entries(s.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
+  };
+}
+
+async function baseline(a: string, dir: string, cfg: string): Promise<Result> {
+  const src = await boot(a, cfg);
+  const srcDir = path.join(a, 'domains', String(src.id));
+  const dst = path.join(dir, 'baseline');
+  await mkdir(dst, { recursive: true });
+  const sock = path.join(dst, 'migrate.sock');
+  const args = src.qemu.argv.map((x) => x.split(srcDir).join(dst));
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(src.qemu.binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore' });
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`))));
+  });
+  const dstPid = Number(readFileSync(path.join(dst, 'qemu.pid'), 'utf8').trim());
+  const d = await QmpClient.connect(path.join(dst, 'qmp.sock'));
+  const s = await QmpClient.connect(path.join(srcDir, 'qmp.sock'));
+  try {
+    await migrateSetCapabilities(d, [{ capability: 'events', state: true }, { capability: 'late-block-activate', state: true }]);
+    await migrateIncoming(d, { uri: `unix:${sock}` });
+    const incoming = followMigration(d);
+    await migrateSetParameters(s, { 'max-bandwidth': Number.MAX_SAFE_INTEGER });
+    await migrateSetCapabilities(s, [{ capability: 'events', state: true }, { capability: 'pause-before-switchover', state: true }]);
+    await migrate(s, { uri: `unix:${sock}` });
+    await followMigration(s, { untilPreSwitchover: true });
+    await migrateContinue(s, { state: 'pre-switchover' });
+    const done = await followMigration(s);
+    await incoming;
+    await cont(d);
+    const seconds = (performance.now() - t0) / 1000;
+    return { seconds, downtimeMs: done.downtimeMs ?? NaN };
+  } finally {
+    await s.close();
+    await d.close();
+    for (const pid of [dstPid, src.qemu.pid]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+    }
+    await xl(a, 'list').catch(() => undefined);
+  }
+}
+
+const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export async function benchMigrate(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-mig-'));
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  const guest = path.join(ROOT, '.cache', 'guest');
+  const cfg = path.join(dir, 'bench.cfg');
+  await writeFile(cfg, [
+    'name = "mbench"', 'memory = 512', 'vcpus = 1',
+    `kernel = "${path.join(guest, 'vmlinuz')}"`, `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
+    `extra = "console=ttyS0 quiet xlkit.fill=${FILL_MIB} ${DIRTY}"`, 'accel = "tcg"', '',
+  ].join('\n'));
+  console.log(`guest: 512 MiB RAM, ${FILL_MIB} MiB random, dirtier ${DIRTY} (TCG); ${REPS} run(s) each, alternating`);
+  const xs: Result[] = [];
+  const bs: Result[] = [];
+  try {
+    for (let i = 0; i < REPS; i++) {
+      const x = await viaXl(a, b, cfg);
+      xs.push(x);
+      console.log(`xl migrate  #${i + 1}: total ${x.seconds.toFixed(2)} s (ram ${x.ramSeconds?.toFixed(2)} s), downtime ${x.downtimeMs} ms  [${x.phases}]`);
+      const y = await baseline(a, dir, cfg);
+      bs.push(y);
+      console.log(`baseline    #${i + 1}: total ${y.seconds.toFixed(2)} s, downtime ${y.downtimeMs} ms`);
+    }
+  } finally {
+    await xl(a, 'destroy', 'mbench').catch(() => undefined);
+    await xl(b, 'destroy', 'mbench').catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const xt = avg(xs.map((r) => r.seconds));
+  const bt = avg(bs.map((r) => r.seconds));
+  const xd = avg(xs.map((r) => r.downtimeMs));
+  const bd = avg(bs.map((r) => r.downtimeMs));
+  console.log(`\nmean total: xl ${xt.toFixed(2)} s vs baseline ${bt.toFixed(2)} s = ${(xt / bt).toFixed(2)}x (goal <= 1.15x) ${xt / bt <= 1.15 ? 'OK' : 'MISSED'}`);
+  console.log(`mean downtime: xl ${xd.toFixed(0)} ms vs baseline ${bd.toFixed(0)} ms (goal <= baseline + 20 ms) ${xd <= bd + 20 ? 'OK' : 'MISSED'}`);
+}
