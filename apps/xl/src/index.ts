@@ -45,3 +45,9 @@ export { saveDomain, type SaveOptions, type SaveResult, type AfterSave } from '.
 export { restoreDomain, type RestoreOptions, type RestoreResult } from './ram/restore-domain.js';
 export { ProgressReporter, type ProgressMode, type ProgressSample, type ProgressOutput, type ReporterOptions } from './progress/reporter.js';
 export { formatBytes, formatRate, formatDuration, formatProgressLine, etaOf, rateOf, type ProgressSnapshot } from './progress/format.js';
+export { migrateDomain, type MigrateOptions, type MigrateResult } from './migrate/send-migration.js';
+export { receiveMigration, type ReceiveOptions, type ReceiveResult } from './migrate/receive-migration.js';
+export { senderHandshake, receiverHandshake, type SenderLink, type ReceiverLink } from './migrate/handshake.js';
+export { BANNER, READY, GO, REPORT, PROTOCOL_MIN, PROTOCOL_MAX, Feature, makeHello, negotiate, type Agreement } from './migrate/protocol.js';
+export { receiverCommand, splitWords, type ReceiverCommand } from './migrate/receiver-argv.js';
+export { incomingName, migratedAwayName } from './migrate/names.js';
