@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { StreamWriter } from '@xlkit/stream';
 import { receiverHandshake, senderHandshake } from './handshake.js';
-import { BANNER, makeHello, negotiate } from './protocol.js';
+import { BANNER, OWN_FEATURES, makeHello, negotiate } from './protocol.js';
 
 const config = { name: 'dom1', memory: 64 };
 
@@ -28,7 +28,7 @@ describe('migrate handshake', () => {
     expect(s.status).toBe('fulfilled');
     expect(r.status).toBe('fulfilled');
     if (s.status !== 'fulfilled' || r.status !== 'fulfilled') return;
-    expect(s.value.agreement).toEqual({ version: 1, features: ['ram-stream', 'abort'] });
+    expect(s.value.agreement).toEqual({ version: 1, features: [...OWN_FEATURES] });
     expect(r.value.agreement).toEqual(s.value.agreement);
     expect(r.value.config).toEqual(config);
     expect(s.value.peer.software).toBe('xlkit xl');
