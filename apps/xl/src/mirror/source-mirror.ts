@@ -23,6 +23,18 @@ import { diskNodeName } from '../qemu/argv.js';
 import { ConvergenceWatch } from './convergence.js';
 import { MirrorError } from './mirror-error.js';
 
+/** Wakes on the next event of a listener; one get() stays pending across waits (none is lost). */
+function eventWaker(events: { get(): Promise<unknown> }): (ms: number) => Promise<void> {
+  let pending: Promise<unknown> | undefined;
+  return async (ms) => {
+    pending ??= events.get().catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const woke = await Promise.race([pending.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
+    clearTimeout(timer);
+    if (woke) pending = undefined;
+  };
+}
+
 export interface MirrorDisk {
   id: string;
   jobId: string;
@@ -92,6 +104,7 @@ export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[],
 export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDisk[], o: MirrorOptions): Promise<DiskProgress[]> {
   const watches = new Map(disks.map((d) => [d.jobId, new ConvergenceWatch(o.stallWindowMs ?? 60_000)]));
   const events = qmp.listen(['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'BLOCK_JOB_ERROR']);
+  const wait = eventWaker(events);
   try {
     for (;;) {
       interrupted(o.signal);
@@ -115,7 +128,7 @@ export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDis
         }
       }
       if (progress.every((p) => p.ready)) return progress;
-      await Promise.race([sleep(o.pollMs ?? 500), events.get().catch(() => undefined)]);
+      await wait(o.pollMs ?? 500);
     }
   } finally {
     events.close();
@@ -130,13 +143,20 @@ function toProgress(d: MirrorDisk, job: BlockJobInfo | undefined): DiskProgress 
   return { id: d.id, offset: job?.offset ?? 0, len: job?.len ?? 0, ready: job?.ready === true, status: job?.status ?? 'missing' };
 }
 
+/** Polls until every job concluded; a job event wakes the poll at once (this runs in the downtime). */
 async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number): Promise<BlockJobInfo[]> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const jobs = (await queryBlockJobs(qmp)).filter((j) => jobIds.includes(j.device));
-    if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs;
-    if (Date.now() > deadline) throw new MirrorError('mirror', `mirror jobs did not finish in ${timeoutMs / 1000} s: ${jobs.map((j) => `${j.device} ${j.status}`).join(', ')}`);
-    await sleep(20);
+  const events = qmp.listen(['BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'JOB_STATUS_CHANGE']);
+  const wait = eventWaker(events);
+  try {
+    for (;;) {
+      const jobs = (await queryBlockJobs(qmp)).filter((j) => jobIds.includes(j.device));
+      if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs;
+      if (Date.now() > deadline) throw new MirrorError('mirror', `mirror jobs did not finish in ${timeoutMs / 1000} s: ${jobs.map((j) => `${j.device} ${j.status}`).join(', ')}`);
+      await wait(50);
+    }
+  } finally {
+    events.close();
   }
 }
 
@@ -146,12 +166,12 @@ async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutM
  * delete the NBD nodes. Throws if any job ends with an error (the target is not usable).
  */
 export async function finishMirrors(qmp: QmpClient, disks: readonly MirrorDisk[], timeoutMs = 120_000): Promise<void> {
-  for (const d of disks) await blockJobCancel(qmp, { device: d.jobId, force: false });
+  await Promise.all(disks.map((d) => blockJobCancel(qmp, { device: d.jobId, force: false })));
   const jobs = await waitConcluded(qmp, disks.map((d) => d.jobId), timeoutMs);
   const failed = jobs.filter((j) => j.error !== undefined);
   if (failed.length > 0) throw new MirrorError('mirror', `finishing the disk mirrors failed: ${failed.map((j) => `${j.device}: ${j.error}`).join('; ')}`);
-  for (const d of disks) await jobDismiss(qmp, { id: d.jobId });
-  for (const d of disks) await blockdevDel(qmp, { 'node-name': d.nbdNode });
+  await Promise.all(disks.map((d) => jobDismiss(qmp, { id: d.jobId })));
+  await Promise.all(disks.map((d) => blockdevDel(qmp, { 'node-name': d.nbdNode })));
 }
 
 /** Failure path: force-cancel, dismiss, delete the NBD nodes. Best effort and idempotent. */

@@ -20,9 +20,9 @@ export interface ChannelMuxOptions {
   send: FrameSend;
   /** Attach a stream to a channel the peer opened (e.g. connect to the local NBD socket). */
   accept?: (service: number, channel: number) => Promise<Duplex>;
-  /** Bytes of one channel in flight per direction; both ends must use the same (4 MiB). */
+  /** Bytes of one channel in flight per direction; both ends must use the same (16 MiB). */
   window?: number;
-  /** Largest data frame (64 KiB). */
+  /** Largest data frame (256 KiB, the record's maximum). */
   maxFrame?: number;
   /** Open channels at most (64). */
   maxChannels?: number;
@@ -30,7 +30,7 @@ export interface ChannelMuxOptions {
   onError?: (err: TunnelError) => void;
 }
 
-export const DEFAULT_WINDOW = 4 * 1024 * 1024;
+export const DEFAULT_WINDOW = 16 * 1024 * 1024;
 
 export interface MuxStats {
   bytesSent: number;
@@ -52,11 +52,12 @@ export class ChannelMux {
   #pumping = false;
   #failed: TunnelError | undefined;
   #closed = false;
+  readonly #idleWaiters = new Set<() => void>();
 
   constructor(opts: ChannelMuxOptions) {
     this.#opts = opts;
     this.window = opts.window ?? DEFAULT_WINDOW;
-    this.maxFrame = Math.min(opts.maxFrame ?? 64 * 1024, TUNNEL_DATA_MAX);
+    this.maxFrame = Math.min(opts.maxFrame ?? TUNNEL_DATA_MAX, TUNNEL_DATA_MAX);
     this.#nextId = opts.side === 'odd' ? 1 : 2;
   }
 
@@ -130,14 +131,26 @@ export class ChannelMux {
     }
   }
 
-  /** Resolves once no channel is open (every one ended both ways or was reset), or after `timeoutMs`. */
-  async idle(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.#channels.size > 0 && !this.#closed) {
-      if (Date.now() > deadline) return false;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return true;
+  /** Resolves true once no channel is open (each ended both ways or was reset), false after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<boolean> {
+    if (this.#channels.size === 0 || this.#closed) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#idleWaiters.delete(done);
+        resolve(false);
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#idleWaiters.add(done);
+    });
+  }
+
+  #notifyIdle(): void {
+    if (this.#channels.size > 0 && !this.#closed) return;
+    for (const w of this.#idleWaiters) w();
+    this.#idleWaiters.clear();
   }
 
   /** Resets every channel and stops sending. Idempotent. */
@@ -147,6 +160,7 @@ export class ChannelMux {
     for (const ch of [...this.#channels.values()]) ch.destroy();
     this.#channels.clear();
     this.#control.length = 0;
+    this.#notifyIdle();
   }
 
   #fail(err: TunnelError): void {
@@ -163,6 +177,7 @@ export class ChannelMux {
       removed: () => {
         this.#channels.delete(id);
         this.#rr = this.#rr.filter((x) => x !== id);
+        this.#notifyIdle();
       },
     });
     this.#channels.set(id, ch);

@@ -1,0 +1,178 @@
+/**
+ * `npm run bench -- migrate-q`: a TCG guest with 512 MiB of RAM and a 2 GiB raw disk holding
+ * 1 GiB of data, migrated on this host with its disk: `xl migrate -q` over the tunnel (disk
+ * traffic multiplexed into the migration pipe) and direct (QEMU's NBD over TCP), and in the
+ * same run the baseline: the same QMP sequence driven directly, QEMU to QEMU (NBD and the
+ * migration stream each on a unix socket, no xl in the data path).
+ *
+ * Timed on every side: mirror = blockdev-add + blockdev-mirror until every job is READY;
+ * RAM = migrate until completed, including the mirror finish at pre-switchover; total =
+ * receiver QEMU start to the destination resumed (xl's figure from its --json summary, so
+ * node's start-up is not counted); downtime = QEMU's. Goals: tunnel total <= 1.25x baseline,
+ * direct <= 1.10x, downtime <= baseline + 20 ms.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import {
+  QmpClient, blockExportAdd, blockJobCancel, blockdevAdd, blockdevDel, blockdevMirror, cont, followMigration, jobDismiss, migrate,
+  migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters, nbdServerStart, nbdServerStop, queryBlockJobs,
+  unixSocketAddressLegacy, waitForMirrorReady,
+} from '@xlkit/qmp';
+import { destroyDomain, openStore, startDomain, type DomainConfig, type DomainStore } from '@xlkit/xl';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const XL = path.join(ROOT, 'apps', 'xl', 'bin', 'xl.js');
+const GUEST = path.join(ROOT, '.cache', 'guest');
+const DISK_GIB = 2;
+const DATA_MIB = Number(process.env.XLKIT_BENCH_DATA_MIB ?? 1024);
+const MEMORY_MIB = 512;
+
+interface Figures {
+  mirror: number;
+  ram: number;
+  total: number;
+  downtimeMs: number;
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [XL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function xl(stateDir: string, ...args: string[]): Promise<string> {
+  const r = await run(['--state-dir', stateDir, ...args]);
+  if (r.code !== 0) throw new Error(`xl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+function shellWord(s: string): string {
+  return `'${s.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A source domain with a 2 GiB disk of which DATA_MIB hold data, booted and beating. */
+async function bootSource(work: string, stateDir: string, name: string): Promise<string> {
+  const disk = path.join(work, `${name}.raw`);
+  await execa('qemu-img', ['create', '-q', '-f', 'raw', disk, `${DISK_GIB}G`]);
+  await execa('qemu-io', ['-f', 'raw', '-c', `write -P 0x5b 0 ${DATA_MIB}M`, disk]);
+  const cfg = path.join(work, `${name}.cfg`);
+  await writeFile(cfg, [
+    `name = "${name}"`, `memory = ${MEMORY_MIB}`, 'vcpus = 1', `kernel = "${path.join(GUEST, 'vmlinuz')}"`,
+    `ramdisk = "${path.join(GUEST, 'initramfs.cpio.gz')}"`, 'extra = "console=ttyS0 quiet"', `disk = [ "${disk},raw,xvda,rw" ]`, 'accel = "tcg"', '',
+  ].join('\n'));
+  await xl(stateDir, 'create', cfg);
+  const deadline = Date.now() + 90_000;
+  while (!/xlkit-heartbeat 3$/m.test(await xl(stateDir, 'console', name))) {
+    if (Date.now() > deadline) throw new Error(`${name} did not boot`);
+    await sleep(300);
+  }
+  return disk;
+}
+
+/** 'plain' = `xl migrate` without -q (disk shared, no mirror): the RAM path alone, for reference. */
+async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain'): Promise<Figures> {
+  const a = path.join(work, `${transport}-a`);
+  const b = path.join(work, `${transport}-b`);
+  const targets = path.join(work, `${transport}-targets`);
+  mkdirSync(targets);
+  await bootSource(work, a, `q${transport}`);
+  const receiver = ['node', XL, '--state-dir', b, 'migrate-receive'].map(shellWord).join(' ');
+  const q = transport === 'plain' ? [] : ['-q', '--transport', transport, '--target-dir', targets];
+  const out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
+  const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number };
+  await xl(b, 'destroy', `q${transport}`);
+  const p = summary.phases;
+  return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs };
+}
+
+async function benchBaseline(work: string): Promise<Figures> {
+  const a = await openStore(path.join(work, 'base-a'));
+  const b = await openStore(path.join(work, 'base-b'));
+  const targets = path.join(work, 'base-targets');
+  mkdirSync(targets);
+  await bootSource(work, a.root, 'qbase');
+  const [source] = await a.list();
+  if (!source) throw new Error('no source domain');
+  const target = path.join(targets, 'qbase.raw');
+  const t0 = performance.now();
+  await execa('qemu-img', ['create', '-q', '-f', 'raw', target, `${DISK_GIB}G`]);
+  const config: DomainConfig = { ...source.config, disks: source.config.disks.map((d) => ({ ...d, target })) };
+  const dest = await startDomain(b, config, { paused: true, incoming: 'defer', name: 'qbase--incoming' });
+  const src = await QmpClient.connect(a.paths(source.id).qmp);
+  const dst = await QmpClient.connect(b.paths(dest.id).qmp);
+  try {
+    const nbd = path.join(b.paths(dest.id).dir, 'nbd.sock');
+    const mig = path.join(b.paths(dest.id).dir, 'mig.sock');
+    await migrateSetCapabilities(dst, [{ capability: 'events', state: true }, { capability: 'late-block-activate', state: true }]);
+    await nbdServerStart(dst, { addr: unixSocketAddressLegacy(nbd) });
+    await blockExportAdd(dst, { type: 'nbd', id: 'exp-xvda', 'node-name': 'disk-xvda', writable: true, name: 'xvda' });
+    await migrateIncoming(dst, { uri: `unix:${mig}` });
+    const m0 = performance.now();
+    await blockdevAdd(src, { driver: 'nbd', 'node-name': 'mig-xvda', server: { type: 'unix', path: nbd }, export: 'xvda' });
+    await blockdevMirror(src, { 'job-id': 'mirror-xvda', device: 'disk-xvda', target: 'mig-xvda', sync: 'full', 'copy-mode': 'background', 'auto-dismiss': false });
+    await waitForMirrorReady(src, ['mirror-xvda']);
+    const r0 = performance.now();
+    await migrateSetParameters(src, { 'max-bandwidth': 1024 ** 4 });
+    await migrateSetCapabilities(src, [{ capability: 'events', state: true }, { capability: 'pause-before-switchover', state: true }]);
+    await migrate(src, { uri: `unix:${mig}` });
+    await followMigration(src, { untilPreSwitchover: true });
+    await blockJobCancel(src, { device: 'mirror-xvda' });
+    while ((await queryBlockJobs(src)).some((j) => j.device === 'mirror-xvda' && j.status !== 'concluded')) await sleep(5);
+    await jobDismiss(src, { id: 'mirror-xvda' });
+    await blockdevDel(src, { 'node-name': 'mig-xvda' });
+    await migrateContinue(src, { state: 'pre-switchover' });
+    const done = await followMigration(src);
+    await followMigration(dst);
+    await nbdServerStop(dst);
+    await cont(dst);
+    const t1 = performance.now();
+    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: done.downtimeMs ?? NaN };
+  } finally {
+    await src.close();
+    await dst.close();
+    for (const [store, rec] of [[a, source], [b, dest]] as [DomainStore, typeof source][]) await destroyDomain(store, rec).catch(() => undefined);
+  }
+}
+
+function row(name: string, f: Figures, base?: Figures): string {
+  const ratio = base ? `  ${(f.total / base.total).toFixed(2)}x total, downtime ${f.downtimeMs - base.downtimeMs >= 0 ? '+' : ''}${(f.downtimeMs - base.downtimeMs).toFixed(0)} ms` : '';
+  return `${name.padEnd(9)} mirror ${f.mirror.toFixed(2).padStart(6)} s  RAM ${f.ram.toFixed(2).padStart(6)} s  total ${f.total.toFixed(2).padStart(6)} s  downtime ${String(f.downtimeMs).padStart(4)} ms${ratio}`;
+}
+
+export async function benchMigrateQ(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-mq-'));
+  const killAll = async () => {
+    for (const dir of ['tunnel-a', 'tunnel-b', 'direct-a', 'direct-b', 'plain-a', 'plain-b', 'base-a', 'base-b']) {
+      const s = path.join(work, dir);
+      const list = await run(['--state-dir', s, 'list', '--json']).catch(() => undefined);
+      for (const d of JSON.parse(list?.stdout || '[]') as { id: number }[]) await run(['--state-dir', s, 'destroy', String(d.id)]);
+    }
+  };
+  try {
+    console.log(`migrate-q: guest ${MEMORY_MIB} MiB RAM, ${DISK_GIB} GiB raw disk with ${DATA_MIB} MiB of data, same host, TCG`);
+    const base = await benchBaseline(work);
+    console.log(row('baseline', base));
+    const tunnel = await benchXl(work, 'tunnel');
+    console.log(row('tunnel', tunnel, base));
+    const direct = await benchXl(work, 'direct');
+    console.log(row('direct', direct, base));
+    console.log(row('(no -q)', await benchXl(work, 'plain')));
+    const ok = (f: Figures, goal: number) => f.total <= goal * base.total && f.downtimeMs <= base.downtimeMs + 20;
+    console.log(`goals: tunnel <= 1.25x and downtime <= +20 ms: ${ok(tunnel, 1.25) ? 'met' : 'NOT met'}; direct <= 1.10x and downtime <= +20 ms: ${ok(direct, 1.1) ? 'met' : 'NOT met'}`);
+  } finally {
+    await killAll();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
