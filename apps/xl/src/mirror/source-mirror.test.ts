@@ -29,7 +29,7 @@ describe('source mirrors against the fake QMP server', () => {
       },
     }, async (c, server) => {
       await expect(startMirrors(c, disks, { syncWrites: true, server: { type: 'unix', path: '/s' } })).rejects.toThrow(MirrorError);
-      expect(server.commands.filter((x) => x.execute === 'blockdev-del').map((x) => x.arguments['node-name'])).toEqual(['xlkit-nbd-xvda', 'xlkit-nbd-xvdb']);
+      expect(server.commands.filter((x) => x.execute === 'blockdev-del').map((x) => x.arguments?.['node-name'])).toEqual(['xlkit-nbd-xvda', 'xlkit-nbd-xvdb']);
     });
   });
 
