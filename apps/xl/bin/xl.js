@@ -1,7 +1,55 @@
 #!/usr/bin/env node
-// Entry shim: load the TypeScript sources through tsx (no build step), then run main.
-import { register } from 'tsx/esm/api';
+// Entry shim. xl runs from one esbuild bundle of its TypeScript sources (and of the workspace
+// libraries), so a command starts in a fraction of a second: migrate-receive on the far end of
+// a pipe and every `xl list` pay that start-up. The bundle is rebuilt whenever a source file is
+// newer than it (written to a temporary name and renamed, so concurrent xl processes are safe).
+import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-register();
-const { main } = await import('../src/main.ts');
+const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const repo = path.resolve(appDir, '..', '..');
+const sources = [path.join(appDir, 'src'), path.join(repo, 'libs', 'stream', 'src'), path.join(repo, 'libs', 'qmp', 'src')];
+const bundle = path.join(appDir, 'dist', 'xl.mjs');
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(full));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+function bundleIsFresh() {
+  let built;
+  try {
+    built = statSync(bundle).mtimeMs;
+  } catch {
+    return false;
+  }
+  return sources.every((dir) => newestSource(dir) <= built);
+}
+
+if (!bundleIsFresh()) {
+  const { build } = await import('esbuild');
+  const temp = `${bundle}.${process.pid}.tmp`;
+  mkdirSync(path.dirname(bundle), { recursive: true });
+  await build({
+    entryPoints: [path.join(appDir, 'src', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: temp,
+    sourcemap: 'inline',
+    external: ['execa', 'binary-parser', 'esbuild'],
+    logLevel: 'warning',
+  });
+  renameSync(temp, bundle);
+}
+
+process.setSourceMapsEnabled(true);
+const { main } = await import(pathToFileURL(bundle).href);
 process.exitCode = await main(process.argv.slice(2));
