@@ -171,6 +171,29 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     });
   }
 
+  it('sender interrupted after the receiver said ready, before GO: the targets are removed too', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq9', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq9', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'sender-stall:before-go' },
+    });
+    let stalled = false;
+    onJsonLines(child.stdout!, (ev) => {
+      if (stalled || ev.event !== 'stalled-before-go') return;
+      stalled = true;
+      child.kill('SIGINT');
+    });
+    const r = await child;
+    expect(stalled).toBe(true);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(/failed in switchover: interrupted/);
+    await expectSourceIntact(a, 'mq9', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir);
+  });
+
   it('NBD connection dropped mid-mirror: the mirror fails, everything is rolled back', async () => {
     const a = qHost('mq-a-');
     const b = qHost('mq-b-');

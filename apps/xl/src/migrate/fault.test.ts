@@ -37,7 +37,7 @@ async function verdict(bytes: Buffer, piece: number): Promise<string> {
 
 describe('test fault hooks', () => {
   test('parseFaults reads only well-formed entries', () => {
-    expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:2,receiver-stall:phase1,bogus:1' })).toEqual({ corruptRamChunk: 2, receiverStall: 'phase1' });
+    expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:2,receiver-stall:phase1,sender-stall:before-go,bogus:1' })).toEqual({ corruptRamChunk: 2, receiverStall: 'phase1', senderStall: 'before-go' });
     expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:0' })).toEqual({});
     expect(parseFaults({})).toEqual({});
   });

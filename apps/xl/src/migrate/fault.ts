@@ -5,6 +5,8 @@
  *                           after its crc was computed
  *   receiver-stall:phase1   receiver: after starting the incoming QEMU, stall before PHASE_READY
  *                           (so a test can kill it at a known point)
+ *   sender-stall:before-go  sender: after the receiver said ready, stall before GO until
+ *                           interrupted (the last moment a failure still rolls back)
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { RAM_CHUNK_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, paddedLength } from '@xlkit/stream';
@@ -12,6 +14,7 @@ import { RAM_CHUNK_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_
 export interface Faults {
   corruptRamChunk?: number;
   receiverStall?: 'phase1';
+  senderStall?: 'before-go';
 }
 
 export function parseFaults(env: NodeJS.ProcessEnv): Faults {
@@ -20,6 +23,7 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
     const [name, arg] = item.split(':');
     if (name === 'corrupt-ram-chunk' && /^[1-9][0-9]*$/.test(arg ?? '')) out.corruptRamChunk = Number(arg);
     if (name === 'receiver-stall' && arg === 'phase1') out.receiverStall = 'phase1';
+    if (name === 'sender-stall' && arg === 'before-go') out.senderStall = 'before-go';
   }
   return out;
 }

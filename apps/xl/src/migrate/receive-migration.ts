@@ -147,7 +147,6 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     if (end.name !== 'END') throw unexpected(end, 'END');
     // The guest must not run while the NBD server could still take writes.
     await mirror?.finish(qmp);
-    if (mirror) record = await store.update(record.id, ({ createdDisks: _done, ...r }) => r);
     o.log(`received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.migration.status}`);
 
     stage = 'switch-over';
@@ -156,6 +155,11 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     await write(o.output, READY);
     const rest = new ByteChannel(link.forward.remainder(), 'sender');
     await rest.expect(GO, 'the go-ahead');
+    // Past GO the targets are the domain's disks: no failure may remove them any more.
+    if (mirror) {
+      mirror.commit();
+      record = await store.update(record.id, ({ createdDisks: _done, ...r }) => r);
+    }
   } catch (err) {
     await reportError(writer, stage, err);
     await qmp?.close().catch(() => undefined);

@@ -182,6 +182,10 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     await raced(backDone, failure.signal);
     const rest = new ByteChannel(back.remainder(), 'receiver');
     await raced(rest.expect(READY, 'the ready message'), failure.signal);
+    if (faults.senderStall === 'before-go') {
+      stages.event('stalled-before-go');
+      await raced(new Promise<never>(() => undefined), failure.signal);
+    }
     await store.update(domain.id, (r) => ({ ...r, name: migratedAwayName(domain.name) }));
     committed = true;
     o.signal.removeEventListener('abort', onInterrupt);

@@ -107,7 +107,10 @@ export class MirrorReceiver {
       await this.#mux.idle(5_000);
       detachTunnel(this.#mux, this.#forward as StreamReader);
     }
-    // The targets are the domain's disks now.
+  }
+
+  /** GO arrived: the targets are the domain's disks now, never removed by abort(). */
+  commit(): void {
     this.#created = [];
   }
 
