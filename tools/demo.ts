@@ -28,7 +28,7 @@ function say(line: string): void {
 
 /** Run xl against a state dir; its output goes straight to the terminal (progress bars). */
 async function xl(stateDir: string, ...args: string[]): Promise<void> {
-  process.stdout.write(`\n$ xl ${args.join(' ')}\n`);
+  process.stdout.write(`\n$ xl ${args.map((a) => (a === '' || /[\s'"]/.test(a) ? shellWord(a) : a)).join(' ')}\n`);
   const started = Date.now();
   await execa('node', [XL, '--state-dir', stateDir, ...args], { stdio: 'inherit' });
   timeline.push(`${(args[0] ?? '').padEnd(14)} ${((Date.now() - started) / 1000).toFixed(1)} s`);
