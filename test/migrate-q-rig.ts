@@ -16,6 +16,8 @@ export interface DiskDef {
   vdev: string;
   format: 'raw' | 'qcow2';
   sizeMiB: number;
+  /** Marked shared=yes: storage both hosts see, never mirrored. */
+  shared?: boolean;
 }
 
 export interface BootedWriter {
@@ -32,7 +34,9 @@ export async function bootWriter(
   const paths: string[] = [];
   for (const d of disks) paths.push(await createDiskImage(host.dir, `${name}-${d.vdev}.${d.format}`, d.sizeMiB, d.format));
   await prepare?.(paths);
-  const diskList = disks.map((d, i) => `"${paths[i]},${d.format},${d.vdev},rw"`).join(', ');
+  const diskList = disks
+    .map((d, i) => (d.shared ? `"format=${d.format}, vdev=${d.vdev}, access=rw, shared=yes, target=${paths[i]}"` : `"${paths[i]},${d.format},${d.vdev},rw"`))
+    .join(', ');
   const cfg = await guestConfig(host.dir, name, { extra: `"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=${writeMiB}"`, disk: `[ ${diskList} ]` });
   const created = netns
     ? await netns.exec(['node', XL, '--state-dir', host.stateDir, 'create', cfg], { reject: false })

@@ -171,6 +171,21 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     });
   }
 
+  it('leaves a disk marked shared=yes where it is and mirrors only the local one', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq10', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }, { vdev: 'xvdb', format: 'raw', sizeMiB: 8, shared: true }], WRITE_MB);
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq10', sameHostReceiver(b)]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stderr)).toMatch(/xvdb: not copied \(shared\)/);
+    const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
+    expect(view!.config.disks.map((d) => d.target)).toEqual([path.join(targetDir, path.basename(src.disks[0]!)), src.disks[1]]);
+    expect(readdirSync(targetDir)).toEqual([path.basename(src.disks[0]!)]);
+    await waitForBeatAbove(b, 'mq10', src.beat + 3);
+  });
+
   it('sender interrupted after the receiver said ready, before GO: the targets are removed too', async () => {
     const a = qHost('mq-a-');
     const b = qHost('mq-b-');

@@ -34,6 +34,12 @@ describe('parseDiskSpec', () => {
     expect(parseDiskSpec('file:/img/a.raw,vdev=xvdaa', pos)).toMatchObject({ target: '/img/a.raw', index: 26 });
   });
 
+  it('reads shared=yes (storage every host sees) and refuses other values', () => {
+    expect(parseDiskSpec('format=raw, vdev=xvdb, shared=yes, target=/nfs/b.raw', pos)).toMatchObject({ shared: true, vdev: 'xvdb' });
+    expect(parseDiskSpec('format=raw, vdev=xvdb, shared=no, target=/nfs/b.raw', pos).shared).toBeUndefined();
+    expect(errorOf('format=raw, vdev=xvdb, shared=maybe, target=/b.raw').message).toMatch(/bad shared 'maybe': expected yes or no/);
+  });
+
   it('accepts an empty IDE cdrom', () => {
     expect(parseDiskSpec(',raw,hdc,devtype=cdrom', pos)).toMatchObject({ cdrom: true, readOnly: true, index: 2 });
     expect(parseDiskSpec(',raw,hdc,devtype=cdrom', pos).target).toBeUndefined();

@@ -2,6 +2,8 @@
  * xl disk specifications (xl-disk-configuration): the positional form
  * `target,format,vdev,access` and the keyed form `format=qcow2, vdev=xvda, access=rw, target=PATH`
  * (target= must come last: it swallows the rest of the string, commas included).
+ * xlkit adds `shared=yes`: the image is on storage the migration destination sees too, so
+ * `xl migrate -q` does not copy it (libvirt's <shareable/>).
  */
 import { ConfigError, type SourcePosition } from '../errors.js';
 
@@ -20,10 +22,12 @@ export interface DiskSpec {
   index: number;
   readOnly: boolean;
   cdrom: boolean;
+  /** On storage every host sees: never mirrored by `migrate -q`. */
+  shared?: boolean;
 }
 
 const POSITIONAL = ['target', 'format', 'vdev', 'access'] as const;
-const KNOWN_KEYS = new Set(['target', 'format', 'vdev', 'access', 'devtype', 'backendtype', 'backend', 'script']);
+const KNOWN_KEYS = new Set(['target', 'format', 'vdev', 'access', 'devtype', 'shared', 'backendtype', 'backend', 'script']);
 const IDE_MAX = 4;
 
 function vdevIndex(letters: string): number {
@@ -55,7 +59,7 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
       if (fields[key]) throw new ConfigError(at(tokOffset), `disk spec sets '${key}' twice`);
       fields[key] = { value: raw.slice(eq + 1).trim(), offset: tokOffset };
     } else if (key !== undefined && /^[a-z_-]+$/.test(key)) {
-      throw new ConfigError(at(tokOffset), `unknown disk parameter '${key}' (expected target, format, vdev, access or devtype)`);
+      throw new ConfigError(at(tokOffset), `unknown disk parameter '${key}' (expected target, format, vdev, access, devtype or shared)`);
     } else {
       const name = POSITIONAL[positional];
       if (name === undefined) throw new ConfigError(at(tokOffset), `too many positional disk parameters: '${raw}'`);
@@ -106,11 +110,19 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
     throw new ConfigError(at(a?.offset ?? 0), `IDE hard disk ${vdevField.value} cannot be read-only (QEMU's ide-hd is always writable): use rw, a virtio vdev, or devtype=cdrom`);
   }
 
+  let shared = false;
+  const sh = fields.shared;
+  if (sh && sh.value !== '') {
+    if (['yes', '1', 'true'].includes(sh.value)) shared = true;
+    else if (!['no', '0', 'false'].includes(sh.value)) throw new ConfigError(at(sh.offset), `bad shared '${sh.value}': expected yes or no`);
+  }
+
   let target = fields.target?.value;
   if (target !== undefined) target = target.replace(/^(file|phy|aio):/, '');
   if ((target === undefined || target === '') && !cdrom) throw new ConfigError(pos, `disk spec '${spec}' has no target (the image path)`);
 
   const out: DiskSpec = { format, vdev: vdevField.value, bus, index, readOnly, cdrom };
   if (target !== undefined && target !== '') out.target = target;
+  if (shared) out.shared = true;
   return out;
 }

@@ -40,6 +40,10 @@ export async function buildDiskPlan(disks: readonly DiskSpec[], info: readonly D
       skipped.push({ id: d.vdev, reason: 'read-only' });
       continue;
     }
+    if (d.shared === true) {
+      skipped.push({ id: d.vdev, reason: 'shared' });
+      continue;
+    }
     if (d.target === undefined) continue;
     const i = info.find((x) => x.id === d.vdev);
     if (!i) throw new MirrorError('mirror', `QEMU reports no size for disk ${d.vdev}`);
