@@ -25,7 +25,7 @@ export { isProcessAlive, readProcStat } from './process-info.js';
 export { buildQemuArgv, diskNodeName, escapeOptValue, type QemuLaunchOptions } from './qemu/argv.js';
 export { resolveDomain } from './domain/resolve.js';
 export { startDomain, type StartOptions } from './domain/start.js';
-export { connectQmp, withQmp, queryRunState, type ConnectQmpOptions, type RunStateResult } from './domain/qmp.js';
+export { connectQmp, withQmp, queryRunState, leavePostmigrate, type ConnectQmpOptions, type RunStateResult } from './domain/qmp.js';
 export { destroyDomain, waitForQemuExit } from './domain/destroy.js';
 export { pauseDomain, unpauseDomain, shutdownDomain, renameDomain, type ShutdownOptions } from './domain/control.js';
 export { reapDomains, formatReaped, type ReapResult, type ReapedDomain } from './domain/reap.js';

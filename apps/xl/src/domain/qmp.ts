@@ -1,5 +1,5 @@
 /** QMP access to a domain's QEMU through @xlkit/qmp. */
-import { QmpClient, queryStatus } from '@xlkit/qmp';
+import { QmpClient, cont, queryStatus, stop } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
@@ -45,4 +45,18 @@ export async function queryRunState(qmp: QmpClient): Promise<RunStateResult> {
     throw new XlError('XL_QEMU_FAILED', `unexpected query-status reply: ${JSON.stringify(r).slice(0, 200)}`);
   }
   return { status: r.status, running: r.running === true };
+}
+
+/**
+ * QEMU 7.2 refuses to migrate, and so to save, a VM that an earlier migration or save left in
+ * `postmigrate` ("paused due to previous migration"), and only `cont` leaves that state. Such
+ * a VM is resumed and stopped again at once (its vCPUs run for an instant); any other state is
+ * left alone. Returns the run state to go on from.
+ */
+export async function leavePostmigrate(qmp: QmpClient): Promise<RunStateResult> {
+  const now = await queryRunState(qmp);
+  if (now.status !== 'postmigrate') return now;
+  await cont(qmp);
+  await stop(qmp);
+  return queryRunState(qmp);
 }

@@ -13,7 +13,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
-import { connectQmp, queryRunState } from '../domain/qmp.js';
+import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
@@ -106,7 +106,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
   try {
     stages.start('handshake');
     qmp = await raced(connectQmp(store, domain), failure.signal);
-    const runState = await queryRunState(qmp);
+    const runState = await leavePostmigrate(qmp);
     before.running = runState.running;
     if (!['running', 'paused'].includes(runState.status)) {
       throw new XlError('XL_MIGRATION', `domain '${domain.name}' is ${runState.status}; only a running or paused domain can migrate`);

@@ -9,7 +9,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
-import { connectQmp, queryRunState } from '../domain/qmp.js';
+import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { AtomicFile } from './atomic-file.js';
@@ -54,7 +54,7 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
   let file: AtomicFile | undefined;
   try {
     const info = await collectDomainInfo(qmp, record.config.disks);
-    wasRunning = (await queryRunState(qmp)).running;
+    wasRunning = (await leavePostmigrate(qmp)).running;
     if (wasRunning) {
       await stop(qmp);
       stopped = true;
