@@ -311,7 +311,8 @@ describe('xl save / xl restore (real QEMU)', () => {
     const last = (await beats(h, 'int')).at(-1)!;
     await waitForBeatAbove(h, 'int', last);
 
-    // Killed outright: no cleanup possible, but FILE still never appears.
+    // Killed outright: FILE never appears, and the next xl command finishes the rollback
+    // (partial file removed, domain running again).
     const killed = execa('node', [XL, '--state-dir', h.stateDir, 'save', '--bandwidth', '2', 'int', file], { reject: false, stdin: 'ignore' });
     for (let i = 0; partial().length === 0 || statSync(path.join(h.dir, partial()[0]!)).size < 1024 * 1024; i++) {
       if (i > 600) throw new Error('the second save never started');
@@ -320,5 +321,13 @@ describe('xl save / xl restore (real QEMU)', () => {
     killed.kill('SIGKILL');
     await killed;
     expect(existsSync(file)).toBe(false);
+    expect(partial()).toHaveLength(1);
+    const listed = await h.xl('list');
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    expect(listed.stderr).toMatch(/domain 'int' \(id 1\): the xl save of it \(pid \d+\) went away; partial file removed, domain running again/);
+    expect(partial()).toEqual([]);
+    expect(await view(h, 'int')).toMatchObject({ id: 1, status: 'running' });
+    const lastAfterKill = (await beats(h, 'int')).at(-1)!;
+    await waitForBeatAbove(h, 'int', lastAfterKill);
   });
 });

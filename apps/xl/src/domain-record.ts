@@ -31,6 +31,8 @@ export interface DomainRecord {
   qemu?: QemuProcessInfo;
   /** Disk images `xl migrate-receive -q` created for this incoming domain: removed if it is reaped. */
   createdDisks?: string[];
+  /** While `xl save` (ownerPid) runs: its partial file, and whether the domain ran before it. */
+  saving?: { partial: string; wasRunning: boolean };
 }
 
 export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> & Partial<Pick<DomainRecord, 'status'>>;

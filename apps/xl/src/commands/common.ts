@@ -4,6 +4,7 @@ import { openStore, type DomainStore } from '../domain-store.js';
 import type { DomainRecord } from '../domain-record.js';
 import { formatReaped, reapDomains } from '../domain/reap.js';
 import { resolveDomain } from '../domain/resolve.js';
+import { recoverAbandonedSaves } from '../ram/recover-save.js';
 
 export function println(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
@@ -23,7 +24,9 @@ export async function openSession(args: CommandArgs, io: CommandIo): Promise<Ses
   const store = await openStore(args.globals.stateDir, io.env);
   const { live, reaped } = await reapDomains(store);
   for (const r of reaped) warn(io, formatReaped(r));
-  return { store, live };
+  const recovered = await recoverAbandonedSaves(store, live);
+  for (const m of recovered) warn(io, m);
+  return { store, live: recovered.length > 0 ? await store.list() : live };
 }
 
 /** Opens the store and resolves the first positional as DOMAIN. */

@@ -12,7 +12,7 @@ import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
-import { AtomicFile } from './atomic-file.js';
+import { AtomicFile, partialPath } from './atomic-file.js';
 import { collectDomainInfo } from './domain-info.js';
 import { sendRam } from './outgoing.js';
 
@@ -41,6 +41,12 @@ export interface SaveResult {
   domainState: 'destroyed' | 'running' | 'paused';
 }
 
+/** The record without the marks of a save in progress. */
+export function withoutSaving(r: DomainRecord): DomainRecord {
+  const { saving: _saving, ownerPid: _owner, ...rest } = r;
+  return rest;
+}
+
 async function resume(qmp: QmpClient): Promise<void> {
   await cont(qmp);
 }
@@ -55,11 +61,14 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
   try {
     const info = await collectDomainInfo(qmp, record.config.disks);
     wasRunning = (await leavePostmigrate(qmp)).running;
+    // Recorded before the guest stops: should this xl die, the next one removes the partial
+    // file and resumes the domain (recoverAbandonedSaves).
+    const saving = { partial: partialPath(options.file), wasRunning };
+    await store.update(record.id, (r) => ({ ...r, status: 'saving', ownerPid: process.pid, saving }));
     if (wasRunning) {
       await stop(qmp);
       stopped = true;
     }
-    await store.update(record.id, (r) => ({ ...r, status: 'saving' }));
     progress?.phase('header');
     file = await AtomicFile.create(options.file);
     const writer = new StreamWriter(file.stream);
@@ -87,7 +96,7 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
       domainState = 'destroyed';
     } else {
       if (options.after === 'running' && wasRunning) await resume(qmp);
-      await store.update(record.id, (r) => ({ ...r, status: options.after === 'running' && wasRunning ? 'running' : 'paused' }));
+      await store.update(record.id, (r) => ({ ...withoutSaving(r), status: options.after === 'running' && wasRunning ? 'running' : 'paused' }));
       domainState = options.after === 'running' && wasRunning ? 'running' : 'paused';
     }
     return { fileBytes, ramBytes: ram.bytes, seconds: (performance.now() - started) / 1000, digest: ram.digest.toString('hex'), wasRunning, domainState };
@@ -105,7 +114,7 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
         status = 'paused';
       }
     }
-    await store.update(record.id, (r) => ({ ...r, status })).catch(() => undefined);
+    await store.update(record.id, (r) => ({ ...withoutSaving(r), status })).catch(() => undefined);
     const why = err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'interrupted' : err instanceof Error ? err.message : String(err);
     throw new XlError(err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_SAVE', `saving domain '${record.name}' failed: ${why}; ${options.file} was not written${resumed}`, { cause: err, domain: record.name });
   } finally {

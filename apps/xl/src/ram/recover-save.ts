@@ -1,0 +1,37 @@
+/**
+ * An `xl save` that died (SIGKILL, a crash) leaves its domain stopped with a partial file
+ * beside FILE. The next xl command on this host finishes the rollback the save would have
+ * done: the partial file is removed, a migration still under way is cancelled, and the domain
+ * runs again if it ran before the save.
+ */
+import { rm } from 'node:fs/promises';
+import { cont, migrateCancel } from '@xlkit/qmp';
+import type { DomainRecord } from '../domain-record.js';
+import type { DomainStore } from '../domain-store.js';
+import { leavePostmigrate, withQmp } from '../domain/qmp.js';
+import { isProcessAlive } from '../process-info.js';
+import { withoutSaving } from './save-domain.js';
+
+function abandoned(d: DomainRecord): boolean {
+  return d.status === 'saving' && d.saving !== undefined && d.ownerPid !== undefined && !isProcessAlive(d.ownerPid);
+}
+
+/** Rolls back every abandoned save among `live`; returns one message per domain recovered. */
+export async function recoverAbandonedSaves(store: DomainStore, live: readonly DomainRecord[]): Promise<string[]> {
+  const messages: string[] = [];
+  for (const d of live.filter(abandoned)) {
+    const saving = d.saving as NonNullable<DomainRecord['saving']>;
+    await rm(saving.partial, { force: true });
+    const state = await withQmp(store, d, async (qmp) => {
+      await migrateCancel(qmp);
+      const now = await leavePostmigrate(qmp);
+      if (saving.wasRunning && !now.running) await cont(qmp);
+      return saving.wasRunning ? 'running' : 'paused';
+    });
+    const claimed = await store.update(d.id, (r) => (abandoned(r) ? { ...withoutSaving(r), status: state } : r));
+    if (claimed.status === state && claimed.saving === undefined) {
+      messages.push(`domain '${d.name}' (id ${d.id}): the xl save of it (pid ${d.ownerPid}) went away; partial file removed, domain ${state} again`);
+    }
+  }
+  return messages;
+}
