@@ -286,6 +286,25 @@ describe('xl save / xl restore (real QEMU)', () => {
     expect(qemusUnder(h.stateDir)).toEqual([]);
   });
 
+  it('refuses to restore onto a disk whose size differs from the saved one', async () => {
+    const h = newHost();
+    const disk = path.join(h.dir, 'sz.raw');
+    await execa('qemu-img', ['create', '-q', '-f', 'raw', disk, '16M']);
+    const cfg = await h.cfg('sz');
+    await writeFile(cfg, `${await readFile(cfg, 'utf8')}disk = [ "${disk},raw,xvda,rw" ]\n`);
+    expect((await h.xl('create', cfg)).exitCode).toBe(0);
+    await waitForBeatAbove(h, 'sz', 2);
+    const file = path.join(h.dir, 'sz.save');
+    const saved = await h.xl('save', 'sz', file);
+    expect(saved.exitCode, saved.stderr).toBe(0);
+    await execa('qemu-img', ['resize', '-q', '-f', 'raw', disk, '32M']);
+    const r = await h.xl('restore', file);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/disk xvda: size is 16777216 bytes in the stream but 33554432 bytes here/);
+    expect(h.domains()).toEqual([]);
+    expect(qemusUnder(h.stateDir)).toEqual([]);
+  });
+
   it('an interrupted save leaves no FILE and the domain running', async () => {
     const h = newHost();
     expect((await h.xl('create', await h.cfg('int'))).exitCode).toBe(0);
