@@ -6,7 +6,7 @@ import { XlError } from './errors.js';
  * xl's last known run state of a domain. QMP's query-status is the truth when QEMU answers;
  * this is the fallback (e.g. while a migration holds the QMP socket).
  */
-export type DomainStatus = 'creating' | 'running' | 'paused' | 'incoming' | 'saving' | 'migrating' | 'shutting-down';
+export type DomainStatus = 'creating' | 'running' | 'paused' | 'incoming' | 'saving' | 'migrating' | 'migrated-away' | 'shutting-down';
 
 export interface QemuProcessInfo {
   pid: number;

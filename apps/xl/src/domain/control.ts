@@ -6,6 +6,7 @@ import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { withQmp } from './qmp.js';
 import { waitForQemuExit } from './destroy.js';
+import { assertNotMigratedAway } from './guard.js';
 
 export async function pauseDomain(store: DomainStore, record: DomainRecord): Promise<DomainRecord> {
   await withQmp(store, record, (qmp) => stop(qmp));
@@ -13,6 +14,7 @@ export async function pauseDomain(store: DomainStore, record: DomainRecord): Pro
 }
 
 export async function unpauseDomain(store: DomainStore, record: DomainRecord): Promise<DomainRecord> {
+  assertNotMigratedAway(record, 'unpause');
   await withQmp(store, record, (qmp) => cont(qmp));
   return store.update(record.id, (r) => ({ ...r, status: 'running' }));
 }

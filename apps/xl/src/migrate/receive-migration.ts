@@ -155,11 +155,6 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     await write(o.output, READY);
     const rest = new ByteChannel(link.forward.remainder(), 'sender');
     await rest.expect(GO, 'the go-ahead');
-    // Past GO the targets are the domain's disks: no failure may remove them any more.
-    if (mirror) {
-      mirror.commit();
-      record = await store.update(record.id, ({ createdDisks: _done, ...r }) => r);
-    }
   } catch (err) {
     await reportError(writer, stage, err);
     await qmp?.close().catch(() => undefined);
@@ -172,15 +167,17 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
       ? new XlError(err.code, `migration not received (${stage}): ${err.message}`, { cause: err })
       : err;
   }
-  return afterGo(store, record, qmp, link, o);
+  return afterGo(store, record, qmp, link, mirror, o);
 }
 
 /** After GO: rename to NAME, resume unless -p, report. A failure here destroys our copy and clears the sender to resume (xl's rule). */
-async function afterGo(store: DomainStore, record: DomainRecord, qmp: QmpClient, link: ReceiverLink, o: ReceiveOptions): Promise<ReceiveResult> {
+async function afterGo(
+  store: DomainStore, record: DomainRecord, qmp: QmpClient, link: ReceiverLink, mirror: MirrorReceiver | undefined, o: ReceiveOptions,
+): Promise<ReceiveResult> {
   const name = link.config !== null && typeof link.config === 'object' ? String((link.config as { name: unknown }).name) : record.name;
   try {
     record = await store.update(record.id, (r) => {
-      const { ownerPid: _owner, ...rest } = r;
+      const { ownerPid: _owner, createdDisks: _disks, ...rest } = r;
       return { ...rest, name, status: 'paused' };
     });
     if (!o.paused) {
@@ -191,9 +188,13 @@ async function afterGo(store: DomainStore, record: DomainRecord, qmp: QmpClient,
     o.log(`cannot take over the domain: ${errorMessage(err)}; destroying this copy and clearing the sender to resume its own`);
     await qmp.close().catch(() => undefined);
     await destroyDomain(store, record).catch(() => undefined);
+    // The sender resumes its own copy on its own disks: the targets made here go too.
+    await mirror?.abort();
     await write(o.output, Buffer.concat([REPORT, Buffer.from([ReportStatus.FAILED]), GO])).catch(() => undefined);
     throw new XlError('XL_MIGRATION', `migration failed at the switch-over: ${errorMessage(err)}`, { cause: err });
   }
+  // The targets are this domain's disks now: no later failure may remove them.
+  mirror?.commit();
   await qmp.close().catch(() => undefined);
   await write(o.output, Buffer.concat([REPORT, Buffer.from([ReportStatus.RUNNING])])).catch(() => undefined);
   return { record, running: !o.paused };

@@ -13,6 +13,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
+import { assertNotMigratedAway } from '../domain/guard.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
@@ -87,6 +88,7 @@ function writeRaw(out: Writable, b: Buffer): Promise<void> {
 }
 
 export async function migrateDomain(store: DomainStore, domain: DomainRecord, o: MigrateOptions): Promise<MigrateResult> {
+  assertNotMigratedAway(domain, 'migrate');
   const config: DomainConfig = { ...(o.config ?? domain.config), name: domain.name, uuid: domain.uuid };
   const stages = new Stages(o.progress);
   const faults = parseFaults(o.env);
@@ -186,7 +188,9 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
       stages.event('stalled-before-go');
       await raced(new Promise<never>(() => undefined), failure.signal);
     }
-    await store.update(domain.id, (r) => ({ ...r, name: migratedAwayName(domain.name) }));
+    await store.update(domain.id, (r) => ({ ...r, name: migratedAwayName(domain.name), status: 'migrated-away' }));
+    // The last moment a Ctrl-C (or a failure found meanwhile) still rolls back.
+    if (failure.signal.aborted) throw failure.signal.reason as Error;
     committed = true;
     o.signal.removeEventListener('abort', onInterrupt);
     return await afterGo(store, domain, qmp, receiver, output, rest, before, {

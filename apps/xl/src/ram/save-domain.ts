@@ -9,6 +9,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
+import { assertNotMigratedAway } from '../domain/guard.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
@@ -52,6 +53,7 @@ async function resume(qmp: QmpClient): Promise<void> {
 }
 
 export async function saveDomain(store: DomainStore, record: DomainRecord, options: SaveOptions): Promise<SaveResult> {
+  assertNotMigratedAway(record, 'save');
   const started = performance.now();
   const progress = options.progress;
   const qmp = await connectQmp(store, record);
