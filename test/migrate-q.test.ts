@@ -17,12 +17,13 @@ cleanupAfterEach();
 const DISK_MB = 64;
 const WRITE_MB = 24;
 
+/** The receiver cleaned up itself: checked before any xl command could reap for it. */
 async function expectReceiverClean(b: QHost, targetDir: string, keep: string[] = []): Promise<void> {
-  const list = await b.xl('list', '--json');
-  expect(JSON.parse(list.stdout)).toEqual([]);
   expect(records(b.stateDir)).toEqual([]);
   expect(b.watcher.liveQemus()).toEqual([]);
   expect(readdirSync(targetDir).sort()).toEqual(keep);
+  const list = await b.xl('list', '--json');
+  expect(JSON.parse(list.stdout)).toEqual([]);
 }
 
 async function expectSourceIntact(a: QHost, name: string, pid: number, beat: number): Promise<void> {
@@ -144,7 +145,12 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     expect(r.exitCode).toBe(1);
     expect(String(r.stderr)).toMatch(/failed in mirror/);
     await expectSourceIntact(a, 'mq5', src.pid, src.beat);
-    await expectReceiverClean(b, targetDir); // xl list reaps the orphan and its targets
+    // The receiver died before it could clean up: the next xl command on its host reaps the
+    // orphaned incoming domain and the targets it had created.
+    expect(readdirSync(targetDir)).toHaveLength(1);
+    const reaped = await b.xl('list');
+    expect(reaped.stderr).toMatch(/domain 'mq5--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away/);
+    await expectReceiverClean(b, targetDir);
   });
 
   for (const phase of ['mirror', 'ram'] as const) {
