@@ -1,12 +1,57 @@
-/** The domain config stored in a save file's xl header: untrusted JSON, checked before use. */
-import { CONFIG_LIMITS, checkDomainName, UUID_PATTERN, type DomainConfig } from '../config/domain-config.js';
+/**
+ * The domain config carried by a save file's xl header or a migration sender: untrusted JSON.
+ * Every field is checked with the rules of the config parser and the result is rebuilt from
+ * checked values only, so nothing from the stream reaches QEMU's command line unvalidated
+ * (disk specs go through the disk-spec parser itself) and no binary named by the stream runs.
+ */
+import { parseDiskSpec, type DiskSpec } from '../config/disk-spec.js';
+import { CONFIG_LIMITS, DEFAULT_QEMU, checkDomainName, UUID_PATTERN, type DomainConfig, type LifecycleAction, type VifSpec } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 
 function fail(what: string): never {
-  throw new XlError('XL_RESTORE', `the config stored in the file is not usable: ${what}`);
+  throw new XlError('XL_RESTORE', `the config stored in the stream is not usable: ${what}`);
 }
 
 const positive = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max;
+const VIF_MODELS = new Set(['virtio-net-pci', 'e1000', 'rtl8139']);
+const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
+const ACTIONS: readonly LifecycleAction[] = ['destroy', 'restart', 'preserve'];
+/** The QEMU binaries a stream may name: the default, or a qemu-system-* in the system's bin dirs. */
+const TRUSTED_QEMU = /^(qemu-system-[a-z0-9_]+|\/usr(\/local)?\/bin\/qemu-system-[a-z0-9_]+)$/;
+
+function optionalString(c: Record<string, unknown>, key: string): string | undefined {
+  const v = c[key];
+  if (v !== undefined && typeof v !== 'string') fail(`bad ${key}`);
+  return v as string | undefined;
+}
+
+function checkDisk(d: unknown, i: number): DiskSpec {
+  if (typeof d !== 'object' || d === null || Array.isArray(d)) fail(`disk ${i} is not an object`);
+  const disk = d as Record<string, unknown>;
+  for (const k of ['format', 'vdev'] as const) if (typeof disk[k] !== 'string' || /[,=\s]/.test(disk[k] as string)) fail(`disk ${i}: bad ${k}`);
+  if (disk.target !== undefined && typeof disk.target !== 'string') fail(`disk ${i}: bad target`);
+  const flags = [disk.readOnly === true ? 'access=ro' : 'access=rw', disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk', ...(disk.shared === true ? ['shared=yes'] : [])];
+  const spec = `format=${String(disk.format)}, vdev=${String(disk.vdev)}, ${flags.join(', ')}, target=${(disk.target as string | undefined) ?? ''}`;
+  try {
+    return parseDiskSpec(spec, { file: 'stream config', line: 1, column: 0 });
+  } catch (err) {
+    return fail(`disk ${i}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function checkVif(v: unknown, i: number): VifSpec {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`vif ${i} is not an object`);
+  const vif = v as Record<string, unknown>;
+  if (typeof vif.model !== 'string' || !VIF_MODELS.has(vif.model)) fail(`vif ${i}: bad model`);
+  if (vif.mac !== undefined && (typeof vif.mac !== 'string' || !MAC.test(vif.mac))) fail(`vif ${i}: bad mac`);
+  return { model: vif.model as string, ...(vif.mac === undefined ? {} : { mac: vif.mac as string }) };
+}
+
+function oneOf<T extends string>(c: Record<string, unknown>, key: string, allowed: readonly T[]): T {
+  const v = c[key];
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) fail(`bad ${key}`);
+  return v as T;
+}
 
 export function checkSavedConfig(value: unknown): DomainConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a JSON object (give a config file)');
@@ -18,16 +63,31 @@ export function checkSavedConfig(value: unknown): DomainConfig {
   if (!positive(c.memory, CONFIG_LIMITS.maxMemoryMiB)) fail('bad memory');
   if (!positive(c.vcpus, CONFIG_LIMITS.maxVcpus)) fail('bad vcpus');
   if (!Array.isArray(c.disks) || c.disks.length > CONFIG_LIMITS.maxDisks) fail('bad disks');
-  for (const d of c.disks as unknown[]) {
-    const disk = d as Record<string, unknown> | null;
-    if (typeof disk !== 'object' || disk === null || typeof disk.vdev !== 'string' || (disk.target !== undefined && typeof disk.target !== 'string')) fail('bad disk entry');
-  }
   if (!Array.isArray(c.vifs) || c.vifs.length > CONFIG_LIMITS.maxVifs) fail('bad vifs');
-  for (const k of ['kernel', 'ramdisk', 'cmdline', 'deviceModel'] as const) {
-    if (c[k] !== undefined && typeof c[k] !== 'string') fail(`bad ${k}`);
+  const deviceModel = optionalString(c, 'deviceModel');
+  if (deviceModel !== undefined && !TRUSTED_QEMU.test(deviceModel)) {
+    fail(`device model '${deviceModel}' is not a qemu-system binary from the system's bin directories; give a config file naming it`);
   }
-  if (c.serial !== 'pty' && c.serial !== 'none') fail('bad serial');
-  if (c.accel !== 'tcg' && c.accel !== 'kvm' && c.accel !== 'auto') fail('bad accel');
-  if (c.memoryBacking !== 'anonymous' && c.memoryBacking !== 'shared') fail('bad memoryBacking');
-  return value as DomainConfig;
+  const kernel = optionalString(c, 'kernel');
+  const ramdisk = optionalString(c, 'ramdisk');
+  const cmdline = optionalString(c, 'cmdline');
+  const config: DomainConfig = {
+    name: c.name,
+    memory: c.memory as number,
+    vcpus: c.vcpus as number,
+    disks: (c.disks as unknown[]).map(checkDisk),
+    vifs: (c.vifs as unknown[]).map(checkVif),
+    serial: oneOf(c, 'serial', ['pty', 'none'] as const),
+    onPoweroff: oneOf(c, 'onPoweroff', ACTIONS),
+    onReboot: oneOf(c, 'onReboot', ACTIONS),
+    onCrash: oneOf(c, 'onCrash', ACTIONS),
+    accel: oneOf(c, 'accel', ['tcg', 'kvm', 'auto'] as const),
+    memoryBacking: oneOf(c, 'memoryBacking', ['anonymous', 'shared'] as const),
+  };
+  if (c.uuid !== undefined) config.uuid = c.uuid as string;
+  if (kernel !== undefined) config.kernel = kernel;
+  if (ramdisk !== undefined) config.ramdisk = ramdisk;
+  if (cmdline !== undefined) config.cmdline = cmdline;
+  if (deviceModel !== undefined && deviceModel !== DEFAULT_QEMU) config.deviceModel = deviceModel;
+  return config;
 }

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { XlError } from '../errors.js';
+import { checkSavedConfig } from './saved-config.js';
+
+const good = {
+  name: 'web', uuid: '0b0e6f4e-3d0c-4a55-9d43-1a2b3c4d5e6f', memory: 256, vcpus: 2, kernel: '/boot/vmlinuz', cmdline: 'console=ttyS0',
+  disks: [{ format: 'qcow2', vdev: 'xvda', bus: 'virtio', index: 0, readOnly: false, cdrom: false, target: '/img/a,b.qcow2' }],
+  vifs: [{ model: 'e1000', mac: '00:16:3e:01:02:03' }],
+  serial: 'pty', onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+};
+
+function refusal(patch: Record<string, unknown>): string {
+  try {
+    checkSavedConfig({ ...good, ...patch });
+  } catch (err) {
+    expect(err).toBeInstanceOf(XlError);
+    return (err as XlError).message;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('checkSavedConfig (a config from a save file or a migration peer)', () => {
+  it('accepts a valid config and returns one rebuilt from checked fields only', () => {
+    const extra = { ...good, surprise: 'x', disks: [{ ...good.disks[0], surprise: 1 }] };
+    const c = checkSavedConfig(extra);
+    expect(c).toEqual(good);
+    expect(c).not.toHaveProperty('surprise');
+  });
+
+  it('refuses values that would add QEMU options or run another binary', () => {
+    expect(refusal({ vifs: [{ model: 'e1000,romfile=/etc/shadow' }] })).toMatch(/vif 0: bad model/);
+    expect(refusal({ vifs: [{ model: 'e1000', mac: '00:16:3e:01:02:03,x=y' }] })).toMatch(/vif 0: bad mac/);
+    expect(refusal({ disks: [{ ...good.disks[0], vdev: 'xvda,id=x' }] })).toMatch(/disk 0: bad vdev/);
+    expect(refusal({ disks: [{ ...good.disks[0], vdev: 'sda' }] })).toMatch(/disk 0: .*bad vdev 'sda'/);
+    expect(refusal({ disks: [{ ...good.disks[0], format: 'vmdk' }] })).toMatch(/disk 0: .*bad disk format 'vmdk'/);
+    expect(refusal({ deviceModel: '/tmp/evil' })).toMatch(/device model '\/tmp\/evil' is not a qemu-system binary/);
+    expect(refusal({ accel: 'xen' })).toMatch(/bad accel/);
+    expect(refusal({ onCrash: 'coredump-restart' })).toMatch(/bad onCrash/);
+  });
+
+  it('takes a qemu-system binary from the system bin directories', () => {
+    expect(checkSavedConfig({ ...good, deviceModel: '/usr/bin/qemu-system-x86_64' }).deviceModel).toBe('/usr/bin/qemu-system-x86_64');
+    expect(checkSavedConfig({ ...good, deviceModel: 'qemu-system-x86_64' }).deviceModel).toBeUndefined();
+  });
+});
