@@ -60,8 +60,17 @@ async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
   }
 }
 
-function write(socket: Socket, b: Buffer): Promise<void> | undefined {
-  if (socket.write(b)) return undefined;
+/**
+ * Queues a chunk's slices as one writev (corked); when the socket is then over its high-water
+ * mark, the returned promise waits for 'drain'. So at most one verified chunk (which the reader
+ * holds anyway) is buffered, with one wait per chunk instead of one per 64 KiB slice.
+ */
+function writeChunk(socket: Socket, parts: readonly Buffer[]): Promise<void> | undefined {
+  socket.cork();
+  let below = true;
+  for (const b of parts) below = socket.write(b);
+  socket.uncork();
+  if (below || !socket.writableNeedDrain) return undefined;
   return new Promise((resolve, reject) => {
     const done = (err?: Error) => {
       socket.off('drain', ok);
@@ -101,10 +110,8 @@ async function feed(socket: Socket, o: ReceiveRamOptions): Promise<{ bytes: numb
     if (rec.name !== 'RAM_CHUNK') {
       throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
     }
-    for (const b of rec.value.payload) {
-      const pending = write(socket, b);
-      if (pending) await pending;
-    }
+    const pending = writeChunk(socket, rec.value.payload);
+    if (pending) await pending;
     bytes += rec.value.length;
     chunks += 1;
     o.onProgress?.({ bytes, offset: o.reader.offset });
