@@ -35,7 +35,7 @@ export interface DomainRecord {
   saving?: { partial: string; wasRunning: boolean };
 }
 
-export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> & Partial<Pick<DomainRecord, 'status'>>;
+export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> & Partial<Pick<DomainRecord, 'status' | 'createdDisks'>>;
 
 /** Checks the shape of a record read from disk (bounds-checked like any input). */
 export function validateRecord(value: unknown, file: string): DomainRecord {

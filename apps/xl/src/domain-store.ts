@@ -95,6 +95,7 @@ export class DomainStore {
         status: init.status ?? 'creating',
         createdAt: new Date().toISOString(),
         ownerPid: process.pid,
+        ...(init.createdDisks === undefined ? {} : { createdDisks: init.createdDisks }),
       };
       await writeAtomic(paths.record, `${JSON.stringify(record, null, 2)}\n`);
       await writeAtomic(counterFile, `${id + 1}\n`);

@@ -47,7 +47,7 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
       }
     }
     // Targets a dead migrate-receive -q created: half-copied disks nobody will finish.
-    if (d.status === 'incoming') for (const f of d.createdDisks ?? []) await rm(f, { force: true }).catch(() => undefined);
+    for (const f of d.createdDisks ?? []) await rm(f, { force: true }).catch(() => undefined);
     const last = await lastQemuLogLine(store, d.id);
     if (last !== undefined) reason += ` (last QEMU message: ${last})`;
     // Re-checked under the lock: another xl may have just finished creating it.

@@ -25,6 +25,8 @@ export interface StartOptions {
   name?: string;
   /** QEMU start timeout (default 60 s). */
   timeoutMs?: number;
+  /** Disk images made for this domain (migrate-receive -q), recorded from the first write on. */
+  createdDisks?: string[];
 }
 
 async function readPid(file: string): Promise<number> {
@@ -49,7 +51,7 @@ function killQuietly(pid: number | undefined): void {
 export async function startDomain(store: DomainStore, config: DomainConfig, options: StartOptions = {}): Promise<DomainRecord> {
   const name = options.name ?? config.name;
   const uuid = config.uuid ?? randomUUID();
-  const record = await store.allocate({ name, uuid, config: { ...config, name, uuid } });
+  const record = await store.allocate({ name, uuid, config: { ...config, name, uuid }, ...(options.createdDisks ? { createdDisks: options.createdDisks } : {}) });
   const paths = store.paths(record.id);
   const binary = record.config.deviceModel ?? DEFAULT_QEMU;
   const argv = buildQemuArgv(record.config, paths, { paused: options.paused, incoming: options.incoming, accel: chooseAccel(config.accel) });
@@ -78,9 +80,10 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
       return `${v.major}.${v.minor}.${v.micro}`;
     });
     const status: DomainStatus = options.incoming ? 'incoming' : options.paused ? 'paused' : 'running';
+    // An incoming domain stays owned by its migrate-receive: if that dies, the next xl reaps it.
     return await store.update(record.id, (r) => {
-      const { ownerPid: _owner, ...rest } = r;
-      return { ...rest, status, qemu: { ...r.qemu!, version } };
+      const { ownerPid, ...rest } = r;
+      return { ...rest, ...(options.incoming && ownerPid !== undefined ? { ownerPid } : {}), status, qemu: { ...r.qemu!, version } };
     });
   } catch (err) {
     killQuietly(pid);

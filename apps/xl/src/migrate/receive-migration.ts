@@ -116,9 +116,9 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     await assertHostCanRun(checked.info, checked.config, 'receive');
     check();
     await mirror?.createTargets();
-    record = await startDomain(store, mirror?.config ?? config, { paused: true, incoming: 'defer', name: incomingName(config.name) });
-    const rid = record.id;
-    record = await store.update(rid, (r) => ({ ...r, ownerPid: process.pid, ...(mirror ? { createdDisks: [...mirror.created] } : {}) }));
+    record = await startDomain(store, mirror?.config ?? config, {
+      paused: true, incoming: 'defer', name: incomingName(config.name), ...(mirror ? { createdDisks: [...mirror.created] } : {}),
+    });
     o.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
     if (o.faults?.receiverStall === 'phase1') await new Promise((resolve) => o.signal?.addEventListener('abort', resolve, { once: true }));
     check();
