@@ -59,6 +59,7 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
   const qmp = await connectQmp(store, record);
   let wasRunning = false;
   let stopped = false;
+  let committed = false;
   let file: AtomicFile | undefined;
   try {
     const info = await collectDomainInfo(qmp, record.config.disks);
@@ -91,6 +92,7 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
     await writer.end();
     progress?.phase('sync');
     const fileBytes = await file.commit();
+    committed = true;
     let domainState: SaveResult['domainState'];
     if (options.after === 'destroy') {
       await qmp.close();
@@ -103,6 +105,11 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
     }
     return { fileBytes, ramBytes: ram.bytes, seconds: (performance.now() - started) / 1000, digest: ram.digest.toString('hex'), wasRunning, domainState };
   } catch (err) {
+    if (committed) {
+      // FILE is complete: resuming the domain as well would leave two copies to run.
+      const step = options.after === 'destroy' ? 'destroying the domain' : 'setting the domain as asked';
+      throw new XlError('XL_SAVE', `${options.file} was written, but ${step} afterwards failed: ${err instanceof Error ? err.message : String(err)}; domain '${record.name}' is left stopped`, { cause: err, domain: record.name });
+    }
     await file?.discard();
     let resumed = '';
     let status = record.status;
