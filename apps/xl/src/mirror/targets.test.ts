@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -67,5 +67,15 @@ describe('resolveTargets', () => {
     expect(st.blocks * 512).toBeLessThan(64 * 1024);
     await removeTargets(created);
     await expect(stat(created[0]!)).rejects.toThrow();
+  });
+
+  it('never overwrites a target that appeared after the check, and leaves it in place', async () => {
+    const { dir, plan } = await setup();
+    const tdir = await mkdtemp(path.join(dir, 't-'));
+    const targets = await resolveTargets({ ...plan, targetDir: tdir }, 'host-1');
+    const intruder = path.join(tdir, 'disk.raw');
+    await writeFile(intruder, 'not ours');
+    await expect(createTargets(targets)).rejects.toThrow(/appeared meanwhile on the receiver: .*disk\.raw \(EEXIST\)/);
+    expect(await readFile(intruder, 'utf8')).toBe('not ours');
   });
 });

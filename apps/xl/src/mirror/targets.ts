@@ -5,7 +5,7 @@
  * ones created here when the migration fails.
  */
 import { constants } from 'node:fs';
-import { access, rm, stat, statfs } from 'node:fs/promises';
+import { access, open, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { DiskPlan, PlannedDisk } from '@xlkit/stream';
@@ -93,12 +93,17 @@ export async function createTargets(targets: readonly TargetDisk[], qemuImg = 'q
   try {
     for (const t of targets) {
       if (t.exists) continue;
+      // Claim the name first (O_EXCL): a file that appeared since the check is never
+      // overwritten, and only files this process made are ever removed.
+      const claim = await open(t.target, 'wx').catch((err: NodeJS.ErrnoException) => {
+        throw new MirrorError('refused', `target for disk ${t.disk.id} appeared meanwhile on the receiver: ${t.target} (${err.code ?? err.message})`);
+      });
+      await claim.close();
+      created.push(t.target);
       const r = await execa(qemuImg, ['create', '-q', '-f', t.disk.format, t.target, String(t.disk.virtualSize)], { reject: false, stdin: 'ignore' });
       if (r.failed) {
-        await rm(t.target, { force: true });
         throw new MirrorError('target', `creating target ${t.target} for disk ${t.disk.id} failed: ${String(r.stderr || r.shortMessage || 'qemu-img failed').trim()}`);
       }
-      created.push(t.target);
     }
   } catch (err) {
     await removeTargets(created);
