@@ -26,6 +26,7 @@ import type { Faults } from './fault.js';
 import { receiverHandshake, type ReceiverLink } from './handshake.js';
 import { errorMessage, incomingName, nextExpected } from './names.js';
 import { GO, READY, REPORT, ReportStatus } from './protocol.js';
+import { SWITCHOVER_TIMEOUT_MS, within } from './deadline.js';
 
 export interface ReceiveOptions {
   input: ByteInput;
@@ -154,7 +155,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     await link.writer.flush();
     await write(o.output, READY);
     const rest = new ByteChannel(link.forward.remainder(), 'sender');
-    await rest.expect(GO, 'the go-ahead');
+    await within(rest.expect(GO, 'the go-ahead'), SWITCHOVER_TIMEOUT_MS, 'waiting for the go-ahead');
   } catch (err) {
     await reportError(writer, stage, err);
     await qmp?.close().catch(() => undefined);

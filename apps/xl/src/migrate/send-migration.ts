@@ -30,6 +30,7 @@ import { receiverCommand } from './receiver-argv.js';
 import { spawnReceiver, type ReceiverProcess } from './receiver-process.js';
 import { rollbackSource, type SourceBefore } from './source-rollback.js';
 import { Stages } from './stages.js';
+import { SWITCHOVER_TIMEOUT_MS, within } from './deadline.js';
 
 export interface MigrateOptions {
   host: string;
@@ -267,7 +268,9 @@ async function afterGo(
     } catch (err) {
       throw undefinedState(`sending the go-ahead failed: ${errorMessage(err)}`);
     }
-    const report = await rest.readUpTo(REPORT.length + 1);
+    const report = await within(rest.readUpTo(REPORT.length + 1), SWITCHOVER_TIMEOUT_MS, 'waiting for the receiver\'s report').catch((err: unknown) => {
+      throw undefinedState(errorMessage(err));
+    });
     if (report.length < REPORT.length + 1 || !report.subarray(0, REPORT.length).equals(REPORT)) {
       throw undefinedState(report.length === 0 ? 'the receiver closed the connection without reporting' : 'the receiver sent a malformed report');
     }
