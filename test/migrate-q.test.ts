@@ -90,7 +90,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     expect(statSync(qcowT!).blocks * 512).toBeLessThan(16 * 1024 * 1024);
   });
 
-  it('refuses to mirror a disk onto itself, and onto an existing target, before touching anything', async () => {
+  it('refuses to mirror a disk onto itself, and onto an existing target unless --reuse-target, before touching anything', async () => {
     const a = qHost('mq-a-');
     const b = qHost('mq-b-');
     const targetDir = path.join(b.dir, 'disks');
@@ -111,6 +111,15 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     await expectSourceIntact(a, 'mq3', src.pid, src.beat);
     await expectReceiverClean(b, targetDir, [path.basename(existing)]);
     expect(statSync(existing).size).toBe(8);
+
+    // --reuse-target: an existing target of the right size is mirrored into and kept.
+    await execa('qemu-img', ['create', '-q', '-f', 'raw', existing, `${DISK_MB}M`]);
+    const reused = await startMigrate(a, ['-q', '--reuse-target', '--target-dir', targetDir, '-s', '', 'mq3', sameHostReceiver(b)]);
+    expect(reused.exitCode, String(reused.stderr)).toBe(0);
+    const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
+    expect(view).toMatchObject({ name: 'mq3', status: 'running' });
+    expect(view!.config.disks[0]!.target).toBe(existing);
+    expect(await guestVerify(b, 'mq3')).toMatch(/^xlkit-disk-verify ok \d+$/);
   });
 
   it('target dir without space (a small tmpfs): refused with the numbers, nothing left', async () => {
