@@ -10,9 +10,14 @@
  * receiver QEMU start to the destination resumed (xl's figure from its --json summary, so
  * node's start-up is not counted); downtime = QEMU's. Goals: tunnel total <= 1.25x baseline,
  * direct <= 1.10x, downtime <= baseline + 20 ms.
+ *
+ * Fairness: XLKIT_BENCH_REPS rounds (default 2) of baseline, tunnel, direct, alternating; each
+ * side's best total is compared and every run listed. Each run writes 2 GiB (its source disk's
+ * data, then the mirror's target) through the page cache, so before each timed migration the
+ * host's dirty pages are flushed (`sync`, untimed): no run pays for an earlier run's writeback.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,6 +37,7 @@ const GUEST = path.join(ROOT, '.cache', 'guest');
 const DISK_GIB = 2;
 const DATA_MIB = Number(process.env.XLKIT_BENCH_DATA_MIB ?? 1024);
 const MEMORY_MIB = 512;
+const REPS = Math.max(1, Number(process.env.XLKIT_BENCH_REPS ?? 2));
 
 interface Figures {
   mirror: number;
@@ -82,12 +88,13 @@ async function bootSource(work: string, stateDir: string, name: string): Promise
 }
 
 /** 'plain' = `xl migrate` without -q (disk shared, no mirror): the RAM path alone, for reference. */
-async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain'): Promise<Figures> {
-  const a = path.join(work, `${transport}-a`);
-  const b = path.join(work, `${transport}-b`);
-  const targets = path.join(work, `${transport}-targets`);
+async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', round: number): Promise<Figures> {
+  const a = path.join(work, `${transport}${round}-a`);
+  const b = path.join(work, `${transport}${round}-b`);
+  const targets = path.join(work, `${transport}${round}-targets`);
   mkdirSync(targets);
   await bootSource(work, a, `q${transport}`);
+  await execa('sync');
   const receiver = ['node', XL, '--state-dir', b, 'migrate-receive'].map(shellWord).join(' ');
   const q = transport === 'plain' ? [] : ['-q', '--transport', transport, '--target-dir', targets];
   const out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
@@ -97,12 +104,13 @@ async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain'): 
   return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs };
 }
 
-async function benchBaseline(work: string): Promise<Figures> {
-  const a = await openStore(path.join(work, 'base-a'));
-  const b = await openStore(path.join(work, 'base-b'));
-  const targets = path.join(work, 'base-targets');
+async function benchBaseline(work: string, round: number): Promise<Figures> {
+  const a = await openStore(path.join(work, `base${round}-a`));
+  const b = await openStore(path.join(work, `base${round}-b`));
+  const targets = path.join(work, `base${round}-targets`);
   mkdirSync(targets);
   await bootSource(work, a.root, 'qbase');
+  await execa('sync');
   const [source] = await a.list();
   if (!source) throw new Error('no source domain');
   const target = path.join(targets, 'qbase.raw');
@@ -151,24 +159,44 @@ function row(name: string, f: Figures, base?: Figures): string {
   return `${name.padEnd(9)} mirror ${f.mirror.toFixed(2).padStart(6)} s  RAM ${f.ram.toFixed(2).padStart(6)} s  total ${f.total.toFixed(2).padStart(6)} s  downtime ${String(f.downtimeMs).padStart(4)} ms${ratio}`;
 }
 
+/** The run with the least total. */
+function best(runs: readonly Figures[]): Figures {
+  return runs.reduce((x, y) => (y.total < x.total ? y : x));
+}
+
+function listRuns(name: string, runs: readonly Figures[]): string {
+  return `${name}: ${runs.map((f) => `total ${f.total.toFixed(2)} (mirror ${f.mirror.toFixed(2)}, RAM ${f.ram.toFixed(2)}, downtime ${f.downtimeMs} ms)`).join('; ')}`;
+}
+
 export async function benchMigrateQ(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-mq-'));
   const killAll = async () => {
-    for (const dir of ['tunnel-a', 'tunnel-b', 'direct-a', 'direct-b', 'plain-a', 'plain-b', 'base-a', 'base-b']) {
+    for (const dir of readdirSync(work).filter((d) => d.endsWith('-a') || d.endsWith('-b'))) {
       const s = path.join(work, dir);
       const list = await run(['--state-dir', s, 'list', '--json']).catch(() => undefined);
       for (const d of JSON.parse(list?.stdout || '[]') as { id: number }[]) await run(['--state-dir', s, 'destroy', String(d.id)]);
     }
   };
   try {
-    console.log(`migrate-q: guest ${MEMORY_MIB} MiB RAM, ${DISK_GIB} GiB raw disk with ${DATA_MIB} MiB of data, same host, TCG`);
-    const base = await benchBaseline(work);
+    console.log(`migrate-q: guest ${MEMORY_MIB} MiB RAM, ${DISK_GIB} GiB raw disk with ${DATA_MIB} MiB of data, same host, TCG; ${REPS} round(s) of baseline, tunnel, direct, alternating; sync before each`);
+    const runs: Record<'baseline' | 'tunnel' | 'direct', Figures[]> = { baseline: [], tunnel: [], direct: [] };
+    for (let i = 0; i < REPS; i++) {
+      runs.baseline.push(await benchBaseline(work, i));
+      console.log(`#${i + 1} ${row('baseline', runs.baseline[i] as Figures)}`);
+      runs.tunnel.push(await benchXl(work, 'tunnel', i));
+      console.log(`#${i + 1} ${row('tunnel', runs.tunnel[i] as Figures)}`);
+      runs.direct.push(await benchXl(work, 'direct', i));
+      console.log(`#${i + 1} ${row('direct', runs.direct[i] as Figures)}`);
+    }
+    const base = best(runs.baseline);
+    const tunnel = best(runs.tunnel);
+    const direct = best(runs.direct);
+    console.log(`\nbest of ${REPS} (by total):`);
     console.log(row('baseline', base));
-    const tunnel = await benchXl(work, 'tunnel');
     console.log(row('tunnel', tunnel, base));
-    const direct = await benchXl(work, 'direct');
     console.log(row('direct', direct, base));
-    console.log(row('(no -q)', await benchXl(work, 'plain')));
+    console.log(row('(no -q)', await benchXl(work, 'plain', 0)));
+    for (const [name, list] of Object.entries(runs)) console.log(listRuns(name, list));
     const ok = (f: Figures, goal: number) => f.total <= goal * base.total && f.downtimeMs <= base.downtimeMs + 20;
     console.log(`goals: tunnel <= 1.25x and downtime <= +20 ms: ${ok(tunnel, 1.25) ? 'met' : 'NOT met'}; direct <= 1.10x and downtime <= +20 ms: ${ok(direct, 1.1) ? 'met' : 'NOT met'}`);
   } finally {
