@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QmpInterruptedError, QmpStateError, QmpTimeoutError } from './errors.js';
+import { QmpInterruptedError, QmpProtocolError, QmpStateError, QmpTimeoutError } from './errors.js';
 import { EventListener } from './event-listener.js';
 import type { QmpEvent } from './types.js';
 
@@ -10,6 +10,16 @@ const ev = (event: string, data: Record<string, unknown> = {}): QmpEvent => ({
 });
 
 describe('EventListener', () => {
+  it('ends itself when a consumer falls behind by more than maxQueued events, keeping what it held', async () => {
+    const l = new EventListener('X', undefined, () => {}, 3);
+    for (let i = 0; i < 5; i++) l.deliver(ev('X', { i }));
+    expect(l.isClosed).toBe(true);
+    expect(l.size).toBe(3);
+    for (let i = 0; i < 3; i++) expect((await l.get()).data).toEqual({ i });
+    await expect(l.get()).rejects.toBeInstanceOf(QmpProtocolError);
+    await expect(new EventListener('X').get({ timeoutMs: 1 })).rejects.toBeInstanceOf(QmpTimeoutError);
+  });
+
   it('queues matching events in order and skips others', async () => {
     const l = new EventListener(['STOP', 'RESUME'], undefined);
     l.deliver(ev('STOP'));

@@ -1,12 +1,16 @@
-import { QmpStateError, QmpTimeoutError } from './errors.js';
+import { QmpProtocolError, QmpStateError, QmpTimeoutError } from './errors.js';
 import type { QmpEvent } from './types.js';
 
 export type EventFilter = (ev: QmpEvent) => boolean;
 
+/** Events a listener holds unread before it is ended as fallen behind (bounded memory). */
+export const MAX_QUEUED_EVENTS = 10_000;
+
 /**
  * One subscriber's private FIFO of QMP events. The client's reader only appends to it, so a slow
  * consumer never stalls the socket or command replies. Iterate with `for await`, or take one event
- * with `get()`. Iteration ends when the listener or the connection is closed.
+ * with `get()`. Iteration ends when the listener or the connection is closed, or when it holds
+ * `maxQueued` unread events (then `get()` rejects with a QmpProtocolError once they are read).
  */
 export class EventListener implements AsyncIterable<QmpEvent> {
   readonly names: ReadonlySet<string> | undefined;
@@ -19,6 +23,7 @@ export class EventListener implements AsyncIterable<QmpEvent> {
     names: string | readonly string[] | undefined,
     private readonly filter: EventFilter | undefined,
     private readonly onClose: (l: EventListener) => void = () => {},
+    private readonly maxQueued = MAX_QUEUED_EVENTS,
   ) {
     this.names = names === undefined ? undefined : new Set(typeof names === 'string' ? [names] : names);
   }
@@ -43,7 +48,9 @@ export class EventListener implements AsyncIterable<QmpEvent> {
     if (this.ended || !this.accepts(ev)) return;
     const waiter = this.waiters.shift();
     if (waiter) waiter.resolve(ev);
-    else this.queue.push(ev);
+    else if (this.queue.length >= this.maxQueued) {
+      this.end(new QmpProtocolError(`event listener for ${this.describe()} fell behind: ${this.maxQueued} events queued and unread`));
+    } else this.queue.push(ev);
   }
 
   /** Next event, or `undefined` once the listener has ended and the queue is drained. */
