@@ -8,6 +8,11 @@
  * renames); restore = start QEMU (-incoming defer, paused) + load the stream until completed
  * (xl also verifies headers, checks the host, and every chunk's crc and the digest).
  * xl's own figures come from its --json summary, so node's start-up is not counted.
+ *
+ * The save rows compare as defined above (xl's fsync included, the baseline's not). Two more
+ * lines put both sides on the same boundary without changing the baseline's own timing: xl
+ * until its sync phase began vs the baseline, and xl vs the baseline plus the fsync of its
+ * file (that flush is timed separately, after the baseline's timed region).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -30,6 +35,11 @@ const REPS = Number(process.env.XLKIT_BENCH_REPS ?? 3);
 interface Timed {
   seconds: number;
   bytes: number;
+}
+
+interface BaselineSave extends Timed {
+  /** fsync of the file afterwards, timed apart. */
+  flushSeconds: number;
 }
 
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -58,6 +68,8 @@ function phasesOf(stdout: string): string {
 
 interface Summary extends Timed {
   phases: string;
+  /** When xl's sync phase began (save only). */
+  syncAt?: number;
 }
 
 async function flush(file: string): Promise<void> {
@@ -70,7 +82,9 @@ function summaryOf(stdout: string): Summary {
   const phases = phasesOf(stdout);
   const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string; seconds?: number; bytes?: number };
   if (last.event !== 'summary' || typeof last.seconds !== 'number' || typeof last.bytes !== 'number') throw new Error(`no summary in: ${stdout.slice(-300)}`);
-  return { seconds: last.seconds, bytes: last.bytes, phases };
+  const sync = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
+    .find((e) => e.event === 'phase' && e.phase === 'sync');
+  return { seconds: last.seconds, bytes: last.bytes, phases, ...(sync?.time === undefined ? {} : { syncAt: sync.time }) };
 }
 
 async function waitForLine(file: string, pattern: RegExp, timeoutMs: number): Promise<void> {
@@ -168,13 +182,15 @@ export async function benchSaveRestore(): Promise<void> {
     const baseFile = path.join(dir, 'baseline.save');
     const xlFile = path.join(dir, 'xl.save');
     const best = <T extends Timed>(runs: T[]): T => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    const bSaves: Timed[] = [];
+    const bSaves: BaselineSave[] = [];
     const xSaves: Summary[] = [];
     // Alternate the two, each file flushed (untimed) before the next run, so neither pays the
     // other's writeback; the machine is shared, so the best of REPS runs is reported.
     for (let i = 0; i < REPS; i++) {
-      bSaves.push(await baselineSave(path.join(domainDir, 'qmp.sock'), baseFile));
+      const b = await baselineSave(path.join(domainDir, 'qmp.sock'), baseFile);
+      const f0 = performance.now();
       await flush(baseFile);
+      bSaves.push({ ...b, flushSeconds: (performance.now() - f0) / 1000 });
       xSaves.push(summaryOf(await xl(stateDir, 'save', '--json', ...(i < REPS - 1 ? ['-c'] : []), 'bench', xlFile)));
       await flush(xlFile);
     }
@@ -196,7 +212,12 @@ export async function benchSaveRestore(): Promise<void> {
     console.log('| --- | --- | --- | --- | --- |');
     console.log(row('save', xSave, bSave));
     console.log(row('restore', xRestore, bRestore));
-    console.log(`all runs (s): xl save ${all(xSaves)}; baseline save ${all(bSaves)}; xl restore ${all(xRestores)}; baseline restore ${all(bRestores)}`);
+    const bDurable = bSaves.map((r) => r.seconds + r.flushSeconds);
+    const xUntilSync = xSaves.map((r) => r.syncAt ?? r.seconds);
+    const ratio = (x: number[], y: number[]) => `${Math.min(...x).toFixed(2)} s vs ${Math.min(...y).toFixed(2)} s = ${(Math.min(...x) / Math.min(...y)).toFixed(3)}x`;
+    console.log(`save, same boundary without fsync (xl until its sync phase; best): ${ratio(xUntilSync, bSaves.map((r) => r.seconds))}`);
+    console.log(`save, same boundary with fsync (baseline + its file's fsync; best): ${ratio(xSaves.map((r) => r.seconds), bDurable)}`);
+    console.log(`all runs (s): xl save ${all(xSaves)}; baseline save ${all(bSaves)} (+ fsync ${bSaves.map((r) => r.flushSeconds.toFixed(2)).join(', ')}); xl save until sync ${xUntilSync.map((t) => t.toFixed(2)).join(', ')}; xl restore ${all(xRestores)}; baseline restore ${all(bRestores)}`);
     console.log(`xl phases (s since start): save ${xSave.phases} end@${xSave.seconds.toFixed(2)}; restore ${xRestore.phases} end@${xRestore.seconds.toFixed(2)}`);
   } finally {
     for (const id of existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : []) {
