@@ -8,6 +8,11 @@
  *
  * xl's figures come from its --json summary (so `node` start-up of the sender is not counted;
  * the receiver's start-up is, as it is part of a migration).
+ *
+ * The machine is noisy: XLKIT_BENCH_REPS alternating runs (default 3); the goals are judged on
+ * each side's best total and on the median downtime (QEMU's downtime figure jumps, e.g. one
+ * baseline run of 1007 ms among runs of 27-28 ms, so neither its best nor its mean is telling);
+ * every run is listed.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,7 +27,7 @@ import {
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const XL = path.join(ROOT, 'apps', 'xl', 'bin', 'xl.js');
-const REPS = Number(process.env.XLKIT_BENCH_REPS ?? 2);
+const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
 const FILL_MIB = 256;
 const DIRTY = 'xlkit.dirty=16 xlkit.dirtymb=64';
 
@@ -174,10 +179,17 @@ export async function benchMigrate(): Promise<void> {
     await xl(b, 'destroy', 'mbench').catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
-  const xt = avg(xs.map((r) => r.seconds));
-  const bt = avg(bs.map((r) => r.seconds));
-  const xd = avg(xs.map((r) => r.downtimeMs));
-  const bd = avg(bs.map((r) => r.downtimeMs));
-  console.log(`\nmean total: xl ${xt.toFixed(2)} s vs baseline ${bt.toFixed(2)} s = ${(xt / bt).toFixed(2)}x (goal <= 1.15x) ${xt / bt <= 1.15 ? 'OK' : 'MISSED'}`);
-  console.log(`mean downtime: xl ${xd.toFixed(0)} ms vs baseline ${bd.toFixed(0)} ms (goal <= baseline + 20 ms) ${xd <= bd + 20 ? 'OK' : 'MISSED'}`);
+  const min = (xs: number[]) => Math.min(...xs);
+  const xt = min(xs.map((r) => r.seconds));
+  const bt = min(bs.map((r) => r.seconds));
+  const median = (v: number[]) => {
+    const o = [...v].sort((x, y) => x - y);
+    const m = Math.floor(o.length / 2);
+    return o.length % 2 === 1 ? (o[m] as number) : ((o[m - 1] as number) + (o[m] as number)) / 2;
+  };
+  const xd = median(xs.map((r) => r.downtimeMs));
+  const bd = median(bs.map((r) => r.downtimeMs));
+  console.log(`\nbest total of ${REPS}: xl ${xt.toFixed(2)} s vs baseline ${bt.toFixed(2)} s = ${(xt / bt).toFixed(2)}x (goal <= 1.15x) ${xt / bt <= 1.15 ? 'OK' : 'MISSED'}`);
+  console.log(`mean total: xl ${avg(xs.map((r) => r.seconds)).toFixed(2)} s vs baseline ${avg(bs.map((r) => r.seconds)).toFixed(2)} s`);
+  console.log(`median downtime: xl ${xd.toFixed(0)} ms vs baseline ${bd.toFixed(0)} ms (goal <= baseline + 20 ms) ${xd <= bd + 20 ? 'OK' : 'MISSED'}`);
 }
