@@ -16,7 +16,7 @@ function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.once('exit', () => {
-    for (const item of live) {
+    for (const item of [...live].reverse()) {
       try {
         item.runSync();
       } catch {
@@ -47,13 +47,21 @@ export async function settle(item: Cleanup): Promise<void> {
   await item.run();
 }
 
-/** Undoes everything still registered; reports every failure at once. */
+/**
+ * Undoes everything still registered, newest first and one at a time (a mount inside a temp
+ * dir is undone before the dir is removed, a QEMU is killed before its disks go); reports
+ * every failure at once.
+ */
 export async function cleanupAll(): Promise<void> {
-  const results = await Promise.allSettled([...live].map((item) => settle(item)));
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failures.length > 0) {
-    throw new AggregateError(failures.map((f) => f.reason), 'cleanup failed');
+  const failures: unknown[] = [];
+  for (const item of [...live].reverse()) {
+    try {
+      await settle(item);
+    } catch (err) {
+      failures.push(err);
+    }
   }
+  if (failures.length > 0) throw new AggregateError(failures, 'cleanup failed');
 }
 
 /** Labels of what is still registered (for assertions and diagnostics). */
