@@ -39,7 +39,6 @@ export { collectDomainInfo, toDomainInfo, machineName, type DomainInfoSources } 
 export { checkHostCanRun, assertHostCanRun, probeHost, parseMachineHelp, type HostFacts, type HostDisk } from './ram/host-check.js';
 export { checkSavedConfig } from './ram/saved-config.js';
 export { AtomicFile, partialPath } from './ram/atomic-file.js';
-export { socketChunks } from './ram/socket-chunks.js';
 export { withInterrupts } from './ram/interrupt.js';
 export { saveDomain, type SaveOptions, type SaveResult, type AfterSave } from './ram/save-domain.js';
 export { restoreDomain, type RestoreOptions, type RestoreResult } from './ram/restore-domain.js';

@@ -4,6 +4,7 @@
  */
 import { Readable } from 'node:stream';
 import { StreamError, asStreamError } from './errors.js';
+import { readableChunks } from './readable-chunks.js';
 
 export type ByteInput = AsyncIterable<Buffer | Uint8Array | string>;
 
@@ -19,7 +20,7 @@ export class ByteSource {
   maxBuffered = 0;
 
   constructor(input: ByteInput) {
-    this.#iter = input instanceof Readable ? flowing(input) : input[Symbol.asyncIterator]();
+    this.#iter = input instanceof Readable ? readableChunks<Buffer | string>(input) : input[Symbol.asyncIterator]();
   }
 
   get buffered(): number {
@@ -150,77 +151,4 @@ function totalOf(parts: readonly Buffer[]): number {
   let n = 0;
   for (const p of parts) n += p.length;
   return n;
-}
-
-/**
- * A Readable as an iterator of its chunks in flowing mode: no concatenation of buffered
- * chunks (which `read()` does), paused while more than `limit` bytes wait to be taken.
- * Listeners are removed once the input ends or fails; the stream is left paused.
- */
-function flowing(r: Readable, limit = 8 * 1024 * 1024): AsyncIterator<Buffer | string> {
-  const queue: Array<Buffer | string> = [];
-  let head = 0;
-  let queued = 0;
-  let ended = false;
-  let failure: unknown;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  const onData = (c: Buffer | string) => {
-    queue.push(c);
-    queued += c.length;
-    if (queued > limit) r.pause();
-    notify();
-  };
-  const detach = () => {
-    r.off('data', onData);
-    r.off('end', onEnd);
-    r.off('error', onError);
-    r.off('close', onClose);
-  };
-  const onEnd = () => {
-    ended = true;
-    detach();
-    notify();
-  };
-  const onError = (err: unknown) => {
-    failure = err;
-    detach();
-    notify();
-  };
-  const onClose = () => {
-    if (!ended && failure === undefined) failure = new Error('input closed before its end');
-    detach();
-    notify();
-  };
-  r.on('data', onData);
-  r.on('end', onEnd);
-  r.on('error', onError);
-  r.on('close', onClose);
-  return {
-    async next(): Promise<IteratorResult<Buffer | string>> {
-      for (;;) {
-        if (head < queue.length) {
-          const value = queue[head] as Buffer | string;
-          queue[head] = '';
-          head += 1;
-          if (head === queue.length) {
-            queue.length = 0;
-            head = 0;
-          }
-          queued -= value.length;
-          if (queued <= limit && r.isPaused() && !ended) r.resume();
-          return { done: false, value };
-        }
-        if (failure !== undefined) throw failure;
-        if (ended) return { done: true, value: undefined };
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-      }
-    },
-  };
 }

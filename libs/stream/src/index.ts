@@ -25,3 +25,4 @@ export { RamDigest } from './ram-digest.js';
 export { StreamReader, readStream, type ReaderOptions, type StreamHeaders } from './stream-reader.js';
 export { StreamWriter, createStreamWriter, type RamFramingResult } from './stream-writer.js';
 export type { ByteInput } from './byte-source.js';
+export { readableChunks, type ChunkStats } from './readable-chunks.js';

@@ -8,9 +8,8 @@ import {
   followMigration, migrate, migrateCancel, migrateContinue, migrateSetCapabilities, migrateSetParameters,
   type MigrationCapabilityStatus, type MigrationProgress, type QmpClient,
 } from '@xlkit/qmp';
-import type { StreamWriter } from '@xlkit/stream';
+import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
-import { socketChunks } from './socket-chunks.js';
 
 /** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
 export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
@@ -84,7 +83,7 @@ function abortPromise(signal: AbortSignal | undefined): Promise<never> {
 
 /** The socket's bytes, counted; at EOF waits for QEMU's verdict so RAM_END is only written after 'completed'. */
 async function* payload(socket: Socket, outcome: Promise<MigrationProgress>, count: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  for await (const b of socketChunks(socket)) {
+  for await (const b of readableChunks<Buffer>(socket)) {
     if (signal?.aborted) throw interrupted();
     count(b.length);
     yield b;

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { socketChunks } from './socket-chunks.js';
+import { readableChunks, type ChunkStats } from './readable-chunks.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -27,18 +27,22 @@ async function pair(): Promise<{ server: Socket; client: Socket }> {
   return { server, client };
 }
 
-describe('socketChunks', () => {
+describe('readableChunks', () => {
   test('yields every byte in order until the peer ends, holding the peer back past the limit', async () => {
     const { server, client } = await pair();
     const data = Buffer.alloc(3 << 20);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
     client.end(data);
     const got: Buffer[] = [];
-    for await (const b of socketChunks(server, 64 * 1024)) {
+    const stats: ChunkStats = { maxQueued: 0, pauses: 0 };
+    for await (const b of readableChunks<Buffer>(server, 64 * 1024, stats)) {
       got.push(b);
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 1));
     }
     expect(Buffer.concat(got).equals(data)).toBe(true);
+    // A slow consumer paused the socket, and never held much more than the limit.
+    expect(stats.pauses).toBeGreaterThan(0);
+    expect(stats.maxQueued).toBeLessThanOrEqual(64 * 1024 + 256 * 1024);
   });
 
   test('a connection torn down before its end is an error', async () => {
@@ -46,7 +50,7 @@ describe('socketChunks', () => {
     client.write('partial');
     setTimeout(() => server.destroy(), 20);
     const read = async () => {
-      for await (const _ of socketChunks(server)) {
+      for await (const _ of readableChunks(server)) {
         // Drain.
       }
     };
