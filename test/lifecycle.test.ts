@@ -1,97 +1,18 @@
 // End to end: the xl binary against real QEMU guests (TCG), each test in a fresh state dir.
-import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
-import { isProcessAlive, type DomainRecord, type DomainView } from '@xlkit/xl';
-import { guestArtifacts, heartbeats, repoRoot, tempDir, track } from './helpers/index.js';
+import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import { consoleBeats, guestConfig, waitForBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
 
-const XL = path.join(repoRoot, 'apps', 'xl', 'bin', 'xl.js');
-const BOOT_TIMEOUT_MS = 90_000;
-
-interface Run {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
+function newHost(): XlHost & { cfg: (name: string) => Promise<string> } {
+  const host = xlHost('xl-e2e-');
+  return { ...host, cfg: (name) => guestConfig(host.dir, name) };
 }
 
-/** Every QEMU recorded in a state dir: killed after each test, passed or failed. */
-function recordedQemus(stateDir: string): { pid: number; startTime: number }[] {
-  const root = path.join(stateDir, 'domains');
-  if (!existsSync(root)) return [];
-  const out: { pid: number; startTime: number }[] = [];
-  for (const id of readdirSync(root)) {
-    try {
-      const rec = JSON.parse(readFileSync(path.join(root, id, 'domain.json'), 'utf8')) as DomainRecord;
-      if (rec.qemu) out.push(rec.qemu);
-    } catch {
-      // Removed meanwhile.
-    }
-  }
-  return out;
-}
-
-function killRecorded(stateDir: string): void {
-  for (const q of recordedQemus(stateDir)) {
-    if (isProcessAlive(q.pid, q.startTime)) process.kill(q.pid, 'SIGKILL');
-  }
-}
-
-const stateDirs: string[] = [];
-afterEach(() => {
-  for (const dir of stateDirs.splice(0)) killRecorded(dir);
-});
-
-function newHost(): { stateDir: string; xl: (...args: string[]) => Promise<Run>; cfg: (name: string) => Promise<string> } {
-  const dir = tempDir('xl-e2e-');
-  const stateDir = path.join(dir, 's');
-  stateDirs.push(stateDir);
-  track({ label: `QEMUs of ${stateDir}`, run: async () => killRecorded(stateDir), runSync: () => killRecorded(stateDir) });
-  const guest = guestArtifacts();
-  return {
-    stateDir,
-    xl: async (...args) => {
-      const r = await execa('node', [XL, '--state-dir', stateDir, ...args], { reject: false, stdin: 'ignore', timeout: 120_000 });
-      return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
-    },
-    cfg: async (name) => {
-      const file = path.join(dir, `${name}.cfg`);
-      await writeFile(
-        file,
-        [
-          `name = "${name}"`,
-          'memory = 128',
-          'vcpus = 1',
-          `kernel = "${guest.kernel}"`,
-          `ramdisk = "${guest.initramfs}"`,
-          'extra = "console=ttyS0 quiet"',
-          'accel = "tcg"',
-          '',
-        ].join('\n'),
-      );
-      return file;
-    },
-  };
-}
-
-async function consoleBeats(xl: (...args: string[]) => Promise<Run>, dom: string): Promise<number[]> {
-  const r = await xl('console', dom);
-  expect(r.exitCode, r.stderr).toBe(0);
-  return heartbeats(r.stdout);
-}
-
-/** Polls `xl console` until a heartbeat above `after` shows up. */
-async function waitForBeatAbove(xl: (...args: string[]) => Promise<Run>, dom: string, after: number): Promise<number> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    const beats = await consoleBeats(xl, dom);
-    const last = beats.at(-1);
-    if (last !== undefined && last > after) return last;
-    if (Date.now() > deadline) throw new Error(`no heartbeat above ${after} from ${dom}; saw ${beats.slice(-5).join(',')}`);
-    await sleep(500);
-  }
+async function lastBeatAbove(host: XlHost, dom: string, after: number): Promise<number> {
+  return (await waitForBeatAbove(host, dom, after)).at(-1)!;
 }
 
 async function listJson(xl: (...args: string[]) => Promise<Run>, ...doms: string[]): Promise<DomainView[]> {
@@ -102,13 +23,14 @@ async function listJson(xl: (...args: string[]) => Promise<Run>, ...doms: string
 
 describe('xl domain lifecycle (real QEMU)', () => {
   it('creates, lists, pauses, unpauses, renames and destroys a domain', async () => {
-    const { xl, cfg, stateDir } = newHost();
+    const host = newHost();
+    const { xl, cfg, stateDir } = host;
     const created = await xl('create', await cfg('life1'));
     expect(created.exitCode, created.stderr).toBe(0);
     expect(created.stdout).toMatch(/Started domain life1 \(id 1\)/);
     expect(created.stderr).toMatch(/Parsing config from .*life1\.cfg/);
 
-    const first = await waitForBeatAbove(xl, 'life1', 0);
+    const first = await lastBeatAbove(host, 'life1', 0);
 
     const table = await xl('list');
     expect(table.exitCode).toBe(0);
@@ -125,13 +47,13 @@ describe('xl domain lifecycle (real QEMU)', () => {
 
     expect((await xl('pause', 'life1')).exitCode).toBe(0);
     expect((await listJson(xl, '1'))[0]).toMatchObject({ status: 'paused', state: '--p---' });
-    const atPause = (await consoleBeats(xl, 'life1')).at(-1) ?? 0;
+    const atPause = (await consoleBeats(host, 'life1')).at(-1) ?? 0;
     expect(atPause).toBeGreaterThanOrEqual(first);
     await sleep(2_000);
-    expect((await consoleBeats(xl, 'life1')).at(-1)).toBe(atPause);
+    expect((await consoleBeats(host, 'life1')).at(-1)).toBe(atPause);
 
     expect((await xl('unpause', '1')).exitCode).toBe(0);
-    await waitForBeatAbove(xl, 'life1', atPause);
+    await lastBeatAbove(host, 'life1', atPause);
     expect((await listJson(xl, 'life1'))[0]).toMatchObject({ status: 'running' });
 
     expect((await xl('rename', 'life1', 'life2')).exitCode).toBe(0);
@@ -147,7 +69,8 @@ describe('xl domain lifecycle (real QEMU)', () => {
   });
 
   it('runs two domains at once, created concurrently, with distinct ids and paths', async () => {
-    const { xl, cfg } = newHost();
+    const host = newHost();
+    const { xl, cfg } = host;
     const [a, b] = await Promise.all([xl('create', await cfg('twin-a')), xl('create', await cfg('twin-b'))]);
     expect(a.exitCode, a.stderr).toBe(0);
     expect(b.exitCode, b.stderr).toBe(0);
@@ -155,8 +78,8 @@ describe('xl domain lifecycle (real QEMU)', () => {
     expect(views.map((v) => v.name).sort()).toEqual(['twin-a', 'twin-b']);
     expect(views.map((v) => v.id).sort()).toEqual([1, 2]);
     expect(new Set(views.map((v) => v.paths.qmp)).size).toBe(2);
-    await waitForBeatAbove(xl, 'twin-a', 0);
-    await waitForBeatAbove(xl, 'twin-b', 0);
+    await lastBeatAbove(host, 'twin-a', 0);
+    await lastBeatAbove(host, 'twin-b', 0);
 
     const dup = await xl('create', await cfg('twin-a'));
     expect(dup.exitCode).toBe(1);
@@ -169,7 +92,8 @@ describe('xl domain lifecycle (real QEMU)', () => {
   });
 
   it('reports and cleans up a domain whose QEMU was killed behind its back', async () => {
-    const { xl, cfg, stateDir } = newHost();
+    const host = newHost();
+    const { xl, cfg, stateDir } = host;
     expect((await xl('create', '-p', await cfg('victim'))).exitCode).toBe(0);
     const [view] = await listJson(xl, 'victim');
     expect(view).toMatchObject({ status: 'prelaunch', state: '--p---' });
@@ -188,7 +112,8 @@ describe('xl domain lifecycle (real QEMU)', () => {
   });
 
   it('fails cleanly, starting nothing, for a missing disk', async () => {
-    const { xl, cfg, stateDir } = newHost();
+    const host = newHost();
+    const { xl, cfg, stateDir } = host;
     const r = await xl('create', await cfg('nodisk'), 'disk=["/nonexistent/disk.img,raw,xvda,rw"]');
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toMatch(/xl: argument 1 \(disk=.*\):1:\d+: disk '\/nonexistent\/disk.img' does not exist/);

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, createHostPair, track, type NetnsHost } from './helpers/index.js';
-import { XL, continuous, guestConfig, waitForBeatAbove, xlHost, type XlHost } from './migrate-rig.js';
+import { XL, continuous, guestConfig, waitForBeatAbove, xlHost, type XlHost } from './xl-rig.js';
 
 cleanupAfterEach();
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, createHostPair, startSshd, verifyDiskImage, waitForSsh } from './helpers/index.js';
-import { continuous, waitForBeatAbove, XL } from './migrate-rig.js';
+import { continuous, waitForBeatAbove, XL } from './xl-rig.js';
 import { bootWriter, guestVerify, qHost } from './migrate-q-rig.js';
 
 cleanupAfterEach();

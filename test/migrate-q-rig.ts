@@ -7,7 +7,7 @@ import type { DomainView } from '@xlkit/xl';
 import { mkdir } from 'node:fs/promises';
 import { execa, execaSync } from 'execa';
 import { createDiskImage, GUEST_COMMAND, sendSerialLine, track, type NetnsHost } from './helpers/index.js';
-import { consoleBeats, guestConfig, records, waitForBeatAbove, XL, xlHost, type XlHost } from './migrate-rig.js';
+import { consoleBeats, guestConfig, records, waitForBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
 
 export type QHost = XlHost;
 export const qHost = xlHost;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, verifyDiskImage } from './helpers/index.js';
-import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove } from './migrate-rig.js';
+import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove } from './xl-rig.js';
 import { bootWriter, guestVerify, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
 
 cleanupAfterEach();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
   continuous, guestConfig, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, xlHost, type XlHost,
-} from './migrate-rig.js';
+} from './xl-rig.js';
 import { cleanupAfterEach } from './helpers/index.js';
 
 cleanupAfterEach();

@@ -1,38 +1,15 @@
 // End to end: xl save / xl restore against real QEMU guests (TCG), each test in a fresh state dir.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { isProcessAlive, type DomainRecord, type DomainView } from '@xlkit/xl';
+import type { DomainView } from '@xlkit/xl';
 import { readStream, type StreamRecord } from '@xlkit/stream';
-import { guestArtifacts, heartbeats, qmpCommand, repoRoot, tempDir, track } from './helpers/index.js';
-
-const XL = path.join(repoRoot, 'apps', 'xl', 'bin', 'xl.js');
-const BOOT_TIMEOUT_MS = 90_000;
-
-interface Run {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-function recordedQemus(stateDir: string): { pid: number; startTime: number }[] {
-  const root = path.join(stateDir, 'domains');
-  if (!existsSync(root)) return [];
-  const out: { pid: number; startTime: number }[] = [];
-  for (const id of readdirSync(root)) {
-    try {
-      const rec = JSON.parse(readFileSync(path.join(root, id, 'domain.json'), 'utf8')) as DomainRecord;
-      if (rec.qemu) out.push(rec.qemu);
-    } catch {
-      // Removed meanwhile.
-    }
-  }
-  return out;
-}
+import { qmpCommand, track } from './helpers/index.js';
+import { consoleBeats, guestConfig, waitForBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
 
 /** QEMU processes whose command line mentions this state dir (recorded or not). */
 function qemusUnder(stateDir: string): number[] {
@@ -49,8 +26,8 @@ function qemusUnder(stateDir: string): number[] {
   return pids;
 }
 
-function killAll(stateDir: string): void {
-  for (const q of recordedQemus(stateDir)) if (isProcessAlive(q.pid, q.startTime)) process.kill(q.pid, 'SIGKILL');
+/** Any QEMU under this state dir the rig did not see recorded (e.g. its xl was killed first). */
+function killUnrecorded(stateDir: string): void {
   for (const pid of qemusUnder(stateDir)) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -60,49 +37,18 @@ function killAll(stateDir: string): void {
   }
 }
 
-const stateDirs: string[] = [];
-afterEach(() => {
-  for (const dir of stateDirs.splice(0)) killAll(dir);
-});
-
-interface Host {
-  dir: string;
-  stateDir: string;
-  xl: (...args: string[]) => Promise<Run>;
+interface Host extends XlHost {
   cfg: (name: string, extra?: string) => Promise<string>;
   domains: () => string[];
 }
 
 function newHost(): Host {
-  const dir = tempDir('xl-save-');
-  const stateDir = path.join(dir, 's');
-  stateDirs.push(stateDir);
-  track({ label: `QEMUs of ${stateDir}`, run: async () => killAll(stateDir), runSync: () => killAll(stateDir) });
-  const guest = guestArtifacts();
+  const host = xlHost('xl-save-');
+  const { stateDir } = host;
+  track({ label: `unrecorded QEMUs of ${stateDir}`, run: async () => killUnrecorded(stateDir), runSync: () => killUnrecorded(stateDir) });
   return {
-    dir,
-    stateDir,
-    xl: async (...args) => {
-      const r = await execa('node', [XL, '--state-dir', stateDir, ...args], { reject: false, stdin: 'ignore', timeout: 120_000 });
-      return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
-    },
-    cfg: async (name, extra = '') => {
-      const file = path.join(dir, `${name}.cfg`);
-      await writeFile(
-        file,
-        [
-          `name = "${name}"`,
-          'memory = 128',
-          'vcpus = 1',
-          `kernel = "${guest.kernel}"`,
-          `ramdisk = "${guest.initramfs}"`,
-          `extra = "console=ttyS0 quiet ${extra}"`,
-          'accel = "tcg"',
-          '',
-        ].join('\n'),
-      );
-      return file;
-    },
+    ...host,
+    cfg: (name, extra = '') => guestConfig(host.dir, name, { extra: `"console=ttyS0 quiet ${extra}"` }),
     domains: () => (existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : []),
   };
 }
@@ -113,20 +59,8 @@ async function view(h: Host, dom: string): Promise<DomainView> {
   return (JSON.parse(r.stdout) as DomainView[])[0]!;
 }
 
-async function beats(h: Host, dom: string): Promise<number[]> {
-  const r = await h.xl('console', dom);
-  expect(r.exitCode, r.stderr).toBe(0);
-  return heartbeats(r.stdout);
-}
-
-async function waitForBeatAbove(h: Host, dom: string, after: number): Promise<number> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  for (;;) {
-    const last = (await beats(h, dom)).at(-1);
-    if (last !== undefined && last > after) return last;
-    if (Date.now() > deadline) throw new Error(`no heartbeat above ${after} from ${dom}`);
-    await sleep(300);
-  }
+async function lastBeatAbove(h: Host, dom: string, after: number): Promise<number> {
+  return (await waitForBeatAbove(h, dom, after)).at(-1)!;
 }
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
@@ -141,7 +75,7 @@ async function records(file: string): Promise<StreamRecord[]> {
 /** A booted, heartbeating guest saved to a file; the domain is destroyed by the save. */
 async function savedGuest(h: Host, name: string): Promise<{ file: string; lastBeat: number }> {
   expect((await h.xl('create', await h.cfg(name))).exitCode).toBe(0);
-  const lastBeat = await waitForBeatAbove(h, name, 3);
+  const lastBeat = await lastBeatAbove(h, name, 3);
   const file = path.join(h.dir, `${name}.save`);
   const r = await h.xl('save', name, file);
   expect(r.exitCode, r.stderr).toBe(0);
@@ -153,7 +87,7 @@ describe('xl save / xl restore (real QEMU)', () => {
     const h = newHost();
     expect((await h.xl('create', await h.cfg('rt'))).exitCode).toBe(0);
     const before = await view(h, 'rt');
-    const beforeSave = await waitForBeatAbove(h, 'rt', 5);
+    const beforeSave = await lastBeatAbove(h, 'rt', 5);
     const file = path.join(h.dir, 'rt.save');
 
     const saved = await h.xl('save', '--json', 'rt', file);
@@ -186,8 +120,8 @@ describe('xl save / xl restore (real QEMU)', () => {
     const after = await view(h, 'rt');
     expect(after).toMatchObject({ id: 2, name: 'rt', uuid: before.uuid, status: 'running' });
     // The counter lives in guest RAM: after restore it goes on from where it was, not from 1.
-    const resumed = await waitForBeatAbove(h, 'rt', beforeSave);
-    const newLog = await beats(h, 'rt');
+    const resumed = await lastBeatAbove(h, 'rt', beforeSave);
+    const newLog = await consoleBeats(h, 'rt');
     expect(newLog[0]).toBeGreaterThanOrEqual(beforeSave);
     expect(newLog).not.toContain(1);
     expect(resumed).toBeGreaterThan(beforeSave);
@@ -197,7 +131,7 @@ describe('xl save / xl restore (real QEMU)', () => {
     const c = await h.xl('save', '-c', 'rt', again);
     expect(c.exitCode, c.stderr).toBe(0);
     expect(c.stdout).toMatch(/domain rt \(id 2\) is running/);
-    await waitForBeatAbove(h, 'rt', resumed + 2);
+    await lastBeatAbove(h, 'rt', resumed + 2);
     // save -p leaves it paused (QEMU's postmigrate), and a paused domain saves again.
     const paused = await h.xl('save', '-p', 'rt', again);
     expect(paused.exitCode, paused.stderr).toBe(0);
@@ -213,7 +147,7 @@ describe('xl save / xl restore (real QEMU)', () => {
   it('RAM fidelity: guest memory dumped before save equals the dump after restore -p', async () => {
     const h = newHost();
     expect((await h.xl('create', await h.cfg('mem'))).exitCode).toBe(0);
-    await waitForBeatAbove(h, 'mem', 3);
+    await lastBeatAbove(h, 'mem', 3);
     expect((await h.xl('pause', 'mem')).exitCode).toBe(0);
     const size = 128 * 1024 * 1024;
     const dumpBefore = path.join(h.dir, 'before.mem');
@@ -293,7 +227,7 @@ describe('xl save / xl restore (real QEMU)', () => {
     const cfg = await h.cfg('sz');
     await writeFile(cfg, `${await readFile(cfg, 'utf8')}disk = [ "${disk},raw,xvda,rw" ]\n`);
     expect((await h.xl('create', cfg)).exitCode).toBe(0);
-    await waitForBeatAbove(h, 'sz', 2);
+    await lastBeatAbove(h, 'sz', 2);
     const file = path.join(h.dir, 'sz.save');
     const saved = await h.xl('save', 'sz', file);
     expect(saved.exitCode, saved.stderr).toBe(0);
@@ -308,7 +242,7 @@ describe('xl save / xl restore (real QEMU)', () => {
   it('an interrupted save leaves no FILE and the domain running', async () => {
     const h = newHost();
     expect((await h.xl('create', await h.cfg('int'))).exitCode).toBe(0);
-    await waitForBeatAbove(h, 'int', 3);
+    await lastBeatAbove(h, 'int', 3);
     const file = path.join(h.dir, 'int.save');
     const partial = () => readdirSync(h.dir).filter((n) => n.startsWith('.int.save.xlkit-partial-'));
     // 2 MiB/s: tens of seconds for the whole stream, so the signal lands midway.
@@ -327,8 +261,8 @@ describe('xl save / xl restore (real QEMU)', () => {
     expect(partial()).toEqual([]);
     const v = await view(h, 'int');
     expect(v).toMatchObject({ id: 1, status: 'running' });
-    const last = (await beats(h, 'int')).at(-1)!;
-    await waitForBeatAbove(h, 'int', last);
+    const last = (await consoleBeats(h, 'int')).at(-1)!;
+    await lastBeatAbove(h, 'int', last);
 
     // Killed outright: FILE never appears, and the next xl command finishes the rollback
     // (partial file removed, domain running again).
@@ -346,7 +280,7 @@ describe('xl save / xl restore (real QEMU)', () => {
     expect(listed.stderr).toMatch(/domain 'int' \(id 1\): the xl save of it \(pid \d+\) went away; partial file removed, domain running again/);
     expect(partial()).toEqual([]);
     expect(await view(h, 'int')).toMatchObject({ id: 1, status: 'running' });
-    const lastAfterKill = (await beats(h, 'int')).at(-1)!;
-    await waitForBeatAbove(h, 'int', lastAfterKill);
+    const lastAfterKill = (await consoleBeats(h, 'int')).at(-1)!;
+    await lastBeatAbove(h, 'int', lastAfterKill);
   });
 });

@@ -1,4 +1,4 @@
-// Shared pieces of the xl migrate end-to-end suites: xl "hosts" (state dirs), guest configs,
+// Shared pieces of the xl end-to-end suites: xl "hosts" (state dirs), guest configs,
 // heartbeat checks, and a watcher that remembers every QEMU a host ever recorded so the
 // tests can prove none survives.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
