@@ -16,13 +16,11 @@
  * data, then the mirror's target) through the page cache, so before each timed migration the
  * host's dirty pages are flushed (`sync`, untimed): no run pays for an earlier run's writeback.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import {
   QmpClient, blockExportAdd, blockJobCancel, blockdevAdd, blockdevDel, blockdevMirror, cont, followMigration, jobDismiss, migrate,
@@ -30,9 +28,8 @@ import {
   unixSocketAddressLegacy, waitForMirrorReady,
 } from '@xlkit/qmp';
 import { destroyDomain, openStore, startDomain, type DomainConfig, type DomainStore } from '@xlkit/xl';
+import { ROOT, XL, run, xl } from './xl-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const XL = path.join(ROOT, 'apps', 'xl', 'bin', 'xl.js');
 const GUEST = path.join(ROOT, '.cache', 'guest');
 const DISK_GIB = 2;
 const DATA_MIB = Number(process.env.XLKIT_BENCH_DATA_MIB ?? 1024);
@@ -44,24 +41,6 @@ interface Figures {
   ram: number;
   total: number;
   downtimeMs: number;
-}
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [XL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function xl(stateDir: string, ...args: string[]): Promise<string> {
-  const r = await run(['--state-dir', stateDir, ...args]);
-  if (r.code !== 0) throw new Error(`xl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.trim()}`);
-  return r.stdout;
 }
 
 function shellWord(s: string): string {

@@ -20,34 +20,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import {
   QmpClient, cont, followMigration, migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
 } from '@xlkit/qmp';
+import { ROOT, XL, xl } from './xl-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const XL = path.join(ROOT, 'apps', 'xl', 'bin', 'xl.js');
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
 const FILL_MIB = 256;
 const DIRTY = 'xlkit.dirty=16 xlkit.dirtymb=64';
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [XL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function xl(stateDir: string, ...args: string[]): Promise<string> {
-  const r = await run(['--state-dir', stateDir, ...args]);
-  if (r.code !== 0) throw new Error(`xl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.trim()}`);
-  return r.stdout;
-}
 
 interface Domain {
   id: number;

@@ -20,13 +20,11 @@ import { mkdir, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import {
   QmpClient, cont, followMigration, migrate, migrateIncoming, migrateSetCapabilities, migrateSetParameters, quit, stop,
 } from '@xlkit/qmp';
+import { ROOT, xl } from './xl-cli.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const XL = path.join(ROOT, 'apps', 'xl', 'bin', 'xl.js');
 const FILL_MIB = Number(process.env.XLKIT_BENCH_FILL_MIB ?? 1024);
 const MEMORY_MIB = FILL_MIB + 256;
 const GOAL = 1.05;
@@ -40,24 +38,6 @@ interface Timed {
 interface BaselineSave extends Timed {
   /** fsync of the file afterwards, timed apart. */
   flushSeconds: number;
-}
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [XL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-async function xl(stateDir: string, ...args: string[]): Promise<string> {
-  const r = await run(['--state-dir', stateDir, ...args]);
-  if (r.code !== 0) throw new Error(`xl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.trim()}`);
-  return r.stdout;
 }
 
 /** "header@0.02 ram@0.03 sync@3.20": when each phase of xl's --json events began. */

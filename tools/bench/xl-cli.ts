@@ -1,0 +1,26 @@
+/** Running the repo's `xl` from the benchmarks: argument arrays, output captured. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const XL = path.join(ROOT, 'apps', 'xl', 'bin', 'xl.js');
+
+export function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [XL, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** `xl --state-dir DIR ARGS...`; its stdout, or an error with its stderr. */
+export async function xl(stateDir: string, ...args: string[]): Promise<string> {
+  const r = await run(['--state-dir', stateDir, ...args]);
+  if (r.code !== 0) throw new Error(`xl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
