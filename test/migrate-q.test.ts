@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, verifyDiskImage } from './helpers/index.js';
@@ -159,6 +160,28 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     expect(readdirSync(targetDir)).toHaveLength(1);
     const reaped = await b.xl('list');
     expect(reaped.stderr).toMatch(/domain 'mq5--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away/);
+    await expectReceiverClean(b, targetDir);
+  });
+
+  it('receiver killed after creating its targets, before its QEMU started: the next xl there reaps them', async () => {
+    const a = qHost('mq-a-');
+    const b = qHost('mq-b-');
+    const targetDir = path.join(b.dir, 'disks');
+    await mkdir(targetDir);
+    const src = await bootWriter(a, 'mq11', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    const child = startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq11', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'receiver-stall:targets' } });
+    const incoming = await b.watcher.waitFor((d) => d.name === 'mq11--incoming' && d.ownerPid !== undefined && (d.createdDisks ?? []).length === 1);
+    for (let i = 0; readdirSync(targetDir).length === 0; i++) {
+      if (i > 600) throw new Error('the receiver never created its target');
+      await sleep(20);
+    }
+    process.kill(incoming.ownerPid!, 'SIGKILL');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    await expectSourceIntact(a, 'mq11', src.pid, src.beat);
+    expect(readdirSync(targetDir)).toHaveLength(1);
+    const reaped = await b.xl('list');
+    expect(reaped.stderr).toMatch(/domain 'mq11--incoming' \(id \d+\) is gone: the xl process creating it \(pid \d+\) went away/);
     await expectReceiverClean(b, targetDir);
   });
 

@@ -27,6 +27,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Disk images made for this domain (migrate-receive -q), recorded from the first write on. */
   createdDisks?: string[];
+  /** Runs once the record exists and before QEMU starts (e.g. creating those disk images). */
+  prepare?: () => Promise<void>;
 }
 
 async function readPid(file: string): Promise<number> {
@@ -57,6 +59,7 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
   const argv = buildQemuArgv(record.config, paths, { paused: options.paused, incoming: options.incoming, accel: chooseAccel(config.accel) });
   let pid: number | undefined;
   try {
+    await options.prepare?.();
     const result = await execa(binary, argv, {
       reject: false,
       stdin: 'ignore',

@@ -38,6 +38,8 @@ async function verdict(bytes: Buffer, piece: number): Promise<string> {
 describe('test fault hooks', () => {
   test('parseFaults reads only well-formed entries', () => {
     expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:2,receiver-stall:phase1,sender-stall:before-go,bogus:1' })).toEqual({ corruptRamChunk: 2, receiverStall: 'phase1', senderStall: 'before-go' });
+    expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:targets' })).toEqual({ receiverStall: 'targets' });
+    expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:later' })).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:0' })).toEqual({});
     expect(parseFaults({})).toEqual({});
   });

@@ -5,6 +5,7 @@
  *                           after its crc was computed
  *   receiver-stall:phase1   receiver: after starting the incoming QEMU, stall before PHASE_READY
  *                           (so a test can kill it at a known point)
+ *   receiver-stall:targets  receiver -q: after creating the disk targets, stall before QEMU starts
  *   sender-stall:before-go  sender: after the receiver said ready, stall before GO until
  *                           interrupted (the last moment a failure still rolls back)
  */
@@ -13,7 +14,7 @@ import { RAM_CHUNK_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_
 
 export interface Faults {
   corruptRamChunk?: number;
-  receiverStall?: 'phase1';
+  receiverStall?: 'phase1' | 'targets';
   senderStall?: 'before-go';
 }
 
@@ -22,7 +23,7 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
   for (const item of (env.XLKIT_FAULT ?? '').split(',')) {
     const [name, arg] = item.split(':');
     if (name === 'corrupt-ram-chunk' && /^[1-9][0-9]*$/.test(arg ?? '')) out.corruptRamChunk = Number(arg);
-    if (name === 'receiver-stall' && arg === 'phase1') out.receiverStall = 'phase1';
+    if (name === 'receiver-stall' && (arg === 'phase1' || arg === 'targets')) out.receiverStall = arg;
     if (name === 'sender-stall' && arg === 'before-go') out.senderStall = 'before-go';
   }
   return out;

@@ -101,6 +101,10 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
   const check = () => {
     if (o.signal?.aborted) throw new XlError('XL_INTERRUPTED', 'migrate-receive was interrupted');
   };
+  // Test-only: hold still at a known point until interrupted (or killed).
+  const stallFor = async (at: 'phase1' | 'targets') => {
+    if (o.faults?.receiverStall === at) await new Promise((resolve) => o.signal?.addEventListener('abort', resolve, { once: true }));
+  };
   try {
     link = await receiverHandshake({ input: o.input, output: o.output });
     writer = link.writer;
@@ -116,12 +120,15 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     const checked = mirror?.withoutMirrored(info, config) ?? { info, config };
     await assertHostCanRun(checked.info, checked.config, 'receive');
     check();
-    await mirror?.createTargets();
-    record = await startDomain(store, mirror?.config ?? config, {
-      paused: true, incoming: 'defer', name: incomingName(config.name), ...(mirror ? { createdDisks: [...mirror.created] } : {}),
+    // The targets are recorded with the domain before they exist, so a receiver killed at any
+    // point from here on leaves a record the next xl reaps along with them.
+    const m = mirror;
+    record = await startDomain(store, m?.config ?? config, {
+      paused: true, incoming: 'defer', name: incomingName(config.name),
+      ...(m ? { createdDisks: m.planned, prepare: () => m.createTargets().then(() => stallFor('targets')) } : {}),
     });
     o.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
-    if (o.faults?.receiverStall === 'phase1') await new Promise((resolve) => o.signal?.addEventListener('abort', resolve, { once: true }));
+    await stallFor('phase1');
     check();
     if (mirror) await mirror.exportDisks(store, record, link, process.env);
     await link.writer.writeRecord('PHASE_READY', { phase: 1 });

@@ -47,6 +47,11 @@ export class MirrorReceiver {
     readonly config: DomainConfig,
   ) {}
 
+  /** The targets createTargets() will make (existing ones reused with --reuse-target are not). */
+  get planned(): string[] {
+    return this.targets.filter((t) => !t.exists).map((t) => t.target);
+  }
+
   get created(): readonly string[] {
     return this.#created;
   }
