@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   QmpClient, cont, followMigration, migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
 } from '@xlkit/qmp';
-import { ROOT, XL, xl } from './xl-cli.js';
+import { ROOT, XL, xl, waitForLine } from './xl-cli.js';
 
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
 const FILL_MIB = 256;
@@ -41,21 +41,6 @@ function onlyDomain(stateDir: string): Domain {
 
 function lastId(stateDir: string): number {
   return Number(readFileSync(path.join(stateDir, 'next-id'), 'utf8').trim()) - 1;
-}
-
-async function waitForLine(file: string, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      // Not there yet.
-    }
-    if (pattern.test(text)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)} in ${file}`);
-    await sleep(500);
-  }
 }
 
 interface Result {

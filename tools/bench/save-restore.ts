@@ -19,11 +19,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   QmpClient, cont, followMigration, migrate, migrateIncoming, migrateSetCapabilities, migrateSetParameters, quit, stop,
 } from '@xlkit/qmp';
-import { ROOT, xl } from './xl-cli.js';
+import { ROOT, xl, waitForLine } from './xl-cli.js';
 
 const FILL_MIB = Number(process.env.XLKIT_BENCH_FILL_MIB ?? 1024);
 const MEMORY_MIB = FILL_MIB + 256;
@@ -65,21 +64,6 @@ function summaryOf(stdout: string): Summary {
   const sync = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
     .find((e) => e.event === 'phase' && e.phase === 'sync');
   return { seconds: last.seconds, bytes: last.bytes, phases, ...(sync?.time === undefined ? {} : { syncAt: sync.time }) };
-}
-
-async function waitForLine(file: string, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      // Not there yet.
-    }
-    if (pattern.test(text)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)} in ${file}`);
-    await sleep(500);
-  }
 }
 
 interface Record {

@@ -1,6 +1,8 @@
-/** Running the repo's `xl` from the benchmarks: argument arrays, output captured. */
+/** Running the repo's `xl` from the benchmarks (argument arrays, output captured), and waiting on a guest's console. */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,4 +25,20 @@ export async function xl(stateDir: string, ...args: string[]): Promise<string> {
   const r = await run(['--state-dir', stateDir, ...args]);
   if (r.code !== 0) throw new Error(`xl ${args.join(' ')} failed (${String(r.code)}): ${r.stderr.trim()}`);
   return r.stdout;
+}
+
+/** Polls a file (a guest's console log) until `pattern` shows up. */
+export async function waitForLine(file: string, pattern: RegExp, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // Not there yet.
+    }
+    if (pattern.test(text)) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${String(pattern)} in ${file}`);
+    await sleep(500);
+  }
 }
