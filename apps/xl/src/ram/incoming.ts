@@ -7,9 +7,10 @@
 import { createConnection, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { followMigration, migrateIncoming, migrateSetCapabilities, type MigrationCapabilityStatus, type MigrationProgress, type QmpClient } from '@xlkit/qmp';
+import { followMigration, migrateIncoming, migrateSetCapabilities, type MigrationCapabilityStatus, type QmpClient } from '@xlkit/qmp';
 import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from '@xlkit/stream';
 import { XlError } from '../errors.js';
+import { interrupted, type RamTransferResult } from './ram-transfer.js';
 
 export interface ReceiveRamOptions {
   /** Where QEMU listens (in the new domain's directory). */
@@ -27,16 +28,7 @@ export interface ReceiveRamOptions {
   onRecord?: (rec: StreamRecord) => Promise<void> | void;
 }
 
-export interface ReceiveRamResult {
-  bytes: number;
-  chunks: number;
-  digest: Buffer;
-  migration: MigrationProgress;
-}
-
-function interrupted(): XlError {
-  return new XlError('XL_INTERRUPTED', 'interrupted');
-}
+export type ReceiveRamResult = RamTransferResult;
 
 async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
   for (let attempt = 0; ; attempt++) {

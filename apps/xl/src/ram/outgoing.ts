@@ -10,6 +10,7 @@ import {
 } from '@xlkit/qmp';
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
+import { interrupted, type RamTransferResult } from './ram-transfer.js';
 
 /** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
 export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
@@ -37,18 +38,7 @@ export interface SendRamOptions {
   pollMs?: number;
 }
 
-export interface SendRamResult {
-  /** RAM stream payload bytes. */
-  bytes: number;
-  chunks: number;
-  /** crc-list-sha256 written in RAM_END. */
-  digest: Buffer;
-  migration: MigrationProgress;
-}
-
-function interrupted(): XlError {
-  return new XlError('XL_INTERRUPTED', 'interrupted');
-}
+export type SendRamResult = RamTransferResult;
 
 async function listen(path: string): Promise<Server> {
   await rm(path, { force: true });
