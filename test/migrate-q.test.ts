@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, verifyDiskImage } from './helpers/index.js';
-import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove } from './xl-rig.js';
+import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, killReceiverAt } from './xl-rig.js';
 import { bootWriter, guestVerify, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
 
 cleanupAfterEach();
@@ -142,16 +142,9 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     await mkdir(targetDir);
     const src = await bootWriter(a, 'mq5', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq5', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'mirror-speed:1048576' } });
-    let killed = false;
-    onJsonLines(child.stdout!, (ev) => {
-      if (killed || ev.event !== 'progress' || ev.phase !== 'mirror' || !((ev.bytes as number) > 0)) return;
-      const owner = records(b.stateDir).find((d) => d.name === 'mq5--incoming')?.ownerPid;
-      if (owner === undefined) return;
-      killed = true;
-      process.kill(owner, 'SIGKILL');
-    });
+    const killed = killReceiverAt(child, b, 'mq5', 'mirror');
     const r = await child;
-    expect(killed).toBe(true);
+    expect(killed()).toBe(true);
     expect(r.exitCode).toBe(1);
     expect(String(r.stderr)).toMatch(/failed in mirror/);
     await expectSourceIntact(a, 'mq5', src.pid, src.beat);

@@ -6,8 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
-  continuous, guestConfig, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, xlHost, type XlHost,
-} from './xl-rig.js';
+  continuous, guestConfig, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, xlHost, type XlHost, killReceiverAt } from './xl-rig.js';
 import { cleanupAfterEach } from './helpers/index.js';
 
 cleanupAfterEach();
@@ -115,16 +114,9 @@ describe('xl migrate on one host (real QEMU)', () => {
     const b = xlHost('mig-b-');
     const { pid, beat } = await bootSource(a, 'mig4');
     const child = startMigrate(a, ['--json', '--bandwidth', '1', '-s', '', 'mig4', sameHostReceiver(b)]);
-    let killed = false;
-    onJsonLines(child.stdout!, (ev) => {
-      if (killed || ev.event !== 'progress' || ev.phase !== 'ram' || !((ev.bytes as number) > 0)) return;
-      const owner = records(b.stateDir).find((d) => d.name === 'mig4--incoming')?.ownerPid;
-      if (owner === undefined) return;
-      killed = true;
-      process.kill(owner, 'SIGKILL');
-    });
+    const killed = killReceiverAt(child, b, 'mig4', 'ram');
     const r = await child;
-    expect(killed).toBe(true);
+    expect(killed()).toBe(true);
     expect(r.exitCode).toBe(1);
     expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in ram: the receiver closed the connection while it received the domain; the domain 'mig4' still runs on this host$/);
     await b.xl('list');

@@ -166,3 +166,19 @@ export function onJsonLines(stream: NodeJS.ReadableStream, fn: (ev: Record<strin
     }
   });
 }
+
+/**
+ * SIGKILLs the receiving xl (the owner of DOMAIN--incoming on host `b`) at the first progress
+ * event of `phase` that has moved bytes; the returned function says whether it happened.
+ */
+export function killReceiverAt(child: ResultPromise, b: XlHost, name: string, phase: string): () => boolean {
+  let killed = false;
+  onJsonLines(child.stdout!, (ev) => {
+    if (killed || ev.event !== 'progress' || ev.phase !== phase || !((ev.bytes as number) > 0)) return;
+    const owner = records(b.stateDir).find((d) => d.name === `${name}--incoming`)?.ownerPid;
+    if (owner === undefined) return;
+    killed = true;
+    process.kill(owner, 'SIGKILL');
+  });
+  return () => killed;
+}
