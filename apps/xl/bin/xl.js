@@ -9,6 +9,15 @@
 import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import v8 from 'node:v8';
+
+// xl's data paths (save, restore, migrate) move GiBs through short-lived read Buffers. To V8
+// every 64 MiB of them is external-memory pressure, and with xl's whole module graph in the
+// heap each such signal started another round of incremental (concurrent) marking: measured,
+// that doubled the CPU a 1 GiB transfer costs (npm run bench -- stream with this module graph
+// loaded: 0.95 -> 2.07 GB/s raw). xl's heap stays small (~10-30 MB), so a full mark-compact,
+// when one is needed, is a few milliseconds; incremental marking buys nothing here.
+v8.setFlagsFromString('--no-incremental-marking');
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repo = path.resolve(appDir, '..', '..');

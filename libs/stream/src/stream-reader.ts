@@ -6,7 +6,7 @@ import {
   RECORD_HEADER_SIZE, RECORD_LENGTH_MAX, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, XL_MAGIC, isOptionalType, paddedLength,
 } from './constants.js';
 import { ByteSource, type ByteInput } from './byte-source.js';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 import { StreamError } from './errors.js';
 import type { DecodeContext } from './record-codec.js';
 import { codecForType, type RecordOf, type StreamRecord } from './record-types.js';

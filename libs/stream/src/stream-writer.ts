@@ -1,6 +1,6 @@
 /** Stream writer: headers, records and RAM framing to any Writable, with backpressure. */
 import type { Writable } from 'node:stream';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 import { DigestAlgorithm, RAM_CHUNK_MAX, RECORD_LENGTH_MAX, paddedLength, type PhaseNumber } from './constants.js';
 import { StreamError } from './errors.js';
 import { RamDigest } from './ram-digest.js';

@@ -1,5 +1,5 @@
 /** RAM_CHUNK: a slice of QEMU's migration stream, with its offset and crc32. */
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../crc32.js';
 import { EmulatorId, Phase, RAM_CHUNK_HEADER_SIZE, RAM_CHUNK_MAX, XLKIT_MANDATORY_BASE } from '../constants.js';
 import { StreamError } from '../errors.js';
 import { dropHead, head } from '../body.js';
