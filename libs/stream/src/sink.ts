@@ -1,27 +1,41 @@
 /**
  * Writes to a Node Writable honouring backpressure. A write is queued at once; the next one
- * first waits for 'drain' if the sink already holds `budget` bytes or more, so the caller
- * can prepare (checksum) the next record while earlier ones are still being flushed and the
- * output never runs dry between records. At most `budget` plus one record is buffered.
+ * first waits while the sink holds `budget` bytes or more (or its high-water mark, if that is
+ * larger), and it resumes as soon as a flushed write brings the sink below that, not only at
+ * 'drain' (which Node emits once the buffer is empty). So the output (a file written by the
+ * thread pool, a socket) always has queued data while the caller prepares (checksums) the
+ * next record, and the two overlap instead of taking turns.
  */
 import type { Writable } from 'node:stream';
 import { StreamError } from './errors.js';
 
 export class Sink {
   #failure: unknown;
+  #waiters: (() => void)[] = [];
+  readonly #wake = (): void => {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  };
 
   constructor(readonly writable: Writable, readonly budget = 0) {
     writable.on('error', (err) => {
       this.#failure ??= err;
+      this.#wake();
     });
+    writable.on('drain', this.#wake);
+    writable.on('close', this.#wake);
   }
 
-  /** Wait until the sink can take more (no-op when it is not full). */
+  /** Wait until the sink holds less than its limit (no-op when it already does). */
   async ready(): Promise<void> {
     this.#check();
     const w = this.writable;
-    if (w.writableNeedDrain && w.writableLength >= Math.max(this.budget, w.writableHighWaterMark)) await this.#drain();
-    this.#check();
+    const limit = Math.max(this.budget, w.writableHighWaterMark);
+    while (w.writableLength >= limit) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      this.#check();
+    }
   }
 
   /** Wait until the sink's buffer has emptied, whatever the budget. */
@@ -31,12 +45,17 @@ export class Sink {
     this.#check();
   }
 
-  /** Queue the parts (no concatenation) after waiting for the sink to drain. */
+  /** Queue the parts (no concatenation) once the sink is below its limit. */
   async write(parts: readonly Buffer[]): Promise<void> {
     await this.ready();
     const w = this.writable;
     if (parts.length > 1) w.cork();
-    for (const p of parts) if (p.length > 0) w.write(p);
+    let last = parts.length - 1;
+    while (last >= 0 && (parts[last] as Buffer).length === 0) last -= 1;
+    for (let i = 0; i <= last; i++) {
+      const p = parts[i] as Buffer;
+      if (p.length > 0) w.write(p, i === last ? this.#wake : undefined);
+    }
     if (parts.length > 1) w.uncork();
   }
 
