@@ -30,6 +30,21 @@ describe('AtomicFile', () => {
     expect(readdirSync(d)).toEqual(['dom.save']);
   });
 
+  test('flushes behind the writes: a background fdatasync per threshold, and the bytes land intact', async () => {
+    const d = dir();
+    const target = path.join(d, 'big.save');
+    const f = await AtomicFile.create(target, { writeBehindBytes: 1 << 20 });
+    const data = Buffer.alloc(5 << 20);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+    for (let at = 0; at < data.length; at += 256 * 1024) {
+      if (!f.stream.write(data.subarray(at, at + 256 * 1024))) await new Promise((r) => f.stream.once('drain', r));
+    }
+    expect(await f.commit()).toBe(data.length);
+    expect(f.backgroundFlushes).toBeGreaterThanOrEqual(1);
+    expect(f.backgroundFlushes).toBeLessThanOrEqual(5);
+    expect(readFileSync(target).equals(data)).toBe(true);
+  });
+
   test('discard() removes the partial file and leaves FILE as it was', async () => {
     const d = dir();
     const target = path.join(d, 'dom.save');

@@ -1,12 +1,14 @@
 /**
  * A file that appears atomically: written under a hidden temporary name in the target's
  * directory, fsynced, renamed over the target, directory fsynced. Until commit() FILE is
- * untouched; discard() removes the temporary file.
+ * untouched; discard() removes the temporary file. While it is written, every 64 MiB starts
+ * a background fdatasync (write-behind), so commit()'s fsync only flushes the tail.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { XlError } from '../errors.js';
+import { WriteBehind } from './write-behind.js';
 
 /** `.NAME.xlkit-partial-PID` beside NAME. */
 export function partialPath(target: string, pid = process.pid): string {
@@ -17,17 +19,20 @@ export class AtomicFile {
   readonly target: string;
   readonly tempPath: string;
   readonly stream: WriteStream;
+  readonly #flusher: WriteBehind;
 
-  private constructor(target: string, tempPath: string, stream: WriteStream) {
+  private constructor(target: string, tempPath: string, stream: WriteStream, flusher: WriteBehind) {
     this.target = target;
     this.tempPath = tempPath;
     this.stream = stream;
+    this.#flusher = flusher;
     this.stream.on('error', () => undefined); // surfaced through the writer and commit()
   }
 
-  static async create(target: string): Promise<AtomicFile> {
+  static async create(target: string, options: { writeBehindBytes?: number } = {}): Promise<AtomicFile> {
     const tempPath = partialPath(target);
-    const stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 8 * 1024 * 1024 });
+    const flusher = new WriteBehind(options.writeBehindBytes);
+    const stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 8 * 1024 * 1024, fs: flusher.fs });
     try {
       await new Promise<void>((resolve, reject) => {
         stream.once('open', () => resolve());
@@ -36,7 +41,12 @@ export class AtomicFile {
     } catch (err) {
       throw new XlError('XL_SAVE', `cannot create ${tempPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
-    return new AtomicFile(target, tempPath, stream);
+    return new AtomicFile(target, tempPath, stream, flusher);
+  }
+
+  /** Background flushes started while the file was written. */
+  get backgroundFlushes(): number {
+    return this.#flusher.flushes;
   }
 
   /** Flush, fsync, close, rename into place, fsync the directory. Returns the file size. */
@@ -50,6 +60,7 @@ export class AtomicFile {
         this.stream.once('close', () => resolve());
         this.stream.end();
       });
+      await this.#flusher.settle();
       const fh = await open(this.tempPath, 'r+');
       try {
         await fh.sync();
@@ -84,6 +95,7 @@ export class AtomicFile {
         this.stream.destroy();
       });
     }
+    await this.#flusher.settle().catch(() => undefined);
     await rm(this.tempPath, { force: true });
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * Write-behind flushing for a file written through a WriteStream: once `every` bytes have been
+ * written since the last flush began, an fdatasync starts in the background (on the thread
+ * pool, while writing goes on), so the disk works during the transfer and the final fsync of
+ * an atomic save only has the tail left. At most one flush is in flight; a failed flush is
+ * kept and reported by settle().
+ */
+import { fdatasync, writev, write, open, close } from 'node:fs';
+
+export const WRITE_BEHIND_BYTES = 64 * 1024 * 1024;
+
+export class WriteBehind {
+  #fd: number | undefined;
+  #pending = 0;
+  #inFlight: Promise<void> | undefined;
+  #failure: NodeJS.ErrnoException | undefined;
+  /** Background flushes started so far. */
+  flushes = 0;
+
+  constructor(readonly every = WRITE_BEHIND_BYTES) {}
+
+  /** The `fs` override for createWriteStream: node's own calls, with writes counted. */
+  get fs() {
+    const wrote = (fd: number, n: number) => this.#wrote(fd, n);
+    return {
+      open,
+      close,
+      write: ((fd: number, buffer: Buffer, ...rest: unknown[]) => {
+        const cb = rest.pop() as (err: NodeJS.ErrnoException | null, n: number, b: Buffer) => void;
+        (write as unknown as (...a: unknown[]) => void)(fd, buffer, ...rest, (err: NodeJS.ErrnoException | null, n: number, b: Buffer) => {
+          if (err === null) wrote(fd, n);
+          cb(err, n, b);
+        });
+      }) as typeof write,
+      writev: ((fd: number, buffers: NodeJS.ArrayBufferView[], position: number | null, cb: (err: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void) => {
+        writev(fd, buffers, position, (err, n, b) => {
+          if (err === null) wrote(fd, n);
+          cb(err, n, b);
+        });
+      }) as typeof writev,
+    };
+  }
+
+  #wrote(fd: number, n: number): void {
+    this.#fd = fd;
+    this.#pending += n;
+    if (this.#pending >= this.every && this.#inFlight === undefined) this.#start(fd);
+  }
+
+  #start(fd: number): void {
+    this.#pending = 0;
+    this.flushes += 1;
+    this.#inFlight = new Promise<void>((resolve) => {
+      fdatasync(fd, (err) => {
+        if (err !== null) this.#failure ??= err;
+        this.#inFlight = undefined;
+        resolve();
+      });
+    });
+  }
+
+  /** Wait for the flush in flight, if any; throws the first flush failure. */
+  async settle(): Promise<void> {
+    while (this.#inFlight !== undefined) await this.#inFlight;
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  /** The file's descriptor, once something was written. */
+  get fd(): number | undefined {
+    return this.#fd;
+  }
+}
