@@ -35,6 +35,11 @@ export class DomainStore {
     return domainPaths(this.root, id);
   }
 
+  /** Host facts cached across commands (the QEMU binaries' machine types). */
+  get cacheDir(): string {
+    return path.join(this.root, 'cache');
+  }
+
   /** Runs fn while holding the state lock (do not nest: the lock is not reentrant). */
   locked<T>(fn: () => Promise<T>): Promise<T> {
     return withLock(this.lockPath, fn);

@@ -118,7 +118,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     // -q (phase 2): the disk plan; refusals first, targets created only after the host check.
     if (link.peer.requires.includes(FEATURE_DISK_MIRROR)) mirror = await MirrorReceiver.prepare(link.forward, config);
     const checked = mirror?.withoutMirrored(info, config) ?? { info, config };
-    await assertHostCanRun(checked.info, checked.config, 'receive');
+    await assertHostCanRun(checked.info, checked.config, 'receive', store.cacheDir);
     check();
     // The targets are recorded with the domain before they exist, so a receiver killed at any
     // point from here on leaves a record the next xl reaps along with them.

@@ -37,7 +37,7 @@ describe('AtomicFile', () => {
     const data = Buffer.alloc(5 << 20);
     for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
     for (let at = 0; at < data.length; at += 256 * 1024) {
-      if (!f.stream.write(data.subarray(at, at + 256 * 1024))) await new Promise((r) => f.stream.once('drain', r));
+      if (!f.stream.write(data.subarray(at, at + 256 * 1024))) await new Promise<void>((r) => f.stream.once('drain', () => r()));
     }
     expect(await f.commit()).toBe(data.length);
     expect(f.backgroundFlushes).toBeGreaterThanOrEqual(1);

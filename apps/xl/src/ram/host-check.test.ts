@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { DomainInfo } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
-import { checkHostCanRun, parseMachineHelp, type HostFacts } from './host-check.js';
+import { checkHostCanRun, type HostFacts } from './host-check.js';
 
 const info: DomainInfo = {
   qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2', accel: 'tcg', memoryMiB: 128, vcpus: 1,
@@ -48,24 +48,5 @@ describe('checkHostCanRun', () => {
     ]);
     expect(checkHostCanRun(info, { ...config, disks: [] }, host)).toEqual(['disk xvda is missing from the config']);
     expect(checkHostCanRun({ ...info, disks: [] }, config, host)).toEqual(['disk xvda is in the config but not in the stream']);
-  });
-});
-
-describe('parseMachineHelp', () => {
-  test('collects names and resolves aliases', () => {
-    const text = [
-      'Supported machines are:',
-      'microvm              microvm (i386)',
-      'pc                   Standard PC (i440FX + PIIX, 1996) (alias of pc-i440fx-7.2)',
-      'pc-i440fx-7.2        Standard PC (i440FX + PIIX, 1996) (default)',
-      'q35                  Standard PC (Q35 + ICH9, 2009) (alias of pc-q35-7.2)',
-      'none                 empty machine',
-      '',
-    ].join('\n');
-    const { machines, aliases } = parseMachineHelp(text);
-    expect([...machines]).toEqual(['microvm', 'pc', 'pc-i440fx-7.2', 'q35', 'none']);
-    expect(aliases.get('pc')).toBe('pc-i440fx-7.2');
-    expect(aliases.get('q35')).toBe('pc-q35-7.2');
-    expect(aliases.has('pc-i440fx-7.2')).toBe(false);
   });
 });

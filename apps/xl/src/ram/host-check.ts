@@ -6,6 +6,7 @@
 import { totalmem } from 'node:os';
 import { execa } from 'execa';
 import type { DomainInfo } from '@xlkit/stream';
+import { machineTypes } from '../qemu/machine-types.js';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { chooseAccel } from '../domain/accel.js';
 import { XlError } from '../errors.js';
@@ -32,19 +33,6 @@ export interface HostFacts {
 
 /** The machine name xl starts every domain with (see qemu/argv.ts). */
 export const XL_MACHINE = 'pc';
-
-/** Parses `qemu-system-x86_64 -machine help`: names, and what the aliases resolve to. */
-export function parseMachineHelp(text: string): { machines: Set<string>; aliases: Map<string, string> } {
-  const machines = new Set<string>();
-  const aliases = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^(\S+)\s+.*?(?:\(alias of (\S+)\))?\s*$/.exec(line);
-    if (!m || line.startsWith('Supported machines')) continue;
-    machines.add(m[1]!);
-    if (m[2] !== undefined) aliases.set(m[1]!, m[2]);
-  }
-  return { machines, aliases };
-}
 
 /** Every reason this host and config cannot take the domain described by `info` (empty: it can). */
 export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: HostFacts): string[] {
@@ -99,14 +87,19 @@ async function inspectDisk(target: string): Promise<HostDisk> {
   }
 }
 
-/** Gathers the host facts for starting `config` here. */
-export async function probeHost(config: DomainConfig): Promise<HostFacts> {
+/**
+ * Gathers the host facts for starting `config` here: the machine types (cached per QEMU
+ * binary in `cacheDir`, the state directory's cache) and every disk, all at once.
+ */
+export async function probeHost(config: DomainConfig, cacheDir?: string): Promise<HostFacts> {
   const qemu = config.deviceModel ?? DEFAULT_QEMU;
-  const r = await execa(qemu, ['-machine', 'help'], { reject: false, timeout: 30_000 });
-  if (r.failed) throw new XlError('XL_QEMU_FAILED', `cannot list the machine types of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`);
-  const { machines, aliases } = parseMachineHelp(String(r.stdout));
+  const targets = config.disks.filter((d) => d.target !== undefined);
+  const [{ machines, aliases }, inspected] = await Promise.all([
+    machineTypes(qemu, cacheDir),
+    Promise.all(targets.map((d) => inspectDisk(d.target as string))),
+  ]);
   const disks: Record<string, HostDisk> = {};
-  for (const d of config.disks) if (d.target !== undefined) disks[d.vdev] = await inspectDisk(d.target);
+  targets.forEach((d, i) => (disks[d.vdev] = inspected[i] as HostDisk));
   return {
     machines,
     defaultMachine: aliases.get(XL_MACHINE) ?? (machines.has(XL_MACHINE) ? XL_MACHINE : undefined),
@@ -117,8 +110,8 @@ export async function probeHost(config: DomainConfig): Promise<HostFacts> {
 }
 
 /** Throws XL_RESTORE listing every problem when this host cannot run the domain. */
-export async function assertHostCanRun(info: DomainInfo, config: DomainConfig, what = 'restore'): Promise<void> {
-  const problems = checkHostCanRun(info, config, await probeHost(config));
+export async function assertHostCanRun(info: DomainInfo, config: DomainConfig, what = 'restore', cacheDir?: string): Promise<void> {
+  const problems = checkHostCanRun(info, config, await probeHost(config, cacheDir));
   if (problems.length > 0) {
     throw new XlError(what === 'restore' ? 'XL_RESTORE' : 'XL_MIGRATION', `cannot ${what} domain '${config.name}' on this host: ${problems.join('; ')}`, { domain: config.name });
   }

@@ -72,7 +72,7 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
     const { xlHeader } = await reader.headers();
     const config = options.config ?? checkSavedConfig(xlHeader?.config);
     const { info, first } = await readPreamble(reader);
-    await assertHostCanRun(info, config, 'restore');
+    await assertHostCanRun(info, config, 'restore', store.cacheDir);
     if (signal?.aborted) throw new XlError('XL_INTERRUPTED', 'interrupted');
     progress?.phase('start-qemu');
     record = await startDomain(store, config, { paused: true, incoming: 'defer' });

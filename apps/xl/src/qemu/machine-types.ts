@@ -1,0 +1,99 @@
+/**
+ * The machine types a QEMU binary supports (`-machine help`), cached per binary the way
+ * libvirt caches capabilities: keyed by the binary's resolved path, size, mtime and inode, in
+ * the state directory, so restore and migrate-receive do not start an extra QEMU (~60 ms
+ * here) each time. A stale, unreadable or foreign cache entry is simply probed again.
+ */
+import { constants } from 'node:fs';
+import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { XlError } from '../errors.js';
+
+export interface MachineTypes {
+  machines: Set<string>;
+  /** alias -> what it resolves to, e.g. pc -> pc-i440fx-7.2. */
+  aliases: Map<string, string>;
+}
+
+/** Parses `qemu-system-x86_64 -machine help`: names, and what the aliases resolve to. */
+export function parseMachineHelp(text: string): MachineTypes {
+  const machines = new Set<string>();
+  const aliases = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+.*?(?:\(alias of (\S+)\))?\s*$/.exec(line);
+    if (!m || line.startsWith('Supported machines')) continue;
+    machines.add(m[1]!);
+    if (m[2] !== undefined) aliases.set(m[1]!, m[2]);
+  }
+  return { machines, aliases };
+}
+
+/** The binary execa would run for `qemu` (a path, or a name looked up in PATH). */
+async function resolveBinary(qemu: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  if (qemu.includes('/')) return path.resolve(qemu);
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, qemu);
+    try {
+      await access(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return undefined;
+}
+
+async function identity(qemu: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const binary = await resolveBinary(qemu, env);
+  if (binary === undefined) return undefined;
+  try {
+    const s = await stat(binary);
+    return JSON.stringify([binary, s.size, s.mtimeMs, s.ino]);
+  } catch {
+    return undefined;
+  }
+}
+
+interface CacheFile {
+  entries: Record<string, { machines: string[]; aliases: [string, string][] }>;
+}
+
+async function readCache(file: string): Promise<CacheFile> {
+  try {
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<CacheFile>;
+    return typeof parsed.entries === 'object' && parsed.entries !== null ? { entries: parsed.entries } : { entries: {} };
+  } catch {
+    return { entries: {} };
+  }
+}
+
+async function probe(qemu: string): Promise<MachineTypes> {
+  const r = await execa(qemu, ['-machine', 'help'], { reject: false, timeout: 30_000 });
+  if (r.failed) throw new XlError('XL_QEMU_FAILED', `cannot list the machine types of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`);
+  return parseMachineHelp(String(r.stdout));
+}
+
+/** Machine types of `qemu`, from the cache in `cacheDir` when the binary is unchanged. */
+export async function machineTypes(qemu: string, cacheDir?: string, env: NodeJS.ProcessEnv = process.env): Promise<MachineTypes> {
+  const key = cacheDir === undefined ? undefined : await identity(qemu, env);
+  if (cacheDir === undefined || key === undefined) return probe(qemu);
+  const file = path.join(cacheDir, 'qemu-machine-types.json');
+  const cache = await readCache(file);
+  const hit = cache.entries[key];
+  if (hit !== undefined && Array.isArray(hit.machines) && Array.isArray(hit.aliases)) {
+    return { machines: new Set(hit.machines), aliases: new Map(hit.aliases) };
+  }
+  const found = await probe(qemu);
+  cache.entries[key] = { machines: [...found.machines], aliases: [...found.aliases] };
+  try {
+    await mkdir(cacheDir, { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify(cache));
+    await rename(temp, file);
+  } catch {
+    // A cache that cannot be written only costs the next caller a probe.
+  }
+  return found;
+}
