@@ -33,6 +33,8 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
       );
       expect(r.exitCode, String(r.stderr)).toBe(0);
       expect(String(r.stdout)).toContain(`Migration successful: domain mqh now runs on ${pair.b.address}`);
+      // Another network namespace is another host: direct NBD goes over TCP to B's address.
+      if (transport === 'direct') expect(String(r.stderr)).toMatch(new RegExp(`disk exports: NBD over TCP at ${pair.b.address.replaceAll('.', '\\.')}:\\d+`));
       expect(isProcessAlive(src.pid)).toBe(false);
       const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
       expect(view).toMatchObject({ name: 'mqh', status: 'running' });

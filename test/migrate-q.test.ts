@@ -78,6 +78,8 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     const r = await startMigrate(a, ['-q', '--transport', 'direct', '--target-dir', targetDir, '-s', '', 'mq2', sameHostReceiver(b)]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stderr)).toContain('2 disk(s) mirrored over a direct NBD connection');
+    // Same kernel, network namespace and files: the receiver serves NBD on a unix socket.
+    expect(String(r.stderr)).toMatch(/disk exports: NBD on the receiver's unix socket \S+nbd\.sock \(the receiver is this host\)/);
     const beats = await waitForBeatAbove(b, 'mq2', src.beat + 5);
     expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
     expect(await guestVerify(b, 'mq2')).toMatch(/^xlkit-disk-verify ok \d+$/);

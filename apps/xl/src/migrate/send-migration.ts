@@ -130,6 +130,10 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     await writer.writeDomainInfo(info);
     if (mirror) await mirror.writePlan(link);
     await raced(waitPhaseReady(back, 1, mirror?.takeBackRecord), failure.signal);
+    if (mirror?.exportsLine !== undefined) {
+      o.stderr.write(`${mirror.exportsLine}\n`);
+      stages.event('disk-exports', { exports: mirror.exports });
+    }
     await store.update(domain.id, (r) => ({ ...r, status: 'migrating' }));
 
     if (mirror) {

@@ -1,7 +1,8 @@
 /**
  * Receiver: the incoming QEMU's NBD server and one writable export per target disk, on a
- * unix socket in the domain's directory (tunnel) or on TCP at an address and an ephemeral
- * port (direct). Stopped before the domain resumes, and on every failure.
+ * unix socket in the domain's directory (tunnel, and direct to a sender on this same host)
+ * or on TCP at an address and an ephemeral port (direct). Stopped before the domain
+ * resumes, and on every failure.
  */
 import { blockExportAdd, inetSocketAddressLegacy, migrateSetCapabilities, nbdServerStart, nbdServerStop, unixSocketAddressLegacy, type QmpClient } from '@xlkit/qmp';
 import type { DiskExports, MirrorTransport } from '@xlkit/stream';
@@ -12,8 +13,10 @@ import type { TargetDisk } from './targets.js';
 
 export interface ExportOptions {
   transport: MirrorTransport;
-  /** Tunnel: the unix socket path for the NBD server. */
+  /** Tunnel, and direct to a local sender: the unix socket path for the NBD server. */
   socketPath: string;
+  /** Direct: the sender is this host (see local-peer.ts), so serve on socketPath. */
+  localSender?: boolean;
   /** Direct: the address to listen on (one the sender can reach). */
   host: string;
   /** Direct: the incoming QEMU's pid (to learn the port it bound). */
@@ -29,7 +32,8 @@ export async function startExports(qmp: QmpClient, targets: readonly TargetDisk[
     // Block nodes stay inactive until the migration completes; exports work on them (7.2).
     await migrateSetCapabilities(qmp, [{ capability: 'late-block-activate', state: true }]);
     let port: number | undefined;
-    if (o.transport === 'tunnel') {
+    const onUnix = o.transport === 'tunnel' || o.localSender === true;
+    if (onUnix) {
       await nbdServerStart(qmp, { addr: unixSocketAddressLegacy(o.socketPath) });
     } else {
       const before = new Set(await listeningPortsOf(o.qemuPid));
@@ -42,7 +46,8 @@ export async function startExports(qmp: QmpClient, targets: readonly TargetDisk[
       await blockExportAdd(qmp, { type: 'nbd', id: exportName(t.disk.id), 'node-name': node, writable: true, name: exportName(t.disk.id) });
     }
     const disks = targets.map((t) => ({ id: t.disk.id, exportName: exportName(t.disk.id), target: t.target }));
-    return o.transport === 'direct' ? { transport: 'direct', host: o.host, port, disks } : { transport: 'tunnel', disks };
+    if (o.transport === 'tunnel') return { transport: 'tunnel', disks };
+    return onUnix ? { transport: 'direct', socket: o.socketPath, disks } : { transport: 'direct', host: o.host, port, disks };
   } catch (err) {
     await stopExports(qmp);
     if (err instanceof MirrorError) throw err;

@@ -20,6 +20,7 @@ import type { ChannelMux } from '../tunnel/channel-mux.js';
 import { connectTo } from '../tunnel/socket-endpoint.js';
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { readHostId } from './host-id.js';
+import { readNetNamespace, senderIsLocal } from './local-peer.js';
 import { MirrorError } from './mirror-error.js';
 import { startExports, stopExports } from './nbd-exports.js';
 import { createTargets, removeTargets, resolveTargets, type TargetDisk } from './targets.js';
@@ -45,6 +46,8 @@ export class MirrorReceiver {
     readonly targets: readonly TargetDisk[],
     /** The domain config with each mirrored disk on its target. */
     readonly config: DomainConfig,
+    /** The sender is this host: the direct transport uses a unix socket. */
+    readonly localSender: boolean,
   ) {}
 
   /** The targets createTargets() will make (existing ones reused with --reuse-target are not). */
@@ -65,10 +68,12 @@ export class MirrorReceiver {
       if (!spec || spec.target === undefined || spec.readOnly || spec.cdrom) throw new MirrorError('refused', `the disk plan names ${d.id}, which is not a writable disk of the domain's config`);
       if (spec.format !== d.format) throw new MirrorError('refused', `the disk plan says ${d.id} is ${d.format}, the config says ${spec.format}`);
     }
-    const targets = await resolveTargets(plan, await readHostId());
+    const hostId = await readHostId();
+    const targets = await resolveTargets(plan, hostId);
     const byId = new Map(targets.map((t) => [t.disk.id, t.target]));
     const disks = config.disks.map((d) => (byId.has(d.vdev) ? { ...d, target: byId.get(d.vdev) as string } : d));
-    return new MirrorReceiver(plan, targets, { ...config, disks });
+    const local = plan.transport === 'direct' && (await senderIsLocal(plan, hostId, await readNetNamespace()));
+    return new MirrorReceiver(plan, targets, { ...config, disks }, local);
   }
 
   /** Domain info and config without the mirrored disks, for the host check before creating them. */
@@ -85,7 +90,9 @@ export class MirrorReceiver {
   async exportDisks(store: DomainStore, record: DomainRecord, link: { forward: StreamReader; writer: StreamWriter }, env: NodeJS.ProcessEnv): Promise<DiskExports> {
     const paths = store.paths(record.id);
     const exports = await withQmp(store, record, (qmp) =>
-      startExports(qmp, this.targets, { transport: this.plan.transport, socketPath: paths.nbdSocket, host: directListenHost(env), qemuPid: record.qemu?.pid ?? 0 }),
+      startExports(qmp, this.targets, {
+        transport: this.plan.transport, socketPath: paths.nbdSocket, localSender: this.localSender, host: directListenHost(env), qemuPid: record.qemu?.pid ?? 0,
+      }),
     );
     if (exports.transport === 'tunnel') {
       this.#forward = link.forward;

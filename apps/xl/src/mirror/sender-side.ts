@@ -17,6 +17,7 @@ import { listenTunnel, type TunnelListener } from '../tunnel/socket-endpoint.js'
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { buildDiskPlan, formatDiskPlan, type BuiltPlan, type PlanOptions } from './disk-plan.js';
 import { readHostId } from './host-id.js';
+import { readNetNamespace } from './local-peer.js';
 import { parseMirrorFaults } from './mirror-faults.js';
 import { MirrorError } from './mirror-error.js';
 import {
@@ -24,7 +25,7 @@ import {
   type DiskProgress, type MirrorDisk,
 } from './source-mirror.js';
 
-export type MirrorFlags = Omit<PlanOptions, 'hostId'>;
+export type MirrorFlags = Omit<PlanOptions, 'hostId' | 'netns'>;
 
 export interface PhaseTwoOptions {
   link: SenderLink;
@@ -54,7 +55,16 @@ export class MirrorSender {
   private constructor(readonly built: BuiltPlan) {}
 
   static async plan(disks: readonly DiskSpec[], info: readonly DiskInfo[], flags: MirrorFlags): Promise<MirrorSender> {
-    return new MirrorSender(await buildDiskPlan(disks, info, { ...flags, hostId: await readHostId() }));
+    return new MirrorSender(await buildDiskPlan(disks, info, { ...flags, hostId: await readHostId(), netns: await readNetNamespace() }));
+  }
+
+  /** Where the receiver's NBD server is, once DISK_EXPORTS arrived (for the user). */
+  get exportsLine(): string | undefined {
+    const ex = this.#exports;
+    if (ex === undefined || ex.transport === 'tunnel') return undefined;
+    return ex.socket !== undefined
+      ? `disk exports: NBD on the receiver's unix socket ${ex.socket} (the receiver is this host)`
+      : `disk exports: NBD over TCP at ${ex.host ?? '?'}:${String(ex.port)}`;
   }
 
   /** Features the receiver must have. */

@@ -69,6 +69,7 @@ export function mirrorDisks(exports: DiskExports): MirrorDisk[] {
 }
 
 export function nbdServerOf(exports: DiskExports, tunnelSocket: string): SocketAddress {
+  if (exports.transport === 'direct' && exports.socket !== undefined) return { type: 'unix', path: exports.socket };
   if (exports.transport === 'direct') return { type: 'inet', host: exports.host ?? '', port: String(exports.port) };
   return { type: 'unix', path: tunnelSocket };
 }

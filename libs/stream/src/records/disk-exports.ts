@@ -1,8 +1,8 @@
 /**
  * DISK_EXPORTS (receiver to sender, `xl migrate -q` only): the targets are created, the
  * incoming QEMU runs on them and its NBD server exports each one writable. Tells the sender
- * where to connect (through the tunnel, or a TCP address and port for the direct transport)
- * and each disk's export name.
+ * where to connect (through the tunnel, or for the direct transport a TCP address and port,
+ * or a unix socket when the sender is on the same host) and each disk's export name.
  */
 import { XLKIT_MANDATORY_BASE } from '../constants.js';
 import { defineRecord } from '../record-codec.js';
@@ -21,6 +21,8 @@ export interface DiskExports {
   /** Direct transport: the address and ephemeral port the receiver's NBD server listens on. */
   host?: string;
   port?: number;
+  /** Direct transport to a sender on the same host: the NBD server's unix socket instead. */
+  socket?: string;
   disks: DiskExport[];
 }
 
@@ -33,8 +35,13 @@ export function checkDiskExports(o: Obj, at = 0): DiskExports {
   const disks = f.list(o, 'disks', MIRROR_MAX_DISKS).map((d) => ({ id: f.str(d, 'id', 64), exportName: f.str(d, 'exportName', 256), target: f.str(d, 'target') }));
   const out: DiskExports = { transport, disks };
   if (transport === 'direct') {
-    out.host = f.str(o, 'host', 256);
-    out.port = f.int(o, 'port', 1, 65535);
+    const socket = f.optStr(o, 'socket');
+    if (socket !== undefined) {
+      out.socket = socket;
+    } else {
+      out.host = f.str(o, 'host', 256);
+      out.port = f.int(o, 'port', 1, 65535);
+    }
   }
   return out;
 }
@@ -43,5 +50,5 @@ export const DISK_EXPORTS = defineRecord<DiskExports>({
   type: DISK_EXPORTS_TYPE, name: 'DISK_EXPORTS', minLength: 2, maxLength: MIRROR_RECORD_MAX, maxCount: 1,
   decode: (body, len, at) => checkDiskExports(parseJsonBody(body, len, at, DISK_EXPORTS_TYPE, WHAT), at),
   encode: (v) => encodeJsonBody(checkDiskExports(v as unknown as Obj)),
-  summary: (v) => `${v.transport}${v.host ? ` ${v.host}:${v.port}` : ''}: ${v.disks.map((d) => `${d.id}=${d.exportName}`).join(',') || 'none'}`,
+  summary: (v) => `${v.transport}${v.socket ? ` unix:${v.socket}` : v.host ? ` ${v.host}:${v.port}` : ''}: ${v.disks.map((d) => `${d.id}=${d.exportName}`).join(',') || 'none'}`,
 });

@@ -26,6 +26,8 @@ export interface PlannedDisk {
 export interface DiskPlan {
   /** Identity of the source host's kernel (boot id); equal ids mean the same filesystem view. */
   hostId: string;
+  /** The sender's network namespace (/proc/self/ns/net); with hostId, tells a same-host peer. */
+  netns?: string;
   transport: MirrorTransport;
   syncWrites: boolean;
   reuseTarget: boolean;
@@ -56,6 +58,8 @@ export function checkDiskPlan(o: Obj, at = 0): DiskPlan {
     reuseTarget: f.bool(o, 'reuseTarget'),
     disks,
   };
+  const netns = f.optStr(o, 'netns');
+  if (netns !== undefined) plan.netns = netns;
   const targetDir = f.optStr(o, 'targetDir');
   if (targetDir !== undefined) plan.targetDir = targetDir;
   return plan;

@@ -24,8 +24,11 @@ const plan: DiskPlan = {
 };
 
 describe('DISK_PLAN', () => {
-  it('round-trips', () => {
+  it('round-trips, with and without the sender\'s network namespace', () => {
     expect(roundTrip(DISK_PLAN, plan)).toEqual(plan);
+    const withNs = { ...plan, netns: 'net:[4026531840]' };
+    expect(roundTrip(DISK_PLAN, withNs)).toEqual(withNs);
+    expect(() => decodeJson(DISK_PLAN, JSON.stringify({ ...plan, netns: 7 }))).toThrow(StreamError);
   });
   it('refuses bad fields, duplicate ids and too many disks', () => {
     const bad = [
@@ -48,6 +51,14 @@ describe('DISK_EXPORTS', () => {
     const d = { ...t, transport: 'direct' as const, host: '10.0.0.2', port: 40123 };
     expect(roundTrip(DISK_EXPORTS, d)).toEqual(d);
     expect(() => decodeJson(DISK_EXPORTS, JSON.stringify({ ...d, port: 0 }))).toThrow(StreamError);
+  });
+  it('direct to a same-host sender carries a unix socket instead of host and port', () => {
+    const u = { transport: 'direct' as const, socket: '/var/lib/xl/domains/4/nbd.sock', disks: [{ id: 'xvda', exportName: 'xvda', target: '/t/disk.raw' }] };
+    expect(roundTrip(DISK_EXPORTS, u)).toEqual(u);
+    expect(DISK_EXPORTS.summary(u)).toContain('direct unix:/var/lib/xl/domains/4/nbd.sock');
+    expect(() => decodeJson(DISK_EXPORTS, JSON.stringify({ ...u, socket: 3 }))).toThrow(StreamError);
+    const { socket: _socket, ...noWhere } = u;
+    expect(() => decodeJson(DISK_EXPORTS, JSON.stringify(noWhere))).toThrow(StreamError);
   });
 });
 
