@@ -26,7 +26,7 @@ describe('StreamReader.intercept', () => {
       await w.writeRecord('TUNNEL_OPEN', { channel: 1, service: 1 });
       await w.writePhase(3);
       await w.writeRamChunk(Buffer.from('abc'));
-      await w.writeRecord('TUNNEL_DATA', { channel: 1, bytes: Buffer.from('x') });
+      await w.writeRecord('TUNNEL_DATA', { channel: 1, chunks: [Buffer.from('x')], length: 1 });
       await w.writeRamChunk(Buffer.from('def'));
       await w.endRam();
       await w.writeRecord('TUNNEL_CLOSE', { channel: 1, reset: false });

@@ -89,7 +89,7 @@ describe('ChannelMux', () => {
     f.remoteOut.write(data);
     const got = await collect(fast.remoteIn, data.length);
     expect(sha(got)).toBe(sha(data));
-    const sent = log.filter((x) => x.kind === 'data' && x.channel === slowId).reduce((n, x) => n + (x.kind === 'data' ? x.bytes.length : 0), 0);
+    const sent = log.filter((x) => x.kind === 'data' && x.channel === slowId).reduce((n, x) => n + (x.kind === 'data' ? x.length : 0), 0);
     expect(sent).toBe(window);
     expect(log.some((x) => x.kind === 'credit' && x.channel === slowId)).toBe(false);
     expect(log.filter((x) => x.kind === 'credit' && x.channel === fastId).length).toBeGreaterThan(0);
@@ -126,9 +126,9 @@ describe('ChannelMux', () => {
     const mk = () => new ChannelMux({ side: 'even', send: async () => undefined, window: 16, accept: async () => new PassThrough(), onError: (e) => errors.push(e) });
     let m = mk();
     m.receive({ kind: 'open', channel: 1, service: 1 });
-    expect(() => m.receive({ kind: 'data', channel: 1, bytes: Buffer.alloc(17) })).toThrow(/credit/);
+    expect(() => m.receive({ kind: 'data', channel: 1, chunks: [Buffer.alloc(17)], length: 17 })).toThrow(/credit/);
     m = mk();
-    expect(() => m.receive({ kind: 'data', channel: 7, bytes: Buffer.alloc(1) })).toThrow(/never opened/);
+    expect(() => m.receive({ kind: 'data', channel: 7, chunks: [Buffer.alloc(1)], length: 1 })).toThrow(/never opened/);
     m = mk();
     expect(() => m.receive({ kind: 'open', channel: 2, service: 1 })).toThrow(/out of order/);
     m = mk();
@@ -153,7 +153,7 @@ describe('ChannelMux', () => {
     const n = new ChannelMux({ side: 'odd', send: async () => undefined });
     const id2 = n.open(1, endpointPair().local);
     n.receive({ kind: 'close', channel: id2, reset: true });
-    expect(() => n.receive({ kind: 'data', channel: id2, bytes: Buffer.alloc(1) })).not.toThrow();
+    expect(() => n.receive({ kind: 'data', channel: id2, chunks: [Buffer.alloc(1)], length: 1 })).not.toThrow();
     expect(id).toBe(1);
   });
 });

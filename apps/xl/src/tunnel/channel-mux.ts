@@ -121,8 +121,8 @@ export class ChannelMux {
       throw new TunnelError('protocol', `frame for channel ${f.channel}, which was never opened`);
     }
     if (f.kind === 'data') {
-      this.stats.bytesReceived += f.bytes.length;
-      ch.receiveData(f.bytes);
+      this.stats.bytesReceived += f.length;
+      ch.receiveData(f.chunks, f.length);
     } else if (f.kind === 'credit') {
       ch.receiveCredit(f.bytes);
       this.#kick();
@@ -213,7 +213,7 @@ export class ChannelMux {
   async #pump(): Promise<void> {
     try {
       for (let f = this.#next(); f && !this.#closed; f = this.#next()) {
-        if (f.kind === 'data') this.stats.bytesSent += f.bytes.length;
+        if (f.kind === 'data') this.stats.bytesSent += f.length;
         await this.#opts.send(f);
       }
     } catch (err) {

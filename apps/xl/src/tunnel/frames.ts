@@ -6,7 +6,7 @@ import type { StreamRecord, StreamWriter } from '@xlkit/stream';
 
 export type TunnelFrame =
   | { kind: 'open'; channel: number; service: number }
-  | { kind: 'data'; channel: number; bytes: Buffer }
+  | { kind: 'data'; channel: number; chunks: Buffer[]; length: number }
   | { kind: 'credit'; channel: number; bytes: number }
   | { kind: 'close'; channel: number; reset: boolean };
 
@@ -19,7 +19,7 @@ export function frameOfRecord(rec: StreamRecord): TunnelFrame | undefined {
     case 'TUNNEL_OPEN':
       return { kind: 'open', channel: rec.value.channel, service: rec.value.service };
     case 'TUNNEL_DATA':
-      return { kind: 'data', channel: rec.value.channel, bytes: rec.value.bytes };
+      return { kind: 'data', channel: rec.value.channel, chunks: rec.value.chunks, length: rec.value.length };
     case 'TUNNEL_CREDIT':
       return { kind: 'credit', channel: rec.value.channel, bytes: rec.value.bytes };
     case 'TUNNEL_CLOSE':
@@ -36,7 +36,7 @@ export function writerFrameSend(writer: StreamWriter): FrameSend {
       case 'open':
         return writer.writeRecord('TUNNEL_OPEN', { channel: f.channel, service: f.service });
       case 'data':
-        return writer.writeRecord('TUNNEL_DATA', { channel: f.channel, bytes: f.bytes });
+        return writer.writeRecord('TUNNEL_DATA', { channel: f.channel, chunks: f.chunks, length: f.length });
       case 'credit':
         return writer.writeRecord('TUNNEL_CREDIT', { channel: f.channel, bytes: f.bytes });
       case 'close':

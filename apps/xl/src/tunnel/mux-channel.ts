@@ -21,7 +21,7 @@ export class MuxChannel {
   #pending: Buffer[] = [];
   #pendingBytes = 0;
   /** Arrived before the stream was attached. */
-  #inbox: Buffer[] = [];
+  #inbox: { chunks: Buffer[]; length: number }[] = [];
   #localEnd: 'open' | 'ending' | 'sent' = 'open';
   #remoteEnded = false;
   #paused = false;
@@ -64,11 +64,11 @@ export class MuxChannel {
       // Closed without an end first: the endpoint failed, so the peer must not wait for more.
       if (this.#localEnd === 'open' && !this.gone) this.reset();
     });
-    for (const b of this.#inbox.splice(0)) this.#deliver(b);
+    for (const d of this.#inbox.splice(0)) this.#deliver(d.chunks, d.length);
     if (this.#remoteEnded) stream.end();
   }
 
-  /** Up to `max` bytes within credit as one data frame; or our pending END once data is out. */
+  /** Up to `max` bytes within credit as one data frame (slices, not copies); or our pending END once data is out. */
   takeData(max: number): TunnelFrame | undefined {
     if (this.gone) return undefined;
     if (this.#pendingBytes === 0) {
@@ -95,15 +95,15 @@ export class MuxChannel {
       this.#paused = false;
       this.#stream?.resume();
     }
-    return { kind: 'data', channel: this.id, bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, n) };
+    return { kind: 'data', channel: this.id, chunks: parts, length: n };
   }
 
-  receiveData(bytes: Buffer): void {
+  receiveData(chunks: Buffer[], length: number): void {
     if (this.#remoteEnded) throw new TunnelError('protocol', `data on channel ${this.id} after its end`);
-    if (bytes.length > this.#recvAllowance) throw new TunnelError('protocol', `channel ${this.id}: peer sent ${bytes.length} bytes with only ${this.#recvAllowance} of credit`);
-    this.#recvAllowance -= bytes.length;
-    if (this.#stream) this.#deliver(bytes);
-    else this.#inbox.push(bytes);
+    if (length > this.#recvAllowance) throw new TunnelError('protocol', `channel ${this.id}: peer sent ${length} bytes with only ${this.#recvAllowance} of credit`);
+    this.#recvAllowance -= length;
+    if (this.#stream) this.#deliver(chunks, length);
+    else this.#inbox.push({ chunks, length });
   }
 
   receiveCredit(bytes: number): void {
@@ -122,11 +122,14 @@ export class MuxChannel {
     this.#maybeDone();
   }
 
-  #deliver(bytes: Buffer): void {
+  /** Writes the slices; credit for them is granted back once the last one is flushed. */
+  #deliver(chunks: Buffer[], length: number): void {
     const stream = this.#stream as Duplex;
-    stream.write(bytes, (err) => {
+    const last = chunks.length - 1;
+    for (let i = 0; i < last; i++) stream.write(chunks[i] as Buffer);
+    stream.write(chunks[last] as Buffer, (err) => {
       if (err || this.gone) return;
-      this.#toGrant += bytes.length;
+      this.#toGrant += length;
       // Grant in batches, but always before the peer could run dry.
       if (this.#toGrant >= this.window / 4 || this.#recvAllowance + this.#toGrant >= this.window) {
         const grant = this.#toGrant;

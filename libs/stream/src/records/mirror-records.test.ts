@@ -74,15 +74,19 @@ describe('tunnel records', () => {
     expect(roundTrip(TUNNEL_OPEN, { channel: 1, service: 1 })).toEqual({ channel: 1, service: 1 });
     expect(roundTrip(TUNNEL_CREDIT, { channel: 9, bytes: 4096 })).toEqual({ channel: 9, bytes: 4096 });
     expect(roundTrip(TUNNEL_CLOSE, { channel: 2, reset: true })).toEqual({ channel: 2, reset: true });
-    const data = roundTrip(TUNNEL_DATA, { channel: 3, bytes: Buffer.from('hello') });
+    const data = roundTrip(TUNNEL_DATA, { channel: 3, chunks: [Buffer.from('hel'), Buffer.from('lo')], length: 5 });
     expect(data.channel).toBe(3);
-    expect(data.bytes.toString()).toBe('hello');
+    expect(data.length).toBe(5);
+    expect(Buffer.concat(data.chunks).toString()).toBe('hello');
   });
-  it('decode payloads split across input slices', () => {
-    const [h, p] = TUNNEL_DATA.encode({ channel: 5, bytes: Buffer.from('abcdef') }) as [Buffer, Buffer];
+  it('decode payloads split across input slices as slices of them, not copies', () => {
+    const [h, p] = TUNNEL_DATA.encode({ channel: 5, chunks: [Buffer.from('abcdef')], length: 6 }) as [Buffer, Buffer];
     const all = Buffer.concat([h, p]);
     const v = TUNNEL_DATA.decode([all.subarray(0, 3), all.subarray(3, 10), all.subarray(10)], all.length, 0, {});
-    expect(v.bytes.toString()).toBe('abcdef');
+    expect(v.length).toBe(6);
+    expect(Buffer.concat(v.chunks).toString()).toBe('abcdef');
+    expect(v.chunks).toHaveLength(2);
+    expect(v.chunks.every((c) => c.buffer === all.buffer)).toBe(true);
   });
   it('refuses channel 0, unknown services, zero credit and oversize data', () => {
     const raw = (a: number, b: number) => {
@@ -96,6 +100,7 @@ describe('tunnel records', () => {
     expect(() => TUNNEL_CREDIT.decode(raw(1, 0), 8, 0, {})).toThrow(/bytes/);
     expect(() => TUNNEL_CLOSE.decode(raw(1, 2), 8, 0, {})).toThrow(/kind/);
     expect(() => TUNNEL_DATA.decode([Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 9])], 9, 0, {})).toThrow(/reserved/);
-    expect(() => TUNNEL_DATA.encode({ channel: 1, bytes: Buffer.alloc(TUNNEL_DATA_MAX + 1) })).toThrow(StreamError);
+    expect(() => TUNNEL_DATA.encode({ channel: 1, chunks: [Buffer.alloc(TUNNEL_DATA_MAX + 1)], length: TUNNEL_DATA_MAX + 1 })).toThrow(StreamError);
+    expect(() => TUNNEL_DATA.encode({ channel: 1, chunks: [Buffer.alloc(4)], length: 5 })).toThrow(StreamError);
   });
 });
