@@ -87,7 +87,7 @@ describe('xl migrate on one host (real QEMU)', () => {
     const r = await startMigrate(a, ['-C', big, '-s', '', 'mig2', sameHostReceiver(b)]);
     expect(r.exitCode).toBe(1);
     const line = oneLine(String(r.stderr));
-    expect(line).toMatch(/^xl: migration to .* failed in bootstrap: the receiver failed \(phase 1\): domain 'mig2' needs 1048576 MiB of memory, this host has \d+ MiB; the domain 'mig2' still runs on this host$/);
+    expect(line).toMatch(/^xl: migration to .* failed in bootstrap: the receiver failed \(phase 1\): domain 'mig2' needs 1048576 MiB of memory, this host has \d+ MiB available; the domain 'mig2' still runs on this host$/);
     expect(b.watcher.qemus.size).toBe(0);
     await expectReceiverClean(b);
     await expectSourceIntact(a, 'mig2', pid, beat);

@@ -4,6 +4,7 @@ import type { CommandSpec } from '../command.js';
 import { DEFAULT_QEMU } from '../config/domain-config.js';
 import { kvmUsable } from '../domain/accel.js';
 import { openSession, println } from './common.js';
+import { availableMemoryMiB } from '../host-memory.js';
 
 /** "QEMU emulator version 7.2.22 (Debian ...)" → "7.2.22 (Debian ...)". */
 export function parseQemuVersion(output: string): string | undefined {
@@ -27,7 +28,7 @@ export const infoCommand: CommandSpec = {
       ['machine', os.machine()],
       ['nr_cpus', String(os.cpus().length)],
       ['total_memory', String(Math.floor(os.totalmem() / 2 ** 20))],
-      ['free_memory', String(Math.floor(os.freemem() / 2 ** 20))],
+      ['free_memory', String(await availableMemoryMiB())],
       ['qemu_binary', DEFAULT_QEMU],
       ['qemu_version', version],
       ['accelerators', kvmUsable() ? 'tcg kvm' : 'tcg'],

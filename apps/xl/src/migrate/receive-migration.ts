@@ -5,7 +5,6 @@
  * to the sender as MIGRATION_ERROR; the incoming domain carries this process's pid so that,
  * should this process die, the next xl command on this host reaps it.
  */
-import { totalmem } from 'node:os';
 import type { Writable } from 'node:stream';
 import { cont, type QmpClient } from '@xlkit/qmp';
 import { type ByteInput, type DomainInfo, type StreamRecord, type StreamWriter } from '@xlkit/stream';
@@ -17,6 +16,7 @@ import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
 import { XlError } from '../errors.js';
 import { assertHostCanRun } from '../ram/host-check.js';
+import { availableMemoryMiB } from '../host-memory.js';
 import { receiveRam } from '../ram/incoming.js';
 import { checkSavedConfig } from '../ram/saved-config.js';
 import { FEATURE_DISK_MIRROR } from '../mirror/sender-side.js';
@@ -113,8 +113,8 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     stage = 'phase 1';
     const info = await readPhaseOne(link);
     await checkName(store, config);
-    const hostMiB = Math.floor(totalmem() / 1024 ** 2);
-    if (config.memory > hostMiB) throw new XlError('XL_MIGRATION', `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB`);
+    const hostMiB = await availableMemoryMiB();
+    if (config.memory > hostMiB) throw new XlError('XL_MIGRATION', `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`);
     // -q (phase 2): the disk plan; refusals first, targets created only after the host check.
     if (link.peer.requires.includes(FEATURE_DISK_MIRROR)) mirror = await MirrorReceiver.prepare(link.forward, config);
     const checked = mirror?.withoutMirrored(info, config) ?? { info, config };

@@ -15,7 +15,7 @@ const config: DomainConfig = {
 };
 
 const host: HostFacts = {
-  machines: new Set(['pc', 'pc-i440fx-7.2', 'pc-i440fx-7.1']), defaultMachine: 'pc-i440fx-7.2', accel: 'tcg', totalMemoryMiB: 4096,
+  machines: new Set(['pc', 'pc-i440fx-7.2', 'pc-i440fx-7.1']), defaultMachine: 'pc-i440fx-7.2', accel: 'tcg', availableMemoryMiB: 4096,
   disks: { xvda: { exists: true, format: 'raw', virtualSize: 1 << 26 } },
 };
 
@@ -25,10 +25,10 @@ describe('checkHostCanRun', () => {
   });
 
   test('memory, vcpus, accelerator and host memory mismatches are each named', () => {
-    expect(checkHostCanRun(info, { ...config, memory: 256, vcpus: 2 }, { ...host, accel: 'kvm', totalMemoryMiB: 64 })).toEqual([
+    expect(checkHostCanRun(info, { ...config, memory: 256, vcpus: 2 }, { ...host, accel: 'kvm', availableMemoryMiB: 64 })).toEqual([
       'accelerator tcg is needed, this host would use kvm',
       'memory is 128 MiB in the stream but 256 MiB in the config',
-      'memory 128 MiB exceeds this host\'s 64 MiB',
+      'memory 128 MiB exceeds the 64 MiB this host has available',
       'vcpus is 1 in the stream but 2 in the config',
     ]);
   });

@@ -3,13 +3,13 @@
  * config the domain will be started from and with facts about this host's QEMU and disks.
  * `checkHostCanRun` is pure; `probeHost` gathers the facts (argument arrays, no shell).
  */
-import { totalmem } from 'node:os';
 import { execa } from 'execa';
 import type { DomainInfo } from '@xlkit/stream';
 import { machineTypes } from '../qemu/machine-types.js';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { chooseAccel } from '../domain/accel.js';
 import { XlError } from '../errors.js';
+import { availableMemoryMiB } from '../host-memory.js';
 
 export interface HostDisk {
   exists: boolean;
@@ -26,7 +26,8 @@ export interface HostFacts {
   defaultMachine: string | undefined;
   /** Accelerator the domain would get here. */
   accel: 'tcg' | 'kvm';
-  totalMemoryMiB: number;
+  /** What the host can give a new domain now (MemAvailable). */
+  availableMemoryMiB: number;
   /** By vdev, for each configured disk with a target. */
   disks: Record<string, HostDisk>;
 }
@@ -44,7 +45,7 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
   }
   if (host.accel !== info.accel) problems.push(`accelerator ${info.accel} is needed, this host would use ${host.accel}`);
   if (config.memory !== info.memoryMiB) problems.push(`memory is ${info.memoryMiB} MiB in the stream but ${config.memory} MiB in the config`);
-  if (info.memoryMiB > host.totalMemoryMiB) problems.push(`memory ${info.memoryMiB} MiB exceeds this host's ${host.totalMemoryMiB} MiB`);
+  if (info.memoryMiB > host.availableMemoryMiB) problems.push(`memory ${info.memoryMiB} MiB exceeds the ${host.availableMemoryMiB} MiB this host has available`);
   if (config.vcpus !== info.vcpus) problems.push(`vcpus is ${info.vcpus} in the stream but ${config.vcpus} in the config`);
   const configured = new Map(config.disks.filter((d) => d.target !== undefined).map((d) => [d.vdev, d]));
   for (const disk of info.disks) {
@@ -94,9 +95,10 @@ async function inspectDisk(target: string): Promise<HostDisk> {
 export async function probeHost(config: DomainConfig, cacheDir?: string): Promise<HostFacts> {
   const qemu = config.deviceModel ?? DEFAULT_QEMU;
   const targets = config.disks.filter((d) => d.target !== undefined);
-  const [{ machines, aliases }, inspected] = await Promise.all([
+  const [{ machines, aliases }, inspected, availableMiB] = await Promise.all([
     machineTypes(qemu, cacheDir),
     Promise.all(targets.map((d) => inspectDisk(d.target as string))),
+    availableMemoryMiB(),
   ]);
   const disks: Record<string, HostDisk> = {};
   targets.forEach((d, i) => (disks[d.vdev] = inspected[i] as HostDisk));
@@ -104,7 +106,7 @@ export async function probeHost(config: DomainConfig, cacheDir?: string): Promis
     machines,
     defaultMachine: aliases.get(XL_MACHINE) ?? (machines.has(XL_MACHINE) ? XL_MACHINE : undefined),
     accel: chooseAccel(config.accel),
-    totalMemoryMiB: Math.floor(totalmem() / 1024 ** 2),
+    availableMemoryMiB: availableMiB,
     disks,
   };
 }
