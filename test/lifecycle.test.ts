@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import { heartbeats as heartbeatsOf } from './helpers/index.js';
 import { consoleBeats, guestConfig, waitForBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
 
 function newHost(): XlHost & { cfg: (name: string) => Promise<string> } {
@@ -109,6 +110,40 @@ describe('xl domain lifecycle (real QEMU)', () => {
     const again = await xl('destroy', 'victim');
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toMatch(/does not exist/);
+  });
+
+  it('shutdown presses the ACPI power button: the guest powers itself off; -w waits and cleans up', async () => {
+    const host = newHost();
+    const { xl, stateDir } = host;
+    // on_poweroff=preserve keeps QEMU (paused) after the guest's power-off, so its console shows why.
+    expect((await xl('create', await guestConfig(host.dir, 'keep', { on_poweroff: '"preserve"' }))).exitCode).toBe(0);
+    expect((await xl('create', await guestConfig(host.dir, 'gone'))).exitCode).toBe(0);
+    await lastBeatAbove(host, 'keep', 2);
+    await lastBeatAbove(host, 'gone', 2);
+    const [gone] = await listJson(xl, 'gone');
+    const gonePid = gone!.qemu!.pid;
+
+    const sd = await xl('shutdown', 'keep');
+    expect(sd.exitCode, sd.stderr).toBe(0);
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('xlkit-poweroff'); i++) {
+      await sleep(100);
+      text = (await xl('console', 'keep')).stdout;
+    }
+    expect(text).toMatch(/xlkit-power-button watching \d+ device/);
+    expect(text).toContain('xlkit-poweroff');
+    const beatsAtOff = heartbeatsOf(text).at(-1) ?? 0;
+    await sleep(1_000);
+    expect(heartbeatsOf((await xl('console', 'keep')).stdout).at(-1)).toBe(beatsAtOff);
+    const [kept] = await listJson(xl, 'keep');
+    expect(isProcessAlive(kept!.qemu!.pid)).toBe(true);
+
+    const waited = await xl('shutdown', '-w', 'gone');
+    expect(waited.exitCode, waited.stderr).toBe(0);
+    expect(isProcessAlive(gonePid)).toBe(false);
+    expect((await listJson(xl)).map((d) => d.name)).toEqual(['keep']);
+    expect((await xl('destroy', 'keep')).exitCode).toBe(0);
+    expect(readdirSync(path.join(stateDir, 'domains'))).toEqual([]);
   });
 
   it('fails cleanly, starting nothing, for a missing disk', async () => {

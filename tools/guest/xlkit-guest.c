@@ -6,15 +6,19 @@
  *   xlkit-guest disk-verify <dev> <MiB>   verify the pattern once, print the result
  *   xlkit-guest dirty <MiB/s> <MiB>       dirty RAM at a rate within a working set
  *   xlkit-guest fill <MiB>                fill RAM with random data once, keep it
+ *   xlkit-guest power-button              power off when the ACPI power button is pressed
  *
  * <MiB> of 0 for the disk commands means the whole device.
  * The block format is described in README.md beside this file; the host-side
  * verifier (test/helpers/disk-pattern.ts) must agree with it byte for byte.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/input.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/reboot.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -282,6 +287,53 @@ static int heartbeat(void) {
   return 0;
 }
 
+/*
+ * What acpid or systemd-logind do for a real system: watch every input device for the
+ * power key (QEMU's system_powerdown presses the ACPI power button), then sync and power
+ * off, so `xl shutdown` ends the guest cleanly.
+ */
+static int power_button(void) {
+  struct pollfd fds[16];
+  int n = 0;
+  for (int tries = 0; n == 0 && tries < 50; tries++) {
+    DIR *dir = opendir("/dev/input");
+    struct dirent *e;
+    while (dir && (e = readdir(dir)) && n < 16) {
+      char path[300];
+      if (strncmp(e->d_name, "event", 5)) continue;
+      snprintf(path, sizeof path, "/dev/input/%s", e->d_name);
+      int fd = open(path, O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) fds[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+    }
+    if (dir) closedir(dir);
+    if (n == 0) sleep_ms(100);
+  }
+  if (n == 0) {
+    say("xlkit-power-button no-input-devices");
+    return 1;
+  }
+  say("xlkit-power-button watching %d device(s)", n);
+  for (;;) {
+    if (poll(fds, (nfds_t)n, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    for (int i = 0; i < n; i++) {
+      struct input_event ev[16];
+      if (!(fds[i].revents & POLLIN)) continue;
+      ssize_t got = read(fds[i].fd, ev, sizeof ev);
+      for (ssize_t k = 0; got > 0 && k < got / (ssize_t)sizeof ev[0]; k++) {
+        if (ev[k].type == EV_KEY && ev[k].code == KEY_POWER && ev[k].value == 1) {
+          say("xlkit-poweroff");
+          sync();
+          reboot(RB_POWER_OFF);
+          return 1;
+        }
+      }
+    }
+  }
+}
+
 static uint64_t num(const char *s) { return s ? strtoull(s, NULL, 10) : 0; }
 
 int main(int argc, char **argv) {
@@ -293,6 +345,7 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "disk-verify") && a) return disk_verify(a, num(b));
   if (!strcmp(cmd, "dirty") && a) return dirty(num(a), b ? num(b) : 64);
   if (!strcmp(cmd, "fill") && a) return fill(num(a));
-  fprintf(stderr, "usage: xlkit-guest heartbeat | disk-write DEV MIB | disk-verify DEV MIB | dirty RATE MIB | fill MIB\n");
+  if (!strcmp(cmd, "power-button")) return power_button();
+  fprintf(stderr, "usage: xlkit-guest heartbeat | disk-write DEV MIB | disk-verify DEV MIB | dirty RATE MIB | fill MIB | power-button\n");
   return 2;
 }
