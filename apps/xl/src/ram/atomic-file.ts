@@ -2,12 +2,15 @@
  * A file that appears atomically: written under a hidden temporary name in the target's
  * directory, fsynced, renamed over the target, directory fsynced. Until commit() FILE is
  * untouched; discard() removes the temporary file. While it is written, every 64 MiB starts
- * a background fdatasync (write-behind), so commit()'s fsync only flushes the tail.
+ * a background fdatasync (write-behind), so commit()'s fsync only flushes the tail. An old
+ * FILE's cached pages are dropped first (page-cache.ts): it is about to be replaced, and the
+ * new file needs that memory.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { XlError } from '../errors.js';
+import { dropPageCache } from './page-cache.js';
 import { WriteBehind } from './write-behind.js';
 
 /** `.NAME.xlkit-partial-PID` beside NAME. */
@@ -31,6 +34,7 @@ export class AtomicFile {
 
   static async create(target: string, options: { writeBehindBytes?: number } = {}): Promise<AtomicFile> {
     const tempPath = partialPath(target);
+    await dropPageCache(target);
     const flusher = new WriteBehind(options.writeBehindBytes);
     const stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 8 * 1024 * 1024, fs: flusher.fs });
     try {
