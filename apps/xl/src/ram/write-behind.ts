@@ -5,9 +5,18 @@
  * an atomic save only has the tail left. At most one flush is in flight; a failed flush is
  * kept and reported by settle().
  */
-import { fdatasync, writev, write, open, close } from 'node:fs';
+import * as fs from 'node:fs';
 
 export const WRITE_BEHIND_BYTES = 64 * 1024 * 1024;
+
+/** The node:fs calls used (replaceable in tests). */
+export interface WriteBehindIo {
+  open: typeof fs.open;
+  close: typeof fs.close;
+  write: typeof fs.write;
+  writev: typeof fs.writev;
+  fdatasync: typeof fs.fdatasync;
+}
 
 export class WriteBehind {
   #fd: number | undefined;
@@ -17,27 +26,38 @@ export class WriteBehind {
   /** Background flushes started so far. */
   flushes = 0;
 
-  constructor(readonly every = WRITE_BEHIND_BYTES) {}
+  readonly #io: WriteBehindIo;
+
+  constructor(readonly every = WRITE_BEHIND_BYTES, io: Partial<WriteBehindIo> = {}) {
+    this.#io = { open: fs.open, close: fs.close, write: fs.write, writev: fs.writev, fdatasync: fs.fdatasync, ...io };
+  }
 
   /** The `fs` override for createWriteStream: node's own calls, with writes counted. */
   get fs() {
     const wrote = (fd: number, n: number) => this.#wrote(fd, n);
+    const { open, close, write, writev } = this.#io;
     return {
       open,
-      close,
+      // Never close under a flush still queued on the thread pool: it would find the fd
+      // closed (EBADF), or worse, reused by another file.
+      close: ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+        const inFlight = this.#inFlight;
+        if (inFlight === undefined) close(fd, cb);
+        else void inFlight.then(() => close(fd, cb));
+      }) as typeof fs.close,
       write: ((fd: number, buffer: Buffer, ...rest: unknown[]) => {
         const cb = rest.pop() as (err: NodeJS.ErrnoException | null, n: number, b: Buffer) => void;
         (write as unknown as (...a: unknown[]) => void)(fd, buffer, ...rest, (err: NodeJS.ErrnoException | null, n: number, b: Buffer) => {
           if (err === null) wrote(fd, n);
           cb(err, n, b);
         });
-      }) as typeof write,
+      }) as typeof fs.write,
       writev: ((fd: number, buffers: NodeJS.ArrayBufferView[], position: number | null, cb: (err: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void) => {
         writev(fd, buffers, position, (err, n, b) => {
           if (err === null) wrote(fd, n);
           cb(err, n, b);
         });
-      }) as typeof writev,
+      }) as typeof fs.writev,
     };
   }
 
@@ -51,7 +71,7 @@ export class WriteBehind {
     this.#pending = 0;
     this.flushes += 1;
     this.#inFlight = new Promise<void>((resolve) => {
-      fdatasync(fd, (err) => {
+      this.#io.fdatasync(fd, (err) => {
         if (err !== null) this.#failure ??= err;
         this.#inFlight = undefined;
         resolve();
