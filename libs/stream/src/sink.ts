@@ -31,7 +31,7 @@ export class Sink {
   async ready(): Promise<void> {
     this.#check();
     const w = this.writable;
-    const limit = Math.max(this.budget, w.writableHighWaterMark);
+    const limit = Math.max(1, this.budget, w.writableHighWaterMark);
     while (w.writableLength >= limit) {
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
       this.#check();
@@ -60,7 +60,9 @@ export class Sink {
   }
 
   #check(): void {
-    if (this.#failure !== undefined) throw new StreamError('STREAM_IO', 'writing the stream failed', { cause: this.#failure });
+    // A failed write destroys the stream before 'error' is emitted: errored has the cause.
+    const failure = this.#failure ?? this.writable.errored ?? undefined;
+    if (failure !== undefined) throw new StreamError('STREAM_IO', 'writing the stream failed', { cause: failure });
     if (this.writable.destroyed || this.writable.writableEnded) throw new StreamError('STREAM_IO', 'the output is closed');
   }
 

@@ -95,11 +95,38 @@ describe('StreamWriter', () => {
     expect((await caught(w.writeRamChunk(Buffer.alloc(4 * 1024 * 1024 + 1)))).code).toBe('STREAM_WRITER_STATE');
   });
 
-  test('a failed output surfaces as STREAM_IO', async () => {
+  test('a failed output surfaces as STREAM_IO, with the failure as its cause', async () => {
     const out = new PassThrough();
     const w = new StreamWriter(out);
     out.destroy(new Error('EPIPE'));
-    expect((await caught(w.writeStreamHeader())).code).toBe('STREAM_IO');
+    const e = await caught(w.writeStreamHeader());
+    expect(e.code).toBe('STREAM_IO');
+    expect((e.cause as Error).message).toBe('EPIPE');
+  });
+
+  test('a write that fails while the writer waits for room: the waiter gets the write\'s own error', async () => {
+    const out = new Writable({
+      highWaterMark: 16,
+      write: (_c, _e, cb) => setImmediate(() => cb(new Error('ENOSPC'))),
+    });
+    out.on('error', () => undefined);
+    const w = new StreamWriter(out, { maxBuffered: 16 });
+    await w.writeStreamHeader();
+    const e = await caught(w.writePhase(3).then(() => w.writePhase(3)));
+    expect(e.code).toBe('STREAM_IO');
+    expect((e.cause as Error).message).toBe('ENOSPC');
+  });
+
+  test('a zero budget on a zero high-water mark still writes (one record at a time)', async () => {
+    const parts: Buffer[] = [];
+    const out = new Writable({ highWaterMark: 0, write: (c: Buffer, _e, cb) => setImmediate(() => (parts.push(c), cb())) });
+    const w = new StreamWriter(out, { maxBuffered: 0 });
+    await w.writeStreamHeader();
+    await w.writePhase(3);
+    await w.writeRamChunk(Buffer.from('abc'));
+    await w.endRam();
+    await w.end();
+    expect(Buffer.concat(parts).length).toBeGreaterThan(16 + 3 * 8);
   });
 });
 

@@ -72,6 +72,24 @@ describe('machineTypes', () => {
     expect((await machineTypes(bin, cache)).aliases.get('pc')).toBe('pc-i440fx-7.2');
     await machineTypes(bin);
     expect(runs(dir)).toBe(3);
+    // Valid JSON of the wrong shape is probed over too, never thrown.
+    writeFileSync(path.join(cache, 'qemu-machine-types.json'), JSON.stringify({ entries: { [bin]: { stamp: 'x', machines: [1], aliases: [1] } } }));
+    expect((await machineTypes(bin, cache)).machines.has('pc')).toBe(true);
+    expect(runs(dir)).toBe(4);
+    // One entry per binary: an upgrade replaces the old entry.
+    expect(Object.keys(JSON.parse(readFileSync(path.join(cache, 'qemu-machine-types.json'), 'utf8')).entries)).toEqual([bin]);
+  });
+
+  test('an empty machine list is returned but not cached', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'xl-machines-'));
+    dirs.push(dir);
+    const bin = path.join(dir, 'qemu-empty');
+    writeFileSync(bin, `#!/bin/sh\necho run >> "${path.join(dir, 'runs')}"\necho "Supported machines are:"\n`);
+    chmodSync(bin, 0o755);
+    const cache = path.join(dir, 'cache');
+    expect((await machineTypes(bin, cache)).machines.size).toBe(0);
+    await machineTypes(bin, cache);
+    expect(runs(dir)).toBe(2);
   });
 
   test('a binary that fails is an XL_QEMU_FAILED error', async () => {

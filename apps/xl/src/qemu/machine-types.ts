@@ -45,25 +45,42 @@ async function resolveBinary(qemu: string, env: NodeJS.ProcessEnv): Promise<stri
   return undefined;
 }
 
-async function identity(qemu: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+/** The binary's path and a stamp of its identity (size, mtime, inode): a new build is a new stamp. */
+async function identity(qemu: string, env: NodeJS.ProcessEnv): Promise<{ binary: string; stamp: string } | undefined> {
   const binary = await resolveBinary(qemu, env);
   if (binary === undefined) return undefined;
   try {
     const s = await stat(binary);
-    return JSON.stringify([binary, s.size, s.mtimeMs, s.ino]);
+    return { binary, stamp: `${s.size}:${s.mtimeMs}:${s.ino}` };
   } catch {
     return undefined;
   }
 }
 
+interface CacheEntry {
+  stamp: string;
+  machines: string[];
+  aliases: [string, string][];
+}
+
+/** One entry per binary path (the latest build seen), keyed by path. */
 interface CacheFile {
-  entries: Record<string, { machines: string[]; aliases: [string, string][] }>;
+  entries: Record<string, CacheEntry>;
+}
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+function validEntry(e: unknown): e is CacheEntry {
+  if (typeof e !== 'object' || e === null) return false;
+  const o = e as Record<string, unknown>;
+  return typeof o.stamp === 'string' && isStrings(o.machines) && o.machines.length > 0
+    && Array.isArray(o.aliases) && o.aliases.every((p) => isStrings(p) && p.length === 2);
 }
 
 async function readCache(file: string): Promise<CacheFile> {
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<CacheFile>;
-    return typeof parsed.entries === 'object' && parsed.entries !== null ? { entries: parsed.entries } : { entries: {} };
+    return typeof parsed.entries === 'object' && parsed.entries !== null && !Array.isArray(parsed.entries) ? { entries: parsed.entries } : { entries: {} };
   } catch {
     return { entries: {} };
   }
@@ -77,16 +94,18 @@ async function probe(qemu: string): Promise<MachineTypes> {
 
 /** Machine types of `qemu`, from the cache in `cacheDir` when the binary is unchanged. */
 export async function machineTypes(qemu: string, cacheDir?: string, env: NodeJS.ProcessEnv = process.env): Promise<MachineTypes> {
-  const key = cacheDir === undefined ? undefined : await identity(qemu, env);
-  if (cacheDir === undefined || key === undefined) return probe(qemu);
+  const id = cacheDir === undefined ? undefined : await identity(qemu, env);
+  if (cacheDir === undefined || id === undefined) return probe(qemu);
   const file = path.join(cacheDir, 'qemu-machine-types.json');
   const cache = await readCache(file);
-  const hit = cache.entries[key];
-  if (hit !== undefined && Array.isArray(hit.machines) && Array.isArray(hit.aliases)) {
+  const hit: unknown = cache.entries[id.binary];
+  if (validEntry(hit) && hit.stamp === id.stamp) {
     return { machines: new Set(hit.machines), aliases: new Map(hit.aliases) };
   }
   const found = await probe(qemu);
-  cache.entries[key] = { machines: [...found.machines], aliases: [...found.aliases] };
+  // A QEMU that listed nothing is not remembered: the next caller asks again.
+  if (found.machines.size === 0) return found;
+  cache.entries[id.binary] = { stamp: id.stamp, machines: [...found.machines], aliases: [...found.aliases] };
   try {
     await mkdir(cacheDir, { recursive: true });
     const temp = `${file}.${process.pid}.tmp`;

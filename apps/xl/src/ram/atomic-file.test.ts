@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fdatasync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -43,6 +43,23 @@ describe('AtomicFile', () => {
     expect(f.backgroundFlushes).toBeGreaterThanOrEqual(1);
     expect(f.backgroundFlushes).toBeLessThanOrEqual(5);
     expect(readFileSync(target).equals(data)).toBe(true);
+  });
+
+  test('a failed background flush stops the file at once; commit() fails, FILE stays as it was, nothing is left', async () => {
+    const d = dir();
+    const target = path.join(d, 'dom.save');
+    writeFileSync(target, 'old');
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const f = await AtomicFile.create(target, {
+      writeBehindBytes: 1024,
+      io: { fdatasync: ((_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void setImmediate(() => cb(eio))) as typeof fdatasync },
+    });
+    f.stream.write(Buffer.alloc(4096));
+    await new Promise<void>((r) => f.stream.once('close', () => r()));
+    expect(f.stream.destroyed).toBe(true);
+    await expect(f.commit()).rejects.toMatchObject({ code: 'XL_SAVE', message: expect.stringContaining('EIO') });
+    expect(readFileSync(target, 'utf8')).toBe('old');
+    expect(readdirSync(d)).toEqual(['dom.save']);
   });
 
   test('discard() removes the partial file and leaves FILE as it was', async () => {

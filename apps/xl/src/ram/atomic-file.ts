@@ -2,16 +2,14 @@
  * A file that appears atomically: written under a hidden temporary name in the target's
  * directory, fsynced, renamed over the target, directory fsynced. Until commit() FILE is
  * untouched; discard() removes the temporary file. While it is written, every 64 MiB starts
- * a background fdatasync (write-behind), so commit()'s fsync only flushes the tail. An old
- * FILE's cached pages are dropped first (page-cache.ts): it is about to be replaced, and the
- * new file needs that memory.
+ * a background fdatasync (write-behind), so commit()'s fsync only flushes the tail; a flush
+ * that fails stops the writing at once.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { XlError } from '../errors.js';
-import { dropPageCache } from './page-cache.js';
-import { WriteBehind } from './write-behind.js';
+import { WriteBehind, type WriteBehindIo } from './write-behind.js';
 
 /** `.NAME.xlkit-partial-PID` beside NAME. */
 export function partialPath(target: string, pid = process.pid): string {
@@ -32,11 +30,11 @@ export class AtomicFile {
     this.stream.on('error', () => undefined); // surfaced through the writer and commit()
   }
 
-  static async create(target: string, options: { writeBehindBytes?: number } = {}): Promise<AtomicFile> {
+  static async create(target: string, options: { writeBehindBytes?: number; io?: Partial<WriteBehindIo> } = {}): Promise<AtomicFile> {
     const tempPath = partialPath(target);
-    await dropPageCache(target);
-    const flusher = new WriteBehind(options.writeBehindBytes);
-    const stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 8 * 1024 * 1024, fs: flusher.fs });
+    let stream: WriteStream | undefined;
+    const flusher = new WriteBehind(options.writeBehindBytes, options.io, (err) => stream?.destroy(err));
+    stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 8 * 1024 * 1024, fs: flusher.fs });
     try {
       await new Promise<void>((resolve, reject) => {
         stream.once('open', () => resolve());
@@ -59,6 +57,8 @@ export class AtomicFile {
       new XlError('XL_SAVE', `${what} ${this.tempPath}: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
     let size: number;
     try {
+      // Destroyed already (a failed background flush): its 'close' has been and gone.
+      if (this.stream.destroyed) throw this.stream.errored ?? new Error('the file was closed before it was complete');
       await new Promise<void>((resolve, reject) => {
         this.stream.once('error', reject);
         this.stream.once('close', () => resolve());

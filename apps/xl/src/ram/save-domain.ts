@@ -14,6 +14,7 @@ import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { AtomicFile, partialPath } from './atomic-file.js';
+import { dropPageCache } from './page-cache.js';
 import { collectDomainInfo } from './domain-info.js';
 import { sendRam } from './outgoing.js';
 
@@ -62,6 +63,8 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
   let committed = false;
   let file: AtomicFile | undefined;
   try {
+    // While the guest still runs: an old FILE's cache is freed for its replacement (page-cache.ts).
+    await dropPageCache(options.file);
     const info = await collectDomainInfo(qmp, record.config.disks);
     wasRunning = (await leavePostmigrate(qmp)).running;
     // Recorded before the guest stops: should this xl die, the next one removes the partial

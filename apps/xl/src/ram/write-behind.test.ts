@@ -62,4 +62,16 @@ describe('WriteBehind', () => {
     expect(log).toEqual(['flush', 'flushed', 'close']);
     await expect(wb.settle()).resolves.toBeUndefined();
   });
+
+  test('a failed background flush is reported at once through onFailure, and by settle()', async () => {
+    const failures: NodeJS.ErrnoException[] = [];
+    const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
+    const io = { fdatasync: ((_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void setImmediate(() => cb(eio))) as typeof fs.fdatasync };
+    const wb = new WriteBehind(1024, io, (err) => failures.push(err));
+    const stream = createWriteStream(path.join(dir, 'c.bin'), { fs: wb.fs });
+    await new Promise<void>((r) => stream.write(Buffer.alloc(4096), () => r()));
+    await expect(wb.settle()).rejects.toMatchObject({ code: 'EIO' });
+    expect(failures.map((e) => e.code)).toEqual(['EIO']);
+    await new Promise<void>((resolve) => stream.end(resolve));
+  });
 });

@@ -28,7 +28,8 @@ export class WriteBehind {
 
   readonly #io: WriteBehindIo;
 
-  constructor(readonly every = WRITE_BEHIND_BYTES, io: Partial<WriteBehindIo> = {}) {
+  /** `onFailure`: told of the first failed flush at once (AtomicFile then destroys its stream). */
+  constructor(readonly every = WRITE_BEHIND_BYTES, io: Partial<WriteBehindIo> = {}, readonly onFailure?: (err: NodeJS.ErrnoException) => void) {
     this.#io = { open: fs.open, close: fs.close, write: fs.write, writev: fs.writev, fdatasync: fs.fdatasync, ...io };
   }
 
@@ -72,7 +73,10 @@ export class WriteBehind {
     this.flushes += 1;
     this.#inFlight = new Promise<void>((resolve) => {
       this.#io.fdatasync(fd, (err) => {
-        if (err !== null) this.#failure ??= err;
+        if (err !== null && this.#failure === undefined) {
+          this.#failure = err;
+          this.onFailure?.(err);
+        }
         this.#inFlight = undefined;
         resolve();
       });
