@@ -16,8 +16,10 @@ export interface SkippedDisk {
 
 export interface PlanOptions {
   hostId: string;
-  /** The sender's network namespace (see local-peer.ts). */
+  /** The sender's namespaces and euid (see local-peer.ts). */
   netns?: string;
+  mntns?: string;
+  uid?: number;
   transport: MirrorTransport;
   syncWrites: boolean;
   reuseTarget: boolean;
@@ -57,6 +59,8 @@ export async function buildDiskPlan(disks: readonly DiskSpec[], info: readonly D
   if (planned.length === 0) throw new MirrorError('refused', 'migrate -q: the domain has no writable disk to mirror');
   const plan: DiskPlan = { hostId: o.hostId, transport: o.transport, syncWrites: o.syncWrites, reuseTarget: o.reuseTarget, disks: planned };
   if (o.netns !== undefined) plan.netns = o.netns;
+  if (o.mntns !== undefined) plan.mntns = o.mntns;
+  if (o.uid !== undefined) plan.uid = o.uid;
   if (o.targetDir !== undefined) plan.targetDir = o.targetDir;
   return { plan, skipped };
 }

@@ -20,7 +20,7 @@ import type { ChannelMux } from '../tunnel/channel-mux.js';
 import { connectTo } from '../tunnel/socket-endpoint.js';
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { readHostId } from './host-id.js';
-import { readNetNamespace, senderIsLocal } from './local-peer.js';
+import { readLocalIdentity, senderIsLocal } from './local-peer.js';
 import { MirrorError } from './mirror-error.js';
 import { startExports, stopExports } from './nbd-exports.js';
 import { createTargets, removeTargets, resolveTargets, type TargetDisk } from './targets.js';
@@ -72,7 +72,7 @@ export class MirrorReceiver {
     const targets = await resolveTargets(plan, hostId);
     const byId = new Map(targets.map((t) => [t.disk.id, t.target]));
     const disks = config.disks.map((d) => (byId.has(d.vdev) ? { ...d, target: byId.get(d.vdev) as string } : d));
-    const local = plan.transport === 'direct' && (await senderIsLocal(plan, hostId, await readNetNamespace()));
+    const local = plan.transport === 'direct' && (await senderIsLocal(plan, hostId, await readLocalIdentity()));
     return new MirrorReceiver(plan, targets, { ...config, disks }, local);
   }
 

@@ -17,7 +17,7 @@ import { listenTunnel, type TunnelListener } from '../tunnel/socket-endpoint.js'
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { buildDiskPlan, formatDiskPlan, type BuiltPlan, type PlanOptions } from './disk-plan.js';
 import { readHostId } from './host-id.js';
-import { readNetNamespace } from './local-peer.js';
+import { checkExportSocket, readLocalIdentity } from './local-peer.js';
 import { parseMirrorFaults } from './mirror-faults.js';
 import { MirrorError } from './mirror-error.js';
 import {
@@ -25,7 +25,7 @@ import {
   type DiskProgress, type MirrorDisk,
 } from './source-mirror.js';
 
-export type MirrorFlags = Omit<PlanOptions, 'hostId' | 'netns'>;
+export type MirrorFlags = Omit<PlanOptions, 'hostId' | 'netns' | 'mntns' | 'uid'>;
 
 export interface PhaseTwoOptions {
   link: SenderLink;
@@ -55,7 +55,8 @@ export class MirrorSender {
   private constructor(readonly built: BuiltPlan) {}
 
   static async plan(disks: readonly DiskSpec[], info: readonly DiskInfo[], flags: MirrorFlags): Promise<MirrorSender> {
-    return new MirrorSender(await buildDiskPlan(disks, info, { ...flags, hostId: await readHostId(), netns: await readNetNamespace() }));
+    const { netns, mntns, uid } = await readLocalIdentity();
+    return new MirrorSender(await buildDiskPlan(disks, info, { ...flags, hostId: await readHostId(), netns, mntns, ...(uid >= 0 ? { uid } : {}) }));
   }
 
   /** Where the receiver's NBD server is, once DISK_EXPORTS arrived (for the user). */
@@ -104,6 +105,7 @@ export class MirrorSender {
     if (ex.disks.map((d) => d.id).sort().join() !== planned.join() || ex.transport !== this.built.plan.transport) {
       throw new MirrorError('mirror', 'the receiver exported other disks or another transport than planned');
     }
+    await checkExportSocket(ex);
     this.#link = o.link;
     const { writer, back } = o.link;
     const faults = parseMirrorFaults(o.env ?? {});

@@ -27,6 +27,8 @@ export interface DiskExports {
 }
 
 export const DISK_EXPORTS_TYPE = XLKIT_MANDATORY_BASE + 0x102;
+/** sun_path holds 108 bytes with the terminating NUL. */
+const UNIX_PATH_MAX = 107;
 const WHAT = 'disk exports';
 
 export function checkDiskExports(o: Obj, at = 0): DiskExports {
@@ -35,8 +37,9 @@ export function checkDiskExports(o: Obj, at = 0): DiskExports {
   const disks = f.list(o, 'disks', MIRROR_MAX_DISKS).map((d) => ({ id: f.str(d, 'id', 64), exportName: f.str(d, 'exportName', 256), target: f.str(d, 'target') }));
   const out: DiskExports = { transport, disks };
   if (transport === 'direct') {
-    const socket = f.optStr(o, 'socket');
+    const socket = f.optStr(o, 'socket', UNIX_PATH_MAX);
     if (socket !== undefined) {
+      if (!socket.startsWith('/') || Buffer.byteLength(socket) > UNIX_PATH_MAX) throw f.bad(`the NBD socket must be an absolute path of at most ${UNIX_PATH_MAX} bytes`);
       out.socket = socket;
     } else {
       out.host = f.str(o, 'host', 256);

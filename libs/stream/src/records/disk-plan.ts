@@ -26,8 +26,11 @@ export interface PlannedDisk {
 export interface DiskPlan {
   /** Identity of the source host's kernel (boot id); equal ids mean the same filesystem view. */
   hostId: string;
-  /** The sender's network namespace (/proc/self/ns/net); with hostId, tells a same-host peer. */
+  /** The sender's network and mount namespaces (/proc/self/ns/*) and effective uid: with
+   *  hostId they tell a receiver on the very same host, which may then serve NBD on a unix socket. */
   netns?: string;
+  mntns?: string;
+  uid?: number;
   transport: MirrorTransport;
   syncWrites: boolean;
   reuseTarget: boolean;
@@ -58,8 +61,11 @@ export function checkDiskPlan(o: Obj, at = 0): DiskPlan {
     reuseTarget: f.bool(o, 'reuseTarget'),
     disks,
   };
-  const netns = f.optStr(o, 'netns');
+  const netns = f.optStr(o, 'netns', 256);
   if (netns !== undefined) plan.netns = netns;
+  const mntns = f.optStr(o, 'mntns', 256);
+  if (mntns !== undefined) plan.mntns = mntns;
+  if (o.uid !== undefined) plan.uid = f.int(o, 'uid', 0, 0xffffffff);
   const targetDir = f.optStr(o, 'targetDir');
   if (targetDir !== undefined) plan.targetDir = targetDir;
   return plan;

@@ -26,9 +26,11 @@ const plan: DiskPlan = {
 describe('DISK_PLAN', () => {
   it('round-trips, with and without the sender\'s network namespace', () => {
     expect(roundTrip(DISK_PLAN, plan)).toEqual(plan);
-    const withNs = { ...plan, netns: 'net:[4026531840]' };
+    const withNs = { ...plan, netns: 'net:[4026531840]', mntns: 'mnt:[4026531841]', uid: 0 };
     expect(roundTrip(DISK_PLAN, withNs)).toEqual(withNs);
     expect(() => decodeJson(DISK_PLAN, JSON.stringify({ ...plan, netns: 7 }))).toThrow(StreamError);
+    expect(() => decodeJson(DISK_PLAN, JSON.stringify({ ...plan, uid: -1 }))).toThrow(StreamError);
+    expect(() => decodeJson(DISK_PLAN, JSON.stringify({ ...plan, mntns: 'x'.repeat(257) }))).toThrow(StreamError);
   });
   it('refuses bad fields, duplicate ids and too many disks', () => {
     const bad = [
@@ -57,6 +59,8 @@ describe('DISK_EXPORTS', () => {
     expect(roundTrip(DISK_EXPORTS, u)).toEqual(u);
     expect(DISK_EXPORTS.summary(u)).toContain('direct unix:/var/lib/xl/domains/4/nbd.sock');
     expect(() => decodeJson(DISK_EXPORTS, JSON.stringify({ ...u, socket: 3 }))).toThrow(StreamError);
+    expect(() => decodeJson(DISK_EXPORTS, JSON.stringify({ ...u, socket: 'relative/nbd.sock' }))).toThrow(/absolute path/);
+    expect(() => decodeJson(DISK_EXPORTS, JSON.stringify({ ...u, socket: `/${'d'.repeat(107)}` }))).toThrow(StreamError);
     const { socket: _socket, ...noWhere } = u;
     expect(() => decodeJson(DISK_EXPORTS, JSON.stringify(noWhere))).toThrow(StreamError);
   });
