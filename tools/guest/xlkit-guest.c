@@ -320,6 +320,13 @@ static int power_button(void) {
     }
     for (int i = 0; i < n; i++) {
       struct input_event ev[16];
+      if (fds[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+        /* The device went away: stop watching it, or poll would spin on it. */
+        close(fds[i].fd);
+        fds[i--] = fds[--n];
+        if (n == 0) return 1;
+        continue;
+      }
       if (!(fds[i].revents & POLLIN)) continue;
       ssize_t got = read(fds[i].fd, ev, sizeof ev);
       for (ssize_t k = 0; got > 0 && k < got / (ssize_t)sizeof ev[0]; k++) {

@@ -1,12 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { fsyncSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fsyncSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { dropPageCache } from './page-cache.js';
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'xl-page-cache-'));
+// DONTNEED cannot evict tmpfs pages (they are the file): use the repo's .cache if /tmp is tmpfs.
+const TMPFS_MAGIC = 0x01021994;
+const base = statfsSync(os.tmpdir()).type === TMPFS_MAGIC ? fileURLToPath(new URL('../../../../.cache', import.meta.url)) : os.tmpdir();
+mkdirSync(base, { recursive: true });
+const dir = mkdtempSync(path.join(base, 'xl-page-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Bytes of FILE resident in the page cache (util-linux fincore). */
