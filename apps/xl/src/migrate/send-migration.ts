@@ -151,6 +151,8 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
         }),
         failure.signal,
       );
+      const t = mirror.tunnelStats;
+      if (t !== undefined) stages.event('tunnel', { ...t });
     }
 
     stages.start('ram');

@@ -12,7 +12,7 @@ import { TunnelService, type DiskExports, type DiskInfo, type StreamRecord } fro
 import type { DiskSpec } from '../config/disk-spec.js';
 import { waitPhaseReady } from '../migrate/back-channel.js';
 import type { SenderLink } from '../migrate/handshake.js';
-import type { ChannelMux } from '../tunnel/channel-mux.js';
+import type { ChannelMux, MuxStats } from '../tunnel/channel-mux.js';
 import { listenTunnel, type TunnelListener } from '../tunnel/socket-endpoint.js';
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { buildDiskPlan, formatDiskPlan, type BuiltPlan, type PlanOptions } from './disk-plan.js';
@@ -46,6 +46,7 @@ export class MirrorSender {
   #exports: DiskExports | undefined;
   #disks: MirrorDisk[] = [];
   #mux: ChannelMux | undefined;
+  #lastStats: MuxStats | undefined;
   #listener: TunnelListener | undefined;
   #link: SenderLink | undefined;
   #started = false;
@@ -75,6 +76,11 @@ export class MirrorSender {
 
   get lines(): string[] {
     return formatDiskPlan(this.built);
+  }
+
+  /** The tunnel's traffic so far (tunnel transport, during or after phase 2). */
+  get tunnelStats(): MuxStats | undefined {
+    return this.#mux === undefined ? this.#lastStats : { ...this.#mux.stats };
   }
 
   get exports(): DiskExports | undefined {
@@ -165,6 +171,7 @@ export class MirrorSender {
   }
 
   async #closeTunnel(): Promise<void> {
+    if (this.#mux) this.#lastStats = { ...this.#mux.stats };
     if (this.#mux && this.#link) detachTunnel(this.#mux, this.#link.back);
     this.#mux = undefined;
     const l = this.#listener;

@@ -35,13 +35,16 @@ export const DEFAULT_WINDOW = 16 * 1024 * 1024;
 export interface MuxStats {
   bytesSent: number;
   bytesReceived: number;
+  /** Data frames, each direction (bytes / frames is the mean frame size). */
+  framesSent: number;
+  framesReceived: number;
   channelsOpened: number;
 }
 
 export class ChannelMux {
   readonly window: number;
   readonly maxFrame: number;
-  readonly stats: MuxStats = { bytesSent: 0, bytesReceived: 0, channelsOpened: 0 };
+  readonly stats: MuxStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, channelsOpened: 0 };
   readonly #opts: ChannelMuxOptions;
   readonly #channels = new Map<number, MuxChannel>();
   readonly #control: TunnelFrame[] = [];
@@ -122,6 +125,7 @@ export class ChannelMux {
     }
     if (f.kind === 'data') {
       this.stats.bytesReceived += f.length;
+      this.stats.framesReceived++;
       ch.receiveData(f.chunks, f.length);
     } else if (f.kind === 'credit') {
       ch.receiveCredit(f.bytes);
@@ -213,7 +217,10 @@ export class ChannelMux {
   async #pump(): Promise<void> {
     try {
       for (let f = this.#next(); f && !this.#closed; f = this.#next()) {
-        if (f.kind === 'data') this.stats.bytesSent += f.length;
+        if (f.kind === 'data') {
+          this.stats.bytesSent += f.length;
+          this.stats.framesSent++;
+        }
         await this.#opts.send(f);
       }
     } catch (err) {
