@@ -208,10 +208,16 @@ export class ChannelMux {
     return undefined;
   }
 
+  /**
+   * Starts the pump after this turn's I/O: a socket delivers up to 64 KiB per read and
+   * several reads per turn, so waiting for them fills frames (up to 256 KiB) instead of
+   * sending one frame per read; the record and write overhead per frame is most of the
+   * tunnel's cost.
+   */
   #kick(): void {
     if (this.#pumping || this.#closed) return;
     this.#pumping = true;
-    void this.#pump();
+    setImmediate(() => void this.#pump());
   }
 
   async #pump(): Promise<void> {

@@ -126,6 +126,11 @@ export class MuxChannel {
   #deliver(chunks: Buffer[], length: number): void {
     const stream = this.#stream as Duplex;
     const last = chunks.length - 1;
+    // One writev for the frame's slices, not one write each.
+    if (last > 0) {
+      stream.cork();
+      process.nextTick(() => stream.uncork());
+    }
     for (let i = 0; i < last; i++) stream.write(chunks[i] as Buffer);
     stream.write(chunks[last] as Buffer, (err) => {
       if (err || this.gone) return;
