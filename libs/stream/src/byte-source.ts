@@ -19,8 +19,9 @@ export class ByteSource {
   /** The most bytes ever held at once (for tests of the allocation cap). */
   maxBuffered = 0;
 
-  constructor(input: ByteInput) {
-    this.#iter = input instanceof Readable ? readableChunks<Buffer | string>(input) : input[Symbol.asyncIterator]();
+  /** `readAhead`: for a Readable, bytes read ahead of the consumer before it is paused. */
+  constructor(input: ByteInput, readAhead?: number) {
+    this.#iter = input instanceof Readable ? readableChunks<Buffer | string>(input, readAhead) : input[Symbol.asyncIterator]();
   }
 
   get buffered(): number {

@@ -131,3 +131,24 @@ describe('reader checks (Xen note section 8.4)', () => {
 async function readAll(bytes: Buffer): Promise<void> {
   for await (const _ of readStream(pieces(bytes, []))) void _;
 }
+
+describe('read-ahead', () => {
+  /** Headers, then 2 MiB of records the test never takes, fed in 16 KiB pieces. */
+  async function pausedAfterHeaders(readAhead?: number): Promise<boolean> {
+    const { PassThrough } = await import('node:stream');
+    const input = new PassThrough({ highWaterMark: 16 * 1024 });
+    const r = readStream(input, { xlHeader: 'absent', ...(readAhead === undefined ? {} : { readAhead }) });
+    const bytes = cat(H, B.phase(3), ...B.ramStream(B.pattern(2 * 1024 * 1024, 4), 256 * 1024), E);
+    for (let at = 0; at < bytes.length; at += 16 * 1024) input.write(bytes.subarray(at, at + 16 * 1024));
+    await r.headers();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const paused = input.isPaused();
+    input.destroy();
+    return paused;
+  }
+
+  test('a Readable is paused once `readAhead` bytes wait unread; the 8 MiB default reads them all', async () => {
+    expect(await pausedAfterHeaders(64 * 1024)).toBe(true);
+    expect(await pausedAfterHeaders()).toBe(false);
+  });
+});

@@ -26,6 +26,12 @@ export interface ReaderOptions {
   trailing?: 'error' | 'leave';
   /** Called for each unknown optional record that is skipped. */
   onSkip?: (info: { type: number; offset: number; length: number }) => void;
+  /**
+   * For a Readable input: bytes read ahead of the records taken before the input is paused
+   * (default 8 MiB). A small one keeps records that jump the queue (a tunnel's) from
+   * waiting behind megabytes already read.
+   */
+  readAhead?: number;
 }
 
 export interface StreamHeaders {
@@ -35,7 +41,7 @@ export interface StreamHeaders {
 
 export class StreamReader {
   readonly #src: ByteSource;
-  readonly #opts: Required<Omit<ReaderOptions, 'onSkip'>> & Pick<ReaderOptions, 'onSkip'>;
+  readonly #opts: Required<Omit<ReaderOptions, 'onSkip' | 'readAhead'>> & Pick<ReaderOptions, 'onSkip'>;
   readonly #state: StreamState;
   #headers: StreamHeaders | undefined;
   #done = false;
@@ -47,7 +53,7 @@ export class StreamReader {
   intercept: ((rec: StreamRecord) => boolean) | undefined;
 
   constructor(input: ByteInput, options: ReaderOptions = {}) {
-    this.#src = new ByteSource(input);
+    this.#src = new ByteSource(input, options.readAhead);
     this.#opts = {
       maxRecordLength: options.maxRecordLength ?? RECORD_LENGTH_MAX,
       xlHeader: options.xlHeader ?? 'auto',

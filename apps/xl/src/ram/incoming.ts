@@ -79,35 +79,52 @@ function writeChunk(socket: Socket, parts: readonly Buffer[]): Promise<void> | u
   });
 }
 
-/** Feeds the payload chunk by chunk (each crc-checked by the reader before it is written). */
+/**
+ * Feeds the payload chunk by chunk (each crc-checked by the reader before it is written).
+ * The next record is read while the previous chunk drains into QEMU: parsing and checksumming
+ * overlap the write, and records interleaved with the RAM stream (the tunnel's, taken by the
+ * reader's intercept) are handled at once instead of queueing behind a draining chunk. At
+ * most two chunks are held.
+ */
 async function feed(socket: Socket, o: ReceiveRamOptions): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
   let bytes = 0;
   let chunks = 0;
   let rec: Awaited<ReturnType<StreamReader['next']>> | undefined = o.first;
-  for (;;) {
-    if (rec === undefined) rec = await o.reader.next();
-    if (o.signal?.aborted) throw interrupted();
-    if (rec === null || rec.name === 'END') {
-      throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', { offset: rec?.offset ?? o.reader.offset, expected: 'RAM_END', actual: rec?.name ?? 'end of input' });
-    }
-    if (rec.name === 'RAM_END') {
-      await new Promise<void>((resolve) => socket.end(resolve));
-      return { bytes, chunks, digest: rec.value.digest };
-    }
-    if (rec.name !== 'RAM_CHUNK' && o.onRecord !== undefined) {
-      await o.onRecord(rec);
+  let draining: Promise<void> | undefined;
+  const drained = async () => {
+    const d = draining;
+    draining = undefined;
+    if (d) await d;
+  };
+  try {
+    for (;;) {
+      if (rec === undefined) rec = await o.reader.next();
+      if (o.signal?.aborted) throw interrupted();
+      if (rec === null || rec.name === 'END') {
+        throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', { offset: rec?.offset ?? o.reader.offset, expected: 'RAM_END', actual: rec?.name ?? 'end of input' });
+      }
+      await drained();
+      if (rec.name === 'RAM_END') {
+        await new Promise<void>((resolve) => socket.end(resolve));
+        return { bytes, chunks, digest: rec.value.digest };
+      }
+      if (rec.name !== 'RAM_CHUNK' && o.onRecord !== undefined) {
+        await o.onRecord(rec);
+        rec = undefined;
+        continue;
+      }
+      if (rec.name !== 'RAM_CHUNK') {
+        throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
+      }
+      draining = writeChunk(socket, rec.value.payload);
+      draining?.catch(() => undefined);
+      bytes += rec.value.length;
+      chunks += 1;
+      o.onProgress?.({ bytes, offset: o.reader.offset });
       rec = undefined;
-      continue;
     }
-    if (rec.name !== 'RAM_CHUNK') {
-      throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
-    }
-    const pending = writeChunk(socket, rec.value.payload);
-    if (pending) await pending;
-    bytes += rec.value.length;
-    chunks += 1;
-    o.onProgress?.({ bytes, offset: o.reader.offset });
-    rec = undefined;
+  } finally {
+    draining?.catch(() => undefined);
   }
 }
 
