@@ -3,13 +3,12 @@
 // (disk traffic inside the ssh pipe) and direct (NBD over TCP to B's address) transports,
 // with a raw and a qcow2 disk, the guest writing its pattern throughout.
 import { describe, expect, it } from 'vitest';
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, createHostPair, startSshd, verifyDiskImage, waitForSsh } from './helpers/index.js';
 import { continuous, waitForBeatAbove, XL } from './xl-rig.js';
-import { bootWriter, guestVerify, qHost } from './migrate-q-rig.js';
+import { bootWriter, guestVerify, qPair } from './migrate-q-rig.js';
 
 cleanupAfterEach();
 
@@ -17,10 +16,7 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
   for (const transport of ['tunnel', 'direct'] as const) {
     it(`${transport}: raw + qcow2 disks arrive on host B, the guest keeps running and verifies its disk`, async () => {
       const pair = await createHostPair();
-      const a = qHost('mqh-a-');
-      const b = qHost('mqh-b-');
-      const targetDir = path.join(b.dir, 'disks');
-      await mkdir(targetDir);
+      const { a, b, targetDir } = await qPair('mqh');
       const sshd = await startSshd(pair.b, { env: { XL_STATE_DIR: b.stateDir }, commands: { xl: XL } });
       await waitForSsh(pair.a, sshd, pair.b.address);
       // Host A's QEMU lives in A's namespace (the direct transport connects from there to B).

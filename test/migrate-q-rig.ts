@@ -12,6 +12,15 @@ import { consoleBeats, guestConfig, records, waitForBeatAbove, XL, xlHost, type 
 export type QHost = XlHost;
 export const qHost = xlHost;
 
+/** Source host A and receiver host B (fresh state dirs), with B's target directory made. */
+export async function qPair(prefix: string): Promise<{ a: QHost; b: QHost; targetDir: string }> {
+  const a = qHost(`${prefix}-a-`);
+  const b = qHost(`${prefix}-b-`);
+  const targetDir = path.join(b.dir, 'disks');
+  await mkdir(targetDir);
+  return { a, b, targetDir };
+}
+
 export interface DiskDef {
   vdev: string;
   format: 'raw' | 'qcow2';

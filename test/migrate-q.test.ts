@@ -4,14 +4,14 @@
 // must leave the source guest running with no block job or NBD node and nothing on the receiver.
 import { describe, expect, it } from 'vitest';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, verifyDiskImage } from './helpers/index.js';
 import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, killReceiverAt } from './xl-rig.js';
-import { bootWriter, guestVerify, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
+import { bootWriter, guestVerify, qPair, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
 
 cleanupAfterEach();
 
@@ -38,10 +38,7 @@ async function expectSourceIntact(a: QHost, name: string, pid: number, beat: num
 
 describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   it('mirrors a raw disk the guest keeps writing into --target-dir; the guest verifies it on the destination', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq1', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq1', sameHostReceiver(b)]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -68,10 +65,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   });
 
   it('direct transport with two disks, raw and qcow2: both arrive, the qcow2 one byte for byte', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq2', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }, { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 }], WRITE_MB, async (paths) => {
       await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 1M 4M', '-c', 'write -P 0xa5 20M 1M', paths[1]!]);
     });
@@ -94,10 +88,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   });
 
   it('refuses to mirror a disk onto itself, and onto an existing target unless --reuse-target, before touching anything', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq3', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     const self = await startMigrate(a, ['-q', '-s', '', 'mq3', sameHostReceiver(b)]);
     expect(self.exitCode).toBe(1);
@@ -138,10 +129,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   });
 
   it('receiver killed during phase 2: mirrors cancelled, source runs, the reaped receiver leaves no target', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq5', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq5', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'mirror-speed:1048576' } });
     const killed = killReceiverAt(child, b, 'mq5', 'mirror');
@@ -159,10 +147,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   });
 
   it('receiver killed after creating its targets, before its QEMU started: the next xl there reaps them', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq11', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     const child = startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq11', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'receiver-stall:targets' } });
     const incoming = await b.watcher.waitFor((d) => d.name === 'mq11--incoming' && d.ownerPid !== undefined && (d.createdDisks ?? []).length === 1);
@@ -182,10 +167,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
 
   for (const phase of ['mirror', 'ram'] as const) {
     it(`sender interrupted (SIGINT) in ${phase === 'mirror' ? 'phase 2' : 'phase 3'}: source runs, no block job or NBD node, receiver clean`, async () => {
-      const a = qHost('mq-a-');
-      const b = qHost('mq-b-');
-      const targetDir = path.join(b.dir, 'disks');
-      await mkdir(targetDir);
+      const { a, b, targetDir } = await qPair('mq');
       const src = await bootWriter(a, 'mq6', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
       const env = phase === 'mirror' ? { XLKIT_FAULT: 'mirror-speed:1048576' } : {};
       const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq6', sameHostReceiver(b)], { env });
@@ -205,10 +187,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   }
 
   it('leaves a disk marked shared=yes where it is and mirrors only the local one', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq10', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }, { vdev: 'xvdb', format: 'raw', sizeMiB: 8, shared: true }], WRITE_MB);
     const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq10', sameHostReceiver(b)]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -220,10 +199,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   });
 
   it('sender interrupted after the receiver said ready, before GO: the targets are removed too', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq9', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq9', sameHostReceiver(b)], {
       env: { XLKIT_FAULT: 'sender-stall:before-go' },
@@ -243,10 +219,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   });
 
   it('NBD connection dropped mid-mirror: the mirror fails, everything is rolled back', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq7', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq7', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:4194304' } });
     expect(r.exitCode).toBe(1);
@@ -256,10 +229,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   });
 
   it('a mirror that stops converging is reported with its numbers and aborted cleanly', async () => {
-    const a = qHost('mq-a-');
-    const b = qHost('mq-b-');
-    const targetDir = path.join(b.dir, 'disks');
-    await mkdir(targetDir);
+    const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq8', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     // Copy slower than the guest writes: remaining bytes stop shrinking.
     const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq8', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'mirror-speed:65536,mirror-stall-ms:4000' } });

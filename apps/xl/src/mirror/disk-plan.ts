@@ -4,7 +4,7 @@
  * and file identity. Printed before phase 2 starts and sent to the receiver as DISK_PLAN.
  */
 import { stat } from 'node:fs/promises';
-import type { DiskInfo, DiskPlan, MirrorTransport, PlannedDisk } from '@xlkit/stream';
+import type { DiskInfo, DiskPlan, PlannedDisk } from '@xlkit/stream';
 import type { DiskSpec } from '../config/disk-spec.js';
 import { MirrorError } from './mirror-error.js';
 import { formatBytes } from '../progress/format.js';
@@ -14,17 +14,8 @@ export interface SkippedDisk {
   reason: string;
 }
 
-export interface PlanOptions {
-  hostId: string;
-  /** The sender's namespaces and euid (see local-peer.ts). */
-  netns?: string;
-  mntns?: string;
-  uid?: number;
-  transport: MirrorTransport;
-  syncWrites: boolean;
-  reuseTarget: boolean;
-  targetDir?: string;
-}
+/** Everything in the plan but its disks (host identity, transport, flags, target dir). */
+export type PlanOptions = Omit<DiskPlan, 'disks'>;
 
 export interface BuiltPlan {
   plan: DiskPlan;
@@ -57,12 +48,7 @@ export async function buildDiskPlan(disks: readonly DiskSpec[], info: readonly D
     planned.push({ id: d.vdev, format: d.format, virtualSize: i.virtualSize, allocation: st.blocks * 512, path: d.target, dev: st.dev, ino: st.ino });
   }
   if (planned.length === 0) throw new MirrorError('refused', 'migrate -q: the domain has no writable disk to mirror');
-  const plan: DiskPlan = { hostId: o.hostId, transport: o.transport, syncWrites: o.syncWrites, reuseTarget: o.reuseTarget, disks: planned };
-  if (o.netns !== undefined) plan.netns = o.netns;
-  if (o.mntns !== undefined) plan.mntns = o.mntns;
-  if (o.uid !== undefined) plan.uid = o.uid;
-  if (o.targetDir !== undefined) plan.targetDir = o.targetDir;
-  return { plan, skipped };
+  return { plan: { ...o, disks: planned }, skipped };
 }
 
 /** Human-readable plan, one line per disk. */
