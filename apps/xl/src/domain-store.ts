@@ -16,7 +16,8 @@ import { validateRecord, type DomainRecord, type NewDomain } from './domain-reco
 
 const MAX_RECORD_BYTES = 4 << 20;
 
-async function writeAtomic(file: string, data: string): Promise<void> {
+/** Writes `data` to a temporary name beside `file` and renames it into place. */
+export async function writeAtomic(file: string, data: string): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   await writeFile(tmp, data, { mode: 0o600 });
   await rename(tmp, file);

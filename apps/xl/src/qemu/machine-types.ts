@@ -5,9 +5,10 @@
  * here) each time. A stale, unreadable or foreign cache entry is simply probed again.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { writeAtomic } from '../domain-store.js';
 import { XlError } from '../errors.js';
 
 export interface MachineTypes {
@@ -30,9 +31,9 @@ export function parseMachineHelp(text: string): MachineTypes {
 }
 
 /** The binary execa would run for `qemu` (a path, or a name looked up in PATH). */
-async function resolveBinary(qemu: string, env: NodeJS.ProcessEnv): Promise<string | undefined> {
+async function resolveBinary(qemu: string): Promise<string | undefined> {
   if (qemu.includes('/')) return path.resolve(qemu);
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     if (dir === '') continue;
     const candidate = path.join(dir, qemu);
     try {
@@ -46,8 +47,8 @@ async function resolveBinary(qemu: string, env: NodeJS.ProcessEnv): Promise<stri
 }
 
 /** The binary's path and a stamp of its identity (size, mtime, inode): a new build is a new stamp. */
-async function identity(qemu: string, env: NodeJS.ProcessEnv): Promise<{ binary: string; stamp: string } | undefined> {
-  const binary = await resolveBinary(qemu, env);
+async function identity(qemu: string): Promise<{ binary: string; stamp: string } | undefined> {
+  const binary = await resolveBinary(qemu);
   if (binary === undefined) return undefined;
   try {
     const s = await stat(binary);
@@ -93,8 +94,8 @@ async function probe(qemu: string): Promise<MachineTypes> {
 }
 
 /** Machine types of `qemu`, from the cache in `cacheDir` when the binary is unchanged. */
-export async function machineTypes(qemu: string, cacheDir?: string, env: NodeJS.ProcessEnv = process.env): Promise<MachineTypes> {
-  const id = cacheDir === undefined ? undefined : await identity(qemu, env);
+export async function machineTypes(qemu: string, cacheDir?: string): Promise<MachineTypes> {
+  const id = cacheDir === undefined ? undefined : await identity(qemu);
   if (cacheDir === undefined || id === undefined) return probe(qemu);
   const file = path.join(cacheDir, 'qemu-machine-types.json');
   const cache = await readCache(file);
@@ -108,9 +109,7 @@ export async function machineTypes(qemu: string, cacheDir?: string, env: NodeJS.
   cache.entries[id.binary] = { stamp: id.stamp, machines: [...found.machines], aliases: [...found.aliases] };
   try {
     await mkdir(cacheDir, { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(cache));
-    await rename(temp, file);
+    await writeAtomic(file, JSON.stringify(cache));
   } catch {
     // A cache that cannot be written only costs the next caller a probe.
   }
