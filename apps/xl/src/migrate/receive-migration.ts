@@ -18,7 +18,7 @@ import { XlError } from '../errors.js';
 import { assertHostCanRun } from '../ram/host-check.js';
 import { availableMemoryMiB } from '../host-memory.js';
 import { receiveRam } from '../ram/incoming.js';
-import { checkSavedConfig } from '../ram/saved-config.js';
+import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js';
 import { FEATURE_DISK_MIRROR } from '../mirror/sender-side.js';
 import { MirrorReceiver } from '../mirror/receiver-side.js';
 import { ByteChannel } from './byte-channel.js';
@@ -53,7 +53,8 @@ function senderConfig(value: unknown): DomainConfig {
   try {
     return checkSavedConfig(value);
   } catch (err) {
-    throw new XlError('XL_MIGRATION', `the sender's domain config is not usable: ${errorMessage(err).replace(/^the config stored in the file is not usable: /, '')}`);
+    const why = errorMessage(err);
+    throw new XlError('XL_MIGRATION', `the sender's domain config is not usable: ${why.startsWith(SAVED_CONFIG_UNUSABLE) ? why.slice(SAVED_CONFIG_UNUSABLE.length) : why}`);
   }
 }
 

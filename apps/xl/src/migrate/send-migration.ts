@@ -175,11 +175,11 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
         onProgress: (p) => {
           const m = p.migration;
           if (m !== undefined && m.total > 0) total = m.total;
-          o.progress.update({
+          o.progress.update(() => ({
             bytes: p.bytes,
             ...(total === undefined ? {} : { total }),
             ...(m === undefined ? {} : { remaining: m.remaining, note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`, fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status } }),
-          });
+          }));
         },
       }),
       failure.signal,

@@ -55,10 +55,6 @@ export class MirrorReceiver {
     return this.targets.filter((t) => !t.exists).map((t) => t.target);
   }
 
-  get created(): readonly string[] {
-    return this.#created;
-  }
-
   static async prepare(forward: StreamReader, config: DomainConfig): Promise<MirrorReceiver> {
     const rec = await nextExpected(forward, 'sender', 'the disk plan');
     if (rec.name !== 'DISK_PLAN') throw unexpected(rec, 'DISK_PLAN');

@@ -37,6 +37,23 @@ describe('ProgressReporter', () => {
     expect(stderrText()).toBe('');
   });
 
+  test('a sample given as a function is only built when it will be shown', () => {
+    const { r, tick, stdoutText } = reporter('json');
+    r.phase('ram');
+    let built = 0;
+    const make = (bytes: number) => () => {
+      built += 1;
+      return { bytes };
+    };
+    tick(200);
+    r.update(make(10));
+    for (let i = 0; i < 50; i++) r.update(make(20)); // inside the interval: never built
+    tick(200);
+    r.update(make(30));
+    expect(built).toBe(2);
+    expect(stdoutText().trim().split('\n').map((l) => (JSON.parse(l) as { bytes?: number }).bytes)).toEqual([undefined, 10, 30]);
+  });
+
   test('TTY mode overwrites one status line on stderr and erases it at the end', () => {
     const { r, tick, stdoutText, stderrText } = reporter('tty', true);
     r.phase('ram');

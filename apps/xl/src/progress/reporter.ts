@@ -76,12 +76,17 @@ export class ProgressReporter {
     this.event('phase', { phase: name, ...data });
   }
 
-  /** Bytes moved so far in this phase; shown at most once per interval (and always with force). */
-  update(sample: ProgressSample, force = false): void {
+  /**
+   * Bytes moved so far in this phase; shown at most once per interval (and always with force).
+   * Data paths call this per socket read: pass a function and the sample is only built when
+   * it will be shown.
+   */
+  update(sampleOrMake: ProgressSample | (() => ProgressSample), force = false): void {
     if (this.mode === 'quiet') return;
     const t = this.#now();
     if (!force && t - this.#lastOutput < this.#interval) return;
     this.#lastOutput = t;
+    const sample = typeof sampleOrMake === 'function' ? sampleOrMake() : sampleOrMake;
     const snap: ProgressSnapshot = { operation: this.#operation, phase: this.#phase, ...sample, elapsed: (t - this.#phaseStart) / 1000 };
     if (this.mode === 'tty') {
       this.#out.stderr.write(`\r\x1b[K${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`);

@@ -90,7 +90,7 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
       writer,
       maxBandwidth: options.maxBandwidth,
       signal: options.signal,
-      onProgress: (p) => progress?.update({ bytes: p.bytes, ...(p.migration ? { remaining: p.migration.remaining } : {}) }),
+      onProgress: (p) => progress?.update(() => ({ bytes: p.bytes, ...(p.migration ? { remaining: p.migration.remaining } : {}) })),
     });
     await writer.end();
     progress?.phase('sync');

@@ -8,8 +8,11 @@ import { parseDiskSpec, type DiskSpec } from '../config/disk-spec.js';
 import { CONFIG_LIMITS, DEFAULT_QEMU, checkDomainName, UUID_PATTERN, type DomainConfig, type LifecycleAction, type VifSpec } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 
+/** How every refusal of checkSavedConfig begins (callers that reword it strip this). */
+export const SAVED_CONFIG_UNUSABLE = 'the config stored in the stream is not usable: ';
+
 function fail(what: string): never {
-  throw new XlError('XL_RESTORE', `the config stored in the stream is not usable: ${what}`);
+  throw new XlError('XL_RESTORE', `${SAVED_CONFIG_UNUSABLE}${what}`);
 }
 
 const positive = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max;

@@ -19,7 +19,6 @@ export interface WriteBehindIo {
 }
 
 export class WriteBehind {
-  #fd: number | undefined;
   #pending = 0;
   #inFlight: Promise<void> | undefined;
   #failure: NodeJS.ErrnoException | undefined;
@@ -63,7 +62,6 @@ export class WriteBehind {
   }
 
   #wrote(fd: number, n: number): void {
-    this.#fd = fd;
     this.#pending += n;
     if (this.#pending >= this.every && this.#inFlight === undefined) this.#start(fd);
   }
@@ -89,8 +87,4 @@ export class WriteBehind {
     if (this.#failure !== undefined) throw this.#failure;
   }
 
-  /** The file's descriptor, once something was written. */
-  get fd(): number | undefined {
-    return this.#fd;
-  }
 }
