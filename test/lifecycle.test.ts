@@ -5,15 +5,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { heartbeats as heartbeatsOf } from './helpers/index.js';
-import { consoleBeats, guestConfig, waitForBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
+import { consoleBeats, guestConfig, lastBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
 
 function newHost(): XlHost & { cfg: (name: string) => Promise<string> } {
   const host = xlHost('xl-e2e-');
   return { ...host, cfg: (name) => guestConfig(host.dir, name) };
-}
-
-async function lastBeatAbove(host: XlHost, dom: string, after: number): Promise<number> {
-  return (await waitForBeatAbove(host, dom, after)).at(-1)!;
 }
 
 async function listJson(xl: (...args: string[]) => Promise<Run>, ...doms: string[]): Promise<DomainView[]> {

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import type { DomainView } from '@xlkit/xl';
 import { readStream, type StreamRecord } from '@xlkit/stream';
 import { qmpCommand, track } from './helpers/index.js';
-import { consoleBeats, guestConfig, waitForBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
+import { consoleBeats, guestConfig, lastBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
 
 /** QEMU processes whose command line mentions this state dir (recorded or not). */
 function qemusUnder(stateDir: string): number[] {
@@ -57,10 +57,6 @@ async function view(h: Host, dom: string): Promise<DomainView> {
   const r = await h.xl('list', '--json', dom);
   expect(r.exitCode, r.stderr).toBe(0);
   return (JSON.parse(r.stdout) as DomainView[])[0]!;
-}
-
-async function lastBeatAbove(h: Host, dom: string, after: number): Promise<number> {
-  return (await waitForBeatAbove(h, dom, after)).at(-1)!;
 }
 
 const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');

@@ -134,6 +134,11 @@ export async function waitForBeatAbove(host: XlHost, dom: string, after: number)
   }
 }
 
+/** The latest heartbeat, once one above `after` shows up. */
+export async function lastBeatAbove(host: XlHost, dom: string, after: number): Promise<number> {
+  return (await waitForBeatAbove(host, dom, after)).at(-1)!;
+}
+
 /** Every beat is one more than the previous: the guest never restarted or lost its RAM. */
 export function continuous(beats: number[]): boolean {
   return beats.every((b, i) => i === 0 || b === beats[i - 1]! + 1);
