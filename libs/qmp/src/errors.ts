@@ -96,9 +96,12 @@ export class QmpTimeoutError extends QmpError {
 export class QmpJobError extends QmpError {
   override name = 'QmpJobError';
   readonly jobId: string;
-  constructor(jobId: string, message: string, options: QmpErrorOptions = {}) {
+  /** The job's own error text (query-block-jobs `error`, or the event's), when QEMU gave one. */
+  readonly jobError: string | undefined;
+  constructor(jobId: string, message: string, options: QmpErrorOptions & { jobError?: string } = {}) {
     super('QMP_JOB', message, options);
     this.jobId = jobId;
+    this.jobError = options.jobError;
   }
 }
 

@@ -15,25 +15,13 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  blockdevAdd, blockdevDel, blockdevMirror, blockJobCancel, jobDismiss, queryBlockJobs,
-  type BlockJobInfo, type QmpClient, type SocketAddress,
+  blockdevAdd, blockdevDel, blockdevMirror, blockJobCancel, jobDismiss, queryBlockJobs, waitForMirrorReady,
+  QmpJobError, QmpTimeoutError, type BlockJobInfo, type MirrorProgress, type QmpClient, type SocketAddress,
 } from '@xlkit/qmp';
 import type { DiskExports } from '@xlkit/stream';
 import { diskNodeName } from '../qemu/argv.js';
 import { ConvergenceWatch } from './convergence.js';
 import { MirrorError } from './mirror-error.js';
-
-/** Wakes on the next event of a listener; one get() stays pending across waits (none is lost). */
-function eventWaker(events: { get(): Promise<unknown> }): (ms: number) => Promise<void> {
-  let pending: Promise<unknown> | undefined;
-  return async (ms) => {
-    pending ??= events.get().catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    const woke = await Promise.race([pending.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
-    clearTimeout(timer);
-    if (woke) pending = undefined;
-  };
-}
 
 export interface MirrorDisk {
   id: string;
@@ -101,38 +89,50 @@ export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[],
   }
 }
 
-/** Waits until every job is READY; throws on a failed, vanished or stalled job. */
+/**
+ * Waits until every job is READY (@xlkit/qmp's waitForMirrorReady, which also fails on a job
+ * that errors, ends or vanishes); each poll reports all disks at once, checks the abort
+ * signal and each job's convergence. Failures name the disk.
+ */
 export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDisk[], o: MirrorOptions): Promise<DiskProgress[]> {
   const watches = new Map(disks.map((d) => [d.jobId, new ConvergenceWatch(o.stallWindowMs ?? 60_000)]));
-  const events = qmp.listen(['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'BLOCK_JOB_ERROR']);
-  const wait = eventWaker(events);
-  try {
-    for (;;) {
-      interrupted(o.signal);
-      const jobs = await queryBlockJobs(qmp);
-      const progress = disks.map((d) => toProgress(d, jobs.find((j) => j.device === d.jobId)));
-      o.onProgress?.(progress);
-      for (const [i, d] of disks.entries()) {
-        const p = progress[i] as DiskProgress;
-        const job = jobs.find((j) => j.device === d.jobId);
-        if (!job) throw new MirrorError('mirror', `disk ${d.id}: mirror job ${d.jobId} disappeared`);
-        if (job.error !== undefined || job.status === 'concluded' || job.status === 'aborting') {
-          throw new MirrorError('mirror', `disk ${d.id}: mirror failed${job.error ? `: ${job.error}` : ` (job ${job.status})`}`);
-        }
-        if (p.ready) continue;
-        const stall = watches.get(d.jobId)?.sample({ remaining: p.len - p.offset, at: performance.now() });
-        if (stall) {
-          throw new MirrorError(
-            'not-converging',
-            `disk ${d.id}: mirror not converging: ${mib(stall.remaining)} MiB still to copy, no progress below ${mib(stall.lowest)} MiB for ${Math.round(stall.sinceMs / 1000)} s (the guest writes faster than the copy; retry with --sync-writes)`,
-          );
-        }
+  const diskOf = new Map(disks.map((d) => [d.jobId, d]));
+  let poll: MirrorProgress[] = [];
+  const onPoll = (jobs: MirrorProgress[]) => {
+    interrupted(o.signal);
+    const progress = disks.map((d) => toProgress(d, jobs.find((j) => j.jobId === d.jobId)));
+    o.onProgress?.(progress);
+    for (const [i, d] of disks.entries()) {
+      const p = progress[i] as DiskProgress;
+      if (p.ready) continue;
+      const stall = watches.get(d.jobId)?.sample({ remaining: p.len - p.offset, at: performance.now() });
+      if (stall) {
+        throw new MirrorError(
+          'not-converging',
+          `disk ${d.id}: mirror not converging: ${mib(stall.remaining)} MiB still to copy, no progress below ${mib(stall.lowest)} MiB for ${Math.round(stall.sinceMs / 1000)} s (the guest writes faster than the copy; retry with --sync-writes)`,
+        );
       }
-      if (progress.every((p) => p.ready)) return progress;
-      await wait(o.pollMs ?? 500);
     }
-  } finally {
-    events.close();
+    return progress;
+  };
+  interrupted(o.signal);
+  try {
+    const final = await waitForMirrorReady(qmp, disks.map((d) => d.jobId), {
+      pollMs: o.pollMs ?? 500,
+      // Called per job, in the order given: a poll is complete with the last disk's.
+      onProgress: (p) => {
+        poll.push(p);
+        if (poll.length < disks.length) return;
+        const jobs = poll;
+        poll = [];
+        onPoll(jobs);
+      },
+    });
+    return disks.map((d) => toProgress(d, final.find((j) => j.jobId === d.jobId)));
+  } catch (err) {
+    if (!(err instanceof QmpJobError)) throw err;
+    const d = diskOf.get(err.jobId);
+    throw new MirrorError('mirror', `disk ${d?.id ?? err.jobId}: mirror failed${err.jobError === undefined ? ` (${err.message})` : `: ${err.jobError}`}`, { cause: err });
   }
 }
 
@@ -140,7 +140,7 @@ function mib(n: number): string {
   return (n / 1024 / 1024).toFixed(1);
 }
 
-function toProgress(d: MirrorDisk, job: BlockJobInfo | undefined): DiskProgress {
+function toProgress(d: MirrorDisk, job: BlockJobInfo | MirrorProgress | undefined): DiskProgress {
   return { id: d.id, offset: job?.offset ?? 0, len: job?.len ?? 0, ready: job?.ready === true, status: job?.status ?? 'missing' };
 }
 
@@ -148,7 +148,9 @@ function toProgress(d: MirrorDisk, job: BlockJobInfo | undefined): DiskProgress 
 async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number): Promise<BlockJobInfo[]> {
   const deadline = Date.now() + timeoutMs;
   const events = qmp.listen(['BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'JOB_STATUS_CHANGE']);
-  const wait = eventWaker(events);
+  const wait = (ms: number) => events.get({ timeoutMs: ms }).then(() => undefined, (err: unknown) => {
+    if (!(err instanceof QmpTimeoutError)) throw err;
+  });
   try {
     for (;;) {
       const jobs = (await queryBlockJobs(qmp)).filter((j) => jobIds.includes(j.device));

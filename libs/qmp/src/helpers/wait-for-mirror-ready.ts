@@ -52,8 +52,8 @@ export async function waitForMirrorReady(
         throw new QmpJobError(id, `mirror ${id}: expected READY, got a ${String(ev.data['operation'])} error (action ${String(ev.data['action'])})`);
       }
     } else {
-      const why = ev.data['error'] === undefined ? '' : `: ${String(ev.data['error'])}`;
-      throw new QmpJobError(id, `mirror ${id}: expected READY, got ${ev.event}${why}`);
+      const jobError = ev.data['error'] === undefined ? undefined : String(ev.data['error']);
+      throw new QmpJobError(id, `mirror ${id}: expected READY, got ${ev.event}${jobError === undefined ? '' : `: ${jobError}`}`, { jobError });
     }
   };
   try {
@@ -68,7 +68,7 @@ export async function waitForMirrorReady(
           throw new QmpJobError(id, `mirror ${id}: expected a running block job, got none in query-block-jobs`);
         }
         if (job.error !== undefined || job.status === 'concluded' || job.status === 'aborting') {
-          throw new QmpJobError(id, `mirror ${id}: expected READY, got status ${job.status}${job.error ? `: ${job.error}` : ''}`);
+          throw new QmpJobError(id, `mirror ${id}: expected READY, got status ${job.status}${job.error ? `: ${job.error}` : ''}`, { jobError: job.error });
         }
         if (job.ready) ready.add(id);
         const p = progressOf(job);
