@@ -42,6 +42,8 @@ describe('test fault hooks', () => {
     expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:later' })).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:0' })).toEqual({});
     expect(parseFaults({})).toEqual({});
+    expect(parseFaults({ XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:65536,mirror-stall-ms:4000' })).toEqual({ nbdDropAfter: 4000000, mirrorSpeed: 65536, stallWindowMs: 4000 });
+    expect(parseFaults({ XLKIT_FAULT: 'mirror-speed:0,nbd-drop:x' })).toEqual({});
   });
 
   test('corrupt-ram-chunk flips one payload byte of exactly that chunk, which the reader catches there', async () => {

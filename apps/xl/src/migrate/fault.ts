@@ -8,6 +8,9 @@
  *   receiver-stall:targets  receiver -q: after creating the disk targets, stall before QEMU starts
  *   sender-stall:before-go  sender: after the receiver said ready, stall before GO until
  *                           interrupted (the last moment a failure still rolls back)
+ *   mirror-speed:BYTES      sender -q: limit every disk mirror to BYTES/s (stretches phase 2)
+ *   nbd-drop:BYTES          sender -q: cut each tunnelled NBD connection after BYTES from QEMU
+ *   mirror-stall-ms:MS      sender -q: the window of the not-converging check
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { RAM_CHUNK_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, paddedLength } from '@xlkit/stream';
@@ -16,7 +19,12 @@ export interface Faults {
   corruptRamChunk?: number;
   receiverStall?: 'phase1' | 'targets';
   senderStall?: 'before-go';
+  mirrorSpeed?: number;
+  nbdDropAfter?: number;
+  stallWindowMs?: number;
 }
+
+const BYTES_OR_MS = /^[1-9][0-9]{0,12}$/;
 
 export function parseFaults(env: NodeJS.ProcessEnv): Faults {
   const out: Faults = {};
@@ -25,6 +33,10 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
     if (name === 'corrupt-ram-chunk' && /^[1-9][0-9]*$/.test(arg ?? '')) out.corruptRamChunk = Number(arg);
     if (name === 'receiver-stall' && (arg === 'phase1' || arg === 'targets')) out.receiverStall = arg;
     if (name === 'sender-stall' && arg === 'before-go') out.senderStall = 'before-go';
+    if (!BYTES_OR_MS.test(arg ?? '')) continue;
+    if (name === 'mirror-speed') out.mirrorSpeed = Number(arg);
+    if (name === 'nbd-drop') out.nbdDropAfter = Number(arg);
+    if (name === 'mirror-stall-ms') out.stallWindowMs = Number(arg);
   }
   return out;
 }

@@ -30,10 +30,13 @@ export const Feature = {
   RAM_STREAM: 'ram-stream',
   /** The receiver honours MIGRATION_ERROR from the sender inside the RAM stream. */
   ABORT: 'abort',
+  /** Phase 2 of `xl migrate -q`: disk plan, targets, NBD exports (apps/xl/src/mirror). */
+  DISK_MIRROR: 'disk-mirror',
+  /** NBD channels multiplexed over the pipe, with credit flow control (apps/xl/src/tunnel). */
+  TUNNEL: 'tunnel',
 } as const;
 
-/** 'disk-mirror' and 'tunnel': phase 2 of `xl migrate -q` (apps/xl/src/mirror, apps/xl/src/tunnel). */
-export const OWN_FEATURES: readonly string[] = [Feature.RAM_STREAM, Feature.ABORT, 'disk-mirror', 'tunnel'];
+export const OWN_FEATURES: readonly string[] = Object.values(Feature);
 
 export const SOFTWARE = 'xlkit xl';
 

@@ -19,13 +19,12 @@ import { assertHostCanRun } from '../ram/host-check.js';
 import { availableMemoryMiB } from '../host-memory.js';
 import { receiveRam } from '../ram/incoming.js';
 import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js';
-import { FEATURE_DISK_MIRROR } from '../mirror/sender-side.js';
 import { MirrorReceiver } from '../mirror/receiver-side.js';
 import { ByteChannel } from './byte-channel.js';
 import type { Faults } from './fault.js';
 import { receiverHandshake, type ReceiverLink } from './handshake.js';
 import { errorMessage, incomingName, nextExpected } from './names.js';
-import { GO, READY, REPORT, ReportStatus } from './protocol.js';
+import { Feature, GO, READY, REPORT, ReportStatus } from './protocol.js';
 import { SWITCHOVER_TIMEOUT_MS, within } from './deadline.js';
 
 export interface ReceiveOptions {
@@ -117,7 +116,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     const hostMiB = await availableMemoryMiB();
     if (config.memory > hostMiB) throw new XlError('XL_MIGRATION', `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`);
     // -q (phase 2): the disk plan; refusals first, targets created only after the host check.
-    if (link.peer.requires.includes(FEATURE_DISK_MIRROR)) mirror = await MirrorReceiver.prepare(link.forward, config);
+    if (link.peer.requires.includes(Feature.DISK_MIRROR)) mirror = await MirrorReceiver.prepare(link.forward, config);
     const checked = mirror?.withoutMirrored(info, config) ?? { info, config };
     await assertHostCanRun(checked.info, checked.config, 'receive', store.cacheDir);
     check();

@@ -141,7 +141,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
       const q = qmp;
       await raced(
         mirror.phaseTwo({
-          link, qmp: q, tunnelSocket: store.paths(domain.id).nbdSocket, signal: failure.signal, env: o.env,
+          link, qmp: q, tunnelSocket: store.paths(domain.id).nbdSocket, signal: failure.signal, faults,
           onProgress: (disks) => {
             const bytes = disks.reduce((n, d) => n + d.offset, 0);
             const total = disks.reduce((n, d) => n + d.len, 0);

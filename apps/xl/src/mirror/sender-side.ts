@@ -18,7 +18,8 @@ import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { buildDiskPlan, formatDiskPlan, type BuiltPlan, type PlanOptions } from './disk-plan.js';
 import { readHostId } from './host-id.js';
 import { checkExportSocket, readLocalIdentity } from './local-peer.js';
-import { parseMirrorFaults } from './mirror-faults.js';
+import type { Faults } from '../migrate/fault.js';
+import { Feature } from '../migrate/protocol.js';
 import { MirrorError } from './mirror-error.js';
 import {
   abortMirrors, finishMirrors, mirrorDisks, nbdServerOf, startMirrors, waitMirrorsReady,
@@ -34,13 +35,9 @@ export interface PhaseTwoOptions {
   tunnelSocket: string;
   onProgress?: (disks: DiskProgress[]) => void;
   signal?: AbortSignal;
-  stallWindowMs?: number;
-  /** For the test-only XLKIT_FAULT hooks (mirror-faults.ts). */
-  env?: NodeJS.ProcessEnv;
+  /** The test-only XLKIT_FAULT hooks (migrate/fault.ts), parsed once by the migration. */
+  faults?: Faults;
 }
-
-export const FEATURE_DISK_MIRROR = 'disk-mirror';
-export const FEATURE_TUNNEL = 'tunnel';
 
 export class MirrorSender {
   #exports: DiskExports | undefined;
@@ -71,7 +68,7 @@ export class MirrorSender {
 
   /** Features the receiver must have. */
   get requires(): string[] {
-    return this.built.plan.transport === 'tunnel' ? [FEATURE_DISK_MIRROR, FEATURE_TUNNEL] : [FEATURE_DISK_MIRROR];
+    return this.built.plan.transport === 'tunnel' ? [Feature.DISK_MIRROR, Feature.TUNNEL] : [Feature.DISK_MIRROR];
   }
 
   get lines(): string[] {
@@ -114,7 +111,7 @@ export class MirrorSender {
     await checkExportSocket(ex);
     this.#link = o.link;
     const { writer, back } = o.link;
-    const faults = parseMirrorFaults(o.env ?? {});
+    const faults = o.faults ?? {};
     await writer.writePhase(2);
     if (ex.transport === 'tunnel') {
       this.#mux = attachTunnel({ side: 'odd', reader: back, writer });
@@ -131,7 +128,7 @@ export class MirrorSender {
       this.#started = true;
       const opts = {
         syncWrites: this.built.plan.syncWrites, server: nbdServerOf(ex, o.tunnelSocket), onProgress: o.onProgress, signal: stop.signal,
-        stallWindowMs: faults.stallWindowMs ?? o.stallWindowMs, speed: faults.mirrorSpeed,
+        stallWindowMs: faults.stallWindowMs, speed: faults.mirrorSpeed,
       };
       await startMirrors(o.qmp, this.#disks, opts);
       const final = await Promise.race([waitMirrorsReady(o.qmp, this.#disks, opts), backRead.then(() => Promise.reject(new MirrorError('mirror', 'the receiver ended phase 2 early')))]);
