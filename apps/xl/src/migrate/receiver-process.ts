@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { XlError } from '../errors.js';
 import type { ReceiverCommand } from './receiver-argv.js';
+import { settleWithin } from './deadline.js';
 
 export interface ReceiverProcess {
   stdin: Writable;
@@ -74,10 +75,7 @@ export function spawnReceiver(cmd: ReceiverCommand, stderr: NodeJS.WritableStrea
         stdout.destroy();
         return;
       }
-      let timer: NodeJS.Timeout | undefined;
-      const late = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
-      clearTimeout(timer);
-      if (late) {
+      if (!(await settleWithin(exited, graceMs))) {
         child.kill('SIGKILL');
         await exited;
       }

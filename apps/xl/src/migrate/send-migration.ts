@@ -30,7 +30,7 @@ import { receiverCommand } from './receiver-argv.js';
 import { spawnReceiver, type ReceiverProcess } from './receiver-process.js';
 import { rollbackSource, type SourceBefore } from './source-rollback.js';
 import { Stages } from './stages.js';
-import { SWITCHOVER_TIMEOUT_MS, within } from './deadline.js';
+import { SWITCHOVER_TIMEOUT_MS, settleWithin, within } from './deadline.js';
 
 export interface MigrateOptions {
   host: string;
@@ -222,12 +222,6 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     o.signal.removeEventListener('abort', onInterrupt);
     if (!committed) await qmp?.close().catch(() => undefined);
   }
-}
-
-async function settleWithin(p: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([p.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, ms)))]);
-  clearTimeout(timer);
 }
 
 function corrupting(to: Writable, chunk: number): Writable {

@@ -25,6 +25,7 @@ import {
   abortMirrors, finishMirrors, mirrorDisks, nbdServerOf, startMirrors, waitMirrorsReady,
   type DiskProgress, type MirrorDisk,
 } from './source-mirror.js';
+import { settleWithin } from '../migrate/deadline.js';
 
 export type MirrorFlags = Omit<PlanOptions, 'hostId' | 'netns' | 'mntns' | 'uid'>;
 
@@ -154,7 +155,7 @@ export class MirrorSender {
   /** Failure before GO: force-cancel the mirrors, delete the nodes, close the tunnel. */
   async abort(qmp: QmpClient | undefined): Promise<void> {
     // Phase two sees the same abort signal and stops within a poll; let it, then clean up.
-    if (this.#running) await Promise.race([this.#running, new Promise((r) => setTimeout(r, 30_000).unref())]);
+    if (this.#running) await settleWithin(this.#running, 30_000);
     if (this.#started && qmp !== undefined) {
       // A dead receiver can leave NBD requests hanging: closing the tunnel fails them, so
       // the cancel goes through. Give a live one a moment to answer first.

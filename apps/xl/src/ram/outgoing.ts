@@ -11,6 +11,7 @@ import {
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
+import { settleWithin } from '../migrate/deadline.js';
 
 /** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
 export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
@@ -153,8 +154,5 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
 
 /** Waits (bounded) for the migration to reach a final state after a cancel. */
 async function settle(outcome: Promise<unknown> | undefined): Promise<void> {
-  if (outcome === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([outcome.catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 15_000)))]);
-  clearTimeout(timer);
+  if (outcome !== undefined) await settleWithin(outcome, 15_000);
 }
