@@ -42,6 +42,34 @@ describe('followMigration', () => {
     });
   });
 
+  it('waits for the final figures when QEMU announces completed before computing them', async () => {
+    // QEMU 7.2 sets `completed` first and fills in total-time and downtime a moment later.
+    const states = [
+      { status: 'active', ram: ram(900, 2) },
+      { status: 'completed', ram: ram(1000, 3), downtime: 0, 'total-time': 0 },
+      { status: 'completed', ram: ram(1000, 3), downtime: 0, 'total-time': 0 },
+      { status: 'completed', ram: ram(1000, 3), downtime: 31, 'total-time': 1250 },
+    ];
+    let queries = 0;
+    const next = script(states);
+    await withFakeClient({ handlers: { 'query-migrate': () => (queries++, next()) } }, async (c) => {
+      const seen: MigrationProgress[] = [];
+      const last = await followMigration(c, { pollMs: 5, onProgress: (p) => seen.push(p) });
+      expect(queries).toBe(4);
+      expect(seen.map((p) => p.status)).toEqual(['active', 'completed']);
+      expect(last).toMatchObject({ status: 'completed', downtimeMs: 31, totalTimeMs: 1250 });
+    });
+  });
+
+  it('takes a completed without total-time (a destination) as final at once', async () => {
+    let queries = 0;
+    await withFakeClient({ handlers: { 'query-migrate': () => (queries++, { status: 'completed' }) } }, async (c) => {
+      const last = await followMigration(c, { pollMs: 5 });
+      expect(queries).toBe(1);
+      expect(last).toMatchObject({ status: 'completed', totalTimeMs: undefined });
+    });
+  });
+
   it('stops at pre-switchover when asked, woken by a MIGRATION event', async () => {
     let status = 'active';
     await withFakeClient({ handlers: { 'query-migrate': () => ({ status, ram: ram(500, 1) }) } }, async (c, server) => {

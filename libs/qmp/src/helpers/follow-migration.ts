@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { queryMigrate, type MigrationInfo, type MigrationStatus } from '../commands/migration.js';
 import { QmpMigrationError, QmpTimeoutError } from '../errors.js';
 import type { QmpClient } from '../qmp-client.js';
@@ -50,6 +51,26 @@ export function toMigrationProgress(info: MigrationInfo): MigrationProgress {
   };
 }
 
+/** Re-queries of a `completed` snapshot whose figures are not final yet, and the pause between them. */
+const SETTLE_TRIES = 100;
+const SETTLE_PAUSE_MS = 2;
+
+/**
+ * A query-migrate snapshot; a source's `completed` one only once its figures are final. QEMU
+ * announces `completed` before its migration thread computes total-time and downtime (7.2:
+ * migration_completion sets the state, migration_iteration_finish then takes the BQL and
+ * calls migration_calculate_complete), so a query answered in between reports both as 0.
+ * A destination reports no total-time at all, and is final at once.
+ */
+async function settledSnapshot(c: QmpClient): Promise<MigrationProgress> {
+  let p = toMigrationProgress(await queryMigrate(c));
+  for (let i = 0; i < SETTLE_TRIES && p.status === 'completed' && p.totalTimeMs === 0; i++) {
+    await sleep(SETTLE_PAUSE_MS);
+    p = toMigrationProgress(await queryMigrate(c));
+  }
+  return p;
+}
+
 /**
  * Yields a progress snapshot per poll (and per MIGRATION event) until the migration reaches
  * `completed` (or `pre-switchover` with `untilPreSwitchover`); the last snapshot is that state.
@@ -63,7 +84,7 @@ export async function* watchMigration(c: QmpClient, opts: FollowMigrationOptions
   try {
     for (;;) {
       listener.clear();
-      const p = toMigrationProgress(await queryMigrate(c));
+      const p = await settledSnapshot(c);
       yield p;
       if (p.status === 'failed' || p.status === 'cancelled') throw new QmpMigrationError(p.status, p.errorDesc, goal);
       if (p.status === goal || p.status === 'completed') return;
