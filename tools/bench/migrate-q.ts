@@ -8,7 +8,8 @@
  * Timed on every side: mirror = blockdev-add + blockdev-mirror until every job is READY;
  * RAM = migrate until completed, including the mirror finish at pre-switchover; total =
  * receiver QEMU start to the destination resumed (xl's figure from its --json summary, so
- * node's start-up is not counted); downtime = QEMU's. Goals: tunnel total <= 1.25x baseline,
+ * node's start-up is not counted); downtime = QEMU's (the goal's figure); paused = the guest's
+ * pause, from the source's vCPU stop until the destination runs it. Goals: tunnel total <= 1.25x baseline,
  * direct <= 1.10x, downtime <= baseline + 20 ms.
  *
  * Fairness: XLKIT_BENCH_REPS rounds (default 2) of baseline, tunnel, direct, alternating; each
@@ -40,7 +41,10 @@ interface Figures {
   mirror: number;
   ram: number;
   total: number;
+  /** QEMU's: the source's vCPU stop until it has sent everything. */
   downtimeMs: number;
+  /** The guest's: that stop until the destination runs it. */
+  pausedMs: number;
 }
 
 function shellWord(s: string): string {
@@ -77,10 +81,10 @@ async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', r
   const receiver = ['node', XL, '--state-dir', b, 'migrate-receive'].map(shellWord).join(' ');
   const q = transport === 'plain' ? [] : ['-q', '--transport', transport, '--target-dir', targets];
   const out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
-  const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number };
+  const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number; pausedMs: number };
   await xl(b, 'destroy', `q${transport}`);
   const p = summary.phases;
-  return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs };
+  return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs, pausedMs: summary.pausedMs };
 }
 
 async function benchBaseline(work: string, round: number): Promise<Figures> {
@@ -113,6 +117,7 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
     const r0 = performance.now();
     await migrateSetParameters(src, { 'max-bandwidth': 1024 ** 4 });
     await migrateSetCapabilities(src, [{ capability: 'events', state: true }, { capability: 'pause-before-switchover', state: true }]);
+    const stop = src.waitForEvent('STOP');
     await migrate(src, { uri: `unix:${mig}` });
     await followMigration(src, { untilPreSwitchover: true });
     await blockJobCancel(src, { device: 'mirror-xvda' });
@@ -124,8 +129,11 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
     await followMigration(dst);
     await nbdServerStop(dst);
     await cont(dst);
+    const resumedAt = Date.now();
     const t1 = performance.now();
-    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: done.downtimeMs ?? NaN };
+    const { timestamp: ts } = await stop;
+    const pausedMs = Math.round(resumedAt - (ts.seconds * 1000 + ts.microseconds / 1000));
+    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: done.downtimeMs ?? NaN, pausedMs };
   } finally {
     await src.close();
     await dst.close();
@@ -134,8 +142,9 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
 }
 
 function row(name: string, f: Figures, base?: Figures): string {
-  const ratio = base ? `  ${(f.total / base.total).toFixed(2)}x total, downtime ${f.downtimeMs - base.downtimeMs >= 0 ? '+' : ''}${(f.downtimeMs - base.downtimeMs).toFixed(0)} ms` : '';
-  return `${name.padEnd(9)} mirror ${f.mirror.toFixed(2).padStart(6)} s  RAM ${f.ram.toFixed(2).padStart(6)} s  total ${f.total.toFixed(2).padStart(6)} s  downtime ${String(f.downtimeMs).padStart(4)} ms${ratio}`;
+  const delta = (x: number, y: number) => `${x - y >= 0 ? '+' : ''}${(x - y).toFixed(0)} ms`;
+  const ratio = base ? `  ${(f.total / base.total).toFixed(2)}x total, downtime ${delta(f.downtimeMs, base.downtimeMs)}, paused ${delta(f.pausedMs, base.pausedMs)}` : '';
+  return `${name.padEnd(9)} mirror ${f.mirror.toFixed(2).padStart(6)} s  RAM ${f.ram.toFixed(2).padStart(6)} s  total ${f.total.toFixed(2).padStart(6)} s  downtime ${String(f.downtimeMs).padStart(4)} ms  paused ${String(f.pausedMs).padStart(4)} ms${ratio}`;
 }
 
 /** The run with the least total. */
@@ -144,7 +153,7 @@ function best(runs: readonly Figures[]): Figures {
 }
 
 function listRuns(name: string, runs: readonly Figures[]): string {
-  return `${name}: ${runs.map((f) => `total ${f.total.toFixed(2)} (mirror ${f.mirror.toFixed(2)}, RAM ${f.ram.toFixed(2)}, downtime ${f.downtimeMs} ms)`).join('; ')}`;
+  return `${name}: ${runs.map((f) => `total ${f.total.toFixed(2)} (mirror ${f.mirror.toFixed(2)}, RAM ${f.ram.toFixed(2)}, downtime ${f.downtimeMs} ms, paused ${f.pausedMs} ms)`).join('; ')}`;
 }
 
 export async function benchMigrateQ(): Promise<void> {

@@ -103,11 +103,12 @@ export const migrateCommand: CommandSpec = {
       progress.summary({
         result: 'ok', domain: r.name, host: r.host, phases: r.phases, seconds: r.totalSeconds, ramBytes: r.ramBytes, chunks: r.chunks,
         ...(r.downtimeMs === undefined ? {} : { downtimeMs: r.downtimeMs }),
+        ...(r.pausedMs === undefined ? {} : { pausedMs: r.pausedMs }),
       });
       if (v.json !== true) {
         const phases = Object.entries(r.phases).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ');
         println(io.stdout, `Migration successful: domain ${r.name} now runs on ${host}`);
-        println(io.stdout, `  ${phases}; total ${r.totalSeconds.toFixed(2)} s; RAM stream ${formatBytes(r.ramBytes)}; downtime ${r.downtimeMs ?? '?'} ms (QEMU)`);
+        println(io.stdout, `  ${phases}; total ${r.totalSeconds.toFixed(2)} s; RAM stream ${formatBytes(r.ramBytes)}; downtime ${r.downtimeMs ?? '?'} ms (QEMU)${r.pausedMs === undefined ? '' : `, guest paused ${r.pausedMs} ms`}`);
       }
       return 0;
     } catch (err) {

@@ -59,8 +59,10 @@ export interface MigrateResult {
   totalSeconds: number;
   ramBytes: number;
   chunks: number;
-  /** As QEMU reports it (ms). */
+  /** As QEMU reports it (ms): from the vCPU stop until the source has sent everything. */
   downtimeMs: number | undefined;
+  /** How long the guest was paused: the source's vCPU stop to the receiver's report that it runs (ms; absent with -p or a paused domain). */
+  pausedMs?: number;
 }
 
 const RECEIVER_GRACE_MS = 20_000;
@@ -202,6 +204,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     o.signal.removeEventListener('abort', onInterrupt);
     return await afterGo(store, domain, qmp, receiver, output, rest, before, {
       name: domain.name, host: o.host, ramBytes: ram.bytes, chunks: ram.chunks, downtimeMs: ram.migration.downtimeMs, stages,
+      pauseStartMs: o.receiverFlags.includes('-p') ? undefined : ram.stoppedAtMs,
     });
   } catch (err) {
     if (committed) throw err;
@@ -247,6 +250,8 @@ interface Done {
   ramBytes: number;
   chunks: number;
   downtimeMs: number | undefined;
+  /** The vCPU stop (wall clock), when the receiver is to resume the guest. */
+  pauseStartMs: number | undefined;
   stages: Stages;
 }
 
@@ -286,12 +291,14 @@ async function afterGo(
         { domain: domain.name },
       );
     }
+    const pausedMs = d.pauseStartMs === undefined ? undefined : Math.max(0, Math.round(Date.now() - d.pauseStartMs));
     await qmp.close().catch(() => undefined);
     const current = (await store.get(domain.id)) ?? domain;
     await destroyDomain(store, current);
     d.stages.end();
     return {
       name: d.name, host: d.host, phases: d.stages.durations(), totalSeconds: d.stages.total(), ramBytes: d.ramBytes, chunks: d.chunks, downtimeMs: d.downtimeMs,
+      ...(pausedMs === undefined ? {} : { pausedMs }),
     };
   } finally {
     await qmp.close().catch(() => undefined);

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import {
   followMigration, migrate, migrateCancel, migrateContinue, migrateSetCapabilities, migrateSetParameters,
-  type MigrationCapabilityStatus, type MigrationProgress, type QmpClient,
+  type EventListener, type MigrationCapabilityStatus, type MigrationProgress, type QmpClient,
 } from '@xlkit/qmp';
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
@@ -39,7 +39,10 @@ export interface SendRamOptions {
   pollMs?: number;
 }
 
-export type SendRamResult = RamTransferResult;
+export interface SendRamResult extends RamTransferResult {
+  /** When QEMU stopped the vCPUs for the switch-over (its STOP event's timestamp, ms since the epoch); absent when they were not running. */
+  stoppedAtMs?: number;
+}
 
 async function listen(path: string): Promise<Server> {
   await rm(path, { force: true });
@@ -96,6 +99,7 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
   let outcome: Promise<MigrationProgress> | undefined;
   let bytes = 0;
   let last: MigrationProgress | undefined;
+  let stops: EventListener | undefined;
   const aborted = abortPromise(signal);
   aborted.catch(() => undefined);
   try {
@@ -105,6 +109,8 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
       { capability: 'pause-before-switchover', state: options.onPreSwitchover !== undefined },
       ...(options.capabilities ?? []),
     ]);
+    // The vCPU stop for the switch-over; its timestamp (this host's wall clock) is when the guest's pause began.
+    stops = qmp.listen('STOP');
     const connected = firstConnection(server);
     connected.catch(() => undefined);
     await migrate(qmp, { uri: `unix:${socketPath}` });
@@ -137,7 +143,8 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     framing.catch(() => undefined);
     const framed = await Promise.race([framing, aborted]);
     const migration = await outcome;
-    return { bytes: framed.bytes, chunks: framed.chunks, digest: framed.digest, migration };
+    const stoppedAtMs = await lastEventTime(stops);
+    return { bytes: framed.bytes, chunks: framed.chunks, digest: framed.digest, migration, ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }) };
   } catch (err) {
     socket?.destroy();
     if (started) {
@@ -146,10 +153,21 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     }
     throw err;
   } finally {
+    stops?.close();
     socket?.destroy();
     server.close();
     await rm(socketPath, { force: true });
   }
+}
+
+/** The timestamp (ms since the epoch) of the last event queued in `l`, which QEMU sent before the reply just read. */
+async function lastEventTime(l: EventListener): Promise<number | undefined> {
+  let at: number | undefined;
+  while (l.size > 0) {
+    const ev = await l.next();
+    if (ev !== undefined) at = ev.timestamp.seconds * 1000 + ev.timestamp.microseconds / 1000;
+  }
+  return at;
 }
 
 /** Waits (bounded) for the migration to reach a final state after a cancel. */
