@@ -11,6 +11,7 @@ export {
 export { checkDomainInfo, type DomainInfo, type DiskInfo } from './records/domain-info.js';
 export { crc32Of, type RamChunk } from './records/ram-chunk.js';
 export type { RamEnd } from './records/ram-end.js';
+export { RAM_CREDIT_MAX, type RamCreditGrant } from './records/ram-credit.js';
 export { checkDiskPlan, type DiskPlan, type PlannedDisk, type MirrorTransport } from './records/disk-plan.js';
 export { checkDiskExports, type DiskExports, type DiskExport } from './records/disk-exports.js';
 export {
@@ -23,6 +24,6 @@ export { checkMigrationError, type MigrationErrorInfo } from './records/migratio
 export type { EmulatorContext, XenstoreData } from './records/emulator.js';
 export { RamDigest } from './ram-digest.js';
 export { StreamReader, readStream, type ReaderOptions, type StreamHeaders } from './stream-reader.js';
-export { StreamWriter, createStreamWriter, type RamFramingResult } from './stream-writer.js';
+export { StreamWriter, createStreamWriter, type RamFramingOptions, type RamFramingResult } from './stream-writer.js';
 export type { ByteInput } from './byte-source.js';
 export { readableChunks, type ChunkStats } from './readable-chunks.js';

@@ -20,6 +20,7 @@ import { TUNNEL_DATA } from './records/tunnel-data.js';
 import { MIGRATION_HELLO } from './records/migration-hello.js';
 import { MIGRATION_ERROR } from './records/migration-error.js';
 import { PHASE_READY } from './records/phase-ready.js';
+import { RAM_CREDIT } from './records/ram-credit.js';
 
 export const RECORD_CODECS = {
   END,
@@ -42,6 +43,7 @@ export const RECORD_CODECS = {
   MIGRATION_HELLO,
   MIGRATION_ERROR,
   PHASE_READY,
+  RAM_CREDIT,
 } as const;
 
 export type RecordName = keyof typeof RECORD_CODECS;

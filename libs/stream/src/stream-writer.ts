@@ -27,6 +27,13 @@ export interface RamFramingResult {
   digest: Buffer;
 }
 
+export interface RamFramingOptions {
+  /** Payload bytes per RAM_CHUNK (default and maximum RAM_CHUNK_MAX). */
+  chunkSize?: number;
+  /** Awaited before each chunk goes out, with its payload length: flow control by the caller (e.g. the receiver's RAM credit). */
+  pace?: (length: number) => Promise<void> | void;
+}
+
 export class StreamWriter {
   readonly #sink: Sink;
   #state: 'start' | 'xl' | 'records' | 'ended' = 'start';
@@ -121,7 +128,7 @@ export class StreamWriter {
    * Frame a byte stream (QEMU's migration stream arriving on a socket) into RAM chunks of at
    * most `chunkSize` bytes, then write RAM_END. Input buffers are sliced, never copied.
    */
-  async writeRamFrom(input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, options: { chunkSize?: number } = {}): Promise<RamFramingResult> {
+  async writeRamFrom(input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, options: RamFramingOptions = {}): Promise<RamFramingResult> {
     const size = options.chunkSize ?? RAM_CHUNK_MAX;
     if (!(size >= 1 && size <= RAM_CHUNK_MAX)) throw new StreamError('STREAM_WRITER_STATE', 'RAM chunk size', { expected: `1..${RAM_CHUNK_MAX}`, actual: size });
     const start = this.#ram.total;
@@ -138,6 +145,7 @@ export class StreamWriter {
         have += take;
         b = b.subarray(take);
         if (have === size) {
+          if (options.pace) await options.pace(have);
           await this.#ramChunk(parts, have, crc >>> 0);
           parts = [];
           have = 0;
@@ -145,7 +153,10 @@ export class StreamWriter {
         }
       }
     }
-    if (have > 0) await this.#ramChunk(parts, have, crc >>> 0);
+    if (have > 0) {
+      if (options.pace) await options.pace(have);
+      await this.#ramChunk(parts, have, crc >>> 0);
+    }
     const digest = await this.endRam();
     return { bytes: this.#ram.total - start, chunks: this.#ram.chunks, digest };
   }

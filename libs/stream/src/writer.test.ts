@@ -75,6 +75,38 @@ describe('StreamWriter', () => {
     expect(sink.starved).toBeLessThanOrEqual(4);
   });
 
+  test('paces RAM chunks: each waits for the caller (flow control) before it goes out', async () => {
+    const out = new PassThrough();
+    const parts: Buffer[] = [];
+    out.on('data', (c: Buffer) => parts.push(c));
+    const w = new StreamWriter(out);
+    await w.writeStreamHeader();
+    await w.writePhase(3);
+    const asked: number[] = [];
+    let release: () => void = () => {};
+    const framing = w.writeRamFrom([B.pattern(150_000, 3)], {
+      chunkSize: 64 * 1024,
+      pace: (n) => {
+        asked.push(n);
+        return new Promise<void>((resolve) => (release = resolve));
+      },
+    });
+    await new Promise((r) => setImmediate(r));
+    const written = () => Buffer.concat(parts).length;
+    const before = written();
+    expect(asked).toEqual([64 * 1024]);
+    release();
+    await new Promise((r) => setImmediate(r));
+    // The first chunk went out (its record header and payload), the second waits for its turn.
+    expect(written()).toBeGreaterThan(before + 64 * 1024);
+    expect(asked).toEqual([64 * 1024, 64 * 1024]);
+    release();
+    await new Promise((r) => setImmediate(r));
+    expect(asked).toEqual([64 * 1024, 64 * 1024, 150_000 - 128 * 1024]);
+    release();
+    expect(await framing).toMatchObject({ bytes: 150_000, chunks: 3 });
+  });
+
   test('enforces order: header first, RAM_END after chunks, nothing after END', async () => {
     const w = new StreamWriter(new PassThrough());
     expect((await caught(w.writePhase(1))).code).toBe('STREAM_WRITER_STATE');

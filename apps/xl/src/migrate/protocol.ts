@@ -34,6 +34,8 @@ export const Feature = {
   DISK_MIRROR: 'disk-mirror',
   /** NBD channels multiplexed over the pipe, with credit flow control (apps/xl/src/tunnel). */
   TUNNEL: 'tunnel',
+  /** Phase 3 RAM is flow controlled by the receiver's RAM_CREDIT grants (ram/ram-credit.ts). */
+  RAM_CREDIT: 'ram-credit',
 } as const;
 
 export const OWN_FEATURES: readonly string[] = Object.values(Feature);

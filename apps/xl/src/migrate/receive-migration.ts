@@ -18,6 +18,7 @@ import { XlError } from '../errors.js';
 import { assertHostCanRun } from '../ram/host-check.js';
 import { availableMemoryMiB } from '../host-memory.js';
 import { receiveRam } from '../ram/incoming.js';
+import { RAM_CREDIT_WINDOW } from '../ram/ram-credit.js';
 import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js';
 import { MirrorReceiver } from '../mirror/receiver-side.js';
 import { ByteChannel } from './byte-channel.js';
@@ -142,10 +143,15 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     const phase3 = await nextExpected(link.forward, 'sender', 'PHASE 3');
     if (phase3.name !== 'PHASE' || phase3.value.phase !== 3) throw unexpected(phase3, 'PHASE 3');
     qmp = await connectQmp(store, record);
+    const back = link.writer;
     const ram = await receiveRam(qmp, {
       socketPath: store.paths(record.id).migrationSocket,
       reader: link.forward,
       signal: o.signal,
+      // A failed grant means a broken back channel, which the sender sees on its own.
+      ...(link.agreement.features.includes(Feature.RAM_CREDIT)
+        ? { credit: { window: RAM_CREDIT_WINDOW, grant: (bytes: number) => void back.writeRecord('RAM_CREDIT', { bytes }).catch(() => undefined) } }
+        : {}),
       capabilities: [{ capability: 'late-block-activate', state: true }],
       onRecord: (rec) => {
         throw unexpected(rec, 'RAM_CHUNK');

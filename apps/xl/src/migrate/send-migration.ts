@@ -19,6 +19,7 @@ import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
 import { sendRam } from '../ram/outgoing.js';
+import { RamCredit } from '../ram/ram-credit.js';
 import { MirrorSender, type MirrorFlags } from '../mirror/sender-side.js';
 import { waitBackEnd, waitPhaseReady } from './back-channel.js';
 import { ByteChannel } from './byte-channel.js';
@@ -158,7 +159,8 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     }
 
     stages.start('ram');
-    backDone = waitBackEnd(back);
+    const credit = link.agreement.features.includes(Feature.RAM_CREDIT) ? new RamCredit(failure.signal) : undefined;
+    backDone = waitBackEnd(back, credit && ((rec) => rec.name === 'RAM_CREDIT' && (credit.grant(rec.value.bytes), true)));
     backDone.catch((err: unknown) => failure.abort(err));
     await writer.writePhase(3);
     if (o.maxDowntimeMs !== undefined) await migrateSetParameters(qmp, { 'downtime-limit': o.maxDowntimeMs });
@@ -169,6 +171,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
         writer,
         maxBandwidth: o.maxBandwidth,
         signal: failure.signal,
+        ...(credit ? { credit } : {}),
         onPreSwitchover: async () => {
           stages.event('pre-switchover');
           // Finish the mirrors while the vCPUs are stopped, before QEMU inactivates the disks.

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { followMigration, migrateIncoming, migrateSetCapabilities, type MigrationCapabilityStatus, type QmpClient } from '@xlkit/qmp';
 import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from '@xlkit/stream';
 import { XlError } from '../errors.js';
+import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 
 export interface ReceiveRamOptions {
@@ -22,6 +23,8 @@ export interface ReceiveRamOptions {
   onProgress?: (p: { bytes: number; offset: number }) => void;
   signal?: AbortSignal;
   pollMs?: number;
+  /** Pace the sender with RAM credit (a migration whose ends negotiated `ram-credit`). */
+  credit?: FeederCredit;
   /** Capabilities besides `events` (migrate-receive adds late-block-activate). */
   capabilities?: MigrationCapabilityStatus[];
   /** Any other record inside the RAM stream (migration control, tunnel); throw to abort. Default: refused. */
@@ -53,78 +56,41 @@ async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
 }
 
 /**
- * Queues a chunk's slices as one writev (corked); when the socket is then over its high-water
- * mark, the returned promise waits for 'drain'. So at most one verified chunk (which the reader
- * holds anyway) is buffered, with one wait per chunk instead of one per 64 KiB slice.
- */
-function writeChunk(socket: Socket, parts: readonly Buffer[]): Promise<void> | undefined {
-  socket.cork();
-  let below = true;
-  for (const b of parts) below = socket.write(b);
-  socket.uncork();
-  if (below || !socket.writableNeedDrain) return undefined;
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      socket.off('drain', ok);
-      socket.off('close', closed);
-      socket.off('error', done);
-      if (err) reject(err);
-      else resolve();
-    };
-    const ok = () => done();
-    const closed = () => done(new Error('QEMU closed the incoming migration socket'));
-    socket.on('drain', ok);
-    socket.on('close', closed);
-    socket.on('error', done);
-  });
-}
-
-/**
- * Feeds the payload chunk by chunk (each crc-checked by the reader before it is written).
- * The next record is read while the previous chunk drains into QEMU: parsing and checksumming
- * overlap the write, and records interleaved with the RAM stream (the tunnel's, taken by the
- * reader's intercept) are handled at once instead of queueing behind a draining chunk. At
- * most two chunks are held.
+ * Feeds the payload chunk by chunk (each crc-checked by the reader before it is written),
+ * through a ChunkFeeder: paced by the reader (at most two chunks held), or with
+ * `credit` by the sender's RAM credit, so that the reader never waits for QEMU. Either way
+ * records interleaved with the RAM stream (the tunnel's, taken by the reader's intercept)
+ * are handled while chunks drain.
  */
 async function feed(socket: Socket, o: ReceiveRamOptions): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
   let bytes = 0;
   let chunks = 0;
   let rec: Awaited<ReturnType<StreamReader['next']>> | undefined = o.first;
-  let draining: Promise<void> | undefined;
-  const drained = async () => {
-    const d = draining;
-    draining = undefined;
-    if (d) await d;
-  };
-  try {
-    for (;;) {
-      if (rec === undefined) rec = await o.reader.next();
-      if (o.signal?.aborted) throw interrupted();
-      if (rec === null || rec.name === 'END') {
-        throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', { offset: rec?.offset ?? o.reader.offset, expected: 'RAM_END', actual: rec?.name ?? 'end of input' });
-      }
-      await drained();
-      if (rec.name === 'RAM_END') {
-        await new Promise<void>((resolve) => socket.end(resolve));
-        return { bytes, chunks, digest: rec.value.digest };
-      }
-      if (rec.name !== 'RAM_CHUNK' && o.onRecord !== undefined) {
-        await o.onRecord(rec);
-        rec = undefined;
-        continue;
-      }
-      if (rec.name !== 'RAM_CHUNK') {
-        throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
-      }
-      draining = writeChunk(socket, rec.value.payload);
-      draining?.catch(() => undefined);
-      bytes += rec.value.length;
-      chunks += 1;
-      o.onProgress?.({ bytes, offset: o.reader.offset });
-      rec = undefined;
+  const feeder = new ChunkFeeder(socket, o.credit);
+  for (;;) {
+    if (rec === undefined) rec = await o.reader.next();
+    if (o.signal?.aborted) throw interrupted();
+    if (rec === null || rec.name === 'END') {
+      throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', { offset: rec?.offset ?? o.reader.offset, expected: 'RAM_END', actual: rec?.name ?? 'end of input' });
     }
-  } finally {
-    draining?.catch(() => undefined);
+    if (rec.name === 'RAM_END') {
+      await feeder.finish();
+      await new Promise<void>((resolve) => socket.end(resolve));
+      return { bytes, chunks, digest: rec.value.digest };
+    }
+    if (rec.name !== 'RAM_CHUNK' && o.onRecord !== undefined) {
+      await o.onRecord(rec);
+      rec = undefined;
+      continue;
+    }
+    if (rec.name !== 'RAM_CHUNK') {
+      throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
+    }
+    await feeder.push(rec.value.payload, rec.value.length);
+    bytes += rec.value.length;
+    chunks += 1;
+    o.onProgress?.({ bytes, offset: o.reader.offset });
+    rec = undefined;
   }
 }
 

@@ -10,6 +10,7 @@ import {
 } from '@xlkit/qmp';
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
+import type { RamCredit } from './ram-credit.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import { settleWithin } from '../migrate/deadline.js';
 
@@ -37,6 +38,8 @@ export interface SendRamOptions {
   signal?: AbortSignal;
   /** query-migrate interval (default 500 ms). */
   pollMs?: number;
+  /** Send each chunk only within this credit (a migration whose ends negotiated `ram-credit`). */
+  credit?: RamCredit;
 }
 
 export interface SendRamResult extends RamTransferResult {
@@ -139,7 +142,8 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
       bytes += n;
       options.onProgress?.({ bytes, migration: last });
     };
-    const framing = writer.writeRamFrom(payload(conn, outcome, count, signal));
+    const credit = options.credit;
+    const framing = writer.writeRamFrom(payload(conn, outcome, count, signal), credit ? { pace: (n) => credit.acquire(n) } : {});
     framing.catch(() => undefined);
     const framed = await Promise.race([framing, aborted]);
     const migration = await outcome;

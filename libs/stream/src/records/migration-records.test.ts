@@ -69,4 +69,25 @@ describe('migration control records', () => {
     expect(await firstError(Buffer.concat([H, ready(1, 1), E]))).toBe('STREAM_BAD_RECORD');
     expect(await firstError(Buffer.concat([H, ready(1), ready(3), E]))).toBe('ok');
   });
+
+  test('RAM_CREDIT round trip and field checks', async () => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    const w = new StreamWriter(out);
+    await w.writeStreamHeader();
+    await w.writeRecord('RAM_CREDIT', { bytes: 8 << 20 });
+    await w.end();
+    const recs = [];
+    for await (const r of readStream(once(Buffer.concat(chunks)))) recs.push(r);
+    expect(recs.map((r) => [r.name, r.value])).toEqual([['RAM_CREDIT', { bytes: 8 << 20 }], ['END', null]]);
+    const bad = new StreamWriter(new PassThrough());
+    await bad.writeStreamHeader();
+    await expect(bad.writeRecord('RAM_CREDIT', { bytes: 0 })).rejects.toThrow(/RAM credit bytes/);
+    const credit = (bytes: number, reserved = 0) => B.record(RecordType.RAM_CREDIT, Buffer.concat([B.u32le(bytes), B.u32le(reserved)]));
+    expect(await firstError(Buffer.concat([H, credit(0), E]))).toBe('STREAM_BAD_RECORD');
+    expect(await firstError(Buffer.concat([H, credit((256 << 20) + 1), E]))).toBe('STREAM_BAD_RECORD');
+    expect(await firstError(Buffer.concat([H, credit(4096, 1), E]))).toBe('STREAM_BAD_RECORD');
+    expect(await firstError(Buffer.concat([H, credit(4096), credit(256 << 20), E]))).toBe('ok');
+  });
 });
