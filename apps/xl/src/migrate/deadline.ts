@@ -5,6 +5,9 @@
 import { XlError } from '../errors.js';
 
 /** How long the switch-over waits for the other end's next message. */
+/** How long a receiver gets to exit (and clean up) after the pipe closes. */
+export const RECEIVER_GRACE_MS = 20_000;
+
 export const SWITCHOVER_TIMEOUT_MS = 60_000;
 
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

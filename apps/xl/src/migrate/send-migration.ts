@@ -12,7 +12,6 @@ import { migrateSetParameters, type QmpClient } from '@xlkit/qmp';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
-import { destroyDomain } from '../domain/destroy.js';
 import { assertNotMigratedAway } from '../domain/guard.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
@@ -26,12 +25,13 @@ import { ByteChannel } from './byte-channel.js';
 import { CorruptRamChunk, parseFaults } from './fault.js';
 import { senderHandshake, type SenderLink } from './handshake.js';
 import { errorMessage, migratedAwayName } from './names.js';
-import { Feature, GO, READY, REPORT, ReportStatus } from './protocol.js';
+import { Feature, READY } from './protocol.js';
 import { receiverCommand } from './receiver-argv.js';
 import { spawnReceiver, type ReceiverProcess } from './receiver-process.js';
 import { rollbackSource, type SourceBefore } from './source-rollback.js';
 import { Stages } from './stages.js';
-import { SWITCHOVER_TIMEOUT_MS, settleWithin, within } from './deadline.js';
+import { RECEIVER_GRACE_MS, settleWithin } from './deadline.js';
+import { afterGo } from './sender-switchover.js';
 
 export interface MigrateOptions {
   host: string;
@@ -66,8 +66,6 @@ export interface MigrateResult {
   pausedMs?: number;
 }
 
-const RECEIVER_GRACE_MS = 20_000;
-
 /** Rejects as soon as `signal` aborts, with its reason. */
 function raced<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason as Error);
@@ -85,10 +83,6 @@ function raced<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-function writeRaw(out: Writable, b: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => out.write(b, (err) => (err ? reject(err) : resolve())));
 }
 
 export async function migrateDomain(store: DomainStore, domain: DomainRecord, o: MigrateOptions): Promise<MigrateResult> {
@@ -205,7 +199,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     if (failure.signal.aborted) throw failure.signal.reason as Error;
     committed = true;
     o.signal.removeEventListener('abort', onInterrupt);
-    return await afterGo(store, domain, qmp, receiver, output, rest, before, {
+    return await afterGo(store, domain, { qmp, receiver, output, rest, before }, {
       name: domain.name, host: o.host, ramBytes: ram.bytes, chunks: ram.chunks, downtimeMs: ram.migration.downtimeMs, stages,
       pauseStartMs: o.receiverFlags.includes('-p') ? undefined : ram.stoppedAtMs,
     });
@@ -245,66 +239,4 @@ async function abortToReceiver(link: SenderLink | undefined, stage: string, why:
     new Promise((r) => (timer = setTimeout(r, 1_000))),
   ]);
   clearTimeout(timer);
-}
-
-interface Done {
-  name: string;
-  host: string;
-  ramBytes: number;
-  chunks: number;
-  downtimeMs: number | undefined;
-  /** The vCPU stop (wall clock), when the receiver is to resume the guest. */
-  pauseStartMs: number | undefined;
-  stages: Stages;
-}
-
-/** GO and the report. Only a receiver that says it destroyed its copy lets the source resume. */
-async function afterGo(
-  store: DomainStore, domain: DomainRecord, qmp: QmpClient, receiver: ReceiverProcess, output: Writable, rest: ByteChannel, before: SourceBefore, d: Done,
-): Promise<MigrateResult> {
-  const away = migratedAwayName(domain.name);
-  const undefinedState = (why: string) =>
-    new XlError(
-      'XL_MIGRATION',
-      `MIGRATION FAILED AFTER THE POINT OF NO RETURN (${why}). The domain '${domain.name}' may be running on ${d.host}; ` +
-        `its copy here is kept paused as '${away}' (id ${domain.id}) and will not be resumed. Check ${d.host} before destroying either copy.`,
-      { domain: domain.name },
-    );
-  try {
-    try {
-      await writeRaw(output, GO);
-    } catch (err) {
-      throw undefinedState(`sending the go-ahead failed: ${errorMessage(err)}`);
-    }
-    const report = await within(rest.readUpTo(REPORT.length + 1), SWITCHOVER_TIMEOUT_MS, 'waiting for the receiver\'s report').catch((err: unknown) => {
-      throw undefinedState(errorMessage(err));
-    });
-    if (report.length < REPORT.length + 1 || !report.subarray(0, REPORT.length).equals(REPORT)) {
-      throw undefinedState(report.length === 0 ? 'the receiver closed the connection without reporting' : 'the receiver sent a malformed report');
-    }
-    const status = report[REPORT.length];
-    if (status !== ReportStatus.RUNNING) {
-      const echo = await rest.readUpTo(GO.length);
-      if (!echo.equals(GO)) throw undefinedState(`the receiver reported failure (status ${String(status)}) without releasing the domain`);
-      const kept = await rollbackSource(store, domain, qmp, before);
-      throw new XlError(
-        'XL_MIGRATION',
-        `migration to ${d.host} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
-          (kept.problem === undefined ? `the domain '${domain.name}' runs on this host again` : `the domain '${domain.name}' is back on this host but ${kept.problem}`),
-        { domain: domain.name },
-      );
-    }
-    const pausedMs = d.pauseStartMs === undefined ? undefined : Math.max(0, Math.round(Date.now() - d.pauseStartMs));
-    await qmp.close().catch(() => undefined);
-    const current = (await store.get(domain.id)) ?? domain;
-    await destroyDomain(store, current);
-    d.stages.end();
-    return {
-      name: d.name, host: d.host, phases: d.stages.durations(), totalSeconds: d.stages.total(), ramBytes: d.ramBytes, chunks: d.chunks, downtimeMs: d.downtimeMs,
-      ...(pausedMs === undefined ? {} : { pausedMs }),
-    };
-  } finally {
-    await qmp.close().catch(() => undefined);
-    await receiver.stop(RECEIVER_GRACE_MS);
-  }
 }
