@@ -70,6 +70,7 @@ describe('xl migrate on one host (real QEMU)', () => {
     expect(continuous(beats)).toBe(true);
 
     expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover']);
+    expect(events.find((e) => e.event === 'negotiated')).toMatchObject({ version: 1, features: expect.arrayContaining(['ram-stream', 'ram-credit']) });
     expect(events.some((e) => e.event === 'progress' && e.phase === 'ram' && typeof e.bytes === 'number')).toBe(true);
     const summary = events.find((e) => e.event === 'summary');
     expect(summary).toMatchObject({ result: 'ok', domain: 'mig1', operation: 'migrate' });
@@ -81,6 +82,24 @@ describe('xl migrate on one host (real QEMU)', () => {
     expect(downtimeMs).toBeGreaterThan(0);
     expect(summary!.pausedMs as number).toBeGreaterThanOrEqual(downtimeMs - 2);
     expect(String(r.stderr)).toContain("migration receiver: domain 'mig1' (id 1) is running on this host");
+  });
+
+  it('a receiver without ram-credit (an older xlkit): RAM is paced by its reading instead, the guest moves all the same', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig7');
+    const events: Record<string, unknown>[] = [];
+    const child = startMigrate(a, ['--json', '-s', '', 'mig7', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'receiver-lacks:ram-credit' } });
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const negotiated = events.find((e) => e.event === 'negotiated');
+    expect(negotiated?.features).toContain('ram-stream');
+    expect(negotiated?.features).not.toContain('ram-credit');
+    expect(isProcessAlive(pid)).toBe(false);
+    const beats = await waitForBeatAbove(b, 'mig7', beat + 5);
+    expect(beats[0]).toBeGreaterThan(beat);
+    expect(continuous(beats)).toBe(true);
   });
 
   it('receiver refusing the config (memory too big): refused before anything is started there', async () => {

@@ -44,6 +44,8 @@ describe('test fault hooks', () => {
     expect(parseFaults({})).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:65536,mirror-stall-ms:4000' })).toEqual({ nbdDropAfter: 4000000, mirrorSpeed: 65536, stallWindowMs: 4000 });
     expect(parseFaults({ XLKIT_FAULT: 'mirror-speed:0,nbd-drop:x' })).toEqual({});
+    expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:ram-credit' })).toEqual({ receiverLacks: 'ram-credit' });
+    expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:Bad Name' })).toEqual({});
   });
 
   test('corrupt-ram-chunk flips one payload byte of exactly that chunk, which the reader catches there', async () => {

@@ -11,6 +11,7 @@
  *   mirror-speed:BYTES      sender -q: limit every disk mirror to BYTES/s (stretches phase 2)
  *   nbd-drop:BYTES          sender -q: cut each tunnelled NBD connection after BYTES from QEMU
  *   mirror-stall-ms:MS      sender -q: the window of the not-converging check
+ *   receiver-lacks:FEATURE  receiver: leave FEATURE out of its hello, as an older xlkit would
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { RAM_CHUNK_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, paddedLength } from '@xlkit/stream';
@@ -22,6 +23,7 @@ export interface Faults {
   mirrorSpeed?: number;
   nbdDropAfter?: number;
   stallWindowMs?: number;
+  receiverLacks?: string;
 }
 
 const BYTES_OR_MS = /^[1-9][0-9]{0,12}$/;
@@ -33,6 +35,7 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
     if (name === 'corrupt-ram-chunk' && /^[1-9][0-9]*$/.test(arg ?? '')) out.corruptRamChunk = Number(arg);
     if (name === 'receiver-stall' && (arg === 'phase1' || arg === 'targets')) out.receiverStall = arg;
     if (name === 'sender-stall' && arg === 'before-go') out.senderStall = 'before-go';
+    if (name === 'receiver-lacks' && /^[a-z][a-z0-9-]{0,63}$/.test(arg ?? '')) out.receiverLacks = arg;
     if (!BYTES_OR_MS.test(arg ?? '')) continue;
     if (name === 'mirror-speed') out.mirrorSpeed = Number(arg);
     if (name === 'nbd-drop') out.nbdDropAfter = Number(arg);

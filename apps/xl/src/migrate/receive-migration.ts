@@ -25,7 +25,7 @@ import { ByteChannel } from './byte-channel.js';
 import type { Faults } from './fault.js';
 import { receiverHandshake, type ReceiverLink } from './handshake.js';
 import { errorMessage, incomingName, nextExpected } from './names.js';
-import { Feature, GO, READY, REPORT, ReportStatus } from './protocol.js';
+import { Feature, GO, OWN_FEATURES, READY, REPORT, ReportStatus, makeHello } from './protocol.js';
 import { SWITCHOVER_TIMEOUT_MS, within } from './deadline.js';
 
 export interface ReceiveOptions {
@@ -107,7 +107,8 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     if (o.faults?.receiverStall === at) await new Promise((resolve) => o.signal?.addEventListener('abort', resolve, { once: true }));
   };
   try {
-    link = await receiverHandshake({ input: o.input, output: o.output });
+    const lacks = o.faults?.receiverLacks;
+    link = await receiverHandshake({ input: o.input, output: o.output, ...(lacks ? { hello: makeHello([], OWN_FEATURES.filter((f) => f !== lacks)) } : {}) });
     writer = link.writer;
     check();
     const config = senderConfig(link.config);

@@ -18,7 +18,7 @@ import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
 import { sendRam } from '../ram/outgoing.js';
-import { RamCredit } from '../ram/ram-credit.js';
+import { MIGRATION_CHUNK, RamCredit } from '../ram/ram-credit.js';
 import { MirrorSender, type MirrorFlags } from '../mirror/sender-side.js';
 import { waitBackEnd, waitPhaseReady } from './back-channel.js';
 import { ByteChannel } from './byte-channel.js';
@@ -121,6 +121,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     const output: Writable = faults.corruptRamChunk !== undefined ? corrupting(receiver.stdin, faults.corruptRamChunk) : receiver.stdin;
     link = await raced(senderHandshake({ input: receiver.stdout, output, config, requires: [Feature.RAM_STREAM, ...(mirror?.requires ?? [])] }), failure.signal);
     const { writer, back } = link;
+    stages.event('negotiated', { version: link.agreement.version, features: link.agreement.features, receiver: link.peer.software });
 
     stages.start('bootstrap');
     await writer.writePhase(1);
@@ -166,6 +167,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
         maxBandwidth: o.maxBandwidth,
         signal: failure.signal,
         ...(credit ? { credit } : {}),
+        chunkSize: MIGRATION_CHUNK,
         onPreSwitchover: async () => {
           stages.event('pre-switchover');
           // Finish the mirrors while the vCPUs are stopped, before QEMU inactivates the disks.

