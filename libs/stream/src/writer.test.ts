@@ -5,7 +5,7 @@ import { StreamError } from './errors.js';
 import { readStream } from './stream-reader.js';
 import { StreamWriter } from './stream-writer.js';
 import * as B from './testing/byte-builder.js';
-import { pieces } from './testing/collect.js';
+import { captured, pieces } from './testing/collect.js';
 
 /** A slow sink with a tiny high-water mark that records the most it ever had buffered. */
 class SlowSink extends Writable {
@@ -76,9 +76,7 @@ describe('StreamWriter', () => {
   });
 
   test('paces RAM chunks: each waits for the caller (flow control) before it goes out', async () => {
-    const out = new PassThrough();
-    const parts: Buffer[] = [];
-    out.on('data', (c: Buffer) => parts.push(c));
+    const { out, bytes } = captured();
     const w = new StreamWriter(out);
     await w.writeStreamHeader();
     await w.writePhase(3);
@@ -92,7 +90,7 @@ describe('StreamWriter', () => {
       },
     });
     await new Promise((r) => setImmediate(r));
-    const written = () => Buffer.concat(parts).length;
+    const written = () => bytes().length;
     const before = written();
     expect(asked).toEqual([64 * 1024]);
     release();

@@ -4,6 +4,7 @@ import { readStream } from '../stream-reader.js';
 import { StreamWriter } from '../stream-writer.js';
 import { RecordType } from '../record-types.js';
 import * as B from '../testing/byte-builder.js';
+import { captured } from '../testing/collect.js';
 
 const H = B.streamHeader();
 const E = B.end();
@@ -23,9 +24,7 @@ async function firstError(bytes: Buffer): Promise<string> {
 
 describe('migration control records', () => {
   test('round trip through the writer and reader', async () => {
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on('data', (c: Buffer) => chunks.push(c));
+    const { out, bytes } = captured();
     const w = new StreamWriter(out);
     await w.writeStreamHeader();
     await w.writeRecord('MIGRATION_HELLO', { minVersion: 1, maxVersion: 2, features: ['ram-stream'], requires: [], software: 'test' });
@@ -36,7 +35,7 @@ describe('migration control records', () => {
     await w.endRam();
     await w.end();
     const recs = [];
-    for await (const r of readStream(once(Buffer.concat(chunks)))) recs.push(r);
+    for await (const r of readStream(once(bytes()))) recs.push(r);
     expect(recs.map((r) => r.name)).toEqual(['MIGRATION_HELLO', 'PHASE_READY', 'PHASE', 'RAM_CHUNK', 'MIGRATION_ERROR', 'RAM_END', 'END']);
     expect(recs[0]?.value).toMatchObject({ minVersion: 1, maxVersion: 2, features: ['ram-stream'], requires: [] });
     expect(recs[4]?.value).toEqual({ stage: 'phase 3', message: 'interrupted' });
@@ -71,15 +70,13 @@ describe('migration control records', () => {
   });
 
   test('RAM_CREDIT round trip and field checks', async () => {
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on('data', (c: Buffer) => chunks.push(c));
+    const { out, bytes } = captured();
     const w = new StreamWriter(out);
     await w.writeStreamHeader();
     await w.writeRecord('RAM_CREDIT', { bytes: 8 << 20 });
     await w.end();
     const recs = [];
-    for await (const r of readStream(once(Buffer.concat(chunks)))) recs.push(r);
+    for await (const r of readStream(once(bytes()))) recs.push(r);
     expect(recs.map((r) => [r.name, r.value])).toEqual([['RAM_CREDIT', { bytes: 8 << 20 }], ['END', null]]);
     const bad = new StreamWriter(new PassThrough());
     await bad.writeStreamHeader();

@@ -1,7 +1,16 @@
 /** Test helpers: feed buffers to a reader in given pieces and collect what it yields. */
+import { PassThrough } from 'node:stream';
 import { StreamError } from '../errors.js';
 import { readStream, type ReaderOptions } from '../stream-reader.js';
 import type { StreamRecord } from '../record-types.js';
+
+/** An output that keeps everything written to it: `bytes()` is all of it so far. */
+export function captured(): { out: PassThrough; bytes: () => Buffer } {
+  const out = new PassThrough();
+  const parts: Buffer[] = [];
+  out.on('data', (c: Buffer) => parts.push(c));
+  return { out, bytes: () => Buffer.concat(parts) };
+}
 
 export async function* pieces(buf: Buffer, cuts: readonly number[]): AsyncGenerator<Buffer> {
   let at = 0;
