@@ -185,6 +185,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
       }),
       failure.signal,
     );
+    await mirror?.afterRam();
     await writer.end();
     o.progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
 
