@@ -185,7 +185,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
       }),
       failure.signal,
     );
-    await mirror?.afterRam();
+    if (mirror) await raced(mirror.afterRam(), failure.signal);
     await writer.end();
     o.progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
 

@@ -38,7 +38,6 @@ export function directListenHost(env: NodeJS.ProcessEnv): string {
 
 export class MirrorReceiver {
   #mux: ChannelMux | undefined;
-  #forward: StreamReader | undefined;
   #created: string[] = [];
 
   private constructor(
@@ -91,7 +90,6 @@ export class MirrorReceiver {
       }),
     );
     if (exports.transport === 'tunnel') {
-      this.#forward = link.forward;
       this.#mux = attachTunnel({ side: 'even', reader: link.forward, writer: link.writer, accept: connectTo({ [TunnelService.NBD]: paths.nbdSocket }) });
     }
     await link.writer.writeRecord('DISK_EXPORTS', exports);
@@ -113,7 +111,7 @@ export class MirrorReceiver {
     await stopExports(qmp);
     if (this.#mux) {
       await this.#mux.idle(5_000);
-      detachTunnel(this.#mux, this.#forward as StreamReader);
+      detachTunnel(this.#mux);
     }
   }
 
@@ -124,7 +122,7 @@ export class MirrorReceiver {
 
   /** Failure before GO (QEMU already destroyed): drop the tunnel, remove what we created. */
   async abort(): Promise<void> {
-    if (this.#mux) detachTunnel(this.#mux, this.#forward as StreamReader);
+    if (this.#mux) detachTunnel(this.#mux);
     await removeTargets(this.#created);
     this.#created = [];
   }

@@ -45,9 +45,7 @@ export class MirrorSender {
   #exports: DiskExports | undefined;
   #disks: MirrorDisk[] = [];
   #mux: ChannelMux | undefined;
-  #lastStats: MuxStats | undefined;
   #listener: TunnelListener | undefined;
-  #link: SenderLink | undefined;
   #started = false;
   /** The phase-two run in progress, so abort() never races it. */
   #running: Promise<unknown> | undefined;
@@ -81,7 +79,7 @@ export class MirrorSender {
 
   /** The tunnel's traffic so far (tunnel transport, during or after phase 2). */
   get tunnelStats(): MuxStats | undefined {
-    return this.#mux === undefined ? this.#lastStats : { ...this.#mux.stats };
+    return this.#mux === undefined ? undefined : { ...this.#mux.stats };
   }
 
   get exports(): DiskExports | undefined {
@@ -113,7 +111,6 @@ export class MirrorSender {
       throw new MirrorError('mirror', 'the receiver exported other disks or another transport than planned');
     }
     await checkExportSocket(ex);
-    this.#link = o.link;
     const { writer, back } = o.link;
     const faults = o.faults ?? {};
     await writer.writePhase(2);
@@ -152,10 +149,13 @@ export class MirrorSender {
     await finishMirrors(qmp, this.#disks);
     this.#started = false;
     // Every write is acknowledged and the NBD nodes are gone, so their connections are closing.
-    // Their channels end through the pipe (a round trip through both xl) while QEMU sends the
-    // rest of the RAM, not in the guest's pause: 10-15 ms of downtime here.
+    // Their channels end through the pipe (a round trip through both xl) alongside QEMU's last
+    // RAM instead of before it: still inside the guest's pause, but no longer in series with
+    // the rest of it, and out of QEMU's downtime (10-15 ms here).
     const mux = this.#mux;
     if (mux === undefined) return;
+    // Every write was acknowledged: a channel still open after 10 s holds nothing the target
+    // needs, and is reset (the receiver's side drops it when it stops its NBD server).
     this.#closing = mux.idle(10_000).then(() => this.#closeTunnel());
     this.#closing.catch(() => undefined);
   }
@@ -182,8 +182,7 @@ export class MirrorSender {
   }
 
   async #closeTunnel(): Promise<void> {
-    if (this.#mux) this.#lastStats = { ...this.#mux.stats };
-    if (this.#mux && this.#link) detachTunnel(this.#mux, this.#link.back);
+    if (this.#mux) detachTunnel(this.#mux);
     this.#mux = undefined;
     const l = this.#listener;
     this.#listener = undefined;

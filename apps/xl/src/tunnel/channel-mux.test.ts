@@ -156,4 +156,18 @@ describe('ChannelMux', () => {
     expect(() => n.receive({ kind: 'data', channel: id2, chunks: [Buffer.alloc(1)], length: 1 })).not.toThrow();
     expect(id).toBe(1);
   });
+
+  it('is idle only once a last reset has gone out, not when the channel is dropped', async () => {
+    const sent: TunnelFrame[] = [];
+    const m = new ChannelMux({ side: 'odd', send: async (f) => void sent.push(f) });
+    const ep = endpointPair();
+    m.open(1, ep.local);
+    await new Promise((r) => setImmediate(r));
+    ep.local.destroy(new Error('endpoint failed')); // the channel resets: queued, sent by the next pump
+    await new Promise((r) => process.nextTick(r));
+    expect(m.openChannels).toBe(0);
+    expect(sent.some((f) => f.kind === 'close')).toBe(false);
+    expect(await m.idle(1000)).toBe(true);
+    expect(sent.at(-1)).toEqual({ kind: 'close', channel: 1, reset: true });
+  });
 });

@@ -135,9 +135,9 @@ export class ChannelMux {
     }
   }
 
-  /** Resolves true once no channel is open (each ended both ways or was reset), false after `timeoutMs`. */
+  /** Resolves true once no channel is open (each ended both ways or was reset) and every frame for them is sent, false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
-    if (this.#channels.size === 0 || this.#closed) return Promise.resolve(true);
+    if (this.#closed || (this.#channels.size === 0 && this.#control.length === 0 && !this.#pumping)) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#idleWaiters.delete(done);
@@ -151,8 +151,9 @@ export class ChannelMux {
     });
   }
 
+  /** Idle: no channel open and nothing left to send (a last reset or close frame goes out first). */
   #notifyIdle(): void {
-    if (this.#channels.size > 0 && !this.#closed) return;
+    if (!this.#closed && (this.#channels.size > 0 || this.#control.length > 0 || this.#pumping)) return;
     for (const w of this.#idleWaiters) w();
     this.#idleWaiters.clear();
   }
@@ -236,5 +237,6 @@ export class ChannelMux {
     }
     // Frames queued while the last send was in flight.
     if (!this.#closed && (this.#control.length > 0 || [...this.#channels.values()].some((c) => c.hasSendable))) this.#kick();
+    else this.#notifyIdle();
   }
 }

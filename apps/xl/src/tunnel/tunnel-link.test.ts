@@ -38,8 +38,8 @@ describe('tunnel over framed record streams', () => {
     const sender = attachTunnel({ side: 'odd', reader: back.reader, writer: fwd.writer });
     const receiver = attachTunnel({ side: 'even', reader: fwd.reader, writer: back.writer, accept: connectTo({ [TunnelService.NBD]: svcPath }) });
     cleanups.push(() => {
-      detachTunnel(sender, back.reader);
-      detachTunnel(receiver, fwd.reader);
+      detachTunnel(sender);
+      detachTunnel(receiver);
     });
     const listener = await listenTunnel(sender, path.join(dir, 'in.sock'), TunnelService.NBD);
     cleanups.push(() => listener.close());
@@ -79,5 +79,16 @@ describe('tunnel over framed record streams', () => {
     back.pipe.end();
     expect((await backEnd)?.name).toBe('END');
     expect(receiver.openChannels).toBe(0);
+  });
+
+  it('after detach, a tunnel record the peer sent before it saw the close is dropped, not an error', async () => {
+    const fwd = await pipeDirection();
+    const mux = attachTunnel({ side: 'even', reader: fwd.reader, writer: (await pipeDirection()).writer });
+    detachTunnel(mux);
+    const next = fwd.reader.next();
+    await fwd.writer.writeRecord('TUNNEL_CLOSE', { channel: 1, reset: true });
+    await fwd.writer.writeRecord('END', null);
+    fwd.pipe.end();
+    expect((await next)?.name).toBe('END');
   });
 });

@@ -24,8 +24,11 @@ export function attachTunnel(o: TunnelLinkOptions): ChannelMux {
   return mux;
 }
 
-/** Stops taking tunnel records and resets every channel. */
-export function detachTunnel(mux: ChannelMux, reader: StreamReader): void {
+/**
+ * Resets every channel and stops sending. The reader keeps handing tunnel records to the
+ * closed mux, which drops them: a frame the peer sent before it saw our close is stale, not
+ * an error in whatever else is read from that stream.
+ */
+export function detachTunnel(mux: ChannelMux): void {
   mux.close();
-  reader.intercept = undefined;
 }
