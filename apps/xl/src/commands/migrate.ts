@@ -96,7 +96,7 @@ export const migrateCommand: CommandSpec = {
     try {
       const r = await withInterrupts((signal) =>
         migrateDomain(store, domain, {
-          host, sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined, config, receiverFlags,
+          host, sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined, config, receiverFlags, paused: v.paused === true,
           maxBandwidth, maxDowntimeMs, mirror, progress, stderr: io.stderr, env: io.env, signal,
         }),
       );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { settleWithin, within } from './deadline.js';
+import { within } from './deadline.js';
 
 describe('within', () => {
   it('passes a value that comes in time through', async () => {
@@ -11,13 +11,5 @@ describe('within', () => {
       code: 'XL_MIGRATION',
       message: 'waiting for the go-ahead: nothing came for 0.02 s',
     });
-  });
-});
-
-describe('settleWithin', () => {
-  it('is true once the promise settles either way in time, false when it does not', async () => {
-    expect(await settleWithin(Promise.resolve(1), 1000)).toBe(true);
-    expect(await settleWithin(Promise.reject(new Error('x')), 1000)).toBe(true);
-    expect(await settleWithin(new Promise(() => undefined), 20)).toBe(false);
   });
 });

@@ -75,8 +75,9 @@ export interface SenderHandshakeOptions {
  * budget, the receiver's read-ahead). Tunnel records share the pipe with the RAM stream and
  * queue behind whatever RAM is already in it: at the vCPU stop QEMU flushes its disks,
  * which for a -q mirror is an NBD round trip through the tunnel. With 8 MiB on each end that
- * flush took 85-120 ms here; with 1 MiB, 42-60 ms. RAM throughput is unchanged: a 4 MiB
- * record is still written whole, and the next as soon as the queue is under the budget.
+ * flush took 85-120 ms here; with 1 MiB, 42-60 ms (RAM throughput unchanged: a record is
+ * written whole, and the next as soon as the queue is under the budget). RAM credit
+ * (ram/ram-credit.ts) now keeps RAM from filling the pipe at all.
  */
 export const LINK_BUFFER = 1024 * 1024;
 

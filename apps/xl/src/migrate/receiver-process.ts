@@ -7,7 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { XlError } from '../errors.js';
 import type { ReceiverCommand } from './receiver-argv.js';
-import { settleWithin } from './deadline.js';
+import { settleWithin } from '../settle-within.js';
 
 export interface ReceiverProcess {
   stdin: Writable;

@@ -30,7 +30,8 @@ import { receiverCommand } from './receiver-argv.js';
 import { spawnReceiver, type ReceiverProcess } from './receiver-process.js';
 import { rollbackSource, type SourceBefore } from './source-rollback.js';
 import { Stages } from './stages.js';
-import { RECEIVER_GRACE_MS, settleWithin } from './deadline.js';
+import { RECEIVER_GRACE_MS } from './deadline.js';
+import { settleWithin } from '../settle-within.js';
 import { afterGo } from './sender-switchover.js';
 
 export interface MigrateOptions {
@@ -41,6 +42,8 @@ export interface MigrateOptions {
   config?: DomainConfig;
   /** Receiver flags: -p leave paused, -e, -d. */
   receiverFlags: string[];
+  /** -p: the receiver leaves the guest paused (so no pause ends there). */
+  paused: boolean;
   maxBandwidth?: number;
   maxDowntimeMs?: number;
   /** -q: mirror the local disks in phase 2 (apps/xl/src/mirror). */
@@ -204,7 +207,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     o.signal.removeEventListener('abort', onInterrupt);
     return await afterGo(store, domain, { qmp, receiver, output, rest, before }, {
       name: domain.name, host: o.host, ramBytes: ram.bytes, chunks: ram.chunks, downtimeMs: ram.migration.downtimeMs, stages,
-      pauseStartMs: o.receiverFlags.includes('-p') ? undefined : ram.stoppedAtMs,
+      pauseStartMs: o.paused ? undefined : ram.stoppedAtMs,
     });
   } catch (err) {
     if (committed) throw err;
@@ -236,10 +239,5 @@ function corrupting(to: Writable, chunk: number): Writable {
 /** Tells the receiver why we give up (best effort, bounded: the pipe may be full or gone). */
 async function abortToReceiver(link: SenderLink | undefined, stage: string, why: unknown): Promise<void> {
   if (link === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    link.writer.writeRecord('MIGRATION_ERROR', { stage, message: `the sender gave up: ${errorMessage(why)}` }).catch(() => undefined),
-    new Promise((r) => (timer = setTimeout(r, 1_000))),
-  ]);
-  clearTimeout(timer);
+  await settleWithin(link.writer.writeRecord('MIGRATION_ERROR', { stage, message: `the sender gave up: ${errorMessage(why)}` }), 1_000);
 }

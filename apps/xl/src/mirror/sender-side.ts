@@ -26,7 +26,7 @@ import {
   abortMirrors, finishMirrors, mirrorDisks, nbdServerOf, startMirrors, waitMirrorsReady,
   type DiskProgress, type MirrorDisk,
 } from './source-mirror.js';
-import { settleWithin } from '../migrate/deadline.js';
+import { settleWithin } from '../settle-within.js';
 
 export type MirrorFlags = Omit<PlanOptions, 'hostId' | 'netns' | 'mntns' | 'uid'>;
 

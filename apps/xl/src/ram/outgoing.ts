@@ -12,7 +12,7 @@ import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import type { RamCredit } from './ram-credit.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
-import { settleWithin } from '../migrate/deadline.js';
+import { settleWithin } from '../settle-within.js';
 
 /** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
 export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
