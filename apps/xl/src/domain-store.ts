@@ -5,23 +5,17 @@
  *   domains/<id>/domain.json and the domain's runtime files (domain-paths.ts)
  * Every change is write-to-temp + rename, under the lock.
  */
-import { chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { XlError } from './errors.js';
+import { writeAtomic } from './write-atomic.js';
 import { withLock } from './store-lock.js';
 import { resolveStateDir } from './state-dir.js';
 import { checkSocketPaths, domainPaths, type DomainPaths } from './domain-paths.js';
 import { validateRecord, type DomainRecord, type NewDomain } from './domain-record.js';
 
 const MAX_RECORD_BYTES = 4 << 20;
-
-/** Writes `data` to a temporary name beside `file` and renames it into place. */
-export async function writeAtomic(file: string, data: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, data, { mode: 0o600 });
-  await rename(tmp, file);
-}
 
 export class DomainStore {
   readonly root: string;

@@ -28,7 +28,7 @@ export const infoCommand: CommandSpec = {
       ['machine', os.machine()],
       ['nr_cpus', String(os.cpus().length)],
       ['total_memory', String(Math.floor(os.totalmem() / 2 ** 20))],
-      ['free_memory', String(await availableMemoryMiB())],
+      ['free_memory', String(availableMemoryMiB())],
       ['qemu_binary', DEFAULT_QEMU],
       ['qemu_version', version],
       ['accelerators', kvmUsable() ? 'tcg kvm' : 'tcg'],

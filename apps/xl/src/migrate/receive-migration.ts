@@ -115,7 +115,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     stage = 'phase 1';
     const info = await readPhaseOne(link);
     await checkName(store, config);
-    const hostMiB = await availableMemoryMiB();
+    const hostMiB = availableMemoryMiB();
     if (config.memory > hostMiB) throw new XlError('XL_MIGRATION', `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`);
     // -q (phase 2): the disk plan; refusals first, targets created only after the host check.
     if (link.peer.requires.includes(Feature.DISK_MIRROR)) mirror = await MirrorReceiver.prepare(link.forward, config);

@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { writeAtomic } from '../domain-store.js';
+import { writeAtomic } from '../write-atomic.js';
 import { XlError } from '../errors.js';
 
 export interface MachineTypes {

@@ -24,8 +24,6 @@ export class ChunkFeeder {
   readonly #credit: FeederCredit | undefined;
   /** Payload the sender may still send before we grant more (credit mode). */
   #allowance = 0;
-  /** Written to the socket, not granted back yet (grants are batched). */
-  #toGrant = 0;
   #draining: Promise<void> | undefined;
   #failure: Error | undefined;
   #pendingWrites = 0;
@@ -63,7 +61,6 @@ export class ChunkFeeder {
 
   /** Resolves once everything pushed has been taken by the socket; rejects if QEMU failed. */
   async finish(): Promise<void> {
-    if (this.#draining) await this.#draining;
     if (this.#pendingWrites > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
     if (this.#failure) throw this.#failure;
   }
@@ -99,14 +96,10 @@ export class ChunkFeeder {
     this.#pendingWrites--;
     if (err) this.#fail(err);
     else if (this.#credit && !this.#failure) {
-      this.#toGrant += length;
-      // Batched, but never held back while nothing else is queued (the sender may be waiting).
-      if (this.#toGrant >= this.#credit.window / 4 || this.#pendingWrites === 0) {
-        const bytes = this.#toGrant;
-        this.#toGrant = 0;
-        this.#allowance += bytes;
-        this.#credit.grant(bytes);
-      }
+      // One grant per chunk: a migration's chunks are a quarter of the window, so batching
+      // them would only hold back credit the sender may be waiting for.
+      this.#allowance += length;
+      this.#credit.grant(length);
     }
     if (this.#pendingWrites === 0) {
       this.#idle?.();

@@ -95,10 +95,9 @@ async function inspectDisk(target: string): Promise<HostDisk> {
 export async function probeHost(config: DomainConfig, cacheDir?: string): Promise<HostFacts> {
   const qemu = config.deviceModel ?? DEFAULT_QEMU;
   const targets = config.disks.filter((d) => d.target !== undefined);
-  const [{ machines, aliases }, inspected, availableMiB] = await Promise.all([
+  const [{ machines, aliases }, inspected] = await Promise.all([
     machineTypes(qemu, cacheDir),
     Promise.all(targets.map((d) => inspectDisk(d.target as string))),
-    availableMemoryMiB(),
   ]);
   const disks: Record<string, HostDisk> = {};
   targets.forEach((d, i) => (disks[d.vdev] = inspected[i] as HostDisk));
@@ -106,7 +105,7 @@ export async function probeHost(config: DomainConfig, cacheDir?: string): Promis
     machines,
     defaultMachine: aliases.get(XL_MACHINE) ?? (machines.has(XL_MACHINE) ? XL_MACHINE : undefined),
     accel: chooseAccel(config.accel),
-    availableMemoryMiB: availableMiB,
+    availableMemoryMiB: availableMemoryMiB(),
     disks,
   };
 }

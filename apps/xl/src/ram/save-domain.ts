@@ -63,9 +63,10 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
   let committed = false;
   let file: AtomicFile | undefined;
   try {
-    // While the guest still runs: an old FILE's cache is freed for its replacement (page-cache.ts).
-    await dropPageCache(options.file);
-    const info = await collectDomainInfo(qmp, record.config.disks);
+    // While the guest still runs, alongside the QMP queries: an old FILE's cache is freed for
+    // its replacement (page-cache.ts).
+    const dropped = dropPageCache(options.file);
+    const info = await collectDomainInfo(qmp, record.config.disks).finally(() => dropped);
     wasRunning = (await leavePostmigrate(qmp)).running;
     // Recorded before the guest stops: should this xl die, the next one removes the partial
     // file and resumes the domain (recoverAbandonedSaves).

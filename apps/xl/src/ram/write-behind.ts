@@ -9,12 +9,9 @@ import * as fs from 'node:fs';
 
 export const WRITE_BEHIND_BYTES = 64 * 1024 * 1024;
 
-/** The node:fs calls used (replaceable in tests). */
+/** The node:fs calls a test may replace (to fail a flush, or hold a close). */
 export interface WriteBehindIo {
-  open: typeof fs.open;
   close: typeof fs.close;
-  write: typeof fs.write;
-  writev: typeof fs.writev;
   fdatasync: typeof fs.fdatasync;
 }
 
@@ -29,13 +26,14 @@ export class WriteBehind {
 
   /** `onFailure`: told of the first failed flush at once (AtomicFile then destroys its stream). */
   constructor(readonly every = WRITE_BEHIND_BYTES, io: Partial<WriteBehindIo> = {}, readonly onFailure?: (err: NodeJS.ErrnoException) => void) {
-    this.#io = { open: fs.open, close: fs.close, write: fs.write, writev: fs.writev, fdatasync: fs.fdatasync, ...io };
+    this.#io = { close: fs.close, fdatasync: fs.fdatasync, ...io };
   }
 
   /** The `fs` override for createWriteStream: node's own calls, with writes counted. */
   get fs() {
     const wrote = (fd: number, n: number) => this.#wrote(fd, n);
-    const { open, close, write, writev } = this.#io;
+    const { close } = this.#io;
+    const { open, write, writev } = fs;
     return {
       open,
       // Never close under a flush still queued on the thread pool: it would find the fd
