@@ -97,7 +97,6 @@ export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[],
 export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDisk[], o: MirrorOptions): Promise<DiskProgress[]> {
   const watches = new Map(disks.map((d) => [d.jobId, new ConvergenceWatch(o.stallWindowMs ?? 60_000)]));
   const diskOf = new Map(disks.map((d) => [d.jobId, d]));
-  let poll: MirrorProgress[] = [];
   const onPoll = (jobs: MirrorProgress[]) => {
     interrupted(o.signal);
     const progress = disks.map((d) => toProgress(d, jobs.find((j) => j.jobId === d.jobId)));
@@ -119,14 +118,7 @@ export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDis
   try {
     const final = await waitForMirrorReady(qmp, disks.map((d) => d.jobId), {
       pollMs: o.pollMs ?? 500,
-      // Called per job, in the order given: a poll is complete with the last disk's.
-      onProgress: (p) => {
-        poll.push(p);
-        if (poll.length < disks.length) return;
-        const jobs = poll;
-        poll = [];
-        onPoll(jobs);
-      },
+      onPoll,
     });
     return disks.map((d) => toProgress(d, final.find((j) => j.jobId === d.jobId)));
   } catch (err) {

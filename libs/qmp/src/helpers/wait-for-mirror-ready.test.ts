@@ -32,7 +32,9 @@ describe('waitForMirrorReady', () => {
       },
       async (c) => {
         const seen: MirrorProgress[] = [];
-        const final = await waitForMirrorReady(c, ['a', 'b'], { pollMs: 5, onProgress: (p) => seen.push(p) });
+        const polls: string[][] = [];
+        const final = await waitForMirrorReady(c, ['a', 'b'], { pollMs: 5, onProgress: (p) => seen.push(p), onPoll: (jobs) => polls.push(jobs.map((j) => j.jobId)) });
+        expect(polls).toEqual([['a', 'b'], ['a', 'b'], ['a', 'b']]);
         expect(final.map((p) => [p.jobId, p.ready])).toEqual([
           ['a', true],
           ['b', true],

@@ -17,6 +17,8 @@ export interface MirrorProgress {
 export interface WaitForMirrorReadyOptions {
   /** Called for every job at every poll of `query-block-jobs`. */
   onProgress?: (p: MirrorProgress) => void;
+  /** Called once per poll with every job's snapshot (in the order given); may throw to stop the wait. */
+  onPoll?: (jobs: MirrorProgress[]) => void;
   /** Total time allowed (0 or absent = none). */
   timeoutMs?: number;
   /** Poll interval for `query-block-jobs` (default 500 ms); READY events end the wait sooner. */
@@ -75,6 +77,7 @@ export async function waitForMirrorReady(
         snapshots.push(p);
         opts.onProgress?.(p);
       }
+      opts.onPoll?.(snapshots);
       if ([...ids].every((id) => ready.has(id))) return snapshots;
       const left = deadline - Date.now();
       if (left <= 0) throw new QmpTimeoutError(`waiting for mirror READY of ${[...ids].join(', ')}`, opts.timeoutMs ?? 0);
