@@ -24,7 +24,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import {
-  QmpClient, blockExportAdd, blockJobCancel, blockdevAdd, blockdevDel, blockdevMirror, cont, followMigration, jobDismiss, migrate,
+  QmpClient, blockExportAdd, blockJobCancel, blockdevAdd, blockdevDel, blockdevMirror, cont, eventTimeMs, finalMigrationFigures, followMigration, jobDismiss, migrate,
   migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters, nbdServerStart, nbdServerStop, queryBlockJobs,
   unixSocketAddressLegacy, waitForMirrorReady,
 } from '@xlkit/qmp';
@@ -131,9 +131,9 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
     await cont(dst);
     const resumedAt = Date.now();
     const t1 = performance.now();
-    const { timestamp: ts } = await stop;
-    const pausedMs = Math.round(resumedAt - (ts.seconds * 1000 + ts.microseconds / 1000));
-    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: done.downtimeMs ?? NaN, pausedMs };
+    const pausedMs = Math.round(resumedAt - eventTimeMs(await stop));
+    const { downtimeMs } = await finalMigrationFigures(src, done);
+    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: downtimeMs ?? NaN, pausedMs };
   } finally {
     await src.close();
     await dst.close();

@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  QmpClient, cont, followMigration, migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
+  QmpClient, cont, eventTimeMs, finalMigrationFigures, followMigration, migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
 } from '@xlkit/qmp';
 import { ROOT, XL, xl, waitForLine } from './xl-cli.js';
 
@@ -108,8 +108,8 @@ async function baseline(a: string, dir: string, cfg: string): Promise<Result> {
     await cont(d);
     const resumedAt = Date.now();
     const seconds = (performance.now() - t0) / 1000;
-    const { timestamp: ts } = await stop;
-    return { seconds, downtimeMs: done.downtimeMs ?? NaN, pausedMs: Math.round(resumedAt - (ts.seconds * 1000 + ts.microseconds / 1000)) };
+    const pausedMs = Math.round(resumedAt - eventTimeMs(await stop));
+    return { seconds, downtimeMs: (await finalMigrationFigures(s, done)).downtimeMs ?? NaN, pausedMs };
   } finally {
     await s.close();
     await d.close();

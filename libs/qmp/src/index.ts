@@ -1,5 +1,6 @@
 export * from './errors.js';
 export type { QmpEvent, QmpGreeting, QmpVersion, JsonObject } from './types.js';
+export { eventTimeMs } from './types.js';
 export { EventListener, type EventFilter } from './event-listener.js';
 export { QmpClient, type QmpClientState, type QmpConnectOptions, type ExecuteOptions } from './qmp-client.js';
 export { defaultTimeoutFor, QUERY_TIMEOUT_MS, DEFAULT_TIMEOUT_MS, LONG_TIMEOUT_MS } from './default-timeouts.js';

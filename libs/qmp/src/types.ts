@@ -16,6 +16,11 @@ export interface QmpEvent {
   timestamp: { seconds: number; microseconds: number };
 }
 
+/** When QEMU emitted `ev`, in ms since the epoch (QEMU stamps events with the host's wall clock). */
+export function eventTimeMs(ev: QmpEvent): number {
+  return ev.timestamp.seconds * 1000 + ev.timestamp.microseconds / 1000;
+}
+
 export type JsonObject = Record<string, unknown>;
 
 export function isJsonObject(value: unknown): value is JsonObject {

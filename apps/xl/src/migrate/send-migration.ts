@@ -8,7 +8,7 @@
  * After GO the source is never resumed unless the receiver says it destroyed its copy.
  */
 import type { Writable } from 'node:stream';
-import { migrateSetParameters, type QmpClient } from '@xlkit/qmp';
+import { finalMigrationFigures, migrateSetParameters, type QmpClient } from '@xlkit/qmp';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
@@ -190,6 +190,8 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     );
     if (mirror) await raced(mirror.afterRam(), failure.signal);
     await writer.end();
+    // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
+    const figures = finalMigrationFigures(qmp, ram.migration);
     o.progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
 
     stages.start('switchover');
@@ -206,7 +208,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     committed = true;
     o.signal.removeEventListener('abort', onInterrupt);
     return await afterGo(store, domain, { qmp, receiver, output, rest, before }, {
-      name: domain.name, host: o.host, ramBytes: ram.bytes, chunks: ram.chunks, downtimeMs: ram.migration.downtimeMs, stages,
+      name: domain.name, host: o.host, ramBytes: ram.bytes, chunks: ram.chunks, downtimeMs: (await figures).downtimeMs, stages,
       pauseStartMs: o.paused ? undefined : ram.stoppedAtMs,
     });
   } catch (err) {

@@ -6,7 +6,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import {
   followMigration, migrate, migrateCancel, migrateContinue, migrateSetCapabilities, migrateSetParameters,
-  type EventListener, type MigrationCapabilityStatus, type MigrationProgress, type QmpClient,
+  eventTimeMs, type EventListener, type MigrationCapabilityStatus, type MigrationProgress, type QmpClient,
 } from '@xlkit/qmp';
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
@@ -174,7 +174,7 @@ async function lastEventTime(l: EventListener): Promise<number | undefined> {
   let at: number | undefined;
   while (l.size > 0) {
     const ev = await l.next();
-    if (ev !== undefined) at = ev.timestamp.seconds * 1000 + ev.timestamp.microseconds / 1000;
+    if (ev !== undefined) at = eventTimeMs(ev);
   }
   return at;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { QmpMigrationError } from '../errors.js';
 import { withFakeClient } from '../testing/index.js';
-import { followMigration, watchMigration, type MigrationProgress } from './follow-migration.js';
+import { finalMigrationFigures, followMigration, watchMigration, type MigrationProgress } from './follow-migration.js';
 
 const ram = (transferred: number, pass: number): object => ({
   transferred,
@@ -42,7 +42,7 @@ describe('followMigration', () => {
     });
   });
 
-  it('waits for the final figures when QEMU announces completed before computing them', async () => {
+  it('final figures: a completed snapshot without them is queried again until QEMU has set them', async () => {
     // QEMU 7.2 sets `completed` first and fills in total-time and downtime a moment later.
     const states = [
       { status: 'active', ram: ram(900, 2) },
@@ -53,20 +53,21 @@ describe('followMigration', () => {
     let queries = 0;
     const next = script(states);
     await withFakeClient({ handlers: { 'query-migrate': () => (queries++, next()) } }, async (c) => {
-      const seen: MigrationProgress[] = [];
-      const last = await followMigration(c, { pollMs: 5, onProgress: (p) => seen.push(p) });
+      // Following stops at the first completed: the caller's next step does not wait for figures.
+      const done = await followMigration(c, { pollMs: 5 });
+      expect(queries).toBe(2);
+      expect(done).toMatchObject({ status: 'completed', downtimeMs: 0 });
+      expect(await finalMigrationFigures(c, done)).toMatchObject({ status: 'completed', downtimeMs: 31, totalTimeMs: 1250 });
       expect(queries).toBe(4);
-      expect(seen.map((p) => p.status)).toEqual(['active', 'completed']);
-      expect(last).toMatchObject({ status: 'completed', downtimeMs: 31, totalTimeMs: 1250 });
     });
   });
 
-  it('takes a completed without total-time (a destination) as final at once', async () => {
+  it('final figures of a completed without total-time (a destination) are the snapshot itself', async () => {
     let queries = 0;
     await withFakeClient({ handlers: { 'query-migrate': () => (queries++, { status: 'completed' }) } }, async (c) => {
-      const last = await followMigration(c, { pollMs: 5 });
+      const done = await followMigration(c, { pollMs: 5 });
+      expect(await finalMigrationFigures(c, done)).toBe(done);
       expect(queries).toBe(1);
-      expect(last).toMatchObject({ status: 'completed', totalTimeMs: undefined });
     });
   });
 

@@ -51,19 +51,20 @@ export function toMigrationProgress(info: MigrationInfo): MigrationProgress {
   };
 }
 
-/** Re-queries of a `completed` snapshot whose figures are not final yet, and the pause between them. */
+/** Re-queries of a `completed` snapshot whose figures are not set yet, and the pause between them. */
 const SETTLE_TRIES = 100;
 const SETTLE_PAUSE_MS = 2;
 
 /**
- * A query-migrate snapshot; a source's `completed` one only once its figures are final. QEMU
- * announces `completed` before its migration thread computes total-time and downtime (7.2:
- * migration_completion sets the state, migration_iteration_finish then takes the BQL and
- * calls migration_calculate_complete), so a query answered in between reports both as 0.
- * A destination reports no total-time at all, and is final at once.
+ * A completed migration's final figures. QEMU announces `completed` before its migration
+ * thread computes total-time and downtime (7.2: migration_completion sets the state,
+ * migration_iteration_finish then takes the BQL and calls migration_calculate_complete), so a
+ * query answered in between reports both as 0: such a snapshot is queried again until they
+ * are set. Anything else (another state, a destination, which reports no total-time) is
+ * returned as it is. Call it once the guest runs again, not on the way there: it may wait.
  */
-async function settledSnapshot(c: QmpClient): Promise<MigrationProgress> {
-  let p = toMigrationProgress(await queryMigrate(c));
+export async function finalMigrationFigures(c: QmpClient, done: MigrationProgress): Promise<MigrationProgress> {
+  let p = done;
   for (let i = 0; i < SETTLE_TRIES && p.status === 'completed' && p.totalTimeMs === 0; i++) {
     await sleep(SETTLE_PAUSE_MS);
     p = toMigrationProgress(await queryMigrate(c));
@@ -84,7 +85,7 @@ export async function* watchMigration(c: QmpClient, opts: FollowMigrationOptions
   try {
     for (;;) {
       listener.clear();
-      const p = await settledSnapshot(c);
+      const p = toMigrationProgress(await queryMigrate(c));
       yield p;
       if (p.status === 'failed' || p.status === 'cancelled') throw new QmpMigrationError(p.status, p.errorDesc, goal);
       if (p.status === goal || p.status === 'completed') return;
