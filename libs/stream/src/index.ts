@@ -11,7 +11,6 @@ export {
 export { checkDomainInfo, type DomainInfo, type DiskInfo } from './records/domain-info.js';
 export { crc32Of, type RamChunk } from './records/ram-chunk.js';
 export type { RamEnd } from './records/ram-end.js';
-export { RAM_CREDIT_MAX, type RamCreditGrant } from './records/ram-credit.js';
 export { checkDiskPlan, type DiskPlan, type PlannedDisk, type MirrorTransport } from './records/disk-plan.js';
 export { checkDiskExports, type DiskExports, type DiskExport } from './records/disk-exports.js';
 export {

@@ -135,6 +135,13 @@ export class StreamWriter {
     let parts: Buffer[] = [];
     let have = 0;
     let crc = 0;
+    const emit = async () => {
+      if (options.pace) await options.pace(have);
+      await this.#ramChunk(parts, have, crc >>> 0);
+      parts = [];
+      have = 0;
+      crc = 0;
+    };
     for await (const raw of input) {
       let b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       while (b.length > 0) {
@@ -144,19 +151,10 @@ export class StreamWriter {
         crc = crc32(piece, crc);
         have += take;
         b = b.subarray(take);
-        if (have === size) {
-          if (options.pace) await options.pace(have);
-          await this.#ramChunk(parts, have, crc >>> 0);
-          parts = [];
-          have = 0;
-          crc = 0;
-        }
+        if (have === size) await emit();
       }
     }
-    if (have > 0) {
-      if (options.pace) await options.pace(have);
-      await this.#ramChunk(parts, have, crc >>> 0);
-    }
+    if (have > 0) await emit();
     const digest = await this.endRam();
     return { bytes: this.#ram.total - start, chunks: this.#ram.chunks, digest };
   }

@@ -54,7 +54,7 @@ export async function waitForMirrorReady(
         throw new QmpJobError(id, `mirror ${id}: expected READY, got a ${String(ev.data['operation'])} error (action ${String(ev.data['action'])})`);
       }
     } else {
-      const jobError = ev.data['error'] === undefined ? undefined : String(ev.data['error']);
+      const jobError = ev.data['error'] === undefined || ev.data['error'] === '' ? undefined : String(ev.data['error']);
       throw new QmpJobError(id, `mirror ${id}: expected READY, got ${ev.event}${jobError === undefined ? '' : `: ${jobError}`}`, { jobError });
     }
   };
@@ -70,7 +70,7 @@ export async function waitForMirrorReady(
           throw new QmpJobError(id, `mirror ${id}: expected a running block job, got none in query-block-jobs`);
         }
         if (job.error !== undefined || job.status === 'concluded' || job.status === 'aborting') {
-          throw new QmpJobError(id, `mirror ${id}: expected READY, got status ${job.status}${job.error ? `: ${job.error}` : ''}`, { jobError: job.error });
+          throw new QmpJobError(id, `mirror ${id}: expected READY, got status ${job.status}${job.error ? `: ${job.error}` : ''}`, { jobError: job.error || undefined });
         }
         if (job.ready) ready.add(id);
         const p = progressOf(job);
