@@ -41,8 +41,10 @@ export class Sink {
   /** Wait until the sink's buffer has emptied, whatever the budget. */
   async drained(): Promise<void> {
     this.#check();
-    if (this.writable.writableNeedDrain) await this.#drain();
-    this.#check();
+    while (this.writable.writableNeedDrain) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      this.#check();
+    }
   }
 
   /** Queue the parts (no concatenation) once the sink is below its limit. */
@@ -64,20 +66,5 @@ export class Sink {
     const failure = this.#failure ?? this.writable.errored ?? undefined;
     if (failure !== undefined) throw new StreamError('STREAM_IO', 'writing the stream failed', { cause: failure });
     if (this.writable.destroyed || this.writable.writableEnded) throw new StreamError('STREAM_IO', 'the output is closed');
-  }
-
-  #drain(): Promise<void> {
-    const w = this.writable;
-    return new Promise((resolve) => {
-      const done = () => {
-        w.off('drain', done);
-        w.off('error', done);
-        w.off('close', done);
-        resolve();
-      };
-      w.on('drain', done);
-      w.on('error', done);
-      w.on('close', done);
-    });
   }
 }
