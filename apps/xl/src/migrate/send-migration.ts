@@ -171,6 +171,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
         signal: failure.signal,
         ...(credit ? { credit } : {}),
         chunkSize: MIGRATION_CHUNK,
+        readAhead: MIGRATION_CHUNK,
         onPreSwitchover: async () => {
           stages.event('pre-switchover');
           // Finish the mirrors while the vCPUs are stopped, before QEMU inactivates the disks.

@@ -42,6 +42,13 @@ export interface SendRamOptions {
   credit?: RamCredit;
   /** RAM_CHUNK payload size (default: the largest, 4 MiB). */
   chunkSize?: number;
+  /**
+   * Bytes read from QEMU's socket ahead of the framing (default 8 MiB, which absorbs a file's
+   * write stalls). A migration keeps it to one chunk: QEMU counts whatever xl holds as sent, so
+   * a deep buffer here inflates the bandwidth QEMU measures, and QEMU then stops the vCPUs with
+   * more left to deliver than its downtime estimate assumes; all of it crosses during the pause.
+   */
+  readAhead?: number;
 }
 
 export interface SendRamResult extends RamTransferResult {
@@ -81,8 +88,8 @@ function abortPromise(signal: AbortSignal | undefined): Promise<never> {
 }
 
 /** The socket's bytes, counted; at EOF waits for QEMU's verdict so RAM_END is only written after 'completed'. */
-async function* payload(socket: Socket, outcome: Promise<MigrationProgress>, count: (n: number) => void, signal?: AbortSignal): AsyncGenerator<Buffer> {
-  for await (const b of readableChunks<Buffer>(socket)) {
+async function* payload(socket: Socket, outcome: Promise<MigrationProgress>, count: (n: number) => void, readAhead?: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  for await (const b of readableChunks<Buffer>(socket, readAhead)) {
     if (signal?.aborted) throw interrupted();
     count(b.length);
     yield b;
@@ -145,7 +152,7 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
       options.onProgress?.({ bytes, migration: last });
     };
     const credit = options.credit;
-    const framing = writer.writeRamFrom(payload(conn, outcome, count, signal), {
+    const framing = writer.writeRamFrom(payload(conn, outcome, count, options.readAhead, signal), {
       ...(credit ? { pace: (n: number) => credit.acquire(n) } : {}),
       ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
     });
