@@ -1,6 +1,7 @@
 /** Stream writer: headers, records and RAM framing to any Writable, with backpressure. */
 import type { Writable } from 'node:stream';
 import { crc32 } from './crc32.js';
+import { IDLE, withIdleMarks } from './idle-marks.js';
 import { DigestAlgorithm, RAM_CHUNK_MAX, RECORD_LENGTH_MAX, paddedLength, type PhaseNumber } from './constants.js';
 import { StreamError } from './errors.js';
 import { RamDigest } from './ram-digest.js';
@@ -32,6 +33,12 @@ export interface RamFramingOptions {
   chunkSize?: number;
   /** Awaited before each chunk goes out, with its payload length: flow control by the caller (e.g. the receiver's RAM credit). */
   pace?: (length: number) => Promise<void> | void;
+  /**
+   * Send a partial chunk once the input has been quiet this long (default: never; chunks are
+   * full but for the last). For a live peer: while the source is slow, what it has produced
+   * goes on at once instead of waiting for the chunk to fill.
+   */
+  flushIdleMs?: number;
 }
 
 export class StreamWriter {
@@ -142,7 +149,12 @@ export class StreamWriter {
       have = 0;
       crc = 0;
     };
-    for await (const raw of input) {
+    const items = options.flushIdleMs === undefined ? input : withIdleMarks(input, options.flushIdleMs);
+    for await (const raw of items) {
+      if (raw === IDLE) {
+        if (have > 0) await emit();
+        continue;
+      }
       let b = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
       while (b.length > 0) {
         const take = Math.min(size - have, b.length);

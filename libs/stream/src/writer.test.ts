@@ -105,6 +105,31 @@ describe('StreamWriter', () => {
     expect(await framing).toMatchObject({ bytes: 150_000, chunks: 3 });
   });
 
+  test('flushIdleMs: a partial chunk goes out when the input goes quiet, and only then', async () => {
+    async function* bursts(): AsyncGenerator<Buffer> {
+      for (const burst of [3, 2]) {
+        for (let i = 0; i < burst; i++) yield B.pattern(1000, i);
+        await new Promise((r) => setTimeout(r, 60));
+      }
+    }
+    const sizes = async (options: { flushIdleMs?: number }) => {
+      const { out, bytes } = captured();
+      const w = new StreamWriter(out);
+      await w.writeStreamHeader();
+      await w.writePhase(3);
+      const res = await w.writeRamFrom(bursts(), { chunkSize: 64 * 1024, ...options });
+      await w.end();
+      const reader = readStream(Readable.from([bytes()]));
+      await reader.headers();
+      const chunks: number[] = [];
+      for await (const rec of reader) if (rec.name === 'RAM_CHUNK') chunks.push(rec.value.length);
+      expect(res.bytes).toBe(5000);
+      return chunks;
+    };
+    expect(await sizes({ flushIdleMs: 20 })).toEqual([3000, 2000]);
+    expect(await sizes({})).toEqual([5000]);
+  });
+
   test('enforces order: header first, RAM_END after chunks, nothing after END', async () => {
     const w = new StreamWriter(new PassThrough());
     expect((await caught(w.writePhase(1))).code).toBe('STREAM_WRITER_STATE');

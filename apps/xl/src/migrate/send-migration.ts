@@ -18,7 +18,7 @@ import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
 import { sendRam } from '../ram/outgoing.js';
-import { MIGRATION_CHUNK, RamCredit } from '../ram/ram-credit.js';
+import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, RamCredit } from '../ram/ram-credit.js';
 import { MirrorSender, type MirrorFlags } from '../mirror/sender-side.js';
 import { waitBackEnd, waitPhaseReady } from './back-channel.js';
 import { ByteChannel } from './byte-channel.js';
@@ -172,6 +172,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
         ...(credit ? { credit } : {}),
         chunkSize: MIGRATION_CHUNK,
         readAhead: MIGRATION_CHUNK,
+        flushIdleMs: MIGRATION_FLUSH_IDLE_MS,
         onPreSwitchover: async () => {
           stages.event('pre-switchover');
           // Finish the mirrors while the vCPUs are stopped, before QEMU inactivates the disks.

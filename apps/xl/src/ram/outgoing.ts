@@ -49,6 +49,8 @@ export interface SendRamOptions {
    * more left to deliver than its downtime estimate assumes; all of it crosses during the pause.
    */
   readAhead?: number;
+  /** Send a partial chunk once QEMU has been quiet this long (a migration: see RamFramingOptions.flushIdleMs). */
+  flushIdleMs?: number;
 }
 
 export interface SendRamResult extends RamTransferResult {
@@ -155,6 +157,7 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     const framing = writer.writeRamFrom(payload(conn, outcome, count, options.readAhead, signal), {
       ...(credit ? { pace: (n: number) => credit.acquire(n) } : {}),
       ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
+      ...(options.flushIdleMs === undefined ? {} : { flushIdleMs: options.flushIdleMs }),
     });
     framing.catch(() => undefined);
     const framed = await Promise.race([framing, aborted]);

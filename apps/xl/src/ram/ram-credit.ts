@@ -24,6 +24,14 @@ export const RAM_CREDIT_WINDOW = 4 * 1024 * 1024;
 /** RAM_CHUNK payload size for a migration: smaller than a file's, as each xl on the way holds a chunk whole before passing it on. */
 export const MIGRATION_CHUNK = 1024 * 1024;
 
+/**
+ * A migration chunk goes out partial once QEMU has been quiet this long. Where QEMU's stream is
+ * mostly zero pages (untouched guest RAM) it trickles while QEMU scans, and a full chunk can
+ * stand for hundreds of MiB of RAM: held until it filled, the destination idled, then had all
+ * of it to load at once while the source waited.
+ */
+export const MIGRATION_FLUSH_IDLE_MS = 1;
+
 /** The sender's side: the credit it holds, and a wait for more. */
 export class RamCredit {
   #available = 0;
