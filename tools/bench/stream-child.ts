@@ -6,7 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
+import v8 from 'node:v8';
 import { StreamWriter } from '@xlkit/stream';
+
+// As xl runs (apps/xl/bin/xl.js): no incremental marking, which read buffers' external-memory
+// pressure otherwise keeps restarting. Both the raw and the framed runs use these processes.
+v8.setFlagsFromString('--no-incremental-marking');
 
 const [mode, bytesArg, pieceArg] = process.argv.slice(2);
 const total = Number(bytesArg);
