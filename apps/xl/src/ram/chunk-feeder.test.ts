@@ -71,6 +71,23 @@ describe('ChunkFeeder', () => {
     await feeder.finish();
   });
 
+  it('QEMU closing its socket once it took everything is not a failure, but a chunk after that is', async () => {
+    const { near, far, close } = await socketPair();
+    cleanups.push(close);
+    const feeder = new ChunkFeeder(near, { window: 8 * MiB, grant: () => undefined });
+    let got = 0;
+    far.on('data', (b: Buffer) => {
+      got += b.length;
+      // The end of its stream: QEMU completes and closes its end before RAM_END reaches xl.
+      if (got === 2 * MiB) far.destroy();
+    });
+    far.resume();
+    await feeder.push(chunk(2 * MiB, 1), 2 * MiB);
+    await new Promise((r) => near.once('close', r));
+    await feeder.finish();
+    await expect(feeder.push(chunk(2, 1), 2)).rejects.toThrow(/QEMU closed the incoming migration socket with 2 more bytes of its stream to come/);
+  });
+
   it('reports QEMU closing its socket to the next push or to finish', async () => {
     const { near, far, close } = await socketPair();
     cleanups.push(close);

@@ -28,11 +28,20 @@ export class ChunkFeeder {
   #failure: Error | undefined;
   #pendingWrites = 0;
   #idle: (() => void) | undefined;
+  /** QEMU closed its end after taking everything written: fine if nothing more comes. */
+  #closed = false;
 
   constructor(socket: Socket, credit?: FeederCredit) {
     this.#socket = socket;
     this.#credit = credit;
-    socket.once('close', () => this.#fail(new Error('QEMU closed the incoming migration socket')));
+    // QEMU closes the socket once it has read the end of its stream, which can be before
+    // RAM_END reaches us (the sender sends the last bytes as soon as QEMU goes quiet, and
+    // RAM_END once the source has closed). Its verdict (completed or failed) is what counts
+    // then; a close with writes still pending means it did not take them.
+    socket.once('close', () => {
+      if (this.#pendingWrites > 0) this.#fail(new Error('QEMU closed the incoming migration socket'));
+      else this.#closed = true;
+    });
     socket.on('error', (err) => this.#fail(err));
     if (credit) {
       this.#allowance = credit.window;
@@ -43,6 +52,7 @@ export class ChunkFeeder {
   /** Queues one verified chunk's slices for QEMU; resolves when the reader may go on. */
   async push(parts: readonly Buffer[], length: number): Promise<void> {
     if (this.#failure) throw this.#failure;
+    if (this.#closed) throw new XlError('XL_QEMU_FAILED', `QEMU closed the incoming migration socket with ${length} more bytes of its stream to come`);
     if (this.#credit) {
       if (length > this.#allowance) {
         throw new XlError('XL_MIGRATION', `the sender overstepped its RAM credit: a chunk of ${length} bytes with ${this.#allowance} granted`);
