@@ -65,5 +65,8 @@ if (!bundleIsFresh()) {
 }
 
 process.setSourceMapsEnabled(true);
-const { main } = await import(pathToFileURL(bundle).href);
+const { main, keepFreedMemory } = await import(pathToFileURL(bundle).href);
+// The same data paths through glibc: freed buffers are reused rather than faulted in again
+// (libs/malloc-tune; a no-op where its addon was not built).
+keepFreedMemory();
 process.exitCode = await main(process.argv.slice(2));
