@@ -21,7 +21,8 @@ v8.setFlagsFromString('--no-incremental-marking');
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repo = path.resolve(appDir, '..', '..');
-const sources = [path.join(appDir, 'src'), path.join(repo, 'libs', 'stream', 'src'), path.join(repo, 'libs', 'qmp', 'src')];
+const sources = ['stream', 'qmp', 'malloc-tune'].map((lib) => path.join(repo, 'libs', lib, 'src'));
+sources.unshift(path.join(appDir, 'src'));
 const bundle = path.join(appDir, 'dist', 'xl.mjs');
 
 function newestSource(dir) {

@@ -8,7 +8,7 @@
  */
 import { createRequire } from 'node:module';
 
-/** Blocks below this come from the (never trimmed) heap: 32 MiB, glibc's own cap for the threshold. */
+/** Blocks below this come from the (never trimmed) heap: 32 MiB, glibc's own cap for the threshold on 64-bit. */
 export const MMAP_THRESHOLD = 32 * 1024 * 1024;
 
 export type MallocTuning = 'tuned' | 'unavailable' | 'refused';

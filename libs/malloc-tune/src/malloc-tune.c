@@ -9,19 +9,24 @@
 #include <malloc.h>
 #include <node_api.h>
 
+/* glibc's ceiling for M_MMAP_THRESHOLD on 64-bit (HEAP_MAX_SIZE / 2). */
+#define MMAP_THRESHOLD_MAX (32 * 1024 * 1024)
+
 static napi_value keep_freed_memory(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  int32_t mmap_threshold = 0;
+  int64_t mmap_threshold = 0;
   napi_value result;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 ||
-      napi_get_value_int32(env, argv[0], &mmap_threshold) != napi_ok || mmap_threshold <= 0) {
-    napi_throw_type_error(env, NULL, "keepFreedMemory(mmapThreshold): a positive int32 byte count expected");
+      napi_get_value_int64(env, argv[0], &mmap_threshold) != napi_ok ||
+      mmap_threshold <= 0 || mmap_threshold > MMAP_THRESHOLD_MAX) {
+    napi_throw_range_error(env, NULL, "keepFreedMemory(mmapThreshold): expected a byte count in 1..33554432");
     return NULL;
   }
-  int ok = mallopt(M_MMAP_THRESHOLD, mmap_threshold) == 1;
-  ok = mallopt(M_TRIM_THRESHOLD, -1) == 1 && ok;
-  napi_get_boolean(env, ok, &result);
+  /* Both are tried; the answer is whether glibc took both. */
+  int threshold_ok = mallopt(M_MMAP_THRESHOLD, (int)mmap_threshold) == 1;
+  int trim_ok = mallopt(M_TRIM_THRESHOLD, -1) == 1;
+  if (napi_get_boolean(env, threshold_ok && trim_ok, &result) != napi_ok) return NULL;
   return result;
 }
 

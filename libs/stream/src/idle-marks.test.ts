@@ -40,20 +40,18 @@ describe('withIdleMarks', () => {
   });
 
   it('a consumer that stops at a mark does not wait for a quiet input', async () => {
-    let returned = false;
-    const quiet: AsyncIterator<string> & AsyncIterable<string> = {
-      next: () => new Promise<IteratorResult<string>>(() => undefined),
-      return: async () => {
-        returned = true;
-        return { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
-    for await (const x of withIdleMarks(quiet, 5)) {
-      if (x === IDLE) break;
+    // A real async generator queues return() behind its pending next(), which never settles.
+    async function* quiet(): AsyncGenerator<string> {
+      yield* [];
+      await new Promise(() => undefined);
     }
-    expect(returned).toBe(true);
+    let marks = 0;
+    for await (const x of withIdleMarks(quiet(), 5)) {
+      if (x === IDLE) {
+        marks += 1;
+        break;
+      }
+    }
+    expect(marks).toBe(1);
   });
 });

@@ -1,12 +1,15 @@
 /**
  * An input's items with a mark wherever it went quiet: IDLE is yielded once whenever the next
- * item took longer than `ms` to arrive (then the item, when it comes). Lets a consumer that
+ * item took longer than `ms` to arrive (then the item, when it comes). The timer runs on the
+ * event loop's clock, so on a busy loop a mark can also come a little early: the consumer
+ * then hands on a smaller batch, nothing more. Lets a consumer that
  * batches (RAM framing) hand on a partial batch while its source is slow, instead of holding
  * it until the batch fills.
  */
 export const IDLE: unique symbol = Symbol('idle');
 
 export async function* withIdleMarks<T>(input: AsyncIterable<T> | Iterable<T>, ms: number): AsyncGenerator<T | typeof IDLE> {
+  if (!(ms > 0)) throw new RangeError(`withIdleMarks: expected a positive number of milliseconds, got ${ms}`);
   const it: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
   let finished = false;
   let outstanding = false;
@@ -18,8 +21,12 @@ export async function* withIdleMarks<T>(input: AsyncIterable<T> | Iterable<T>, m
       next.catch(() => undefined);
       let timer: NodeJS.Timeout | undefined;
       const idle = new Promise<typeof IDLE>((resolve) => (timer = setTimeout(resolve, ms, IDLE)));
-      const first = await Promise.race([next, idle]);
-      clearTimeout(timer);
+      let first: IteratorResult<T> | typeof IDLE;
+      try {
+        first = await Promise.race([next, idle]);
+      } finally {
+        clearTimeout(timer);
+      }
       if (first === IDLE) yield IDLE;
       const r = first === IDLE ? await next : first;
       outstanding = false;

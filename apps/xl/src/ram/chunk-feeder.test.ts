@@ -88,6 +88,18 @@ describe('ChunkFeeder', () => {
     await expect(feeder.push(chunk(2, 1), 2)).rejects.toThrow(/QEMU closed the incoming migration socket with 2 more bytes of its stream to come/);
   });
 
+  it('QEMU closing with bytes it never read is a failure even when every write was accepted', async () => {
+    const { near, far, close } = await socketPair();
+    cleanups.push(close);
+    const feeder = new ChunkFeeder(near, { window: 8 * MiB, grant: () => undefined });
+    // Small enough for the kernel to take at once; QEMU (paused) reads none of it.
+    await feeder.push(chunk(64 * 1024, 1), 64 * 1024);
+    await tick();
+    far.destroy();
+    await new Promise((r) => near.once('close', r));
+    await expect(feeder.finish()).rejects.toThrow(/ECONNRESET/);
+  });
+
   it('reports QEMU closing its socket to the next push or to finish', async () => {
     const { near, far, close } = await socketPair();
     cleanups.push(close);

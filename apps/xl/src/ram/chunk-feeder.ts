@@ -28,7 +28,7 @@ export class ChunkFeeder {
   #failure: Error | undefined;
   #pendingWrites = 0;
   #idle: (() => void) | undefined;
-  /** QEMU closed its end after taking everything written: fine if nothing more comes. */
+  /** QEMU closed its end with every write accepted: fine if nothing more comes. */
   #closed = false;
 
   constructor(socket: Socket, credit?: FeederCredit) {
@@ -36,8 +36,10 @@ export class ChunkFeeder {
     this.#credit = credit;
     // QEMU closes the socket once it has read the end of its stream, which can be before
     // RAM_END reaches us (the sender sends the last bytes as soon as QEMU goes quiet, and
-    // RAM_END once the source has closed). Its verdict (completed or failed) is what counts
-    // then; a close with writes still pending means it did not take them.
+    // RAM_END only once the source QEMU has closed its socket and reported completed). Its
+    // verdict (completed or failed) is what counts then. A close with writes still pending
+    // means it did not take them; one that left bytes unread in its socket resets ours
+    // (ECONNRESET, an 'error' first).
     socket.once('close', () => {
       if (this.#pendingWrites > 0) this.#fail(new Error('QEMU closed the incoming migration socket'));
       else this.#closed = true;

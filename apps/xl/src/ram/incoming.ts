@@ -118,7 +118,10 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
       const why = await Promise.race([outcome.then(() => undefined, (e: unknown) => (e instanceof Error ? e.message : String(e))), sleep(3_000).then(() => undefined)]);
       throw new XlError('XL_QEMU_FAILED', `QEMU stopped taking the RAM stream: ${why ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
     }
-    const migration = await outcome;
+    // QEMU may still refuse what it read (device state, say), also after closing its socket.
+    const migration = await outcome.catch((err: unknown) => {
+      throw new XlError('XL_QEMU_FAILED', `QEMU did not load the RAM stream: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    });
     return { ...fed, migration };
   } finally {
     socket?.destroy();

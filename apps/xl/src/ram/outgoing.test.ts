@@ -90,7 +90,8 @@ async function takenWhileStalled(readAhead: number | undefined): Promise<number>
 
 describe('sendRam', () => {
   it('holds at most its read-ahead of QEMU\'s stream while the framing waits for credit', async () => {
-    // One chunk sent, the next one held, and QEMU stopped by the socket soon after.
+    // One chunk sent, the next one being assembled, one chunk of read-ahead queued, and the
+    // kernel's socket buffers: then QEMU is held back.
     const tight = await takenWhileStalled(MiB);
     expect(tight).toBeGreaterThanOrEqual(2 * MiB);
     expect(tight).toBeLessThan(4 * MiB);
