@@ -4,17 +4,10 @@
  * raw or framed into RAM-chunk records with all integrity data.
  * argv: raw|framed <bytes> <pieceSize>
  */
+import './as-xl-runs.js';
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
-import v8 from 'node:v8';
-import { keepFreedMemory } from '@xlkit/malloc-tune';
 import { StreamWriter } from '@xlkit/stream';
-
-// As xl runs (apps/xl/bin/xl.js): no incremental marking, which read buffers' external-memory
-// pressure otherwise keeps restarting, and glibc keeping freed memory. Both the raw and the
-// framed runs use these processes.
-v8.setFlagsFromString('--no-incremental-marking');
-keepFreedMemory();
 
 const [mode, bytesArg, pieceArg] = process.argv.slice(2);
 const total = Number(bytesArg);

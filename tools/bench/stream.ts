@@ -2,17 +2,10 @@
  * `npm run bench -- stream`: 1 GiB through a pipe from a writer process to this one, raw and
  * framed (RAM-chunk records, per-chunk crc32 and end digest checked by the reader).
  */
+import './as-xl-runs.js';
 import { spawn } from 'node:child_process';
-import v8 from 'node:v8';
-import { keepFreedMemory } from '@xlkit/malloc-tune';
 import { fileURLToPath } from 'node:url';
 import { readStream, readableChunks } from '@xlkit/stream';
-
-// As xl runs (apps/xl/bin/xl.js): no incremental marking, which read buffers' external-memory
-// pressure otherwise keeps restarting, and glibc keeping freed memory. Both the raw and the
-// framed runs use these processes.
-v8.setFlagsFromString('--no-incremental-marking');
-keepFreedMemory();
 
 const TOTAL = Number(process.env.XLKIT_BENCH_BYTES ?? 1024 ** 3);
 const PIECE = 64 * 1024;

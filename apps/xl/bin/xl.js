@@ -21,8 +21,7 @@ v8.setFlagsFromString('--no-incremental-marking');
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repo = path.resolve(appDir, '..', '..');
-const sources = ['stream', 'qmp', 'malloc-tune'].map((lib) => path.join(repo, 'libs', lib, 'src'));
-sources.unshift(path.join(appDir, 'src'));
+const sources = [path.join(appDir, 'src'), ...['stream', 'qmp', 'malloc-tune'].map((lib) => path.join(repo, 'libs', lib, 'src'))];
 const bundle = path.join(appDir, 'dist', 'xl.mjs');
 
 function newestSource(dir) {

@@ -25,9 +25,15 @@ function load(): Addon | undefined {
   }
 }
 
-/** 'tuned' when glibc took the settings, 'unavailable' without the addon, 'refused' when mallopt said no. */
+let outcome: MallocTuning | undefined;
+
+/**
+ * 'tuned' when glibc took the settings, 'unavailable' without the addon, 'refused' when mallopt
+ * said no. Done once per process; later calls (`xl info`) report that first outcome.
+ */
 export function keepFreedMemory(): MallocTuning {
+  if (outcome !== undefined) return outcome;
   const addon = load();
-  if (addon === undefined) return 'unavailable';
-  return addon.keepFreedMemory(MMAP_THRESHOLD) ? 'tuned' : 'refused';
+  outcome = addon === undefined ? 'unavailable' : addon.keepFreedMemory(MMAP_THRESHOLD) ? 'tuned' : 'refused';
+  return outcome;
 }

@@ -156,8 +156,8 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     const credit = options.credit;
     const framing = writer.writeRamFrom(payload(conn, outcome, count, options.readAhead, signal), {
       ...(credit ? { pace: (n: number) => credit.acquire(n) } : {}),
-      ...(options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize }),
-      ...(options.flushIdleMs === undefined ? {} : { flushIdleMs: options.flushIdleMs }),
+      chunkSize: options.chunkSize,
+      flushIdleMs: options.flushIdleMs,
     });
     framing.catch(() => undefined);
     const framed = await Promise.race([framing, aborted]);
