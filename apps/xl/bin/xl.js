@@ -21,7 +21,7 @@ v8.setFlagsFromString('--no-incremental-marking');
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repo = path.resolve(appDir, '..', '..');
-const sources = [path.join(appDir, 'src'), ...['stream', 'qmp', 'malloc-tune'].map((lib) => path.join(repo, 'libs', lib, 'src'))];
+const sources = [path.join(appDir, 'src'), ...['stream', 'qmp', 'os-tune'].map((lib) => path.join(repo, 'libs', lib, 'src'))];
 const bundle = path.join(appDir, 'dist', 'xl.mjs');
 
 function newestSource(dir) {
@@ -67,6 +67,6 @@ if (!bundleIsFresh()) {
 process.setSourceMapsEnabled(true);
 const { main, keepFreedMemory } = await import(pathToFileURL(bundle).href);
 // The same data paths through glibc: freed buffers are reused rather than faulted in again
-// (libs/malloc-tune; a no-op where its addon was not built).
+// (libs/os-tune; a no-op where its addon was not built).
 keepFreedMemory();
 process.exitCode = await main(process.argv.slice(2));

@@ -5,8 +5,8 @@ import { commandTable } from './command-table.js';
 import { UsageError } from './errors.js';
 import { formatCommandHelp, formatCommandList, formatUsage, lookupCommand } from './help.js';
 
-/** Called by the entry shim before `main`: see @xlkit/malloc-tune. */
-export { keepFreedMemory } from '@xlkit/malloc-tune';
+/** Called by the entry shim before `main`: see @xlkit/os-tune. */
+export { keepFreedMemory } from '@xlkit/os-tune';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { execa } from 'execa';
-import { keepFreedMemory } from '@xlkit/malloc-tune';
+import { keepFreedMemory } from '@xlkit/os-tune';
 import type { CommandSpec } from '../command.js';
 import { DEFAULT_QEMU } from '../config/domain-config.js';
 import { kvmUsable } from '../domain/accel.js';
@@ -35,7 +35,7 @@ export const infoCommand: CommandSpec = {
       ['accelerators', kvmUsable() ? 'tcg kvm' : 'tcg'],
       ['default_accel', 'tcg'],
       ['xl_state_dir', store.root],
-      // Whether xl keeps the memory it frees (@xlkit/malloc-tune): 'unavailable' if its addon did not build.
+      // Whether xl keeps the memory it frees (@xlkit/os-tune): 'unavailable' if its addon did not build.
       ['xl_malloc_tuning', keepFreedMemory()],
       ['nr_domains', String(live.length)],
     ];

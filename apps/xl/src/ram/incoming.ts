@@ -12,6 +12,7 @@ import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from
 import { XlError } from '../errors.js';
 import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
+import { enlargeSendBuffer } from '../send-buffer.js';
 
 export interface ReceiveRamOptions {
   /** Where QEMU listens (in the new domain's directory). */
@@ -106,6 +107,7 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
     await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(options.capabilities ?? [])]);
     await migrateIncoming(qmp, { uri: `unix:${socketPath}` });
     socket = await connect(socketPath, signal);
+    enlargeSendBuffer(socket);
     socket.on('error', () => undefined); // reported through write()/feed
     const outcome = followMigration(qmp, { pollMs: options.pollMs });
     outcome.catch(() => undefined);

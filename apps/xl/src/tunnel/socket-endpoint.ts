@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import type { ChannelMux } from './channel-mux.js';
 import { TunnelError } from './tunnel-error.js';
+import { enlargeSendBuffer } from '../send-buffer.js';
 
 export interface TunnelListener {
   readonly path: string;
@@ -29,6 +30,7 @@ export async function listenTunnel(mux: ChannelMux, path: string, service: numbe
   let accepted = 0;
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     accepted++;
+    enlargeSendBuffer(socket);
     const limit = o.dropAfter;
     if (limit !== undefined) {
       let seen = 0;
@@ -67,6 +69,7 @@ export function connectTo(paths: Readonly<Record<number, string>>): (service: nu
     return new Promise((resolve, reject) => {
       const socket = net.connect({ path, allowHalfOpen: true });
       socket.once('connect', () => {
+        enlargeSendBuffer(socket);
         socket.off('error', reject);
         resolve(socket);
       });

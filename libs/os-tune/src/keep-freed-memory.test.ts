@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { keepFreedMemory } from './index.js';
+import { keepFreedMemory } from './keep-freed-memory.js';
 
 const CHURN = fileURLToPath(new URL('./testing/churn.ts', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'xlkit-malloc-'));

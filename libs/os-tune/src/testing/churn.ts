@@ -4,7 +4,7 @@
  * `{ status, minorFaults }` for the reading alone.
  */
 import { open } from 'node:fs/promises';
-import { keepFreedMemory } from '../index.js';
+import { keepFreedMemory } from '../keep-freed-memory.js';
 
 const [mode, file] = process.argv.slice(2);
 const status = mode === 'tuned' ? keepFreedMemory() : 'default';

@@ -7,12 +7,12 @@
  * freed once is reused, not faulted in again. Returns true when glibc took both settings.
  */
 #include <malloc.h>
-#include <node_api.h>
+#include "os-tune.h"
 
 /* glibc's ceiling for M_MMAP_THRESHOLD on 64-bit (HEAP_MAX_SIZE / 2). */
 #define MMAP_THRESHOLD_MAX (32 * 1024 * 1024)
 
-static napi_value keep_freed_memory(napi_env env, napi_callback_info info) {
+napi_value os_tune_keep_freed_memory(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
   int64_t mmap_threshold = 0;
@@ -28,11 +28,4 @@ static napi_value keep_freed_memory(napi_env env, napi_callback_info info) {
   int trim_ok = mallopt(M_TRIM_THRESHOLD, -1) == 1;
   if (napi_get_boolean(env, threshold_ok && trim_ok, &result) != napi_ok) return NULL;
   return result;
-}
-
-NAPI_MODULE_INIT() {
-  napi_value fn;
-  if (napi_create_function(env, "keepFreedMemory", NAPI_AUTO_LENGTH, keep_freed_memory, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "keepFreedMemory", fn) != napi_ok) return NULL;
-  return exports;
 }

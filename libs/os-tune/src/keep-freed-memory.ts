@@ -1,29 +1,17 @@
 /**
  * Keeps memory a process freed for its own reuse (glibc's mallopt, through the small native
- * addon in src/malloc-tune.c). xl calls it at start-up: its data paths move GiBs through
+ * addon's src/malloc-tune.c). xl calls it at start-up: its data paths move GiBs through
  * short-lived buffers (64 KiB socket reads, 1 MiB file reads), and on this project's VMs the
  * first touch of a page is expensive. Measured on `xl restore` of a 1.2 GB save file: minor
  * page faults 86,000 -> 33,000 and the restoring xl's CPU 3.3 -> 1.5 s. Where the addon was not
  * built (no compiler at install, not glibc) nothing changes.
  */
-import { createRequire } from 'node:module';
+import { addon } from './addon.js';
 
 /** Blocks below this come from the (never trimmed) heap: 32 MiB, glibc's own cap for the threshold on 64-bit. */
 export const MMAP_THRESHOLD = 32 * 1024 * 1024;
 
 export type MallocTuning = 'tuned' | 'unavailable' | 'refused';
-
-interface Addon {
-  keepFreedMemory(mmapThreshold: number): boolean;
-}
-
-function load(): Addon | undefined {
-  try {
-    return createRequire(import.meta.url)('@xlkit/malloc-tune/addon') as Addon;
-  } catch {
-    return undefined;
-  }
-}
 
 let outcome: MallocTuning | undefined;
 
@@ -33,7 +21,7 @@ let outcome: MallocTuning | undefined;
  */
 export function keepFreedMemory(): MallocTuning {
   if (outcome !== undefined) return outcome;
-  const addon = load();
-  outcome = addon === undefined ? 'unavailable' : addon.keepFreedMemory(MMAP_THRESHOLD) ? 'tuned' : 'refused';
+  const native = addon();
+  outcome = native === undefined ? 'unavailable' : native.keepFreedMemory(MMAP_THRESHOLD) ? 'tuned' : 'refused';
   return outcome;
 }

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "os_tune",
+      "sources": ["src/addon.c", "src/malloc-tune.c", "src/send-buffer.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    }
+  ]
+}
