@@ -55,7 +55,7 @@ const gbps = (r: Run) => r.bytes / r.seconds / 1e9;
 const gib = (r: Run) => r.bytes / 1024 ** 3;
 const cpuLine = (r: Run) => `CPU per GiB: writer ${(r.writerCpu / gib(r)).toFixed(2)} s, reader ${(r.readerCpu / gib(r)).toFixed(2)} s`;
 
-const ROUNDS = Number(process.env.XLKIT_BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.XLKIT_BENCH_ROUNDS ?? 5);
 
 /** The run with the median throughput. */
 function median(runs: Run[]): Run {
