@@ -22,6 +22,7 @@ export { checkMigrationHello, FEATURE_NAME, type MigrationHello } from './record
 export { checkMigrationError, type MigrationErrorInfo } from './records/migration-error.js';
 export type { EmulatorContext, XenstoreData } from './records/emulator.js';
 export { RamDigest } from './ram-digest.js';
+export { crc32Backend } from './crc32.js';
 export { StreamReader, readStream, type ReaderOptions, type StreamHeaders } from './stream-reader.js';
 export { StreamWriter, createStreamWriter, type RamFramingOptions, type RamFramingResult } from './stream-writer.js';
 export type { ByteInput } from './byte-source.js';

@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe('xl info', () => {
-  test('reports the host, its QEMU and whether xl keeps the memory it frees', async () => {
+  test('reports the host, its QEMU, whether xl keeps the memory it frees and which crc32 it uses', async () => {
     const out = new Text();
     const err = new Text();
     const code = await main(['--state-dir', dir, 'info'], { stdin: Readable.from([]), stdout: out, stderr: err, env: {} });
@@ -34,5 +34,6 @@ describe('xl info', () => {
     expect(rows.get('nr_domains')).toBe('0');
     // The project's setup builds the addon, so here it is in effect.
     expect(rows.get('xl_malloc_tuning')).toBe('tuned');
+    expect(rows.get('xl_crc32')).toBe('isa-l');
   });
 });

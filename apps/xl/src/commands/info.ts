@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { execa } from 'execa';
 import { keepFreedMemory } from '@xlkit/os-tune';
+import { crc32Backend } from '@xlkit/stream';
 import type { CommandSpec } from '../command.js';
 import { DEFAULT_QEMU } from '../config/domain-config.js';
 import { kvmUsable } from '../domain/accel.js';
@@ -37,6 +38,8 @@ export const infoCommand: CommandSpec = {
       ['xl_state_dir', store.root],
       // Whether xl keeps the memory it frees (@xlkit/os-tune): 'unavailable' if its addon did not build.
       ['xl_malloc_tuning', keepFreedMemory()],
+      // Which CRC-32 checks save files and migration streams: 'isa-l', or 'zlib' if @xlkit/stream's addon did not build.
+      ['xl_crc32', crc32Backend],
       ['nr_domains', String(live.length)],
     ];
     for (const [k, v] of rows) println(io.stdout, `${k.padEnd(23)}: ${v}`);
