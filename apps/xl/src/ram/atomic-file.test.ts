@@ -28,6 +28,16 @@ describe('AtomicFile', () => {
     expect(await f.commit()).toBe(12);
     expect(readFileSync(target, 'utf8')).toBe('new contents');
     expect(readdirSync(d)).toEqual(['dom.save']);
+    // The old file went to a helper to be freed (replaced-file.ts).
+    expect(f.replaced?.by).toBe('helper');
+  });
+
+  test('with no FILE before it, commit() has nothing to let go', async () => {
+    const d = dir();
+    const f = await AtomicFile.create(path.join(d, 'dom.save'));
+    f.stream.write(Buffer.from('first'));
+    expect(await f.commit()).toBe(5);
+    expect(f.replaced).toBeUndefined();
   });
 
   test('flushes behind the writes: a background fdatasync per threshold, and the bytes land intact', async () => {

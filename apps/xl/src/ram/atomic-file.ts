@@ -3,12 +3,14 @@
  * directory, fsynced, renamed over the target, directory fsynced. Until commit() FILE is
  * untouched; discard() removes the temporary file. While it is written, every 64 MiB starts
  * a background fdatasync (write-behind), so commit()'s fsync only flushes the tail; a flush
- * that fails stops the writing at once.
+ * that fails stops the writing at once. A FILE it replaces is freed by a helper process
+ * (replaced-file.ts), not in the rename.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { XlError } from '../errors.js';
+import { holdReplaced, releaseDetached, type Release } from './replaced-file.js';
 import { WriteBehind, type WriteBehindIo } from './write-behind.js';
 
 /** `.NAME.xlkit-partial-PID` beside NAME. */
@@ -21,6 +23,8 @@ export class AtomicFile {
   readonly tempPath: string;
   readonly stream: WriteStream;
   readonly #flusher: WriteBehind;
+  /** How the FILE this one replaced was let go (set by commit() when there was one). */
+  replaced: Release | undefined;
 
   private constructor(target: string, tempPath: string, stream: WriteStream, flusher: WriteBehind) {
     this.target = target;
@@ -76,17 +80,23 @@ export class AtomicFile {
       await this.discard();
       throw fail('cannot write', err);
     }
+    // An old FILE is held open across the rename and freed by a helper (replaced-file.ts).
+    const old = await holdReplaced(this.target);
     try {
-      await rename(this.tempPath, this.target);
-    } catch (err) {
-      await rm(this.tempPath, { force: true });
-      throw fail('cannot rename', err);
-    }
-    const dir = await open(path.dirname(this.target), 'r');
-    try {
-      await dir.sync();
+      try {
+        await rename(this.tempPath, this.target);
+      } catch (err) {
+        await rm(this.tempPath, { force: true });
+        throw fail('cannot rename', err);
+      }
+      const dir = await open(path.dirname(this.target), 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
     } finally {
-      await dir.close();
+      if (old !== undefined) this.replaced = await releaseDetached(old);
     }
     return size;
   }
