@@ -1,9 +1,9 @@
 // End to end: the xl binary against real QEMU guests (TCG), each test in a fresh state dir.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import { isProcessAlive, withMallocTunables, type DomainView } from '@xlkit/xl';
 import { consoleBeats, guestConfig, lastBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
 
 function newHost(): XlHost & { cfg: (name: string) => Promise<string> } {
@@ -40,6 +40,11 @@ describe('xl domain lifecycle (real QEMU)', () => {
     expect(view?.paths.qmp).toBe(path.join(stateDir, 'domains', '1', 'qmp.sock'));
     const pid = view!.qemu!.pid;
     expect(isProcessAlive(pid)).toBe(true);
+    // QEMU runs with glibc keeping the memory it frees (apps/xl/src/qemu/env.ts). glibc 2.36
+    // rewrites the variable in place as it parses it, so each tunable is looked for on its own.
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+    expect(environ).toContain('GLIBC_TUNABLES=');
+    for (const tunable of withMallocTunables(process.env.GLIBC_TUNABLES).split(':')) expect(environ).toContain(tunable);
 
     expect((await xl('pause', 'life1')).exitCode).toBe(0);
     expect((await listJson(xl, '1'))[0]).toMatchObject({ status: 'paused', state: '--p---' });

@@ -27,6 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   QmpClient, cont, eventTimeMs, finalMigrationFigures, followMigration, migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
 } from '@xlkit/qmp';
+import { qemuEnv } from '@xlkit/xl';
 import { ROOT, XL, xl, waitForLine } from './xl-cli.js';
 
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
@@ -86,7 +87,7 @@ async function baseline(a: string, dir: string, cfg: string): Promise<Result> {
   const args = src.qemu.argv.map((x) => x.split(srcDir).join(dst));
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(src.qemu.binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore' });
+    const child = spawn(src.qemu.binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore', env: qemuEnv() });
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`))));
   });

@@ -22,6 +22,7 @@ import path from 'node:path';
 import {
   QmpClient, cont, followMigration, migrate, migrateIncoming, migrateSetCapabilities, migrateSetParameters, quit, stop,
 } from '@xlkit/qmp';
+import { qemuEnv } from '@xlkit/xl';
 import { ROOT, xl, waitForLine } from './xl-cli.js';
 
 const FILL_MIB = Number(process.env.XLKIT_BENCH_FILL_MIB ?? 1024);
@@ -99,7 +100,7 @@ async function baselineRestore(argv: string[], binary: string, domainDir: string
   await mkdir(benchDir, { recursive: true });
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore' });
+    const child = spawn(binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore', env: qemuEnv() });
     child.on('error', reject);
     child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`))));
   });

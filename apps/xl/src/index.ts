@@ -23,6 +23,7 @@ export { domainPaths, type DomainPaths } from './domain-paths.js';
 export type { DomainRecord, DomainStatus, QemuProcessInfo, NewDomain } from './domain-record.js';
 export { isProcessAlive, readProcStat } from './process-info.js';
 export { buildQemuArgv, diskNodeName, escapeOptValue, type QemuLaunchOptions } from './qemu/argv.js';
+export { qemuEnv, withMallocTunables } from './qemu/env.js';
 export { resolveDomain } from './domain/resolve.js';
 export { startDomain, type StartOptions } from './domain/start.js';
 export { connectQmp, withQmp, queryRunState, leavePostmigrate, type ConnectQmpOptions, type RunStateResult } from './domain/qmp.js';

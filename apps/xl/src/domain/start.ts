@@ -12,6 +12,7 @@ import { readProcStat } from '../process-info.js';
 import type { DomainRecord, DomainStatus } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { buildQemuArgv } from '../qemu/argv.js';
+import { qemuEnv } from '../qemu/env.js';
 import { chooseAccel } from './accel.js';
 import { withQmp } from './qmp.js';
 import { lastQemuLogLine } from './liveness.js';
@@ -61,6 +62,8 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
   try {
     await options.prepare?.();
     const result = await execa(binary, argv, {
+      env: qemuEnv(),
+      extendEnv: false,
       reject: false,
       stdin: 'ignore',
       stdout: 'ignore',

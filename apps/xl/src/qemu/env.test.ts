@@ -1,0 +1,20 @@
+import { describe, expect, test } from 'vitest';
+import { qemuEnv, withMallocTunables } from './env.js';
+
+describe('QEMU environment', () => {
+  test('adds the malloc tunables to an environment without GLIBC_TUNABLES, keeping the rest', () => {
+    const env = qemuEnv({ PATH: '/usr/bin', LANG: 'C' });
+    expect(env).toEqual({
+      PATH: '/usr/bin', LANG: 'C',
+      GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456',
+    });
+  });
+
+  test("keeps the caller's tunables and adds only the keys they did not set", () => {
+    expect(withMallocTunables('glibc.malloc.trim_threshold=0:glibc.cpu.hwcaps=-AVX2')).toBe(
+      'glibc.malloc.trim_threshold=0:glibc.cpu.hwcaps=-AVX2:glibc.malloc.mmap_threshold=33554432',
+    );
+    expect(withMallocTunables('glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2')).toBe('glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2');
+    expect(withMallocTunables('')).toBe('glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456');
+  });
+});

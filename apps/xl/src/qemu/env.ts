@@ -1,0 +1,31 @@
+/**
+ * The environment xl starts QEMU with: the caller's, plus glibc malloc tunables that keep the
+ * memory QEMU frees. QEMU allocates each NBD request's and each mirror copy's buffer (up to
+ * 1 MiB) with qemu_memalign and frees it when the request is done; glibc serves such blocks
+ * with mmap and returns them with munmap, so every request faulted its buffer in again, and in
+ * a multi-threaded QEMU each munmap also shoots down TLBs on the other vCPUs. On this project's
+ * VMs, where a page fault is expensive, that was a quarter of a destination QEMU's time while
+ * it took a disk mirror (perf: exc_page_fault under the socket copy into the fresh buffer).
+ * Blocks below 32 MiB (glibc's largest mmap threshold) now come from the heap, and the heap is
+ * trimmed only past 256 MiB free; guest RAM is QEMU's own mmap and is not affected.
+ * Measured, `npm run bench -- migrate-q`'s baseline (the same QMP sequence, no xl in the path):
+ * mirror of 1 GiB 4.60-4.62 s -> 2.53-2.75 s.
+ *
+ * Tunables the caller already set in GLIBC_TUNABLES are left as they are.
+ */
+export const QEMU_MALLOC_TUNABLES: readonly (readonly [string, string])[] = [
+  ['glibc.malloc.mmap_threshold', String(32 * 1024 * 1024)],
+  ['glibc.malloc.trim_threshold', String(256 * 1024 * 1024)],
+];
+
+/** GLIBC_TUNABLES with ours added for every key `existing` does not set. */
+export function withMallocTunables(existing: string | undefined): string {
+  const given = (existing ?? '').split(':').filter((t) => t !== '');
+  const keys = new Set(given.map((t) => t.split('=', 1)[0]));
+  return [...given, ...QEMU_MALLOC_TUNABLES.filter(([k]) => !keys.has(k)).map(([k, v]) => `${k}=${v}`)].join(':');
+}
+
+/** The environment for a QEMU process started by xl (or by a benchmark's baseline, to match). */
+export function qemuEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...base, GLIBC_TUNABLES: withMallocTunables(base.GLIBC_TUNABLES) };
+}
