@@ -92,10 +92,14 @@ async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', r
   await execa('sync');
   const receiver = ['node', XL, '--state-dir', b, 'migrate-receive'].map(shellWord).join(' ');
   const q = transport === 'plain' ? [] : ['-q', '--transport', transport, '--target-dir', targets];
-  const out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
+  let out: string;
+  try {
+    out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
+    await xl(b, 'destroy', `q${transport}`);
+  } finally {
+    dropRunFiles(disk, targets);
+  }
   const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number; pausedMs: number };
-  await xl(b, 'destroy', `q${transport}`);
-  dropRunFiles(disk, targets);
   const p = summary.phases;
   return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs, pausedMs: summary.pausedMs };
 }

@@ -19,6 +19,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   QmpClient, cont, followMigration, migrate, migrateIncoming, migrateSetCapabilities, migrateSetParameters, quit, stop,
 } from '@xlkit/qmp';
@@ -50,6 +51,21 @@ interface Summary extends Timed {
   phases: string;
   /** When xl's sync phase began (save only). */
   syncAt?: number;
+  /** The helper freeing the file a save replaced (save only). */
+  replacedFreedBy?: number;
+}
+
+/** Waits for a process to be gone (the helper freeing a replaced save file), so the next timed run does not share the CPU with it. */
+async function gone(pid: number | undefined): Promise<void> {
+  if (pid === undefined) return;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(10);
+  }
 }
 
 async function flush(file: string): Promise<void> {
@@ -60,11 +76,15 @@ async function flush(file: string): Promise<void> {
 
 function summaryOf(stdout: string): Summary {
   const phases = phasesOf(stdout);
-  const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string; seconds?: number; bytes?: number };
+  const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string; seconds?: number; bytes?: number; replacedFreedBy?: number };
   if (last.event !== 'summary' || typeof last.seconds !== 'number' || typeof last.bytes !== 'number') throw new Error(`no summary in: ${stdout.slice(-300)}`);
   const sync = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
     .find((e) => e.event === 'phase' && e.phase === 'sync');
-  return { seconds: last.seconds, bytes: last.bytes, phases, ...(sync?.time === undefined ? {} : { syncAt: sync.time }) };
+  return {
+    seconds: last.seconds, bytes: last.bytes, phases,
+    ...(sync?.time === undefined ? {} : { syncAt: sync.time }),
+    ...(last.replacedFreedBy === undefined ? {} : { replacedFreedBy: last.replacedFreedBy }),
+  };
 }
 
 interface Record {
@@ -160,6 +180,7 @@ export async function benchSaveRestore(): Promise<void> {
       await flush(baseFile);
       const flushSeconds = (performance.now() - f0) / 1000;
       const x = summaryOf(await xl(stateDir, 'save', '--json', ...(i < REPS - 1 ? ['-c'] : []), 'bench', xlFile));
+      await gone(x.replacedFreedBy);
       await flush(xlFile);
       if (i < 0) continue;
       bSaves.push({ ...b, flushSeconds });

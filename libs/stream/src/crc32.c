@@ -32,8 +32,12 @@ static napi_value crc32_js(napi_env env, napi_callback_info info) {
     napi_valuetype kind;
     if (napi_typeof(env, argv[1], &kind) != napi_ok) return NULL;
     if (kind != napi_undefined) {
+      if (kind != napi_number) {
+        napi_throw_type_error(env, NULL, "crc32: expected the previous crc as a number");
+        return NULL;
+      }
       double previous;
-      if (kind != napi_number || napi_get_value_double(env, argv[1], &previous) != napi_ok ||
+      if (napi_get_value_double(env, argv[1], &previous) != napi_ok ||
           !(previous >= 0 && previous <= 4294967295.0) || previous != (double)(uint32_t)previous) {
         napi_throw_range_error(env, NULL, "crc32: expected the previous crc as an integer in 0..2^32-1");
         return NULL;

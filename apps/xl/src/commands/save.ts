@@ -56,6 +56,7 @@ export const saveCommand: CommandSpec = {
       progress.summary({
         result: 'ok', domain: domain.name, id: domain.id, file: target, bytes: r.fileBytes, ramBytes: r.ramBytes,
         seconds: Math.round(r.seconds * 1000) / 1000, rate: Math.round(rate), digest: r.digest, domainState: r.domainState,
+        ...(r.replacedFreedBy === undefined ? {} : { replacedFreedBy: r.replacedFreedBy }),
       });
       if (json !== true) {
         const where = r.domainState === 'destroyed' ? 'the domain was destroyed' : `domain ${domain.name} (id ${domain.id}) is ${r.domainState}`;

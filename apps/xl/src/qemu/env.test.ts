@@ -17,4 +17,9 @@ describe('QEMU environment', () => {
     expect(withMallocTunables('glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2')).toBe('glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2');
     expect(withMallocTunables('')).toBe('glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456');
   });
+
+  test('an older MALLOC_*_ variable the caller set keeps its tunable out', () => {
+    expect(qemuEnv({ MALLOC_TRIM_THRESHOLD_: '0' }).GLIBC_TUNABLES).toBe('glibc.malloc.mmap_threshold=33554432');
+    expect(qemuEnv({ MALLOC_TRIM_THRESHOLD_: '0', MALLOC_MMAP_THRESHOLD_: '1' })).toEqual({ MALLOC_TRIM_THRESHOLD_: '0', MALLOC_MMAP_THRESHOLD_: '1' });
+  });
 });

@@ -11,21 +11,27 @@
  * Measured, `npm run bench -- migrate-q`'s baseline (the same QMP sequence, no xl in the path):
  * mirror of 1 GiB 4.60-4.62 s -> 2.53-2.75 s.
  *
- * Tunables the caller already set in GLIBC_TUNABLES are left as they are.
+ * What a QEMU keeps is bounded by its own peak: glibc only keeps memory that was in use
+ * before (here tens of MiB of request buffers during a mirror), never more than that.
+ *
+ * A setting the caller made wins: a key already in GLIBC_TUNABLES, or its older form
+ * (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), which GLIBC_TUNABLES would override.
  */
-export const QEMU_MALLOC_TUNABLES: readonly (readonly [string, string])[] = [
-  ['glibc.malloc.mmap_threshold', String(32 * 1024 * 1024)],
-  ['glibc.malloc.trim_threshold', String(256 * 1024 * 1024)],
+export const QEMU_MALLOC_TUNABLES: readonly { key: string; value: string; legacy: string }[] = [
+  { key: 'glibc.malloc.mmap_threshold', value: String(32 * 1024 * 1024), legacy: 'MALLOC_MMAP_THRESHOLD_' },
+  { key: 'glibc.malloc.trim_threshold', value: String(256 * 1024 * 1024), legacy: 'MALLOC_TRIM_THRESHOLD_' },
 ];
 
-/** GLIBC_TUNABLES with ours added for every key `existing` does not set. */
-export function withMallocTunables(existing: string | undefined): string {
+/** GLIBC_TUNABLES with ours added for every key the caller did not set (in it, or in `base`'s older variables). */
+export function withMallocTunables(existing: string | undefined, base: NodeJS.ProcessEnv = {}): string {
   const given = (existing ?? '').split(':').filter((t) => t !== '');
   const keys = new Set(given.map((t) => t.split('=', 1)[0]));
-  return [...given, ...QEMU_MALLOC_TUNABLES.filter(([k]) => !keys.has(k)).map(([k, v]) => `${k}=${v}`)].join(':');
+  const ours = QEMU_MALLOC_TUNABLES.filter((t) => !keys.has(t.key) && base[t.legacy] === undefined);
+  return [...given, ...ours.map((t) => `${t.key}=${t.value}`)].join(':');
 }
 
 /** The environment for a QEMU process started by xl (or by a benchmark's baseline, to match). */
 export function qemuEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  return { ...base, GLIBC_TUNABLES: withMallocTunables(base.GLIBC_TUNABLES) };
+  const tunables = withMallocTunables(base.GLIBC_TUNABLES, base);
+  return tunables === '' ? { ...base } : { ...base, GLIBC_TUNABLES: tunables };
 }

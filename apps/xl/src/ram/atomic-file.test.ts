@@ -1,4 +1,4 @@
-import { fdatasync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fdatasync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -30,6 +30,20 @@ describe('AtomicFile', () => {
     expect(readdirSync(d)).toEqual(['dom.save']);
     // The old file went to a helper to be freed (replaced-file.ts).
     expect(f.replaced?.by).toBe('helper');
+    expect(f.inPlace).toBe(true);
+  });
+
+  test('a rename that fails leaves FILE as it was, nothing in place and nothing let go', async () => {
+    const d = dir();
+    const target = path.join(d, 'taken');
+    mkdirSync(target);
+    writeFileSync(path.join(target, 'inside'), 'x'); // a non-empty directory: rename onto it fails
+    const f = await AtomicFile.create(target);
+    f.stream.write(Buffer.from('new'));
+    await expect(f.commit()).rejects.toMatchObject({ code: 'XL_SAVE', message: expect.stringContaining('cannot rename') });
+    expect(f.inPlace).toBe(false);
+    expect(f.replaced).toBeUndefined();
+    expect(readdirSync(d)).toEqual(['taken']);
   });
 
   test('with no FILE before it, commit() has nothing to let go', async () => {

@@ -25,6 +25,8 @@ export class AtomicFile {
   readonly #flusher: WriteBehind;
   /** How the FILE this one replaced was let go (set by commit() when there was one). */
   replaced: Release | undefined;
+  /** FILE holds the new contents (the rename succeeded), even if commit() failed after it. */
+  inPlace = false;
 
   private constructor(target: string, tempPath: string, stream: WriteStream, flusher: WriteBehind) {
     this.target = target;
@@ -83,20 +85,23 @@ export class AtomicFile {
     // An old FILE is held open across the rename and freed by a helper (replaced-file.ts).
     const old = await holdReplaced(this.target);
     try {
-      try {
-        await rename(this.tempPath, this.target);
-      } catch (err) {
-        await rm(this.tempPath, { force: true });
-        throw fail('cannot rename', err);
-      }
+      await rename(this.tempPath, this.target);
+    } catch (err) {
+      await old?.close().catch(() => undefined); // FILE keeps its link: nothing to free
+      await rm(this.tempPath, { force: true });
+      throw fail('cannot rename', err);
+    }
+    this.inPlace = true;
+    if (old !== undefined) this.replaced = await releaseDetached(old);
+    try {
       const dir = await open(path.dirname(this.target), 'r');
       try {
         await dir.sync();
       } finally {
         await dir.close();
       }
-    } finally {
-      if (old !== undefined) this.replaced = await releaseDetached(old);
+    } catch (err) {
+      throw new XlError('XL_SAVE', `${this.target} is in place, but syncing its directory failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
     return size;
   }

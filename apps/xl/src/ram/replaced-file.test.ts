@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, mkdirSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,16 +30,19 @@ async function gone(pid: number): Promise<boolean> {
 }
 
 describe('holdReplaced', () => {
-  test('holds a regular file, and nothing for a missing file, a symlink or a directory', async () => {
+  test('holds a regular file, and nothing for a missing file, a symlink, a directory or a file with another link', async () => {
     const d = dir();
     writeFileSync(path.join(d, 'f'), 'x');
     symlinkSync(path.join(d, 'f'), path.join(d, 'link'));
     mkdirSync(path.join(d, 'sub'));
+    writeFileSync(path.join(d, 'shared'), 'y');
+    linkSync(path.join(d, 'shared'), path.join(d, 'shared-too'));
     const held = await holdReplaced(path.join(d, 'f'));
     expect(held).toBeDefined();
     expect((await held?.stat())?.ino).toBe(statSync(path.join(d, 'f')).ino);
     await held?.close();
-    for (const name of ['missing', 'link', 'sub']) expect(await holdReplaced(path.join(d, name))).toBeUndefined();
+    // A rename over 'shared' frees nothing: its other link keeps the data.
+    for (const name of ['missing', 'link', 'sub', 'shared']) expect(await holdReplaced(path.join(d, name))).toBeUndefined();
   });
 });
 
@@ -77,5 +81,13 @@ describe('releaseDetached', () => {
       process.env.PATH = savedPath;
     }
     expect(held.fd).toBe(-1);
+  });
+
+  test('never throws: a helper that cannot even be spawned leaves xl to close the file itself', async () => {
+    let closed = 0;
+    // A descriptor number nothing has open: spawn() refuses it at once (EBADF).
+    const bogus = { fd: 1_000_000, close: async () => void closed++ } as unknown as FileHandle;
+    expect(await releaseDetached(bogus)).toEqual({ by: 'in-process' });
+    expect(closed).toBe(1);
   });
 });

@@ -41,6 +41,8 @@ export interface SaveResult {
   wasRunning: boolean;
   /** Where the domain is now. */
   domainState: 'destroyed' | 'running' | 'paused';
+  /** The helper process freeing the file FILE replaced, if one was started (replaced-file.ts). */
+  replacedFreedBy?: number;
 }
 
 /** The record without the marks of a save in progress. */
@@ -107,11 +109,15 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
       await store.update(record.id, (r) => ({ ...withoutSaving(r), status: options.after === 'running' && wasRunning ? 'running' : 'paused' }));
       domainState = options.after === 'running' && wasRunning ? 'running' : 'paused';
     }
-    return { fileBytes, ramBytes: ram.bytes, seconds: (performance.now() - started) / 1000, digest: ram.digest.toString('hex'), wasRunning, domainState };
+    const freedBy = file.replaced?.pid;
+    return {
+      fileBytes, ramBytes: ram.bytes, seconds: (performance.now() - started) / 1000, digest: ram.digest.toString('hex'), wasRunning, domainState,
+      ...(freedBy === undefined ? {} : { replacedFreedBy: freedBy }),
+    };
   } catch (err) {
-    if (committed) {
+    if (committed || file?.inPlace === true) {
       // FILE is complete: resuming the domain as well would leave two copies to run.
-      const step = options.after === 'destroy' ? 'destroying the domain' : 'setting the domain as asked';
+      const step = !committed ? 'making the rename durable' : options.after === 'destroy' ? 'destroying the domain' : 'setting the domain as asked';
       throw new XlError('XL_SAVE', `${options.file} was written, but ${step} afterwards failed: ${err instanceof Error ? err.message : String(err)}; domain '${record.name}' is left stopped`, { cause: err, domain: record.name });
     }
     await file?.discard();
