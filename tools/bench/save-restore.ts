@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   QmpClient, cont, followMigration, migrate, migrateIncoming, migrateSetCapabilities, migrateSetParameters, quit, stop,
 } from '@xlkit/qmp';
-import { qemuEnv } from '@xlkit/xl';
+import { isProcessAlive, qemuEnv } from '@xlkit/xl';
 import { ROOT, xl, waitForLine } from './xl-cli.js';
 
 const FILL_MIB = Number(process.env.XLKIT_BENCH_FILL_MIB ?? 1024);
@@ -57,15 +57,7 @@ interface Summary extends Timed {
 
 /** Waits for a process to be gone (the helper freeing a replaced save file), so the next timed run does not share the CPU with it. */
 async function gone(pid: number | undefined): Promise<void> {
-  if (pid === undefined) return;
-  for (;;) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(10);
-  }
+  while (pid !== undefined && isProcessAlive(pid)) await sleep(10);
 }
 
 async function flush(file: string): Promise<void> {

@@ -39,7 +39,7 @@ export const infoCommand: CommandSpec = {
       // Whether xl keeps the memory it frees (@xlkit/os-tune): 'unavailable' if its addon did not build.
       ['xl_malloc_tuning', keepFreedMemory()],
       // Which CRC-32 checks save files and migration streams: 'isa-l', or 'zlib' if @xlkit/stream's addon did not build.
-      ['xl_crc32', crc32Backend],
+      ['xl_crc32', crc32Backend()],
       ['nr_domains', String(live.length)],
     ];
     for (const [k, v] of rows) println(io.stdout, `${k.padEnd(23)}: ${v}`);

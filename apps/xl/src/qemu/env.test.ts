@@ -11,11 +11,11 @@ describe('QEMU environment', () => {
   });
 
   test("keeps the caller's tunables and adds only the keys they did not set", () => {
-    expect(withMallocTunables('glibc.malloc.trim_threshold=0:glibc.cpu.hwcaps=-AVX2')).toBe(
+    expect(withMallocTunables({ GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=0:glibc.cpu.hwcaps=-AVX2' })).toBe(
       'glibc.malloc.trim_threshold=0:glibc.cpu.hwcaps=-AVX2:glibc.malloc.mmap_threshold=33554432',
     );
-    expect(withMallocTunables('glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2')).toBe('glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2');
-    expect(withMallocTunables('')).toBe('glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456');
+    expect(withMallocTunables({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2' })).toBe('glibc.malloc.mmap_threshold=1:glibc.malloc.trim_threshold=2');
+    expect(withMallocTunables({ GLIBC_TUNABLES: '' })).toBe('glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456');
   });
 
   test('an older MALLOC_*_ variable the caller set keeps its tunable out', () => {

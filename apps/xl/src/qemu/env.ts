@@ -22,9 +22,9 @@ export const QEMU_MALLOC_TUNABLES: readonly { key: string; value: string; legacy
   { key: 'glibc.malloc.trim_threshold', value: String(256 * 1024 * 1024), legacy: 'MALLOC_TRIM_THRESHOLD_' },
 ];
 
-/** GLIBC_TUNABLES with ours added for every key the caller did not set (in it, or in `base`'s older variables). */
-export function withMallocTunables(existing: string | undefined, base: NodeJS.ProcessEnv = {}): string {
-  const given = (existing ?? '').split(':').filter((t) => t !== '');
+/** `base`'s GLIBC_TUNABLES with ours added for every key it does not set (there, or in an older variable). */
+export function withMallocTunables(base: NodeJS.ProcessEnv): string {
+  const given = (base.GLIBC_TUNABLES ?? '').split(':').filter((t) => t !== '');
   const keys = new Set(given.map((t) => t.split('=', 1)[0]));
   const ours = QEMU_MALLOC_TUNABLES.filter((t) => !keys.has(t.key) && base[t.legacy] === undefined);
   return [...given, ...ours.map((t) => `${t.key}=${t.value}`)].join(':');
@@ -32,6 +32,6 @@ export function withMallocTunables(existing: string | undefined, base: NodeJS.Pr
 
 /** The environment for a QEMU process started by xl (or by a benchmark's baseline, to match). */
 export function qemuEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const tunables = withMallocTunables(base.GLIBC_TUNABLES, base);
+  const tunables = withMallocTunables(base);
   return tunables === '' ? { ...base } : { ...base, GLIBC_TUNABLES: tunables };
 }

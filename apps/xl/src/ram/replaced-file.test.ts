@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, test } from 'vitest';
+import { isProcessAlive } from '../process-info.js';
 import { holdReplaced, releaseDetached } from './replaced-file.js';
 
 const dirs: string[] = [];
@@ -18,15 +19,8 @@ function dir(): string {
 }
 
 async function gone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await sleep(10);
-  }
-  return false;
+  for (let i = 0; i < 200 && isProcessAlive(pid); i++) await sleep(10);
+  return !isProcessAlive(pid);
 }
 
 describe('holdReplaced', () => {

@@ -115,7 +115,8 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
       ...(freedBy === undefined ? {} : { replacedFreedBy: freedBy }),
     };
   } catch (err) {
-    if (committed || file?.inPlace === true) {
+    // commit() sets inPlace at its rename; `committed` says it also returned.
+    if (file?.inPlace === true) {
       // FILE is complete: resuming the domain as well would leave two copies to run.
       const step = !committed ? 'making the rename durable' : options.after === 'destroy' ? 'destroying the domain' : 'setting the domain as asked';
       throw new XlError('XL_SAVE', `${options.file} was written, but ${step} afterwards failed: ${err instanceof Error ? err.message : String(err)}; domain '${record.name}' is left stopped`, { cause: err, domain: record.name });
