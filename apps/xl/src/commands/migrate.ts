@@ -69,7 +69,7 @@ export const migrateCommand: CommandSpec = {
     live: 'Ignored (migration is always live), as in xl',
     json: 'Print progress and the result as NDJSON events on stdout',
     bandwidth: 'Limit the RAM stream to this many MiB/s (default: unlimited)',
-    'max-downtime': "QEMU's downtime limit in milliseconds once all of RAM was sent once (default: QEMU's, 300; no switch-over before that)",
+    'max-downtime': "QEMU's downtime limit in milliseconds (default: QEMU's, 300)",
     'mirror-disks': 'Copy the local disks too (phase 2: live mirror, then the RAM): for disks the destination cannot see',
     'target-dir': "With -q: create the disk targets in this directory on the destination (default: the same paths)",
     transport: "With -q: 'tunnel' (default: disk traffic inside the migration pipe, e.g. ssh) or 'direct' (NBD over TCP to the destination)",

@@ -8,7 +8,7 @@
  * After GO the source is never resumed unless the receiver says it destroyed its copy.
  */
 import type { Writable } from 'node:stream';
-import { finalMigrationFigures, type QmpClient } from '@xlkit/qmp';
+import { finalMigrationFigures, migrateSetParameters, type QmpClient } from '@xlkit/qmp';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
@@ -23,7 +23,6 @@ import { MirrorSender, type MirrorFlags } from '../mirror/sender-side.js';
 import { waitBackEnd, waitPhaseReady } from './back-channel.js';
 import { ByteChannel } from './byte-channel.js';
 import { CorruptRamChunk, parseFaults } from './fault.js';
-import { gateFirstPass, QEMU_DEFAULT_DOWNTIME_LIMIT_MS, type FirstPassGate } from './first-pass-gate.js';
 import { senderHandshake, type SenderLink } from './handshake.js';
 import { errorMessage, migratedAwayName } from './names.js';
 import { Feature, READY } from './protocol.js';
@@ -106,7 +105,6 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
   let committed = false;
   let mirror: MirrorSender | undefined;
   let backDone: Promise<void> | undefined;
-  let gate: FirstPassGate | undefined;
   const before: SourceBefore = { name: domain.name, status: domain.status, running: domain.status === 'running' };
   try {
     stages.start('handshake');
@@ -163,7 +161,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     backDone = waitBackEnd(back, credit && ((rec) => rec.name === 'RAM_CREDIT' && (credit.grant(rec.value.bytes), true)));
     backDone.catch((err: unknown) => failure.abort(err));
     await writer.writePhase(3);
-    gate = await gateFirstPass(qmp, o.maxDowntimeMs ?? QEMU_DEFAULT_DOWNTIME_LIMIT_MS, (err) => failure.abort(err));
+    if (o.maxDowntimeMs !== undefined) await migrateSetParameters(qmp, { 'downtime-limit': o.maxDowntimeMs });
     let total: number | undefined;
     const ram = await raced(
       sendRam(qmp, {
@@ -192,7 +190,6 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
       }),
       failure.signal,
     );
-    gate.close();
     if (mirror) await raced(mirror.afterRam(), failure.signal);
     await writer.end();
     // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
@@ -224,7 +221,6 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     const why: unknown = failure.signal.aborted ? failure.signal.reason : err;
     await abortToReceiver(link, stages.current, why);
     await mirror?.abort(qmp).catch(() => undefined);
-    await gate?.release();
     const kept = await rollbackSource(store, domain, qmp, before);
     await receiver?.stop(RECEIVER_GRACE_MS);
     const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';
