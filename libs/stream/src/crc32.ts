@@ -26,18 +26,14 @@ function loadIsal(): Crc32 | undefined {
 export const zlibCrc: Crc32 = (data, previous = 0) => zlibCrc32(data, previous);
 
 // Loaded on first use (about 2.5 ms with libisal), not by every xl command that imports this library.
-let chosen: { crc: Crc32; backend: 'isa-l' | 'zlib' } | undefined;
-function choose(): { crc: Crc32; backend: 'isa-l' | 'zlib' } {
-  if (chosen === undefined) {
-    const isal = loadIsal();
-    chosen = isal === undefined ? { crc: zlibCrc, backend: 'zlib' } : { crc: isal, backend: 'isa-l' };
-  }
-  return chosen;
+let chosen: Crc32 | undefined;
+function implementation(): Crc32 {
+  return (chosen ??= loadIsal() ?? zlibCrc);
 }
 
 /** Which implementation `crc32` uses. */
 export function crc32Backend(): 'isa-l' | 'zlib' {
-  return choose().backend;
+  return implementation() === zlibCrc ? 'zlib' : 'isa-l';
 }
 
-export const crc32: Crc32 = (data, previous) => (chosen ?? choose()).crc(data, previous);
+export const crc32: Crc32 = (data, previous) => implementation()(data, previous);

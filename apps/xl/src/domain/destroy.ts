@@ -15,18 +15,22 @@ export async function waitForQemuExit(record: DomainRecord, timeoutMs = 10_000, 
   return true;
 }
 
-export async function destroyDomain(store: DomainStore, record: DomainRecord): Promise<void> {
-  if (record.qemu && isQemuAlive(record)) {
-    try {
-      process.kill(record.qemu.pid, 'SIGKILL');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
-        throw new XlError('XL_QEMU_FAILED', `cannot kill QEMU pid ${record.qemu.pid} of domain '${record.name}'`, { cause: err, domain: record.name });
-      }
-    }
-    if (!(await waitForQemuExit(record))) {
-      throw new XlError('XL_QEMU_FAILED', `QEMU pid ${record.qemu.pid} of domain '${record.name}' did not exit after SIGKILL`, { domain: record.name });
+/** SIGKILL for the domain's QEMU, if it runs, and wait until it has exited: a killed QEMU holds its disks until then. */
+export async function killQemu(record: DomainRecord): Promise<void> {
+  if (!record.qemu || !isQemuAlive(record)) return;
+  try {
+    process.kill(record.qemu.pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
+      throw new XlError('XL_QEMU_FAILED', `cannot kill QEMU pid ${record.qemu.pid} of domain '${record.name}'`, { cause: err, domain: record.name });
     }
   }
+  if (!(await waitForQemuExit(record))) {
+    throw new XlError('XL_QEMU_FAILED', `QEMU pid ${record.qemu.pid} of domain '${record.name}' did not exit after SIGKILL`, { domain: record.name });
+  }
+}
+
+export async function destroyDomain(store: DomainStore, record: DomainRecord): Promise<void> {
+  await killQemu(record);
   await store.remove(record.id);
 }

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { isProcessAlive } from '../process-info.js';
 import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
-import { waitForQemuExit } from './destroy.js';
+import { killQemu } from './destroy.js';
 import { isQemuAlive, lastQemuLogLine } from './liveness.js';
 
 export interface ReapedDomain {
@@ -39,17 +39,9 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
       live.push(d);
       continue;
     }
-    // An abandoned create may have left a QEMU behind: it is ours to stop.
-    // Waited for, as destroy does: a killed QEMU holds its disks until its exit is complete,
-    // which for a QEMU with GiBs mapped takes a while; "cleaned up" must mean it is gone.
-    if (d.qemu && isQemuAlive(d)) {
-      try {
-        process.kill(d.qemu.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-      await waitForQemuExit(d);
-    }
+    // An abandoned create may have left a QEMU behind: it is ours to stop, and waited for as
+    // destroy does ("cleaned up" must mean it is gone). Best effort: the state goes either way.
+    await killQemu(d).catch(() => undefined);
     // Targets a dead migrate-receive -q created: half-copied disks nobody will finish.
     for (const f of d.createdDisks ?? []) await rm(f, { force: true }).catch(() => undefined);
     const last = await lastQemuLogLine(store, d.id);
