@@ -1,6 +1,7 @@
 /**
  * Sockets xl writes bulk data into get a 4 MiB send buffer (@xlkit/os-tune): QEMU's incoming
- * migration socket (restore, migrate-receive) and both ends of a tunnelled NBD connection.
+ * migration socket in a restore (not in migrate-receive: ram/incoming.ts says why) and both
+ * ends of a tunnelled NBD connection.
  * With the default 208 KiB the reader runs dry whenever xl is busy with the next chunk, and an
  * NBD server takes a 1 MiB write request in many small reads. 4 MiB holds a chunk of either
  * size xl writes (1 MiB in a migration, 4 MiB in a save file).

@@ -68,6 +68,33 @@ describe('source mirrors against the fake QMP server', () => {
     });
   });
 
+  it('finishes from the job events alone: no query-block-jobs in the downtime, dismiss and delete sent together', async () => {
+    const ended = (server: { emitEvent: (e: string, d: Record<string, unknown>) => void }, id: string, error?: string) => {
+      server.emitEvent('JOB_STATUS_CHANGE', { status: 'waiting', id });
+      server.emitEvent('BLOCK_JOB_COMPLETED', { type: 'mirror', device: id, len: 100, offset: 100, speed: 0, ...(error === undefined ? {} : { error }) });
+      server.emitEvent('JOB_STATUS_CHANGE', { status: 'concluded', id });
+    };
+    await withFakeClient({
+      handlers: {
+        'block-job-cancel': (args, { server }) => (ended(server, String(args.device)), {}),
+        'query-block-jobs': () => {
+          throw new Error('polled');
+        },
+        'job-dismiss': () => ({}),
+        'blockdev-del': () => ({}),
+      },
+    }, async (c, server) => {
+      await finishMirrors(c, disks); // a poll would have failed it
+      expect(server.commands.map((x) => x.execute).slice(1)).toEqual(['block-job-cancel', 'block-job-cancel', 'job-dismiss', 'job-dismiss', 'blockdev-del', 'blockdev-del']);
+    });
+    await withFakeClient({
+      handlers: { 'block-job-cancel': (args, { server }) => (ended(server, String(args.device), 'Input/output error'), {}) },
+    }, async (c, server) => {
+      await expect(finishMirrors(c, disks.slice(0, 1))).rejects.toThrow(/finishing the disk mirrors failed: xlkit-mirror-xvda: Input\/output error/);
+      expect(server.commands.map((x) => x.execute)).not.toContain('job-dismiss');
+    });
+  });
+
   it('aborts with force, dismisses, deletes; a job ending in error at finish fails the migration', async () => {
     let gone = false;
     await withFakeClient({

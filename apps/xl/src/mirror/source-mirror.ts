@@ -16,7 +16,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   blockdevAdd, blockdevDel, blockdevMirror, blockJobCancel, jobDismiss, queryBlockJobs, waitForMirrorReady,
-  QmpJobError, QmpTimeoutError, type BlockJobInfo, type MirrorProgress, type QmpClient, type SocketAddress,
+  QmpJobError, QmpTimeoutError, type BlockJobInfo, type EventListener, type MirrorProgress, type QmpClient, type SocketAddress,
 } from '@xlkit/qmp';
 import type { DiskExports } from '@xlkit/stream';
 import { diskNodeName } from '../qemu/argv.js';
@@ -136,37 +136,65 @@ function toProgress(d: MirrorDisk, job: BlockJobInfo | MirrorProgress | undefine
   return { id: d.id, offset: job?.offset ?? 0, len: job?.len ?? 0, ready: job?.ready === true, status: job?.status ?? 'missing' };
 }
 
-/** Polls until every job concluded; a job event wakes the poll at once (this runs in the downtime). */
-async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number): Promise<BlockJobInfo[]> {
+/** A job that reached `concluded`, with its error if it failed. */
+interface EndedJob {
+  device: string;
+  error?: string;
+}
+
+/** The job-ending events; a listener made before the cancel sees every one of them. */
+const JOB_ENDS = ['BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'JOB_STATUS_CHANGE'] as const;
+
+/**
+ * Until every job concluded. Each job's events say so without a query: its error comes with
+ * BLOCK_JOB_COMPLETED, and JOB_STATUS_CHANGE to `concluded` is the last event before it may be
+ * dismissed. query-block-jobs runs first (unless `fromEvents`: the listener was made before the
+ * cancel) and whenever 50 ms pass without an event. This runs in the downtime.
+ */
+async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number, events: EventListener, fromEvents = false): Promise<EndedJob[]> {
   const deadline = Date.now() + timeoutMs;
-  const events = qmp.listen(['BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'JOB_STATUS_CHANGE']);
-  const wait = (ms: number) => events.get({ timeoutMs: ms }).then(() => undefined, (err: unknown) => {
-    if (!(err instanceof QmpTimeoutError)) throw err;
-  });
-  try {
-    for (;;) {
+  const errors = new Map<string, string>();
+  const concluded = new Set<string>();
+  const done = () => jobIds.every((id) => concluded.has(id));
+  const result = () => jobIds.map((device) => ({ device, ...(errors.has(device) ? { error: errors.get(device) as string } : {}) }));
+  let query = !fromEvents;
+  for (;;) {
+    if (query) {
       const jobs = (await queryBlockJobs(qmp)).filter((j) => jobIds.includes(j.device));
-      if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs;
+      if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs.map((j) => ({ device: j.device, ...(j.error === undefined ? {} : { error: j.error }) }));
       if (Date.now() > deadline) throw new MirrorError('mirror', `mirror jobs did not finish in ${timeoutMs / 1000} s: ${jobs.map((j) => `${j.device} ${j.status}`).join(', ')}`);
-      await wait(50);
     }
-  } finally {
-    events.close();
+    const ev = await events.get({ timeoutMs: 50 }).catch((err: unknown) => {
+      if (err instanceof QmpTimeoutError) return undefined;
+      throw err;
+    });
+    query = ev === undefined;
+    if (ev === undefined) continue;
+    const id = String(ev.data.device ?? ev.data.id ?? '');
+    if (ev.event === 'BLOCK_JOB_COMPLETED' && typeof ev.data.error === 'string') errors.set(id, ev.data.error);
+    if (ev.event === 'JOB_STATUS_CHANGE' && ev.data.status === 'concluded') concluded.add(id);
+    if (done()) return result();
   }
 }
 
 /**
  * At pre-switchover (vCPUs stopped): cancel every READY mirror without force, so each one
  * flushes its last dirty blocks and ends with a consistent target; then dismiss the jobs and
- * delete the NBD nodes. Throws if any job ends with an error (the target is not usable).
+ * delete the NBD nodes (sent together: QEMU runs them in order). Throws if any job ends with
+ * an error (the target is not usable).
  */
 export async function finishMirrors(qmp: QmpClient, disks: readonly MirrorDisk[], timeoutMs = 120_000): Promise<void> {
-  await Promise.all(disks.map((d) => blockJobCancel(qmp, { device: d.jobId, force: false })));
-  const jobs = await waitConcluded(qmp, disks.map((d) => d.jobId), timeoutMs);
+  const events = qmp.listen(JOB_ENDS);
+  let jobs: EndedJob[];
+  try {
+    await Promise.all(disks.map((d) => blockJobCancel(qmp, { device: d.jobId, force: false })));
+    jobs = await waitConcluded(qmp, disks.map((d) => d.jobId), timeoutMs, events, true);
+  } finally {
+    events.close();
+  }
   const failed = jobs.filter((j) => j.error !== undefined);
   if (failed.length > 0) throw new MirrorError('mirror', `finishing the disk mirrors failed: ${failed.map((j) => `${j.device}: ${j.error}`).join('; ')}`);
-  await Promise.all(disks.map((d) => jobDismiss(qmp, { id: d.jobId })));
-  await Promise.all(disks.map((d) => blockdevDel(qmp, { 'node-name': d.nbdNode })));
+  await Promise.all([...disks.map((d) => jobDismiss(qmp, { id: d.jobId })), ...disks.map((d) => blockdevDel(qmp, { 'node-name': d.nbdNode }))]);
 }
 
 /** Failure path: force-cancel, dismiss, delete the NBD nodes. Best effort and idempotent. */
@@ -176,7 +204,9 @@ export async function abortMirrors(qmp: QmpClient, disks: readonly MirrorDisk[])
   for (const j of await present()) {
     if (j.status !== 'concluded') await blockJobCancel(qmp, { device: j.device, force: true }).catch(() => undefined);
   }
-  await waitConcluded(qmp, ids, 30_000).catch(() => undefined);
+  const events = qmp.listen(JOB_ENDS);
+  await waitConcluded(qmp, ids, 30_000, events).catch(() => undefined);
+  events.close();
   for (const j of await present()) await jobDismiss(qmp, { id: j.device }).catch(() => undefined);
   for (const d of disks) {
     for (let i = 0; i < 50; i++) {
