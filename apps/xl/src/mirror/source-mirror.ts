@@ -148,20 +148,21 @@ const JOB_ENDS = ['BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'JOB_STATUS_CHAN
 /**
  * Until every job concluded. Each job's events say so without a query: its error comes with
  * BLOCK_JOB_COMPLETED, and JOB_STATUS_CHANGE to `concluded` is the last event before it may be
- * dismissed. query-block-jobs runs first (unless `fromEvents`: the listener was made before the
- * cancel) and whenever 50 ms pass without an event. This runs in the downtime.
+ * dismissed. `events` must have been listening since before the cancel; a job that ended
+ * before that shows up in query-block-jobs, asked whenever 50 ms pass without an event. At
+ * pre-switchover this runs in the downtime.
  */
-async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number, events: EventListener, fromEvents = false): Promise<EndedJob[]> {
+async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number, events: EventListener): Promise<EndedJob[]> {
   const deadline = Date.now() + timeoutMs;
   const errors = new Map<string, string>();
   const concluded = new Set<string>();
   const done = () => jobIds.every((id) => concluded.has(id));
-  const result = () => jobIds.map((device) => ({ device, ...(errors.has(device) ? { error: errors.get(device) as string } : {}) }));
-  let query = !fromEvents;
+  const ended = (device: string, error: string | undefined): EndedJob => (error === undefined ? { device } : { device, error });
+  let query = false;
   for (;;) {
     if (query) {
       const jobs = (await queryBlockJobs(qmp)).filter((j) => jobIds.includes(j.device));
-      if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs.map((j) => ({ device: j.device, ...(j.error === undefined ? {} : { error: j.error }) }));
+      if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs.map((j) => ended(j.device, j.error));
       if (Date.now() > deadline) throw new MirrorError('mirror', `mirror jobs did not finish in ${timeoutMs / 1000} s: ${jobs.map((j) => `${j.device} ${j.status}`).join(', ')}`);
     }
     const ev = await events.get({ timeoutMs: 50 }).catch((err: unknown) => {
@@ -173,7 +174,7 @@ async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutM
     const id = String(ev.data.device ?? ev.data.id ?? '');
     if (ev.event === 'BLOCK_JOB_COMPLETED' && typeof ev.data.error === 'string') errors.set(id, ev.data.error);
     if (ev.event === 'JOB_STATUS_CHANGE' && ev.data.status === 'concluded') concluded.add(id);
-    if (done()) return result();
+    if (done()) return jobIds.map((device) => ended(device, errors.get(device)));
   }
 }
 
@@ -188,7 +189,7 @@ export async function finishMirrors(qmp: QmpClient, disks: readonly MirrorDisk[]
   let jobs: EndedJob[];
   try {
     await Promise.all(disks.map((d) => blockJobCancel(qmp, { device: d.jobId, force: false })));
-    jobs = await waitConcluded(qmp, disks.map((d) => d.jobId), timeoutMs, events, true);
+    jobs = await waitConcluded(qmp, disks.map((d) => d.jobId), timeoutMs, events);
   } finally {
     events.close();
   }
@@ -201,12 +202,15 @@ export async function finishMirrors(qmp: QmpClient, disks: readonly MirrorDisk[]
 export async function abortMirrors(qmp: QmpClient, disks: readonly MirrorDisk[]): Promise<void> {
   const ids = disks.map((d) => d.jobId);
   const present = async () => (await queryBlockJobs(qmp).catch(() => [] as BlockJobInfo[])).filter((j) => ids.includes(j.device));
-  for (const j of await present()) {
-    if (j.status !== 'concluded') await blockJobCancel(qmp, { device: j.device, force: true }).catch(() => undefined);
-  }
   const events = qmp.listen(JOB_ENDS);
-  await waitConcluded(qmp, ids, 30_000, events).catch(() => undefined);
-  events.close();
+  try {
+    for (const j of await present()) {
+      if (j.status !== 'concluded') await blockJobCancel(qmp, { device: j.device, force: true }).catch(() => undefined);
+    }
+    await waitConcluded(qmp, ids, 30_000, events).catch(() => undefined);
+  } finally {
+    events.close();
+  }
   for (const j of await present()) await jobDismiss(qmp, { id: j.device }).catch(() => undefined);
   for (const d of disks) {
     for (let i = 0; i < 50; i++) {
