@@ -64,7 +64,11 @@ if (!bundleIsFresh()) {
   renameSync(temp, bundle);
 }
 
-process.setSourceMapsEnabled(true);
+// Stack traces map back to the TypeScript sources only with -v: Node decodes the bundle's whole
+// source map when it loads it, about 45 ms of every start here (xl help: 0.21-0.28 s, node
+// itself 0.09 s), and migrate-receive's start is part of every migration. An internal error
+// says to run again with -v.
+if (process.argv.slice(2).some((a) => /^-v+$/.test(a) || a === '--verbose')) process.setSourceMapsEnabled(true);
 const { main, keepFreedMemory } = await import(pathToFileURL(bundle).href);
 // The same data paths through glibc: freed buffers are reused rather than faulted in again
 // (libs/os-tune; a no-op where its addon was not built).

@@ -114,6 +114,11 @@ describe('main', () => {
     const errno = capture();
     expect(await main(['boom'], errno.io, failing(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })))).toBe(1);
     expect(errno.err()).toMatch(/internal error/);
+    expect(c.err()).toMatch(/run it again with -v to see the stack at its source lines\n$/);
+    const verbose = capture();
+    expect(await main(['-v', 'boom'], verbose.io, failing(new TypeError('x is undefined')))).toBe(1);
+    expect(verbose.err()).toMatch(/TypeError: x is undefined/);
+    expect(verbose.err()).not.toMatch(/run it again with -v/);
   });
 
   it('exits 1 naming file, line and column for a bad config', async () => {

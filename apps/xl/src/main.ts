@@ -129,6 +129,7 @@ export async function main(argv: string[], io: CommandIo = processIo(), table: r
       return EXIT_FAILED;
     }
     io.stderr.write(`xl: internal error (a bug in xl):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    if (!verbose) io.stderr.write('xl: run it again with -v to see the stack at its source lines\n');
     return EXIT_FAILED;
   }
 }
