@@ -1,12 +1,13 @@
 // End to end: `xl migrate -q` between two "hosts" (network namespaces joined by veth), over
 // real ssh to an sshd on host B, each host with its own state dir and disk dir: the tunnel
 // (disk traffic inside the ssh pipe) and direct (NBD over TCP to B's address) transports,
-// with a raw and a qcow2 disk, the guest writing its pattern throughout.
+// with a raw and a qcow2 disk, the guest writing its pattern throughout; both sides' final RAM
+// is compared page by page.
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
-import { cleanupAfterEach, createHostPair, startSshd, verifyDiskImage, waitForSsh } from './helpers/index.js';
+import { cleanupAfterEach, compareRamDumps, createHostPair, startSshd, tempDir, verifyDiskImage, waitForSsh } from './helpers/index.js';
 import { continuous, waitForBeatAbove, XL } from './xl-rig.js';
 import { bootWriter, guestVerify, qPair } from './migrate-q-rig.js';
 
@@ -17,7 +18,10 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
     it(`${transport}: raw + qcow2 disks arrive on host B, the guest keeps running and verifies its disk`, async () => {
       const pair = await createHostPair();
       const { a, b, targetDir } = await qPair('mqh');
-      const sshd = await startSshd(pair.b, { env: { XL_STATE_DIR: b.stateDir }, commands: { xl: XL } });
+      // Both hosts dump the guest's final RAM (the test-only ram-dump hook; B's xl gets it from its sshd).
+      const dumps = tempDir('mqh-ram-');
+      const fault = { XLKIT_FAULT: `ram-dump:${dumps}` };
+      const sshd = await startSshd(pair.b, { env: { XL_STATE_DIR: b.stateDir, ...fault }, commands: { xl: XL } });
       await waitForSsh(pair.a, sshd, pair.b.address);
       // Host A's QEMU lives in A's namespace (the direct transport connects from there to B).
       const src = await bootWriter(a, 'mqh', [{ vdev: 'xvda', format: 'raw', sizeMiB: 64 }, { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 }], 24, async (paths) => {
@@ -25,9 +29,13 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
       }, pair.a);
       const r = await pair.a.exec(
         ['node', XL, '--state-dir', a.stateDir, 'migrate', '-q', '--transport', transport, '--target-dir', targetDir, '-s', sshd.sshCommand, 'mqh', pair.b.address],
-        { reject: false, timeout: 240_000 },
+        { reject: false, timeout: 240_000, env: fault },
       );
       expect(r.exitCode, String(r.stderr)).toBe(0);
+      const ram = await compareRamDumps(path.join(dumps, 'source.ram'), path.join(dumps, 'destination.ram'));
+      expect(ram.sizes[0]).toBeGreaterThan(0);
+      expect(ram.sizes[1]).toBe(ram.sizes[0]);
+      expect(ram.pages, `${ram.count} page(s) differ between the source's final RAM and the destination's`).toEqual([]);
       expect(String(r.stdout)).toContain(`Migration successful: domain mqh now runs on ${pair.b.address}`);
       // Another network namespace is another host: direct NBD goes over TCP to B's address.
       if (transport === 'direct') expect(String(r.stderr)).toMatch(new RegExp(`disk exports: NBD over TCP at ${pair.b.address.replaceAll('.', '\\.')}:\\d+`));

@@ -7,12 +7,12 @@ import path from 'node:path';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
   continuous, guestConfig, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, xlHost, type XlHost, killReceiverAt } from './xl-rig.js';
-import { cleanupAfterEach } from './helpers/index.js';
+import { cleanupAfterEach, compareRamDumps, tempDir } from './helpers/index.js';
 
 cleanupAfterEach();
 
-async function bootSource(a: XlHost, name: string): Promise<{ pid: number; beat: number }> {
-  const created = await a.xl('create', await guestConfig(a.dir, name));
+async function bootSource(a: XlHost, name: string, extra: Record<string, string> = {}): Promise<{ pid: number; beat: number }> {
+  const created = await a.xl('create', await guestConfig(a.dir, name, extra));
   expect(created.exitCode, created.stderr).toBe(0);
   const beats = await waitForBeatAbove(a, name, 2);
   const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
@@ -47,16 +47,21 @@ function oneLine(stderr: string): string {
 }
 
 describe('xl migrate on one host (real QEMU)', () => {
-  it('moves a running guest: heartbeat continues, source gone, one domain with the original name', async () => {
+  it('moves a running guest: heartbeat continues, source gone, one domain with the original name, RAM identical on both sides', async () => {
     const a = xlHost('mig-a-');
     const b = xlHost('mig-b-');
-    const { pid, beat } = await bootSource(a, 'mig1');
+    // The guest dirties RAM throughout; both sides dump it at their last moment (the test-only ram-dump hook).
+    const { pid, beat } = await bootSource(a, 'mig1', { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"' });
     const sourceId = records(a.stateDir)[0]!.id;
+    const dumps = tempDir('mig-ram-');
     const events: Record<string, unknown>[] = [];
-    const child = startMigrate(a, ['--json', '-s', '', 'mig1', sameHostReceiver(b)]);
+    const child = startMigrate(a, ['--json', '-s', '', 'mig1', sameHostReceiver(b)], { env: { XLKIT_FAULT: `ram-dump:${dumps}` } });
     onJsonLines(child.stdout!, (ev) => events.push(ev));
     const r = await child;
     expect(r.exitCode, String(r.stderr)).toBe(0);
+    const ram = await compareRamDumps(path.join(dumps, 'source.ram'), path.join(dumps, 'destination.ram'));
+    expect(ram.sizes).toEqual([128 << 20, 128 << 20]);
+    expect(ram.pages, `${ram.count} page(s) differ between the source's final RAM and the destination's`).toEqual([]);
 
     expect(isProcessAlive(pid)).toBe(false);
     expect(existsSync(path.join(a.stateDir, 'domains', String(sourceId)))).toBe(false);

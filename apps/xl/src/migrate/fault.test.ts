@@ -46,6 +46,8 @@ describe('test fault hooks', () => {
     expect(parseFaults({ XLKIT_FAULT: 'mirror-speed:0,nbd-drop:x' })).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:ram-credit' })).toEqual({ receiverLacks: 'ram-credit' });
     expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:Bad Name' })).toEqual({});
+    expect(parseFaults({ XLKIT_FAULT: 'ram-dump:/run/xl-test/dump-1' })).toEqual({ ramDumpDir: '/run/xl-test/dump-1' });
+    expect(parseFaults({ XLKIT_FAULT: 'ram-dump:relative/dir,ram-dump:/a b' })).toEqual({});
   });
 
   test('corrupt-ram-chunk flips one payload byte of exactly that chunk, which the reader catches there', async () => {

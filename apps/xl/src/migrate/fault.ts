@@ -1,5 +1,5 @@
 /**
- * Test-only fault hooks, read from XLKIT_FAULT (comma-separated). Never set in normal use.
+ * Test-only fault hooks (and one probe, ram-dump), read from XLKIT_FAULT (comma-separated). Never set in normal use.
  *
  *   corrupt-ram-chunk:N     sender: flip one payload byte of the N-th RAM_CHUNK (from 1) in transit,
  *                           after its crc was computed
@@ -12,6 +12,8 @@
  *   nbd-drop:BYTES          sender -q: cut each tunnelled NBD connection after BYTES from QEMU
  *   mirror-stall-ms:MS      sender -q: the window of the not-converging check
  *   receiver-lacks:FEATURE  receiver: leave FEATURE out of its hello, as an older xlkit would
+ *   ram-dump:DIR            both: write the guest's final RAM to DIR/source.ram and
+ *                           DIR/destination.ram (ram-dump.ts), for a test to compare
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { RAM_CHUNK_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, paddedLength } from '@xlkit/stream';
@@ -24,6 +26,7 @@ export interface Faults {
   nbdDropAfter?: number;
   stallWindowMs?: number;
   receiverLacks?: string;
+  ramDumpDir?: string;
 }
 
 const BYTES_OR_MS = /^[1-9][0-9]{0,12}$/;
@@ -36,6 +39,7 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
     if (name === 'receiver-stall' && (arg === 'phase1' || arg === 'targets')) out.receiverStall = arg;
     if (name === 'sender-stall' && arg === 'before-go') out.senderStall = 'before-go';
     if (name === 'receiver-lacks' && /^[a-z][a-z0-9-]{0,63}$/.test(arg ?? '')) out.receiverLacks = arg;
+    if (name === 'ram-dump' && /^\/[A-Za-z0-9._/-]{1,200}$/.test(arg ?? '')) out.ramDumpDir = arg;
     if (!BYTES_OR_MS.test(arg ?? '')) continue;
     if (name === 'mirror-speed') out.mirrorSpeed = Number(arg);
     if (name === 'nbd-drop') out.nbdDropAfter = Number(arg);

@@ -23,6 +23,7 @@ import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js'
 import { MirrorReceiver } from '../mirror/receiver-side.js';
 import { ByteChannel } from './byte-channel.js';
 import type { Faults } from './fault.js';
+import { dumpGuestRam } from './ram-dump.js';
 import { receiverHandshake, type ReceiverLink } from './handshake.js';
 import { errorMessage, incomingName, nextExpected } from './names.js';
 import { Feature, GO, OWN_FEATURES, READY, REPORT, ReportStatus, makeHello } from './protocol.js';
@@ -191,6 +192,7 @@ async function afterGo(
 ): Promise<ReceiveResult> {
   const name = link.config !== null && typeof link.config === 'object' ? String((link.config as { name: unknown }).name) : record.name;
   try {
+    if (o.faults?.ramDumpDir !== undefined) await dumpGuestRam(qmp, record.config.memory, o.faults.ramDumpDir, 'destination');
     record = await store.update(record.id, (r) => {
       const { ownerPid: _owner, createdDisks: _disks, ...rest } = r;
       return { ...rest, name, status: 'paused' };

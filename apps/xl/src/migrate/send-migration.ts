@@ -23,6 +23,7 @@ import { MirrorSender, type MirrorFlags } from '../mirror/sender-side.js';
 import { waitBackEnd, waitPhaseReady } from './back-channel.js';
 import { ByteChannel } from './byte-channel.js';
 import { CorruptRamChunk, parseFaults } from './fault.js';
+import { dumpGuestRam } from './ram-dump.js';
 import { senderHandshake, type SenderLink } from './handshake.js';
 import { errorMessage, migratedAwayName } from './names.js';
 import { Feature, READY } from './protocol.js';
@@ -194,6 +195,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     await writer.end();
     // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
     const figures = finalMigrationFigures(qmp, ram.migration);
+    if (faults.ramDumpDir !== undefined) await dumpGuestRam(qmp, domain.config.memory, faults.ramDumpDir, 'source');
     o.progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
 
     stages.start('switchover');
