@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
-import { cleanupAfterEach, compareRamDumps, createHostPair, startSshd, tempDir, verifyDiskImage, waitForSsh } from './helpers/index.js';
+import { cleanupAfterEach, createHostPair, ramDumps, startSshd, verifyDiskImage, waitForSsh } from './helpers/index.js';
 import { continuous, waitForBeatAbove, XL } from './xl-rig.js';
 import { bootWriter, guestVerify, qPair } from './migrate-q-rig.js';
 
@@ -19,9 +19,8 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
       const pair = await createHostPair();
       const { a, b, targetDir } = await qPair('mqh');
       // Both hosts dump the guest's final RAM (the test-only ram-dump hook; B's xl gets it from its sshd).
-      const dumps = tempDir('mqh-ram-');
-      const fault = { XLKIT_FAULT: `ram-dump:${dumps}` };
-      const sshd = await startSshd(pair.b, { env: { XL_STATE_DIR: b.stateDir, ...fault }, commands: { xl: XL } });
+      const dumps = ramDumps('mqh-ram-');
+      const sshd = await startSshd(pair.b, { env: { XL_STATE_DIR: b.stateDir, ...dumps.env }, commands: { xl: XL } });
       await waitForSsh(pair.a, sshd, pair.b.address);
       // Host A's QEMU lives in A's namespace (the direct transport connects from there to B).
       const src = await bootWriter(a, 'mqh', [{ vdev: 'xvda', format: 'raw', sizeMiB: 64 }, { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 }], 24, async (paths) => {
@@ -29,13 +28,10 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
       }, pair.a);
       const r = await pair.a.exec(
         ['node', XL, '--state-dir', a.stateDir, 'migrate', '-q', '--transport', transport, '--target-dir', targetDir, '-s', sshd.sshCommand, 'mqh', pair.b.address],
-        { reject: false, timeout: 240_000, env: fault },
+        { reject: false, timeout: 240_000, env: dumps.env },
       );
       expect(r.exitCode, String(r.stderr)).toBe(0);
-      const ram = await compareRamDumps(path.join(dumps, 'source.ram'), path.join(dumps, 'destination.ram'));
-      expect(ram.sizes[0]).toBeGreaterThan(0);
-      expect(ram.sizes[1]).toBe(ram.sizes[0]);
-      expect(ram.pages, `${ram.count} page(s) differ between the source's final RAM and the destination's`).toEqual([]);
+      await dumps.expectIdentical();
       expect(String(r.stdout)).toContain(`Migration successful: domain mqh now runs on ${pair.b.address}`);
       // Another network namespace is another host: direct NBD goes over TCP to B's address.
       if (transport === 'direct') expect(String(r.stderr)).toMatch(new RegExp(`disk exports: NBD over TCP at ${pair.b.address.replaceAll('.', '\\.')}:\\d+`));

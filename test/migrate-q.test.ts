@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
-import { cleanupAfterEach, compareRamDumps, tempDir, verifyDiskImage } from './helpers/index.js';
+import { cleanupAfterEach, ramDumps, verifyDiskImage } from './helpers/index.js';
 import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, killReceiverAt } from './xl-rig.js';
 import { bootWriter, guestVerify, qPair, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
 
@@ -40,14 +40,11 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   it('mirrors a raw disk the guest keeps writing into --target-dir; the guest verifies it on the destination; RAM identical on both sides', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq1', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
-    const dumps = tempDir('mq-ram-');
-    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq1', sameHostReceiver(b)], { env: { XLKIT_FAULT: `ram-dump:${dumps}` } });
+    const dumps = ramDumps('mq-ram-');
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq1', sameHostReceiver(b)], { env: dumps.env });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     // Both sides' final RAM (the test-only ram-dump hook), taken while the guest's disk writes went on.
-    const ram = await compareRamDumps(path.join(dumps, 'source.ram'), path.join(dumps, 'destination.ram'));
-    expect(ram.sizes[0]).toBeGreaterThan(0);
-    expect(ram.sizes[1]).toBe(ram.sizes[0]);
-    expect(ram.pages, `${ram.count} page(s) differ between the source's final RAM and the destination's`).toEqual([]);
+    await dumps.expectIdentical();
     expect(String(r.stderr)).toContain('disk plan: 1 disk(s) mirrored over the migration pipe (tunnel), background copy');
     expect(isProcessAlive(src.pid)).toBe(false);
     const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];

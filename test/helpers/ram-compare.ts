@@ -3,6 +3,9 @@
  * and by how many bytes each. Reads both files in step, 1 MiB at a time.
  */
 import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { tempDir } from './temp-dir.js';
 
 export const PAGE_SIZE = 4096;
 
@@ -29,7 +32,8 @@ export async function compareRamDumps(a: string, b: string, limit = 32): Promise
     let count = 0;
     const ba = Buffer.alloc(1 << 20);
     const bb = Buffer.alloc(1 << 20);
-    for (let pos = 0; pos < Math.min(...sizes); pos += ba.length) {
+    const size = Math.min(...sizes);
+    for (let pos = 0; pos < size; pos += ba.length) {
       const [ra, rb] = await Promise.all([fa.read(ba, 0, ba.length, pos), fb.read(bb, 0, bb.length, pos)]);
       const n = Math.min(ra.bytesRead, rb.bytesRead);
       if (ba.subarray(0, n).equals(bb.subarray(0, n))) continue;
@@ -47,4 +51,25 @@ export async function compareRamDumps(a: string, b: string, limit = 32): Promise
   } finally {
     await Promise.all([fa.close(), fb.close()]);
   }
+}
+
+/** Where a migration dumps the guest's final RAM (a temp dir of this test), and the env that asks for it. */
+export interface RamDumps {
+  env: { XLKIT_FAULT: string };
+  /** Asserts both sides' dumps exist, are the same size and differ in no page; returns the comparison. */
+  expectIdentical(): Promise<RamComparison>;
+}
+
+export function ramDumps(prefix = 'ram-dump-'): RamDumps {
+  const dir = tempDir(prefix);
+  return {
+    env: { XLKIT_FAULT: `ram-dump:${dir}` },
+    async expectIdentical() {
+      const ram = await compareRamDumps(path.join(dir, 'source.ram'), path.join(dir, 'destination.ram'));
+      expect(ram.sizes[0]).toBeGreaterThan(0);
+      expect(ram.sizes[1]).toBe(ram.sizes[0]);
+      expect(ram.pages, `${ram.count} page(s) differ between the source's final RAM and the destination's`).toEqual([]);
+      return ram;
+    },
+  };
 }

@@ -1,5 +1,6 @@
 /**
- * Test-only fault hooks (and one probe, ram-dump), read from XLKIT_FAULT (comma-separated). Never set in normal use.
+ * Test-only fault hooks (and one probe, ram-dump), read from XLKIT_FAULT (comma-separated).
+ * Never set in normal use.
  *
  *   corrupt-ram-chunk:N     sender: flip one payload byte of the N-th RAM_CHUNK (from 1) in transit,
  *                           after its crc was computed

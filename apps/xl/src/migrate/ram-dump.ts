@@ -13,8 +13,6 @@ import type { QmpClient } from '@xlkit/qmp';
 export type RamDumpSide = 'source' | 'destination';
 
 /** Guest physical memory from 0 (a guest under 3 GiB lies there in one piece on xl's machine). */
-export async function dumpGuestRam(qmp: QmpClient, memoryMiB: number, dir: string, side: RamDumpSide): Promise<string> {
-  const file = path.join(dir, `${side}.ram`);
-  await qmp.execute('pmemsave', { val: 0, size: memoryMiB * 1024 * 1024, filename: file });
-  return file;
+export async function dumpGuestRam(qmp: QmpClient, memoryMiB: number, dir: string, side: RamDumpSide): Promise<void> {
+  await qmp.execute('pmemsave', { val: 0, size: memoryMiB * 1024 * 1024, filename: path.join(dir, `${side}.ram`) });
 }
