@@ -1,13 +1,11 @@
 /**
  * Sockets xl writes bulk data into get a 4 MiB send buffer (@xlkit/os-tune): QEMU's incoming
- * migration socket in a restore (not in migrate-receive: ram/incoming.ts says why) and both
- * ends of a tunnelled NBD connection.
+ * migration socket in a restore (not in migrate-receive: ram/incoming.ts says why), both ends
+ * of a tunnelled NBD connection, and the sender's forward stream to its receiver
+ * (migrate/receiver-process.ts).
  * With the default 208 KiB the reader runs dry whenever xl is busy with the next chunk, and an
  * NBD server takes a 1 MiB write request in many small reads. 4 MiB holds a chunk of either
  * size xl writes (1 MiB in a migration, 4 MiB in a save file).
- *
- * The migration pipe keeps its default: records that must not wait (tunnel frames, the
- * switch-over) share it with RAM, and a deep kernel buffer would put megabytes ahead of them.
  */
 import type { Socket } from 'node:net';
 import { OsTuneError, setSendBuffer, type SendBuffer } from '@xlkit/os-tune';
