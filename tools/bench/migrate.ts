@@ -29,6 +29,7 @@ import {
 } from '@xlkit/qmp';
 import { qemuEnv } from '@xlkit/xl';
 import { ROOT, XL, xl, waitForLine } from './xl-cli.js';
+import { median } from './median.js';
 
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
 const FILL_MIB = 256;
@@ -158,11 +159,6 @@ export async function benchMigrate(): Promise<void> {
   const min = (xs: number[]) => Math.min(...xs);
   const xt = min(xs.map((r) => r.seconds));
   const bt = min(bs.map((r) => r.seconds));
-  const median = (v: number[]) => {
-    const o = [...v].sort((x, y) => x - y);
-    const m = Math.floor(o.length / 2);
-    return o.length % 2 === 1 ? (o[m] as number) : ((o[m - 1] as number) + (o[m] as number)) / 2;
-  };
   const xd = median(xs.map((r) => r.downtimeMs));
   const bd = median(bs.map((r) => r.downtimeMs));
   console.log(`\nbest total of ${REPS}: xl ${xt.toFixed(2)} s vs baseline ${bt.toFixed(2)} s = ${(xt / bt).toFixed(2)}x (goal <= 1.15x) ${xt / bt <= 1.15 ? 'OK' : 'MISSED'}`);
