@@ -13,6 +13,10 @@
  * direct <= 1.10x (each side's best total), downtime <= baseline + 20 ms (medians: QEMU's
  * downtime figure jumps from run to run, so one run's says little).
  *
+ * CPU: each run also reports the CPU seconds of its xl processes (sender and receiver together,
+ * as this process's reaped children) and of its destination QEMU. The QEMUs keep both cores of
+ * this machine busy, so what the relay costs in CPU shows up in the totals.
+ *
  * Fairness: XLKIT_BENCH_REPS rounds (default 2) of baseline, tunnel, direct, alternating; each
  * side's best total is compared and every run listed. Each run writes 2 GiB (its source disk's
  * data, then the mirror's target) through the page cache, so before each timed migration the
@@ -32,6 +36,7 @@ import {
 import { destroyDomain, openStore, startDomain, type DomainConfig, type DomainStore } from '@xlkit/xl';
 import { ROOT, XL, run, xl } from './xl-cli.js';
 import { median } from './median.js';
+import { processCpuSeconds, reapedChildrenCpuSeconds } from './cpu-seconds.js';
 
 const GUEST = path.join(ROOT, '.cache', 'guest');
 const DISK_GIB = 2;
@@ -47,6 +52,10 @@ interface Figures {
   downtimeMs: number;
   /** The guest's: that stop until the destination runs it. */
   pausedMs: number;
+  /** CPU seconds of the xl processes (sender and receiver together; 0 for the baseline). */
+  xlCpu: number;
+  /** CPU seconds of the destination QEMU over its life, read just after the guest resumed there. */
+  destQemuCpu: number;
 }
 
 function shellWord(s: string): string {
@@ -95,15 +104,21 @@ async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', r
   const receiver = ['node', XL, '--state-dir', b, 'migrate-receive'].map(shellWord).join(' ');
   const q = transport === 'plain' ? [] : ['-q', '--transport', transport, '--target-dir', targets];
   let out: string;
+  let xlCpu: number;
+  let destQemuCpu = NaN;
   try {
+    const cpu0 = reapedChildrenCpuSeconds();
     out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
+    xlCpu = reapedChildrenCpuSeconds() - cpu0;
+    const dest = (await (await openStore(b)).list())[0];
+    if (dest?.qemu) destQemuCpu = processCpuSeconds(dest.qemu.pid);
     await xl(b, 'destroy', `q${transport}`);
   } finally {
     dropRunFiles(disk, targets);
   }
   const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number; pausedMs: number };
   const p = summary.phases;
-  return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs, pausedMs: summary.pausedMs };
+  return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs, pausedMs: summary.pausedMs, xlCpu, destQemuCpu };
 }
 
 async function benchBaseline(work: string, round: number): Promise<Figures> {
@@ -151,8 +166,9 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
     const resumedAt = Date.now();
     const t1 = performance.now();
     const pausedMs = Math.round(resumedAt - eventTimeMs(await stop));
+    const destQemuCpu = dest.qemu ? processCpuSeconds(dest.qemu.pid) : NaN;
     const { downtimeMs } = await finalMigrationFigures(src, done);
-    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: downtimeMs ?? NaN, pausedMs };
+    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: downtimeMs ?? NaN, pausedMs, xlCpu: 0, destQemuCpu };
   } finally {
     await src.close();
     await dst.close();
@@ -164,7 +180,8 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
 function row(name: string, f: Figures, base?: Figures): string {
   const delta = (x: number, y: number) => `${x - y >= 0 ? '+' : ''}${(x - y).toFixed(0)} ms`;
   const ratio = base ? `  ${(f.total / base.total).toFixed(2)}x total, downtime ${delta(f.downtimeMs, base.downtimeMs)}, paused ${delta(f.pausedMs, base.pausedMs)}` : '';
-  return `${name.padEnd(9)} mirror ${f.mirror.toFixed(2).padStart(6)} s  RAM ${f.ram.toFixed(2).padStart(6)} s  total ${f.total.toFixed(2).padStart(6)} s  downtime ${String(f.downtimeMs).padStart(4)} ms  paused ${String(f.pausedMs).padStart(4)} ms${ratio}`;
+  const cpu = `CPU: xl ${f.xlCpu.toFixed(2)} s, dest QEMU ${f.destQemuCpu.toFixed(2)} s`;
+  return `${name.padEnd(9)} mirror ${f.mirror.toFixed(2).padStart(6)} s  RAM ${f.ram.toFixed(2).padStart(6)} s  total ${f.total.toFixed(2).padStart(6)} s  downtime ${String(f.downtimeMs).padStart(4)} ms  paused ${String(f.pausedMs).padStart(4)} ms  ${cpu}${ratio}`;
 }
 
 /** The run with the least total. */
@@ -173,7 +190,7 @@ function best(runs: readonly Figures[]): Figures {
 }
 
 function listRuns(name: string, runs: readonly Figures[]): string {
-  return `${name}: ${runs.map((f) => `total ${f.total.toFixed(2)} (mirror ${f.mirror.toFixed(2)}, RAM ${f.ram.toFixed(2)}, downtime ${f.downtimeMs} ms, paused ${f.pausedMs} ms)`).join('; ')}`;
+  return `${name}: ${runs.map((f) => `total ${f.total.toFixed(2)} (mirror ${f.mirror.toFixed(2)}, RAM ${f.ram.toFixed(2)}, downtime ${f.downtimeMs} ms, paused ${f.pausedMs} ms, xl CPU ${f.xlCpu.toFixed(2)} s, dest QEMU CPU ${f.destQemuCpu.toFixed(2)} s)`).join('; ')}`;
 }
 
 export async function benchMigrateQ(): Promise<void> {
