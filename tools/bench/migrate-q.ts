@@ -103,22 +103,19 @@ async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', r
   await execa('sync');
   const receiver = ['node', XL, '--state-dir', b, 'migrate-receive'].map(shellWord).join(' ');
   const q = transport === 'plain' ? [] : ['-q', '--transport', transport, '--target-dir', targets];
-  let out: string;
-  let xlCpu: number;
-  let destQemuCpu = NaN;
   try {
     const cpu0 = reapedChildrenCpuSeconds();
-    out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
-    xlCpu = reapedChildrenCpuSeconds() - cpu0;
-    const dest = (await (await openStore(b)).list())[0];
-    if (dest?.qemu) destQemuCpu = processCpuSeconds(dest.qemu.pid);
+    const out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
+    const xlCpu = reapedChildrenCpuSeconds() - cpu0;
+    const [dest] = await (await openStore(b)).list();
+    const destQemuCpu = dest?.qemu ? processCpuSeconds(dest.qemu.pid) : NaN;
     await xl(b, 'destroy', `q${transport}`);
+    const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number; pausedMs: number };
+    const p = summary.phases;
+    return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs, pausedMs: summary.pausedMs, xlCpu, destQemuCpu };
   } finally {
     dropRunFiles(disk, targets);
   }
-  const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number; pausedMs: number };
-  const p = summary.phases;
-  return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0), downtimeMs: summary.downtimeMs, pausedMs: summary.pausedMs, xlCpu, destQemuCpu };
 }
 
 async function benchBaseline(work: string, round: number): Promise<Figures> {
