@@ -5,12 +5,26 @@ import type { DomainRecord } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { isQemuAlive } from './liveness.js';
 
+/**
+ * The pauses between liveness checks: 2 ms, doubling up to `intervalMs`. A killed QEMU is gone
+ * in a few milliseconds, and a migration's switch-over waits for its source's; a fixed 50 ms
+ * poll made every such wait last 50 ms at least.
+ */
+export function* pollPauses(intervalMs: number): Generator<number, never> {
+  let pause = Math.min(2, intervalMs);
+  for (;;) {
+    yield pause;
+    pause = Math.min(pause * 2, intervalMs);
+  }
+}
+
 /** Waits until the domain's QEMU has exited; false on timeout (timeoutMs 0 = forever). */
 export async function waitForQemuExit(record: DomainRecord, timeoutMs = 10_000, intervalMs = 50): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
+  const pauses = pollPauses(intervalMs);
   while (isQemuAlive(record)) {
     if (timeoutMs > 0 && Date.now() > deadline) return false;
-    await sleep(intervalMs);
+    await sleep(pauses.next().value);
   }
   return true;
 }
