@@ -73,12 +73,12 @@ describe('xl migrate on one host (real QEMU)', () => {
     expect(beats[0]).toBeGreaterThan(beat);
     expect(continuous(beats)).toBe(true);
 
-    expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover']);
+    expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover', 'cleanup']);
     expect(events.find((e) => e.event === 'negotiated')).toMatchObject({ version: 1, features: expect.arrayContaining(['ram-stream', 'ram-credit']) });
     expect(events.some((e) => e.event === 'progress' && e.phase === 'ram' && typeof e.bytes === 'number')).toBe(true);
     const summary = events.find((e) => e.event === 'summary');
     expect(summary).toMatchObject({ result: 'ok', domain: 'mig1', operation: 'migrate' });
-    expect(Object.keys(summary!.phases as object)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover']);
+    expect(Object.keys(summary!.phases as object)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover', 'cleanup']);
     expect(summary!.ramBytes as number).toBeGreaterThan(1 << 20);
     // QEMU's downtime ends when the source has sent everything; the guest's pause goes on until the
     // receiver has loaded the rest and resumed it, so it is never shorter.

@@ -79,6 +79,8 @@ export async function afterGo(store: DomainStore, domain: DomainRecord, link: Sw
       );
     }
     const pausedMs = d.pauseStartMs === undefined ? undefined : Math.max(0, Math.round(Date.now() - d.pauseStartMs));
+    // The domain runs on the destination: what follows is this host's own housekeeping.
+    d.stages.start('cleanup');
     await qmp.close().catch(() => undefined);
     const current = (await store.get(domain.id)) ?? domain;
     await destroyDomain(store, current);
