@@ -84,11 +84,12 @@ async function bootSource(work: string, stateDir: string, name: string): Promise
 }
 
 /**
- * Each run's 2 GiB source disk and its mirror target go as soon as the run is over. On this
- * VM memory the kernel has used before is cheap and fresh memory is not (the first touch of a
- * page costs the hypervisor), so runs that left their files in the page cache made every later
- * run pay more than the first: the first baseline of a bench once mirrored in 1.36 s against
- * 2.6-3.2 s for every other run. Freed at once, each run's page cache is the next run's.
+ * Each run's 2 GiB source disk and its mirror target go as soon as the run is over, so every
+ * run starts from the same page cache: runs that left their files behind once made every later
+ * run slower than the first (the first baseline of a bench mirrored in 1.36 s against 2.6-3.2 s
+ * for every other run). Each run still pays for its own page cache: this VM's kernel hands
+ * every free 2 MiB block back to the host (free page reporting), and a page it then hands out
+ * costs the host a fault, 13-20 us, on every side alike.
  */
 function dropRunFiles(disk: string, targets: string): void {
   rmSync(disk, { force: true });
