@@ -44,8 +44,14 @@ describe('test guest under real QEMU', () => {
     console.log(`guest (${guest.accel}) first heartbeat ${Date.now() - started} ms after QEMU start`);
     const last = await guest.waitForHeartbeats(3);
     expect(last).toBeGreaterThanOrEqual(3);
+    // The guest counts up by one from 1. The kernel's boot messages share the serial port (no
+    // `quiet` here) and still come while the first heartbeats do; one landing inside a heartbeat
+    // line leaves no heartbeat line at all. So a number may go missing, never come out of order.
     const beats = heartbeats(await readSerial(guest.serialLog));
-    expect(beats.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(beats[0]).toBeLessThanOrEqual(2);
+    beats.forEach((b, i) => i > 0 && expect(b).toBeGreaterThan(beats[i - 1] as number));
+    const lost = (beats.at(-1) as number) - (beats[0] as number) + 1 - beats.length;
+    expect(lost).toBeLessThanOrEqual(1);
 
     expect(await qmpCommand(guest.qmpSocket, 'query-status')).toMatchObject({ status: 'running', running: true });
     await qmpCommand(guest.qmpSocket, 'quit');
