@@ -35,16 +35,20 @@ import {
   migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters, nbdServerStart, nbdServerStop, queryBlockJobs,
   unixSocketAddressLegacy, waitForMirrorReady,
 } from '@xlkit/qmp';
-import { destroyDomain, openStore, startDomain, type DomainConfig, type DomainStore } from '@xlkit/xl';
+import { destroyDomain, openStore, readProcStat, startDomain, type DomainConfig, type DomainStore } from '@xlkit/xl';
 import { ROOT, XL, run, xl } from './xl-cli.js';
 import { median } from './median.js';
-import { processCpuSeconds, reapedChildrenCpuSeconds } from './cpu-seconds.js';
 
 const GUEST = path.join(ROOT, '.cache', 'guest');
 const DISK_GIB = 2;
 const DATA_MIB = Number(process.env.XLKIT_BENCH_DATA_MIB ?? 1024);
 const MEMORY_MIB = 512;
 const REPS = Math.max(1, Number(process.env.XLKIT_BENCH_REPS ?? 2));
+
+/** CPU seconds of a live process (NaN when it is gone). */
+const cpuOf = (pid: number | undefined): number => (pid === undefined ? NaN : (readProcStat(pid)?.cpuSeconds ?? NaN));
+/** CPU seconds of every child this process reaped (an `xl migrate` and the receiver it started; not the QEMUs, which daemonize away). */
+const reapedCpu = (): number => readProcStat(process.pid)?.reapedChildrenCpuSeconds ?? NaN;
 
 interface Figures {
   mirror: number;
@@ -115,11 +119,11 @@ async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', r
   const receiver = ['node', XL, '--state-dir', b, 'migrate-receive'].map(shellWord).join(' ');
   const q = transport === 'plain' ? [] : ['-q', '--transport', transport, '--target-dir', targets];
   try {
-    const cpu0 = reapedChildrenCpuSeconds();
+    const cpu0 = reapedCpu();
     const out = await xl(a, 'migrate', '--json', ...q, '-s', '', `q${transport}`, receiver);
-    const xlCpu = reapedChildrenCpuSeconds() - cpu0;
+    const xlCpu = reapedCpu() - cpu0;
     const [dest] = await (await openStore(b)).list();
-    const destQemuCpu = dest?.qemu ? processCpuSeconds(dest.qemu.pid) : NaN;
+    const destQemuCpu = cpuOf(dest?.qemu?.pid);
     await xl(b, 'destroy', `q${transport}`);
     const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number; pausedMs: number };
     const p = summary.phases;
@@ -174,7 +178,7 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
     const resumedAt = Date.now();
     const t1 = performance.now();
     const pausedMs = Math.round(resumedAt - eventTimeMs(await stop));
-    const destQemuCpu = dest.qemu ? processCpuSeconds(dest.qemu.pid) : NaN;
+    const destQemuCpu = cpuOf(dest.qemu?.pid);
     const { downtimeMs } = await finalMigrationFigures(src, done);
     return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: downtimeMs ?? NaN, pausedMs, xlCpu: 0, destQemuCpu };
   } finally {
