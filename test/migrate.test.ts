@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import { guestRamBytes, isProcessAlive, parseVersion, qemuSize, type DomainView } from '@xlkit/xl';
 import {
   continuous, guestConfig, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, xlHost, type XlHost, killReceiverAt } from './xl-rig.js';
 import { cleanupAfterEach, ramDumps } from './helpers/index.js';
@@ -40,6 +40,8 @@ async function expectReceiverClean(b: XlHost): Promise<void> {
   expect(b.watcher.liveQemus()).toEqual([]);
 }
 
+const argAfter = (argv: string[], flag: string): string | undefined => argv[argv.indexOf(flag) + 1];
+
 function oneLine(stderr: string): string {
   const lines = stderr.split('\n').filter((l) => l.startsWith('xl: '));
   expect(lines).toHaveLength(1);
@@ -52,7 +54,11 @@ describe('xl migrate on one host (real QEMU)', () => {
     const b = xlHost('mig-b-');
     // The guest dirties RAM throughout; both sides dump it at their last moment (the test-only ram-dump hook).
     const { pid, beat } = await bootSource(a, 'mig1', { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"' });
-    const sourceId = records(a.stateDir)[0]!.id;
+    const source = records(a.stateDir)[0]!;
+    const sourceId = source.id;
+    // The guest's RAM has the 8 KiB tail exactly when this QEMU under TCG needs it (qemu/guest-ram.ts).
+    const ramArg = qemuSize(guestRamBytes(128, 'tcg', parseVersion(`QEMU emulator version ${source.qemu!.version!}`)));
+    expect(argAfter(source.qemu!.argv, '-m')).toBe(ramArg);
     const dumps = ramDumps('mig-ram-');
     const events: Record<string, unknown>[] = [];
     const child = startMigrate(a, ['--json', '-s', '', 'mig1', sameHostReceiver(b)], { env: dumps.env });
@@ -68,6 +74,7 @@ describe('xl migrate on one host (real QEMU)', () => {
     const views = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
     expect(views).toHaveLength(1);
     expect(views[0]).toMatchObject({ name: 'mig1', status: 'running' });
+    expect(argAfter(records(b.stateDir)[0]!.qemu!.argv, '-m')).toBe(ramArg);
 
     const beats = await waitForBeatAbove(b, 'mig1', beat + 5);
     expect(beats[0]).toBeGreaterThan(beat);

@@ -30,7 +30,7 @@ export class DomainStore {
     return domainPaths(this.root, id);
   }
 
-  /** Host facts cached across commands (the QEMU binaries' machine types). */
+  /** Host facts cached across commands (the QEMU binaries' capabilities). */
   get cacheDir(): string {
     return path.join(this.root, 'cache');
   }

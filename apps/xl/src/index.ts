@@ -23,6 +23,7 @@ export { domainPaths, type DomainPaths } from './domain-paths.js';
 export type { DomainRecord, DomainStatus, QemuProcessInfo, NewDomain } from './domain-record.js';
 export { isProcessAlive, readProcStat } from './process-info.js';
 export { buildQemuArgv, diskNodeName, escapeOptValue, type QemuLaunchOptions } from './qemu/argv.js';
+export { guestRamBytes, qemuSize, savedRamBytes, tcgLosesDirtyWrites, RAM_TAIL_BYTES } from './qemu/guest-ram.js';
 export { qemuEnv, withMallocTunables } from './qemu/env.js';
 export { resolveDomain } from './domain/resolve.js';
 export { startDomain, type StartOptions } from './domain/start.js';
@@ -38,7 +39,7 @@ export { sendRam, UNLIMITED_BANDWIDTH, type SendRamOptions, type SendRamResult, 
 export { receiveRam, type ReceiveRamOptions, type ReceiveRamResult } from './ram/incoming.js';
 export { collectDomainInfo, toDomainInfo, machineName, type DomainInfoSources } from './ram/domain-info.js';
 export { checkHostCanRun, assertHostCanRun, probeHost, type HostFacts, type HostDisk } from './ram/host-check.js';
-export { machineTypes, parseMachineHelp, type MachineTypes } from './qemu/machine-types.js';
+export { qemuCapabilities, parseMachineHelp, parseVersion, type QemuCapabilities, type QemuVersion } from './qemu/capabilities.js';
 export { checkSavedConfig } from './ram/saved-config.js';
 export { AtomicFile, partialPath } from './ram/atomic-file.js';
 export { withInterrupts } from './ram/interrupt.js';

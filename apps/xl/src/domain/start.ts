@@ -12,6 +12,8 @@ import { readProcStat } from '../process-info.js';
 import type { DomainRecord, DomainStatus } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { buildQemuArgv } from '../qemu/argv.js';
+import { qemuCapabilities } from '../qemu/capabilities.js';
+import { guestRamBytes } from '../qemu/guest-ram.js';
 import { qemuEnv } from '../qemu/env.js';
 import { chooseAccel } from './accel.js';
 import { withQmp } from './qmp.js';
@@ -30,6 +32,19 @@ export interface StartOptions {
   createdDisks?: string[];
   /** Runs once the record exists and before QEMU starts (e.g. creating those disk images). */
   prepare?: () => Promise<void>;
+  /**
+   * Exact guest RAM in bytes: what the source had, for restore and migrate-receive (both ends
+   * must agree). Default for a new domain: decided by guest-ram.ts for this QEMU.
+   */
+  ramBytes?: number;
+}
+
+/** A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it. */
+async function newGuestRamBytes(config: DomainConfig, accel: 'tcg' | 'kvm', binary: string, cacheDir: string): Promise<number> {
+  if (accel !== 'tcg') return guestRamBytes(config.memory, accel, undefined);
+  // A QEMU that cannot be probed gets the tail (the safe side); starting it reports why it fails.
+  const caps = await qemuCapabilities(binary, cacheDir).catch(() => undefined);
+  return guestRamBytes(config.memory, accel, caps?.version);
 }
 
 async function readPid(file: string): Promise<number> {
@@ -57,9 +72,11 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
   const record = await store.allocate({ name, uuid, config: { ...config, name, uuid }, ...(options.createdDisks ? { createdDisks: options.createdDisks } : {}) });
   const paths = store.paths(record.id);
   const binary = record.config.deviceModel ?? DEFAULT_QEMU;
-  const argv = buildQemuArgv(record.config, paths, { paused: options.paused, incoming: options.incoming, accel: chooseAccel(config.accel) });
+  const accel = chooseAccel(config.accel);
   let pid: number | undefined;
   try {
+    const ramBytes = options.ramBytes ?? await newGuestRamBytes(record.config, accel, binary, store.cacheDir);
+    const argv = buildQemuArgv(record.config, paths, { paused: options.paused, incoming: options.incoming, accel, ramBytes });
     await options.prepare?.();
     const result = await execa(binary, argv, {
       env: qemuEnv(),

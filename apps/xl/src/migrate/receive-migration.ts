@@ -14,6 +14,7 @@ import type { DomainStore } from '../domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
+import { savedRamBytes } from '../qemu/guest-ram.js';
 import { XlError } from '../errors.js';
 import { assertHostCanRun } from '../ram/host-check.js';
 import { availableMemoryMiB } from '../host-memory.js';
@@ -127,7 +128,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     // point from here on leaves a record the next xl reaps along with them.
     const m = mirror;
     record = await startDomain(store, m?.config ?? config, {
-      paused: true, incoming: 'defer', name: incomingName(config.name),
+      paused: true, incoming: 'defer', name: incomingName(config.name), ramBytes: savedRamBytes(info),
       ...(m ? { createdDisks: m.planned, prepare: () => m.createTargets().then(() => stallFor('targets')) } : {}),
     });
     o.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);

@@ -67,6 +67,15 @@ describe('buildQemuArgv', () => {
     expect(after(argv, '-machine')).toContain('memory-backend=ram0');
   });
 
+  it('gives the guest an exact RAM size in KiB when it is not whole MiB, for -m and the memfd backend alike', () => {
+    const ramBytes = 256 * 1024 * 1024 + 8192;
+    expect(after(buildQemuArgv(base, paths, { accel: 'tcg', ramBytes }), '-m')).toEqual(['262152K']);
+    const shared = buildQemuArgv({ ...base, memoryBacking: 'shared' }, paths, { accel: 'tcg', ramBytes });
+    expect(after(shared, '-m')).toEqual(['262152K']);
+    expect(after(shared, '-object')).toEqual(['memory-backend-memfd,id=ram0,size=262152K,share=on']);
+    expect(after(buildQemuArgv(base, paths, { accel: 'tcg', ramBytes: 512 * 1024 * 1024 }), '-m')).toEqual(['512M']);
+  });
+
   it('maps lifecycle actions and serial none', () => {
     const argv = buildQemuArgv({ ...base, serial: 'none', onReboot: 'destroy', onPoweroff: 'preserve', onCrash: 'preserve' }, paths, { accel: 'tcg' });
     expect(after(argv, '-action')).toEqual(['reboot=shutdown,shutdown=pause,panic=pause']);

@@ -2,6 +2,7 @@
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainPaths } from '../domain-paths.js';
 import type { DiskSpec } from '../config/disk-spec.js';
+import { MiB, qemuSize } from './guest-ram.js';
 
 export interface QemuLaunchOptions {
   /** Start with vCPUs stopped (-S): `xl create -p`, restore and migration targets. */
@@ -12,6 +13,8 @@ export interface QemuLaunchOptions {
   accel: 'tcg' | 'kvm';
   /** Fork into the background once ready and write the pid file (default true). */
   daemonize?: boolean;
+  /** Exact guest RAM in bytes (see guest-ram.ts); default the config's MiB. */
+  ramBytes?: number;
 }
 
 /** QEMU option values double commas to keep them literal. */
@@ -54,9 +57,10 @@ export function buildQemuArgv(config: DomainConfig, paths: DomainPaths, options:
   const a: string[] = ['-name', `guest=${escapeOptValue(config.name)}`];
   if (config.uuid !== undefined) a.push('-uuid', config.uuid);
   a.push('-machine', 'pc', '-accel', options.accel);
-  a.push('-m', `${config.memory}M`, '-smp', String(config.vcpus));
+  const ram = qemuSize(options.ramBytes ?? config.memory * MiB);
+  a.push('-m', ram, '-smp', String(config.vcpus));
   if (config.memoryBacking === 'shared') {
-    a.push('-object', `memory-backend-memfd,id=ram0,size=${config.memory}M,share=on`, '-machine', 'memory-backend=ram0');
+    a.push('-object', `memory-backend-memfd,id=ram0,size=${ram},share=on`, '-machine', 'memory-backend=ram0');
   }
   a.push('-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-monitor', 'none');
   if (config.kernel !== undefined) a.push('-kernel', config.kernel);

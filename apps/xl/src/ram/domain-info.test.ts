@@ -29,6 +29,11 @@ describe('domain info from QMP answers', () => {
     expect(toDomainInfo(sources({ kvm: { enabled: true, present: true } })).accel).toBe('kvm');
   });
 
+  test('RAM that is not whole MiB (the TCG RAM tail) is also given exactly', () => {
+    const info = toDomainInfo(sources({ memory: { 'base-memory': 128 * 1024 ** 2 + 8192 } }));
+    expect(info).toMatchObject({ memoryMiB: 128, memoryBytes: 128 * 1024 ** 2 + 8192 });
+  });
+
   test('the QOM machine type loses its -machine suffix; anything else is refused', () => {
     expect(machineName('pc-q35-7.2-machine')).toBe('pc-q35-7.2');
     expect(() => machineName('-machine')).toThrow(/machine type/);

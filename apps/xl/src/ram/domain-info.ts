@@ -83,6 +83,8 @@ export function toDomainInfo(s: DomainInfoSources): DomainInfo {
     machine: machineName(s.machineType),
     accel: kvm.enabled ? 'kvm' : 'tcg',
     memoryMiB: Math.floor(baseMemory / 1024 ** 2),
+    // Not whole MiB: xl's RAM tail under TCG (qemu/guest-ram.ts); the destination needs it exactly.
+    ...(baseMemory % 1024 ** 2 === 0 ? {} : { memoryBytes: baseMemory }),
     vcpus: s.cpus.length,
     disks: diskInfos(s.blocks, s.disks),
   };

@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import type { DomainInfo } from '@xlkit/stream';
-import { machineTypes } from '../qemu/machine-types.js';
+import { qemuCapabilities } from '../qemu/capabilities.js';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { chooseAccel } from '../domain/accel.js';
 import { XlError } from '../errors.js';
@@ -96,7 +96,7 @@ export async function probeHost(config: DomainConfig, cacheDir?: string): Promis
   const qemu = config.deviceModel ?? DEFAULT_QEMU;
   const targets = config.disks.filter((d) => d.target !== undefined);
   const [{ machines, aliases }, inspected] = await Promise.all([
-    machineTypes(qemu, cacheDir),
+    qemuCapabilities(qemu, cacheDir),
     Promise.all(targets.map((d) => inspectDisk(d.target as string))),
   ]);
   const disks: Record<string, HostDisk> = {};

@@ -13,6 +13,7 @@ import type { DomainStore } from '../domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
+import { savedRamBytes } from '../qemu/guest-ram.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { assertHostCanRun } from './host-check.js';
@@ -75,7 +76,7 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
     await assertHostCanRun(info, config, 'restore', store.cacheDir);
     if (signal?.aborted) throw new XlError('XL_INTERRUPTED', 'interrupted');
     progress?.phase('start-qemu');
-    record = await startDomain(store, config, { paused: true, incoming: 'defer' });
+    record = await startDomain(store, config, { paused: true, incoming: 'defer', ramBytes: savedRamBytes(info) });
     progress?.phase('ram', { total: fileBytes });
     const qmp = await connectQmp(store, record);
     try {

@@ -18,6 +18,11 @@ export interface DomainInfo {
   machine: string;
   accel: string;
   memoryMiB: number;
+  /**
+   * The guest's exact RAM in bytes when it is not memoryMiB whole MiB (xl's TCG RAM tail):
+   * at least memoryMiB MiB, below memoryMiB + 1 MiB, whole 4 KiB pages. Absent: memoryMiB MiB.
+   */
+  memoryBytes?: number;
   vcpus: number;
   disks: DiskInfo[];
 }
@@ -44,6 +49,18 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const MIB = 1024 * 1024;
+
+/** memoryBytes, when present, must describe the same MiB as memoryMiB in whole pages. */
+function exactMemory(v: Record<string, unknown>, memoryMiB: number, at: number): { memoryBytes?: number } {
+  if (v.memoryBytes === undefined) return {};
+  const bytes = int(v, 'memoryBytes', 1, at);
+  if (bytes < memoryMiB * MIB || bytes >= (memoryMiB + 1) * MIB || bytes % 4096 !== 0) {
+    throw fail(`memoryBytes must be whole 4 KiB pages from ${memoryMiB * MIB} to below ${(memoryMiB + 1) * MIB} (memoryMiB ${memoryMiB}), got ${bytes}`, at);
+  }
+  return { memoryBytes: bytes };
+}
+
 /** Check a parsed DOMAIN_INFO value; `at` is used in errors. */
 export function checkDomainInfo(v: unknown, at = 0): DomainInfo {
   if (!isObject(v)) throw fail('body is not a JSON object', at);
@@ -52,9 +69,10 @@ export function checkDomainInfo(v: unknown, at = 0): DomainInfo {
     if (!isObject(d)) throw fail('disk entry is not an object', at);
     return { ...d, id: str(d, 'id', at), format: str(d, 'format', at), virtualSize: int(d, 'virtualSize', 0, at), allocation: int(d, 'allocation', 0, at) };
   });
+  const memoryMiB = int(v, 'memoryMiB', 1, at);
   return {
     ...v, qemuVersion: str(v, 'qemuVersion', at), machine: str(v, 'machine', at), accel: str(v, 'accel', at),
-    memoryMiB: int(v, 'memoryMiB', 1, at), vcpus: int(v, 'vcpus', 1, at), disks,
+    memoryMiB, ...exactMemory(v, memoryMiB, at), vcpus: int(v, 'vcpus', 1, at), disks,
   };
 }
 
@@ -72,5 +90,5 @@ export const DOMAIN_INFO = defineRecord<DomainInfo>({
     return checkDomainInfo(parsed, at);
   },
   encode: (v) => [Buffer.from(`${JSON.stringify(checkDomainInfo(v))}\0`, 'utf8')],
-  summary: (v) => `qemu ${v.qemuVersion} ${v.machine} ${v.accel}, ${v.memoryMiB} MiB, ${v.vcpus} vcpus, disks ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'none'}`,
+  summary: (v) => `qemu ${v.qemuVersion} ${v.machine} ${v.accel}, ${v.memoryBytes === undefined ? `${v.memoryMiB} MiB` : `${v.memoryBytes / 1024} KiB`}, ${v.vcpus} vcpus, disks ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'none'}`,
 });

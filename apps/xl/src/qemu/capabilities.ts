@@ -1,8 +1,9 @@
 /**
- * The machine types a QEMU binary supports (`-machine help`), cached per binary the way
- * libvirt caches capabilities: keyed by the binary's resolved path, size, mtime and inode, in
- * the state directory, so restore and migrate-receive do not start an extra QEMU (~60 ms
- * here) each time. A stale, unreadable or foreign cache entry is simply probed again.
+ * What a QEMU binary is and can do: its version (`--version`) and machine types
+ * (`-machine help`), cached per binary the way libvirt caches capabilities: keyed by the
+ * binary's resolved path, size, mtime and inode, in the state directory, so create, restore
+ * and migrate-receive do not start extra QEMUs (~60 ms here) each time. A stale, unreadable
+ * or foreign cache entry is simply probed again.
  */
 import { constants } from 'node:fs';
 import { access, mkdir, readFile, stat } from 'node:fs/promises';
@@ -11,14 +12,22 @@ import { execa } from 'execa';
 import { writeAtomic } from '../write-atomic.js';
 import { XlError } from '../errors.js';
 
-export interface MachineTypes {
+export interface QemuVersion {
+  major: number;
+  minor: number;
+  micro: number;
+}
+
+export interface QemuCapabilities {
+  /** undefined when `--version` printed nothing xl can read. */
+  version: QemuVersion | undefined;
   machines: Set<string>;
   /** alias -> what it resolves to, e.g. pc -> pc-i440fx-7.2. */
   aliases: Map<string, string>;
 }
 
 /** Parses `qemu-system-x86_64 -machine help`: names, and what the aliases resolve to. */
-export function parseMachineHelp(text: string): MachineTypes {
+export function parseMachineHelp(text: string): Pick<QemuCapabilities, 'machines' | 'aliases'> {
   const machines = new Set<string>();
   const aliases = new Map<string, string>();
   for (const line of text.split('\n')) {
@@ -28,6 +37,12 @@ export function parseMachineHelp(text: string): MachineTypes {
     if (m[2] !== undefined) aliases.set(m[1]!, m[2]);
   }
   return { machines, aliases };
+}
+
+/** Parses `qemu-system-x86_64 --version`: "QEMU emulator version 7.2.22 (Debian ...)". */
+export function parseVersion(text: string): QemuVersion | undefined {
+  const m = /QEMU emulator version (\d+)\.(\d+)\.(\d+)/.exec(text);
+  return m ? { major: Number(m[1]), minor: Number(m[2]), micro: Number(m[3]) } : undefined;
 }
 
 /** The binary execa would run for `qemu` (a path, or a name looked up in PATH). */
@@ -58,8 +73,12 @@ async function identity(qemu: string): Promise<{ binary: string; stamp: string }
   }
 }
 
+/** The cache's file name in the cache directory. */
+export const CACHE_FILE = 'qemu-capabilities.json';
+
 interface CacheEntry {
   stamp: string;
+  version: QemuVersion | null;
   machines: string[];
   aliases: [string, string][];
 }
@@ -69,12 +88,15 @@ interface CacheFile {
   entries: Record<string, CacheEntry>;
 }
 
+const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+const isVersion = (v: unknown): v is QemuVersion | null => v === null
+  || (typeof v === 'object' && isCount((v as QemuVersion).major) && isCount((v as QemuVersion).minor) && isCount((v as QemuVersion).micro));
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 function validEntry(e: unknown): e is CacheEntry {
   if (typeof e !== 'object' || e === null) return false;
   const o = e as Record<string, unknown>;
-  return typeof o.stamp === 'string' && isStrings(o.machines) && o.machines.length > 0
+  return typeof o.stamp === 'string' && isVersion(o.version) && isStrings(o.machines) && o.machines.length > 0
     && Array.isArray(o.aliases) && o.aliases.every((p) => isStrings(p) && p.length === 2);
 }
 
@@ -87,26 +109,31 @@ async function readCache(file: string): Promise<CacheFile> {
   }
 }
 
-async function probe(qemu: string): Promise<MachineTypes> {
-  const r = await execa(qemu, ['-machine', 'help'], { reject: false, timeout: 30_000 });
-  if (r.failed) throw new XlError('XL_QEMU_FAILED', `cannot list the machine types of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`);
-  return parseMachineHelp(String(r.stdout));
+async function run(qemu: string, args: string[], what: string): Promise<string> {
+  const r = await execa(qemu, args, { reject: false, timeout: 30_000 });
+  if (r.failed) throw new XlError('XL_QEMU_FAILED', `cannot read the ${what} of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`);
+  return String(r.stdout);
 }
 
-/** Machine types of `qemu`, from the cache in `cacheDir` when the binary is unchanged. */
-export async function machineTypes(qemu: string, cacheDir?: string): Promise<MachineTypes> {
+async function probe(qemu: string): Promise<QemuCapabilities> {
+  const [machines, version] = await Promise.all([run(qemu, ['-machine', 'help'], 'machine types'), run(qemu, ['--version'], 'version')]);
+  return { version: parseVersion(version), ...parseMachineHelp(machines) };
+}
+
+/** The capabilities of `qemu`, from the cache in `cacheDir` when the binary is unchanged. */
+export async function qemuCapabilities(qemu: string, cacheDir?: string): Promise<QemuCapabilities> {
   const id = cacheDir === undefined ? undefined : await identity(qemu);
   if (cacheDir === undefined || id === undefined) return probe(qemu);
-  const file = path.join(cacheDir, 'qemu-machine-types.json');
+  const file = path.join(cacheDir, CACHE_FILE);
   const cache = await readCache(file);
   const hit: unknown = cache.entries[id.binary];
   if (validEntry(hit) && hit.stamp === id.stamp) {
-    return { machines: new Set(hit.machines), aliases: new Map(hit.aliases) };
+    return { version: hit.version ?? undefined, machines: new Set(hit.machines), aliases: new Map(hit.aliases) };
   }
   const found = await probe(qemu);
   // A QEMU that listed nothing is not remembered: the next caller asks again.
   if (found.machines.size === 0) return found;
-  cache.entries[id.binary] = { stamp: id.stamp, machines: [...found.machines], aliases: [...found.aliases] };
+  cache.entries[id.binary] = { stamp: id.stamp, version: found.version ?? null, machines: [...found.machines], aliases: [...found.aliases] };
   try {
     await mkdir(cacheDir, { recursive: true });
     await writeAtomic(file, JSON.stringify(cache));
