@@ -102,6 +102,17 @@ export async function sourceBlockState(host: XlHost, name: string): Promise<{ jo
   }
 }
 
+/** Whether QEMU opened each of the domain's disk images with O_DIRECT (their file nodes' cache.direct). */
+export async function diskDirectIo(host: XlHost, name: string): Promise<Record<string, boolean>> {
+  const qmp = await QmpClient.connect(path.join(domainDir(host, name), 'qmp.sock'));
+  try {
+    const files = (await queryNamedBlockNodes(qmp, { flat: true })).filter((n) => /^disk-.*-file$/.test(String(n['node-name'])));
+    return Object.fromEntries(files.map((n) => [String(n['node-name']), n.cache?.direct === true]));
+  } finally {
+    await qmp.close();
+  }
+}
+
 export { consoleBeats };
 
 /** A tmpfs of `sizeMiB` mounted at `dir` for this test, unmounted when it ends. */

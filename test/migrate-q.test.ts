@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, ramDumps, verifyDiskImage } from './helpers/index.js';
 import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, killReceiverAt } from './xl-rig.js';
-import { bootWriter, guestVerify, qPair, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
+import { bootWriter, diskDirectIo, guestVerify, qPair, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
 
 cleanupAfterEach();
 
@@ -51,6 +51,8 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     expect(view).toMatchObject({ name: 'mq1', status: 'running' });
     const target = path.join(targetDir, path.basename(src.disks[0]!));
     expect(view!.config.disks[0]!.target).toBe(target);
+    // No cache mode in the config: each host opened its image with O_DIRECT (cache=none).
+    expect(await diskDirectIo(b, 'mq1')).toEqual({ 'disk-xvda-file': true });
 
     const beats = await waitForBeatAbove(b, 'mq1', src.beat + 5);
     expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);

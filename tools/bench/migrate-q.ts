@@ -100,15 +100,16 @@ function dropRunFiles(disk: string, targets: string): void {
   rmSync(targets, { recursive: true, force: true });
 }
 
-/** 'plain' = `xl migrate` without -q (disk shared, no mirror): the RAM path alone, for reference. */
 /**
  * xl's two hosts: one state directory each for the whole bench, as a host has one. The
- * receiving host's cache of its QEMU's machine types (`-machine help`, 50-70 ms, asked once per
- * QEMU build) is then warm after the first run, as on any host that has taken a domain before.
+ * receiving host's cache of its QEMU's capabilities (`-machine help` and `--version`, 50-70 ms,
+ * asked once per QEMU build) is then warm after the first run, as on any host that has taken a
+ * domain before.
  */
 const HOST_A = 'host-a';
 const HOST_B = 'host-b';
 
+/** 'plain' = `xl migrate` without -q (disk shared, no mirror): the RAM path alone, for reference. */
 async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', round: number): Promise<Figures> {
   const a = path.join(work, HOST_A);
   const b = path.join(work, HOST_B);

@@ -2,6 +2,7 @@ import type { CommandSpec } from '../command.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { domainPaths } from '../domain-paths.js';
 import { buildQemuArgv } from '../qemu/argv.js';
+import { resolveDiskCache } from '../qemu/disk-cache.js';
 import { DEFAULT_QEMU } from '../config/domain-config.js';
 import { chooseAccel } from '../domain/accel.js';
 import { startDomain } from '../domain/start.js';
@@ -29,7 +30,8 @@ export const createCommand: CommandSpec = {
     const { config, warnings } = await loadConfigFile(file, overrides);
     for (const w of warnings) warn(io, w);
     if (args.values['dry-run'] === true) {
-      const argv = buildQemuArgv(config, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, accel: chooseAccel(config.accel) });
+      const disks = await resolveDiskCache(config.disks);
+      const argv = buildQemuArgv({ ...config, disks }, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, accel: chooseAccel(config.accel) });
       println(io.stdout, JSON.stringify({ config, qemu: [config.deviceModel ?? DEFAULT_QEMU, ...argv] }, null, 2));
       return 0;
     }

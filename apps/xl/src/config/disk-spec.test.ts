@@ -34,6 +34,13 @@ describe('parseDiskSpec', () => {
     expect(parseDiskSpec('file:/img/a.raw,vdev=xvdaa', pos)).toMatchObject({ target: '/img/a.raw', index: 26 });
   });
 
+  it('reads cache=none|writeback, leaves it unset otherwise, and refuses other modes', () => {
+    expect(parseDiskSpec('format=raw, vdev=xvdb, cache=none, target=/b.raw', pos).cache).toBe('none');
+    expect(parseDiskSpec('format=raw, vdev=xvdb, cache=writeback, target=/b.raw', pos).cache).toBe('writeback');
+    expect(parseDiskSpec('/b.raw,raw,xvdb,rw', pos).cache).toBeUndefined();
+    expect(errorOf('format=raw, vdev=xvdb, cache=unsafe, target=/b.raw').message).toMatch(/bad cache 'unsafe': expected none or writeback/);
+  });
+
   it('reads shared=yes (storage every host sees) and refuses other values', () => {
     expect(parseDiskSpec('format=raw, vdev=xvdb, shared=yes, target=/nfs/b.raw', pos)).toMatchObject({ shared: true, vdev: 'xvdb' });
     expect(parseDiskSpec('format=raw, vdev=xvdb, shared=no, target=/nfs/b.raw', pos).shared).toBeUndefined();

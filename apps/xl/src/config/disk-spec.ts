@@ -3,12 +3,16 @@
  * `target,format,vdev,access` and the keyed form `format=qcow2, vdev=xvda, access=rw, target=PATH`
  * (target= must come last: it swallows the rest of the string, commas included).
  * xlkit adds `shared=yes`: the image is on storage the migration destination sees too, so
- * `xl migrate -q` does not copy it (libvirt's <shareable/>).
+ * `xl migrate -q` does not copy it (libvirt's <shareable/>); and `cache=none|writeback`: QEMU
+ * opens the image with O_DIRECT, or through the host's page cache. Without it each host picks
+ * none where the image's file system takes O_DIRECT (qemu/disk-cache.ts).
  */
 import { ConfigError, type SourcePosition } from '../errors.js';
 
 export type DiskFormat = 'raw' | 'qcow2';
 export type DiskBus = 'virtio' | 'ide';
+/** QEMU's cache modes xl offers: none = O_DIRECT (cache.direct=on), writeback = the host's page cache. */
+export type DiskCache = 'none' | 'writeback';
 
 export interface DiskSpec {
   /** Host path of the image (absent only for an empty cdrom). */
@@ -24,10 +28,12 @@ export interface DiskSpec {
   cdrom: boolean;
   /** On storage every host sees: never mirrored by `migrate -q`. */
   shared?: boolean;
+  /** Set by the config; absent: chosen per host when QEMU starts. */
+  cache?: DiskCache;
 }
 
 const POSITIONAL = ['target', 'format', 'vdev', 'access'] as const;
-const KNOWN_KEYS = new Set(['target', 'format', 'vdev', 'access', 'devtype', 'shared', 'backendtype', 'backend', 'script']);
+const KNOWN_KEYS = new Set(['target', 'format', 'vdev', 'access', 'devtype', 'shared', 'cache', 'backendtype', 'backend', 'script']);
 const IDE_MAX = 4;
 
 function vdevIndex(letters: string): number {
@@ -59,7 +65,7 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
       if (fields[key]) throw new ConfigError(at(tokOffset), `disk spec sets '${key}' twice`);
       fields[key] = { value: raw.slice(eq + 1).trim(), offset: tokOffset };
     } else if (key !== undefined && /^[a-z_-]+$/.test(key)) {
-      throw new ConfigError(at(tokOffset), `unknown disk parameter '${key}' (expected target, format, vdev, access, devtype or shared)`);
+      throw new ConfigError(at(tokOffset), `unknown disk parameter '${key}' (expected target, format, vdev, access, devtype, shared or cache)`);
     } else {
       const name = POSITIONAL[positional];
       if (name === undefined) throw new ConfigError(at(tokOffset), `too many positional disk parameters: '${raw}'`);
@@ -117,6 +123,11 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
     else if (!['no', '0', 'false'].includes(sh.value)) throw new ConfigError(at(sh.offset), `bad shared '${sh.value}': expected yes or no`);
   }
 
+  const c = fields.cache;
+  if (c && c.value !== '' && c.value !== 'none' && c.value !== 'writeback') {
+    throw new ConfigError(at(c.offset), `bad cache '${c.value}': expected none or writeback`);
+  }
+
   let target = fields.target?.value;
   if (target !== undefined) target = target.replace(/^(file|phy|aio):/, '');
   if ((target === undefined || target === '') && !cdrom) throw new ConfigError(pos, `disk spec '${spec}' has no target (the image path)`);
@@ -124,5 +135,6 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
   const out: DiskSpec = { format, vdev: vdevField.value, bus, index, readOnly, cdrom };
   if (target !== undefined && target !== '') out.target = target;
   if (shared) out.shared = true;
+  if (c && c.value !== '') out.cache = c.value as DiskCache;
   return out;
 }

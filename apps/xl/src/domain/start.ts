@@ -13,6 +13,7 @@ import type { DomainRecord, DomainStatus } from '../domain-record.js';
 import type { DomainStore } from '../domain-store.js';
 import { buildQemuArgv } from '../qemu/argv.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
+import { resolveDiskCache } from '../qemu/disk-cache.js';
 import { guestRamBytes } from '../qemu/guest-ram.js';
 import { qemuEnv } from '../qemu/env.js';
 import { chooseAccel } from './accel.js';
@@ -76,8 +77,10 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
   let pid: number | undefined;
   try {
     const ramBytes = options.ramBytes ?? await newGuestRamBytes(record.config, accel, binary, store.cacheDir);
-    const argv = buildQemuArgv(record.config, paths, { paused: options.paused, incoming: options.incoming, accel, ramBytes });
     await options.prepare?.();
+    // Cache modes are decided once the images exist (prepare may create them), on this host.
+    const disks = await resolveDiskCache(record.config.disks);
+    const argv = buildQemuArgv({ ...record.config, disks }, paths, { paused: options.paused, incoming: options.incoming, accel, ramBytes });
     const result = await execa(binary, argv, {
       env: qemuEnv(),
       extendEnv: false,

@@ -59,6 +59,15 @@ describe('buildQemuArgv', () => {
     expect(blockdevs[1]).toMatchObject({ driver: 'qcow2', 'read-only': false, file: { filename: '/b' } });
   });
 
+  it('opens a cache=none disk with O_DIRECT on both of its nodes, and leaves the others to the page cache', () => {
+    const disks = ['format=raw, vdev=xvda, cache=none, target=/a', 'format=qcow2, vdev=xvdb, cache=writeback, target=/b'].map((s) => parseDiskSpec(s, pos));
+    const [a, b] = after(buildQemuArgv({ ...base, disks }, paths, { accel: 'tcg' }), '-blockdev').map((j) => JSON.parse(j) as Record<string, unknown>);
+    const direct = { direct: true, 'no-flush': false };
+    expect(a).toMatchObject({ cache: direct, file: { filename: '/a', cache: direct } });
+    expect(b).not.toHaveProperty('cache');
+    expect(b?.file).not.toHaveProperty('cache');
+  });
+
   it('uses user-mode networking for vifs and a shared memfd for memory_backing=shared', () => {
     const argv = buildQemuArgv({ ...base, vifs: [{ model: 'e1000', mac: '00:16:3e:00:00:01' }], memoryBacking: 'shared' }, paths, { accel: 'tcg' });
     expect(after(argv, '-netdev')).toEqual(['user,id=net0']);

@@ -31,11 +31,14 @@ function diskArgs(disk: DiskSpec): string[] {
   const node = diskNodeName(disk);
   const args: string[] = [];
   if (disk.target !== undefined) {
+    // cache=none: O_DIRECT on the image, guest flushes still reach the disk (QEMU's cache=none).
+    const cache = disk.cache === 'none' ? { cache: { direct: true, 'no-flush': false } } : {};
     const blockdev = {
       driver: disk.format,
       'node-name': node,
       'read-only': disk.readOnly,
-      file: { driver: 'file', 'node-name': `${node}-file`, filename: disk.target, 'read-only': disk.readOnly },
+      ...cache,
+      file: { driver: 'file', 'node-name': `${node}-file`, filename: disk.target, 'read-only': disk.readOnly, ...cache },
     };
     args.push('-blockdev', JSON.stringify(blockdev));
   }

@@ -110,6 +110,8 @@ export interface BlockDeviceInfo extends JsonObject {
   file: string;
   ro: boolean;
   image?: JsonObject & { filename: string; format: string; 'virtual-size': number };
+  /** BlockdevCacheInfo: direct = opened with O_DIRECT. */
+  cache?: JsonObject & { writeback: boolean; direct: boolean; 'no-flush': boolean };
 }
 
 export function queryBlock(c: QmpClient, opts?: ExecuteOptions): Promise<BlockInfo[]> {
