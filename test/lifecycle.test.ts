@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { QmpClient, queryNamedBlockNodes } from '@xlkit/qmp';
 import { isProcessAlive, withMallocTunables, type DomainView } from '@xlkit/xl';
 import { consoleBeats, guestConfig, lastBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
 
@@ -144,6 +146,24 @@ describe('xl domain lifecycle (real QEMU)', () => {
     expect((await listJson(xl)).map((d) => d.name)).toEqual(['keep']);
     expect((await xl('destroy', 'keep')).exitCode).toBe(0);
     expect(readdirSync(path.join(stateDir, 'domains'))).toEqual([]);
+  });
+
+  it('opens a disk image with O_DIRECT unless its spec says cache=writeback', async () => {
+    const host = newHost();
+    const { xl, cfg, stateDir } = host;
+    const images = ['a.raw', 'b.raw'].map((f) => path.join(host.dir, f));
+    for (const image of images) await execa('qemu-img', ['create', '-q', '-f', 'raw', image, '16M']);
+    const disks = `disk=["${images[0]},raw,xvda,rw", "format=raw, vdev=xvdb, cache=writeback, target=${images[1]}"]`;
+    const created = await xl('create', await cfg('cache1'), disks);
+    expect(created.exitCode, created.stderr).toBe(0);
+    const qmp = await QmpClient.connect(path.join(stateDir, 'domains', '1', 'qmp.sock'));
+    try {
+      const direct = Object.fromEntries((await queryNamedBlockNodes(qmp, { flat: true })).map((n) => [n['node-name'], n.cache?.direct]));
+      expect(direct).toMatchObject({ 'disk-xvda-file': true, 'disk-xvdb-file': false });
+    } finally {
+      await qmp.close();
+    }
+    expect((await xl('destroy', 'cache1')).exitCode).toBe(0);
   });
 
   it('fails cleanly, starting nothing, for a missing disk', async () => {

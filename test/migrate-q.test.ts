@@ -40,6 +40,8 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   it('mirrors a raw disk the guest keeps writing into --target-dir; the guest verifies it on the destination; RAM identical on both sides', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq1', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
+    // No cache mode in the config: each host opens its image with O_DIRECT (cache=none).
+    expect(await diskDirectIo(a, 'mq1')).toEqual({ 'disk-xvda-file': true });
     const dumps = ramDumps('mq-ram-');
     const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq1', sameHostReceiver(b)], { env: dumps.env });
     expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -51,7 +53,6 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     expect(view).toMatchObject({ name: 'mq1', status: 'running' });
     const target = path.join(targetDir, path.basename(src.disks[0]!));
     expect(view!.config.disks[0]!.target).toBe(target);
-    // No cache mode in the config: each host opened its image with O_DIRECT (cache=none).
     expect(await diskDirectIo(b, 'mq1')).toEqual({ 'disk-xvda-file': true });
 
     const beats = await waitForBeatAbove(b, 'mq1', src.beat + 5);
