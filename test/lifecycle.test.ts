@@ -154,6 +154,11 @@ describe('xl domain lifecycle (real QEMU)', () => {
     const images = ['a.raw', 'b.raw'].map((f) => path.join(host.dir, f));
     for (const image of images) await execa('qemu-img', ['create', '-q', '-f', 'raw', image, '16M']);
     const disks = `disk=["${images[0]},raw,xvda,rw", "format=raw, vdev=xvdb, cache=writeback, target=${images[1]}"]`;
+    // -n prints the command line a real create runs: the same -m and cache modes, nothing started.
+    const dry = await xl('create', '-n', await cfg('cache1'), disks);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    const dryArgv = (JSON.parse(dry.stdout) as { qemu: string[] }).qemu;
+    expect(existsSync(path.join(stateDir, 'domains', '1'))).toBe(false);
     const created = await xl('create', await cfg('cache1'), disks);
     expect(created.exitCode, created.stderr).toBe(0);
     const qmp = await QmpClient.connect(path.join(stateDir, 'domains', '1', 'qmp.sock'));
@@ -163,6 +168,9 @@ describe('xl domain lifecycle (real QEMU)', () => {
     } finally {
       await qmp.close();
     }
+    const [record] = JSON.parse((await xl('list', '--json')).stdout) as { qemu?: { argv: string[] } }[];
+    const after = (argv: string[], flag: string) => argv.flatMap((x, i) => (x === flag ? [argv[i + 1]] : []));
+    for (const flag of ['-m', '-blockdev', '-machine', '-accel']) expect(after(dryArgv, flag), flag).toEqual(after(record!.qemu!.argv, flag));
     expect((await xl('destroy', 'cache1')).exitCode).toBe(0);
   });
 

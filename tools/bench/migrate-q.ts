@@ -147,8 +147,10 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
   const t0 = performance.now();
   await execa('qemu-img', ['create', '-q', '-f', 'raw', target, `${DISK_GIB}G`]);
   const config: DomainConfig = { ...source.config, disks: source.config.disks.map((d) => ({ ...d, target })) };
-  const dest = await startDomain(b, config, { paused: true, incoming: 'defer', name: 'qbase--incoming' });
   const src = await QmpClient.connect(a.paths(source.id).qmp);
+  // Exactly the source's RAM (with the TCG RAM tail where xl gave it one), as xl's receiver does.
+  const { 'base-memory': ramBytes } = await src.execute<{ 'base-memory': number }>('query-memory-size-summary');
+  const dest = await startDomain(b, config, { paused: true, incoming: 'defer', name: 'qbase--incoming', ramBytes });
   const dst = await QmpClient.connect(b.paths(dest.id).qmp);
   try {
     const nbd = path.join(b.paths(dest.id).dir, 'nbd.sock');

@@ -64,6 +64,7 @@ describe('reader checks (Xen note section 8.4)', () => {
     ['domain info memoryBytes below memoryMiB', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 63 * 1048576 }), E), 'STREAM_BAD_RECORD'],
     ['domain info memoryBytes a MiB over', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 65 * 1048576 }), E), 'STREAM_BAD_RECORD'],
     ['domain info memoryBytes not whole pages', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 100 }), E), 'STREAM_BAD_RECORD'],
+    ['domain info memoryBytes not QEMU 8 KiB granules', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 4096 }), E), 'STREAM_BAD_RECORD'],
     ['domain info memoryBytes not a number', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: '64M' }), E), 'STREAM_BAD_RECORD'],
     ['RAM chunk before phase 3', cat(H, ...B.ramStream(ram, 4096), E), 'STREAM_PHASE_ORDER'],
     ['RAM without RAM_END', cat(H, B.phase(3), ...B.ramStream(ram, 4096).slice(0, 2), E), 'STREAM_RAM_INCOMPLETE'],

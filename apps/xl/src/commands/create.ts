@@ -5,7 +5,7 @@ import { buildQemuArgv } from '../qemu/argv.js';
 import { resolveDiskCache } from '../qemu/disk-cache.js';
 import { DEFAULT_QEMU } from '../config/domain-config.js';
 import { chooseAccel } from '../domain/accel.js';
-import { startDomain } from '../domain/start.js';
+import { newGuestRamBytes, startDomain } from '../domain/start.js';
 import { waitForQemuExit } from '../domain/destroy.js';
 import { openSession, println, warn } from './common.js';
 
@@ -29,13 +29,17 @@ export const createCommand: CommandSpec = {
     println(io.stderr, `Parsing config from ${file}`);
     const { config, warnings } = await loadConfigFile(file, overrides);
     for (const w of warnings) warn(io, w);
+    const { store } = await openSession(args, io);
     if (args.values['dry-run'] === true) {
+      // The command line a real create would run on this host: cache modes and RAM decided here.
+      const accel = chooseAccel(config.accel);
+      const binary = config.deviceModel ?? DEFAULT_QEMU;
       const disks = await resolveDiskCache(config.disks);
-      const argv = buildQemuArgv({ ...config, disks }, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, accel: chooseAccel(config.accel) });
-      println(io.stdout, JSON.stringify({ config, qemu: [config.deviceModel ?? DEFAULT_QEMU, ...argv] }, null, 2));
+      const ramBytes = await newGuestRamBytes(config, accel, binary, store.cacheDir);
+      const argv = buildQemuArgv({ ...config, disks }, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, accel, ramBytes });
+      println(io.stdout, JSON.stringify({ config, qemu: [binary, ...argv] }, null, 2));
       return 0;
     }
-    const { store } = await openSession(args, io);
     const record = await startDomain(store, config, { paused: args.values.paused === true });
     println(io.stdout, `Started domain ${record.name} (id ${record.id})${record.status === 'paused' ? ', paused' : ''}`);
     if (args.values.foreground === true) {

@@ -41,7 +41,7 @@ export interface StartOptions {
 }
 
 /** A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it. */
-async function newGuestRamBytes(config: DomainConfig, accel: 'tcg' | 'kvm', binary: string, cacheDir: string): Promise<number> {
+export async function newGuestRamBytes(config: DomainConfig, accel: 'tcg' | 'kvm', binary: string, cacheDir: string): Promise<number> {
   if (accel !== 'tcg') return guestRamBytes(config.memory, accel, undefined);
   // A QEMU that cannot be probed gets the tail (the safe side); starting it reports why it fails.
   const caps = await qemuCapabilities(binary, cacheDir).catch(() => undefined);

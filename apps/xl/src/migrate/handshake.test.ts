@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { StreamWriter } from '@xlkit/stream';
 import { receiverHandshake, senderHandshake } from './handshake.js';
-import { BANNER, OWN_FEATURES, makeHello, negotiate } from './protocol.js';
+import { BANNER, OWN_FEATURES, makeHello, negotiate, ramRequires } from './protocol.js';
 
 const config = { name: 'dom1', memory: 64 };
 
@@ -50,6 +50,17 @@ describe('migrate handshake', () => {
     const a = { ...makeHello([]), minVersion: 1, maxVersion: 3 };
     const b = { ...makeHello([]), minVersion: 2, maxVersion: 5, features: ['abort', 'x'] };
     expect(negotiate(a, b, 'peer')).toEqual({ ok: true, agreement: { version: 3, features: ['abort'] } });
+  });
+
+  test('a guest with a RAM tail requires exact-ram, which a receiver without it lacks: refused before anything moves', () => {
+    expect(ramRequires({})).toEqual(['ram-stream']);
+    expect(ramRequires({ memoryBytes: 128 * 1048576 + 8192 })).toEqual(['ram-stream', 'exact-ram']);
+    const older = makeHello([], OWN_FEATURES.filter((f) => f !== 'exact-ram'));
+    expect(negotiate(makeHello(ramRequires({ memoryBytes: 128 * 1048576 + 8192 })), older, 'receiver')).toEqual({
+      ok: false,
+      reason: "the receiver lacks required feature(s) 'exact-ram'",
+    });
+    expect(negotiate(makeHello(ramRequires({})), older, 'receiver').ok).toBe(true);
   });
 
   test('a wrong banner stops the sender before it writes anything', async () => {

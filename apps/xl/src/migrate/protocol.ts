@@ -36,7 +36,18 @@ export const Feature = {
   TUNNEL: 'tunnel',
   /** Phase 3 RAM is flow controlled by the receiver's RAM_CREDIT grants (ram/ram-credit.ts). */
   RAM_CREDIT: 'ram-credit',
+  /** The receiver starts QEMU with DOMAIN_INFO's exact memoryBytes (the TCG RAM tail, qemu/guest-ram.ts). */
+  EXACT_RAM: 'exact-ram',
 } as const;
+
+/**
+ * What phase 3 needs of the receiver for this guest: a guest with a RAM tail needs one that
+ * sizes its QEMU from memoryBytes, or QEMU's incoming stream would fail on the RAM block's
+ * length only after the whole transfer (and a `-q` disk mirror) had run.
+ */
+export function ramRequires(info: { memoryBytes?: number }): string[] {
+  return [Feature.RAM_STREAM, ...(info.memoryBytes === undefined ? [] : [Feature.EXACT_RAM])];
+}
 
 export const OWN_FEATURES: readonly string[] = Object.values(Feature);
 

@@ -12,7 +12,13 @@ import type { QmpClient } from '@xlkit/qmp';
 
 export type RamDumpSide = 'source' | 'destination';
 
-/** Guest physical memory from 0 (a guest under 3 GiB lies there in one piece on xl's machine). */
-export async function dumpGuestRam(qmp: QmpClient, memoryMiB: number, dir: string, side: RamDumpSide): Promise<void> {
-  await qmp.execute('pmemsave', { val: 0, size: memoryMiB * 1024 * 1024, filename: path.join(dir, `${side}.ram`) });
+/**
+ * Guest physical memory from 0 (a guest under 3 GiB lies there in one piece on xl's machine),
+ * all of it: the size is QEMU's own, RAM tail included (qemu/guest-ram.ts).
+ */
+export async function dumpGuestRam(qmp: QmpClient, dir: string, side: RamDumpSide): Promise<void> {
+  const summary = await qmp.execute<{ 'base-memory'?: unknown }>('query-memory-size-summary');
+  const size = summary['base-memory'];
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw new Error(`ram-dump: query-memory-size-summary gave base-memory ${String(size)}`);
+  await qmp.execute('pmemsave', { val: 0, size, filename: path.join(dir, `${side}.ram`) });
 }

@@ -193,7 +193,7 @@ async function afterGo(
 ): Promise<ReceiveResult> {
   const name = link.config !== null && typeof link.config === 'object' ? String((link.config as { name: unknown }).name) : record.name;
   try {
-    if (o.faults?.ramDumpDir !== undefined) await dumpGuestRam(qmp, record.config.memory, o.faults.ramDumpDir, 'destination');
+    if (o.faults?.ramDumpDir !== undefined) await dumpGuestRam(qmp, o.faults.ramDumpDir, 'destination');
     record = await store.update(record.id, (r) => {
       const { ownerPid: _owner, createdDisks: _disks, ...rest } = r;
       return { ...rest, name, status: 'paused' };

@@ -26,7 +26,7 @@ import { CorruptRamChunk, parseFaults } from './fault.js';
 import { dumpGuestRam } from './ram-dump.js';
 import { senderHandshake, type SenderLink } from './handshake.js';
 import { errorMessage, migratedAwayName } from './names.js';
-import { Feature, READY } from './protocol.js';
+import { Feature, READY, ramRequires } from './protocol.js';
 import { receiverCommand } from './receiver-argv.js';
 import { spawnReceiver, type ReceiverProcess } from './receiver-process.js';
 import { rollbackSource, type SourceBefore } from './source-rollback.js';
@@ -123,7 +123,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     }
     receiver = spawnReceiver(receiverCommand(o.sshCommand, o.host, o.receiverFlags), o.stderr, o.env);
     const output: Writable = faults.corruptRamChunk !== undefined ? corrupting(receiver.stdin, faults.corruptRamChunk) : receiver.stdin;
-    link = await raced(senderHandshake({ input: receiver.stdout, output, config, requires: [Feature.RAM_STREAM, ...(mirror?.requires ?? [])] }), failure.signal);
+    link = await raced(senderHandshake({ input: receiver.stdout, output, config, requires: [...ramRequires(info), ...(mirror?.requires ?? [])] }), failure.signal);
     const { writer, back } = link;
     stages.event('negotiated', { version: link.agreement.version, features: link.agreement.features, receiver: link.peer.software });
 
@@ -195,7 +195,7 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
     await writer.end();
     // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
     const figures = finalMigrationFigures(qmp, ram.migration);
-    if (faults.ramDumpDir !== undefined) await dumpGuestRam(qmp, domain.config.memory, faults.ramDumpDir, 'source');
+    if (faults.ramDumpDir !== undefined) await dumpGuestRam(qmp, faults.ramDumpDir, 'source');
     o.progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
 
     stages.start('switchover');

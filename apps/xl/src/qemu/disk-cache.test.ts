@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseDiskSpec } from '../config/disk-spec.js';
-import { resolveDiskCache, takesDirectIo } from './disk-cache.js';
+import { hasBackingFile, resolveDiskCache, takesDirectIo } from './disk-cache.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'xl-disk-cache-'));
 const image = path.join(dir, 'a.raw');
@@ -19,7 +19,35 @@ describe('takesDirectIo', () => {
   });
 });
 
+/** A qcow2 header (all resolveDiskCache reads of one): magic, version 3, backing_file_offset. */
+function qcow2Header(backingOffset: bigint): Buffer {
+  const h = Buffer.alloc(104);
+  h.writeUInt32BE(0x514649fb, 0);
+  h.writeUInt32BE(3, 4);
+  h.writeBigUInt64BE(backingOffset, 8);
+  return h;
+}
+const overlay = path.join(dir, 'overlay.qcow2');
+const standalone = path.join(dir, 'standalone.qcow2');
+writeFileSync(overlay, qcow2Header(0x200n));
+writeFileSync(standalone, qcow2Header(0n));
+
+describe('hasBackingFile', () => {
+  it('reads the backing file offset of a qcow2 header; anything else has none', async () => {
+    expect(await hasBackingFile(overlay)).toBe(true);
+    expect(await hasBackingFile(standalone)).toBe(false);
+    expect(await hasBackingFile(image)).toBe(false); // raw zeros
+    expect(await hasBackingFile(path.join(dir, 'missing.qcow2'))).toBe(false);
+  });
+});
+
 describe('resolveDiskCache', () => {
+  it('leaves a qcow2 overlay in the page cache: its backing chain opens with its mode and is not probed', async () => {
+    const disks = [`format=qcow2, vdev=xvda, target=${overlay}`, `format=qcow2, vdev=xvdb, target=${standalone}`].map((s) => parseDiskSpec(s, pos));
+    expect((await resolveDiskCache(disks)).map((d) => d.cache)).toEqual(['writeback', 'none']);
+  });
+
+
   it('decides every open mode on this host and keeps what the config set', async () => {
     const disks = [
       `format=raw, vdev=xvda, target=${image}`,

@@ -46,7 +46,7 @@ export function savedRamBytes(info: Pick<DomainInfo, 'memoryMiB' | 'memoryBytes'
   return info.memoryBytes ?? info.memoryMiB * MiB;
 }
 
-/** QEMU's size syntax for `bytes` (a multiple of 4 KiB): "128M", or "131080K" when not whole MiB. */
+/** QEMU's size syntax for `bytes` (a multiple of 1 KiB): "128M", or "131080K" when not whole MiB. */
 export function qemuSize(bytes: number): string {
   return bytes % MiB === 0 ? `${bytes / MiB}M` : `${bytes / 1024}K`;
 }

@@ -38,6 +38,12 @@ describe('checkSavedConfig (a config from a save file or a migration peer)', () 
     expect(refusal({ onCrash: 'coredump-restart' })).toMatch(/bad onCrash/);
   });
 
+  it("keeps a disk's cache mode the config set, and refuses another", () => {
+    for (const cache of ['none', 'writeback']) expect(checkSavedConfig({ ...good, disks: [{ ...good.disks[0], cache }] }).disks[0]?.cache).toBe(cache);
+    expect(checkSavedConfig(good).disks[0]).not.toHaveProperty('cache');
+    expect(refusal({ disks: [{ ...good.disks[0], cache: 'unsafe' }] })).toMatch(/disk 0: bad cache \(expected none or writeback\)/);
+  });
+
   it('takes a qemu-system binary from the system bin directories', () => {
     expect(checkSavedConfig({ ...good, deviceModel: '/usr/bin/qemu-system-x86_64' }).deviceModel).toBe('/usr/bin/qemu-system-x86_64');
     expect(checkSavedConfig({ ...good, deviceModel: 'qemu-system-x86_64' }).deviceModel).toBeUndefined();

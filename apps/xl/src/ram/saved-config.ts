@@ -33,7 +33,8 @@ function checkDisk(d: unknown, i: number): DiskSpec {
   const disk = d as Record<string, unknown>;
   for (const k of ['format', 'vdev'] as const) if (typeof disk[k] !== 'string' || /[,=\s]/.test(disk[k] as string)) fail(`disk ${i}: bad ${k}`);
   if (disk.target !== undefined && typeof disk.target !== 'string') fail(`disk ${i}: bad target`);
-  const flags = [disk.readOnly === true ? 'access=ro' : 'access=rw', disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk', ...(disk.shared === true ? ['shared=yes'] : [])];
+  if (disk.cache !== undefined && disk.cache !== 'none' && disk.cache !== 'writeback') fail(`disk ${i}: bad cache (expected none or writeback)`);
+  const flags = [disk.readOnly === true ? 'access=ro' : 'access=rw', disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk', ...(disk.shared === true ? ['shared=yes'] : []), ...(disk.cache === 'none' || disk.cache === 'writeback' ? [`cache=${disk.cache}`] : [])];
   const spec = `format=${String(disk.format)}, vdev=${String(disk.vdev)}, ${flags.join(', ')}, target=${(disk.target as string | undefined) ?? ''}`;
   try {
     return parseDiskSpec(spec, { file: 'stream config', line: 1, column: 0 });

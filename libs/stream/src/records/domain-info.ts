@@ -20,7 +20,8 @@ export interface DomainInfo {
   memoryMiB: number;
   /**
    * The guest's exact RAM in bytes when it is not memoryMiB whole MiB (xl's TCG RAM tail):
-   * at least memoryMiB MiB, below memoryMiB + 1 MiB, whole 4 KiB pages. Absent: memoryMiB MiB.
+   * at least memoryMiB MiB, below memoryMiB + 1 MiB, a multiple of 8 KiB (QEMU's RAM granularity).
+   * Absent: memoryMiB MiB.
    */
   memoryBytes?: number;
   vcpus: number;
@@ -51,12 +52,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 const MIB = 1024 * 1024;
 
-/** memoryBytes, when present, must describe the same MiB as memoryMiB in whole pages. */
+/** QEMU rounds guest RAM up to 8 KiB: no other size can describe a running guest. */
+const RAM_GRANULE = 8192;
+
+/** memoryBytes, when present, must describe the same MiB as memoryMiB in QEMU's granules. */
 function exactMemory(v: Record<string, unknown>, memoryMiB: number, at: number): { memoryBytes?: number } {
   if (v.memoryBytes === undefined) return {};
   const bytes = int(v, 'memoryBytes', 1, at);
-  if (bytes < memoryMiB * MIB || bytes >= (memoryMiB + 1) * MIB || bytes % 4096 !== 0) {
-    throw fail(`memoryBytes must be whole 4 KiB pages from ${memoryMiB * MIB} to below ${(memoryMiB + 1) * MIB} (memoryMiB ${memoryMiB}), got ${bytes}`, at);
+  if (bytes < memoryMiB * MIB || bytes >= (memoryMiB + 1) * MIB || bytes % RAM_GRANULE !== 0) {
+    throw fail(`memoryBytes must be a multiple of 8 KiB from ${memoryMiB * MIB} to below ${(memoryMiB + 1) * MIB} (memoryMiB ${memoryMiB}), got ${bytes}`, at);
   }
   return { memoryBytes: bytes };
 }
