@@ -4,9 +4,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { QmpClient, queryNamedBlockNodes } from '@xlkit/qmp';
 import { isProcessAlive, withMallocTunables, type DomainView } from '@xlkit/xl';
-import { consoleBeats, guestConfig, lastBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
+import { consoleBeats, diskDirectIo, guestConfig, lastBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
 
 function newHost(): XlHost & { cfg: (name: string) => Promise<string> } {
   const host = xlHost('xl-e2e-');
@@ -161,13 +160,7 @@ describe('xl domain lifecycle (real QEMU)', () => {
     expect(existsSync(path.join(stateDir, 'domains', '1'))).toBe(false);
     const created = await xl('create', await cfg('cache1'), disks);
     expect(created.exitCode, created.stderr).toBe(0);
-    const qmp = await QmpClient.connect(path.join(stateDir, 'domains', '1', 'qmp.sock'));
-    try {
-      const direct = Object.fromEntries((await queryNamedBlockNodes(qmp, { flat: true })).map((n) => [n['node-name'], n.cache?.direct]));
-      expect(direct).toMatchObject({ 'disk-xvda-file': true, 'disk-xvdb-file': false });
-    } finally {
-      await qmp.close();
-    }
+    expect(await diskDirectIo(host, 'cache1')).toEqual({ 'disk-xvda-file': true, 'disk-xvdb-file': false });
     const [record] = JSON.parse((await xl('list', '--json')).stdout) as { qemu?: { argv: string[] } }[];
     const after = (argv: string[], flag: string) => argv.flatMap((x, i) => (x === flag ? [argv[i + 1]] : []));
     for (const flag of ['-m', '-blockdev', '-machine', '-accel']) expect(after(dryArgv, flag), flag).toEqual(after(record!.qemu!.argv, flag));

@@ -7,7 +7,7 @@ import type { DomainView } from '@xlkit/xl';
 import { mkdir } from 'node:fs/promises';
 import { execa, execaSync } from 'execa';
 import { createDiskImage, GUEST_COMMAND, sendSerialLine, track, type NetnsHost } from './helpers/index.js';
-import { consoleBeats, guestConfig, records, waitForBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
+import { consoleBeats, diskDirectIo, domainDir, guestConfig, waitForBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
 
 export type QHost = XlHost;
 export const qHost = xlHost;
@@ -71,12 +71,6 @@ export async function waitForConsole(host: XlHost, name: string, re: RegExp, tim
   }
 }
 
-function domainDir(host: XlHost, name: string): string {
-  const r = records(host.stateDir).find((x) => x.name === name);
-  if (!r) throw new Error(`no domain ${name} in ${host.stateDir}`);
-  return path.join(host.stateDir, 'domains', String(r.id));
-}
-
 /** Asks the guest to stop writing and verify its disk; returns its verify line. */
 export async function guestVerify(host: XlHost, name: string): Promise<string> {
   const before = (await consoleText(host, name)).split('\n').filter((l) => l.startsWith('xlkit-disk-verify')).length;
@@ -102,18 +96,7 @@ export async function sourceBlockState(host: XlHost, name: string): Promise<{ jo
   }
 }
 
-/** Whether QEMU opened each of the domain's disk images with O_DIRECT (their file nodes' cache.direct). */
-export async function diskDirectIo(host: XlHost, name: string): Promise<Record<string, boolean>> {
-  const qmp = await QmpClient.connect(path.join(domainDir(host, name), 'qmp.sock'));
-  try {
-    const files = (await queryNamedBlockNodes(qmp, { flat: true })).filter((n) => /^disk-.*-file$/.test(String(n['node-name'])));
-    return Object.fromEntries(files.map((n) => [String(n['node-name']), n.cache?.direct === true]));
-  } finally {
-    await qmp.close();
-  }
-}
-
-export { consoleBeats };
+export { consoleBeats, diskDirectIo };
 
 /** A tmpfs of `sizeMiB` mounted at `dir` for this test, unmounted when it ends. */
 export async function smallTmpfs(dir: string, sizeMiB: number): Promise<string> {

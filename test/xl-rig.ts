@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type Options, type ResultPromise } from 'execa';
+import { QmpClient, queryNamedBlockNodes } from '@xlkit/qmp';
 import { isProcessAlive, type DomainRecord } from '@xlkit/xl';
 import { guestArtifacts, heartbeats, repoRoot, tempDir, track } from './helpers/index.js';
 
@@ -33,6 +34,24 @@ export function records(stateDir: string): DomainRecord[] {
 }
 
 /** Remembers every QEMU and owner pid recorded in a state dir while it runs. */
+/** A domain's runtime directory on `host`, found by name. */
+export function domainDir(host: XlHost, name: string): string {
+  const r = records(host.stateDir).find((x) => x.name === name);
+  if (!r) throw new Error(`no domain ${name} in ${host.stateDir}`);
+  return path.join(host.stateDir, 'domains', String(r.id));
+}
+
+/** Whether QEMU opened each of the domain's disk images with O_DIRECT (their file nodes' cache.direct). */
+export async function diskDirectIo(host: XlHost, name: string): Promise<Record<string, boolean>> {
+  const qmp = await QmpClient.connect(path.join(domainDir(host, name), 'qmp.sock'));
+  try {
+    const files = (await queryNamedBlockNodes(qmp, { flat: true })).filter((n) => /^disk-.*-file$/.test(String(n['node-name'])));
+    return Object.fromEntries(files.map((n) => [String(n['node-name']), n.cache?.direct === true]));
+  } finally {
+    await qmp.close();
+  }
+}
+
 export class RecordWatcher {
   readonly qemus = new Map<number, number>();
   readonly seen: DomainRecord[] = [];

@@ -1,11 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { domainPaths } from '../domain-paths.js';
-import { buildQemuArgv } from '../qemu/argv.js';
-import { resolveDiskCache } from '../qemu/disk-cache.js';
-import { DEFAULT_QEMU } from '../config/domain-config.js';
-import { chooseAccel } from '../domain/accel.js';
-import { newGuestRamBytes, startDomain } from '../domain/start.js';
+import { qemuCommand, startDomain } from '../domain/start.js';
 import { waitForQemuExit } from '../domain/destroy.js';
 import { openSession, println, warn } from './common.js';
 
@@ -31,12 +27,8 @@ export const createCommand: CommandSpec = {
     for (const w of warnings) warn(io, w);
     const { store } = await openSession(args, io);
     if (args.values['dry-run'] === true) {
-      // The command line a real create would run on this host: cache modes and RAM decided here.
-      const accel = chooseAccel(config.accel);
-      const binary = config.deviceModel ?? DEFAULT_QEMU;
-      const disks = await resolveDiskCache(config.disks);
-      const ramBytes = await newGuestRamBytes(config, accel, binary, store.cacheDir);
-      const argv = buildQemuArgv({ ...config, disks }, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, accel, ramBytes });
+      // The command line a real create would run on this host.
+      const { binary, argv } = await qemuCommand(config, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, cacheDir: store.cacheDir });
       println(io.stdout, JSON.stringify({ config, qemu: [binary, ...argv] }, null, 2));
       return 0;
     }

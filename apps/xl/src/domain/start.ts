@@ -10,6 +10,7 @@ import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import { readProcStat } from '../process-info.js';
 import type { DomainRecord, DomainStatus } from '../domain-record.js';
+import type { DomainPaths } from '../domain-paths.js';
 import type { DomainStore } from '../domain-store.js';
 import { buildQemuArgv } from '../qemu/argv.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
@@ -41,11 +42,28 @@ export interface StartOptions {
 }
 
 /** A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it. */
-export async function newGuestRamBytes(config: DomainConfig, accel: 'tcg' | 'kvm', binary: string, cacheDir: string): Promise<number> {
+async function newGuestRamBytes(config: DomainConfig, accel: 'tcg' | 'kvm', binary: string, cacheDir: string): Promise<number> {
   if (accel !== 'tcg') return guestRamBytes(config.memory, accel, undefined);
   // A QEMU that cannot be probed gets the tail (the safe side); starting it reports why it fails.
   const caps = await qemuCapabilities(binary, cacheDir).catch(() => undefined);
   return guestRamBytes(config.memory, accel, caps?.version);
+}
+
+export interface QemuCommandOptions extends Pick<StartOptions, 'paused' | 'incoming' | 'ramBytes'> {
+  /** Where this host's QEMU capabilities are cached. */
+  cacheDir: string;
+}
+
+/**
+ * The QEMU binary and argv that start `config` on this host: the RAM size and the disks'
+ * cache modes are decided here (the images must exist by now), the rest comes from the config.
+ */
+export async function qemuCommand(config: DomainConfig, paths: DomainPaths, o: QemuCommandOptions): Promise<{ binary: string; argv: string[] }> {
+  const binary = config.deviceModel ?? DEFAULT_QEMU;
+  const accel = chooseAccel(config.accel);
+  const ramBytes = o.ramBytes ?? await newGuestRamBytes(config, accel, binary, o.cacheDir);
+  const disks = await resolveDiskCache(config.disks);
+  return { binary, argv: buildQemuArgv({ ...config, disks }, paths, { paused: o.paused, incoming: o.incoming, accel, ramBytes }) };
 }
 
 async function readPid(file: string): Promise<number> {
@@ -73,14 +91,10 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
   const record = await store.allocate({ name, uuid, config: { ...config, name, uuid }, ...(options.createdDisks ? { createdDisks: options.createdDisks } : {}) });
   const paths = store.paths(record.id);
   const binary = record.config.deviceModel ?? DEFAULT_QEMU;
-  const accel = chooseAccel(config.accel);
   let pid: number | undefined;
   try {
-    const ramBytes = options.ramBytes ?? await newGuestRamBytes(record.config, accel, binary, store.cacheDir);
-    await options.prepare?.();
-    // Cache modes are decided once the images exist (prepare may create them), on this host.
-    const disks = await resolveDiskCache(record.config.disks);
-    const argv = buildQemuArgv({ ...record.config, disks }, paths, { paused: options.paused, incoming: options.incoming, accel, ramBytes });
+    await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
+    const { argv } = await qemuCommand(record.config, paths, { paused: options.paused, incoming: options.incoming, ramBytes: options.ramBytes, cacheDir: store.cacheDir });
     const result = await execa(binary, argv, {
       env: qemuEnv(),
       extendEnv: false,

@@ -15,22 +15,27 @@
  * of a migration decide for themselves: the target directory may be another file system than
  * the source's.
  */
-import { constants, open } from 'node:fs/promises';
+import { constants, open, type FileHandle } from 'node:fs/promises';
 import type { DiskSpec } from '../config/disk-spec.js';
+
+/** `file` opened with `flags`, or undefined when the OS refused (an errno); anything else throws. */
+async function openOrRefused(file: string, flags: number): Promise<FileHandle | undefined> {
+  try {
+    return await open(file, flags);
+  } catch (err) {
+    if (typeof (err as NodeJS.ErrnoException).code === 'string') return undefined;
+    throw err;
+  }
+}
 
 /**
  * Whether `file` opens with O_DIRECT. A file that does not open at all says false: QEMU then
  * opens it as it always did and reports what is wrong with it.
  */
 export async function takesDirectIo(file: string): Promise<boolean> {
-  try {
-    const handle = await open(file, constants.O_RDONLY | constants.O_DIRECT);
-    await handle.close();
-    return true;
-  } catch (err) {
-    if (typeof (err as NodeJS.ErrnoException).code === 'string') return false;
-    throw err;
-  }
+  const handle = await openOrRefused(file, constants.O_RDONLY | constants.O_DIRECT);
+  await handle?.close();
+  return handle !== undefined;
 }
 
 /** qcow2's header: magic "QFI\xfb", then version (u32 BE) and backing_file_offset (u64 BE, 0 = none). */
@@ -38,13 +43,8 @@ const QCOW2_MAGIC = 0x514649fb;
 
 /** Whether `file` is a qcow2 image naming a backing file (a file it cannot read says false). */
 export async function hasBackingFile(file: string): Promise<boolean> {
-  let handle;
-  try {
-    handle = await open(file, constants.O_RDONLY);
-  } catch (err) {
-    if (typeof (err as NodeJS.ErrnoException).code === 'string') return false;
-    throw err;
-  }
+  const handle = await openOrRefused(file, constants.O_RDONLY);
+  if (handle === undefined) return false;
   try {
     const header = Buffer.alloc(16);
     const { bytesRead } = await handle.read(header, 0, 16, 0);

@@ -34,7 +34,7 @@ function checkDisk(d: unknown, i: number): DiskSpec {
   for (const k of ['format', 'vdev'] as const) if (typeof disk[k] !== 'string' || /[,=\s]/.test(disk[k] as string)) fail(`disk ${i}: bad ${k}`);
   if (disk.target !== undefined && typeof disk.target !== 'string') fail(`disk ${i}: bad target`);
   if (disk.cache !== undefined && disk.cache !== 'none' && disk.cache !== 'writeback') fail(`disk ${i}: bad cache (expected none or writeback)`);
-  const flags = [disk.readOnly === true ? 'access=ro' : 'access=rw', disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk', ...(disk.shared === true ? ['shared=yes'] : []), ...(disk.cache === 'none' || disk.cache === 'writeback' ? [`cache=${disk.cache}`] : [])];
+  const flags = [disk.readOnly === true ? 'access=ro' : 'access=rw', disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk', ...(disk.shared === true ? ['shared=yes'] : []), ...(disk.cache === undefined ? [] : [`cache=${disk.cache as string}`])];
   const spec = `format=${String(disk.format)}, vdev=${String(disk.vdev)}, ${flags.join(', ')}, target=${(disk.target as string | undefined) ?? ''}`;
   try {
     return parseDiskSpec(spec, { file: 'stream config', line: 1, column: 0 });
