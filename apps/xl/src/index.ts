@@ -17,11 +17,11 @@ export {
   type MemoryBacking,
   type LifecycleAction,
 } from './config/domain-config.js';
-export { DomainStore, openStore } from './domain-store.js';
-export { resolveStateDir } from './state-dir.js';
-export { domainPaths, type DomainPaths } from './domain-paths.js';
-export type { DomainRecord, DomainStatus, QemuProcessInfo, NewDomain } from './domain-record.js';
-export { isProcessAlive, readProcStat } from './process-info.js';
+export { DomainStore, openStore } from './store/domain-store.js';
+export { resolveStateDir } from './store/state-dir.js';
+export { domainPaths, type DomainPaths } from './store/domain-paths.js';
+export type { DomainRecord, DomainStatus, QemuProcessInfo, NewDomain } from './store/domain-record.js';
+export { isProcessAlive, readProcStat } from './host/process-info.js';
 export { buildQemuArgv, diskNodeName, escapeOptValue, type QemuLaunchOptions } from './qemu/argv.js';
 export { guestRamBytes, qemuSize, savedRamBytes, tcgLosesDirtyWrites, RAM_TAIL_BYTES } from './qemu/guest-ram.js';
 export { qemuEnv, withMallocTunables } from './qemu/env.js';
@@ -38,11 +38,11 @@ export { openSession, openDomain, type Session } from './commands/common.js';
 export { sendRam, UNLIMITED_BANDWIDTH, type SendRamOptions, type SendRamResult, type RamProgress } from './ram/outgoing.js';
 export { receiveRam, type ReceiveRamOptions, type ReceiveRamResult } from './ram/incoming.js';
 export { collectDomainInfo, toDomainInfo, machineName, type DomainInfoSources } from './ram/domain-info.js';
-export { checkHostCanRun, assertHostCanRun, probeHost, type HostFacts, type HostDisk } from './ram/host-check.js';
+export { checkHostCanRun, assertHostCanRun, probeHost, type HostFacts, type HostDisk } from './domain/host-check.js';
 export { qemuCapabilities, parseMachineHelp, parseVersion, type QemuCapabilities, type QemuVersion } from './qemu/capabilities.js';
 export { checkSavedConfig } from './ram/saved-config.js';
 export { AtomicFile, partialPath } from './ram/atomic-file.js';
-export { withInterrupts } from './ram/interrupt.js';
+export { withInterrupts } from './commands/interrupt.js';
 export { saveDomain, type SaveOptions, type SaveResult, type AfterSave } from './ram/save-domain.js';
 export { restoreDomain, type RestoreOptions, type RestoreResult } from './ram/restore-domain.js';
 export { ProgressReporter, type ProgressMode, type ProgressSample, type ProgressOutput, type ReporterOptions } from './progress/reporter.js';

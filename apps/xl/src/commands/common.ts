@@ -1,7 +1,7 @@
 /** What most commands start with: open the store, reap dead domains (reporting them), resolve DOMAIN. */
 import type { CommandArgs, CommandIo } from '../command.js';
-import { openStore, type DomainStore } from '../domain-store.js';
-import type { DomainRecord } from '../domain-record.js';
+import { openStore, type DomainStore } from '../store/domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
 import { formatReaped, reapDomains } from '../domain/reap.js';
 import { resolveDomain } from '../domain/resolve.js';
 import { recoverAbandonedSaves } from '../ram/recover-save.js';

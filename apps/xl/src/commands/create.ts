@@ -1,6 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { loadConfigFile } from '../config/load-config.js';
-import { domainPaths } from '../domain-paths.js';
+import { domainPaths } from '../store/domain-paths.js';
 import { qemuCommand, startDomain } from '../domain/start.js';
 import { waitForQemuExit } from '../domain/destroy.js';
 import { openSession, println, warn } from './common.js';

@@ -6,7 +6,7 @@ import type { CommandSpec } from '../command.js';
 import { DEFAULT_QEMU } from '../config/domain-config.js';
 import { kvmUsable } from '../domain/accel.js';
 import { openSession, println } from './common.js';
-import { availableMemoryMiB } from '../host-memory.js';
+import { availableMemoryMiB } from '../host/host-memory.js';
 
 /** "QEMU emulator version 7.2.22 (Debian ...)" → "7.2.22 (Debian ...)". */
 export function parseQemuVersion(output: string): string | undefined {

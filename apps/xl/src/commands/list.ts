@@ -1,7 +1,7 @@
 import type { CommandSpec } from '../command.js';
 import { describeDomain, type DomainView } from '../domain/describe.js';
 import { resolveDomain } from '../domain/resolve.js';
-import type { DomainRecord } from '../domain-record.js';
+import type { DomainRecord } from '../store/domain-record.js';
 import { openSession, println } from './common.js';
 
 /** xl's list layout (xl_info.c): name padded to 40, then id, memory, vcpus, state, CPU time. */

@@ -9,17 +9,11 @@ import type { DomainConfig } from '../config/domain-config.js';
 import { UsageError } from '../errors.js';
 import { formatBytes } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
-import { withInterrupts } from '../ram/interrupt.js';
+import { withInterrupts } from './interrupt.js';
 import { migrateDomain } from '../migrate/send-migration.js';
 import type { MirrorFlags } from '../mirror/sender-side.js';
 import { openDomain, println, warn } from './common.js';
-import { parseBandwidth } from './save.js';
-
-function parseDowntime(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !/^[1-9][0-9]{0,6}$/.test(value)) throw new UsageError(`--max-downtime expects milliseconds (1..9999999), got '${String(value)}'`);
-  return Number(value);
-}
+import { parseBandwidth, parseDowntime } from './option-values.js';
 
 function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
   const transport = v.transport ?? 'tunnel';

@@ -5,7 +5,7 @@ import { loadConfigFile } from '../config/load-config.js';
 import type { DomainConfig } from '../config/domain-config.js';
 import { formatBytes, formatRate } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
-import { withInterrupts } from '../ram/interrupt.js';
+import { withInterrupts } from './interrupt.js';
 import { restoreDomain } from '../ram/restore-domain.js';
 import { openSession, println, warn } from './common.js';
 

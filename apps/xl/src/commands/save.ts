@@ -6,18 +6,12 @@ import type { DomainConfig } from '../config/domain-config.js';
 import { UsageError } from '../errors.js';
 import { formatBytes, formatRate } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
-import { withInterrupts } from '../ram/interrupt.js';
+import { parseBandwidth } from './option-values.js';
+import { withInterrupts } from './interrupt.js';
 import { saveDomain, type AfterSave } from '../ram/save-domain.js';
 import { openDomain, println, warn } from './common.js';
 
 /** --bandwidth MiB/s → bytes/s (undefined: unlimited). */
-export function parseBandwidth(value: unknown): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== 'string' || !/^\d+(\.\d+)?$/.test(value) || !(n > 0)) throw new UsageError(`--bandwidth expects MiB/s as a positive number, got '${String(value)}'`);
-  return Math.round(n * 1024 * 1024);
-}
-
 export const saveCommand: CommandSpec = {
   name: 'save',
   summary: 'Save a domain state to restore later',

@@ -2,8 +2,8 @@
 import { cont, stop, systemPowerdown } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
 import { checkDomainName } from '../config/domain-config.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { withQmp } from './qmp.js';
 import { waitForQemuExit } from './destroy.js';
 import { assertNotMigratedAway } from './guard.js';

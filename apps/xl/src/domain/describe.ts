@@ -1,9 +1,9 @@
 /** A domain as `xl list` shows it: the record plus live facts (QMP run state, CPU time). */
 import type { DomainConfig } from '../config/domain-config.js';
-import type { DomainPaths } from '../domain-paths.js';
-import type { DomainRecord, QemuProcessInfo } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
-import { readProcStat } from '../process-info.js';
+import type { DomainPaths } from '../store/domain-paths.js';
+import type { DomainRecord, QemuProcessInfo } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
+import { readProcStat } from '../host/process-info.js';
 import { queryRunState, withQmp } from './qmp.js';
 
 export interface DomainView {

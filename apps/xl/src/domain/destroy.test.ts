@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DomainRecord } from '../domain-record.js';
-import { readProcStat } from '../process-info.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import { readProcStat } from '../host/process-info.js';
 import { killQemu, pollPauses, waitForQemuExit } from './destroy.js';
 
 const children: ChildProcess[] = [];

@@ -1,8 +1,8 @@
 /** Hard stop of a domain (xl destroy): kill its QEMU, wait until it is gone, remove its state. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { XlError } from '../errors.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { isQemuAlive } from './liveness.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { XlError } from '../errors.js';
 import { saveDomain } from '../ram/save-domain.js';
 import { unpauseDomain } from './control.js';

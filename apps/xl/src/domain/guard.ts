@@ -3,7 +3,7 @@
  * may be running on the destination: resuming, saving or migrating it could run one guest
  * twice on the same disks. Only destroy is allowed.
  */
-import type { DomainRecord } from '../domain-record.js';
+import type { DomainRecord } from '../store/domain-record.js';
 import { XlError } from '../errors.js';
 
 export function assertNotMigratedAway(record: DomainRecord, action: string): void {

@@ -1,8 +1,8 @@
 /** Is a domain's QEMU still there? And what did it leave behind when it went? */
 import { readFile } from 'node:fs/promises';
-import { isProcessAlive } from '../process-info.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import { isProcessAlive } from '../host/process-info.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 
 export function isQemuAlive(record: DomainRecord): boolean {
   return record.qemu !== undefined && isProcessAlive(record.qemu.pid, record.qemu.startTime);

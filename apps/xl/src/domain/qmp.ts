@@ -1,8 +1,8 @@
 /** QMP access to a domain's QEMU through @xlkit/qmp. */
 import { QmpClient, cont, queryStatus, stop } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { isQemuAlive } from './liveness.js';
 
 export interface ConnectQmpOptions {

@@ -3,9 +3,9 @@
  * domains (removes their state) and reports them.
  */
 import { rm } from 'node:fs/promises';
-import { isProcessAlive } from '../process-info.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import { isProcessAlive } from '../host/process-info.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { killQemu } from './destroy.js';
 import { isQemuAlive, lastQemuLogLine } from './liveness.js';
 

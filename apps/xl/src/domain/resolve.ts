@@ -1,7 +1,7 @@
 /** DOMAIN arguments: a numeric id or a name, everywhere. */
 import { XlError } from '../errors.js';
-import type { DomainStore } from '../domain-store.js';
-import type { DomainRecord } from '../domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
 
 export async function resolveDomain(store: DomainStore, nameOrId: string): Promise<DomainRecord> {
   const all = await store.list();

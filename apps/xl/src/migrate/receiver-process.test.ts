@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { BULK_SEND_BUFFER } from '../send-buffer.js';
+import { BULK_SEND_BUFFER } from '../host/send-buffer.js';
 import { spawnReceiver } from './receiver-process.js';
 
 describe('spawnReceiver', () => {

@@ -10,7 +10,7 @@ import type { SendBuffer } from '@xlkit/os-tune';
 import { XlError } from '../errors.js';
 import type { ReceiverCommand } from './receiver-argv.js';
 import { settleWithin } from '../settle-within.js';
-import { enlargeSendBuffer } from '../send-buffer.js';
+import { enlargeSendBuffer } from '../host/send-buffer.js';
 
 export interface ReceiverProcess {
   stdin: Writable;

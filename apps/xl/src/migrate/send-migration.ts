@@ -10,8 +10,8 @@
 import type { Writable } from 'node:stream';
 import { finalMigrationFigures, migrateSetParameters, type QmpClient } from '@xlkit/qmp';
 import type { DomainConfig } from '../config/domain-config.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { assertNotMigratedAway } from '../domain/guard.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';

@@ -5,8 +5,8 @@
  */
 import type { Writable } from 'node:stream';
 import type { QmpClient } from '@xlkit/qmp';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { XlError } from '../errors.js';
 import type { ByteChannel } from './byte-channel.js';

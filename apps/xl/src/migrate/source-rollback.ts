@@ -4,8 +4,8 @@
  * leaves it in `postmigrate`, which needs `cont`), its recorded status.
  */
 import { cont, type QmpClient } from '@xlkit/qmp';
-import type { DomainRecord, DomainStatus } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord, DomainStatus } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { queryRunState } from '../domain/qmp.js';
 import { errorMessage } from './names.js';
 

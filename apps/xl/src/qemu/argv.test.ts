@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildQemuArgv } from './argv.js';
-import { domainPaths } from '../domain-paths.js';
+import { domainPaths } from '../store/domain-paths.js';
 import { parseDiskSpec } from '../config/disk-spec.js';
 import type { DomainConfig } from '../config/domain-config.js';
 

@@ -1,6 +1,6 @@
 /** Turns a DomainConfig into a QEMU argument vector (never a shell string). */
 import type { DomainConfig } from '../config/domain-config.js';
-import type { DomainPaths } from '../domain-paths.js';
+import type { DomainPaths } from '../store/domain-paths.js';
 import type { DiskSpec } from '../config/disk-spec.js';
 import { MiB, qemuSize } from './guest-ram.js';
 

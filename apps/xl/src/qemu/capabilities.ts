@@ -9,7 +9,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { writeAtomic } from '../write-atomic.js';
+import { writeAtomic } from '../store/write-atomic.js';
 import { XlError } from '../errors.js';
 
 export interface QemuVersion {

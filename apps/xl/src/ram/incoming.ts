@@ -12,7 +12,7 @@ import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from
 import { XlError } from '../errors.js';
 import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
-import { enlargeSendBuffer } from '../send-buffer.js';
+import { enlargeSendBuffer } from '../host/send-buffer.js';
 
 export interface ReceiveRamOptions {
   /** Where QEMU listens (in the new domain's directory). */

@@ -6,10 +6,10 @@
  */
 import { rm } from 'node:fs/promises';
 import { cont, migrateCancel } from '@xlkit/qmp';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { leavePostmigrate, withQmp } from '../domain/qmp.js';
-import { isProcessAlive } from '../process-info.js';
+import { isProcessAlive } from '../host/process-info.js';
 import { withoutSaving } from './save-domain.js';
 
 function abandoned(d: DomainRecord): boolean {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, test } from 'vitest';
-import { isProcessAlive } from '../process-info.js';
+import { isProcessAlive } from '../host/process-info.js';
 import { holdReplaced, releaseDetached } from './replaced-file.js';
 
 const dirs: string[] = [];

@@ -8,15 +8,15 @@ import { open } from 'node:fs/promises';
 import { cont } from '@xlkit/qmp';
 import { StreamReader, type DomainInfo, type RecordOf } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
 import { savedRamBytes } from '../qemu/guest-ram.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
-import { assertHostCanRun } from './host-check.js';
+import { assertHostCanRun } from '../domain/host-check.js';
 import { receiveRam } from './incoming.js';
 import { checkSavedConfig } from './saved-config.js';
 

@@ -6,8 +6,8 @@
 import { cont, stop, type QmpClient } from '@xlkit/qmp';
 import { Phase, StreamWriter } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
-import type { DomainRecord } from '../domain-record.js';
-import type { DomainStore } from '../domain-store.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { assertNotMigratedAway } from '../domain/guard.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';

@@ -1,5 +1,5 @@
 /** Test fixture: one xl-like process allocating, updating and removing domains in a state dir. */
-import { DomainStore } from '../domain-store.js';
+import { DomainStore } from '../store/domain-store.js';
 import type { DomainConfig } from '../config/domain-config.js';
 
 const [root = '', prefix = 'w', countText = '5'] = process.argv.slice(2);

@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { rm } from 'node:fs/promises';
 import type { ChannelMux } from './channel-mux.js';
 import { TunnelError } from './tunnel-error.js';
-import { enlargeSendBuffer } from '../send-buffer.js';
+import { enlargeSendBuffer } from '../host/send-buffer.js';
 
 export interface TunnelListener {
   readonly path: string;

@@ -1,6 +1,6 @@
 /** What xl stores about a domain (domain.json in its directory). Plain JSON. */
-import type { DomainConfig } from './config/domain-config.js';
-import { XlError } from './errors.js';
+import type { DomainConfig } from '../config/domain-config.js';
+import { XlError } from '../errors.js';
 
 /**
  * xl's last known run state of a domain. QMP's query-status is the truth when QEMU answers;

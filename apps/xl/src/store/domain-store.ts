@@ -8,7 +8,7 @@
 import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { XlError } from './errors.js';
+import { XlError } from '../errors.js';
 import { writeAtomic } from './write-atomic.js';
 import { withLock } from './store-lock.js';
 import { resolveStateDir } from './state-dir.js';

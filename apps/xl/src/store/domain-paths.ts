@@ -1,6 +1,6 @@
 /** Every runtime path of a domain lives in its own directory, named by its (never reused) id. */
 import path from 'node:path';
-import { XlError } from './errors.js';
+import { XlError } from '../errors.js';
 
 export interface DomainPaths {
   dir: string;

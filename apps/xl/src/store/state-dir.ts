@@ -1,6 +1,6 @@
 /** Where xl keeps domain state: --state-dir, then XL_STATE_DIR, then /run/xl (root) or $XDG_RUNTIME_DIR/xl. */
 import path from 'node:path';
-import { XlError } from './errors.js';
+import { XlError } from '../errors.js';
 
 export function resolveStateDir(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env, uid = process.getuid?.() ?? 0): string {
   if (explicit !== undefined && explicit !== '') return path.resolve(explicit);

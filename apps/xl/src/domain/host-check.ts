@@ -7,9 +7,9 @@ import { execa } from 'execa';
 import type { DomainInfo } from '@xlkit/stream';
 import { qemuCapabilities } from '../qemu/capabilities.js';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
-import { chooseAccel } from '../domain/accel.js';
+import { chooseAccel } from './accel.js';
 import { XlError } from '../errors.js';
-import { availableMemoryMiB } from '../host-memory.js';
+import { availableMemoryMiB } from '../host/host-memory.js';
 
 export interface HostDisk {
   exists: boolean;

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { DomainStore, openStore } from './domain-store.js';
-import type { DomainConfig } from './config/domain-config.js';
-import { XlError } from './errors.js';
+import type { DomainConfig } from '../config/domain-config.js';
+import { XlError } from '../errors.js';
 import { resolveStateDir } from './state-dir.js';
 
 const config: DomainConfig = {
@@ -104,7 +104,7 @@ describe('DomainStore', () => {
   });
 
   it('serializes concurrent writers in separate processes', async () => {
-    const worker = fileURLToPath(new URL('./testing/allocate-worker.ts', import.meta.url));
+    const worker = fileURLToPath(new URL('../testing/allocate-worker.ts', import.meta.url));
     const runs = await Promise.all(['p', 'q', 'r'].map((prefix) => execa('node', ['--import', 'tsx', worker, store.root, prefix, '4'])));
     const ids = runs.flatMap((r) => JSON.parse(String(r.stdout)) as number[]).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));

@@ -6,8 +6,8 @@
 import { mkdir, open, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { XlError } from './errors.js';
-import { isProcessAlive } from './process-info.js';
+import { XlError } from '../errors.js';
+import { isProcessAlive } from '../host/process-info.js';
 
 export interface LockOptions {
   timeoutMs?: number;
