@@ -2,7 +2,7 @@ export * from './constants.js';
 export { StreamError, type StreamErrorCode, type StreamErrorDetails, type StreamErrorValue } from './errors.js';
 export { encodeXlHeader, decodeXlHeader, decodeXlFixedHeader, decodeXlOptionalData, type XlHeader } from './xl-header.js';
 export { encodeStreamHeader, decodeStreamHeader, type StreamHeader } from './stream-header.js';
-export { STRUCT_SIZES } from './structs.js';
+export { STRUCT_SIZES, decodeRecordHeader } from './structs.js';
 export { defineRecord, type RecordCodec, type CodecValue } from './record-codec.js';
 export {
   RECORD_CODECS, RecordType, codecForType, recordTypeName,

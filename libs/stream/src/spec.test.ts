@@ -31,6 +31,27 @@ describe('SPEC.md matches the code', () => {
     }
   });
 
+  test('table 4.1 is in numeric order and its length, phase, once and RAM columns match the codecs', () => {
+    const rows = tableRows();
+    expect(rows.map((r) => r.name).sort()).toEqual(Object.keys(RECORD_CODECS).sort());
+    const types = rows.map((r) => r.type);
+    expect(types).toEqual([...types].sort((a, b) => a - b));
+    for (const r of rows) {
+      const c = RECORD_CODECS[r.name as keyof typeof RECORD_CODECS];
+      const [min, max = min] = r.length.split('..').map(bytes);
+      expect({ name: r.name, min, max }).toEqual({ name: r.name, min: c.minLength, max: c.maxLength });
+      expect({ name: r.name, phase: r.phase }).toEqual({ name: r.name, phase: c.phase === undefined ? 'any' : String(c.phase) });
+      expect({ name: r.name, once: r.once }).toEqual({ name: r.name, once: c.maxCount === 1 ? 'yes' : 'no' });
+      expect({ name: r.name, inRam: r.inRam }).toEqual({ name: r.name, inRam: c.duringRam === true ? 'yes' : 'no' });
+    }
+  });
+
+  test('every JSON record has a schema subsection in 4.4, and only those are JSON in table 4.1', () => {
+    const json = ['DOMAIN_INFO', 'MIGRATION_HELLO', 'MIGRATION_ERROR', 'DISK_PLAN', 'DISK_EXPORTS'];
+    expect(tableRows().filter((r) => r.body.startsWith('JSON')).map((r) => r.name)).toEqual(json);
+    for (const name of json) expect(spec).toMatch(new RegExp(`^#### 4\\.4\\.\\d ${name}$`, 'm'));
+  });
+
   test('xlkit types sit in the documented block, Xen types keep their numbers', () => {
     expect(RECORD_CODECS.END.type).toBe(0);
     expect(RECORD_CODECS.EMULATOR_CONTEXT.type).toBe(3);
@@ -40,3 +61,24 @@ describe('SPEC.md matches the code', () => {
     }
   });
 });
+
+interface Row { type: number; name: string; length: string; phase: string; once: string; inRam: string; body: string }
+
+/** The rows of table 4.1. */
+function tableRows(): Row[] {
+  const rows: Row[] = [];
+  for (const line of spec.split('\n')) {
+    const m = /^\| 0x([0-9A-F]{8}) \| (\w+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| (.+) \|$/.exec(line);
+    if (m) rows.push({ type: Number.parseInt(m[1] as string, 16), name: m[2] as string, length: (m[3] as string).trim(), phase: (m[4] as string).trim(), once: (m[5] as string).trim(), inRam: (m[6] as string).trim(), body: (m[7] as string).trim() });
+  }
+  return rows;
+}
+
+/** "24 + 4 MiB" → 4194328. */
+function bytes(text: string): number {
+  const unit: Record<string, number> = { '': 1, KiB: 1024, MiB: 1024 * 1024 };
+  return text.split('+').reduce((sum, term) => {
+    const [n, u = ''] = term.trim().split(' ');
+    return sum + Number(n) * (unit[u] ?? Number.NaN);
+  }, 0);
+}

@@ -6,7 +6,8 @@
  */
 import { XLKIT_MANDATORY_BASE } from '../constants.js';
 import { defineRecord } from '../record-codec.js';
-import { MIRROR_MAX_DISKS, MIRROR_RECORD_MAX, encodeJsonBody, fields, parseJsonBody, type Obj } from './mirror-json.js';
+import { MIRROR_MAX_DISKS, MIRROR_RECORD_MAX, fields, type Obj } from './mirror-json.js';
+import { jsonBody } from './json-body.js';
 
 export interface DiskExport {
   id: string;
@@ -31,6 +32,8 @@ export const DISK_EXPORTS_TYPE = XLKIT_MANDATORY_BASE + 0x102;
 const UNIX_PATH_MAX = 107;
 const WHAT = 'disk exports';
 
+const json = jsonBody({ type: DISK_EXPORTS_TYPE, what: WHAT, maxLength: MIRROR_RECORD_MAX });
+
 export function checkDiskExports(o: Obj, at = 0): DiskExports {
   const f = fields(WHAT, at, DISK_EXPORTS_TYPE);
   const transport = f.oneOf(o, 'transport', ['tunnel', 'direct'] as const);
@@ -50,8 +53,8 @@ export function checkDiskExports(o: Obj, at = 0): DiskExports {
 }
 
 export const DISK_EXPORTS = defineRecord<DiskExports>({
-  type: DISK_EXPORTS_TYPE, name: 'DISK_EXPORTS', minLength: 2, maxLength: MIRROR_RECORD_MAX, maxCount: 1,
-  decode: (body, len, at) => checkDiskExports(parseJsonBody(body, len, at, DISK_EXPORTS_TYPE, WHAT), at),
-  encode: (v) => encodeJsonBody(checkDiskExports(v as unknown as Obj)),
+  type: DISK_EXPORTS_TYPE, name: 'DISK_EXPORTS', minLength: json.minLength, maxLength: json.maxLength, maxCount: 1,
+  decode: (body, len, at) => checkDiskExports(json.decode(body, len, at), at),
+  encode: (v) => json.encode(checkDiskExports(v as unknown as Obj)),
   summary: (v) => `${v.transport}${v.socket ? ` unix:${v.socket}` : v.host ? ` ${v.host}:${v.port}` : ''}: ${v.disks.map((d) => `${d.id}=${d.exportName}`).join(',') || 'none'}`,
 });

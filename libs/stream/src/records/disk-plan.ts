@@ -5,7 +5,8 @@
  */
 import { Phase, XLKIT_MANDATORY_BASE } from '../constants.js';
 import { defineRecord } from '../record-codec.js';
-import { MIRROR_MAX_DISKS, MIRROR_RECORD_MAX, encodeJsonBody, fields, parseJsonBody, type Obj } from './mirror-json.js';
+import { MIRROR_MAX_DISKS, MIRROR_RECORD_MAX, fields, type Obj } from './mirror-json.js';
+import { jsonBody } from './json-body.js';
 
 export type MirrorTransport = 'tunnel' | 'direct';
 
@@ -42,6 +43,8 @@ export interface DiskPlan {
 export const DISK_PLAN_TYPE = XLKIT_MANDATORY_BASE + 0x101;
 const WHAT = 'disk plan';
 
+const json = jsonBody({ type: DISK_PLAN_TYPE, what: WHAT, maxLength: MIRROR_RECORD_MAX });
+
 export function checkDiskPlan(o: Obj, at = 0): DiskPlan {
   const f = fields(WHAT, at, DISK_PLAN_TYPE);
   const disks = f.list(o, 'disks', MIRROR_MAX_DISKS).map((d) => ({
@@ -72,8 +75,8 @@ export function checkDiskPlan(o: Obj, at = 0): DiskPlan {
 }
 
 export const DISK_PLAN = defineRecord<DiskPlan>({
-  type: DISK_PLAN_TYPE, name: 'DISK_PLAN', minLength: 2, maxLength: MIRROR_RECORD_MAX, phase: Phase.BOOTSTRAP, maxCount: 1,
-  decode: (body, len, at) => checkDiskPlan(parseJsonBody(body, len, at, DISK_PLAN_TYPE, WHAT), at),
-  encode: (v) => encodeJsonBody(checkDiskPlan(v as unknown as Obj)),
+  type: DISK_PLAN_TYPE, name: 'DISK_PLAN', minLength: json.minLength, maxLength: json.maxLength, phase: Phase.BOOTSTRAP, maxCount: 1,
+  decode: (body, len, at) => checkDiskPlan(json.decode(body, len, at), at),
+  encode: (v) => json.encode(checkDiskPlan(v as unknown as Obj)),
   summary: (v) => `${v.transport}${v.syncWrites ? ', sync writes' : ''}${v.targetDir ? `, into ${v.targetDir}` : ''}: ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'no disks'}`,
 });

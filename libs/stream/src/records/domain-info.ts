@@ -1,8 +1,8 @@
 /** DOMAIN_INFO (phase 1): what the destination needs to start an identical QEMU. */
 import { DOMAIN_INFO_MAX, Phase, XLKIT_MANDATORY_BASE } from '../constants.js';
 import { StreamError } from '../errors.js';
-import { contiguous } from '../body.js';
 import { defineRecord } from '../record-codec.js';
+import { isJsonObject as isObject, jsonBody } from './json-body.js';
 
 export interface DiskInfo {
   id: string;
@@ -29,6 +29,7 @@ export interface DomainInfo {
 }
 
 const TYPE = XLKIT_MANDATORY_BASE + 1;
+const json = jsonBody({ type: TYPE, what: 'domain info', maxLength: DOMAIN_INFO_MAX });
 
 function fail(what: string, at: number): StreamError {
   return new StreamError('STREAM_BAD_RECORD', `domain info: ${what}`, { offset: at, recordType: TYPE });
@@ -44,10 +45,6 @@ function int(o: Record<string, unknown>, k: string, min: number, at: number): nu
   const v = o[k];
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw fail(`${k} must be an integer >= ${min}`, at);
   return v;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const MIB = 1024 * 1024;
@@ -81,18 +78,8 @@ export function checkDomainInfo(v: unknown, at = 0): DomainInfo {
 }
 
 export const DOMAIN_INFO = defineRecord<DomainInfo>({
-  type: TYPE, name: 'DOMAIN_INFO', minLength: 2, maxLength: DOMAIN_INFO_MAX, phase: Phase.BOOTSTRAP, maxCount: 1,
-  decode: (body, len, at) => {
-    const raw = contiguous(body);
-    if (raw.indexOf(0) !== len - 1) throw fail('JSON must be NUL-terminated exactly at its end', at);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw.toString('utf8', 0, len - 1));
-    } catch (err) {
-      throw new StreamError('STREAM_BAD_RECORD', 'domain info: invalid JSON', { offset: at, recordType: TYPE, cause: err });
-    }
-    return checkDomainInfo(parsed, at);
-  },
-  encode: (v) => [Buffer.from(`${JSON.stringify(checkDomainInfo(v))}\0`, 'utf8')],
+  type: TYPE, name: 'DOMAIN_INFO', minLength: json.minLength, maxLength: json.maxLength, phase: Phase.BOOTSTRAP, maxCount: 1,
+  decode: (body, len, at) => checkDomainInfo(json.decode(body, len, at), at),
+  encode: (v) => json.encode(checkDomainInfo(v)),
   summary: (v) => `qemu ${v.qemuVersion} ${v.machine} ${v.accel}, ${v.memoryBytes === undefined ? `${v.memoryMiB} MiB` : `${v.memoryBytes / 1024} KiB`}, ${v.vcpus} vcpus, disks ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'none'}`,
 });

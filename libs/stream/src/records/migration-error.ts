@@ -6,7 +6,7 @@
 import { XLKIT_MANDATORY_BASE } from '../constants.js';
 import { StreamError } from '../errors.js';
 import { defineRecord } from '../record-codec.js';
-import { decodeJsonObject, encodeJson } from './json-body.js';
+import { jsonBody } from './json-body.js';
 
 export interface MigrationErrorInfo {
   /** Where it failed: "handshake", "phase 1", "phase 3", ... */
@@ -18,7 +18,8 @@ export interface MigrationErrorInfo {
 }
 
 const TYPE = XLKIT_MANDATORY_BASE + 6;
-const MAX = 64 * 1024;
+export const MIGRATION_ERROR_MAX = 64 * 1024;
+const json = jsonBody({ type: TYPE, what: 'migration error', maxLength: MIGRATION_ERROR_MAX });
 
 function text(o: Record<string, unknown>, k: string, at: number, max: number): string {
   const v = o[k];
@@ -35,8 +36,8 @@ export function checkMigrationError(o: Record<string, unknown>, at = 0): Migrati
 }
 
 export const MIGRATION_ERROR = defineRecord<MigrationErrorInfo>({
-  type: TYPE, name: 'MIGRATION_ERROR', minLength: 2, maxLength: MAX, duringRam: true,
-  decode: (body, len, at) => checkMigrationError(decodeJsonObject(body, len, at, TYPE, 'migration error'), at),
-  encode: (v) => encodeJson(checkMigrationError(v as unknown as Record<string, unknown>)),
+  type: TYPE, name: 'MIGRATION_ERROR', minLength: json.minLength, maxLength: json.maxLength, duringRam: true,
+  decode: (body, len, at) => checkMigrationError(json.decode(body, len, at), at),
+  encode: (v) => json.encode(checkMigrationError(v as unknown as Record<string, unknown>)),
   summary: (v) => `${v.stage}: ${v.message}${v.code ? ` [${v.code}]` : ''}`,
 });

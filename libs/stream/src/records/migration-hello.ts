@@ -6,7 +6,7 @@
 import { XLKIT_MANDATORY_BASE } from '../constants.js';
 import { StreamError } from '../errors.js';
 import { defineRecord } from '../record-codec.js';
-import { decodeJsonObject, encodeJson } from './json-body.js';
+import { jsonBody } from './json-body.js';
 
 export interface MigrationHello {
   /** Lowest and highest migration protocol version this side speaks. */
@@ -24,6 +24,7 @@ const TYPE = XLKIT_MANDATORY_BASE + 5;
 export const MIGRATION_HELLO_MAX = 64 * 1024;
 export const FEATURE_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 const MAX_FEATURES = 64;
+const json = jsonBody({ type: TYPE, what: 'migration hello', maxLength: MIGRATION_HELLO_MAX });
 
 function fail(what: string, at: number): StreamError {
   return new StreamError('STREAM_BAD_RECORD', `migration hello: ${what}`, { offset: at, recordType: TYPE });
@@ -53,8 +54,8 @@ export function checkMigrationHello(o: Record<string, unknown>, at = 0): Migrati
 }
 
 export const MIGRATION_HELLO = defineRecord<MigrationHello>({
-  type: TYPE, name: 'MIGRATION_HELLO', minLength: 2, maxLength: MIGRATION_HELLO_MAX, maxCount: 1,
-  decode: (body, len, at) => checkMigrationHello(decodeJsonObject(body, len, at, TYPE, 'migration hello'), at),
-  encode: (v) => encodeJson(checkMigrationHello(v as unknown as Record<string, unknown>)),
+  type: TYPE, name: 'MIGRATION_HELLO', minLength: json.minLength, maxLength: json.maxLength, maxCount: 1,
+  decode: (body, len, at) => checkMigrationHello(json.decode(body, len, at), at),
+  encode: (v) => json.encode(checkMigrationHello(v as unknown as Record<string, unknown>)),
   summary: (v) => `protocol ${v.minVersion}..${v.maxVersion}, features ${v.features.join(',') || 'none'}, requires ${v.requires.join(',') || 'none'} (${v.software})`,
 });

@@ -1,29 +1,14 @@
-/** Shared checks for the JSON bodies of the disk-mirror control records (DISK_PLAN, DISK_EXPORTS). */
+/**
+ * Field checks for the JSON bodies of the disk-mirror control records (DISK_PLAN,
+ * DISK_EXPORTS); the bodies themselves are decoded by json-body.ts.
+ */
 import { StreamError } from '../errors.js';
-import { contiguous } from '../body.js';
+import { isJsonObject as isObj, type JsonObject as Obj } from './json-body.js';
 
-export type Obj = Record<string, unknown>;
+export type { Obj };
 
 export function mirrorFail(what: string, at: number, type: number): StreamError {
   return new StreamError('STREAM_BAD_RECORD', what, { offset: at, recordType: type });
-}
-
-/** JSON text followed by exactly one NUL, parsed to an object. */
-export function parseJsonBody(body: readonly Buffer[], len: number, at: number, type: number, what: string): Obj {
-  const raw = contiguous(body);
-  if (raw.indexOf(0) !== len - 1) throw mirrorFail(`${what}: JSON must be NUL-terminated exactly at its end`, at, type);
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8', 0, len - 1));
-  } catch (err) {
-    throw new StreamError('STREAM_BAD_RECORD', `${what}: invalid JSON`, { offset: at, recordType: type, cause: err });
-  }
-  if (!isObj(v)) throw mirrorFail(`${what}: body is not a JSON object`, at, type);
-  return v;
-}
-
-export function isObj(v: unknown): v is Obj {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A typed field reader that throws STREAM_BAD_RECORD naming the record and field. */
@@ -63,10 +48,6 @@ export function fields(what: string, at: number, type: number) {
       });
     },
   };
-}
-
-export function encodeJsonBody(value: unknown): Buffer[] {
-  return [Buffer.from(`${JSON.stringify(value)}\0`, 'utf8')];
 }
 
 /** Bounds shared by both records. */
