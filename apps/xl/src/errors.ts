@@ -61,3 +61,8 @@ export class ConfigError extends XlError {
     this.column = position.column;
   }
 }
+
+/** The message of anything thrown (an Error's message, else its string form). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -49,7 +49,7 @@ export { ProgressReporter, type ProgressMode, type ProgressSample, type Progress
 export { formatBytes, formatRate, formatDuration, formatProgressLine, etaOf, rateOf, type ProgressSnapshot } from './progress/format.js';
 export { migrateDomain, type MigrateOptions, type MigrateResult } from './migrate/send-migration.js';
 export { receiveMigration, type ReceiveOptions, type ReceiveResult } from './migrate/receive-migration.js';
-export { senderHandshake, receiverHandshake, type SenderLink, type ReceiverLink } from './migrate/handshake.js';
-export { BANNER, READY, GO, REPORT, PROTOCOL_MIN, PROTOCOL_MAX, Feature, makeHello, negotiate, type Agreement } from './migrate/protocol.js';
+export { senderHandshake, receiverHandshake, type SenderLink, type ReceiverLink } from './link/handshake.js';
+export { BANNER, READY, GO, REPORT, PROTOCOL_MIN, PROTOCOL_MAX, Feature, makeHello, negotiate, type Agreement } from './link/protocol.js';
 export { receiverCommand, splitWords, type ReceiverCommand } from './migrate/receiver-argv.js';
 export { incomingName, migratedAwayName } from './migrate/names.js';

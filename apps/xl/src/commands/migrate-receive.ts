@@ -7,7 +7,8 @@
 import type { Readable, Writable } from 'node:stream';
 import type { CommandSpec } from '../command.js';
 import { receiveMigration } from '../migrate/receive-migration.js';
-import { parseFaults } from '../migrate/fault.js';
+import { parseFaults } from '../testing/faults.js';
+import { receiverInstruments } from '../testing/instruments.js';
 import { openSession, println } from './common.js';
 
 export const migrateReceiveCommand: CommandSpec = {
@@ -41,6 +42,8 @@ export const migrateReceiveCommand: CommandSpec = {
     for (const s of signals) process.on(s, onSignal);
     const debug = args.values.debug === true;
     const log = (line: string) => println(io.stderr, line);
+    // Test-only decorations (src/testing), parsed once here from the environment.
+    const instruments = receiverInstruments(parseFaults(io.env));
     try {
       const r = await receiveMigration(store, {
         input: stdin,
@@ -48,7 +51,8 @@ export const migrateReceiveCommand: CommandSpec = {
         paused: args.values.paused === true,
         log: debug ? log : () => undefined,
         signal: controller.signal,
-        faults: parseFaults(io.env),
+        env: io.env,
+        ...(instruments === undefined ? {} : { instruments }),
       });
       log(`domain '${r.record.name}' (id ${r.record.id}) ${r.running ? 'is running' : 'is paused'} on this host`);
       return 0;

@@ -13,6 +13,8 @@ import { withInterrupts } from './interrupt.js';
 import { migrateDomain } from '../migrate/send-migration.js';
 import type { MirrorFlags } from '../mirror/sender-side.js';
 import { openDomain, println, warn } from './common.js';
+import { parseFaults } from '../testing/faults.js';
+import { senderInstruments } from '../testing/instruments.js';
 import { parseBandwidth, parseDowntime } from './option-values.js';
 
 function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
@@ -28,6 +30,11 @@ function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
     flags.targetDir = v['target-dir'];
   }
   return flags;
+}
+
+/** Test-only decorations (src/testing), when the environment asks for any. */
+function withInstruments<T>(instruments: T | undefined): { instruments?: T } {
+  return instruments === undefined ? {} : { instruments };
 }
 
 export const migrateCommand: CommandSpec = {
@@ -92,6 +99,7 @@ export const migrateCommand: CommandSpec = {
         migrateDomain(store, domain, {
           host, sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined, config, receiverFlags, paused: v.paused === true,
           maxBandwidth, maxDowntimeMs, mirror, progress, stderr: io.stderr, env: io.env, signal,
+          ...withInstruments(senderInstruments(parseFaults(io.env))),
         }),
       );
       progress.summary({

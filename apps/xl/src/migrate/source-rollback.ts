@@ -7,7 +7,7 @@ import { cont, type QmpClient } from '@xlkit/qmp';
 import type { DomainRecord, DomainStatus } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { queryRunState } from '../domain/qmp.js';
-import { errorMessage } from './names.js';
+import { errorMessage } from '../errors.js';
 
 export interface SourceBefore {
   name: string;

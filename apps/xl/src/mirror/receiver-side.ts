@@ -15,7 +15,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { withQmp } from '../domain/qmp.js';
-import { nextExpected } from '../migrate/names.js';
+import { nextExpected } from '../link/forward-records.js';
 import type { ChannelMux } from '../tunnel/channel-mux.js';
 import { connectTo } from '../tunnel/socket-endpoint.js';
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';

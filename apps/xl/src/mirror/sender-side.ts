@@ -11,16 +11,15 @@
 import type { QmpClient } from '@xlkit/qmp';
 import { TunnelService, type DiskExports, type DiskInfo, type StreamRecord } from '@xlkit/stream';
 import type { DiskSpec } from '../config/disk-spec.js';
-import { waitPhaseReady } from '../migrate/back-channel.js';
-import type { SenderLink } from '../migrate/handshake.js';
+import { waitPhaseReady } from '../link/back-channel.js';
+import type { SenderLink } from '../link/handshake.js';
 import type { ChannelMux, MuxStats } from '../tunnel/channel-mux.js';
 import { listenTunnel, type TunnelListener } from '../tunnel/socket-endpoint.js';
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { buildDiskPlan, formatDiskPlan, type BuiltPlan, type PlanOptions } from './disk-plan.js';
 import { readHostId } from './host-id.js';
 import { checkExportSocket, readLocalIdentity } from './local-peer.js';
-import type { Faults } from '../migrate/fault.js';
-import { Feature } from '../migrate/protocol.js';
+import { Feature } from '../link/protocol.js';
 import { MirrorError } from './mirror-error.js';
 import {
   abortMirrors, finishMirrors, mirrorDisks, nbdServerOf, startMirrors, waitMirrorsReady,
@@ -37,8 +36,8 @@ export interface PhaseTwoOptions {
   tunnelSocket: string;
   onProgress?: (disks: DiskProgress[]) => void;
   signal?: AbortSignal;
-  /** The test-only XLKIT_FAULT hooks (migrate/fault.ts), parsed once by the migration. */
-  faults?: Faults;
+  /** How long a mirror may go without a new low of remaining bytes before it counts as not converging (ms). */
+  stallWindowMs?: number;
 }
 
 export class MirrorSender {
@@ -112,11 +111,10 @@ export class MirrorSender {
     }
     await checkExportSocket(ex);
     const { writer, back } = o.link;
-    const faults = o.faults ?? {};
     await writer.writePhase(2);
     if (ex.transport === 'tunnel') {
       this.#mux = attachTunnel({ side: 'odd', reader: back, writer });
-      this.#listener = await listenTunnel(this.#mux, o.tunnelSocket, TunnelService.NBD, { dropAfter: faults.nbdDropAfter });
+      this.#listener = await listenTunnel(this.#mux, o.tunnelSocket, TunnelService.NBD);
     }
     // The back channel must be read all through the mirror (tunnel data and credit, errors).
     const stop = new AbortController();
@@ -129,7 +127,7 @@ export class MirrorSender {
       this.#started = true;
       const opts = {
         syncWrites: this.built.plan.syncWrites, server: nbdServerOf(ex, o.tunnelSocket), onProgress: o.onProgress, signal: stop.signal,
-        stallWindowMs: faults.stallWindowMs, speed: faults.mirrorSpeed,
+        ...(o.stallWindowMs === undefined ? {} : { stallWindowMs: o.stallWindowMs }),
       };
       await startMirrors(o.qmp, this.#disks, opts);
       const final = await Promise.race([waitMirrorsReady(o.qmp, this.#disks, opts), backRead.then(() => Promise.reject(new MirrorError('mirror', 'the receiver ended phase 2 early')))]);

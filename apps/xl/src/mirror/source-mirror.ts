@@ -47,8 +47,6 @@ export interface MirrorOptions {
   pollMs?: number;
   /** Stall window for the convergence check (60 s). */
   stallWindowMs?: number;
-  /** Mirror speed limit in bytes/s (0 = none). */
-  speed?: number;
   signal?: AbortSignal;
 }
 
@@ -80,7 +78,6 @@ export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[],
         sync: 'full',
         'copy-mode': o.syncWrites ? 'write-blocking' : 'background',
         'auto-dismiss': false,
-        ...(o.speed ? { speed: o.speed } : {}),
       });
     }
   } catch (err) {

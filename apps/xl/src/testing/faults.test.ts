@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
 import { StreamReader, StreamWriter } from '@xlkit/stream';
-import { CorruptRamChunk, parseFaults } from './fault.js';
+import { CorruptRamChunk } from './corrupt-ram-chunk.js';
+import { parseFaults } from './faults.js';
 
 async function stream(corrupt: number | undefined): Promise<Buffer> {
   const sink = new PassThrough();
@@ -42,7 +43,7 @@ describe('test fault hooks', () => {
     expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:later' })).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:0' })).toEqual({});
     expect(parseFaults({})).toEqual({});
-    expect(parseFaults({ XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:65536,mirror-stall-ms:4000' })).toEqual({ nbdDropAfter: 4000000, mirrorSpeed: 65536, stallWindowMs: 4000 });
+    expect(parseFaults({ XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:65536,mirror-stall-ms:4000' })).toEqual({ nbdDropAfter: 4000000, mirrorSpeed: 65536, mirrorStallMs: 4000 });
     expect(parseFaults({ XLKIT_FAULT: 'mirror-speed:0,nbd-drop:x' })).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:ram-credit' })).toEqual({ receiverLacks: 'ram-credit' });
     expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:Bad Name' })).toEqual({});

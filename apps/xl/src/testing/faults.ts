@@ -1,6 +1,7 @@
 /**
- * Test-only fault hooks (and one probe, ram-dump), read from XLKIT_FAULT (comma-separated).
- * Never set in normal use.
+ * Test-only fault hooks (and one probe, ram-dump), read from XLKIT_FAULT (comma-separated) by
+ * the command layer and applied by instruments.ts, from outside the migration flows. Never set
+ * in normal use.
  *
  *   corrupt-ram-chunk:N     sender: flip one payload byte of the N-th RAM_CHUNK (from 1) in transit,
  *                           after its crc was computed
@@ -16,8 +17,6 @@
  *   ram-dump:DIR            both: write the guest's final RAM to DIR/source.ram and
  *                           DIR/destination.ram (ram-dump.ts), for a test to compare
  */
-import { Transform, type TransformCallback } from 'node:stream';
-import { RAM_CHUNK_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, paddedLength } from '@xlkit/stream';
 
 export interface Faults {
   corruptRamChunk?: number;
@@ -25,7 +24,7 @@ export interface Faults {
   senderStall?: 'before-go';
   mirrorSpeed?: number;
   nbdDropAfter?: number;
-  stallWindowMs?: number;
+  mirrorStallMs?: number;
   receiverLacks?: string;
   ramDumpDir?: string;
 }
@@ -44,86 +43,7 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
     if (!BYTES_OR_MS.test(arg ?? '')) continue;
     if (name === 'mirror-speed') out.mirrorSpeed = Number(arg);
     if (name === 'nbd-drop') out.nbdDropAfter = Number(arg);
-    if (name === 'mirror-stall-ms') out.stallWindowMs = Number(arg);
+    if (name === 'mirror-stall-ms') out.mirrorStallMs = Number(arg);
   }
   return out;
-}
-
-/**
- * Passes a forward stream (xl header, stream header, records) through, following its framing,
- * and flips one byte inside the payload of the n-th RAM_CHUNK. Bytes after END pass unchanged.
- */
-export class CorruptRamChunk extends Transform {
-  #need = XL_HEADER_FIXED_SIZE;
-  #head: Buffer[] = [];
-  #headLen = 0;
-  #state: 'xl' | 'xl-data' | 'stream-header' | 'record-header' | 'body' | 'raw' = 'xl';
-  #skip = 0;
-  #chunks = 0;
-  /** Offset inside the current body of the byte to flip, or -1. */
-  #flipAt = -1;
-  #bodyPos = 0;
-
-  constructor(readonly target: number) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    let b = chunk;
-    let copied = false;
-    let i = 0;
-    while (i < b.length && this.#state !== 'raw') {
-      if (this.#state === 'body' || this.#state === 'xl-data') {
-        const n = Math.min(this.#skip, b.length - i);
-        if (this.#flipAt >= this.#bodyPos && this.#flipAt < this.#bodyPos + n) {
-          if (!copied) {
-            b = Buffer.from(b);
-            copied = true;
-          }
-          const k = i + this.#flipAt - this.#bodyPos;
-          b[k] = (b[k] ?? 0) ^ 0x40;
-          this.#flipAt = -1;
-        }
-        this.#bodyPos += n;
-        this.#skip -= n;
-        i += n;
-        if (this.#skip === 0) this.#next(this.#state === 'xl-data' ? 'stream-header' : 'record-header');
-        continue;
-      }
-      const n = Math.min(this.#need - this.#headLen, b.length - i);
-      this.#head.push(b.subarray(i, i + n));
-      this.#headLen += n;
-      i += n;
-      if (this.#headLen < this.#need) continue;
-      const h = Buffer.concat(this.#head);
-      this.#head = [];
-      this.#headLen = 0;
-      if (this.#state === 'xl') {
-        this.#state = 'xl-data';
-        this.#skip = h.readUInt32LE(44);
-        this.#bodyPos = 0;
-        if (this.#skip === 0) this.#next('stream-header');
-      } else if (this.#state === 'stream-header') {
-        this.#next('record-header');
-      } else {
-        const type = h.readUInt32LE(0);
-        const length = h.readUInt32LE(4);
-        if (type === RecordType.END) {
-          this.#state = 'raw';
-          break;
-        }
-        this.#state = 'body';
-        this.#skip = paddedLength(length);
-        this.#bodyPos = 0;
-        if (type === RecordType.RAM_CHUNK && ++this.#chunks === this.target) this.#flipAt = RAM_CHUNK_HEADER_SIZE + Math.floor((length - RAM_CHUNK_HEADER_SIZE) / 2);
-        if (this.#skip === 0) this.#next('record-header');
-      }
-    }
-    done(null, b);
-  }
-
-  #next(state: 'stream-header' | 'record-header'): void {
-    this.#state = state;
-    this.#need = state === 'stream-header' ? STREAM_HEADER_SIZE : 8;
-  }
 }

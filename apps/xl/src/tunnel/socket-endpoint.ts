@@ -19,26 +19,13 @@ export interface TunnelListener {
   close(): Promise<void>;
 }
 
-export interface ListenOptions {
-  /** Test-only fault: cut every connection once this many bytes came in through it. */
-  dropAfter?: number;
-}
-
 /** Listens on `path`; every connection is carried over a new channel to `service`. */
-export async function listenTunnel(mux: ChannelMux, path: string, service: number, o: ListenOptions = {}): Promise<TunnelListener> {
+export async function listenTunnel(mux: ChannelMux, path: string, service: number): Promise<TunnelListener> {
   await rm(path, { force: true });
   let accepted = 0;
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     accepted++;
     enlargeSendBuffer(socket);
-    const limit = o.dropAfter;
-    if (limit !== undefined) {
-      let seen = 0;
-      socket.on('data', (b: Buffer) => {
-        seen += b.length;
-        if (seen >= limit) socket.destroy();
-      });
-    }
     try {
       mux.open(service, socket);
     } catch {

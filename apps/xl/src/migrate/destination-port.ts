@@ -1,0 +1,123 @@
+/**
+ * Everything the receiving side does to its own host (refusals, the incoming QEMU, its
+ * record, the take-over), behind one interface: the phase machine drives it, the real one
+ * below works on QEMU and the store, and the failure-table test drives a fake.
+ */
+import { cont, type QmpClient } from '@xlkit/qmp';
+import type { DomainInfo, StreamReader, StreamRecord } from '@xlkit/stream';
+import type { DomainConfig } from '../config/domain-config.js';
+import { destroyDomain } from '../domain/destroy.js';
+import { assertHostCanRun } from '../domain/host-check.js';
+import { connectQmp } from '../domain/qmp.js';
+import { startDomain } from '../domain/start.js';
+import { XlError } from '../errors.js';
+import { availableMemoryMiB } from '../host/host-memory.js';
+import { savedRamBytes } from '../qemu/guest-ram.js';
+import { receiveRam } from '../ram/incoming.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
+import { incomingName } from './names.js';
+
+export interface StartIncoming {
+  /** Disk images created for this domain (recorded before they exist, removed if it is reaped). */
+  createdDisks?: string[];
+  /** Runs after the record exists, before QEMU starts (creates those images). */
+  prepare?: () => Promise<void>;
+}
+
+export interface RamReceived {
+  bytes: number;
+  chunks: number;
+  digest: Buffer;
+  status: string;
+}
+
+export interface ReceiveRamPort {
+  reader: StreamReader;
+  credit?: { window: number; grant: (bytes: number) => void };
+  onRecord: (rec: StreamRecord) => void;
+  signal?: AbortSignal;
+}
+
+export interface DestinationPort {
+  /** The incoming domain, once its record exists. */
+  readonly record: DomainRecord | undefined;
+  /** Its QEMU's QMP, once the RAM phase connected. */
+  readonly qmp: QmpClient | undefined;
+  /** Refusals that need no QEMU: a different domain by that name, not enough memory. */
+  refuse(config: DomainConfig): Promise<void>;
+  /** Whether this host can run the domain (machine type, accelerator, disks that must exist). */
+  hostCheck(info: DomainInfo, config: DomainConfig): Promise<void>;
+  /** QEMU -incoming defer, paused, as NAME--incoming, owned by this process. */
+  start(config: DomainConfig, info: DomainInfo, o: StartIncoming): Promise<DomainRecord>;
+  receiveRam(o: ReceiveRamPort): Promise<RamReceived>;
+  /** After GO: renamed to NAME, resumed unless `paused`. */
+  takeOver(name: string, paused: boolean): Promise<void>;
+  /** Before GO (or a failed take-over): the incoming QEMU and its record go. */
+  destroy(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function qemuDestination(store: DomainStore): DestinationPort {
+  let record: DomainRecord | undefined;
+  let qmp: QmpClient | undefined;
+  const mustHave = () => {
+    if (record === undefined) throw new Error('the incoming domain does not exist yet');
+    return record;
+  };
+  return {
+    get record() {
+      return record;
+    },
+    get qmp() {
+      return qmp;
+    },
+    async refuse(config) {
+      // A domain named NAME may exist here only if it is the source itself (same host, same uuid).
+      for (const d of await store.list()) {
+        if (d.name === config.name && d.uuid !== config.uuid) {
+          throw new XlError('XL_DOMAIN_EXISTS', `a different domain named '${config.name}' already runs on this host (id ${d.id})`);
+        }
+      }
+      const hostMiB = availableMemoryMiB();
+      if (config.memory > hostMiB) throw new XlError('XL_MIGRATION', `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`);
+    },
+    hostCheck: (info, config) => assertHostCanRun(info, config, 'receive', store.cacheDir),
+    async start(config, info, o) {
+      record = await startDomain(store, config, {
+        paused: true, incoming: 'defer', name: incomingName(config.name), ramBytes: savedRamBytes(info),
+        ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}), ...(o.prepare ? { prepare: o.prepare } : {}),
+      });
+      return record;
+    },
+    async receiveRam(o) {
+      const r = mustHave();
+      qmp = await connectQmp(store, r);
+      const ram = await receiveRam(qmp, {
+        socketPath: store.paths(r.id).migrationSocket, reader: o.reader, signal: o.signal, ...(o.credit ? { credit: o.credit } : {}),
+        capabilities: [{ capability: 'late-block-activate', state: true }], onRecord: o.onRecord,
+      });
+      return { bytes: ram.bytes, chunks: ram.chunks, digest: ram.digest, status: ram.migration.status };
+    },
+    async takeOver(name, paused) {
+      const q = qmp;
+      if (q === undefined) throw new Error('the incoming QEMU is not connected');
+      record = await store.update(mustHave().id, (r) => {
+        const { ownerPid: _owner, createdDisks: _disks, ...rest } = r;
+        return { ...rest, name, status: 'paused' };
+      });
+      if (!paused) {
+        await cont(q);
+        record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));
+      }
+    },
+    async destroy() {
+      await qmp?.close().catch(() => undefined);
+      const half = record;
+      if (half !== undefined) await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
+    },
+    async close() {
+      await qmp?.close().catch(() => undefined);
+    },
+  };
+}

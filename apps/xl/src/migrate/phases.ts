@@ -1,0 +1,57 @@
+/**
+ * The migration as an explicit phase machine. Both sides walk the same phases in order; each
+ * step is a function over that side's session, and where the walk stopped (the phase reached,
+ * and whether the switch-over passed GO) is all the completion path needs to decide between
+ * rolling back and keeping. link/PROTOCOL.md's failure table lists every case.
+ *
+ *   handshake -> bootstrap -> mirror (-q only) -> ram -> switchover -> cleanup
+ */
+export const PHASES = ['handshake', 'bootstrap', 'mirror', 'ram', 'switchover', 'cleanup'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export interface PhaseStep<S> {
+  phase: Phase;
+  run(session: S): Promise<void>;
+  /** A phase this migration does not have (mirror without -q). */
+  skip?(session: S): boolean;
+}
+
+export type Walk = { ok: true } | { ok: false; phase: Phase; error: unknown };
+
+/**
+ * Runs the steps in order, announcing each phase it enters; stops at the first failure and
+ * says in which phase it happened. Never throws: the completion path takes it from there.
+ */
+export async function walkPhases<S>(session: S, steps: readonly PhaseStep<S>[], enter: (phase: Phase) => void): Promise<Walk> {
+  let phase: Phase = 'handshake';
+  try {
+    for (const step of steps) {
+      if (step.skip?.(session) === true) continue;
+      phase = step.phase;
+      enter(phase);
+      await step.run(session);
+    }
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, phase, error };
+  }
+}
+
+/** Rejects as soon as `signal` aborts, with its reason; otherwise settles as `p`. */
+export function raced<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const on = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', on, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', on);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', on);
+        reject(e as Error);
+      },
+    );
+  });
+}

@@ -1,0 +1,131 @@
+/**
+ * The receiving side's phases, each a step over the session (receiver-session.ts). A step
+ * throws to stop the walk and never cleans up: receiver-completion.ts decides what to undo.
+ */
+import { errorMessage, XlError } from '../errors.js';
+import { ByteChannel } from '../link/byte-channel.js';
+import { expectPhase, nextExpected, unexpectedRecord } from '../link/forward-records.js';
+import { receiverHandshake } from '../link/handshake.js';
+import { Feature, makeHello } from '../link/protocol.js';
+import { expectGo, reportRunning, sendReady } from '../link/switchover.js';
+import { RAM_CREDIT_WINDOW } from '../ram/ram-credit.js';
+import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js';
+import type { Phase, PhaseStep } from './phases.js';
+import type { ReceiverSession } from './receiver-session.js';
+
+/** How the receiver names its phases to the sender and the user (xl's words for them). */
+export const RECEIVER_STAGE: Record<Phase, string> = {
+  handshake: 'handshake', bootstrap: 'phase 1', mirror: 'phase 2', ram: 'phase 3', switchover: 'switch-over', cleanup: 'cleanup',
+};
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`migration session: ${what} is missing (a phase ran out of order)`);
+  return v;
+}
+
+function interrupted(s: ReceiverSession): void {
+  if (s.settings.signal?.aborted) throw new XlError('XL_INTERRUPTED', 'migrate-receive was interrupted');
+}
+
+/** The sender's config from the xl header, as a usable domain config (untrusted JSON). */
+function senderConfig(value: unknown) {
+  try {
+    return checkSavedConfig(value);
+  } catch (err) {
+    const why = errorMessage(err);
+    throw new XlError('XL_MIGRATION', `the sender's domain config is not usable: ${why.startsWith(SAVED_CONFIG_UNUSABLE) ? why.slice(SAVED_CONFIG_UNUSABLE.length) : why}`);
+  }
+}
+
+async function handshake(s: ReceiverSession): Promise<void> {
+  const { input, output, features } = s.settings;
+  s.link = await receiverHandshake({ input, output, ...(features ? { hello: makeHello([], features) } : {}) });
+  interrupted(s);
+  s.config = senderConfig(s.link.config);
+}
+
+/** PHASE 1 + DOMAIN_INFO: every refusal first, then QEMU -incoming defer; PHASE_READY 1. */
+async function bootstrap(s: ReceiverSession): Promise<void> {
+  const link = need(s.link, 'the link');
+  const config = need(s.config, 'the config');
+  await expectPhase(link.forward, 1);
+  const rec = await nextExpected(link.forward, 'sender', 'the domain info');
+  if (rec.name !== 'DOMAIN_INFO') throw unexpectedRecord(rec, 'DOMAIN_INFO');
+  const info = (s.info = rec.value);
+  await s.dest.refuse(config);
+  for (const join of s.join) {
+    const p = await join(s);
+    if (p !== undefined) s.participants.push(p);
+  }
+  let check = { info, config };
+  let start = config;
+  for (const p of s.participants) {
+    if (!p.adjust) continue;
+    const a = p.adjust(check.info, start);
+    check = a.check;
+    start = a.config;
+  }
+  await s.dest.hostCheck(check.info, check.config);
+  interrupted(s);
+  const created = s.participants.flatMap((p) => p.created ?? []);
+  const prepares = s.participants.flatMap((p) => (p.prepare ? [() => p.prepare!()] : []));
+  const record = await s.dest.start(start, info, {
+    ...(created.length > 0 || prepares.length > 0 ? { createdDisks: created } : {}),
+    ...(prepares.length > 0 ? { prepare: async () => { for (const f of prepares) await f(); } } : {}),
+  });
+  s.settings.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
+  interrupted(s);
+  for (const p of s.participants) await p.started?.(s);
+  await link.writer.writeRecord('PHASE_READY', { phase: 1 });
+}
+
+async function mirror(s: ReceiverSession): Promise<void> {
+  for (const p of s.participants) await p.mirror?.(s);
+}
+
+/** PHASE 3: verified RAM into QEMU, END; participants finish before the domain can resume. */
+async function ram(s: ReceiverSession): Promise<void> {
+  const link = need(s.link, 'the link');
+  await expectPhase(link.forward, 3);
+  const back = link.writer;
+  const ram = await s.dest.receiveRam({
+    reader: link.forward,
+    ...(s.settings.signal ? { signal: s.settings.signal } : {}),
+    // A failed grant means a broken back channel, which the sender sees on its own.
+    ...(link.agreement.features.includes(Feature.RAM_CREDIT)
+      ? { credit: { window: RAM_CREDIT_WINDOW, grant: (bytes: number) => void back.writeRecord('RAM_CREDIT', { bytes }).catch(() => undefined) } }
+      : {}),
+    onRecord: (rec) => {
+      throw unexpectedRecord(rec, 'RAM_CHUNK');
+    },
+  });
+  const end = await nextExpected(link.forward, 'sender', 'END');
+  if (end.name !== 'END') throw unexpectedRecord(end, 'END');
+  // The guest must not run while the NBD server could still take writes.
+  for (const p of s.participants) await p.afterRam?.(s);
+  s.settings.log(`received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.status}`);
+}
+
+/** END and READY, then GO (the point of no return), the take-over and the report. */
+async function switchover(s: ReceiverSession): Promise<void> {
+  const link = need(s.link, 'the link');
+  await link.writer.writeRecord('END', null);
+  await link.writer.flush();
+  await sendReady(s.settings.output);
+  await expectGo(new ByteChannel(link.forward.remainder(), 'sender'));
+  s.goReceived = true;
+  await s.dest.takeOver(need(s.config, 'the config').name, s.settings.paused);
+  s.taken = true;
+  // The targets are this domain's disks now: no later failure may remove them.
+  for (const p of s.participants) p.commit?.();
+  await s.dest.close();
+  await reportRunning(s.settings.output).catch(() => undefined);
+}
+
+export const RECEIVER_PHASES: readonly PhaseStep<ReceiverSession>[] = [
+  { phase: 'handshake', run: handshake },
+  { phase: 'bootstrap', run: bootstrap },
+  { phase: 'mirror', run: mirror, skip: (s) => !s.participants.some((p) => p.mirror !== undefined) },
+  { phase: 'ram', run: ram },
+  { phase: 'switchover', run: switchover },
+];

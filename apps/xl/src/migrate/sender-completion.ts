@@ -1,0 +1,113 @@
+/**
+ * The sending side's ONE completion path. From where the walk stopped it decides:
+ *   - no failure: the result;
+ *   - before GO: roll back (tell the receiver, undo the participants, resume the source as it
+ *     was, let the receiver remove what it created);
+ *   - after GO, the receiver released the domain (it destroyed its copy, GO echoed): resume;
+ *   - after GO otherwise: keep the source paused as NAME--migratedaway, never resume;
+ *   - in cleanup (the domain runs on the destination): report, keep nothing running here.
+ * link/PROTOCOL.md's failure table lists the cases; failure-table.test.ts holds the code to it.
+ */
+import { errorMessage, XlError } from '../errors.js';
+import { settleWithin } from '../settle-within.js';
+import { migratedAwayName } from './names.js';
+import type { Walk } from './phases.js';
+import { ReleasedByReceiver } from './sender-phases.js';
+import type { SenderSession } from './sender-session.js';
+
+export interface MigrateResult {
+  name: string;
+  host: string;
+  /** Seconds per phase: handshake, bootstrap, [mirror,] ram, switchover, cleanup. */
+  phases: Record<string, number>;
+  totalSeconds: number;
+  ramBytes: number;
+  chunks: number;
+  /** As QEMU reports it (ms): from the vCPU stop until the source has sent everything. */
+  downtimeMs: number | undefined;
+  /** How long the guest was paused: the source's vCPU stop to the receiver's report that it runs (ms; absent with -p or a paused domain). */
+  pausedMs?: number;
+}
+
+export async function completeSender(s: SenderSession, walk: Walk): Promise<MigrateResult> {
+  try {
+    if (walk.ok) return await result(s);
+    if (s.taken) throw leftoverHere(s, walk.error);
+    if (s.goSent && walk.error instanceof ReleasedByReceiver) throw await released(s);
+    if (s.goSent) throw pointOfNoReturn(s, walk.error);
+    throw await rollBack(s, walk.phase, walk.error);
+  } finally {
+    await s.source.close();
+    await s.peer?.stop();
+  }
+}
+
+async function result(s: SenderSession): Promise<MigrateResult> {
+  s.stages.end();
+  const ram = s.ram;
+  const stoppedAt = s.settings.paused ? undefined : ram?.stoppedAtMs;
+  return {
+    name: s.source.name, host: s.settings.host, phases: s.stages.durations(), totalSeconds: s.stages.total(),
+    ramBytes: ram?.bytes ?? 0, chunks: ram?.chunks ?? 0, downtimeMs: await s.downtimeMs,
+    ...(stoppedAt === undefined || s.resumedAtMs === undefined ? {} : { pausedMs: Math.max(0, Math.round(s.resumedAtMs - stoppedAt)) }),
+  };
+}
+
+/** Before GO: everything back as it was; the error says where the domain runs. */
+async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<XlError> {
+  s.settings.progress.clear();
+  const signal = s.failure.signal;
+  // A broken pipe is a symptom; the receiver's own words (or its EOF) are the cause.
+  if (!signal.aborted && s.backDone !== undefined) await settleWithin(s.backDone, 2_000);
+  const why: unknown = signal.aborted ? signal.reason : err;
+  if (s.link !== undefined) {
+    const message = `the sender gave up: ${errorMessage(why)}`;
+    await settleWithin(s.link.writer.writeRecord('MIGRATION_ERROR', { stage: phase, message }), 1_000);
+  }
+  for (const p of [...s.participants].reverse()) await p.rollback?.(s).catch(() => undefined);
+  const kept = await s.source.rollback(s.before);
+  await s.peer?.stop();
+  const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';
+  const name = s.source.name;
+  const where = kept.problem !== undefined
+    ? `the domain '${name}' is still on this host but ${kept.problem}`
+    : `the domain '${name}' still runs on this host${s.before.running ? '' : ' (paused, as before)'}`;
+  return new XlError(interrupted ? 'XL_INTERRUPTED' : 'XL_MIGRATION', `migration to ${s.settings.host} failed in ${phase}: ${errorMessage(why)}; ${where}`, {
+    cause: why, domain: name,
+  });
+}
+
+/** After GO the receiver destroyed its copy and released the domain: the source resumes. */
+async function released(s: SenderSession): Promise<XlError> {
+  const kept = await s.source.rollback(s.before);
+  const name = s.source.name;
+  return new XlError(
+    'XL_MIGRATION',
+    `migration to ${s.settings.host} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
+      (kept.problem === undefined ? `the domain '${name}' runs on this host again` : `the domain '${name}' is back on this host but ${kept.problem}`),
+    { domain: name },
+  );
+}
+
+/** After GO, no word from the receiver: the domain may run there; ours stays paused, never resumed. */
+function pointOfNoReturn(s: SenderSession, err: unknown): XlError {
+  const { host } = s.settings;
+  const name = s.source.name;
+  return new XlError(
+    'XL_MIGRATION',
+    `MIGRATION FAILED AFTER THE POINT OF NO RETURN (${errorMessage(err)}). The domain '${name}' may be running on ${host}; ` +
+      `its copy here is kept paused as '${migratedAwayName(name)}' (id ${s.source.id}) and will not be resumed. Check ${host} before destroying either copy.`,
+    { cause: err, domain: name },
+  );
+}
+
+/** The domain runs on the destination; removing the paused copy here failed. */
+function leftoverHere(s: SenderSession, err: unknown): XlError {
+  const name = s.source.name;
+  return new XlError(
+    'XL_MIGRATION',
+    `domain '${name}' now runs on ${s.settings.host}, but removing its paused copy '${migratedAwayName(name)}' here failed: ${errorMessage(err)}`,
+    { cause: err, domain: name },
+  );
+}
+

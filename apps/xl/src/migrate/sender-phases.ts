@@ -1,0 +1,137 @@
+/**
+ * The sending side's phases, each a step over the session (sender-session.ts). A step throws
+ * to stop the walk; it never cleans up after itself: sender-completion.ts decides, from the
+ * phase reached and whether GO went out, what to undo.
+ */
+import { waitBackEnd, waitPhaseReady } from '../link/back-channel.js';
+import { ByteChannel } from '../link/byte-channel.js';
+import { senderHandshake } from '../link/handshake.js';
+import { Feature, ramRequires } from '../link/protocol.js';
+import { expectReady, readReport, sendGo, UndecidedSwitchover } from '../link/switchover.js';
+import { errorMessage, XlError } from '../errors.js';
+import { RamCredit } from '../ram/ram-credit.js';
+import { raced, type PhaseStep } from './phases.js';
+import type { SenderSession } from './sender-session.js';
+
+/** The receiver could not take the domain, destroyed its copy and released the source (GO echoed). */
+export class ReleasedByReceiver extends XlError {
+  override name = 'ReleasedByReceiver';
+  constructor() {
+    super('XL_MIGRATION', 'the receiver could not take the domain and destroyed its copy');
+  }
+}
+
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`migration session: ${what} is missing (a phase ran out of order)`);
+  return v;
+}
+
+/** Source open, participants joined, receiver started, hellos checked. Nothing changed yet. */
+async function handshake(s: SenderSession): Promise<void> {
+  const signal = s.failure.signal;
+  const opened = await raced(s.source.open(s.config.disks), signal);
+  s.before.running = opened.running;
+  if (!['running', 'paused'].includes(opened.status)) {
+    throw new XlError('XL_MIGRATION', `domain '${s.source.name}' is ${opened.status}; only a running or paused domain can migrate`);
+  }
+  s.info = opened.info;
+  for (const join of s.join) s.participants.push(await join(s));
+  s.peer = s.source.connect();
+  const requires = [...ramRequires(opened.info), ...s.participants.flatMap((p) => p.requires)];
+  s.link = await raced(senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }), signal);
+  s.stages.event('negotiated', { version: s.link.agreement.version, features: s.link.agreement.features, receiver: s.link.peer.software });
+}
+
+/** PHASE 1: what the receiver needs to start QEMU -incoming defer; it answers PHASE_READY 1. */
+async function bootstrap(s: SenderSession): Promise<void> {
+  const link = need(s.link, 'the link');
+  await link.writer.writePhase(1);
+  await link.writer.writeDomainInfo(need(s.info, 'the domain info'));
+  for (const p of s.participants) await p.bootstrap?.(s);
+  const take = (rec: Parameters<NonNullable<(typeof s.participants)[number]['takeBackRecord']>>[0]) => s.participants.some((p) => p.takeBackRecord?.(rec) === true);
+  await raced(waitPhaseReady(link.back, 1, take), s.failure.signal);
+  for (const p of s.participants) p.bootstrapped?.(s);
+  await s.source.setStatus('migrating');
+}
+
+/** PHASE 2 (only when a participant has one): e.g. every disk mirrored until READY. */
+async function mirror(s: SenderSession): Promise<void> {
+  for (const p of s.participants) if (p.mirror) await raced(p.mirror(s), s.failure.signal);
+}
+
+/** PHASE 3: QEMU's stream as verified RAM_CHUNK records; participants finish at pre-switchover. */
+async function ram(s: SenderSession): Promise<void> {
+  const { writer, back, agreement } = need(s.link, 'the link');
+  const signal = s.failure.signal;
+  const credit = agreement.features.includes(Feature.RAM_CREDIT) ? new RamCredit(signal) : undefined;
+  s.backDone = waitBackEnd(back, credit && ((rec) => rec.name === 'RAM_CREDIT' && (credit.grant(rec.value.bytes), true)));
+  s.backDone.catch((err: unknown) => s.failure.abort(err));
+  await writer.writePhase(3);
+  const progress = s.settings.progress;
+  let total: number | undefined;
+  s.ram = await raced(
+    s.source.sendRam({
+      writer, signal, ...(credit ? { credit } : {}),
+      ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
+      ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
+      onPreSwitchover: async () => {
+        s.stages.event('pre-switchover');
+        for (const p of s.participants) await p.preSwitchover?.(s);
+      },
+      onProgress: (p) => {
+        const m = p.migration;
+        if (m !== undefined && m.total > 0) total = m.total;
+        progress.update(() => ({
+          bytes: p.bytes,
+          ...(total === undefined ? {} : { total }),
+          ...(m === undefined
+            ? {}
+            : { remaining: m.remaining, note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`, fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status } }),
+        }));
+      },
+    }),
+    signal,
+  );
+  for (const p of s.participants) if (p.afterRam) await raced(p.afterRam(s), signal);
+  await writer.end();
+  // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
+  s.downtimeMs = s.ram.downtimeMs();
+  s.downtimeMs.catch(() => undefined);
+  progress.update({ bytes: s.ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
+}
+
+/** The receiver's END and READY, then GO (the point of no return) and its report. */
+async function switchover(s: SenderSession): Promise<void> {
+  const signal = s.failure.signal;
+  const link = need(s.link, 'the link');
+  await raced(need(s.backDone, 'the back channel'), signal);
+  s.rest = new ByteChannel(link.back.remainder(), 'receiver');
+  await raced(expectReady(s.rest), signal);
+  await s.source.setStatus('migrated-away');
+  // The last moment a Ctrl-C (or a failure found meanwhile) still rolls back.
+  if (signal.aborted) throw signal.reason as Error;
+  s.goSent = true;
+  try {
+    await sendGo(need(s.peer, 'the receiver').output);
+  } catch (err) {
+    throw new UndecidedSwitchover('XL_MIGRATION', `sending the go-ahead failed: ${errorMessage(err)}`, { cause: err });
+  }
+  const report = await readReport(s.rest);
+  if (report.status === 'released') throw new ReleasedByReceiver();
+  s.taken = true;
+  s.resumedAtMs = Date.now();
+}
+
+/** The domain runs on the destination: this host's own housekeeping. */
+async function cleanup(s: SenderSession): Promise<void> {
+  await s.source.destroy();
+}
+
+export const SENDER_PHASES: readonly PhaseStep<SenderSession>[] = [
+  { phase: 'handshake', run: handshake },
+  { phase: 'bootstrap', run: bootstrap },
+  { phase: 'mirror', run: mirror, skip: (s) => !s.participants.some((p) => p.mirror !== undefined) },
+  { phase: 'ram', run: ram },
+  { phase: 'switchover', run: switchover },
+  { phase: 'cleanup', run: cleanup },
+];

@@ -1,0 +1,120 @@
+/**
+ * Everything the sending side does to its own host (the source QEMU, its record, the
+ * receiver process), behind one interface: the phase machine drives it, the real one below
+ * works on QEMU and the store, and the failure-table test drives a fake.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { finalMigrationFigures, migrateSetParameters, type QmpClient } from '@xlkit/qmp';
+import type { DomainInfo, StreamWriter } from '@xlkit/stream';
+import type { DiskSpec } from '../config/disk-spec.js';
+import { destroyDomain } from '../domain/destroy.js';
+import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
+import { collectDomainInfo } from '../ram/domain-info.js';
+import { sendRam, type RamProgress } from '../ram/outgoing.js';
+import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, type RamCredit } from '../ram/ram-credit.js';
+import type { DomainRecord } from '../store/domain-record.js';
+import type { DomainStore } from '../store/domain-store.js';
+import { migratedAwayName } from './names.js';
+import { rollbackSource, type SourceBefore } from './source-rollback.js';
+
+/** The receiver at the other end of the pipe: its stdin is the forward stream, its stdout the back channel. */
+export interface Peer {
+  input: Readable;
+  output: Writable;
+  /** Closes the forward stream, waits for the peer to exit (bounded), then kills it. */
+  stop(): Promise<void>;
+}
+
+export interface RamOptions {
+  writer: StreamWriter;
+  maxBandwidth?: number;
+  maxDowntimeMs?: number;
+  credit?: RamCredit;
+  signal: AbortSignal;
+  onPreSwitchover: () => Promise<void>;
+  onProgress: (p: RamProgress) => void;
+}
+
+export interface RamSent {
+  bytes: number;
+  chunks: number;
+  /** The vCPU stop (wall clock ms), when they were running. */
+  stoppedAtMs?: number;
+  /** QEMU's downtime figure; ask only after the forward stream's END (QEMU may still be finishing). */
+  downtimeMs(): Promise<number | undefined>;
+}
+
+export interface SourcePort {
+  readonly name: string;
+  readonly id: number;
+  /** The source QEMU's QMP once open (participants use it). */
+  readonly qmp: QmpClient | undefined;
+  /** Paths in the source domain's dir that xl owns (QEMU's migration socket, the NBD tunnel socket). */
+  readonly sockets: { migration: string; nbd: string };
+  /** Connects to QEMU, leaves a stale postmigrate, reads the run state and the domain info. */
+  open(disks: readonly DiskSpec[]): Promise<{ status: string; running: boolean; info: DomainInfo }>;
+  /** Starts the receiver. */
+  connect(): Peer;
+  setStatus(status: 'migrating' | 'migrated-away'): Promise<void>;
+  sendRam(o: RamOptions): Promise<RamSent>;
+  /** Before GO (or when the receiver released the domain): the source exactly as it was. */
+  rollback(before: SourceBefore): Promise<{ problem?: string }>;
+  /** The domain runs on the destination: the source QEMU and its record go. */
+  destroy(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface QemuSourceOptions {
+  connect: () => Peer;
+  /** Decorates the QMP client (test-only instruments from src/testing; identity otherwise). */
+  wrapQmp?: (qmp: QmpClient) => QmpClient;
+}
+
+export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSourceOptions): SourcePort {
+  let qmp: QmpClient | undefined;
+  const paths = store.paths(domain.id);
+  return {
+    name: domain.name,
+    id: domain.id,
+    get qmp() {
+      return qmp;
+    },
+    sockets: { migration: paths.migrationSocket, nbd: paths.nbdSocket },
+    async open(disks) {
+      const raw = await connectQmp(store, domain);
+      qmp = o.wrapQmp ? o.wrapQmp(raw) : raw;
+      const state = await leavePostmigrate(qmp);
+      return { ...state, info: await collectDomainInfo(qmp, disks) };
+    },
+    connect: o.connect,
+    async setStatus(status) {
+      await store.update(domain.id, (r) => ({ ...r, status, ...(status === 'migrated-away' ? { name: migratedAwayName(domain.name) } : {}) }));
+    },
+    async sendRam(r) {
+      const q = mustBeOpen(qmp);
+      if (r.maxDowntimeMs !== undefined) await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
+      const ram = await sendRam(q, {
+        socketPath: paths.migrationSocket, writer: r.writer, maxBandwidth: r.maxBandwidth, signal: r.signal, ...(r.credit ? { credit: r.credit } : {}),
+        chunkSize: MIGRATION_CHUNK, readAhead: MIGRATION_CHUNK, flushIdleMs: MIGRATION_FLUSH_IDLE_MS,
+        onPreSwitchover: r.onPreSwitchover, onProgress: r.onProgress,
+      });
+      return {
+        bytes: ram.bytes, chunks: ram.chunks, ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
+        downtimeMs: async () => (await finalMigrationFigures(q, ram.migration)).downtimeMs,
+      };
+    },
+    rollback: (before) => rollbackSource(store, domain, qmp, before),
+    async destroy() {
+      await qmp?.close().catch(() => undefined);
+      await destroyDomain(store, (await store.get(domain.id)) ?? domain);
+    },
+    async close() {
+      await qmp?.close().catch(() => undefined);
+    },
+  };
+}
+
+function mustBeOpen(qmp: QmpClient | undefined): QmpClient {
+  if (qmp === undefined) throw new Error('the source QEMU is not open');
+  return qmp;
+}

@@ -1,0 +1,169 @@
+/**
+ * Test-only: both ends of a migration on fake hosts, joined by an in-memory pipe. The phase
+ * machines, the link and the completion paths are the real ones; the source and destination
+ * ports only record what they were asked to do (and fail where a test says so).
+ */
+import { PassThrough } from 'node:stream';
+import type { DomainInfo, StreamReader } from '@xlkit/stream';
+import type { DomainConfig } from '../config/domain-config.js';
+import type { DestinationPort } from '../migrate/destination-port.js';
+import type { Phase } from '../migrate/phases.js';
+import type { ReceiverSession, JoinReceiver } from '../migrate/receiver-session.js';
+import type { JoinSender, SenderSession } from '../migrate/sender-session.js';
+import type { SourcePort } from '../migrate/source-port.js';
+import { Stages } from '../migrate/stages.js';
+import { ProgressReporter } from '../progress/reporter.js';
+import type { DomainRecord } from '../store/domain-record.js';
+
+export const FAKE_CONFIG: DomainConfig = {
+  name: 'web', uuid: '6f1c3a52-8e5d-4c1b-9a0e-2b7d5f3e9c41', memory: 64, vcpus: 1, disks: [], vifs: [], serial: 'none',
+  onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+};
+
+const INFO: DomainInfo = { qemuVersion: '7.2.0', machine: 'pc-i440fx-7.2', accel: 'tcg', memoryMiB: 64, vcpus: 1, disks: [] };
+
+/** What each host was asked to do, in order ('rollback', 'destroy', 'start', 'takeOver', ...). */
+export interface Effects {
+  source: string[];
+  destination: string[];
+}
+
+/** A port method that throws (or, for the receiver's take-over, dies) instead of doing its work. */
+export type FailPoint =
+  | { side: 'source'; at: 'open' | 'setStatus:migrating' | 'setStatus:migrated-away' | 'sendRam' | 'destroy' }
+  | { side: 'destination'; at: 'start' | 'receiveRam' | 'takeOver' | 'takeOver:die' };
+
+export function injected(what: string): Error {
+  return Object.assign(new Error(`injected failure: ${what}`), { code: 'XL_MIGRATION' });
+}
+
+export function fakeSource(fx: Effects, fail: FailPoint | undefined, connect: SourcePort['connect']): SourcePort {
+  const failHere = (at: string) => {
+    if (fail?.side === 'source' && fail.at === at) throw injected(at);
+  };
+  return {
+    name: FAKE_CONFIG.name, id: 1, qmp: undefined, sockets: { migration: '/nonexistent/m.sock', nbd: '/nonexistent/n.sock' },
+    async open() {
+      failHere('open');
+      return { status: 'running', running: true, info: INFO };
+    },
+    connect,
+    async setStatus(status) {
+      failHere(`setStatus:${status}`);
+      fx.source.push(status);
+    },
+    async sendRam(o) {
+      for (let i = 0; i < 3; i++) {
+        await o.writer.writeRamChunk(Buffer.alloc(4096, i + 1));
+        // As QEMU's stream takes its time: a receiver failing meanwhile is seen in this phase.
+        await new Promise((r) => setTimeout(r, 10));
+        if (o.signal.aborted) throw o.signal.reason as Error;
+      }
+      failHere('sendRam');
+      await o.onPreSwitchover();
+      await o.writer.endRam();
+      return { bytes: 3 * 4096, chunks: 3, downtimeMs: async () => 5 };
+    },
+    async rollback() {
+      fx.source.push('rollback');
+      return {};
+    },
+    async destroy() {
+      failHere('destroy');
+      fx.source.push('destroy');
+    },
+    async close() {},
+  };
+}
+
+export function fakeDestination(fx: Effects, fail: FailPoint | undefined, output: PassThrough): DestinationPort {
+  let record: DomainRecord | undefined;
+  const failHere = (at: string) => {
+    if (fail?.side === 'destination' && fail.at === at) throw injected(at);
+  };
+  return {
+    get record() {
+      return record;
+    },
+    qmp: undefined,
+    async refuse() {},
+    async hostCheck() {},
+    async start(config) {
+      fx.destination.push('start');
+      record = { id: 7, name: `${config.name}--incoming`, uuid: FAKE_CONFIG.uuid, status: 'incoming', config } as DomainRecord;
+      failHere('start');
+      return record;
+    },
+    async receiveRam(o) {
+      return readRam(o.reader, o.onRecord, () => failHere('receiveRam'));
+    },
+    async takeOver() {
+      if (fail?.side === 'destination' && fail.at === 'takeOver:die') {
+        output.end();
+        return new Promise<never>(() => undefined);
+      }
+      failHere('takeOver');
+      fx.destination.push('takeOver');
+    },
+    async destroy() {
+      fx.destination.push('destroy');
+    },
+    async close() {},
+  };
+}
+
+async function readRam(reader: StreamReader, onRecord: (r: never) => void, atFirstChunk: () => void) {
+  let chunks = 0;
+  for (;;) {
+    const rec = await reader.next();
+    if (rec === null) throw new Error('the RAM stream ended early');
+    if (rec.name === 'RAM_END') return { bytes: chunks * 4096, chunks, digest: Buffer.alloc(32), status: 'completed' };
+    if (rec.name === 'RAM_CHUNK' && chunks++ === 0) atFirstChunk();
+    else if (rec.name !== 'RAM_CHUNK') onRecord(rec as never);
+  }
+}
+
+export interface Pair {
+  sender: SenderSession;
+  /** The receiver's session once the sender started it. */
+  receiver(): ReceiverSession | undefined;
+  /** The receiver's walk, once started (never settles when it died). */
+  received(): Promise<unknown> | undefined;
+}
+
+/** A sender whose connect() starts a receiver machine in-process over PassThrough pipes. */
+export function fakePair(
+  fx: Effects, fail: FailPoint | undefined, run: (r: ReceiverSession) => Promise<unknown>,
+  o: { senderJoin?: JoinSender[]; receiverJoin?: JoinReceiver[]; receiverFeatures?: string[] } = {},
+): Pair {
+  let receiver: ReceiverSession | undefined;
+  let received: Promise<unknown> | undefined;
+  const quiet = { stdout: new PassThrough(), stderr: new PassThrough() };
+  const progress = new ProgressReporter(quiet, { mode: 'quiet', operation: 'migrate' });
+  const failure = new AbortController();
+  const source = fakeSource(fx, fail, () => {
+    const forward = new PassThrough();
+    const back = new PassThrough();
+    receiver = {
+      settings: { input: forward, output: back, paused: false, log: () => undefined, ...(o.receiverFeatures ? { features: o.receiverFeatures } : {}) },
+      dest: fakeDestination(fx, fail, back), join: o.receiverJoin ?? [], participants: [], goReceived: false, taken: false,
+    };
+    received = run(receiver);
+    received.catch(() => undefined);
+    return {
+      input: back, output: forward,
+      async stop() {
+        forward.end();
+        await Promise.race([received, new Promise((r) => setTimeout(r, 50))]).catch(() => undefined);
+      },
+    };
+  });
+  const sender: SenderSession = {
+    settings: { host: 'fake-host', paused: false, progress, stderr: quiet.stderr, signal: new AbortController().signal },
+    config: FAKE_CONFIG, source, stages: new Stages(progress), join: o.senderJoin ?? [], failure,
+    before: { name: FAKE_CONFIG.name, status: 'running', running: true }, participants: [], goSent: false, taken: false,
+  };
+  return { sender, receiver: () => receiver, received: () => received };
+}
+
+export type { Phase };

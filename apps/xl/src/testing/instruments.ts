@@ -1,0 +1,118 @@
+/**
+ * Turns the parsed XLKIT_FAULT hooks (faults.ts) into decorations the migration flows accept
+ * from outside: a wrapped forward stream, a wrapped QMP client, a wrapped source or
+ * destination port, a feature list. The flows never see a fault's name.
+ */
+import type { QmpClient } from '@xlkit/qmp';
+import { XlError } from '../errors.js';
+import { OWN_FEATURES } from '../link/protocol.js';
+import type { ReceiverInstruments } from '../migrate/receive-migration.js';
+import type { SenderInstruments } from '../migrate/send-migration.js';
+import { CorruptRamChunk } from './corrupt-ram-chunk.js';
+import type { Faults } from './faults.js';
+import { listenDropProxy, type DropProxy } from './nbd-drop-proxy.js';
+import { decorateQmp } from './qmp-decorator.js';
+import { dumpGuestRam } from './ram-dump.js';
+
+/** Resolves never; rejects once `signal` aborts (with its reason when that is one of ours). */
+function stallUntil(signal: AbortSignal | undefined): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    const fail = () => reject(signal?.reason instanceof XlError ? signal.reason : new XlError('XL_INTERRUPTED', 'interrupted while stalled'));
+    if (signal?.aborted) fail();
+    signal?.addEventListener('abort', fail, { once: true });
+  });
+}
+
+/** The source's QMP: mirror-speed on every blockdev-mirror, nbd-drop through a cutting proxy. */
+function senderQmp(f: Faults): ((qmp: QmpClient) => QmpClient) | undefined {
+  const { mirrorSpeed, nbdDropAfter } = f;
+  if (mirrorSpeed === undefined && nbdDropAfter === undefined) return undefined;
+  const proxies: DropProxy[] = [];
+  return (qmp) =>
+    decorateQmp(
+      qmp,
+      async (command, args) => {
+        if (command === 'blockdev-mirror' && mirrorSpeed !== undefined) return { ...args, speed: mirrorSpeed };
+        const server = args?.server as { type?: string; path?: string } | undefined;
+        if (command === 'blockdev-add' && args?.driver === 'nbd' && nbdDropAfter !== undefined && server?.type === 'unix' && server.path !== undefined) {
+          const proxy = await listenDropProxy(server.path, nbdDropAfter);
+          proxies.push(proxy);
+          return { ...args, server: { type: 'unix', path: proxy.path } };
+        }
+        return args;
+      },
+      async () => {
+        for (const p of proxies.splice(0)) await p.close();
+      },
+    );
+}
+
+export function senderInstruments(f: Faults): SenderInstruments | undefined {
+  const ins: SenderInstruments = {};
+  const { corruptRamChunk, senderStall, ramDumpDir } = f;
+  if (corruptRamChunk !== undefined) {
+    ins.output = (forward) => {
+      const t = new CorruptRamChunk(corruptRamChunk);
+      t.pipe(forward);
+      return t;
+    };
+  }
+  const qmp = senderQmp(f);
+  if (qmp) ins.qmp = qmp;
+  if (f.mirrorStallMs !== undefined) ins.mirrorStallWindowMs = f.mirrorStallMs;
+  if (senderStall === 'before-go' || ramDumpDir !== undefined) {
+    ins.source = (port, at) => ({
+      ...port,
+      get qmp() {
+        return port.qmp;
+      },
+      // After the receiver said ready, before GO: hold still until interrupted.
+      async setStatus(status) {
+        if (status === 'migrated-away' && senderStall === 'before-go') {
+          at.event('stalled-before-go');
+          await stallUntil(at.signal);
+        }
+        return port.setStatus(status);
+      },
+      // QEMU sent everything and completed (its vCPUs stopped for good): the source's final RAM.
+      async sendRam(o) {
+        const ram = await port.sendRam(o);
+        if (ramDumpDir !== undefined && port.qmp !== undefined) await dumpGuestRam(port.qmp, ramDumpDir, 'source');
+        return ram;
+      },
+    });
+  }
+  return Object.keys(ins).length > 0 ? ins : undefined;
+}
+
+export function receiverInstruments(f: Faults): ReceiverInstruments | undefined {
+  const ins: ReceiverInstruments = {};
+  const { receiverLacks, receiverStall, ramDumpDir } = f;
+  if (receiverLacks !== undefined) ins.features = OWN_FEATURES.filter((x) => x !== receiverLacks);
+  if (receiverStall !== undefined || ramDumpDir !== undefined) {
+    ins.destination = (port, at) => ({
+      ...port,
+      get record() {
+        return port.record;
+      },
+      get qmp() {
+        return port.qmp;
+      },
+      async start(config, info, o) {
+        // receiver-stall:targets: after the disk targets exist, before QEMU starts.
+        const prepare = o.prepare;
+        const stalled = receiverStall === 'targets' && prepare ? { ...o, prepare: async () => (await prepare(), await stallUntil(at.signal)) } : o;
+        const record = await port.start(config, info, stalled);
+        // receiver-stall:phase1: QEMU up, before PHASE_READY 1.
+        if (receiverStall === 'phase1') await stallUntil(at.signal);
+        return record;
+      },
+      async takeOver(name, paused) {
+        // After GO, before the guest resumes: the destination's final RAM.
+        if (ramDumpDir !== undefined && port.qmp !== undefined) await dumpGuestRam(port.qmp, ramDumpDir, 'destination');
+        return port.takeOver(name, paused);
+      },
+    });
+  }
+  return Object.keys(ins).length > 0 ? ins : undefined;
+}
