@@ -53,7 +53,10 @@ describe('test guest under real QEMU', () => {
     const lost = (beats.at(-1) as number) - (beats[0] as number) + 1 - beats.length;
     expect(lost).toBeLessThanOrEqual(1);
 
-    expect(await qmpCommand(guest.qmpSocket, 'query-status')).toMatchObject({ status: 'running', running: true });
+    expect(await qmpCommand(guest.qmpSocket, 'query-status')).toMatchObject({
+      status: 'running',
+      running: true,
+    });
     await qmpCommand(guest.qmpSocket, 'quit');
     const exit = await guest.exited;
     expect(exit.exitCode).toBe(0);
@@ -64,12 +67,16 @@ describe('test guest under real QEMU', () => {
   it('writes a disk pattern the host verifier accepts; the guest verifies it and catches corruption', async () => {
     const disk = await createDiskImage(tempDir(), 'vda.raw', 2);
     const writer = await bootGuest({ disks: [disk], cmdline: workload.diskWrite });
-    await waitForLine(writer.serialLog, /^xlkit-disk-write pass 2 /, 90_000, { abortIf: () => (writer.isRunning() ? undefined : 'QEMU exited') });
+    await waitForLine(writer.serialLog, /^xlkit-disk-write pass 2 /, 90_000, {
+      abortIf: () => (writer.isRunning() ? undefined : 'QEMU exited'),
+    });
     await writer.kill();
     const host = await verifyDiskImage(disk);
     expect(host).toMatchObject({ ok: true, blocks: 512 });
     expect(host.ok && host.newest).toBeGreaterThanOrEqual(2);
-    const passes = serialLines(await readSerial(writer.serialLog)).filter((line) => DISK_WRITE_PASS_LINE.test(line));
+    const passes = serialLines(await readSerial(writer.serialLog)).filter((line) =>
+      DISK_WRITE_PASS_LINE.test(line),
+    );
     expect(passes.length).toBeGreaterThanOrEqual(2);
 
     const verifier = await bootGuest({ disks: [disk], cmdline: workload.diskVerify });
@@ -81,7 +88,12 @@ describe('test guest under real QEMU', () => {
     const handle = await open(disk, 'r+');
     await handle.write(Buffer.from([0xff, 0x00, 0xff]), 0, 3, 100 * BLOCK_SIZE + 1000);
     await handle.close();
-    expect(await verifyDiskImage(disk)).toEqual({ ok: false, blocks: 512, block: 100, reason: 'bad-checksum' });
+    expect(await verifyDiskImage(disk)).toEqual({
+      ok: false,
+      blocks: 512,
+      block: 100,
+      reason: 'bad-checksum',
+    });
     const checker = await bootGuest({ disks: [disk], cmdline: workload.diskVerify });
     const fail = await waitForLine(checker.serialLog, /^xlkit-disk-verify .+$/, 60_000);
     expect(fail[0]).toMatch(DISK_VERIFY_FAIL_LINE);
@@ -98,7 +110,8 @@ describe('test guest under real QEMU', () => {
     await sendSerialLine(guest.serialSocket!, GUEST_COMMAND.diskWrite);
     await waitForSerial(
       guest.serialLog,
-      (text) => (serialLines(text).filter((line) => DISK_WRITE_START_LINE.test(line)).length >= 2 ? true : undefined),
+      (text) =>
+        serialLines(text).filter((line) => DISK_WRITE_START_LINE.test(line)).length >= 2 ? true : undefined,
       60_000,
       'the writer to restart',
     );
@@ -106,7 +119,10 @@ describe('test guest under real QEMU', () => {
   });
 
   it('runs the RAM fill and dirty workloads alongside the heartbeat', async () => {
-    const guest = await bootGuest({ memoryMiB: 256, cmdline: `${workload.fill(32)} ${workload.dirty(8, 16)}` });
+    const guest = await bootGuest({
+      memoryMiB: 256,
+      cmdline: `${workload.fill(32)} ${workload.dirty(8, 16)}`,
+    });
     const filled = await waitForLine(guest.serialLog, FILL_DONE_LINE, 60_000);
     expect(filled[1]).toBe('32');
     const dirty = await waitForLine(guest.serialLog, DIRTY_START_LINE, 60_000);
@@ -125,7 +141,9 @@ describe('two network namespaces joined by a veth pair', () => {
       expect(ping.stdout).toContain('1 packets received');
       const back = await pair.b.exec(['busybox', 'ping', '-c', '1', '-W', '5', pair.a.address]);
       expect(back.exitCode).toBe(0);
-      const unreachable = await pair.a.exec(['busybox', 'ping', '-c', '1', '-W', '1', '10.254.254.254'], { reject: false });
+      const unreachable = await pair.a.exec(['busybox', 'ping', '-c', '1', '-W', '1', '10.254.254.254'], {
+        reject: false,
+      });
       expect(unreachable.exitCode).not.toBe(0);
       return [pair.a.ns, pair.b.ns];
     });

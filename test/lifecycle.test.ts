@@ -5,7 +5,15 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { isProcessAlive, withMallocTunables, type DomainView } from '@xlkit/xl';
-import { consoleBeats, diskDirectIo, guestConfig, lastBeatAbove, xlHost, type Run, type XlHost } from './xl-rig.js';
+import {
+  consoleBeats,
+  diskDirectIo,
+  guestConfig,
+  lastBeatAbove,
+  xlHost,
+  type Run,
+  type XlHost,
+} from './xl-rig.js';
 
 function newHost(): XlHost & { cfg: (name: string) => Promise<string> } {
   const host = xlHost('xl-e2e-');
@@ -36,7 +44,14 @@ describe('xl domain lifecycle (real QEMU)', () => {
     expect(lines[1]).toMatch(/^life1\s+1\s+128\s+1\s+r-----\s+\d+\.\d$/);
 
     const [view] = await listJson(xl, 'life1');
-    expect(view).toMatchObject({ id: 1, name: 'life1', status: 'running', statusSource: 'qmp', memory: 128, vcpus: 1 });
+    expect(view).toMatchObject({
+      id: 1,
+      name: 'life1',
+      status: 'running',
+      statusSource: 'qmp',
+      memory: 128,
+      vcpus: 1,
+    });
     expect(view?.qemu?.version).toMatch(/^\d+\.\d+\.\d+$/);
     expect(view?.paths.qmp).toBe(path.join(stateDir, 'domains', '1', 'qmp.sock'));
     const pid = view!.qemu!.pid;
@@ -105,7 +120,9 @@ describe('xl domain lifecycle (real QEMU)', () => {
 
     const r = await xl('list');
     expect(r.exitCode).toBe(0);
-    expect(r.stderr).toMatch(/xl: warning: domain 'victim' \(id 1\) is gone: its QEMU process \(pid \d+\) has exited; its state was cleaned up/);
+    expect(r.stderr).toMatch(
+      /xl: warning: domain 'victim' \(id 1\) is gone: its QEMU process \(pid \d+\) has exited; its state was cleaned up/,
+    );
     expect(r.stdout).not.toContain('victim');
     expect(readdirSync(path.join(stateDir, 'domains'))).toEqual([]);
     const again = await xl('destroy', 'victim');
@@ -117,7 +134,9 @@ describe('xl domain lifecycle (real QEMU)', () => {
     const host = newHost();
     const { xl, stateDir } = host;
     // on_poweroff=preserve keeps QEMU (paused) after the guest's power-off, so its console shows why.
-    expect((await xl('create', await guestConfig(host.dir, 'keep', { on_poweroff: '"preserve"' }))).exitCode).toBe(0);
+    expect(
+      (await xl('create', await guestConfig(host.dir, 'keep', { on_poweroff: '"preserve"' }))).exitCode,
+    ).toBe(0);
     expect((await xl('create', await guestConfig(host.dir, 'gone'))).exitCode).toBe(0);
     await lastBeatAbove(host, 'keep', 2);
     await lastBeatAbove(host, 'gone', 2);
@@ -163,7 +182,8 @@ describe('xl domain lifecycle (real QEMU)', () => {
     expect(await diskDirectIo(host, 'cache1')).toEqual({ 'disk-xvda-file': true, 'disk-xvdb-file': false });
     const [record] = JSON.parse((await xl('list', '--json')).stdout) as { qemu?: { argv: string[] } }[];
     const after = (argv: string[], flag: string) => argv.flatMap((x, i) => (x === flag ? [argv[i + 1]] : []));
-    for (const flag of ['-m', '-blockdev', '-machine', '-accel']) expect(after(dryArgv, flag), flag).toEqual(after(record!.qemu!.argv, flag));
+    for (const flag of ['-m', '-blockdev', '-machine', '-accel'])
+      expect(after(dryArgv, flag), flag).toEqual(after(record!.qemu!.argv, flag));
     expect((await xl('destroy', 'cache1')).exitCode).toBe(0);
   });
 
@@ -172,7 +192,11 @@ describe('xl domain lifecycle (real QEMU)', () => {
     const { xl, cfg, stateDir } = host;
     const r = await xl('create', await cfg('nodisk'), 'disk=["/nonexistent/disk.img,raw,xvda,rw"]');
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/xl: argument 1 \(disk=.*\):1:\d+: disk '\/nonexistent\/disk.img' does not exist/);
-    expect(existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : []).toEqual([]);
+    expect(r.stderr).toMatch(
+      /xl: argument 1 \(disk=.*\):1:\d+: disk '\/nonexistent\/disk.img' does not exist/,
+    );
+    expect(
+      existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : [],
+    ).toEqual([]);
   });
 });

@@ -18,14 +18,27 @@ describe('xl migrate between two network-namespace hosts over ssh (real QEMU)', 
     const b = xlHost('mig-b-');
     const disk = path.join(a.dir, 'shared.raw');
     await execa('truncate', ['-s', '16M', disk]);
-    const created = await a.xl('create', await guestConfig(a.dir, 'hop1', { disk: `[ "${disk},raw,xvda,rw" ]` }));
+    const created = await a.xl(
+      'create',
+      await guestConfig(a.dir, 'hop1', { disk: `[ "${disk},raw,xvda,rw" ]` }),
+    );
     expect(created.exitCode, created.stderr).toBe(0);
     const beat = (await waitForBeatAbove(a, 'hop1', 2)).at(-1)!;
     const [source] = JSON.parse((await a.xl('list', '--json')).stdout) as DomainView[];
 
     const sshd = await startSshd(pair.b, { env: { XL_STATE_DIR: b.stateDir }, commands: { xl: XL } });
     await waitForSsh(pair.a, sshd, pair.b.address);
-    const [file, ...args] = pair.a.wrap([process.execPath, XL, '--state-dir', a.stateDir, 'migrate', '-s', sshd.sshCommand, 'hop1', pair.b.address]);
+    const [file, ...args] = pair.a.wrap([
+      process.execPath,
+      XL,
+      '--state-dir',
+      a.stateDir,
+      'migrate',
+      '-s',
+      sshd.sshCommand,
+      'hop1',
+      pair.b.address,
+    ]);
     const r = await execa(file!, args, { reject: false, stdin: 'ignore', timeout: 180_000 });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stdout)).toContain(`Migration successful: domain hop1 now runs on ${pair.b.address}`);

@@ -7,7 +7,14 @@ import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
-import { cleanupAfterEach, createHostPair, ramDumps, startSshd, verifyDiskImage, waitForSsh } from './helpers/index.js';
+import {
+  cleanupAfterEach,
+  createHostPair,
+  ramDumps,
+  startSshd,
+  verifyDiskImage,
+  waitForSsh,
+} from './helpers/index.js';
 import { continuous, waitForBeatAbove, XL } from './xl-rig.js';
 import { bootWriter, guestVerify, qPair } from './migrate-q-rig.js';
 
@@ -20,25 +27,58 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
       const { a, b, targetDir } = await qPair('mqh');
       // Both hosts dump the guest's final RAM (the test-only ram-dump hook; B's xl gets it from its sshd).
       const dumps = ramDumps('mqh-ram-');
-      const sshd = await startSshd(pair.b, { env: { XL_STATE_DIR: b.stateDir, ...dumps.env }, commands: { xl: XL } });
+      const sshd = await startSshd(pair.b, {
+        env: { XL_STATE_DIR: b.stateDir, ...dumps.env },
+        commands: { xl: XL },
+      });
       await waitForSsh(pair.a, sshd, pair.b.address);
       // Host A's QEMU lives in A's namespace (the direct transport connects from there to B).
-      const src = await bootWriter(a, 'mqh', [{ vdev: 'xvda', format: 'raw', sizeMiB: 64 }, { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 }], 24, async (paths) => {
-        await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x3c 2M 6M', paths[1]!]);
-      }, pair.a);
+      const src = await bootWriter(
+        a,
+        'mqh',
+        [
+          { vdev: 'xvda', format: 'raw', sizeMiB: 64 },
+          { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 },
+        ],
+        24,
+        async (paths) => {
+          await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x3c 2M 6M', paths[1]!]);
+        },
+        pair.a,
+      );
       const r = await pair.a.exec(
-        ['node', XL, '--state-dir', a.stateDir, 'migrate', '-q', '--transport', transport, '--target-dir', targetDir, '-s', sshd.sshCommand, 'mqh', pair.b.address],
+        [
+          'node',
+          XL,
+          '--state-dir',
+          a.stateDir,
+          'migrate',
+          '-q',
+          '--transport',
+          transport,
+          '--target-dir',
+          targetDir,
+          '-s',
+          sshd.sshCommand,
+          'mqh',
+          pair.b.address,
+        ],
         { reject: false, timeout: 240_000, env: dumps.env },
       );
       expect(r.exitCode, String(r.stderr)).toBe(0);
       await dumps.expectIdentical();
       expect(String(r.stdout)).toContain(`Migration successful: domain mqh now runs on ${pair.b.address}`);
       // Another network namespace is another host: direct NBD goes over TCP to B's address.
-      if (transport === 'direct') expect(String(r.stderr)).toMatch(new RegExp(`disk exports: NBD over TCP at ${pair.b.address.replaceAll('.', '\\.')}:\\d+`));
+      if (transport === 'direct')
+        expect(String(r.stderr)).toMatch(
+          new RegExp(`disk exports: NBD over TCP at ${pair.b.address.replaceAll('.', '\\.')}:\\d+`),
+        );
       expect(isProcessAlive(src.pid)).toBe(false);
       const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
       expect(view).toMatchObject({ name: 'mqh', status: 'running' });
-      expect(view!.config.disks.map((d) => d.target)).toEqual(src.disks.map((d) => path.join(targetDir, path.basename(d))));
+      expect(view!.config.disks.map((d) => d.target)).toEqual(
+        src.disks.map((d) => path.join(targetDir, path.basename(d))),
+      );
 
       const beats = await waitForBeatAbove(b, 'mqh', src.beat + 5);
       expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
@@ -46,7 +86,11 @@ describe('xl migrate -q between two network-namespace hosts over ssh', { timeout
       expect((await b.xl('pause', 'mqh')).exitCode).toBe(0);
       const [rawT, qcowT] = view!.config.disks.map((d) => d.target!);
       expect(await verifyDiskImage(rawT!, 24)).toMatchObject({ ok: true });
-      const cmp = await execa('qemu-img', ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', src.disks[1]!, qcowT!], { reject: false });
+      const cmp = await execa(
+        'qemu-img',
+        ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', src.disks[1]!, qcowT!],
+        { reject: false },
+      );
       expect(cmp.exitCode, cmp.stdout + cmp.stderr).toBe(0);
     });
   }

@@ -7,7 +7,16 @@ import type { DomainView } from '@xlkit/xl';
 import { mkdir } from 'node:fs/promises';
 import { execa, execaSync } from 'execa';
 import { createDiskImage, GUEST_COMMAND, sendSerialLine, track, type NetnsHost } from './helpers/index.js';
-import { consoleBeats, diskDirectIo, domainDir, guestConfig, waitForBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
+import {
+  consoleBeats,
+  diskDirectIo,
+  domainDir,
+  guestConfig,
+  waitForBeatAbove,
+  XL,
+  xlHost,
+  type XlHost,
+} from './xl-rig.js';
 
 export type QHost = XlHost;
 export const qHost = xlHost;
@@ -38,15 +47,28 @@ export interface BootedWriter {
 
 /** Boots a guest on `host` whose first disk gets the continuous pattern writer. */
 export async function bootWriter(
-  host: XlHost, name: string, disks: DiskDef[], writeMiB: number, prepare?: (paths: string[]) => Promise<void>, netns?: NetnsHost,
+  host: XlHost,
+  name: string,
+  disks: DiskDef[],
+  writeMiB: number,
+  prepare?: (paths: string[]) => Promise<void>,
+  netns?: NetnsHost,
 ): Promise<BootedWriter> {
   const paths: string[] = [];
-  for (const d of disks) paths.push(await createDiskImage(host.dir, `${name}-${d.vdev}.${d.format}`, d.sizeMiB, d.format));
+  for (const d of disks)
+    paths.push(await createDiskImage(host.dir, `${name}-${d.vdev}.${d.format}`, d.sizeMiB, d.format));
   await prepare?.(paths);
   const diskList = disks
-    .map((d, i) => (d.shared ? `"format=${d.format}, vdev=${d.vdev}, access=rw, shared=yes, target=${paths[i]}"` : `"${paths[i]},${d.format},${d.vdev},rw"`))
+    .map((d, i) =>
+      d.shared
+        ? `"format=${d.format}, vdev=${d.vdev}, access=rw, shared=yes, target=${paths[i]}"`
+        : `"${paths[i]},${d.format},${d.vdev},rw"`,
+    )
     .join(', ');
-  const cfg = await guestConfig(host.dir, name, { extra: `"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=${writeMiB}"`, disk: `[ ${diskList} ]` });
+  const cfg = await guestConfig(host.dir, name, {
+    extra: `"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=${writeMiB}"`,
+    disk: `[ ${diskList} ]`,
+  });
   const created = netns
     ? await netns.exec(['node', XL, '--state-dir', host.stateDir, 'create', cfg], { reject: false })
     : await host.xl('create', cfg);
@@ -61,7 +83,12 @@ export async function consoleText(host: XlHost, name: string): Promise<string> {
   return (await host.xl('console', name)).stdout;
 }
 
-export async function waitForConsole(host: XlHost, name: string, re: RegExp, timeoutMs = 90_000): Promise<string> {
+export async function waitForConsole(
+  host: XlHost,
+  name: string,
+  re: RegExp,
+  timeoutMs = 90_000,
+): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const m = re.exec(await consoleText(host, name));
@@ -73,11 +100,15 @@ export async function waitForConsole(host: XlHost, name: string, re: RegExp, tim
 
 /** Asks the guest to stop writing and verify its disk; returns its verify line. */
 export async function guestVerify(host: XlHost, name: string): Promise<string> {
-  const before = (await consoleText(host, name)).split('\n').filter((l) => l.startsWith('xlkit-disk-verify')).length;
+  const before = (await consoleText(host, name))
+    .split('\n')
+    .filter((l) => l.startsWith('xlkit-disk-verify')).length;
   await sendSerialLine(path.join(domainDir(host, name), 'console.sock'), GUEST_COMMAND.diskVerify);
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const lines = (await consoleText(host, name)).split('\n').filter((l) => l.startsWith('xlkit-disk-verify'));
+    const lines = (await consoleText(host, name))
+      .split('\n')
+      .filter((l) => l.startsWith('xlkit-disk-verify'));
     if (lines.length > before) return lines.at(-1)!.trim();
     if (Date.now() > deadline) throw new Error(`${name}: the guest printed no verify line`);
     await sleep(500);
@@ -85,11 +116,16 @@ export async function guestVerify(host: XlHost, name: string): Promise<string> {
 }
 
 /** Block jobs, and block nodes beyond the domain's own disks (NBD targets left behind). */
-export async function sourceBlockState(host: XlHost, name: string): Promise<{ jobs: string[]; extraNodes: string[] }> {
+export async function sourceBlockState(
+  host: XlHost,
+  name: string,
+): Promise<{ jobs: string[]; extraNodes: string[] }> {
   const qmp = await QmpClient.connect(path.join(domainDir(host, name), 'qmp.sock'));
   try {
     const jobs = (await queryBlockJobs(qmp)).map((j) => j.device);
-    const nodes = (await queryNamedBlockNodes(qmp, { flat: true })).map((n) => String(n['node-name'])).filter((n) => !/^disk-/.test(n) && !n.startsWith('#'));
+    const nodes = (await queryNamedBlockNodes(qmp, { flat: true }))
+      .map((n) => String(n['node-name']))
+      .filter((n) => !/^disk-/.test(n) && !n.startsWith('#'));
     return { jobs, extraNodes: nodes };
   } finally {
     await qmp.close();
@@ -105,6 +141,10 @@ export async function smallTmpfs(dir: string, sizeMiB: number): Promise<string> 
   const undo = () => {
     execaSync('umount', ['-l', dir], { reject: false });
   };
-  track({ label: `tmpfs ${dir}`, run: async () => void (await execa('umount', ['-l', dir], { reject: false })), runSync: undo });
+  track({
+    label: `tmpfs ${dir}`,
+    run: async () => void (await execa('umount', ['-l', dir], { reject: false })),
+    runSync: undo,
+  });
   return dir;
 }

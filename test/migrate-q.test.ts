@@ -10,8 +10,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, ramDumps, verifyDiskImage } from './helpers/index.js';
-import { continuous, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, killReceiverAt } from './xl-rig.js';
-import { bootWriter, diskDirectIo, guestVerify, qPair, smallTmpfs, sourceBlockState, type QHost, qHost } from './migrate-q-rig.js';
+import {
+  continuous,
+  onJsonLines,
+  records,
+  sameHostReceiver,
+  startMigrate,
+  waitForBeatAbove,
+  killReceiverAt,
+} from './xl-rig.js';
+import {
+  bootWriter,
+  diskDirectIo,
+  guestVerify,
+  qPair,
+  smallTmpfs,
+  sourceBlockState,
+  type QHost,
+  qHost,
+} from './migrate-q-rig.js';
 
 cleanupAfterEach();
 
@@ -43,11 +60,15 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     // No cache mode in the config: each host opens its image with O_DIRECT (cache=none).
     expect(await diskDirectIo(a, 'mq1')).toEqual({ 'disk-xvda-file': true });
     const dumps = ramDumps('mq-ram-');
-    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq1', sameHostReceiver(b)], { env: dumps.env });
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq1', sameHostReceiver(b)], {
+      env: dumps.env,
+    });
     expect(r.exitCode, String(r.stderr)).toBe(0);
     // Both sides' final RAM (the test-only ram-dump hook), taken while the guest's disk writes went on.
     await dumps.expectIdentical();
-    expect(String(r.stderr)).toContain('disk plan: 1 disk(s) mirrored over the migration pipe (tunnel), background copy');
+    expect(String(r.stderr)).toContain(
+      'disk plan: 1 disk(s) mirrored over the migration pipe (tunnel), background copy',
+    );
     expect(isProcessAlive(src.pid)).toBe(false);
     const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
     expect(view).toMatchObject({ name: 'mq1', status: 'running' });
@@ -72,23 +93,59 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
 
   it('direct transport with two disks, raw and qcow2: both arrive, the qcow2 one byte for byte', async () => {
     const { a, b, targetDir } = await qPair('mq');
-    const src = await bootWriter(a, 'mq2', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }, { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 }], WRITE_MB, async (paths) => {
-      await execa('qemu-io', ['-f', 'qcow2', '-c', 'write -P 0x5a 1M 4M', '-c', 'write -P 0xa5 20M 1M', paths[1]!]);
-    });
-    const r = await startMigrate(a, ['-q', '--transport', 'direct', '--target-dir', targetDir, '-s', '', 'mq2', sameHostReceiver(b)]);
+    const src = await bootWriter(
+      a,
+      'mq2',
+      [
+        { vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB },
+        { vdev: 'xvdb', format: 'qcow2', sizeMiB: 32 },
+      ],
+      WRITE_MB,
+      async (paths) => {
+        await execa('qemu-io', [
+          '-f',
+          'qcow2',
+          '-c',
+          'write -P 0x5a 1M 4M',
+          '-c',
+          'write -P 0xa5 20M 1M',
+          paths[1]!,
+        ]);
+      },
+    );
+    const r = await startMigrate(a, [
+      '-q',
+      '--transport',
+      'direct',
+      '--target-dir',
+      targetDir,
+      '-s',
+      '',
+      'mq2',
+      sameHostReceiver(b),
+    ]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stderr)).toContain('2 disk(s) mirrored over a direct NBD connection');
     // Same kernel, network namespace and files: the receiver serves NBD on a unix socket.
-    expect(String(r.stderr)).toMatch(/disk exports: NBD on the receiver's unix socket \S+nbd\.sock \(the receiver is this host\)/);
+    expect(String(r.stderr)).toMatch(
+      /disk exports: NBD on the receiver's unix socket \S+nbd\.sock \(the receiver is this host\)/,
+    );
     const beats = await waitForBeatAbove(b, 'mq2', src.beat + 5);
     expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
     expect(await guestVerify(b, 'mq2')).toMatch(/^xlkit-disk-verify ok \d+$/);
     expect((await b.xl('pause', 'mq2')).exitCode).toBe(0);
     const [rawT, qcowT] = src.disks.map((d) => path.join(targetDir, path.basename(d)));
     expect(await verifyDiskImage(rawT!, WRITE_MB)).toMatchObject({ ok: true });
-    const cmp = await execa('qemu-img', ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', src.disks[1]!, qcowT!], { reject: false });
+    const cmp = await execa(
+      'qemu-img',
+      ['compare', '-U', '-f', 'qcow2', '-F', 'qcow2', src.disks[1]!, qcowT!],
+      { reject: false },
+    );
     expect(cmp.exitCode, cmp.stdout + cmp.stderr).toBe(0);
-    const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', qcowT!])).stdout) as { format: string; 'virtual-size': number };
+    const info = JSON.parse((await execa('qemu-img', ['info', '-U', '--output=json', qcowT!])).stdout) as {
+      format: string;
+      'virtual-size': number;
+    };
     expect(info).toMatchObject({ format: 'qcow2', 'virtual-size': 32 * 1024 * 1024 });
     expect(statSync(qcowT!).blocks * 512).toBeLessThan(16 * 1024 * 1024);
   });
@@ -105,7 +162,15 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
 
     const existing = path.join(targetDir, path.basename(src.disks[0]!));
     await writeFile(existing, 'precious');
-    const exists = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq3', sameHostReceiver(b)]);
+    const exists = await startMigrate(a, [
+      '-q',
+      '--target-dir',
+      targetDir,
+      '-s',
+      '',
+      'mq3',
+      sameHostReceiver(b),
+    ]);
     expect(exists.exitCode).toBe(1);
     expect(String(exists.stderr)).toMatch(/already exists on the receiver/);
     await expectSourceIntact(a, 'mq3', src.pid, src.beat);
@@ -114,7 +179,16 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
 
     // --reuse-target: an existing target of the right size is mirrored into and kept.
     await execa('qemu-img', ['create', '-q', '-f', 'raw', existing, `${DISK_MB}M`]);
-    const reused = await startMigrate(a, ['-q', '--reuse-target', '--target-dir', targetDir, '-s', '', 'mq3', sameHostReceiver(b)]);
+    const reused = await startMigrate(a, [
+      '-q',
+      '--reuse-target',
+      '--target-dir',
+      targetDir,
+      '-s',
+      '',
+      'mq3',
+      sameHostReceiver(b),
+    ]);
     expect(reused.exitCode, String(reused.stderr)).toBe(0);
     const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
     expect(view).toMatchObject({ name: 'mq3', status: 'running' });
@@ -137,7 +211,11 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   it('receiver killed during phase 2: mirrors cancelled, source runs, the reaped receiver leaves no target', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq5', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
-    const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq5', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'mirror-speed:1048576' } });
+    const child = startMigrate(
+      a,
+      ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq5', sameHostReceiver(b)],
+      { env: { XLKIT_FAULT: 'mirror-speed:1048576' } },
+    );
     const killed = killReceiverAt(child, b, 'mq5', 'mirror');
     const r = await child;
     expect(killed()).toBe(true);
@@ -148,15 +226,21 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     // orphaned incoming domain and the targets it had created.
     expect(readdirSync(targetDir)).toHaveLength(1);
     const reaped = await b.xl('list');
-    expect(reaped.stderr).toMatch(/domain 'mq5--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away/);
+    expect(reaped.stderr).toMatch(
+      /domain 'mq5--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away/,
+    );
     await expectReceiverClean(b, targetDir);
   });
 
   it('receiver killed after creating its targets, before its QEMU started: the next xl there reaps them', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq11', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
-    const child = startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq11', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'receiver-stall:targets' } });
-    const incoming = await b.watcher.waitFor((d) => d.name === 'mq11--incoming' && d.ownerPid !== undefined && (d.createdDisks ?? []).length === 1);
+    const child = startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq11', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'receiver-stall:targets' },
+    });
+    const incoming = await b.watcher.waitFor(
+      (d) => d.name === 'mq11--incoming' && d.ownerPid !== undefined && (d.createdDisks ?? []).length === 1,
+    );
     for (let i = 0; readdirSync(targetDir).length === 0; i++) {
       if (i > 600) throw new Error('the receiver never created its target');
       await sleep(20);
@@ -167,7 +251,9 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     await expectSourceIntact(a, 'mq11', src.pid, src.beat);
     expect(readdirSync(targetDir)).toHaveLength(1);
     const reaped = await b.xl('list');
-    expect(reaped.stderr).toMatch(/domain 'mq11--incoming' \(id \d+\) is gone: the xl process creating it \(pid \d+\) went away/);
+    expect(reaped.stderr).toMatch(
+      /domain 'mq11--incoming' \(id \d+\) is gone: the xl process creating it \(pid \d+\) went away/,
+    );
     await expectReceiverClean(b, targetDir);
   });
 
@@ -176,7 +262,11 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
       const { a, b, targetDir } = await qPair('mq');
       const src = await bootWriter(a, 'mq6', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
       const env = phase === 'mirror' ? { XLKIT_FAULT: 'mirror-speed:1048576' } : {};
-      const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq6', sameHostReceiver(b)], { env });
+      const child = startMigrate(
+        a,
+        ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq6', sameHostReceiver(b)],
+        { env },
+      );
       let sent = false;
       onJsonLines(child.stdout!, (ev) => {
         if (sent || ev.event !== 'progress' || ev.phase !== phase || !((ev.bytes as number) > 0)) return;
@@ -194,12 +284,23 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
 
   it('leaves a disk marked shared=yes where it is and mirrors only the local one', async () => {
     const { a, b, targetDir } = await qPair('mq');
-    const src = await bootWriter(a, 'mq10', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }, { vdev: 'xvdb', format: 'raw', sizeMiB: 8, shared: true }], WRITE_MB);
+    const src = await bootWriter(
+      a,
+      'mq10',
+      [
+        { vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB },
+        { vdev: 'xvdb', format: 'raw', sizeMiB: 8, shared: true },
+      ],
+      WRITE_MB,
+    );
     const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq10', sameHostReceiver(b)]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stderr)).toMatch(/xvdb: not copied \(shared\)/);
     const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
-    expect(view!.config.disks.map((d) => d.target)).toEqual([path.join(targetDir, path.basename(src.disks[0]!)), src.disks[1]]);
+    expect(view!.config.disks.map((d) => d.target)).toEqual([
+      path.join(targetDir, path.basename(src.disks[0]!)),
+      src.disks[1],
+    ]);
     expect(readdirSync(targetDir)).toEqual([path.basename(src.disks[0]!)]);
     await waitForBeatAbove(b, 'mq10', src.beat + 3);
   });
@@ -207,9 +308,13 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   it('sender interrupted after the receiver said ready, before GO: the targets are removed too', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq9', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
-    const child = startMigrate(a, ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq9', sameHostReceiver(b)], {
-      env: { XLKIT_FAULT: 'sender-stall:before-go' },
-    });
+    const child = startMigrate(
+      a,
+      ['--json', '-q', '--target-dir', targetDir, '-s', '', 'mq9', sameHostReceiver(b)],
+      {
+        env: { XLKIT_FAULT: 'sender-stall:before-go' },
+      },
+    );
     let stalled = false;
     onJsonLines(child.stdout!, (ev) => {
       if (stalled || ev.event !== 'stalled-before-go') return;
@@ -227,7 +332,9 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   it('NBD connection dropped mid-mirror: the mirror fails, everything is rolled back', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq7', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
-    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq7', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:4194304' } });
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq7', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:4194304' },
+    });
     expect(r.exitCode).toBe(1);
     expect(String(r.stderr)).toMatch(/failed in mirror: disk xvda: mirror failed/);
     await expectSourceIntact(a, 'mq7', src.pid, src.beat);
@@ -238,9 +345,13 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq8', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
     // Copy slower than the guest writes: remaining bytes stop shrinking.
-    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq8', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'mirror-speed:65536,mirror-stall-ms:4000' } });
+    const r = await startMigrate(a, ['-q', '--target-dir', targetDir, '-s', '', 'mq8', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'mirror-speed:65536,mirror-stall-ms:4000' },
+    });
     expect(r.exitCode).toBe(1);
-    expect(String(r.stderr)).toMatch(/disk xvda: mirror not converging: [0-9.]+ MiB still to copy, no progress below [0-9.]+ MiB for \d+ s/);
+    expect(String(r.stderr)).toMatch(
+      /disk xvda: mirror not converging: [0-9.]+ MiB still to copy, no progress below [0-9.]+ MiB for \d+ s/,
+    );
     await expectSourceIntact(a, 'mq8', src.pid, src.beat);
     await expectReceiverClean(b, targetDir);
   });

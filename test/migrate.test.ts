@@ -6,12 +6,26 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { guestRamBytes, isProcessAlive, parseVersion, qemuSize, type DomainView } from '@xlkit/xl';
 import {
-  continuous, guestConfig, onJsonLines, records, sameHostReceiver, startMigrate, waitForBeatAbove, xlHost, type XlHost, killReceiverAt } from './xl-rig.js';
+  continuous,
+  guestConfig,
+  onJsonLines,
+  records,
+  sameHostReceiver,
+  startMigrate,
+  waitForBeatAbove,
+  xlHost,
+  type XlHost,
+  killReceiverAt,
+} from './xl-rig.js';
 import { cleanupAfterEach, ramDumps } from './helpers/index.js';
 
 cleanupAfterEach();
 
-async function bootSource(a: XlHost, name: string, extra: Record<string, string> = {}): Promise<{ pid: number; beat: number }> {
+async function bootSource(
+  a: XlHost,
+  name: string,
+  extra: Record<string, string> = {},
+): Promise<{ pid: number; beat: number }> {
   const created = await a.xl('create', await guestConfig(a.dir, name, extra));
   expect(created.exitCode, created.stderr).toBe(0);
   const beats = await waitForBeatAbove(a, name, 2);
@@ -53,11 +67,17 @@ describe('xl migrate on one host (real QEMU)', () => {
     const a = xlHost('mig-a-');
     const b = xlHost('mig-b-');
     // The guest dirties RAM throughout; both sides dump it at their last moment (the test-only ram-dump hook).
-    const { pid, beat } = await bootSource(a, 'mig1', { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"' });
+    const { pid, beat } = await bootSource(a, 'mig1', {
+      extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"',
+    });
     const source = records(a.stateDir)[0]!;
     const sourceId = source.id;
     // The guest's RAM has the 8 KiB tail exactly when this QEMU under TCG needs it (qemu/guest-ram.ts).
-    const ramBytes = guestRamBytes(128, 'tcg', parseVersion(`QEMU emulator version ${source.qemu!.version!}`));
+    const ramBytes = guestRamBytes(
+      128,
+      'tcg',
+      parseVersion(`QEMU emulator version ${source.qemu!.version!}`),
+    );
     const ramArg = qemuSize(ramBytes);
     expect(argAfter(source.qemu!.argv, '-m')).toBe(ramArg);
     const dumps = ramDumps('mig-ram-');
@@ -81,12 +101,29 @@ describe('xl migrate on one host (real QEMU)', () => {
     expect(beats[0]).toBeGreaterThan(beat);
     expect(continuous(beats)).toBe(true);
 
-    expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover', 'cleanup']);
-    expect(events.find((e) => e.event === 'negotiated')).toMatchObject({ version: 1, features: expect.arrayContaining(['ram-stream', 'ram-credit']) });
-    expect(events.some((e) => e.event === 'progress' && e.phase === 'ram' && typeof e.bytes === 'number')).toBe(true);
+    expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual([
+      'handshake',
+      'bootstrap',
+      'ram',
+      'switchover',
+      'cleanup',
+    ]);
+    expect(events.find((e) => e.event === 'negotiated')).toMatchObject({
+      version: 1,
+      features: expect.arrayContaining(['ram-stream', 'ram-credit']),
+    });
+    expect(
+      events.some((e) => e.event === 'progress' && e.phase === 'ram' && typeof e.bytes === 'number'),
+    ).toBe(true);
     const summary = events.find((e) => e.event === 'summary');
     expect(summary).toMatchObject({ result: 'ok', domain: 'mig1', operation: 'migrate' });
-    expect(Object.keys(summary!.phases as object)).toEqual(['handshake', 'bootstrap', 'ram', 'switchover', 'cleanup']);
+    expect(Object.keys(summary!.phases as object)).toEqual([
+      'handshake',
+      'bootstrap',
+      'ram',
+      'switchover',
+      'cleanup',
+    ]);
     expect(summary!.ramBytes as number).toBeGreaterThan(1 << 20);
     // QEMU's downtime ends when the source has sent everything; the guest's pause goes on until the
     // receiver has loaded the rest and resumed it, so it is never shorter.
@@ -101,7 +138,9 @@ describe('xl migrate on one host (real QEMU)', () => {
     const b = xlHost('mig-b-');
     const { pid, beat } = await bootSource(a, 'mig7');
     const events: Record<string, unknown>[] = [];
-    const child = startMigrate(a, ['--json', '-s', '', 'mig7', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'receiver-lacks:ram-credit' } });
+    const child = startMigrate(a, ['--json', '-s', '', 'mig7', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'receiver-lacks:ram-credit' },
+    });
     onJsonLines(child.stdout!, (ev) => events.push(ev));
     const r = await child;
     expect(r.exitCode, String(r.stderr)).toBe(0);
@@ -122,7 +161,9 @@ describe('xl migrate on one host (real QEMU)', () => {
     const r = await startMigrate(a, ['-C', big, '-s', '', 'mig2', sameHostReceiver(b)]);
     expect(r.exitCode).toBe(1);
     const line = oneLine(String(r.stderr));
-    expect(line).toMatch(/^xl: migration to .* failed in bootstrap: the receiver failed \(phase 1\): domain 'mig2' needs 1048576 MiB of memory, this host has \d+ MiB available; the domain 'mig2' still runs on this host$/);
+    expect(line).toMatch(
+      /^xl: migration to .* failed in bootstrap: the receiver failed \(phase 1\): domain 'mig2' needs 1048576 MiB of memory, this host has \d+ MiB available; the domain 'mig2' still runs on this host$/,
+    );
     expect(b.watcher.qemus.size).toBe(0);
     await expectReceiverClean(b);
     await expectSourceIntact(a, 'mig2', pid, beat);
@@ -132,14 +173,22 @@ describe('xl migrate on one host (real QEMU)', () => {
     const a = xlHost('mig-a-');
     const b = xlHost('mig-b-');
     const { pid, beat } = await bootSource(a, 'mig3');
-    const child = startMigrate(a, ['-s', '', 'mig3', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'receiver-stall:phase1' } });
-    const incoming = await b.watcher.waitFor((d) => d.name === 'mig3--incoming' && d.status === 'incoming' && d.ownerPid !== undefined);
+    const child = startMigrate(a, ['-s', '', 'mig3', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'receiver-stall:phase1' },
+    });
+    const incoming = await b.watcher.waitFor(
+      (d) => d.name === 'mig3--incoming' && d.status === 'incoming' && d.ownerPid !== undefined,
+    );
     process.kill(incoming.ownerPid!, 'SIGKILL');
     const r = await child;
     expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in bootstrap: the receiver closed the connection while it set up phase 1; the domain 'mig3' still runs on this host$/);
+    expect(oneLine(String(r.stderr))).toMatch(
+      /^xl: migration to .* failed in bootstrap: the receiver closed the connection while it set up phase 1; the domain 'mig3' still runs on this host$/,
+    );
     const reaped = await b.xl('list');
-    expect(reaped.stderr).toMatch(/domain 'mig3--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away; its state was cleaned up/);
+    expect(reaped.stderr).toMatch(
+      /domain 'mig3--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away; its state was cleaned up/,
+    );
     await expectReceiverClean(b);
     await expectSourceIntact(a, 'mig3', pid, beat);
   });
@@ -153,7 +202,9 @@ describe('xl migrate on one host (real QEMU)', () => {
     const r = await child;
     expect(killed()).toBe(true);
     expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in ram: the receiver closed the connection while it received the domain; the domain 'mig4' still runs on this host$/);
+    expect(oneLine(String(r.stderr))).toMatch(
+      /^xl: migration to .* failed in ram: the receiver closed the connection while it received the domain; the domain 'mig4' still runs on this host$/,
+    );
     await b.xl('list');
     await expectReceiverClean(b);
     await expectSourceIntact(a, 'mig4', pid, beat);
@@ -173,7 +224,9 @@ describe('xl migrate on one host (real QEMU)', () => {
     const r = await child;
     expect(sent).toBe(true);
     expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in ram: interrupted; the domain 'mig5' still runs on this host$/);
+    expect(oneLine(String(r.stderr))).toMatch(
+      /^xl: migration to .* failed in ram: interrupted; the domain 'mig5' still runs on this host$/,
+    );
     expect(b.watcher.qemus.size).toBe(1);
     // The receiver removed its own domain before the sender exited: no reaping needed.
     expect(records(b.stateDir)).toEqual([]);
@@ -185,9 +238,13 @@ describe('xl migrate on one host (real QEMU)', () => {
     const a = xlHost('mig-a-');
     const b = xlHost('mig-b-');
     const { pid, beat } = await bootSource(a, 'mig6');
-    const r = await startMigrate(a, ['-s', '', 'mig6', sameHostReceiver(b)], { env: { XLKIT_FAULT: 'corrupt-ram-chunk:3' } });
+    const r = await startMigrate(a, ['-s', '', 'mig6', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'corrupt-ram-chunk:3' },
+    });
     expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(/^xl: migration to .* failed in (ram|switchover): the receiver failed \(phase 3\): .*STREAM_CHECKSUM.*; the domain 'mig6' still runs on this host$/);
+    expect(oneLine(String(r.stderr))).toMatch(
+      /^xl: migration to .* failed in (ram|switchover): the receiver failed \(phase 3\): .*STREAM_CHECKSUM.*; the domain 'mig6' still runs on this host$/,
+    );
     expect(records(b.stateDir)).toEqual([]);
     await expectReceiverClean(b);
     await expectSourceIntact(a, 'mig6', pid, beat);

@@ -45,11 +45,16 @@ interface Host extends XlHost {
 function newHost(): Host {
   const host = xlHost('xl-save-');
   const { stateDir } = host;
-  track({ label: `unrecorded QEMUs of ${stateDir}`, run: async () => killUnrecorded(stateDir), runSync: () => killUnrecorded(stateDir) });
+  track({
+    label: `unrecorded QEMUs of ${stateDir}`,
+    run: async () => killUnrecorded(stateDir),
+    runSync: () => killUnrecorded(stateDir),
+  });
   return {
     ...host,
     cfg: (name, extra = '') => guestConfig(host.dir, name, { extra: `"console=ttyS0 quiet ${extra}"` }),
-    domains: () => (existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : []),
+    domains: () =>
+      existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : [],
   };
 }
 
@@ -59,7 +64,10 @@ async function view(h: Host, dom: string): Promise<DomainView> {
   return (JSON.parse(r.stdout) as DomainView[])[0]!;
 }
 
-const sha256 = async (file: string) => createHash('sha256').update(await readFile(file)).digest('hex');
+const sha256 = async (file: string) =>
+  createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 
 async function records(file: string): Promise<StreamRecord[]> {
   const out: StreamRecord[] = [];
@@ -88,9 +96,19 @@ describe('xl save / xl restore (real QEMU)', () => {
 
     const saved = await h.xl('save', '--json', 'rt', file);
     expect(saved.exitCode, saved.stderr).toBe(0);
-    const events = saved.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = saved.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const summary = events.at(-1)!;
-    expect(summary).toMatchObject({ event: 'summary', operation: 'save', result: 'ok', domain: 'rt', domainState: 'destroyed', bytes: statSync(file).size });
+    expect(summary).toMatchObject({
+      event: 'summary',
+      operation: 'save',
+      result: 'ok',
+      domain: 'rt',
+      domainState: 'destroyed',
+      bytes: statSync(file).size,
+    });
     expect(summary.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(events.filter((e) => e.event === 'phase').map((e) => e.phase)).toEqual(['header', 'ram', 'sync']);
     expect(h.domains()).toEqual([]);
@@ -103,12 +121,20 @@ describe('xl save / xl restore (real QEMU)', () => {
     expect(names.slice(-2)).toEqual(['RAM_END', 'END']);
     expect(new Set(names.slice(3, -2))).toEqual(new Set(['RAM_CHUNK']));
     const info = recs[1]!;
-    expect(info.name === 'DOMAIN_INFO' && info.value).toMatchObject({ machine: expect.stringMatching(/^pc-i440fx-/), accel: 'tcg', memoryMiB: 128, vcpus: 1, disks: [] });
+    expect(info.name === 'DOMAIN_INFO' && info.value).toMatchObject({
+      machine: expect.stringMatching(/^pc-i440fx-/),
+      accel: 'tcg',
+      memoryMiB: 128,
+      vcpus: 1,
+      disks: [],
+    });
     const ramEnd = recs.at(-2)!;
     expect(ramEnd.name === 'RAM_END' && ramEnd.value.digest.toString('hex')).toBe(summary.digest);
     const dump = await h.xl('stream-dump', file);
     expect(dump.exitCode, dump.stderr).toBe(0);
-    expect(dump.stdout).toMatch(/PHASE[\s\S]*DOMAIN_INFO[\s\S]*PHASE[\s\S]*RAM_CHUNK[\s\S]*RAM_END[\s\S]*END/);
+    expect(dump.stdout).toMatch(
+      /PHASE[\s\S]*DOMAIN_INFO[\s\S]*PHASE[\s\S]*RAM_CHUNK[\s\S]*RAM_END[\s\S]*END/,
+    );
 
     const restored = await h.xl('restore', file);
     expect(restored.exitCode, restored.stderr).toBe(0);
@@ -146,12 +172,23 @@ describe('xl save / xl restore (real QEMU)', () => {
     await lastBeatAbove(h, 'mem', 3);
     expect((await h.xl('pause', 'mem')).exitCode).toBe(0);
     // All of the guest's RAM, the TCG RAM tail included (QEMU's own figure).
-    const ramSize = async (id: number) => ((await qmpCommand(path.join(h.stateDir, 'domains', String(id), 'qmp.sock'), 'query-memory-size-summary')) as { 'base-memory': number })['base-memory'];
+    const ramSize = async (id: number) =>
+      (
+        (await qmpCommand(
+          path.join(h.stateDir, 'domains', String(id), 'qmp.sock'),
+          'query-memory-size-summary',
+        )) as { 'base-memory': number }
+      )['base-memory'];
     const size = await ramSize(1);
     expect(size).toBeGreaterThanOrEqual(128 * 1024 * 1024);
     const dumpBefore = path.join(h.dir, 'before.mem');
     const dumpAfter = path.join(h.dir, 'after.mem');
-    await qmpCommand(path.join(h.stateDir, 'domains', '1', 'qmp.sock'), 'pmemsave', { val: 0, size, filename: dumpBefore }, 60_000);
+    await qmpCommand(
+      path.join(h.stateDir, 'domains', '1', 'qmp.sock'),
+      'pmemsave',
+      { val: 0, size, filename: dumpBefore },
+      60_000,
+    );
     const file = path.join(h.dir, 'mem.save');
     const saved = await h.xl('save', 'mem', file);
     expect(saved.exitCode, saved.stderr).toBe(0);
@@ -161,7 +198,12 @@ describe('xl save / xl restore (real QEMU)', () => {
     expect(await view(h, 'mem')).toMatchObject({ id: 2, status: 'paused' });
     // Restored with exactly the saved guest's RAM (DOMAIN_INFO's memoryBytes when it has a tail).
     expect(await ramSize(2)).toBe(size);
-    await qmpCommand(path.join(h.stateDir, 'domains', '2', 'qmp.sock'), 'pmemsave', { val: 0, size, filename: dumpAfter }, 60_000);
+    await qmpCommand(
+      path.join(h.stateDir, 'domains', '2', 'qmp.sock'),
+      'pmemsave',
+      { val: 0, size, filename: dumpAfter },
+      60_000,
+    );
     expect((await stat(dumpBefore)).size).toBe(size);
     expect(await sha256(dumpAfter)).toBe(await sha256(dumpBefore));
   });
@@ -179,13 +221,25 @@ describe('xl save / xl restore (real QEMU)', () => {
     const flipped = Buffer.from(good);
     const flipAt = chunk.offset + 8 + 24 + 1000;
     flipped[flipAt] = flipped[flipAt]! ^ 0x01;
-    variants.push({ label: 'flipped byte in a RAM chunk', bytes: flipped, message: /at byte \d+.*RAM chunk crc32 mismatch|RAM chunk crc32 mismatch.*at byte \d+/ });
+    variants.push({
+      label: 'flipped byte in a RAM chunk',
+      bytes: flipped,
+      message: /at byte \d+.*RAM chunk crc32 mismatch|RAM chunk crc32 mismatch.*at byte \d+/,
+    });
     const digest = Buffer.from(good);
     const digestAt = ramEnd.offset + 8 + 24;
     digest[digestAt] = digest[digestAt]! ^ 0xff;
-    variants.push({ label: 'altered digest', bytes: digest, message: /at byte \d+.*RAM stream digest mismatch|RAM stream digest mismatch.*at byte \d+/ });
+    variants.push({
+      label: 'altered digest',
+      bytes: digest,
+      message: /at byte \d+.*RAM stream digest mismatch|RAM stream digest mismatch.*at byte \d+/,
+    });
     for (const cut of [30, 200, chunk.offset + 4096, Math.floor(good.length / 2), endRec.offset]) {
-      variants.push({ label: `truncated at ${cut}`, bytes: good.subarray(0, cut), message: /truncated|input ends|ends before|ends without|ends inside/ });
+      variants.push({
+        label: `truncated at ${cut}`,
+        bytes: good.subarray(0, cut),
+        message: /truncated|input ends|ends before|ends without|ends inside/,
+      });
     }
 
     for (const v of variants) {
@@ -216,7 +270,9 @@ describe('xl save / xl restore (real QEMU)', () => {
     await writeFile(big, `${await readFile(big, 'utf8')}memory = 256\nvcpus = 2\n`);
     const r = await h.xl('restore', big, file);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/cannot restore domain 'fit' on this host: memory is 128 MiB in the stream but 256 MiB in the config; vcpus is 1 in the stream but 2 in the config/);
+    expect(r.stderr).toMatch(
+      /cannot restore domain 'fit' on this host: memory is 128 MiB in the stream but 256 MiB in the config; vcpus is 1 in the stream but 2 in the config/,
+    );
     expect(h.domains()).toEqual([]);
     expect(qemusUnder(h.stateDir)).toEqual([]);
   });
@@ -247,7 +303,10 @@ describe('xl save / xl restore (real QEMU)', () => {
     const file = path.join(h.dir, 'int.save');
     const partial = () => readdirSync(h.dir).filter((n) => n.startsWith('.int.save.xlkit-partial-'));
     // 2 MiB/s: tens of seconds for the whole stream, so the signal lands midway.
-    const child = execa('node', [XL, '--state-dir', h.stateDir, 'save', '--bandwidth', '2', 'int', file], { reject: false, stdin: 'ignore' });
+    const child = execa('node', [XL, '--state-dir', h.stateDir, 'save', '--bandwidth', '2', 'int', file], {
+      reject: false,
+      stdin: 'ignore',
+    });
     for (let i = 0; ; i++) {
       const p = partial();
       if (p.length === 1 && statSync(path.join(h.dir, p[0]!)).size > 3 * 1024 * 1024) break;
@@ -257,7 +316,9 @@ describe('xl save / xl restore (real QEMU)', () => {
     child.kill('SIGINT');
     const r = await child;
     expect(r.exitCode).toBe(1);
-    expect(String(r.stderr)).toMatch(/xl: saving domain 'int' failed: interrupted; .*int\.save was not written; domain 'int' is running again/);
+    expect(String(r.stderr)).toMatch(
+      /xl: saving domain 'int' failed: interrupted; .*int\.save was not written; domain 'int' is running again/,
+    );
     expect(existsSync(file)).toBe(false);
     expect(partial()).toEqual([]);
     const v = await view(h, 'int');
@@ -267,8 +328,15 @@ describe('xl save / xl restore (real QEMU)', () => {
 
     // Killed outright: FILE never appears, and the next xl command finishes the rollback
     // (partial file removed, domain running again).
-    const killed = execa('node', [XL, '--state-dir', h.stateDir, 'save', '--bandwidth', '2', 'int', file], { reject: false, stdin: 'ignore' });
-    for (let i = 0; partial().length === 0 || statSync(path.join(h.dir, partial()[0]!)).size < 1024 * 1024; i++) {
+    const killed = execa('node', [XL, '--state-dir', h.stateDir, 'save', '--bandwidth', '2', 'int', file], {
+      reject: false,
+      stdin: 'ignore',
+    });
+    for (
+      let i = 0;
+      partial().length === 0 || statSync(path.join(h.dir, partial()[0]!)).size < 1024 * 1024;
+      i++
+    ) {
       if (i > 600) throw new Error('the second save never started');
       await sleep(50);
     }
@@ -278,7 +346,9 @@ describe('xl save / xl restore (real QEMU)', () => {
     expect(partial()).toHaveLength(1);
     const listed = await h.xl('list');
     expect(listed.exitCode, listed.stderr).toBe(0);
-    expect(listed.stderr).toMatch(/domain 'int' \(id 1\): the xl save of it \(pid \d+\) went away; partial file removed, domain running again/);
+    expect(listed.stderr).toMatch(
+      /domain 'int' \(id 1\): the xl save of it \(pid \d+\) went away; partial file removed, domain running again/,
+    );
     expect(partial()).toEqual([]);
     expect(await view(h, 'int')).toMatchObject({ id: 1, status: 'running' });
     const lastAfterKill = (await consoleBeats(h, 'int')).at(-1)!;

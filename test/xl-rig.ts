@@ -45,7 +45,9 @@ export function domainDir(host: XlHost, name: string): string {
 export async function diskDirectIo(host: XlHost, name: string): Promise<Record<string, boolean>> {
   const qmp = await QmpClient.connect(path.join(domainDir(host, name), 'qmp.sock'));
   try {
-    const files = (await queryNamedBlockNodes(qmp, { flat: true })).filter((n) => /^disk-.*-file$/.test(String(n['node-name'])));
+    const files = (await queryNamedBlockNodes(qmp, { flat: true })).filter((n) =>
+      /^disk-.*-file$/.test(String(n['node-name'])),
+    );
     return Object.fromEntries(files.map((n) => [String(n['node-name']), n.cache?.direct === true]));
   } finally {
     await qmp.close();
@@ -118,20 +120,39 @@ export function xlHost(prefix: string): XlHost {
     stateDir,
     watcher,
     xl: async (...args) => {
-      const r = await execa('node', [XL, '--state-dir', stateDir, ...args], { reject: false, stdin: 'ignore', timeout: 120_000 });
+      const r = await execa('node', [XL, '--state-dir', stateDir, ...args], {
+        reject: false,
+        stdin: 'ignore',
+        timeout: 120_000,
+      });
       return { exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
     },
   };
 }
 
-export async function guestConfig(dir: string, name: string, extra: Record<string, string | number> = {}): Promise<string> {
+export async function guestConfig(
+  dir: string,
+  name: string,
+  extra: Record<string, string | number> = {},
+): Promise<string> {
   const guest = guestArtifacts();
   const file = path.join(dir, `${name}.cfg`);
   const fields: Record<string, string | number> = {
-    name: `"${name}"`, memory: 128, vcpus: 1, kernel: `"${guest.kernel}"`, ramdisk: `"${guest.initramfs}"`,
-    extra: '"console=ttyS0 quiet"', accel: '"tcg"', ...extra,
+    name: `"${name}"`,
+    memory: 128,
+    vcpus: 1,
+    kernel: `"${guest.kernel}"`,
+    ramdisk: `"${guest.initramfs}"`,
+    extra: '"console=ttyS0 quiet"',
+    accel: '"tcg"',
+    ...extra,
   };
-  await writeFile(file, `${Object.entries(fields).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
+  await writeFile(
+    file,
+    `${Object.entries(fields)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join('\n')}\n`,
+  );
   return file;
 }
 
@@ -148,7 +169,8 @@ export async function waitForBeatAbove(host: XlHost, dom: string, after: number)
     const beats = await consoleBeats(host, dom);
     const last = beats.at(-1);
     if (last !== undefined && last > after) return beats;
-    if (Date.now() > deadline) throw new Error(`no heartbeat above ${after} from ${dom}; saw ${beats.slice(-5).join(',')}`);
+    if (Date.now() > deadline)
+      throw new Error(`no heartbeat above ${after} from ${dom}; saw ${beats.slice(-5).join(',')}`);
     await sleep(300);
   }
 }
@@ -169,7 +191,12 @@ export function sameHostReceiver(b: XlHost): string {
 }
 
 export function startMigrate(a: XlHost, args: string[], options: Options = {}): ResultPromise {
-  return execa('node', [XL, '--state-dir', a.stateDir, 'migrate', ...args], { reject: false, stdin: 'ignore', timeout: 180_000, ...options });
+  return execa('node', [XL, '--state-dir', a.stateDir, 'migrate', ...args], {
+    reject: false,
+    stdin: 'ignore',
+    timeout: 180_000,
+    ...options,
+  });
 }
 
 /** NDJSON lines of a running xl --json, as they arrive. */

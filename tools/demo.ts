@@ -28,7 +28,9 @@ function say(line: string): void {
 
 /** Run xl against a state dir; its output goes straight to the terminal (progress bars). */
 async function xl(stateDir: string, ...args: string[]): Promise<void> {
-  process.stdout.write(`\n$ xl ${args.map((a) => (a === '' || /[\s'"]/.test(a) ? shellWord(a) : a)).join(' ')}\n`);
+  process.stdout.write(
+    `\n$ xl ${args.map((a) => (a === '' || /[\s'"]/.test(a) ? shellWord(a) : a)).join(' ')}\n`,
+  );
   const started = Date.now();
   await execa('node', [XL, '--state-dir', stateDir, ...args], { stdio: 'inherit' });
   timeline.push(`${(args[0] ?? '').padEnd(14)} ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -66,8 +68,10 @@ function receiverCommand(stateDir: string): string {
 
 async function killAll(stateDir: string): Promise<void> {
   const views = JSON.parse(await quiet(stateDir, 'list', '--json').catch(() => '[]')) as DomainView[];
-  for (const v of views) await execa('node', [XL, '--state-dir', stateDir, 'destroy', String(v.id)], { reject: false });
-  for (const v of views) if (v.qemu && isProcessAlive(v.qemu.pid, v.qemu.startTime)) process.kill(v.qemu.pid, 'SIGKILL');
+  for (const v of views)
+    await execa('node', [XL, '--state-dir', stateDir, 'destroy', String(v.id)], { reject: false });
+  for (const v of views)
+    if (v.qemu && isProcessAlive(v.qemu.pid, v.qemu.startTime)) process.kill(v.qemu.pid, 'SIGKILL');
 }
 
 async function run(): Promise<void> {

@@ -4,9 +4,17 @@
  * random splits). Prints cases/s; on an invariant violation prints the seed and case, exits 1.
  */
 import { parseArgs } from 'node:util';
-import { checkCase, corpus, prng, randomMutation, systematicMutations } from '../libs/stream/src/testing/fuzz.js';
+import {
+  checkCase,
+  corpus,
+  prng,
+  randomMutation,
+  systematicMutations,
+} from '../libs/stream/src/testing/fuzz.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, seed: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, seed: { type: 'string' } },
+});
 const seconds = Number(values.seconds);
 if (!Number.isFinite(seconds) || seconds <= 0) {
   console.error('usage: npm run fuzz:stream -- --seconds N [--seed S]');
@@ -18,7 +26,10 @@ const HANG_MS = 5000;
 async function guarded(bytes: Buffer, cuts: number[], checkpointed: boolean | undefined): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`invariant broken: no result after ${HANG_MS} ms (hang)`)), HANG_MS);
+    timer = setTimeout(
+      () => reject(new Error(`invariant broken: no result after ${HANG_MS} ms (hang)`)),
+      HANG_MS,
+    );
   });
   try {
     await Promise.race([checkCase(bytes, cuts, checkpointed), hang]);
@@ -50,7 +61,9 @@ try {
     const m = randomMutation(e.bytes, rand);
     const cuts = Array.from({ length: Math.floor(rand() * 5) }, () => Math.floor(rand() * m.length));
     await guarded(m, cuts, e.checkpointed).catch((err: unknown) => {
-      throw new Error(`random case ${i} (${e.name}) hex ${m.toString('hex')} cuts ${cuts.join(',')}: ${String(err)}`);
+      throw new Error(
+        `random case ${i} (${e.name}) hex ${m.toString('hex')} cuts ${cuts.join(',')}: ${String(err)}`,
+      );
     });
     cases++;
     i++;
@@ -65,4 +78,6 @@ try {
   process.exit(1);
 }
 const elapsed = (Date.now() - start) / 1000;
-console.log(`ok: ${cases} cases in ${elapsed.toFixed(1)} s, ${Math.round(cases / elapsed)} cases/s, no invariant violations (seed ${seed})`);
+console.log(
+  `ok: ${cases} cases in ${elapsed.toFixed(1)} s, ${Math.round(cases / elapsed)} cases/s, no invariant violations (seed ${seed})`,
+);

@@ -44,10 +44,7 @@ export function writeProbe(kvmBoots: boolean, kernelName: string): void {
  * /dev/kvm is usable and a probe booted the guest to its first heartbeat under KVM (the
  * result is cached per guest build); TCG in every other case.
  */
-export async function accel(
-  probe: () => Promise<boolean>,
-  kernelName: string,
-): Promise<Accel> {
+export async function accel(probe: () => Promise<boolean>, kernelName: string): Promise<Accel> {
   const forced = process.env['XL_ACCEL'];
   if (forced === 'kvm' || forced === 'tcg') return forced;
   if (forced !== undefined && forced !== '') {

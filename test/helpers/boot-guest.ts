@@ -114,7 +114,8 @@ export async function bootGuest(options: BootOptions = {}): Promise<Guest> {
     args,
     exited,
     isRunning: () => running,
-    waitForHeartbeats: (count, timeoutMs = 60_000) => waitForHeartbeats(serialLog, count, timeoutMs, { abortIf }),
+    waitForHeartbeats: (count, timeoutMs = 60_000) =>
+      waitForHeartbeats(serialLog, count, timeoutMs, { abortIf }),
     kill,
   };
 }

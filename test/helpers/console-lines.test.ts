@@ -8,7 +8,8 @@ describe('console line parsing', () => {
   });
 
   it('ignores kernel messages and finds the last verify result', () => {
-    const log = '[    1.0] virtio_blk virtio0: [vda]\r\nxlkit-disk-verify FAIL 7 bad-pattern\r\nxlkit-disk-verify ok 512\r\n';
+    const log =
+      '[    1.0] virtio_blk virtio0: [vda]\r\nxlkit-disk-verify FAIL 7 bad-pattern\r\nxlkit-disk-verify ok 512\r\n';
     expect(diskVerifyResult(log)).toEqual({ ok: true, blocks: 512 });
     expect(diskVerifyResult('xlkit-disk-verify FAIL 7 generation 3 after 5\n')).toEqual({
       ok: false,

@@ -31,7 +31,10 @@ export const workload = {
  */
 export function serialLines(text: string): string[] {
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-  return complete.split('\n').slice(0, -1).map((line) => line.replace(/\r/g, '').trim());
+  return complete
+    .split('\n')
+    .slice(0, -1)
+    .map((line) => line.replace(/\r/g, '').trim());
 }
 
 /** Every heartbeat counter in the text, in order. */
@@ -44,9 +47,7 @@ export function heartbeats(text: string): number[] {
   return out;
 }
 
-export type DiskVerifyLine =
-  | { ok: true; blocks: number }
-  | { ok: false; block: number; reason: string };
+export type DiskVerifyLine = { ok: true; blocks: number } | { ok: false; block: number; reason: string };
 
 /** The last disk-verify result line in the text, if any. */
 export function diskVerifyResult(text: string): DiskVerifyLine | undefined {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { BLOCK_MAGIC, BLOCK_SIZE, checkBlock, encodeBlock, verifyDiskBuffer } from './disk-pattern.js';
 
 function disk(generations: number[]): Buffer {
-  return Buffer.concat(generations.map((gen, block) => (gen === 0 ? Buffer.alloc(BLOCK_SIZE) : encodeBlock(block, gen))));
+  return Buffer.concat(
+    generations.map((gen, block) => (gen === 0 ? Buffer.alloc(BLOCK_SIZE) : encodeBlock(block, gen))),
+  );
 }
 
 describe('disk block pattern', () => {
@@ -25,10 +27,26 @@ describe('disk block pattern', () => {
   });
 
   it('rejects lost, stale or out-of-order generations', () => {
-    expect(verifyDiskBuffer(disk([5, 4, 5, 4]))).toMatchObject({ ok: false, block: 2, reason: 'generation 5 after 4' });
-    expect(verifyDiskBuffer(disk([5, 5, 3, 3]))).toMatchObject({ ok: false, block: 2, reason: 'generation 3 after 5' });
-    expect(verifyDiskBuffer(disk([6, 5, 4]))).toMatchObject({ ok: false, block: 2, reason: 'generation 4 after 5' });
-    expect(verifyDiskBuffer(disk([2, 0]))).toMatchObject({ ok: false, block: 1, reason: 'generation 0 after 2' });
+    expect(verifyDiskBuffer(disk([5, 4, 5, 4]))).toMatchObject({
+      ok: false,
+      block: 2,
+      reason: 'generation 5 after 4',
+    });
+    expect(verifyDiskBuffer(disk([5, 5, 3, 3]))).toMatchObject({
+      ok: false,
+      block: 2,
+      reason: 'generation 3 after 5',
+    });
+    expect(verifyDiskBuffer(disk([6, 5, 4]))).toMatchObject({
+      ok: false,
+      block: 2,
+      reason: 'generation 4 after 5',
+    });
+    expect(verifyDiskBuffer(disk([2, 0]))).toMatchObject({
+      ok: false,
+      block: 1,
+      reason: 'generation 0 after 2',
+    });
   });
 
   it('detects a flipped bit, a torn block, a misplaced block and foreign data', () => {

@@ -40,7 +40,8 @@ export function encodeBlock(block: number, generation: number): Buffer {
 /** Checks one block alone: its generation (0 = all zero, never written) or why it is bad. */
 export function checkBlock(b: Buffer, block: number): { generation: number } | { reason: string } {
   if (b.every((byte) => byte === 0)) return { generation: 0 };
-  if (b.readUInt32LE(0) !== BLOCK_MAGIC || b.readUInt32LE(4) !== BLOCK_VERSION) return { reason: 'bad-magic' };
+  if (b.readUInt32LE(0) !== BLOCK_MAGIC || b.readUInt32LE(4) !== BLOCK_VERSION)
+    return { reason: 'bad-magic' };
   if (crc32(b.subarray(0, CRC_OFFSET)) !== b.readUInt32LE(CRC_OFFSET)) return { reason: 'bad-checksum' };
   const stored = Number(b.readBigUInt64LE(8));
   if (stored !== block) return { reason: `wrong-block ${stored}` };

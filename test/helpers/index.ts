@@ -34,6 +34,20 @@ export {
   type HostPair,
   type NetnsHost,
 } from './netns.js';
-export { track, settle, cleanupAll, cleanupAfterEach, pendingCleanups, type Cleanup } from './cleanup-registry.js';
+export {
+  track,
+  settle,
+  cleanupAll,
+  cleanupAfterEach,
+  pendingCleanups,
+  type Cleanup,
+} from './cleanup-registry.js';
 export { startSshd, waitForSsh, type SshServer, type SshdOptions } from './sshd.js';
-export { compareRamDumps, ramDumps, PAGE_SIZE, type PageDiff, type RamComparison, type RamDumps } from './ram-compare.js';
+export {
+  compareRamDumps,
+  ramDumps,
+  PAGE_SIZE,
+  type PageDiff,
+  type RamComparison,
+  type RamDumps,
+} from './ram-compare.js';

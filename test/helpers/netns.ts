@@ -46,7 +46,10 @@ function host(ns: string, address: string): NetnsHost {
 /** Lists the namespaces that exist now. */
 export async function listNetns(): Promise<string[]> {
   const { stdout } = await execa('ip', ['netns', 'list']);
-  return stdout.split('\n').map((line) => line.split(' ')[0] ?? '').filter(Boolean);
+  return stdout
+    .split('\n')
+    .map((line) => line.split(' ')[0] ?? '')
+    .filter(Boolean);
 }
 
 function pidAlive(pid: number): boolean {
@@ -98,7 +101,20 @@ export async function createHostPair(): Promise<HostPair> {
   try {
     await execa('ip', ['netns', 'add', a.ns]);
     await execa('ip', ['netns', 'add', b.ns]);
-    await execa('ip', ['link', 'add', 'veth0', 'netns', a.ns, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', b.ns]);
+    await execa('ip', [
+      'link',
+      'add',
+      'veth0',
+      'netns',
+      a.ns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'veth0',
+      'netns',
+      b.ns,
+    ]);
     for (const side of [a, b]) {
       await side.exec(['ip', 'link', 'set', 'lo', 'up']);
       await side.exec(['ip', 'addr', 'add', `${side.address}/${prefixLength}`, 'dev', side.ifname]);

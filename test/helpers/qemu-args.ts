@@ -42,8 +42,10 @@ function serialArgs(o: GuestArgsOptions): string[] {
   if (o.serialSocket === undefined) return ['-serial', `file:${log}`];
   const socket = checkOptionValue('serial socket path', o.serialSocket);
   return [
-    '-chardev', `socket,id=serial0,path=${socket},server=on,wait=off,logfile=${log}`,
-    '-serial', 'chardev:serial0',
+    '-chardev',
+    `socket,id=serial0,path=${socket},server=on,wait=off,logfile=${log}`,
+    '-serial',
+    'chardev:serial0',
   ];
 }
 
@@ -51,26 +53,39 @@ function serialArgs(o: GuestArgsOptions): string[] {
 export function guestQemuArgs(o: GuestArgsOptions): string[] {
   const cmdline = [BASE_CMDLINE, o.cmdline ?? ''].join(' ').trim();
   const args = [
-    '-name', 'xlkit-test-guest',
-    '-machine', 'q35',
-    '-accel', o.accel,
-    '-m', String(o.memoryMiB ?? 256),
-    '-smp', '1',
-    '-nodefaults', '-no-user-config',
-    '-display', 'none',
+    '-name',
+    'xlkit-test-guest',
+    '-machine',
+    'q35',
+    '-accel',
+    o.accel,
+    '-m',
+    String(o.memoryMiB ?? 256),
+    '-smp',
+    '1',
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
     '-no-reboot',
-    '-kernel', checkOptionValue('kernel path', o.kernel),
-    '-initrd', checkOptionValue('initramfs path', o.initramfs),
-    '-append', cmdline,
+    '-kernel',
+    checkOptionValue('kernel path', o.kernel),
+    '-initrd',
+    checkOptionValue('initramfs path', o.initramfs),
+    '-append',
+    cmdline,
     ...serialArgs(o),
-    '-qmp', `unix:${checkOptionValue('QMP socket path', o.qmpSocket)},server=on,wait=off`,
+    '-qmp',
+    `unix:${checkOptionValue('QMP socket path', o.qmpSocket)},server=on,wait=off`,
   ];
   (o.disks ?? []).forEach((disk, index) => {
     const spec = typeof disk === 'string' ? { path: disk } : disk;
     const id = spec.id ?? `disk${index}`;
     args.push(
-      '-drive', `file=${checkOptionValue('disk path', spec.path)},format=${spec.format ?? 'raw'},if=none,id=${id}`,
-      '-device', `virtio-blk-pci,drive=${id},id=${id}-dev`,
+      '-drive',
+      `file=${checkOptionValue('disk path', spec.path)},format=${spec.format ?? 'raw'},if=none,id=${id}`,
+      '-device',
+      `virtio-blk-pci,drive=${id},id=${id}-dev`,
     );
   });
   if (o.incoming !== undefined) args.push('-incoming', o.incoming);

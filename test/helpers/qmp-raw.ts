@@ -17,7 +17,10 @@ export function qmpCommand(
     const socket = net.createConnection(socketPath);
     let buffered = '';
     let stage: 'greeting' | 'capabilities' | 'command' = 'greeting';
-    const timer = setTimeout(() => finish(new Error(`QMP ${execute}: no reply in ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(new Error(`QMP ${execute}: no reply in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     const finish = (error: Error | undefined, value?: unknown) => {
       clearTimeout(timer);
       socket.destroy();
@@ -43,7 +46,9 @@ export function qmpCommand(
           send({ execute: 'qmp_capabilities' });
         } else if ('error' in message) {
           const { class: cls, desc } = (message as { error: { class: string; desc: string } }).error;
-          finish(new Error(`QMP ${stage === 'command' ? execute : 'qmp_capabilities'} failed: ${cls}: ${desc}`));
+          finish(
+            new Error(`QMP ${stage === 'command' ? execute : 'qmp_capabilities'} failed: ${cls}: ${desc}`),
+          );
         } else if (stage === 'capabilities' && 'return' in message) {
           stage = 'command';
           send(args === undefined ? { execute } : { execute, arguments: args });

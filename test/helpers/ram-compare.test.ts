@@ -20,9 +20,17 @@ describe('compareRamDumps', () => {
     await writeFile(path.join(dir, 'c'), a);
     const diff = await compareRamDumps(path.join(dir, 'a'), path.join(dir, 'b'));
     expect(diff).toEqual({
-      sizes: [a.length, a.length], count: 2,
-      pages: [{ address: 5 * PAGE_SIZE, bytes: 2 }, { address: (1 << 20) + 100 * PAGE_SIZE, bytes: 1 }],
+      sizes: [a.length, a.length],
+      count: 2,
+      pages: [
+        { address: 5 * PAGE_SIZE, bytes: 2 },
+        { address: (1 << 20) + 100 * PAGE_SIZE, bytes: 1 },
+      ],
     });
-    expect(await compareRamDumps(path.join(dir, 'a'), path.join(dir, 'c'))).toEqual({ sizes: [a.length, a.length], pages: [], count: 0 });
+    expect(await compareRamDumps(path.join(dir, 'a'), path.join(dir, 'c'))).toEqual({
+      sizes: [a.length, a.length],
+      pages: [],
+      count: 0,
+    });
   });
 });

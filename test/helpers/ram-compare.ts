@@ -68,7 +68,10 @@ export function ramDumps(prefix = 'ram-dump-'): RamDumps {
       const ram = await compareRamDumps(path.join(dir, 'source.ram'), path.join(dir, 'destination.ram'));
       expect(ram.sizes[0]).toBeGreaterThan(0);
       expect(ram.sizes[1]).toBe(ram.sizes[0]);
-      expect(ram.pages, `${ram.count} page(s) differ between the source's final RAM and the destination's`).toEqual([]);
+      expect(
+        ram.pages,
+        `${ram.count} page(s) differ between the source's final RAM and the destination's`,
+      ).toEqual([]);
       return ram;
     },
   };

@@ -52,7 +52,9 @@ export async function startSshd(host: NetnsHost, o: SshdOptions = {}): Promise<S
     'KbdInteractiveAuthentication no',
     'UsePAM no',
     'PermitRootLogin yes',
-    `SetEnv ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    `SetEnv ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
     '',
   ].join('\n');
   const configFile = path.join(dir, 'sshd_config');
@@ -75,12 +77,18 @@ export async function startSshd(host: NetnsHost, o: SshdOptions = {}): Promise<S
 }
 
 /** Waits until `client` can log in to `server` at `address` and run `true`. */
-export async function waitForSsh(client: NetnsHost, server: SshServer, address: string, timeoutMs = 20_000): Promise<void> {
+export async function waitForSsh(
+  client: NetnsHost,
+  server: SshServer,
+  address: string,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await client.exec([...server.sshCommand.split(' '), address, 'true'], { reject: false });
     if (r.exitCode === 0) return;
-    if (Date.now() > deadline) throw new Error(`ssh to ${address}:${server.port} never worked: ${String(r.stderr)}`);
+    if (Date.now() > deadline)
+      throw new Error(`ssh to ${address}:${server.port} never worked: ${String(r.stderr)}`);
     await sleep(200);
   }
 }

@@ -15,4 +15,6 @@ if (load === undefined) {
   console.error(`usage: npm run bench -- <${Object.keys(benches).join('|')}>`);
   process.exit(2);
 }
-await (await load())();
+await (
+  await load()
+)();

@@ -31,11 +31,36 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import {
-  QmpClient, blockExportAdd, blockJobCancel, blockdevAdd, blockdevDel, blockdevMirror, cont, eventTimeMs, finalMigrationFigures, followMigration, jobDismiss, migrate,
-  migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters, nbdServerStart, nbdServerStop, queryBlockJobs,
-  unixSocketAddressLegacy, waitForMirrorReady,
+  QmpClient,
+  blockExportAdd,
+  blockJobCancel,
+  blockdevAdd,
+  blockdevDel,
+  blockdevMirror,
+  cont,
+  eventTimeMs,
+  finalMigrationFigures,
+  followMigration,
+  jobDismiss,
+  migrate,
+  migrateContinue,
+  migrateIncoming,
+  migrateSetCapabilities,
+  migrateSetParameters,
+  nbdServerStart,
+  nbdServerStop,
+  queryBlockJobs,
+  unixSocketAddressLegacy,
+  waitForMirrorReady,
 } from '@xlkit/qmp';
-import { destroyDomain, openStore, readProcStat, startDomain, type DomainConfig, type DomainStore } from '@xlkit/xl';
+import {
+  destroyDomain,
+  openStore,
+  readProcStat,
+  startDomain,
+  type DomainConfig,
+  type DomainStore,
+} from '@xlkit/xl';
 import { ROOT, XL, run, xl } from './xl-cli.js';
 import { median } from './median.js';
 
@@ -46,7 +71,8 @@ const MEMORY_MIB = 512;
 const REPS = Math.max(1, Number(process.env.XLKIT_BENCH_REPS ?? 2));
 
 /** CPU seconds of a live process (NaN when it is gone). */
-const cpuOf = (pid: number | undefined): number => (pid === undefined ? NaN : (readProcStat(pid)?.cpuSeconds ?? NaN));
+const cpuOf = (pid: number | undefined): number =>
+  pid === undefined ? NaN : (readProcStat(pid)?.cpuSeconds ?? NaN);
 /** CPU seconds of every child this process reaped (an `xl migrate` and the receiver it started; not the QEMUs, which daemonize away). */
 const reapedCpu = (): number => readProcStat(process.pid)?.reapedChildrenCpuSeconds ?? NaN;
 
@@ -74,10 +100,20 @@ async function bootSource(work: string, stateDir: string, name: string): Promise
   await execa('qemu-img', ['create', '-q', '-f', 'raw', disk, `${DISK_GIB}G`]);
   await execa('qemu-io', ['-f', 'raw', '-c', `write -P 0x5b 0 ${DATA_MIB}M`, disk]);
   const cfg = path.join(work, `${name}.cfg`);
-  await writeFile(cfg, [
-    `name = "${name}"`, `memory = ${MEMORY_MIB}`, 'vcpus = 1', `kernel = "${path.join(GUEST, 'vmlinuz')}"`,
-    `ramdisk = "${path.join(GUEST, 'initramfs.cpio.gz')}"`, 'extra = "console=ttyS0 quiet"', `disk = [ "${disk},raw,xvda,rw" ]`, 'accel = "tcg"', '',
-  ].join('\n'));
+  await writeFile(
+    cfg,
+    [
+      `name = "${name}"`,
+      `memory = ${MEMORY_MIB}`,
+      'vcpus = 1',
+      `kernel = "${path.join(GUEST, 'vmlinuz')}"`,
+      `ramdisk = "${path.join(GUEST, 'initramfs.cpio.gz')}"`,
+      'extra = "console=ttyS0 quiet"',
+      `disk = [ "${disk},raw,xvda,rw" ]`,
+      'accel = "tcg"',
+      '',
+    ].join('\n'),
+  );
   await xl(stateDir, 'create', cfg);
   const deadline = Date.now() + 90_000;
   while (!/xlkit-heartbeat 3$/m.test(await xl(stateDir, 'console', name))) {
@@ -110,7 +146,11 @@ const HOST_A = 'host-a';
 const HOST_B = 'host-b';
 
 /** 'plain' = `xl migrate` without -q (disk shared, no mirror): the RAM path alone, for reference. */
-async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', round: number): Promise<Figures> {
+async function benchXl(
+  work: string,
+  transport: 'tunnel' | 'direct' | 'plain',
+  round: number,
+): Promise<Figures> {
   const a = path.join(work, HOST_A);
   const b = path.join(work, HOST_B);
   const targets = path.join(work, `${transport}${round}-targets`);
@@ -126,9 +166,22 @@ async function benchXl(work: string, transport: 'tunnel' | 'direct' | 'plain', r
     const [dest] = await (await openStore(b)).list();
     const destQemuCpu = cpuOf(dest?.qemu?.pid);
     await xl(b, 'destroy', `q${transport}`);
-    const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { phases: Record<string, number>; seconds: number; downtimeMs: number; pausedMs: number };
+    const summary = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+      phases: Record<string, number>;
+      seconds: number;
+      downtimeMs: number;
+      pausedMs: number;
+    };
     const p = summary.phases;
-    return { mirror: p.mirror ?? 0, ram: p.ram ?? NaN, total: summary.seconds - (p.handshake ?? 0) - (p.cleanup ?? 0), downtimeMs: summary.downtimeMs, pausedMs: summary.pausedMs, xlCpu, destQemuCpu };
+    return {
+      mirror: p.mirror ?? 0,
+      ram: p.ram ?? NaN,
+      total: summary.seconds - (p.handshake ?? 0) - (p.cleanup ?? 0),
+      downtimeMs: summary.downtimeMs,
+      pausedMs: summary.pausedMs,
+      xlCpu,
+      destQemuCpu,
+    };
   } finally {
     dropRunFiles(disk, targets);
   }
@@ -146,31 +199,66 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
   const target = path.join(targets, 'qbase.raw');
   const t0 = performance.now();
   await execa('qemu-img', ['create', '-q', '-f', 'raw', target, `${DISK_GIB}G`]);
-  const config: DomainConfig = { ...source.config, disks: source.config.disks.map((d) => ({ ...d, target })) };
+  const config: DomainConfig = {
+    ...source.config,
+    disks: source.config.disks.map((d) => ({ ...d, target })),
+  };
   const src = await QmpClient.connect(a.paths(source.id).qmp);
   // Exactly the source's RAM (with the TCG RAM tail where xl gave it one), as xl's receiver does.
-  const { 'base-memory': ramBytes } = await src.execute<{ 'base-memory': number }>('query-memory-size-summary');
-  const dest = await startDomain(b, config, { paused: true, incoming: 'defer', name: 'qbase--incoming', ramBytes });
+  const { 'base-memory': ramBytes } = await src.execute<{ 'base-memory': number }>(
+    'query-memory-size-summary',
+  );
+  const dest = await startDomain(b, config, {
+    paused: true,
+    incoming: 'defer',
+    name: 'qbase--incoming',
+    ramBytes,
+  });
   const dst = await QmpClient.connect(b.paths(dest.id).qmp);
   try {
     const nbd = path.join(b.paths(dest.id).dir, 'nbd.sock');
     const mig = path.join(b.paths(dest.id).dir, 'mig.sock');
-    await migrateSetCapabilities(dst, [{ capability: 'events', state: true }, { capability: 'late-block-activate', state: true }]);
+    await migrateSetCapabilities(dst, [
+      { capability: 'events', state: true },
+      { capability: 'late-block-activate', state: true },
+    ]);
     await nbdServerStart(dst, { addr: unixSocketAddressLegacy(nbd) });
-    await blockExportAdd(dst, { type: 'nbd', id: 'exp-xvda', 'node-name': 'disk-xvda', writable: true, name: 'xvda' });
+    await blockExportAdd(dst, {
+      type: 'nbd',
+      id: 'exp-xvda',
+      'node-name': 'disk-xvda',
+      writable: true,
+      name: 'xvda',
+    });
     await migrateIncoming(dst, { uri: `unix:${mig}` });
     const m0 = performance.now();
-    await blockdevAdd(src, { driver: 'nbd', 'node-name': 'mig-xvda', server: { type: 'unix', path: nbd }, export: 'xvda' });
-    await blockdevMirror(src, { 'job-id': 'mirror-xvda', device: 'disk-xvda', target: 'mig-xvda', sync: 'full', 'copy-mode': 'background', 'auto-dismiss': false });
+    await blockdevAdd(src, {
+      driver: 'nbd',
+      'node-name': 'mig-xvda',
+      server: { type: 'unix', path: nbd },
+      export: 'xvda',
+    });
+    await blockdevMirror(src, {
+      'job-id': 'mirror-xvda',
+      device: 'disk-xvda',
+      target: 'mig-xvda',
+      sync: 'full',
+      'copy-mode': 'background',
+      'auto-dismiss': false,
+    });
     await waitForMirrorReady(src, ['mirror-xvda']);
     const r0 = performance.now();
     await migrateSetParameters(src, { 'max-bandwidth': 1024 ** 4 });
-    await migrateSetCapabilities(src, [{ capability: 'events', state: true }, { capability: 'pause-before-switchover', state: true }]);
+    await migrateSetCapabilities(src, [
+      { capability: 'events', state: true },
+      { capability: 'pause-before-switchover', state: true },
+    ]);
     const stop = src.waitForEvent('STOP');
     await migrate(src, { uri: `unix:${mig}` });
     await followMigration(src, { untilPreSwitchover: true });
     await blockJobCancel(src, { device: 'mirror-xvda' });
-    while ((await queryBlockJobs(src)).some((j) => j.device === 'mirror-xvda' && j.status !== 'concluded')) await sleep(5);
+    while ((await queryBlockJobs(src)).some((j) => j.device === 'mirror-xvda' && j.status !== 'concluded'))
+      await sleep(5);
     await jobDismiss(src, { id: 'mirror-xvda' });
     await blockdevDel(src, { 'node-name': 'mig-xvda' });
     await migrateContinue(src, { state: 'pre-switchover' });
@@ -183,18 +271,32 @@ async function benchBaseline(work: string, round: number): Promise<Figures> {
     const pausedMs = Math.round(resumedAt - eventTimeMs(await stop));
     const destQemuCpu = cpuOf(dest.qemu?.pid);
     const { downtimeMs } = await finalMigrationFigures(src, done);
-    return { mirror: (r0 - m0) / 1000, ram: (t1 - r0) / 1000, total: (t1 - t0) / 1000, downtimeMs: downtimeMs ?? NaN, pausedMs, xlCpu: 0, destQemuCpu };
+    return {
+      mirror: (r0 - m0) / 1000,
+      ram: (t1 - r0) / 1000,
+      total: (t1 - t0) / 1000,
+      downtimeMs: downtimeMs ?? NaN,
+      pausedMs,
+      xlCpu: 0,
+      destQemuCpu,
+    };
   } finally {
     await src.close();
     await dst.close();
-    for (const [store, rec] of [[a, source], [b, dest]] as [DomainStore, typeof source][]) await destroyDomain(store, rec).catch(() => undefined);
+    for (const [store, rec] of [
+      [a, source],
+      [b, dest],
+    ] as [DomainStore, typeof source][])
+      await destroyDomain(store, rec).catch(() => undefined);
     dropRunFiles(disk, targets);
   }
 }
 
 function row(name: string, f: Figures, base?: Figures): string {
   const delta = (x: number, y: number) => `${x - y >= 0 ? '+' : ''}${(x - y).toFixed(0)} ms`;
-  const ratio = base ? `  ${(f.total / base.total).toFixed(2)}x total, downtime ${delta(f.downtimeMs, base.downtimeMs)}, paused ${delta(f.pausedMs, base.pausedMs)}` : '';
+  const ratio = base
+    ? `  ${(f.total / base.total).toFixed(2)}x total, downtime ${delta(f.downtimeMs, base.downtimeMs)}, paused ${delta(f.pausedMs, base.pausedMs)}`
+    : '';
   const cpu = `CPU: xl ${f.xlCpu.toFixed(2)} s, dest QEMU ${f.destQemuCpu.toFixed(2)} s`;
   return `${name.padEnd(9)} mirror ${f.mirror.toFixed(2).padStart(6)} s  RAM ${f.ram.toFixed(2).padStart(6)} s  total ${f.total.toFixed(2).padStart(6)} s  downtime ${String(f.downtimeMs).padStart(4)} ms  paused ${String(f.pausedMs).padStart(4)} ms  ${cpu}${ratio}`;
 }
@@ -214,12 +316,19 @@ export async function benchMigrateQ(): Promise<void> {
     for (const dir of readdirSync(work).filter((d) => d.endsWith('-a') || d.endsWith('-b'))) {
       const s = path.join(work, dir);
       const list = await run(['--state-dir', s, 'list', '--json']).catch(() => undefined);
-      for (const d of JSON.parse(list?.stdout || '[]') as { id: number }[]) await run(['--state-dir', s, 'destroy', String(d.id)]);
+      for (const d of JSON.parse(list?.stdout || '[]') as { id: number }[])
+        await run(['--state-dir', s, 'destroy', String(d.id)]);
     }
   };
   try {
-    console.log(`migrate-q: guest ${MEMORY_MIB} MiB RAM, ${DISK_GIB} GiB raw disk with ${DATA_MIB} MiB of data, same host, TCG; ${REPS} round(s) of baseline, tunnel, direct, alternating; sync before each`);
-    const runs: Record<'baseline' | 'tunnel' | 'direct', Figures[]> = { baseline: [], tunnel: [], direct: [] };
+    console.log(
+      `migrate-q: guest ${MEMORY_MIB} MiB RAM, ${DISK_GIB} GiB raw disk with ${DATA_MIB} MiB of data, same host, TCG; ${REPS} round(s) of baseline, tunnel, direct, alternating; sync before each`,
+    );
+    const runs: Record<'baseline' | 'tunnel' | 'direct', Figures[]> = {
+      baseline: [],
+      tunnel: [],
+      direct: [],
+    };
     for (let i = 0; i < REPS; i++) {
       runs.baseline.push(await benchBaseline(work, i));
       console.log(`#${i + 1} ${row('baseline', runs.baseline[i] as Figures)}`);
@@ -240,13 +349,19 @@ export async function benchMigrateQ(): Promise<void> {
     const med = (name: keyof typeof runs, key: keyof Figures) => median(runs[name].map((f) => f[key]));
     console.log(`\nmedian of ${REPS}:`);
     for (const name of ['baseline', 'tunnel', 'direct'] as const) {
-      const ratio = name === 'baseline' ? '' : `  ${(med(name, 'total') / med('baseline', 'total')).toFixed(2)}x total`;
-      console.log(`${name.padEnd(9)} total ${med(name, 'total').toFixed(2).padStart(6)} s  downtime ${med(name, 'downtimeMs').toFixed(0).padStart(4)} ms  paused ${med(name, 'pausedMs').toFixed(0).padStart(4)} ms${ratio}`);
+      const ratio =
+        name === 'baseline' ? '' : `  ${(med(name, 'total') / med('baseline', 'total')).toFixed(2)}x total`;
+      console.log(
+        `${name.padEnd(9)} total ${med(name, 'total').toFixed(2).padStart(6)} s  downtime ${med(name, 'downtimeMs').toFixed(0).padStart(4)} ms  paused ${med(name, 'pausedMs').toFixed(0).padStart(4)} ms${ratio}`,
+      );
     }
     // Totals on each side's best run; downtime on the medians, as in the migrate benchmark:
     // QEMU's figure jumps from run to run (here 11-212 ms for the baseline in one bench).
-    const ok = (name: 'tunnel' | 'direct', f: Figures, goal: number) => f.total <= goal * base.total && med(name, 'downtimeMs') <= med('baseline', 'downtimeMs') + 20;
-    console.log(`goals: tunnel <= 1.25x and median downtime <= +20 ms: ${ok('tunnel', tunnel, 1.25) ? 'met' : 'NOT met'}; direct <= 1.10x and median downtime <= +20 ms: ${ok('direct', direct, 1.1) ? 'met' : 'NOT met'}`);
+    const ok = (name: 'tunnel' | 'direct', f: Figures, goal: number) =>
+      f.total <= goal * base.total && med(name, 'downtimeMs') <= med('baseline', 'downtimeMs') + 20;
+    console.log(
+      `goals: tunnel <= 1.25x and median downtime <= +20 ms: ${ok('tunnel', tunnel, 1.25) ? 'met' : 'NOT met'}; direct <= 1.10x and median downtime <= +20 ms: ${ok('direct', direct, 1.1) ? 'met' : 'NOT met'}`,
+    );
   } finally {
     await killAll();
     rmSync(work, { recursive: true, force: true });

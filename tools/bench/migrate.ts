@@ -26,7 +26,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  QmpClient, cont, eventTimeMs, finalMigrationFigures, followMigration, migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, migrateSetParameters,
+  QmpClient,
+  cont,
+  eventTimeMs,
+  finalMigrationFigures,
+  followMigration,
+  migrate,
+  migrateContinue,
+  migrateIncoming,
+  migrateSetCapabilities,
+  migrateSetParameters,
 } from '@xlkit/qmp';
 import { qemuEnv } from '@xlkit/xl';
 import { ROOT, XL, xl, waitForLine } from './xl-cli.js';
@@ -42,7 +51,9 @@ interface Domain {
 }
 
 function onlyDomain(stateDir: string): Domain {
-  const views = JSON.parse(readFileSync(path.join(stateDir, 'domains', String(lastId(stateDir)), 'domain.json'), 'utf8')) as Domain;
+  const views = JSON.parse(
+    readFileSync(path.join(stateDir, 'domains', String(lastId(stateDir)), 'domain.json'), 'utf8'),
+  ) as Domain;
   return views;
 }
 
@@ -63,20 +74,45 @@ interface Result {
 async function boot(stateDir: string, cfg: string): Promise<Domain> {
   await xl(stateDir, 'create', cfg);
   const d = onlyDomain(stateDir);
-  await waitForLine(path.join(stateDir, 'domains', String(d.id), 'console.log'), /xlkit-dirty start/, 30 * 60_000);
+  await waitForLine(
+    path.join(stateDir, 'domains', String(d.id), 'console.log'),
+    /xlkit-dirty start/,
+    30 * 60_000,
+  );
   await sleep(2_000);
   return d;
 }
 
 async function viaXl(a: string, b: string, cfg: string): Promise<Result> {
   await boot(a, cfg);
-  const out = await xl(a, 'migrate', '--json', '-s', '', 'mbench', `${process.execPath} ${XL} --state-dir ${b} migrate-receive`);
-  const events = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  const s = events.find((e) => e.event === 'summary') as { seconds: number; downtimeMs: number; pausedMs: number; phases: Record<string, number> };
+  const out = await xl(
+    a,
+    'migrate',
+    '--json',
+    '-s',
+    '',
+    'mbench',
+    `${process.execPath} ${XL} --state-dir ${b} migrate-receive`,
+  );
+  const events = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const s = events.find((e) => e.event === 'summary') as {
+    seconds: number;
+    downtimeMs: number;
+    pausedMs: number;
+    phases: Record<string, number>;
+  };
   await xl(b, 'destroy', 'mbench');
   return {
-    seconds: s.seconds - (s.phases.cleanup ?? 0), downtimeMs: s.downtimeMs, pausedMs: s.pausedMs, ramSeconds: s.phases.ram,
-    phases: Object.entries(s.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', '),
+    seconds: s.seconds - (s.phases.cleanup ?? 0),
+    downtimeMs: s.downtimeMs,
+    pausedMs: s.pausedMs,
+    ramSeconds: s.phases.ram,
+    phases: Object.entries(s.phases)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', '),
   };
 }
 
@@ -89,20 +125,31 @@ async function baseline(a: string, dir: string, cfg: string): Promise<Result> {
   const args = src.qemu.argv.map((x) => x.split(srcDir).join(dst));
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(src.qemu.binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore', env: qemuEnv() });
+    const child = spawn(src.qemu.binary, [...args, '-S', '-incoming', 'defer'], {
+      stdio: 'ignore',
+      env: qemuEnv(),
+    });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`)),
+    );
   });
   const dstPid = Number(readFileSync(path.join(dst, 'qemu.pid'), 'utf8').trim());
   const d = await QmpClient.connect(path.join(dst, 'qmp.sock'));
   const s = await QmpClient.connect(path.join(srcDir, 'qmp.sock'));
   try {
-    await migrateSetCapabilities(d, [{ capability: 'events', state: true }, { capability: 'late-block-activate', state: true }]);
+    await migrateSetCapabilities(d, [
+      { capability: 'events', state: true },
+      { capability: 'late-block-activate', state: true },
+    ]);
     await migrateIncoming(d, { uri: `unix:${sock}` });
     const incoming = followMigration(d);
     const stop = s.waitForEvent('STOP');
     await migrateSetParameters(s, { 'max-bandwidth': Number.MAX_SAFE_INTEGER });
-    await migrateSetCapabilities(s, [{ capability: 'events', state: true }, { capability: 'pause-before-switchover', state: true }]);
+    await migrateSetCapabilities(s, [
+      { capability: 'events', state: true },
+      { capability: 'pause-before-switchover', state: true },
+    ]);
     await migrate(s, { uri: `unix:${sock}` });
     await followMigration(s, { untilPreSwitchover: true });
     await migrateContinue(s, { state: 'pre-switchover' });
@@ -135,22 +182,36 @@ export async function benchMigrate(): Promise<void> {
   const b = path.join(dir, 'b');
   const guest = path.join(ROOT, '.cache', 'guest');
   const cfg = path.join(dir, 'bench.cfg');
-  await writeFile(cfg, [
-    'name = "mbench"', 'memory = 512', 'vcpus = 1',
-    `kernel = "${path.join(guest, 'vmlinuz')}"`, `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
-    `extra = "console=ttyS0 quiet xlkit.fill=${FILL_MIB} ${DIRTY}"`, 'accel = "tcg"', '',
-  ].join('\n'));
-  console.log(`guest: 512 MiB RAM, ${FILL_MIB} MiB random, dirtier ${DIRTY} (TCG); ${REPS} run(s) each, alternating`);
+  await writeFile(
+    cfg,
+    [
+      'name = "mbench"',
+      'memory = 512',
+      'vcpus = 1',
+      `kernel = "${path.join(guest, 'vmlinuz')}"`,
+      `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
+      `extra = "console=ttyS0 quiet xlkit.fill=${FILL_MIB} ${DIRTY}"`,
+      'accel = "tcg"',
+      '',
+    ].join('\n'),
+  );
+  console.log(
+    `guest: 512 MiB RAM, ${FILL_MIB} MiB random, dirtier ${DIRTY} (TCG); ${REPS} run(s) each, alternating`,
+  );
   const xs: Result[] = [];
   const bs: Result[] = [];
   try {
     for (let i = 0; i < REPS; i++) {
       const x = await viaXl(a, b, cfg);
       xs.push(x);
-      console.log(`xl migrate  #${i + 1}: total ${x.seconds.toFixed(2)} s (ram ${x.ramSeconds?.toFixed(2)} s), downtime ${x.downtimeMs} ms, guest paused ${x.pausedMs} ms  [${x.phases}]`);
+      console.log(
+        `xl migrate  #${i + 1}: total ${x.seconds.toFixed(2)} s (ram ${x.ramSeconds?.toFixed(2)} s), downtime ${x.downtimeMs} ms, guest paused ${x.pausedMs} ms  [${x.phases}]`,
+      );
       const y = await baseline(a, dir, cfg);
       bs.push(y);
-      console.log(`baseline    #${i + 1}: total ${y.seconds.toFixed(2)} s, downtime ${y.downtimeMs} ms, guest paused ${y.pausedMs} ms`);
+      console.log(
+        `baseline    #${i + 1}: total ${y.seconds.toFixed(2)} s, downtime ${y.downtimeMs} ms, guest paused ${y.pausedMs} ms`,
+      );
     }
   } finally {
     await xl(a, 'destroy', 'mbench').catch(() => undefined);
@@ -162,11 +223,21 @@ export async function benchMigrate(): Promise<void> {
   const bt = min(bs.map((r) => r.seconds));
   const xd = median(xs.map((r) => r.downtimeMs));
   const bd = median(bs.map((r) => r.downtimeMs));
-  console.log(`\nbest total of ${REPS}: xl ${xt.toFixed(2)} s vs baseline ${bt.toFixed(2)} s = ${(xt / bt).toFixed(2)}x (goal <= 1.15x) ${xt / bt <= 1.15 ? 'OK' : 'MISSED'}`);
-  console.log(`mean total: xl ${avg(xs.map((r) => r.seconds)).toFixed(2)} s vs baseline ${avg(bs.map((r) => r.seconds)).toFixed(2)} s`);
+  console.log(
+    `\nbest total of ${REPS}: xl ${xt.toFixed(2)} s vs baseline ${bt.toFixed(2)} s = ${(xt / bt).toFixed(2)}x (goal <= 1.15x) ${xt / bt <= 1.15 ? 'OK' : 'MISSED'}`,
+  );
+  console.log(
+    `mean total: xl ${avg(xs.map((r) => r.seconds)).toFixed(2)} s vs baseline ${avg(bs.map((r) => r.seconds)).toFixed(2)} s`,
+  );
   const [xm, bm] = [median(xs.map((r) => r.seconds)), median(bs.map((r) => r.seconds))];
-  console.log(`median total: xl ${xm.toFixed(2)} s vs baseline ${bm.toFixed(2)} s = ${(xm / bm).toFixed(2)}x`);
-  console.log(`median downtime (QEMU's): xl ${xd.toFixed(0)} ms vs baseline ${bd.toFixed(0)} ms (goal <= baseline + 20 ms) ${xd <= bd + 20 ? 'OK' : 'MISSED'}`);
+  console.log(
+    `median total: xl ${xm.toFixed(2)} s vs baseline ${bm.toFixed(2)} s = ${(xm / bm).toFixed(2)}x`,
+  );
+  console.log(
+    `median downtime (QEMU's): xl ${xd.toFixed(0)} ms vs baseline ${bd.toFixed(0)} ms (goal <= baseline + 20 ms) ${xd <= bd + 20 ? 'OK' : 'MISSED'}`,
+  );
   const [xp, bp] = [median(xs.map((r) => r.pausedMs)), median(bs.map((r) => r.pausedMs))];
-  console.log(`median guest pause: xl ${xp.toFixed(0)} ms vs baseline ${bp.toFixed(0)} ms (+${(xp - bp).toFixed(0)} ms)`);
+  console.log(
+    `median guest pause: xl ${xp.toFixed(0)} ms vs baseline ${bp.toFixed(0)} ms (+${(xp - bp).toFixed(0)} ms)`,
+  );
 }

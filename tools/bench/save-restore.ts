@@ -21,7 +21,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  QmpClient, cont, followMigration, migrate, migrateIncoming, migrateSetCapabilities, migrateSetParameters, quit, stop,
+  QmpClient,
+  cont,
+  followMigration,
+  migrate,
+  migrateIncoming,
+  migrateSetCapabilities,
+  migrateSetParameters,
+  quit,
+  stop,
 } from '@xlkit/qmp';
 import { isProcessAlive, qemuEnv } from '@xlkit/xl';
 import { ROOT, xl, waitForLine } from './xl-cli.js';
@@ -43,8 +51,13 @@ interface BaselineSave extends Timed {
 
 /** "header@0.02 ram@0.03 sync@3.20": when each phase of xl's --json events began. */
 function phasesOf(stdout: string): string {
-  return stdout.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
-    .filter((e) => e.event === 'phase').map((e) => `${e.phase}@${e.time?.toFixed(2)}`).join(' ');
+  return stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
+    .filter((e) => e.event === 'phase')
+    .map((e) => `${e.phase}@${e.time?.toFixed(2)}`)
+    .join(' ');
 }
 
 interface Summary extends Timed {
@@ -68,12 +81,23 @@ async function flush(file: string): Promise<void> {
 
 function summaryOf(stdout: string): Summary {
   const phases = phasesOf(stdout);
-  const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { event?: string; seconds?: number; bytes?: number; replacedFreedBy?: number };
-  if (last.event !== 'summary' || typeof last.seconds !== 'number' || typeof last.bytes !== 'number') throw new Error(`no summary in: ${stdout.slice(-300)}`);
-  const sync = stdout.trim().split('\n').map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
+  const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
+    event?: string;
+    seconds?: number;
+    bytes?: number;
+    replacedFreedBy?: number;
+  };
+  if (last.event !== 'summary' || typeof last.seconds !== 'number' || typeof last.bytes !== 'number')
+    throw new Error(`no summary in: ${stdout.slice(-300)}`);
+  const sync = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
     .find((e) => e.event === 'phase' && e.phase === 'sync');
   return {
-    seconds: last.seconds, bytes: last.bytes, phases,
+    seconds: last.seconds,
+    bytes: last.bytes,
+    phases,
     ...(sync?.time === undefined ? {} : { syncAt: sync.time }),
     ...(last.replacedFreedBy === undefined ? {} : { replacedFreedBy: last.replacedFreedBy }),
   };
@@ -84,7 +108,9 @@ interface Record {
 }
 
 function domainRecord(stateDir: string, id: number): Record {
-  return JSON.parse(readFileSync(path.join(stateDir, 'domains', String(id), 'domain.json'), 'utf8')) as Record;
+  return JSON.parse(
+    readFileSync(path.join(stateDir, 'domains', String(id), 'domain.json'), 'utf8'),
+  ) as Record;
 }
 
 /** QEMU's own save path: stop, then migrate to `exec:cat > file` (unlimited bandwidth). */
@@ -106,7 +132,13 @@ async function baselineSave(qmpPath: string, file: string): Promise<Timed> {
 }
 
 /** QEMU's own restore path: start QEMU (-S -incoming defer), migrate-incoming from `exec:cat file`. */
-async function baselineRestore(argv: string[], binary: string, domainDir: string, dir: string, file: string): Promise<Timed> {
+async function baselineRestore(
+  argv: string[],
+  binary: string,
+  domainDir: string,
+  dir: string,
+  file: string,
+): Promise<Timed> {
   const benchDir = path.join(dir, 'baseline');
   const args = argv.map((a) => a.split(domainDir).join(benchDir));
   await mkdir(benchDir, { recursive: true });
@@ -114,7 +146,9 @@ async function baselineRestore(argv: string[], binary: string, domainDir: string
   await new Promise<void>((resolve, reject) => {
     const child = spawn(binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore', env: qemuEnv() });
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`)),
+    );
   });
   const pid = Number(readFileSync(path.join(benchDir, 'qemu.pid'), 'utf8').trim());
   const qmp = await QmpClient.connect(path.join(benchDir, 'qmp.sock'));
@@ -142,11 +176,19 @@ export async function benchSaveRestore(): Promise<void> {
   const stateDir = path.join(dir, 's');
   const cfg = path.join(dir, 'bench.cfg');
   const guest = path.join(ROOT, '.cache', 'guest');
-  await writeFile(cfg, [
-    'name = "bench"', `memory = ${MEMORY_MIB}`, 'vcpus = 1',
-    `kernel = "${path.join(guest, 'vmlinuz')}"`, `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
-    `extra = "console=ttyS0 quiet xlkit.fill=${FILL_MIB}"`, 'accel = "tcg"', '',
-  ].join('\n'));
+  await writeFile(
+    cfg,
+    [
+      'name = "bench"',
+      `memory = ${MEMORY_MIB}`,
+      'vcpus = 1',
+      `kernel = "${path.join(guest, 'vmlinuz')}"`,
+      `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
+      `extra = "console=ttyS0 quiet xlkit.fill=${FILL_MIB}"`,
+      'accel = "tcg"',
+      '',
+    ].join('\n'),
+  );
   const pids: number[] = [];
   try {
     await xl(stateDir, 'create', cfg);
@@ -171,7 +213,9 @@ export async function benchSaveRestore(): Promise<void> {
       const f0 = performance.now();
       await flush(baseFile);
       const flushSeconds = (performance.now() - f0) / 1000;
-      const x = summaryOf(await xl(stateDir, 'save', '--json', ...(i < REPS - 1 ? ['-c'] : []), 'bench', xlFile));
+      const x = summaryOf(
+        await xl(stateDir, 'save', '--json', ...(i < REPS - 1 ? ['-c'] : []), 'bench', xlFile),
+      );
       await gone(x.replacedFreedBy);
       await flush(xlFile);
       if (i < 0) continue;
@@ -191,20 +235,39 @@ export async function benchSaveRestore(): Promise<void> {
     const row = (name: string, x: Timed, b: Timed) =>
       `| ${name} | ${x.seconds.toFixed(2)} s (${mbps(x).toFixed(0)} MB/s) | ${b.seconds.toFixed(2)} s (${mbps(b).toFixed(0)} MB/s) | ${(x.seconds / b.seconds).toFixed(3)}x | ${x.seconds / b.seconds <= GOAL ? 'met' : 'NOT met'} |`;
     console.log('command: npm run bench -- save-restore');
-    console.log(`guest: ${MEMORY_MIB} MiB, ${FILL_MIB} MiB random; xl file ${(xSave.bytes / 1e6).toFixed(0)} MB, baseline file ${(bSave.bytes / 1e6).toFixed(0)} MB`);
+    console.log(
+      `guest: ${MEMORY_MIB} MiB, ${FILL_MIB} MiB random; xl file ${(xSave.bytes / 1e6).toFixed(0)} MB, baseline file ${(bSave.bytes / 1e6).toFixed(0)} MB`,
+    );
     console.log(`| operation | xl | QEMU exec:cat baseline | ratio | goal <= ${GOAL}x |`);
     console.log('| --- | --- | --- | --- | --- |');
     console.log(row('save', xSave, bSave));
     console.log(row('restore', xRestore, bRestore));
     const bDurable = bSaves.map((r) => r.seconds + r.flushSeconds);
     const xUntilSync = xSaves.map((r) => r.syncAt ?? r.seconds);
-    const ratio = (x: number[], y: number[]) => `${Math.min(...x).toFixed(2)} s vs ${Math.min(...y).toFixed(2)} s = ${(Math.min(...x) / Math.min(...y)).toFixed(3)}x`;
-    console.log(`save, same boundary without fsync (xl until its sync phase; best): ${ratio(xUntilSync, bSaves.map((r) => r.seconds))}`);
-    console.log(`save, same boundary with fsync (baseline + its file's fsync; best): ${ratio(xSaves.map((r) => r.seconds), bDurable)}`);
-    console.log(`all runs (s): xl save ${all(xSaves)}; baseline save ${all(bSaves)} (+ fsync ${bSaves.map((r) => r.flushSeconds.toFixed(2)).join(', ')}); xl save until sync ${xUntilSync.map((t) => t.toFixed(2)).join(', ')}; xl restore ${all(xRestores)}; baseline restore ${all(bRestores)}`);
-    console.log(`xl phases (s since start): save ${xSave.phases} end@${xSave.seconds.toFixed(2)}; restore ${xRestore.phases} end@${xRestore.seconds.toFixed(2)}`);
+    const ratio = (x: number[], y: number[]) =>
+      `${Math.min(...x).toFixed(2)} s vs ${Math.min(...y).toFixed(2)} s = ${(Math.min(...x) / Math.min(...y)).toFixed(3)}x`;
+    console.log(
+      `save, same boundary without fsync (xl until its sync phase; best): ${ratio(
+        xUntilSync,
+        bSaves.map((r) => r.seconds),
+      )}`,
+    );
+    console.log(
+      `save, same boundary with fsync (baseline + its file's fsync; best): ${ratio(
+        xSaves.map((r) => r.seconds),
+        bDurable,
+      )}`,
+    );
+    console.log(
+      `all runs (s): xl save ${all(xSaves)}; baseline save ${all(bSaves)} (+ fsync ${bSaves.map((r) => r.flushSeconds.toFixed(2)).join(', ')}); xl save until sync ${xUntilSync.map((t) => t.toFixed(2)).join(', ')}; xl restore ${all(xRestores)}; baseline restore ${all(bRestores)}`,
+    );
+    console.log(
+      `xl phases (s since start): save ${xSave.phases} end@${xSave.seconds.toFixed(2)}; restore ${xRestore.phases} end@${xRestore.seconds.toFixed(2)}`,
+    );
   } finally {
-    for (const id of existsSync(path.join(stateDir, 'domains')) ? readdirSync(path.join(stateDir, 'domains')) : []) {
+    for (const id of existsSync(path.join(stateDir, 'domains'))
+      ? readdirSync(path.join(stateDir, 'domains'))
+      : []) {
       try {
         pids.push(domainRecord(stateDir, Number(id)).qemu.pid);
       } catch {

@@ -11,10 +11,17 @@ const TOTAL = Number(process.env.XLKIT_BENCH_BYTES ?? 1024 ** 3);
 const PIECE = 64 * 1024;
 const CHILD = fileURLToPath(new URL('./stream-child.ts', import.meta.url));
 
-interface Run { seconds: number; bytes: number; readerCpu: number; writerCpu: number }
+interface Run {
+  seconds: number;
+  bytes: number;
+  readerCpu: number;
+  writerCpu: number;
+}
 
 async function run(mode: 'raw' | 'framed'): Promise<Run> {
-  const child = spawn(process.execPath, [...process.execArgv, CHILD, mode, String(TOTAL), String(PIECE)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...process.execArgv, CHILD, mode, String(TOTAL), String(PIECE)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let errText = '';
   child.stderr.on('data', (b: Buffer) => {
     errText += b.toString();
@@ -48,12 +55,18 @@ async function run(mode: 'raw' | 'framed'): Promise<Run> {
   if (code !== 0) throw new Error(`bench writer (${mode}) exited with ${code}: ${errText}`);
   if (bytes !== TOTAL) throw new Error(`bench ${mode}: expected ${TOTAL} bytes, got ${bytes}`);
   const report = JSON.parse(errText.trim().split('\n').at(-1) ?? '{}') as { writerCpuSeconds?: number };
-  return { seconds, bytes, readerCpu: (cpu.user + cpu.system) / 1e6, writerCpu: report.writerCpuSeconds ?? NaN };
+  return {
+    seconds,
+    bytes,
+    readerCpu: (cpu.user + cpu.system) / 1e6,
+    writerCpu: report.writerCpuSeconds ?? NaN,
+  };
 }
 
 const gbps = (r: Run) => r.bytes / r.seconds / 1e9;
 const gib = (r: Run) => r.bytes / 1024 ** 3;
-const cpuLine = (r: Run) => `CPU per GiB: writer ${(r.writerCpu / gib(r)).toFixed(2)} s, reader ${(r.readerCpu / gib(r)).toFixed(2)} s`;
+const cpuLine = (r: Run) =>
+  `CPU per GiB: writer ${(r.writerCpu / gib(r)).toFixed(2)} s, reader ${(r.readerCpu / gib(r)).toFixed(2)} s`;
 
 const ROUNDS = Number(process.env.XLKIT_BENCH_ROUNDS ?? 5);
 
@@ -74,9 +87,17 @@ export async function benchStream(): Promise<void> {
   const framed = median(frameds);
   const ratio = gbps(framed) / gbps(raw);
   console.log('command: npm run bench -- stream');
-  console.log(`payload: ${(TOTAL / 1024 ** 3).toFixed(2)} GiB through a pipe (writer process -> reader process), ${PIECE / 1024} KiB source pieces, 4 MiB RAM chunks`);
-  console.log(`rounds: ${ROUNDS} alternating raw/framed pairs, median of each (raw ${raws.map((r) => gbps(r).toFixed(2)).join(', ')}; framed ${frameds.map((r) => gbps(r).toFixed(2)).join(', ')} GB/s)`);
+  console.log(
+    `payload: ${(TOTAL / 1024 ** 3).toFixed(2)} GiB through a pipe (writer process -> reader process), ${PIECE / 1024} KiB source pieces, 4 MiB RAM chunks`,
+  );
+  console.log(
+    `rounds: ${ROUNDS} alternating raw/framed pairs, median of each (raw ${raws.map((r) => gbps(r).toFixed(2)).join(', ')}; framed ${frameds.map((r) => gbps(r).toFixed(2)).join(', ')} GB/s)`,
+  );
   console.log(`raw:    ${gbps(raw).toFixed(2)} GB/s (${raw.seconds.toFixed(2)} s); ${cpuLine(raw)}`);
-  console.log(`framed: ${gbps(framed).toFixed(2)} GB/s (${framed.seconds.toFixed(2)} s); ${cpuLine(framed)}; crc32 per chunk + crc-list-sha256 digest, all reader checks`);
-  console.log(`ratio:  ${(ratio * 100).toFixed(1)}% of raw (goal >= 85% and >= 1.5 GB/s: ${ratio >= 0.85 && gbps(framed) >= 1.5 ? 'met' : 'NOT met'})`);
+  console.log(
+    `framed: ${gbps(framed).toFixed(2)} GB/s (${framed.seconds.toFixed(2)} s); ${cpuLine(framed)}; crc32 per chunk + crc-list-sha256 digest, all reader checks`,
+  );
+  console.log(
+    `ratio:  ${(ratio * 100).toFixed(1)}% of raw (goal >= 85% and >= 1.5 GB/s: ${ratio >= 0.85 && gbps(framed) >= 1.5 ? 'met' : 'NOT met'})`,
+  );
 }

@@ -21,7 +21,10 @@ v8.setFlagsFromString('--no-incremental-marking');
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const repo = path.resolve(appDir, '..', '..');
-const sources = [path.join(appDir, 'src'), ...['stream', 'qmp', 'os-tune'].map((lib) => path.join(repo, 'libs', lib, 'src'))];
+const sources = [
+  path.join(appDir, 'src'),
+  ...['stream', 'qmp', 'os-tune'].map((lib) => path.join(repo, 'libs', lib, 'src')),
+];
 const bundle = path.join(appDir, 'dist', 'xl.mjs');
 
 function newestSource(dir) {
@@ -29,7 +32,8 @@ function newestSource(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(full));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts'))
+      newest = Math.max(newest, statSync(full).mtimeMs);
   }
   return newest;
 }
@@ -41,7 +45,10 @@ function bundleIsFresh() {
   } catch {
     return false;
   }
-  return statSync(fileURLToPath(import.meta.url)).mtimeMs <= built && sources.every((dir) => newestSource(dir) <= built);
+  return (
+    statSync(fileURLToPath(import.meta.url)).mtimeMs <= built &&
+    sources.every((dir) => newestSource(dir) <= built)
+  );
 }
 
 if (!bundleIsFresh()) {
@@ -58,7 +65,9 @@ if (!bundleIsFresh()) {
     sourcemap: 'inline',
     sourcesContent: false,
     external: ['binary-parser', 'esbuild'],
-    banner: { js: "import { createRequire as xlCreateRequire } from 'node:module'; const require = xlCreateRequire(import.meta.url);" },
+    banner: {
+      js: "import { createRequire as xlCreateRequire } from 'node:module'; const require = xlCreateRequire(import.meta.url);",
+    },
     logLevel: 'warning',
   });
   renameSync(temp, bundle);
@@ -68,7 +77,8 @@ if (!bundleIsFresh()) {
 // source map when it loads it, about 45 ms of every start here (xl help: 0.21-0.28 s, node
 // itself 0.09 s), and migrate-receive's start is part of every migration. An internal error
 // says to run again with -v.
-if (process.argv.slice(2).some((a) => /^-v+$/.test(a) || a === '--verbose')) process.setSourceMapsEnabled(true);
+if (process.argv.slice(2).some((a) => /^-v+$/.test(a) || a === '--verbose'))
+  process.setSourceMapsEnabled(true);
 const { main, keepFreedMemory } = await import(pathToFileURL(bundle).href);
 // The same data paths through glibc: freed buffers are reused rather than faulted in again
 // (libs/os-tune; a no-op where its addon was not built).

@@ -23,17 +23,36 @@ describe('command table', () => {
   it('has the lifecycle commands, unique names, valid positional bounds and help for every option', () => {
     const names = commandTable.map((c) => c.name);
     expect(new Set(names).size).toBe(names.length);
-    for (const n of ['create', 'list', 'destroy', 'shutdown', 'pause', 'unpause', 'rename', 'console', 'info', 'help']) expect(names).toContain(n);
+    for (const n of [
+      'create',
+      'list',
+      'destroy',
+      'shutdown',
+      'pause',
+      'unpause',
+      'rename',
+      'console',
+      'info',
+      'help',
+    ])
+      expect(names).toContain(n);
     for (const c of commandTable) {
       expect(c.summary).not.toBe('');
       expect(c.positionals.min).toBeGreaterThanOrEqual(0);
-      if (c.positionals.max !== undefined) expect(c.positionals.max).toBeGreaterThanOrEqual(c.positionals.min);
-      for (const opt of Object.keys(c.options)) expect(c.optionHelp?.[opt], `${c.name} --${opt}`).toBeTruthy();
+      if (c.positionals.max !== undefined)
+        expect(c.positionals.max).toBeGreaterThanOrEqual(c.positionals.min);
+      for (const opt of Object.keys(c.options))
+        expect(c.optionHelp?.[opt], `${c.name} --${opt}`).toBeTruthy();
     }
   });
 
   it('looks up exact names first, then unique prefixes', () => {
-    const t = [{ name: 'pause' }, { name: 'unpause' }, { name: 'migrate' }, { name: 'migrate-receive' }] as CommandSpec[];
+    const t = [
+      { name: 'pause' },
+      { name: 'unpause' },
+      { name: 'migrate' },
+      { name: 'migrate-receive' },
+    ] as CommandSpec[];
     expect(lookupCommand(t, 'migrate').spec?.name).toBe('migrate');
     expect(lookupCommand(t, 'pa').spec?.name).toBe('pause');
     expect(lookupCommand(t, 'migrate-r').spec?.name).toBe('migrate-receive');
@@ -43,7 +62,15 @@ describe('command table', () => {
   });
 
   it('lists visible commands in help and hides internal ones', () => {
-    const internal: CommandSpec = { name: 'secret', summary: 'Hidden', usage: '', options: {}, positionals: { min: 0 }, internal: true, run: async () => 0 };
+    const internal: CommandSpec = {
+      name: 'secret',
+      summary: 'Hidden',
+      usage: '',
+      options: {},
+      positionals: { min: 0 },
+      internal: true,
+      run: async () => 0,
+    };
     const text = formatCommandList([...commandTable, internal]);
     for (const c of commandTable.filter((c) => c.internal !== true)) expect(text).toContain(` ${c.name} `);
     expect(text).not.toContain('migrate-receive');
@@ -87,10 +114,23 @@ describe('main', () => {
     }
   });
 
-  const failing = (error: unknown): CommandSpec[] => [{ name: 'boom', summary: 'Fail', usage: '', options: {}, positionals: { min: 0 }, run: async () => { throw error; } }];
+  const failing = (error: unknown): CommandSpec[] => [
+    {
+      name: 'boom',
+      summary: 'Fail',
+      usage: '',
+      options: {},
+      positionals: { min: 0 },
+      run: async () => {
+        throw error;
+      },
+    },
+  ];
 
   it('exits 1 with one line for our errors and the cause chain with -v', async () => {
-    const err = new XlError('XL_QEMU_FAILED', 'QEMU failed', { cause: Object.assign(new Error('socket gone'), { code: 'QMP_CONNECT' }) });
+    const err = new XlError('XL_QEMU_FAILED', 'QEMU failed', {
+      cause: Object.assign(new Error('socket gone'), { code: 'QMP_CONNECT' }),
+    });
     const quiet = capture();
     expect(await main(['boom'], quiet.io, failing(err))).toBe(1);
     expect(quiet.err()).toBe('xl: QEMU failed\n');
@@ -112,7 +152,9 @@ describe('main', () => {
     expect(await main(['boom'], c.io, failing(new TypeError('x is undefined')))).toBe(1);
     expect(c.err()).toMatch(/internal error[\s\S]*TypeError: x is undefined\n\s+at /);
     const errno = capture();
-    expect(await main(['boom'], errno.io, failing(Object.assign(new Error('ENOENT'), { code: 'ENOENT' })))).toBe(1);
+    expect(
+      await main(['boom'], errno.io, failing(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }))),
+    ).toBe(1);
     expect(errno.err()).toMatch(/internal error/);
     expect(c.err()).toMatch(/run it again with -v to see the stack at its source lines\n$/);
     const verbose = capture();

@@ -35,9 +35,14 @@ export function formatCommandHelp(spec: CommandSpec): string {
 }
 
 /** xl's cmdtable_lookup: an exact name wins, else a unique prefix; ambiguous or none → undefined. */
-export function lookupCommand(table: readonly CommandSpec[], name: string): { spec?: CommandSpec; candidates: string[] } {
+export function lookupCommand(
+  table: readonly CommandSpec[],
+  name: string,
+): { spec?: CommandSpec; candidates: string[] } {
   const exact = table.find((c) => c.name === name);
   if (exact) return { spec: exact, candidates: [exact.name] };
   const matches = name === '' ? [] : table.filter((c) => c.name.startsWith(name));
-  return matches.length === 1 ? { spec: matches[0], candidates: [matches[0]!.name] } : { candidates: matches.map((c) => c.name) };
+  return matches.length === 1
+    ? { spec: matches[0], candidates: [matches[0]!.name] }
+    : { candidates: matches.map((c) => c.name) };
 }

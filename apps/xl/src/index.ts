@@ -23,33 +23,95 @@ export { domainPaths, type DomainPaths } from './store/domain-paths.js';
 export type { DomainRecord, DomainStatus, QemuProcessInfo, NewDomain } from './store/domain-record.js';
 export { isProcessAlive, readProcStat } from './host/process-info.js';
 export { buildQemuArgv, diskNodeName, escapeOptValue, type QemuLaunchOptions } from './qemu/argv.js';
-export { guestRamBytes, qemuSize, savedRamBytes, tcgLosesDirtyWrites, RAM_TAIL_BYTES } from './qemu/guest-ram.js';
+export {
+  guestRamBytes,
+  qemuSize,
+  savedRamBytes,
+  tcgLosesDirtyWrites,
+  RAM_TAIL_BYTES,
+} from './qemu/guest-ram.js';
 export { qemuEnv, withMallocTunables } from './qemu/env.js';
 export { resolveDomain } from './domain/resolve.js';
 export { startDomain, type StartOptions } from './domain/start.js';
-export { connectQmp, withQmp, queryRunState, leavePostmigrate, type ConnectQmpOptions, type RunStateResult } from './domain/qmp.js';
+export {
+  connectQmp,
+  withQmp,
+  queryRunState,
+  leavePostmigrate,
+  type ConnectQmpOptions,
+  type RunStateResult,
+} from './domain/qmp.js';
 export { destroyDomain, waitForQemuExit } from './domain/destroy.js';
-export { pauseDomain, unpauseDomain, shutdownDomain, renameDomain, type ShutdownOptions } from './domain/control.js';
+export {
+  pauseDomain,
+  unpauseDomain,
+  shutdownDomain,
+  renameDomain,
+  type ShutdownOptions,
+} from './domain/control.js';
 export { reapDomains, formatReaped, type ReapResult, type ReapedDomain } from './domain/reap.js';
 export { describeDomain, stateFlags, type DomainView } from './domain/describe.js';
 export { isQemuAlive, lastQemuLogLine } from './domain/liveness.js';
 export { chooseAccel, kvmUsable } from './domain/accel.js';
 export { openSession, openDomain, type Session } from './commands/common.js';
-export { sendRam, UNLIMITED_BANDWIDTH, type SendRamOptions, type SendRamResult, type RamProgress } from './ram/outgoing.js';
+export {
+  sendRam,
+  UNLIMITED_BANDWIDTH,
+  type SendRamOptions,
+  type SendRamResult,
+  type RamProgress,
+} from './ram/outgoing.js';
 export { receiveRam, type ReceiveRamOptions, type ReceiveRamResult } from './ram/incoming.js';
 export { collectDomainInfo, toDomainInfo, machineName, type DomainInfoSources } from './ram/domain-info.js';
-export { checkHostCanRun, assertHostCanRun, probeHost, type HostFacts, type HostDisk } from './domain/host-check.js';
-export { qemuCapabilities, parseMachineHelp, parseVersion, type QemuCapabilities, type QemuVersion } from './qemu/capabilities.js';
+export {
+  checkHostCanRun,
+  assertHostCanRun,
+  probeHost,
+  type HostFacts,
+  type HostDisk,
+} from './domain/host-check.js';
+export {
+  qemuCapabilities,
+  parseMachineHelp,
+  parseVersion,
+  type QemuCapabilities,
+  type QemuVersion,
+} from './qemu/capabilities.js';
 export { checkSavedConfig } from './ram/saved-config.js';
 export { AtomicFile, partialPath } from './ram/atomic-file.js';
 export { withInterrupts } from './commands/interrupt.js';
 export { saveDomain, type SaveOptions, type SaveResult, type AfterSave } from './ram/save-domain.js';
 export { restoreDomain, type RestoreOptions, type RestoreResult } from './ram/restore-domain.js';
-export { ProgressReporter, type ProgressMode, type ProgressSample, type ProgressOutput, type ReporterOptions } from './progress/reporter.js';
-export { formatBytes, formatRate, formatDuration, formatProgressLine, etaOf, rateOf, type ProgressSnapshot } from './progress/format.js';
+export {
+  ProgressReporter,
+  type ProgressMode,
+  type ProgressSample,
+  type ProgressOutput,
+  type ReporterOptions,
+} from './progress/reporter.js';
+export {
+  formatBytes,
+  formatRate,
+  formatDuration,
+  formatProgressLine,
+  etaOf,
+  rateOf,
+  type ProgressSnapshot,
+} from './progress/format.js';
 export { migrateDomain, type MigrateOptions, type MigrateResult } from './migrate/send-migration.js';
 export { receiveMigration, type ReceiveOptions, type ReceiveResult } from './migrate/receive-migration.js';
 export { senderHandshake, receiverHandshake, type SenderLink, type ReceiverLink } from './link/handshake.js';
-export { BANNER, READY, GO, REPORT, PROTOCOL_MIN, PROTOCOL_MAX, Feature, makeHello, negotiate, type Agreement } from './link/protocol.js';
+export {
+  BANNER,
+  READY,
+  GO,
+  REPORT,
+  PROTOCOL_MIN,
+  PROTOCOL_MAX,
+  Feature,
+  makeHello,
+  negotiate,
+  type Agreement,
+} from './link/protocol.js';
 export { receiverCommand, splitWords, type ReceiverCommand } from './migrate/receiver-argv.js';
 export { incomingName, migratedAwayName } from './migrate/names.js';

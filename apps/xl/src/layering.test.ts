@@ -14,18 +14,26 @@ const ROOT = path.dirname(fileURLToPath(import.meta.url));
 
 /** Top to bottom. A folder (or a top-level file, by its name) may import only what ranks lower. */
 const RANK: Record<string, number> = {
-  'index.ts': 10, 'main.ts': 9.5, 'command-table.ts': 9,
+  'index.ts': 10,
+  'main.ts': 9.5,
+  'command-table.ts': 9,
   commands: 8,
   testing: 7,
   migrate: 6,
-  mirror: 5, ram: 5,
-  tunnel: 4, link: 4,
+  mirror: 5,
+  ram: 5,
+  tunnel: 4,
+  link: 4,
   domain: 3,
   qemu: 2.5,
   store: 2,
-  config: 1, host: 1, progress: 1,
+  config: 1,
+  host: 1,
+  progress: 1,
   'help.ts': 0.5,
-  'command.ts': 0, 'errors.ts': 0, 'settle-within.ts': 0,
+  'command.ts': 0,
+  'errors.ts': 0,
+  'settle-within.ts': 0,
 };
 
 function productionFiles(dir = ROOT): string[] {
@@ -38,7 +46,9 @@ function productionFiles(dir = ROOT): string[] {
 
 function importsOf(file: string): string[] {
   const src = readFileSync(file, 'utf8');
-  return [...src.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) => path.resolve(path.dirname(file), m[1]!.replace(/\.js$/, '.ts')));
+  return [...src.matchAll(/(?:from|import)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)].map((m) =>
+    path.resolve(path.dirname(file), m[1]!.replace(/\.js$/, '.ts')),
+  );
 }
 
 /** The layer a file belongs to: its top folder under src/, or its own name at the top. */
@@ -58,7 +68,8 @@ describe('apps/xl/src layering', () => {
       for (const dep of deps) {
         const from = layerOf(file);
         const to = layerOf(dep);
-        if (from !== to && !(RANK[to]! < RANK[from]!)) upward.push(`${path.relative(ROOT, file)} -> ${path.relative(ROOT, dep)}`);
+        if (from !== to && !(RANK[to]! < RANK[from]!))
+          upward.push(`${path.relative(ROOT, file)} -> ${path.relative(ROOT, dep)}`);
       }
     }
     expect(upward).toEqual([]);
@@ -92,7 +103,13 @@ describe('apps/xl/src layering', () => {
       .filter((f) => layerOf(f) !== 'testing')
       .flatMap((f) => {
         const src = readFileSync(f, 'utf8');
-        return names.filter((n) => (typeof n === 'string' ? src.includes(`'${n}`) || src.includes(n.toUpperCase() === n ? n : `${n}:`) : n.test(src))).map((n) => `${path.relative(ROOT, f)}: ${String(n)}`);
+        return names
+          .filter((n) =>
+            typeof n === 'string'
+              ? src.includes(`'${n}`) || src.includes(n.toUpperCase() === n ? n : `${n}:`)
+              : n.test(src),
+          )
+          .map((n) => `${path.relative(ROOT, f)}: ${String(n)}`);
       });
     expect(hits).toEqual([]);
   });

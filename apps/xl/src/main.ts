@@ -77,7 +77,12 @@ function wantsHelp(args: string[]): boolean {
   return false;
 }
 
-async function runCommand(spec: CommandSpec, args: string[], globals: GlobalOptions, io: CommandIo): Promise<number> {
+async function runCommand(
+  spec: CommandSpec,
+  args: string[],
+  globals: GlobalOptions,
+  io: CommandIo,
+): Promise<number> {
   if (wantsHelp(args)) {
     io.stdout.write(`${formatCommandHelp(spec)}\n`);
     return EXIT_OK;
@@ -89,9 +94,16 @@ async function runCommand(spec: CommandSpec, args: string[], globals: GlobalOpti
     throw new UsageError((err as Error).message.split('\n')[0] ?? String(err));
   }
   const n = parsed.positionals.length;
-  if (n < spec.positionals.min) throw new UsageError(`'${spec.name}' needs ${spec.positionals.min === 1 ? 'an argument' : `${spec.positionals.min} arguments`}`);
-  if (spec.positionals.max !== undefined && n > spec.positionals.max) throw new UsageError(`'${spec.name}' takes at most ${spec.positionals.max} argument(s), got ${n}`);
-  const code = await spec.run({ values: parsed.values as OptionValues, positionals: parsed.positionals, globals }, io);
+  if (n < spec.positionals.min)
+    throw new UsageError(
+      `'${spec.name}' needs ${spec.positionals.min === 1 ? 'an argument' : `${spec.positionals.min} arguments`}`,
+    );
+  if (spec.positionals.max !== undefined && n > spec.positionals.max)
+    throw new UsageError(`'${spec.name}' takes at most ${spec.positionals.max} argument(s), got ${n}`);
+  const code = await spec.run(
+    { values: parsed.values as OptionValues, positionals: parsed.positionals, globals },
+    io,
+  );
   return code ?? EXIT_OK;
 }
 
@@ -99,7 +111,11 @@ export function processIo(): CommandIo {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
 }
 
-export async function main(argv: string[], io: CommandIo = processIo(), table: readonly CommandSpec[] = commandTable): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CommandIo = processIo(),
+  table: readonly CommandSpec[] = commandTable,
+): Promise<number> {
   let verbose = argv.some((a) => /^-v+$/.test(a));
   let spec: CommandSpec | undefined;
   try {
@@ -112,7 +128,10 @@ export async function main(argv: string[], io: CommandIo = processIo(), table: r
     }
     const found = lookupCommand(table, name);
     if (!found.spec) {
-      const why = found.candidates.length > 1 ? `ambiguous command '${name}': could be ${found.candidates.join(', ')}` : `unknown command '${name}'`;
+      const why =
+        found.candidates.length > 1
+          ? `ambiguous command '${name}': could be ${found.candidates.join(', ')}`
+          : `unknown command '${name}'`;
       throw new UsageError(`${why} (see 'xl help')`);
     }
     spec = found.spec;
@@ -128,7 +147,9 @@ export async function main(argv: string[], io: CommandIo = processIo(), table: r
       if (verbose) for (const line of causeChain(err)) io.stderr.write(`${line}\n`);
       return EXIT_FAILED;
     }
-    io.stderr.write(`xl: internal error (a bug in xl):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    io.stderr.write(
+      `xl: internal error (a bug in xl):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     if (!verbose) io.stderr.write('xl: run it again with -v to see the stack at its source lines\n');
     return EXIT_FAILED;
   }

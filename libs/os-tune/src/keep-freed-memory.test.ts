@@ -11,7 +11,10 @@ const CHURN = fileURLToPath(new URL('./testing/churn.ts', import.meta.url));
 const dir = mkdtempSync(path.join(os.tmpdir(), 'xlkit-malloc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function churn(mode: 'tuned' | 'default', file: string): Promise<{ status: string; bytes: number; minorFaults: number }> {
+async function churn(
+  mode: 'tuned' | 'default',
+  file: string,
+): Promise<{ status: string; bytes: number; minorFaults: number }> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', CHURN, mode, file]);
   return JSON.parse(stdout) as { status: string; bytes: number; minorFaults: number };
 }

@@ -22,6 +22,7 @@ let outcome: MallocTuning | undefined;
 export function keepFreedMemory(): MallocTuning {
   if (outcome !== undefined) return outcome;
   const native = addon();
-  outcome = native === undefined ? 'unavailable' : native.keepFreedMemory(MMAP_THRESHOLD) ? 'tuned' : 'refused';
+  outcome =
+    native === undefined ? 'unavailable' : native.keepFreedMemory(MMAP_THRESHOLD) ? 'tuned' : 'refused';
   return outcome;
 }

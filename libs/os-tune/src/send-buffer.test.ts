@@ -35,7 +35,9 @@ describe('setSendBuffer', () => {
     const data = Buffer.alloc(2 * MiB, 0x5a);
     plain.write(data);
     // The enlarged socket's write completes: all of it sits in the kernel, unread.
-    await new Promise<void>((resolve, reject) => enlarged.write(data, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      enlarged.write(data, (err) => (err ? reject(err) : resolve())),
+    );
     expect(enlarged.writableLength).toBe(0);
     // The default buffer (about 208 KiB) leaves most of the same write queued in Node.
     expect(plain.writableLength).toBeGreaterThan(MiB);
@@ -47,7 +49,7 @@ describe('setSendBuffer', () => {
     expect(setSendBuffer(s, MiB)).toBeUndefined();
   });
 
-  it("names the refusing call and errno for a descriptor that is not a socket", () => {
+  it('names the refusing call and errno for a descriptor that is not a socket', () => {
     const file = path.join(dir, 'plain-file');
     const fd = openSync(file, 'w');
     cleanup.push(() => closeSync(fd));
@@ -61,7 +63,9 @@ describe('setSendBuffer', () => {
     })();
     expect(err).toBeInstanceOf(OsTuneError);
     expect(err).toMatchObject({ code: 'OS_TUNE_REFUSED', errno: 'ENOTSOCK', fd, requested: MiB });
-    expect((err as Error).message).toMatch(/^cannot set the send buffer of descriptor \d+ to 1048576 bytes: setsockopt/);
+    expect((err as Error).message).toMatch(
+      /^cannot set the send buffer of descriptor \d+ to 1048576 bytes: setsockopt/,
+    );
   });
 
   it('refuses sizes outside 4 KiB..256 MiB before any system call', async () => {

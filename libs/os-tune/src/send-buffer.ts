@@ -41,8 +41,16 @@ export function setSendBuffer(target: Socket | number, bytes: number): SendBuffe
     const code = (err as NodeJS.ErrnoException).code;
     if (err instanceof RangeError || typeof code !== 'string') throw err;
     const call = (err as Error).message.split(':')[0] ?? 'setsockopt';
-    throw new OsTuneError('OS_TUNE_REFUSED', `cannot set the send buffer of descriptor ${fd} to ${bytes} bytes: ${(err as Error).message}`, {
-      call, errno: code, fd, requested: bytes, cause: err,
-    });
+    throw new OsTuneError(
+      'OS_TUNE_REFUSED',
+      `cannot set the send buffer of descriptor ${fd} to ${bytes} bytes: ${(err as Error).message}`,
+      {
+        call,
+        errno: code,
+        fd,
+        requested: bytes,
+        cause: err,
+      },
+    );
   }
 }

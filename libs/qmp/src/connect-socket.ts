@@ -28,7 +28,11 @@ function tryConnect(path: string): Promise<Socket> {
  * Connects to a unix socket, retrying while QEMU has not created or is not yet listening on it
  * (ENOENT/ECONNREFUSED) until `timeoutMs` has passed.
  */
-export async function connectSocket(path: string, timeoutMs: number, retryIntervalMs: number): Promise<Socket> {
+export async function connectSocket(
+  path: string,
+  timeoutMs: number,
+  retryIntervalMs: number,
+): Promise<Socket> {
   const deadline = Date.now() + timeoutMs;
   let attempts = 0;
   for (;;) {
@@ -39,7 +43,10 @@ export async function connectSocket(path: string, timeoutMs: number, retryInterv
       const code = errnoOf(err);
       const left = deadline - Date.now();
       if (code === undefined || !RETRYABLE.has(code) || left <= 0) {
-        const why = code !== undefined && RETRYABLE.has(code) ? `still ${code} after ${attempts} attempts` : `${code ?? err}`;
+        const why =
+          code !== undefined && RETRYABLE.has(code)
+            ? `still ${code} after ${attempts} attempts`
+            : `${code ?? err}`;
         throw new QmpConnectError(path, `connect ${path}: expected a listening QMP socket, got ${why}`, {
           cause: err,
         });

@@ -3,7 +3,15 @@ export const QUERY_TIMEOUT_MS = 10_000;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const LONG_TIMEOUT_MS = 120_000;
 
-const LONG_PREFIXES = ['blockdev-', 'block-job-', 'job-', 'drive-', 'migrate', 'nbd-server-', 'block-export-'];
+const LONG_PREFIXES = [
+  'blockdev-',
+  'block-job-',
+  'job-',
+  'drive-',
+  'migrate',
+  'nbd-server-',
+  'block-export-',
+];
 const LONG_COMMANDS = new Set(['human-monitor-command', 'cont', 'stop']);
 
 /** The timeout `execute` uses when the caller gives none. */

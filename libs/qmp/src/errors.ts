@@ -112,7 +112,10 @@ export class QmpMigrationError extends QmpError {
   /** QEMU's `error-desc` from query-migrate, when it gave one. */
   readonly errorDesc: string | undefined;
   constructor(status: string, errorDesc: string | undefined, expected: string) {
-    super('QMP_MIGRATION', `migration: expected ${expected}, got ${status}${errorDesc ? ` (${errorDesc})` : ''}`);
+    super(
+      'QMP_MIGRATION',
+      `migration: expected ${expected}, got ${status}${errorDesc ? ` (${errorDesc})` : ''}`,
+    );
     this.status = status;
     this.errorDesc = errorDesc;
   }

@@ -17,7 +17,9 @@ describe('EventListener', () => {
     expect(l.size).toBe(3);
     for (let i = 0; i < 3; i++) expect((await l.get()).data).toEqual({ i });
     await expect(l.get()).rejects.toBeInstanceOf(QmpProtocolError);
-    await expect(new EventListener('X', undefined).get({ timeoutMs: 1 })).rejects.toBeInstanceOf(QmpTimeoutError);
+    await expect(new EventListener('X', undefined).get({ timeoutMs: 1 })).rejects.toBeInstanceOf(
+      QmpTimeoutError,
+    );
   });
 
   it('queues matching events in order and skips others', async () => {

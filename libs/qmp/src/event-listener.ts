@@ -49,7 +49,11 @@ export class EventListener implements AsyncIterable<QmpEvent> {
     const waiter = this.waiters.shift();
     if (waiter) waiter.resolve(ev);
     else if (this.queue.length >= this.maxQueued) {
-      this.end(new QmpProtocolError(`event listener for ${this.describe()} fell behind: ${this.maxQueued} events queued and unread`));
+      this.end(
+        new QmpProtocolError(
+          `event listener for ${this.describe()} fell behind: ${this.maxQueued} events queued and unread`,
+        ),
+      );
     } else this.queue.push(ev);
   }
 

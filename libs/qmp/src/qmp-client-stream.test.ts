@@ -23,7 +23,9 @@ describe('QmpClient over an in-memory stream', () => {
     const connecting = QmpClient.fromStream(stream, { oob: true });
     await tick();
     expect(written).toEqual([]);
-    feed('{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "p"}, "capabilities": ["oob"]}}\r\n');
+    feed(
+      '{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": "p"}, "capabilities": ["oob"]}}\r\n',
+    );
     await tick();
     const neg = JSON.parse(written[0] ?? 'null') as { execute: string; arguments: unknown; id: string };
     expect(neg).toMatchObject({ execute: 'qmp_capabilities', arguments: { enable: ['oob'] } });

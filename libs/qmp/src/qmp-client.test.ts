@@ -72,7 +72,9 @@ describe('QmpClient handshake', () => {
     const e1 = await QmpClient.connect(bad.socketPath).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(QmpConnectError);
     expect((e1 as Error).cause).toBeInstanceOf(QmpProtocolError);
-    const e2 = await QmpClient.connect(silent.socketPath, { handshakeTimeoutMs: 50 }).catch((e: unknown) => e);
+    const e2 = await QmpClient.connect(silent.socketPath, { handshakeTimeoutMs: 50 }).catch(
+      (e: unknown) => e,
+    );
     expect(e2).toBeInstanceOf(QmpConnectError);
     expect((e2 as Error).cause).toBeInstanceOf(QmpTimeoutError);
   });
@@ -121,7 +123,12 @@ describe('QmpClient commands', () => {
     });
     const err = await client.execute('stop').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(QmpCommandError);
-    expect(err).toMatchObject({ code: 'QMP_COMMAND', command: 'stop', errorClass: 'DeviceNotFound', desc: "Device 'x' not found" });
+    expect(err).toMatchObject({
+      code: 'QMP_COMMAND',
+      command: 'stop',
+      errorClass: 'DeviceNotFound',
+      desc: "Device 'x' not found",
+    });
     const missing = await client.execute('nope').catch((e: unknown) => e);
     expect(missing).toMatchObject({ errorClass: 'CommandNotFound' });
   });
@@ -143,7 +150,11 @@ describe('QmpClient commands', () => {
     server.sendRaw(bytes.subarray(15));
     expect(await pa).toEqual({ v: 'é' });
     expect(await pb).toBe(2);
-    expect(await stops.get()).toEqual({ event: 'STOP', data: {}, timestamp: { seconds: 1, microseconds: 2 } });
+    expect(await stops.get()).toEqual({
+      event: 'STOP',
+      data: {},
+      timestamp: { seconds: 1, microseconds: 2 },
+    });
   });
 
   it('times out a command, then drops its late reply and keeps working', async () => {
@@ -231,7 +242,9 @@ describe('QmpClient events', () => {
     server.emitEvent('MIGRATION', { status: 'active' });
     server.emitEvent('MIGRATION', { status: 'completed' });
     expect((await done).data).toEqual({ status: 'completed' });
-    await expect(client.waitForEvent('RESUME', undefined, { timeoutMs: 30 })).rejects.toBeInstanceOf(QmpTimeoutError);
+    await expect(client.waitForEvent('RESUME', undefined, { timeoutMs: 30 })).rejects.toBeInstanceOf(
+      QmpTimeoutError,
+    );
   });
 
   it('gives every subscriber its own copy; a slow one does not block replies', async () => {
@@ -261,7 +274,13 @@ describe('QmpClient events', () => {
 
 describe('QmpClient waitForEvent when never awaited', () => {
   it('does not leave an unhandled rejection behind when the connection closes', async () => {
-    const { client } = await setup({ handlers: { stop: () => { throw new FakeCommandError('GenericError', 'nope'); } } });
+    const { client } = await setup({
+      handlers: {
+        stop: () => {
+          throw new FakeCommandError('GenericError', 'nope');
+        },
+      },
+    });
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => {
       unhandled.push(reason);

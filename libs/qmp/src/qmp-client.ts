@@ -66,7 +66,11 @@ export class QmpClient {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (err) =>
-      this.teardown(new QmpError('QMP_CONNECT', `QMP stream: expected an open connection, got ${err.message}`, { cause: err })),
+      this.teardown(
+        new QmpError('QMP_CONNECT', `QMP stream: expected an open connection, got ${err.message}`, {
+          cause: err,
+        }),
+      ),
     );
     stream.on('close', () => this.teardown(undefined));
     stream.on('end', () => this.teardown(undefined));
@@ -74,12 +78,20 @@ export class QmpClient {
 
   /** Connects to QEMU's QMP unix socket, reads the greeting and negotiates capabilities. */
   static async connect(socketPath: string, opts: QmpConnectOptions = {}): Promise<QmpClient> {
-    const socket = await connectSocket(socketPath, opts.connectTimeoutMs ?? 10_000, opts.retryIntervalMs ?? 50);
+    const socket = await connectSocket(
+      socketPath,
+      opts.connectTimeoutMs ?? 10_000,
+      opts.retryIntervalMs ?? 50,
+    );
     return QmpClient.fromStream(socket, opts, socketPath);
   }
 
   /** Runs the handshake over an already-open stream (a socket, or an in-memory Duplex in tests). */
-  static async fromStream(stream: Duplex, opts: QmpConnectOptions = {}, socketPath?: string): Promise<QmpClient> {
+  static async fromStream(
+    stream: Duplex,
+    opts: QmpConnectOptions = {},
+    socketPath?: string,
+  ): Promise<QmpClient> {
     const client = new QmpClient(stream, opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     try {
       await client.handshake(opts.handshakeTimeoutMs ?? 10_000, opts.oob ?? false);
@@ -87,9 +99,13 @@ export class QmpClient {
     } catch (err) {
       await client.close();
       if (err instanceof QmpConnectError) throw err;
-      throw new QmpConnectError(socketPath, `QMP handshake: expected greeting and negotiation, got ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new QmpConnectError(
+        socketPath,
+        `QMP handshake: expected greeting and negotiation, got ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -109,7 +125,11 @@ export class QmpClient {
   }
 
   /** Sends a command and settles with its `return` value, or a QmpCommandError/Timeout/Interrupted error. */
-  execute<T = unknown>(command: string, args?: Record<string, unknown>, opts: ExecuteOptions = {}): Promise<T> {
+  execute<T = unknown>(
+    command: string,
+    args?: Record<string, unknown>,
+    opts: ExecuteOptions = {},
+  ): Promise<T> {
     if (this.stateValue === 'closed') {
       return Promise.reject(new QmpStateError('closed', 'connected', { command, cause: this.failure }));
     }
@@ -133,7 +153,8 @@ export class QmpClient {
   /** Subscribes to events (all, or those named), each subscriber with its own queue. */
   listen(names?: string | readonly string[], filter?: EventFilter): EventListener {
     const listener = new EventListener(names, filter, (l) => this.listeners.delete(l));
-    if (this.stateValue === 'closed') listener.end(new QmpInterruptedError(`listen(${String(names ?? '*')})`));
+    if (this.stateValue === 'closed')
+      listener.end(new QmpInterruptedError(`listen(${String(names ?? '*')})`));
     else this.listeners.add(listener);
     return listener;
   }
@@ -230,7 +251,8 @@ export class QmpClient {
       p.reject(new QmpInterruptedError(p.command, { cause: failure }));
     }
     this.pending.clear();
-    for (const l of [...this.listeners]) l.end(new QmpInterruptedError('waiting for events', { cause: failure }));
+    for (const l of [...this.listeners])
+      l.end(new QmpInterruptedError('waiting for events', { cause: failure }));
     this.listeners.clear();
     this.stream.destroy();
     this.resolveClosed();

@@ -44,7 +44,8 @@ test('a Readable is paused while more than the limit waits, and resumed as it is
   await new Promise((r) => setImmediate(r));
   expect(src.maxBuffered).toBeLessThanOrEqual(10 * 1024 * 1024);
   let total = 0;
-  while (!(await src.atEnd())) total += (await src.read(Math.min(src.buffered, 1 << 20), 'x')).reduce((n, b) => n + b.length, 0);
+  while (!(await src.atEnd()))
+    total += (await src.read(Math.min(src.buffered, 1 << 20), 'x')).reduce((n, b) => n + b.length, 0);
   expect(total).toBe(12 * 1024 * 1024);
 });
 

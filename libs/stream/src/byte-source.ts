@@ -21,7 +21,10 @@ export class ByteSource {
 
   /** `readAhead`: for a Readable, bytes read ahead of the consumer before it is paused. */
   constructor(input: ByteInput, readAhead?: number) {
-    this.#iter = input instanceof Readable ? readableChunks<Buffer | string>(input, readAhead) : input[Symbol.asyncIterator]();
+    this.#iter =
+      input instanceof Readable
+        ? readableChunks<Buffer | string>(input, readAhead)
+        : input[Symbol.asyncIterator]();
   }
 
   get buffered(): number {
@@ -36,14 +39,20 @@ export class ByteSource {
       try {
         r = await this.#iter.next();
       } catch (err) {
-        throw asStreamError(err, 'STREAM_IO', 'reading the input failed', { offset: this.offset + this.#buffered });
+        throw asStreamError(err, 'STREAM_IO', 'reading the input failed', {
+          offset: this.offset + this.#buffered,
+        });
       }
       if (r.done === true) {
         this.#eof = true;
         return this.#buffered >= n;
       }
       const v = r.value;
-      const b = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      const b = Buffer.isBuffer(v)
+        ? v
+        : typeof v === 'string'
+          ? Buffer.from(v)
+          : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       if (b.length > 0) {
         this.#queue.push(b);
         this.#buffered += b.length;
@@ -89,7 +98,11 @@ export class ByteSource {
     let need = n;
     while (need > 0) {
       if (this.#buffered === 0 && !(await this.fill(1))) {
-        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: `${need} more bytes`, actual: 0 });
+        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, {
+          offset: this.offset,
+          expected: `${need} more bytes`,
+          actual: 0,
+        });
       }
       const got = this.take(Math.min(need, this.#buffered));
       for (const b of got) {
@@ -126,7 +139,11 @@ export class ByteSource {
     let left = n;
     while (left > 0) {
       if (this.#buffered === 0 && !(await this.fill(1))) {
-        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, { offset: this.offset, expected: `${left} more bytes`, actual: 0 });
+        throw new StreamError('STREAM_TRUNCATED', `input ends inside ${what}`, {
+          offset: this.offset,
+          expected: `${left} more bytes`,
+          actual: 0,
+        });
       }
       const step = Math.min(left, this.#buffered);
       this.take(step);

@@ -14,7 +14,12 @@ describe('crc32', () => {
     for (const cut of [0, 1, 7, 63, 4096, 999_999]) {
       expect(crc32(data.subarray(cut), crc32(data.subarray(0, cut)))).toBe(zlibCrc(data));
     }
-    for (const [from, to] of [[3, 3], [5, 6], [13, 200], [1, (1 << 20) - 1]] as const) {
+    for (const [from, to] of [
+      [3, 3],
+      [5, 6],
+      [13, 200],
+      [1, (1 << 20) - 1],
+    ] as const) {
       expect(crc32(data.subarray(from, to), 0x89abcdef)).toBe(zlibCrc(data.subarray(from, to), 0x89abcdef));
     }
   });
@@ -27,7 +32,9 @@ describe('crc32', () => {
   });
 
   it('the addon refuses what is not a Uint8Array, a previous crc that is not a number, and one outside 0..2^32-1', () => {
-    const addon = createRequire(import.meta.url)('@xlkit/stream/crc32-addon') as { crc32: (...args: unknown[]) => number };
+    const addon = createRequire(import.meta.url)('@xlkit/stream/crc32-addon') as {
+      crc32: (...args: unknown[]) => number;
+    };
     expect(() => addon.crc32('123456789')).toThrow(TypeError);
     expect(() => addon.crc32(new Uint16Array(4))).toThrow(TypeError);
     expect(() => addon.crc32()).toThrow(TypeError);

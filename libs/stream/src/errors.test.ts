@@ -2,7 +2,11 @@ import { expect, test } from 'vitest';
 import { StreamError, asStreamError } from './errors.js';
 
 test('message is one line: code, byte offset, what, expected vs got', () => {
-  const e = new StreamError('STREAM_BAD_VERSION', 'unsupported stream version', { offset: 8, expected: 2, actual: 3 });
+  const e = new StreamError('STREAM_BAD_VERSION', 'unsupported stream version', {
+    offset: 8,
+    expected: 2,
+    actual: 3,
+  });
   expect(e.message).toBe('STREAM_BAD_VERSION at byte 8: unsupported stream version; expected 2, got 3');
   expect(e).toMatchObject({ code: 'STREAM_BAD_VERSION', offset: 8, expected: 2, actual: 3 });
 });

@@ -51,11 +51,17 @@ export class StreamError extends Error {
   constructor(code: StreamErrorCode, what: string, details: StreamErrorDetails = {}) {
     const parts = [what];
     if (details.expected !== undefined || details.actual !== undefined) {
-      parts.push(`expected ${details.expected === undefined ? '?' : show(details.expected)}, got ${details.actual === undefined ? '?' : show(details.actual)}`);
+      parts.push(
+        `expected ${details.expected === undefined ? '?' : show(details.expected)}, got ${details.actual === undefined ? '?' : show(details.actual)}`,
+      );
     }
-    if (details.recordType !== undefined) parts.push(`record type 0x${details.recordType.toString(16).padStart(8, '0')}`);
+    if (details.recordType !== undefined)
+      parts.push(`record type 0x${details.recordType.toString(16).padStart(8, '0')}`);
     const where = details.offset === undefined ? code : `${code} at byte ${details.offset}`;
-    super(`${where}: ${parts.join('; ')}`, details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      `${where}: ${parts.join('; ')}`,
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.code = code;
     this.offset = details.offset;
     this.recordType = details.recordType;
@@ -65,7 +71,15 @@ export class StreamError extends Error {
 }
 
 /** Turn anything thrown by a parser or I/O into a StreamError (StreamErrors pass through). */
-export function asStreamError(err: unknown, code: StreamErrorCode, what: string, details: StreamErrorDetails = {}): StreamError {
+export function asStreamError(
+  err: unknown,
+  code: StreamErrorCode,
+  what: string,
+  details: StreamErrorDetails = {},
+): StreamError {
   if (err instanceof StreamError) return err;
-  return new StreamError(code, `${what}: ${err instanceof Error ? err.message : String(err)}`, { ...details, cause: err });
+  return new StreamError(code, `${what}: ${err instanceof Error ? err.message : String(err)}`, {
+    ...details,
+    cause: err,
+  });
 }

@@ -12,7 +12,9 @@ describe('stream fuzz tests (bounded pass)', () => {
       const codes = new Map<string, number>();
       let n = 0;
       for (const [name, m] of systematicMutations(entry.bytes)) {
-        const code = await checkCase(m, [], entry.checkpointed).catch((e: unknown) => { throw new Error(`${entry.name} ${name}: ${String(e)}`); });
+        const code = await checkCase(m, [], entry.checkpointed).catch((e: unknown) => {
+          throw new Error(`${entry.name} ${name}: ${String(e)}`);
+        });
         codes.set(code, (codes.get(code) ?? 0) + 1);
         if (name.startsWith('truncate@')) expect(code, name).toBe('STREAM_TRUNCATED');
         n++;
@@ -30,7 +32,9 @@ describe('stream fuzz tests (bounded pass)', () => {
       const e = entries[i % entries.length]!;
       const m = randomMutation(e.bytes, rand);
       const cuts = Array.from({ length: Math.floor(rand() * 5) }, () => Math.floor(rand() * m.length));
-      await expect(checkCase(m, cuts, e.checkpointed), `seed ${seed} case ${i}`).resolves.toBeTypeOf('string');
+      await expect(checkCase(m, cuts, e.checkpointed), `seed ${seed} case ${i}`).resolves.toBeTypeOf(
+        'string',
+      );
     }
   });
 });

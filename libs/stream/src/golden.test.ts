@@ -26,12 +26,22 @@ describe('golden streams built from the spec tables', () => {
 
   test('Xen save file: xl header + config + header + EMULATOR_CONTEXT + END', async () => {
     const blob = Buffer.from('QEVM device state');
-    const bytes = Buffer.concat([B.xlHeader('{"c_info":{"name":"vm1"}}'), B.streamHeader(), B.emulatorContext(blob), B.end()]);
+    const bytes = Buffer.concat([
+      B.xlHeader('{"c_info":{"name":"vm1"}}'),
+      B.streamHeader(),
+      B.emulatorContext(blob),
+      B.end(),
+    ]);
     expect(bytes.subarray(32, 36).toString('hex')).toBe('04030201');
     const d = await decodeAll(pieces(bytes, []));
     expect(d.xlConfig).toEqual({ c_info: { name: 'vm1' } });
     expect(d.records).toEqual([
-      { name: 'EMULATOR_CONTEXT', offset: 48 + 4 + 26 + 16, length: 8 + blob.length, ram: blob.toString('hex') },
+      {
+        name: 'EMULATOR_CONTEXT',
+        offset: 48 + 4 + 26 + 16,
+        length: 8 + blob.length,
+        ram: blob.toString('hex'),
+      },
       { name: 'END', offset: 48 + 4 + 26 + 16 + 8 + 32, length: 0, summary: 'null' },
     ]);
   });
@@ -39,8 +49,20 @@ describe('golden streams built from the spec tables', () => {
   test('xlkit stream with phases, domain info and RAM', async () => {
     const ram = B.pattern(10_000);
     const d = await decodeAll(pieces(B.fullStream(ram, 4096), []));
-    expect(d.records.map((r) => r.name)).toEqual(['PHASE', 'DOMAIN_INFO', 'PHASE', 'RAM_CHUNK', 'RAM_CHUNK', 'RAM_CHUNK', 'RAM_END', 'END']);
-    const got = d.records.filter((r) => r.name === 'RAM_CHUNK').map((r) => r.ram).join('');
+    expect(d.records.map((r) => r.name)).toEqual([
+      'PHASE',
+      'DOMAIN_INFO',
+      'PHASE',
+      'RAM_CHUNK',
+      'RAM_CHUNK',
+      'RAM_CHUNK',
+      'RAM_END',
+      'END',
+    ]);
+    const got = d.records
+      .filter((r) => r.name === 'RAM_CHUNK')
+      .map((r) => r.ram)
+      .join('');
     expect(got).toBe(ram.toString('hex'));
   });
 
@@ -69,7 +91,12 @@ describe('golden streams built from the spec tables', () => {
     await w.writeStreamHeader();
     await w.writeRecord('EMULATOR_CONTEXT', { emulatorId: 2, index: 0, data: Buffer.from('abc') });
     await w.end();
-    const expected = Buffer.concat([B.xlHeader('{"c_info":{"name":"vm1"}}'), B.streamHeader(), B.emulatorContext(Buffer.from('abc')), B.end()]);
+    const expected = Buffer.concat([
+      B.xlHeader('{"c_info":{"name":"vm1"}}'),
+      B.streamHeader(),
+      B.emulatorContext(Buffer.from('abc')),
+      B.end(),
+    ]);
     expect(sink.bytes.equals(expected)).toBe(true);
   });
 
@@ -77,7 +104,11 @@ describe('golden streams built from the spec tables', () => {
     for (let n = 0; n < 8; n++) {
       const bytes = Buffer.concat([B.streamHeader(), B.emulatorContext(Buffer.alloc(n, 0xaa)), B.end()]);
       expect(await outcome(bytes)).toBe('ok');
-      const bad = Buffer.concat([B.streamHeader(), B.record(B.T.EMULATOR_CONTEXT, Buffer.concat([B.emu(), Buffer.alloc(n, 0xaa)]), 1), B.end()]);
+      const bad = Buffer.concat([
+        B.streamHeader(),
+        B.record(B.T.EMULATOR_CONTEXT, Buffer.concat([B.emu(), Buffer.alloc(n, 0xaa)]), 1),
+        B.end(),
+      ]);
       expect(await outcome(bad)).toBe((8 + n) % 8 === 0 ? 'ok' : 'STREAM_BAD_PADDING');
     }
   });

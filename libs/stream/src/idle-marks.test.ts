@@ -17,7 +17,18 @@ async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
 
 describe('withIdleMarks', () => {
   it('marks each gap longer than the threshold once, and nothing where items come quickly', async () => {
-    const got = await collect(withIdleMarks(timed([[0, 'a'], [0, 'b'], [60, 'c'], [0, 'd'], [120, 'e']]), 25));
+    const got = await collect(
+      withIdleMarks(
+        timed([
+          [0, 'a'],
+          [0, 'b'],
+          [60, 'c'],
+          [0, 'd'],
+          [120, 'e'],
+        ]),
+        25,
+      ),
+    );
     expect(got).toEqual(['a', 'b', IDLE, 'c', 'd', IDLE, 'e']);
   });
 

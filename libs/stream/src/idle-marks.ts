@@ -8,9 +8,13 @@
  */
 export const IDLE: unique symbol = Symbol('idle');
 
-export async function* withIdleMarks<T>(input: AsyncIterable<T> | Iterable<T>, ms: number): AsyncGenerator<T | typeof IDLE> {
+export async function* withIdleMarks<T>(
+  input: AsyncIterable<T> | Iterable<T>,
+  ms: number,
+): AsyncGenerator<T | typeof IDLE> {
   if (!(ms > 0)) throw new RangeError(`withIdleMarks: expected a positive number of milliseconds, got ${ms}`);
-  const it: AsyncIterator<T> | Iterator<T> = Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
+  const it: AsyncIterator<T> | Iterator<T> =
+    Symbol.asyncIterator in input ? input[Symbol.asyncIterator]() : input[Symbol.iterator]();
   let finished = false;
   let outstanding = false;
   try {

@@ -14,7 +14,9 @@ export interface ChunkStats {
 }
 
 export async function* readableChunks<T extends Buffer | string = Buffer>(
-  r: Readable, limit = 8 * 1024 * 1024, stats?: ChunkStats,
+  r: Readable,
+  limit = 8 * 1024 * 1024,
+  stats?: ChunkStats,
 ): AsyncGenerator<T> {
   const queue: T[] = [];
   let head = 0;

@@ -26,7 +26,13 @@ describe('reader checks (Xen note section 8.4)', () => {
     ['optional_data_len < 4', xlWith((b) => b.writeUInt32LE(3, 44)), 'STREAM_BAD_CONFIG'],
     ['optional_data_len huge', xlWith((b) => b.writeUInt32LE(0xffffffff, 44)), 'STREAM_TOO_LONG'],
     ['config length too big', xlWith((b) => b.writeUInt32LE(100, 48)), 'STREAM_BAD_CONFIG'],
-    ['config missing NUL', xlWith((b) => { b[b.length - 1] = 0x20; }), 'STREAM_BAD_CONFIG'],
+    [
+      'config missing NUL',
+      xlWith((b) => {
+        b[b.length - 1] = 0x20;
+      }),
+      'STREAM_BAD_CONFIG',
+    ],
     ['config not JSON', xlWith(() => undefined, '{nope'), 'STREAM_BAD_CONFIG'],
     ['ident bit', cat(Buffer.from('LibxlFmu'), H.subarray(8), E), 'STREAM_BAD_IDENT'],
     ['version 1', cat(B.streamHeader(1), E), 'STREAM_BAD_VERSION'],
@@ -49,7 +55,11 @@ describe('reader checks (Xen note section 8.4)', () => {
     ['CHECKPOINT_END outside checkpoint', cat(H, B.record(4), E), 'STREAM_UNEXPECTED_RECORD'],
     ['CHECKPOINT_STATE length 0', cat(H, B.record(5), E), 'STREAM_BAD_LENGTH'],
     ['xenstore empty key', cat(H, B.record(2, cat(B.emu(), Buffer.from('\0v\0'))), E), 'STREAM_BAD_RECORD'],
-    ['xenstore absolute key', cat(H, B.record(2, cat(B.emu(), Buffer.from('/k\0v\0'))), E), 'STREAM_BAD_RECORD'],
+    [
+      'xenstore absolute key',
+      cat(H, B.record(2, cat(B.emu(), Buffer.from('/k\0v\0'))), E),
+      'STREAM_BAD_RECORD',
+    ],
     ['xenstore odd strings', cat(H, B.record(2, cat(B.emu(), Buffer.from('k\0'))), E), 'STREAM_BAD_RECORD'],
     ['xenstore no final NUL', cat(H, B.record(2, cat(B.emu(), Buffer.from('k\0v'))), E), 'STREAM_BAD_RECORD'],
     ['xenstore valid', cat(H, B.record(2, cat(B.emu(), Buffer.from('physmap/1/name\0ram\0'))), E), 'ok'],
@@ -59,22 +69,100 @@ describe('reader checks (Xen note section 8.4)', () => {
     ['phase repeated', cat(H, B.phase(1), B.phase(1), E), 'STREAM_PHASE_ORDER'],
     ['domain info outside phase 1', cat(H, B.domainInfo(), E), 'STREAM_PHASE_ORDER'],
     ['domain info twice', cat(H, B.phase(1), B.domainInfo(), B.domainInfo(), E), 'STREAM_UNEXPECTED_RECORD'],
-    ['domain info bad field', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, vcpus: 0 }), E), 'STREAM_BAD_RECORD'],
-    ['domain info exact memory', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 8192 }), E), 'ok'],
-    ['domain info memoryBytes below memoryMiB', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 63 * 1048576 }), E), 'STREAM_BAD_RECORD'],
-    ['domain info memoryBytes a MiB over', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 65 * 1048576 }), E), 'STREAM_BAD_RECORD'],
-    ['domain info memoryBytes not whole pages', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 100 }), E), 'STREAM_BAD_RECORD'],
-    ['domain info memoryBytes not QEMU 8 KiB granules', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 4096 }), E), 'STREAM_BAD_RECORD'],
-    ['domain info memoryBytes not a number', cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: '64M' }), E), 'STREAM_BAD_RECORD'],
+    [
+      'domain info bad field',
+      cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, vcpus: 0 }), E),
+      'STREAM_BAD_RECORD',
+    ],
+    [
+      'domain info exact memory',
+      cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 8192 }), E),
+      'ok',
+    ],
+    [
+      'domain info memoryBytes below memoryMiB',
+      cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 63 * 1048576 }), E),
+      'STREAM_BAD_RECORD',
+    ],
+    [
+      'domain info memoryBytes a MiB over',
+      cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 65 * 1048576 }), E),
+      'STREAM_BAD_RECORD',
+    ],
+    [
+      'domain info memoryBytes not whole pages',
+      cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 100 }), E),
+      'STREAM_BAD_RECORD',
+    ],
+    [
+      'domain info memoryBytes not QEMU 8 KiB granules',
+      cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: 64 * 1048576 + 4096 }), E),
+      'STREAM_BAD_RECORD',
+    ],
+    [
+      'domain info memoryBytes not a number',
+      cat(H, B.phase(1), B.domainInfo({ ...B.DOMAIN_INFO_JSON, memoryBytes: '64M' }), E),
+      'STREAM_BAD_RECORD',
+    ],
     ['RAM chunk before phase 3', cat(H, ...B.ramStream(ram, 4096), E), 'STREAM_PHASE_ORDER'],
-    ['RAM without RAM_END', cat(H, B.phase(3), ...B.ramStream(ram, 4096).slice(0, 2), E), 'STREAM_RAM_INCOMPLETE'],
-    ['RAM_END without chunks', cat(H, B.phase(3), ...B.ramStream(ram, 4096).slice(2), E), 'STREAM_UNEXPECTED_RECORD'],
-    ['chunks swapped', (() => { const r = B.ramStream(ram, 1000); return cat(H, B.phase(3), r[1]!, r[0]!, ...r.slice(2), E); })(), 'STREAM_BAD_OFFSET'],
-    ['chunk duplicated', (() => { const r = B.ramStream(ram, 1000); return cat(H, B.phase(3), r[0]!, r[0]!, ...r.slice(1), E); })(), 'STREAM_BAD_OFFSET'],
-    ['chunk missing', (() => { const r = B.ramStream(ram, 1000); return cat(H, B.phase(3), r[0]!, ...r.slice(2), E); })(), 'STREAM_BAD_OFFSET'],
-    ['last chunk missing', (() => { const r = B.ramStream(ram, 1000); return cat(H, B.phase(3), ...r.slice(0, 4), r[5]!, E); })(), 'STREAM_DIGEST'],
-    ['record inside RAM stream', (() => { const r = B.ramStream(ram, 1000); return cat(H, B.phase(3), r[0]!, B.emulatorContext(Buffer.alloc(1)), ...r.slice(1), E); })(), 'STREAM_UNEXPECTED_RECORD'],
-    ['chunk after RAM_END', (() => { const r = B.ramStream(ram, 1000); return cat(H, B.phase(3), ...r, r[0]!, E); })(), 'STREAM_UNEXPECTED_RECORD'],
+    [
+      'RAM without RAM_END',
+      cat(H, B.phase(3), ...B.ramStream(ram, 4096).slice(0, 2), E),
+      'STREAM_RAM_INCOMPLETE',
+    ],
+    [
+      'RAM_END without chunks',
+      cat(H, B.phase(3), ...B.ramStream(ram, 4096).slice(2), E),
+      'STREAM_UNEXPECTED_RECORD',
+    ],
+    [
+      'chunks swapped',
+      (() => {
+        const r = B.ramStream(ram, 1000);
+        return cat(H, B.phase(3), r[1]!, r[0]!, ...r.slice(2), E);
+      })(),
+      'STREAM_BAD_OFFSET',
+    ],
+    [
+      'chunk duplicated',
+      (() => {
+        const r = B.ramStream(ram, 1000);
+        return cat(H, B.phase(3), r[0]!, r[0]!, ...r.slice(1), E);
+      })(),
+      'STREAM_BAD_OFFSET',
+    ],
+    [
+      'chunk missing',
+      (() => {
+        const r = B.ramStream(ram, 1000);
+        return cat(H, B.phase(3), r[0]!, ...r.slice(2), E);
+      })(),
+      'STREAM_BAD_OFFSET',
+    ],
+    [
+      'last chunk missing',
+      (() => {
+        const r = B.ramStream(ram, 1000);
+        return cat(H, B.phase(3), ...r.slice(0, 4), r[5]!, E);
+      })(),
+      'STREAM_DIGEST',
+    ],
+    [
+      'record inside RAM stream',
+      (() => {
+        const r = B.ramStream(ram, 1000);
+        return cat(H, B.phase(3), r[0]!, B.emulatorContext(Buffer.alloc(1)), ...r.slice(1), E);
+      })(),
+      'STREAM_UNEXPECTED_RECORD',
+    ],
+    [
+      'chunk after RAM_END',
+      (() => {
+        const r = B.ramStream(ram, 1000);
+        return cat(H, B.phase(3), ...r, r[0]!, E);
+      })(),
+      'STREAM_UNEXPECTED_RECORD',
+    ],
   ];
   test.each(cases)('%s', async (_name, bytes, expected) => {
     expect(await outcome(bytes)).toBe(expected);
@@ -103,7 +191,13 @@ describe('reader checks (Xen note section 8.4)', () => {
   });
 
   test('xlHeader "required" reports a bad magic even in the first bytes', async () => {
-    expect(await outcome(xlWith((b) => B.flip(b, 5)), [], { xlHeader: 'required' })).toBe('STREAM_BAD_MAGIC');
+    expect(
+      await outcome(
+        xlWith((b) => B.flip(b, 5)),
+        [],
+        { xlHeader: 'required' },
+      ),
+    ).toBe('STREAM_BAD_MAGIC');
   });
 
   test('checkpointed streams accept CHECKPOINT_END', async () => {
@@ -119,7 +213,9 @@ describe('reader checks (Xen note section 8.4)', () => {
   });
 
   test('trailing "leave" keeps the bytes after END for the caller', async () => {
-    const r = readStream(pieces(cat(H, E, Buffer.from('domain is yours')), [5, 20, 30]), { trailing: 'leave' });
+    const r = readStream(pieces(cat(H, E, Buffer.from('domain is yours')), [5, 20, 30]), {
+      trailing: 'leave',
+    });
     for await (const rec of r) expect(rec.name).toBe('END');
     const rest: Buffer[] = [];
     for await (const b of r.remainder()) rest.push(b);
@@ -128,7 +224,9 @@ describe('reader checks (Xen note section 8.4)', () => {
 
   test('unknown optional records are reported to onSkip', async () => {
     const seen: number[] = [];
-    const r = readStream(pieces(cat(H, B.record(0xd84c0042, Buffer.alloc(3)), E), []), { onSkip: (s) => seen.push(s.type) });
+    const r = readStream(pieces(cat(H, B.record(0xd84c0042, Buffer.alloc(3)), E), []), {
+      onSkip: (s) => seen.push(s.type),
+    });
     for await (const _ of r) void _;
     expect(seen).toEqual([0xd84c0042]);
   });

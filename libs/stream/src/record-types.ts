@@ -66,7 +66,10 @@ export function codecForType(type: number): RecordCodec<unknown> | undefined {
 
 /** Name of a known type, or a hex description of an unknown one. */
 export function recordTypeName(type: number): string {
-  return BY_TYPE.get(type)?.name ?? `${isOptionalType(type) ? 'UNKNOWN_OPTIONAL' : 'UNKNOWN'}(0x${type.toString(16).padStart(8, '0')})`;
+  return (
+    BY_TYPE.get(type)?.name ??
+    `${isOptionalType(type) ? 'UNKNOWN_OPTIONAL' : 'UNKNOWN'}(0x${type.toString(16).padStart(8, '0')})`
+  );
 }
 
 /** A decoded record as the reader yields it. */

@@ -18,7 +18,10 @@ export class Sink {
     for (const w of waiters) w();
   };
 
-  constructor(readonly writable: Writable, readonly budget = 0) {
+  constructor(
+    readonly writable: Writable,
+    readonly budget = 0,
+  ) {
     writable.on('error', (err) => {
       this.#failure ??= err;
       this.#wake();
@@ -64,7 +67,9 @@ export class Sink {
   #check(): void {
     // A failed write destroys the stream before 'error' is emitted: errored has the cause.
     const failure = this.#failure ?? this.writable.errored ?? undefined;
-    if (failure !== undefined) throw new StreamError('STREAM_IO', 'writing the stream failed', { cause: failure });
-    if (this.writable.destroyed || this.writable.writableEnded) throw new StreamError('STREAM_IO', 'the output is closed');
+    if (failure !== undefined)
+      throw new StreamError('STREAM_IO', 'writing the stream failed', { cause: failure });
+    if (this.writable.destroyed || this.writable.writableEnded)
+      throw new StreamError('STREAM_IO', 'the output is closed');
   }
 }

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import {
-  RAM_CHUNK_HEADER_SIZE, RAM_END_SIZE, RECORD_HEADER_SIZE, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, XL_MAGIC,
+  RAM_CHUNK_HEADER_SIZE,
+  RAM_END_SIZE,
+  RECORD_HEADER_SIZE,
+  STREAM_HEADER_SIZE,
+  XL_HEADER_FIXED_SIZE,
+  XL_MAGIC,
 } from './constants.js';
 import { RECORD_CODECS } from './record-types.js';
 import { STRUCT_SIZES } from './structs.js';
@@ -27,7 +32,9 @@ describe('SPEC.md matches the code', () => {
 
   test('every record type in the table is in SPEC.md section 4.1 with its number', () => {
     for (const codec of Object.values(RECORD_CODECS)) {
-      expect(spec).toContain(`| 0x${codec.type.toString(16).toUpperCase().padStart(8, '0')} | ${codec.name} |`);
+      expect(spec).toContain(
+        `| 0x${codec.type.toString(16).toUpperCase().padStart(8, '0')} | ${codec.name} |`,
+      );
     }
   });
 
@@ -40,15 +47,25 @@ describe('SPEC.md matches the code', () => {
       const c = RECORD_CODECS[r.name as keyof typeof RECORD_CODECS];
       const [min, max = min] = r.length.split('..').map(bytes);
       expect({ name: r.name, min, max }).toEqual({ name: r.name, min: c.minLength, max: c.maxLength });
-      expect({ name: r.name, phase: r.phase }).toEqual({ name: r.name, phase: c.phase === undefined ? 'any' : String(c.phase) });
+      expect({ name: r.name, phase: r.phase }).toEqual({
+        name: r.name,
+        phase: c.phase === undefined ? 'any' : String(c.phase),
+      });
       expect({ name: r.name, once: r.once }).toEqual({ name: r.name, once: c.maxCount === 1 ? 'yes' : 'no' });
-      expect({ name: r.name, inRam: r.inRam }).toEqual({ name: r.name, inRam: c.duringRam === true ? 'yes' : 'no' });
+      expect({ name: r.name, inRam: r.inRam }).toEqual({
+        name: r.name,
+        inRam: c.duringRam === true ? 'yes' : 'no',
+      });
     }
   });
 
   test('every JSON record has a schema subsection in 4.4, and only those are JSON in table 4.1', () => {
     const json = ['DOMAIN_INFO', 'MIGRATION_HELLO', 'MIGRATION_ERROR', 'DISK_PLAN', 'DISK_EXPORTS'];
-    expect(tableRows().filter((r) => r.body.startsWith('JSON')).map((r) => r.name)).toEqual(json);
+    expect(
+      tableRows()
+        .filter((r) => r.body.startsWith('JSON'))
+        .map((r) => r.name),
+    ).toEqual(json);
     for (const name of json) expect(spec).toMatch(new RegExp(`^#### 4\\.4\\.\\d ${name}$`, 'm'));
   });
 
@@ -62,14 +79,33 @@ describe('SPEC.md matches the code', () => {
   });
 });
 
-interface Row { type: number; name: string; length: string; phase: string; once: string; inRam: string; body: string }
+interface Row {
+  type: number;
+  name: string;
+  length: string;
+  phase: string;
+  once: string;
+  inRam: string;
+  body: string;
+}
 
 /** The rows of table 4.1. */
 function tableRows(): Row[] {
   const rows: Row[] = [];
   for (const line of spec.split('\n')) {
-    const m = /^\| 0x([0-9A-F]{8}) \| (\w+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| (.+) \|$/.exec(line);
-    if (m) rows.push({ type: Number.parseInt(m[1] as string, 16), name: m[2] as string, length: (m[3] as string).trim(), phase: (m[4] as string).trim(), once: (m[5] as string).trim(), inRam: (m[6] as string).trim(), body: (m[7] as string).trim() });
+    const m = /^\| 0x([0-9A-F]{8}) \| (\w+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| ([^|]+) \| (.+) \|$/.exec(
+      line,
+    );
+    if (m)
+      rows.push({
+        type: Number.parseInt(m[1] as string, 16),
+        name: m[2] as string,
+        length: (m[3] as string).trim(),
+        phase: (m[4] as string).trim(),
+        once: (m[5] as string).trim(),
+        inRam: (m[6] as string).trim(),
+        body: (m[7] as string).trim(),
+      });
   }
   return rows;
 }

@@ -20,13 +20,24 @@ export function encodeStreamHeader(h: StreamHeader = { version: STREAM_VERSION, 
 export function decodeStreamHeader(buf: Buffer, at = 0): StreamHeader {
   const f = decodeStreamHeaderFields(buf, at);
   if (f.ident !== STREAM_IDENT) {
-    throw new StreamError('STREAM_BAD_IDENT', 'bad stream ident', { offset: at, expected: `0x${STREAM_IDENT.toString(16)}`, actual: `0x${f.ident.toString(16)}` });
+    throw new StreamError('STREAM_BAD_IDENT', 'bad stream ident', {
+      offset: at,
+      expected: `0x${STREAM_IDENT.toString(16)}`,
+      actual: `0x${f.ident.toString(16)}`,
+    });
   }
   if (f.version !== STREAM_VERSION) {
-    throw new StreamError('STREAM_BAD_VERSION', 'unsupported stream version', { offset: at + 8, expected: STREAM_VERSION, actual: f.version });
+    throw new StreamError('STREAM_BAD_VERSION', 'unsupported stream version', {
+      offset: at + 8,
+      expected: STREAM_VERSION,
+      actual: f.version,
+    });
   }
   if (f.options !== 0) {
-    const what = (f.options & STREAM_OPTION_BIG_ENDIAN) !== 0 ? 'big-endian streams are not supported' : 'legacy or reserved option bits set';
+    const what =
+      (f.options & STREAM_OPTION_BIG_ENDIAN) !== 0
+        ? 'big-endian streams are not supported'
+        : 'legacy or reserved option bits set';
     throw new StreamError('STREAM_BAD_OPTIONS', what, { offset: at + 12, expected: 0, actual: f.options });
   }
   return { version: f.version, options: f.options };

@@ -3,7 +3,13 @@
  * iterator, with every check of SPEC.md applied as the bytes arrive.
  */
 import {
-  RECORD_HEADER_SIZE, RECORD_LENGTH_MAX, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE, XL_MAGIC, isOptionalType, paddedLength,
+  RECORD_HEADER_SIZE,
+  RECORD_LENGTH_MAX,
+  STREAM_HEADER_SIZE,
+  XL_HEADER_FIXED_SIZE,
+  XL_MAGIC,
+  isOptionalType,
+  paddedLength,
 } from './constants.js';
 import { ByteSource, type ByteInput } from './byte-source.js';
 import { crc32 } from './crc32.js';
@@ -84,16 +90,23 @@ export class StreamReader {
     if (this.#headers !== undefined) return this.#headers;
     let xlHeader: XlHeader | undefined;
     const mode = this.#opts.xlHeader;
-    const looksXl = mode === 'required' || (mode === 'auto' && (await this.#src.peek(8)).equals(XL_MAGIC.subarray(0, 8)));
+    const looksXl =
+      mode === 'required' || (mode === 'auto' && (await this.#src.peek(8)).equals(XL_MAGIC.subarray(0, 8)));
     if (looksXl) {
       const fixedAt = this.#src.offset;
-      const fixed = decodeXlFixedHeader(await this.#src.readContiguous(XL_HEADER_FIXED_SIZE, 'the xl header'), fixedAt);
+      const fixed = decodeXlFixedHeader(
+        await this.#src.readContiguous(XL_HEADER_FIXED_SIZE, 'the xl header'),
+        fixedAt,
+      );
       const dataAt = this.#src.offset;
       const data = await this.#src.readContiguous(fixed.optionalDataLen, 'the xl header optional data');
       xlHeader = decodeXlOptionalData(fixed, data, dataAt);
     }
     const at = this.#src.offset;
-    const streamHeader = decodeStreamHeader(await this.#src.readContiguous(STREAM_HEADER_SIZE, 'the stream header'), at);
+    const streamHeader = decodeStreamHeader(
+      await this.#src.readContiguous(STREAM_HEADER_SIZE, 'the stream header'),
+      at,
+    );
     this.#headers = { xlHeader, streamHeader };
     return this.#headers;
   }
@@ -105,34 +118,70 @@ export class StreamReader {
     for (;;) {
       const at = this.#src.offset;
       if (!(await this.#src.fill(RECORD_HEADER_SIZE))) {
-        throw new StreamError('STREAM_TRUNCATED', this.#src.buffered === 0 ? 'input ends before the END record' : 'input ends inside a record header', {
-          offset: at, expected: 'END record', actual: 'end of input',
-        });
+        throw new StreamError(
+          'STREAM_TRUNCATED',
+          this.#src.buffered === 0 ? 'input ends before the END record' : 'input ends inside a record header',
+          {
+            offset: at,
+            expected: 'END record',
+            actual: 'end of input',
+          },
+        );
       }
-      const { type, length } = decodeRecordHeader(await this.#src.readContiguous(RECORD_HEADER_SIZE, 'a record header'), at);
+      const { type, length } = decodeRecordHeader(
+        await this.#src.readContiguous(RECORD_HEADER_SIZE, 'a record header'),
+        at,
+      );
       if (length > this.#opts.maxRecordLength) {
-        throw new StreamError('STREAM_TOO_LONG', 'record body longer than the cap', { offset: at, recordType: type, expected: `<= ${this.#opts.maxRecordLength}`, actual: length });
+        throw new StreamError('STREAM_TOO_LONG', 'record body longer than the cap', {
+          offset: at,
+          recordType: type,
+          expected: `<= ${this.#opts.maxRecordLength}`,
+          actual: length,
+        });
       }
       const codec = codecForType(type);
       const padded = paddedLength(length);
       if (codec === undefined) {
         if (!isOptionalType(type)) {
-          throw new StreamError('STREAM_UNKNOWN_RECORD', 'unknown mandatory record type', { offset: at, recordType: type });
+          throw new StreamError('STREAM_UNKNOWN_RECORD', 'unknown mandatory record type', {
+            offset: at,
+            recordType: type,
+          });
         }
-        if (this.#state.ended) throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record after END', { offset: at, recordType: type });
+        if (this.#state.ended)
+          throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record after END', {
+            offset: at,
+            recordType: type,
+          });
         await this.#src.skip(padded, 'an optional record');
         this.#opts.onSkip?.({ type, offset: at, length });
         continue;
       }
       if (length < codec.minLength || length > codec.maxLength) {
-        const expected = codec.minLength === codec.maxLength ? codec.minLength : `${codec.minLength}..${codec.maxLength}`;
-        throw new StreamError('STREAM_BAD_LENGTH', `bad ${codec.name} length`, { offset: at, recordType: type, expected, actual: length });
+        const expected =
+          codec.minLength === codec.maxLength ? codec.minLength : `${codec.minLength}..${codec.maxLength}`;
+        throw new StreamError('STREAM_BAD_LENGTH', `bad ${codec.name} length`, {
+          offset: at,
+          recordType: type,
+          expected,
+          actual: length,
+        });
       }
       this.#state.beforeBody(codec, at);
       const ctx: DecodeContext = {};
-      const body = length === 0 ? [] : await this.#src.read(length, `a ${codec.name} record`, crcVisitor(codec.crc32From, ctx));
+      const body =
+        length === 0
+          ? []
+          : await this.#src.read(length, `a ${codec.name} record`, crcVisitor(codec.crc32From, ctx));
       await this.#checkPadding(padded - length, at + RECORD_HEADER_SIZE + length, type);
-      const rec = { name: codec.name, type, offset: at, length, value: codec.decode(body, length, at + RECORD_HEADER_SIZE, ctx) } as StreamRecord;
+      const rec = {
+        name: codec.name,
+        type,
+        offset: at,
+        length,
+        value: codec.decode(body, length, at + RECORD_HEADER_SIZE, ctx),
+      } as StreamRecord;
       this.#state.afterBody(rec);
       if (rec.name === 'END') await this.#finish();
       else if (this.intercept?.(rec) === true) continue;
@@ -144,14 +193,24 @@ export class StreamReader {
     if (n === 0) return;
     const pad = await this.#src.readContiguous(n, 'record padding');
     for (let i = 0; i < n; i++) {
-      if (pad[i] !== 0) throw new StreamError('STREAM_BAD_PADDING', 'non-zero padding byte', { offset: at + i, recordType: type, expected: 0, actual: pad[i] ?? 0 });
+      if (pad[i] !== 0)
+        throw new StreamError('STREAM_BAD_PADDING', 'non-zero padding byte', {
+          offset: at + i,
+          recordType: type,
+          expected: 0,
+          actual: pad[i] ?? 0,
+        });
     }
   }
 
   async #finish(): Promise<void> {
     this.#done = true;
     if (this.#opts.trailing === 'error' && !(await this.#src.atEnd())) {
-      throw new StreamError('STREAM_TRAILING_DATA', 'bytes after the END record', { offset: this.#src.offset, expected: 'end of input', actual: `${this.#src.buffered}+ bytes` });
+      throw new StreamError('STREAM_TRAILING_DATA', 'bytes after the END record', {
+        offset: this.#src.offset,
+        expected: 'end of input',
+        actual: `${this.#src.buffered}+ bytes`,
+      });
     }
   }
 
@@ -180,11 +239,20 @@ export class StreamReader {
     for (;;) {
       const rec = await this.next();
       if (rec === null || rec.name === 'END') {
-        throw new StreamError('STREAM_RAM_INCOMPLETE', 'stream ended without a RAM stream', { offset: rec?.offset ?? this.offset, expected: 'RAM_CHUNK', actual: rec?.name ?? 'end of input' });
+        throw new StreamError('STREAM_RAM_INCOMPLETE', 'stream ended without a RAM stream', {
+          offset: rec?.offset ?? this.offset,
+          expected: 'RAM_CHUNK',
+          actual: rec?.name ?? 'end of input',
+        });
       }
       if (rec.name === 'RAM_END') return;
       if (rec.name !== 'RAM_CHUNK') {
-        throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
+        throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', {
+          offset: rec.offset,
+          recordType: rec.type,
+          expected: 'RAM_CHUNK',
+          actual: rec.name,
+        });
       }
       yield* rec.value.payload;
     }

@@ -22,22 +22,38 @@ export class StreamState {
   /** Checks that need only the record header; run before the body is read. */
   beforeBody(codec: RecordCodec<unknown>, at: number): void {
     const unexpected = (why: string) =>
-      new StreamError('STREAM_UNEXPECTED_RECORD', `${codec.name} ${why}`, { offset: at, recordType: codec.type });
+      new StreamError('STREAM_UNEXPECTED_RECORD', `${codec.name} ${why}`, {
+        offset: at,
+        recordType: codec.type,
+      });
     if (this.ended) throw unexpected('after END');
     if (!this.checkpointed && (codec.name === 'CHECKPOINT_END' || codec.name === 'CHECKPOINT_STATE')) {
       throw unexpected('outside a checkpointed stream');
     }
     if (codec.phase !== undefined && codec.phase !== this.phase) {
-      throw new StreamError('STREAM_PHASE_ORDER', `${codec.name} belongs to phase ${codec.phase} (${PHASE_NAMES[codec.phase]})`, {
-        offset: at, recordType: codec.type, expected: codec.phase, actual: this.phase,
-      });
+      throw new StreamError(
+        'STREAM_PHASE_ORDER',
+        `${codec.name} belongs to phase ${codec.phase} (${PHASE_NAMES[codec.phase]})`,
+        {
+          offset: at,
+          recordType: codec.type,
+          expected: codec.phase,
+          actual: this.phase,
+        },
+      );
     }
     const count = (this.#counts.get(codec.type) ?? 0) + 1;
-    if (codec.maxCount !== undefined && count > codec.maxCount) throw unexpected(`appears more than ${codec.maxCount} time(s)`);
+    if (codec.maxCount !== undefined && count > codec.maxCount)
+      throw unexpected(`appears more than ${codec.maxCount} time(s)`);
     this.#counts.set(codec.type, count);
     if (this.ram === 'open' && codec.duringRam !== true) {
       if (codec.name === 'END') {
-        throw new StreamError('STREAM_RAM_INCOMPLETE', 'END while the RAM stream is open', { offset: at, recordType: codec.type, expected: 'RAM_END', actual: 'END' });
+        throw new StreamError('STREAM_RAM_INCOMPLETE', 'END while the RAM stream is open', {
+          offset: at,
+          recordType: codec.type,
+          expected: 'RAM_END',
+          actual: 'END',
+        });
       }
       throw unexpected('inside the RAM stream (between RAM_CHUNK and RAM_END)');
     }
@@ -50,14 +66,24 @@ export class StreamState {
     switch (rec.name) {
       case 'PHASE':
         if (rec.value.phase <= this.phase) {
-          throw new StreamError('STREAM_PHASE_ORDER', 'phases must strictly increase', { offset: rec.offset, recordType: rec.type, expected: `> ${this.phase}`, actual: rec.value.phase });
+          throw new StreamError('STREAM_PHASE_ORDER', 'phases must strictly increase', {
+            offset: rec.offset,
+            recordType: rec.type,
+            expected: `> ${this.phase}`,
+            actual: rec.value.phase,
+          });
         }
         this.phase = rec.value.phase;
         break;
       case 'RAM_CHUNK': {
         const v = rec.value;
         if (v.offset !== this.digest.total) {
-          throw new StreamError('STREAM_BAD_OFFSET', 'RAM chunk offset is not contiguous', { offset: rec.offset, recordType: rec.type, expected: this.digest.total, actual: v.offset });
+          throw new StreamError('STREAM_BAD_OFFSET', 'RAM chunk offset is not contiguous', {
+            offset: rec.offset,
+            recordType: rec.type,
+            expected: this.digest.total,
+            actual: v.offset,
+          });
         }
         this.digest.update(v.offset, v.length, v.crc32);
         this.ram = 'open';
@@ -66,11 +92,21 @@ export class StreamState {
       case 'RAM_END': {
         const v = rec.value;
         if (v.total !== this.digest.total) {
-          throw new StreamError('STREAM_DIGEST', 'RAM stream total length mismatch', { offset: rec.offset, recordType: rec.type, expected: v.total, actual: this.digest.total });
+          throw new StreamError('STREAM_DIGEST', 'RAM stream total length mismatch', {
+            offset: rec.offset,
+            recordType: rec.type,
+            expected: v.total,
+            actual: this.digest.total,
+          });
         }
         const got = this.digest.digest();
         if (!got.equals(v.digest)) {
-          throw new StreamError('STREAM_DIGEST', 'RAM stream digest mismatch', { offset: rec.offset, recordType: rec.type, expected: v.digest.toString('hex'), actual: got.toString('hex') });
+          throw new StreamError('STREAM_DIGEST', 'RAM stream digest mismatch', {
+            offset: rec.offset,
+            recordType: rec.type,
+            expected: v.digest.toString('hex'),
+            actual: got.toString('hex'),
+          });
         }
         this.ram = 'done';
         break;

@@ -2,7 +2,13 @@
 import type { Writable } from 'node:stream';
 import { crc32 } from './crc32.js';
 import { IDLE, withIdleMarks } from './idle-marks.js';
-import { DigestAlgorithm, RAM_CHUNK_MAX, RECORD_LENGTH_MAX, paddedLength, type PhaseNumber } from './constants.js';
+import {
+  DigestAlgorithm,
+  RAM_CHUNK_MAX,
+  RECORD_LENGTH_MAX,
+  paddedLength,
+  type PhaseNumber,
+} from './constants.js';
 import { StreamError } from './errors.js';
 import { RamDigest } from './ram-digest.js';
 import { RECORD_CODECS, type RecordName, type RecordValueMap } from './record-types.js';
@@ -74,7 +80,10 @@ export class StreamWriter {
   }
 
   async writeStreamHeader(header?: StreamHeader): Promise<void> {
-    this.#expect(this.#state === 'start' || this.#state === 'xl', 'the stream header is written once, before any record');
+    this.#expect(
+      this.#state === 'start' || this.#state === 'xl',
+      'the stream header is written once, before any record',
+    );
     this.#state = 'records';
     await this.#out([encodeStreamHeader(header)]);
   }
@@ -84,7 +93,12 @@ export class StreamWriter {
     this.#expect(this.#state === 'records', 'records need the stream header first and none after END');
     let length = 0;
     for (const b of body) length += b.length;
-    if (length > RECORD_LENGTH_MAX) throw new StreamError('STREAM_TOO_LONG', 'record body longer than the cap', { recordType: type, expected: `<= ${RECORD_LENGTH_MAX}`, actual: length });
+    if (length > RECORD_LENGTH_MAX)
+      throw new StreamError('STREAM_TOO_LONG', 'record body longer than the cap', {
+        recordType: type,
+        expected: `<= ${RECORD_LENGTH_MAX}`,
+        actual: length,
+      });
     const pad = paddedLength(length) - length;
     await this.#out([recordHeader(type, length), ...body, ...(pad > 0 ? [ZEROS.subarray(0, pad)] : [])]);
   }
@@ -111,7 +125,11 @@ export class StreamWriter {
     const parts = Buffer.isBuffer(payload) ? [payload] : [...payload];
     let length = 0;
     for (const p of parts) length += p.length;
-    if (length < 1 || length > RAM_CHUNK_MAX) throw new StreamError('STREAM_WRITER_STATE', 'RAM chunk size', { expected: `1..${RAM_CHUNK_MAX}`, actual: length });
+    if (length < 1 || length > RAM_CHUNK_MAX)
+      throw new StreamError('STREAM_WRITER_STATE', 'RAM chunk size', {
+        expected: `1..${RAM_CHUNK_MAX}`,
+        actual: length,
+      });
     await this.#ramChunk(parts, length, crc32Of(parts));
   }
 
@@ -127,7 +145,11 @@ export class StreamWriter {
     this.#expect(this.#ramState === 'open', 'RAM_END needs at least one RAM chunk before it, and comes once');
     this.#ramState = 'done';
     const digest = this.#ram.digest();
-    await this.writeRecord('RAM_END', { total: this.#ram.total, algorithm: DigestAlgorithm.CRC_LIST_SHA256, digest });
+    await this.writeRecord('RAM_END', {
+      total: this.#ram.total,
+      algorithm: DigestAlgorithm.CRC_LIST_SHA256,
+      digest,
+    });
     return digest;
   }
 
@@ -135,9 +157,16 @@ export class StreamWriter {
    * Frame a byte stream (QEMU's migration stream arriving on a socket) into RAM chunks of at
    * most `chunkSize` bytes, then write RAM_END. Input buffers are sliced, never copied.
    */
-  async writeRamFrom(input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>, options: RamFramingOptions = {}): Promise<RamFramingResult> {
+  async writeRamFrom(
+    input: AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>,
+    options: RamFramingOptions = {},
+  ): Promise<RamFramingResult> {
     const size = options.chunkSize ?? RAM_CHUNK_MAX;
-    if (!(size >= 1 && size <= RAM_CHUNK_MAX)) throw new StreamError('STREAM_WRITER_STATE', 'RAM chunk size', { expected: `1..${RAM_CHUNK_MAX}`, actual: size });
+    if (!(size >= 1 && size <= RAM_CHUNK_MAX))
+      throw new StreamError('STREAM_WRITER_STATE', 'RAM chunk size', {
+        expected: `1..${RAM_CHUNK_MAX}`,
+        actual: size,
+      });
     const start = this.#ram.total;
     let parts: Buffer[] = [];
     let have = 0;

@@ -22,7 +22,10 @@ class SlowSink extends Writable {
 }
 
 async function caught(p: Promise<unknown>): Promise<StreamError> {
-  const e = await p.then(() => undefined, (err: unknown) => err);
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   expect(e).toBeInstanceOf(StreamError);
   return e as StreamError;
 }
@@ -34,7 +37,13 @@ describe('StreamWriter', () => {
     await w.writeStreamHeader();
     await w.writePhase(3);
     const data = B.pattern(1 << 20, 5);
-    const res = await w.writeRamFrom(pieces(data, Array.from({ length: 100 }, (_, i) => i * 10_000 + 7)), { chunkSize: 64 * 1024 });
+    const res = await w.writeRamFrom(
+      pieces(
+        data,
+        Array.from({ length: 100 }, (_, i) => i * 10_000 + 7),
+      ),
+      { chunkSize: 64 * 1024 },
+    );
     await w.end();
     sink.end();
     await finished(sink);
@@ -44,7 +53,8 @@ describe('StreamWriter', () => {
     expect(sink.maxBuffered).toBeGreaterThan(16 * 1024);
     const r = readStream(pieces(Buffer.concat(sink.parts), []));
     const got: Buffer[] = [];
-    for await (const rec of r) if (rec.name === 'RAM_CHUNK') for await (const b of r.ramPayload(rec)) got.push(b);
+    for await (const rec of r)
+      if (rec.name === 'RAM_CHUNK') for await (const b of r.ramPayload(rec)) got.push(b);
     expect(Buffer.concat(got).equals(data)).toBe(true);
   });
 
@@ -147,7 +157,9 @@ describe('StreamWriter', () => {
     const w = new StreamWriter(new PassThrough());
     await w.writeStreamHeader();
     expect((await caught(w.writeRamChunk(Buffer.alloc(0)))).code).toBe('STREAM_WRITER_STATE');
-    expect((await caught(w.writeRamChunk(Buffer.alloc(4 * 1024 * 1024 + 1)))).code).toBe('STREAM_WRITER_STATE');
+    expect((await caught(w.writeRamChunk(Buffer.alloc(4 * 1024 * 1024 + 1)))).code).toBe(
+      'STREAM_WRITER_STATE',
+    );
   });
 
   test('a failed output surfaces as STREAM_IO, with the failure as its cause', async () => {
@@ -159,7 +171,7 @@ describe('StreamWriter', () => {
     expect((e.cause as Error).message).toBe('EPIPE');
   });
 
-  test('a write that fails while the writer waits for room: the waiter gets the write\'s own error', async () => {
+  test("a write that fails while the writer waits for room: the waiter gets the write's own error", async () => {
     const out = new Writable({
       highWaterMark: 16,
       write: (_c, _e, cb) => setImmediate(() => cb(new Error('ENOSPC'))),
@@ -174,7 +186,10 @@ describe('StreamWriter', () => {
 
   test('a zero budget on a zero high-water mark still writes (one record at a time)', async () => {
     const parts: Buffer[] = [];
-    const out = new Writable({ highWaterMark: 0, write: (c: Buffer, _e, cb) => setImmediate(() => (parts.push(c), cb())) });
+    const out = new Writable({
+      highWaterMark: 0,
+      write: (c: Buffer, _e, cb) => setImmediate(() => (parts.push(c), cb())),
+    });
     const w = new StreamWriter(out, { maxBuffered: 0 });
     await w.writeStreamHeader();
     await w.writePhase(3);
@@ -208,7 +223,15 @@ describe('RAM payload to a consumer (restore side)', () => {
     for await (const rec of r) {
       names.push(rec.name);
       if (rec.name === 'RAM_CHUNK') {
-        await pipeline(Readable.from(r.ramPayload(rec)), new Writable({ write(c: Buffer, _e, cb) { qemu.push(c); cb(); } }));
+        await pipeline(
+          Readable.from(r.ramPayload(rec)),
+          new Writable({
+            write(c: Buffer, _e, cb) {
+              qemu.push(c);
+              cb();
+            },
+          }),
+        );
       }
     }
     expect(names).toEqual(['PHASE', 'RAM_CHUNK', 'END']);
@@ -223,7 +246,8 @@ describe('RAM payload to a consumer (restore side)', () => {
     const r = readStream(pieces(bytes, []));
     let handed = 0;
     const err = await (async () => {
-      for await (const rec of r) if (rec.name === 'RAM_CHUNK') for await (const b of r.ramPayload(rec)) handed += b.length;
+      for await (const rec of r)
+        if (rec.name === 'RAM_CHUNK') for await (const b of r.ramPayload(rec)) handed += b.length;
     })().catch((e: unknown) => e as StreamError);
     expect(err).toMatchObject({ code: 'STREAM_CHECKSUM' });
     expect(handed).toBe(2 * 65536);

@@ -1,7 +1,12 @@
 /** xl's save-file header (SPEC.md section 2): encoder and two-step decoder. */
 import {
-  XL_BYTEORDER, XL_HEADER_FIXED_SIZE, XL_MAGIC, XL_MANDATORY_FLAG_JSON, XL_MANDATORY_FLAG_STREAMV2,
-  XL_MANDATORY_FLAGS_KNOWN, XL_OPTIONAL_DATA_MAX,
+  XL_BYTEORDER,
+  XL_HEADER_FIXED_SIZE,
+  XL_MAGIC,
+  XL_MANDATORY_FLAG_JSON,
+  XL_MANDATORY_FLAG_STREAMV2,
+  XL_MANDATORY_FLAGS_KNOWN,
+  XL_OPTIONAL_DATA_MAX,
 } from './constants.js';
 import { StreamError } from './errors.js';
 import { decodeXlFixed, type XlFixedHeader } from './structs.js';
@@ -40,24 +45,46 @@ export function decodeXlFixedHeader(fixed: Buffer, at = 0): XlFixedHeader {
   const h = decodeXlFixed(fixed, at);
   if (!h.magic.equals(XL_MAGIC)) {
     throw new StreamError('STREAM_BAD_MAGIC', 'not an xl save file: wrong magic number', {
-      offset: at, expected: JSON.stringify(XL_MAGIC.toString('latin1')), actual: JSON.stringify(h.magic.toString('latin1')),
+      offset: at,
+      expected: JSON.stringify(XL_MAGIC.toString('latin1')),
+      actual: JSON.stringify(h.magic.toString('latin1')),
     });
   }
   if (h.byteorder !== XL_BYTEORDER) {
-    throw new StreamError('STREAM_BAD_BYTE_ORDER', 'wrong byte order word', { offset: at + 32, expected: hex(XL_BYTEORDER), actual: hex(h.byteorder) });
+    throw new StreamError('STREAM_BAD_BYTE_ORDER', 'wrong byte order word', {
+      offset: at + 32,
+      expected: hex(XL_BYTEORDER),
+      actual: hex(h.byteorder),
+    });
   }
   const unknown = h.mandatoryFlags & ~XL_MANDATORY_FLAGS_KNOWN;
   if (unknown !== 0) {
-    throw new StreamError('STREAM_BAD_FLAGS', 'unknown mandatory flags (need newer xl)', { offset: at + 36, expected: 0, actual: hex(unknown >>> 0) });
+    throw new StreamError('STREAM_BAD_FLAGS', 'unknown mandatory flags (need newer xl)', {
+      offset: at + 36,
+      expected: 0,
+      actual: hex(unknown >>> 0),
+    });
   }
   if ((h.mandatoryFlags & XL_MANDATORY_FLAG_STREAMV2) === 0) {
-    throw new StreamError('STREAM_UNSUPPORTED', 'legacy (v1) save stream', { offset: at + 36, expected: 'STREAMv2 flag', actual: h.mandatoryFlags });
+    throw new StreamError('STREAM_UNSUPPORTED', 'legacy (v1) save stream', {
+      offset: at + 36,
+      expected: 'STREAMv2 flag',
+      actual: h.mandatoryFlags,
+    });
   }
   if (h.optionalDataLen > XL_OPTIONAL_DATA_MAX) {
-    throw new StreamError('STREAM_TOO_LONG', 'optional data too long', { offset: at + 44, expected: `<= ${XL_OPTIONAL_DATA_MAX}`, actual: h.optionalDataLen });
+    throw new StreamError('STREAM_TOO_LONG', 'optional data too long', {
+      offset: at + 44,
+      expected: `<= ${XL_OPTIONAL_DATA_MAX}`,
+      actual: h.optionalDataLen,
+    });
   }
   if ((h.mandatoryFlags & XL_MANDATORY_FLAG_JSON) !== 0 && h.optionalDataLen < 4) {
-    throw new StreamError('STREAM_BAD_CONFIG', 'optional data too short for a config length', { offset: at + 44, expected: '>= 4', actual: h.optionalDataLen });
+    throw new StreamError('STREAM_BAD_CONFIG', 'optional data too short for a config length', {
+      offset: at + 44,
+      expected: '>= 4',
+      actual: h.optionalDataLen,
+    });
   }
   return h;
 }
@@ -66,17 +93,28 @@ export function decodeXlFixedHeader(fixed: Buffer, at = 0): XlFixedHeader {
 export function decodeXlOptionalData(h: XlFixedHeader, data: Buffer, at = XL_HEADER_FIXED_SIZE): XlHeader {
   const size = XL_HEADER_FIXED_SIZE + h.optionalDataLen;
   const base = { mandatoryFlags: h.mandatoryFlags, optionalFlags: h.optionalFlags, size };
-  if ((h.mandatoryFlags & XL_MANDATORY_FLAG_JSON) === 0) return { ...base, configText: undefined, config: undefined };
+  if ((h.mandatoryFlags & XL_MANDATORY_FLAG_JSON) === 0)
+    return { ...base, configText: undefined, config: undefined };
   const len = data.readUInt32LE(0);
   if (len < 1 || len > data.length - 4) {
-    throw new StreamError('STREAM_BAD_CONFIG', 'config length does not fit the optional data (savefile truncated)', {
-      offset: at, expected: `1..${data.length - 4}`, actual: len,
-    });
+    throw new StreamError(
+      'STREAM_BAD_CONFIG',
+      'config length does not fit the optional data (savefile truncated)',
+      {
+        offset: at,
+        expected: `1..${data.length - 4}`,
+        actual: len,
+      },
+    );
   }
   const raw = data.subarray(4, 4 + len);
   const nul = raw.indexOf(0);
   if (nul !== len - 1) {
-    throw new StreamError('STREAM_BAD_CONFIG', 'config is not NUL-terminated exactly at its end', { offset: at + 4, expected: len - 1, actual: nul });
+    throw new StreamError('STREAM_BAD_CONFIG', 'config is not NUL-terminated exactly at its end', {
+      offset: at + 4,
+      expected: len - 1,
+      actual: nul,
+    });
   }
   const configText = raw.toString('utf8', 0, len - 1);
   let config: unknown;
@@ -92,6 +130,11 @@ export function decodeXlOptionalData(h: XlFixedHeader, data: Buffer, at = XL_HEA
 export function decodeXlHeader(buf: Buffer): XlHeader {
   const fixed = decodeXlFixedHeader(buf.subarray(0, XL_HEADER_FIXED_SIZE));
   const end = XL_HEADER_FIXED_SIZE + fixed.optionalDataLen;
-  if (buf.length < end) throw new StreamError('STREAM_TRUNCATED', 'xl header optional data is short', { offset: XL_HEADER_FIXED_SIZE, expected: fixed.optionalDataLen, actual: buf.length - XL_HEADER_FIXED_SIZE });
+  if (buf.length < end)
+    throw new StreamError('STREAM_TRUNCATED', 'xl header optional data is short', {
+      offset: XL_HEADER_FIXED_SIZE,
+      expected: fixed.optionalDataLen,
+      actual: buf.length - XL_HEADER_FIXED_SIZE,
+    });
   return decodeXlOptionalData(fixed, buf.subarray(XL_HEADER_FIXED_SIZE, end));
 }

@@ -30,7 +30,10 @@ export async function openSession(args: CommandArgs, io: CommandIo): Promise<Ses
 }
 
 /** Opens the store and resolves the first positional as DOMAIN. */
-export async function openDomain(args: CommandArgs, io: CommandIo): Promise<Session & { domain: DomainRecord }> {
+export async function openDomain(
+  args: CommandArgs,
+  io: CommandIo,
+): Promise<Session & { domain: DomainRecord }> {
   const session = await openSession(args, io);
   const domain = await resolveDomain(session.store, args.positionals[0] ?? '');
   return { ...session, domain };

@@ -27,7 +27,8 @@ function attach(socketPath: string, io: CommandIo): Promise<void> {
       stdin.setRawMode?.(false);
       stdin.pause();
       sock.destroy();
-      if (err) reject(new XlError('XL_QEMU_FAILED', `console connection failed: ${err.message}`, { cause: err }));
+      if (err)
+        reject(new XlError('XL_QEMU_FAILED', `console connection failed: ${err.message}`, { cause: err }));
       else resolve();
     };
     sock.on('connect', () => {
@@ -50,9 +51,15 @@ export const consoleCommand: CommandSpec = {
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const type = args.values.type;
-    if (type !== undefined && type !== 'serial') throw new XlError('XL_USAGE', `unsupported console type '${String(type)}': only 'serial'`);
+    if (type !== undefined && type !== 'serial')
+      throw new XlError('XL_USAGE', `unsupported console type '${String(type)}': only 'serial'`);
     const { store, domain } = await openDomain(args, io);
-    if (domain.config.serial === 'none') throw new XlError('XL_DOMAIN_NOT_FOUND', `domain '${domain.name}' has no serial console (serial='none')`, { domain: domain.name });
+    if (domain.config.serial === 'none')
+      throw new XlError(
+        'XL_DOMAIN_NOT_FOUND',
+        `domain '${domain.name}' has no serial console (serial='none')`,
+        { domain: domain.name },
+      );
     const paths = store.paths(domain.id);
     if (io.stdout.isTTY === true && (io.stdin as RawCapable).isTTY === true && isQemuAlive(domain)) {
       println(io.stderr, `Connected to domain ${domain.name} (id ${domain.id}). Escape character is '^]'.`);

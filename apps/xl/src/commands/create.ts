@@ -28,12 +28,18 @@ export const createCommand: CommandSpec = {
     const { store } = await openSession(args, io);
     if (args.values['dry-run'] === true) {
       // The command line a real create would run on this host.
-      const { binary, argv } = await qemuCommand(config, domainPaths('<state-dir>', 0), { paused: args.values.paused === true, cacheDir: store.cacheDir });
+      const { binary, argv } = await qemuCommand(config, domainPaths('<state-dir>', 0), {
+        paused: args.values.paused === true,
+        cacheDir: store.cacheDir,
+      });
       println(io.stdout, JSON.stringify({ config, qemu: [binary, ...argv] }, null, 2));
       return 0;
     }
     const record = await startDomain(store, config, { paused: args.values.paused === true });
-    println(io.stdout, `Started domain ${record.name} (id ${record.id})${record.status === 'paused' ? ', paused' : ''}`);
+    println(
+      io.stdout,
+      `Started domain ${record.name} (id ${record.id})${record.status === 'paused' ? ', paused' : ''}`,
+    );
     if (args.values.foreground === true) {
       await waitForQemuExit(record, 0, 500);
       await store.remove(record.id);

@@ -18,7 +18,12 @@ export function makeHelpCommand(table: () => readonly CommandSpec[]): CommandSpe
         return 0;
       }
       const { spec, candidates } = lookupCommand(table(), name);
-      if (!spec) throw new UsageError(candidates.length > 1 ? `ambiguous command '${name}': ${candidates.join(', ')}` : `unknown command '${name}'`);
+      if (!spec)
+        throw new UsageError(
+          candidates.length > 1
+            ? `ambiguous command '${name}': ${candidates.join(', ')}`
+            : `unknown command '${name}'`,
+        );
       println(io.stdout, formatCommandHelp(spec));
       return 0;
     },

@@ -25,10 +25,20 @@ describe('xl info', () => {
   test('reports the host, its QEMU, whether xl keeps the memory it frees and which crc32 it uses', async () => {
     const out = new Text();
     const err = new Text();
-    const code = await main(['--state-dir', dir, 'info'], { stdin: Readable.from([]), stdout: out, stderr: err, env: {} });
+    const code = await main(['--state-dir', dir, 'info'], {
+      stdin: Readable.from([]),
+      stdout: out,
+      stderr: err,
+      env: {},
+    });
     expect(err.text).toBe('');
     expect(code).toBe(0);
-    const rows = new Map(out.text.trim().split('\n').map((l) => l.split(/\s*: /, 2) as [string, string]));
+    const rows = new Map(
+      out.text
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s*: /, 2) as [string, string]),
+    );
     expect(rows.get('qemu_version')).toMatch(/^7\.2\./);
     expect(rows.get('xl_state_dir')).toBe(dir);
     expect(rows.get('nr_domains')).toBe('0');

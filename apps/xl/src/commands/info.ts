@@ -23,7 +23,9 @@ export const infoCommand: CommandSpec = {
   async run(args, io) {
     const { store, live } = await openSession(args, io);
     const r = await execa(DEFAULT_QEMU, ['--version'], { reject: false, timeout: 10_000, stdin: 'ignore' });
-    const version = r.failed ? `unavailable (${(r.shortMessage ?? '').split('\n')[0] ?? ''})` : (parseQemuVersion(String(r.stdout)) ?? 'unknown');
+    const version = r.failed
+      ? `unavailable (${(r.shortMessage ?? '').split('\n')[0] ?? ''})`
+      : (parseQemuVersion(String(r.stdout)) ?? 'unknown');
     const rows: [string, string][] = [
       ['host', os.hostname()],
       ['release', os.release()],

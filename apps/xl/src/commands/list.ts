@@ -8,7 +8,9 @@ import { openSession, println } from './common.js';
 export function formatListTable(views: DomainView[]): string {
   const lines = ['Name                                        ID   Mem VCPUs\tState\tTime(s)'];
   for (const v of views) {
-    lines.push(`${v.name.padEnd(40)} ${String(v.id).padStart(5)} ${String(v.memory).padStart(5)} ${String(v.vcpus).padStart(5)}     ${v.state} ${v.cpuSeconds.toFixed(1).padStart(8)}`);
+    lines.push(
+      `${v.name.padEnd(40)} ${String(v.id).padStart(5)} ${String(v.memory).padStart(5)} ${String(v.vcpus).padStart(5)}     ${v.state} ${v.cpuSeconds.toFixed(1).padStart(8)}`,
+    );
   }
   return lines.join('\n');
 }
@@ -35,7 +37,8 @@ export const listCommand: CommandSpec = {
     }
     const views: DomainView[] = [];
     for (const d of chosen) views.push(await describeDomain(store, d));
-    if (args.values.json === true || args.values.long === true) println(io.stdout, JSON.stringify(views, null, 2));
+    if (args.values.json === true || args.values.long === true)
+      println(io.stdout, JSON.stringify(views, null, 2));
     else println(io.stdout, formatListTable(views));
     return 0;
   },

@@ -54,7 +54,9 @@ export const migrateReceiveCommand: CommandSpec = {
         env: io.env,
         ...(instruments === undefined ? {} : { instruments }),
       });
-      log(`domain '${r.record.name}' (id ${r.record.id}) ${r.running ? 'is running' : 'is paused'} on this host`);
+      log(
+        `domain '${r.record.name}' (id ${r.record.id}) ${r.running ? 'is running' : 'is paused'} on this host`,
+      );
       return 0;
     } finally {
       for (const s of signals) process.off(s, onSignal);

@@ -20,13 +20,22 @@ import { parseBandwidth, parseDowntime } from './option-values.js';
 function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
   const transport = v.transport ?? 'tunnel';
   if (v['mirror-disks'] !== true) {
-    for (const k of ['target-dir', 'transport', 'sync-writes', 'reuse-target']) if (v[k] !== undefined) throw new UsageError(`--${k} needs -q`);
+    for (const k of ['target-dir', 'transport', 'sync-writes', 'reuse-target'])
+      if (v[k] !== undefined) throw new UsageError(`--${k} needs -q`);
     return undefined;
   }
-  if (transport !== 'tunnel' && transport !== 'direct') throw new UsageError(`--transport expects tunnel or direct, got '${String(transport)}'`);
-  const flags: MirrorFlags = { transport, syncWrites: v['sync-writes'] === true, reuseTarget: v['reuse-target'] === true };
+  if (transport !== 'tunnel' && transport !== 'direct')
+    throw new UsageError(`--transport expects tunnel or direct, got '${String(transport)}'`);
+  const flags: MirrorFlags = {
+    transport,
+    syncWrites: v['sync-writes'] === true,
+    reuseTarget: v['reuse-target'] === true,
+  };
   if (typeof v['target-dir'] === 'string') {
-    if (!v['target-dir'].startsWith('/')) throw new UsageError(`--target-dir must be an absolute path on the destination, got '${v['target-dir']}'`);
+    if (!v['target-dir'].startsWith('/'))
+      throw new UsageError(
+        `--target-dir must be an absolute path on the destination, got '${v['target-dir']}'`,
+      );
     flags.targetDir = v['target-dir'];
   }
   return flags;
@@ -60,8 +69,9 @@ export const migrateCommand: CommandSpec = {
     'reuse-target': { type: 'boolean' },
   },
   optionHelp: {
-    'ssh-command': "Use this command instead of ssh; '' runs <Host> itself as the receiver command (via sh -c, as xl does)",
-    config: 'Send this config file instead of the domain\'s own',
+    'ssh-command':
+      "Use this command instead of ssh; '' runs <Host> itself as the receiver command (via sh -c, as xl does)",
+    config: "Send this config file instead of the domain's own",
     'no-monitor': 'Passed to the receiver (-e)',
     paused: 'Leave the domain paused on the destination',
     'preserve-domid': 'Accepted for xl compatibility; ids are per host here',
@@ -71,10 +81,14 @@ export const migrateCommand: CommandSpec = {
     json: 'Print progress and the result as NDJSON events on stdout',
     bandwidth: 'Limit the RAM stream to this many MiB/s (default: unlimited)',
     'max-downtime': "QEMU's downtime limit in milliseconds (default: QEMU's, 300)",
-    'mirror-disks': 'Copy the local disks too (phase 2: live mirror, then the RAM): for disks the destination cannot see',
-    'target-dir': "With -q: create the disk targets in this directory on the destination (default: the same paths)",
-    transport: "With -q: 'tunnel' (default: disk traffic inside the migration pipe, e.g. ssh) or 'direct' (NBD over TCP to the destination)",
-    'sync-writes': 'With -q: write-blocking mirror (every guest write reaches both sides; always converges, slower writes)',
+    'mirror-disks':
+      'Copy the local disks too (phase 2: live mirror, then the RAM): for disks the destination cannot see',
+    'target-dir':
+      'With -q: create the disk targets in this directory on the destination (default: the same paths)',
+    transport:
+      "With -q: 'tunnel' (default: disk traffic inside the migration pipe, e.g. ssh) or 'direct' (NBD over TCP to the destination)",
+    'sync-writes':
+      'With -q: write-blocking mirror (every guest write reaches both sides; always converges, slower writes)',
     'reuse-target': 'With -q: overwrite existing targets instead of refusing',
   },
   positionals: { min: 2, max: 2 },
@@ -90,32 +104,62 @@ export const migrateCommand: CommandSpec = {
       for (const w of built.warnings) warn(io, w);
       config = built.config;
     }
-    const receiverFlags = [...(v.paused === true ? ['-p'] : []), ...(v['no-monitor'] === true ? ['-e'] : []), ...(v.debug === true ? ['-d'] : [])];
+    const receiverFlags = [
+      ...(v.paused === true ? ['-p'] : []),
+      ...(v['no-monitor'] === true ? ['-e'] : []),
+      ...(v.debug === true ? ['-d'] : []),
+    ];
     const mirror = mirrorFlags(v);
     const { store, domain } = await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');
     try {
       const r = await withInterrupts((signal) =>
         migrateDomain(store, domain, {
-          host, sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined, config, receiverFlags, paused: v.paused === true,
-          maxBandwidth, maxDowntimeMs, mirror, progress, stderr: io.stderr, env: io.env, signal,
+          host,
+          sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined,
+          config,
+          receiverFlags,
+          paused: v.paused === true,
+          maxBandwidth,
+          maxDowntimeMs,
+          mirror,
+          progress,
+          stderr: io.stderr,
+          env: io.env,
+          signal,
           ...withInstruments(senderInstruments(parseFaults(io.env))),
         }),
       );
       progress.summary({
-        result: 'ok', domain: r.name, host: r.host, phases: r.phases, seconds: r.totalSeconds, ramBytes: r.ramBytes, chunks: r.chunks,
+        result: 'ok',
+        domain: r.name,
+        host: r.host,
+        phases: r.phases,
+        seconds: r.totalSeconds,
+        ramBytes: r.ramBytes,
+        chunks: r.chunks,
         ...(r.downtimeMs === undefined ? {} : { downtimeMs: r.downtimeMs }),
         ...(r.pausedMs === undefined ? {} : { pausedMs: r.pausedMs }),
       });
       if (v.json !== true) {
-        const phases = Object.entries(r.phases).map(([k, s]) => `${k} ${s.toFixed(2)} s`).join(', ');
+        const phases = Object.entries(r.phases)
+          .map(([k, s]) => `${k} ${s.toFixed(2)} s`)
+          .join(', ');
         println(io.stdout, `Migration successful: domain ${r.name} now runs on ${host}`);
-        println(io.stdout, `  ${phases}; total ${r.totalSeconds.toFixed(2)} s; RAM stream ${formatBytes(r.ramBytes)}; downtime ${r.downtimeMs ?? '?'} ms (QEMU)${r.pausedMs === undefined ? '' : `, guest paused ${r.pausedMs} ms`}`);
+        println(
+          io.stdout,
+          `  ${phases}; total ${r.totalSeconds.toFixed(2)} s; RAM stream ${formatBytes(r.ramBytes)}; downtime ${r.downtimeMs ?? '?'} ms (QEMU)${r.pausedMs === undefined ? '' : `, guest paused ${r.pausedMs} ms`}`,
+        );
       }
       return 0;
     } catch (err) {
       progress.clear();
-      progress.summary({ result: 'failed', domain: domain.name, host, error: err instanceof Error ? err.message : String(err) });
+      progress.summary({
+        result: 'failed',
+        domain: domain.name,
+        host,
+        error: err instanceof Error ? err.message : String(err),
+      });
       throw err;
     }
   },

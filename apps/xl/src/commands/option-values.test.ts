@@ -10,7 +10,8 @@ describe('parseBandwidth', () => {
   });
 
   it('refuses zero, negatives, units and non-strings with a usage error naming the value', () => {
-    for (const bad of ['0', '-1', '10M', '', '1e3', true]) expect(() => parseBandwidth(bad)).toThrow(UsageError);
+    for (const bad of ['0', '-1', '10M', '', '1e3', true])
+      expect(() => parseBandwidth(bad)).toThrow(UsageError);
     expect(() => parseBandwidth('10M')).toThrow("--bandwidth expects MiB/s as a positive number, got '10M'");
   });
 });
@@ -23,6 +24,7 @@ describe('parseDowntime', () => {
   });
 
   it('refuses 0, leading zeros, too many digits', () => {
-    for (const bad of ['0', '050', '10000000', '1.5', 'x']) expect(() => parseDowntime(bad)).toThrow(UsageError);
+    for (const bad of ['0', '050', '10000000', '1.5', 'x'])
+      expect(() => parseDowntime(bad)).toThrow(UsageError);
   });
 });

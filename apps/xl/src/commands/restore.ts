@@ -39,18 +39,36 @@ export const restoreCommand: CommandSpec = {
     const progress = ProgressReporter.forCommand(io, json, 'restore');
     const source = path.resolve(file);
     try {
-      const r = await withInterrupts((signal) => restoreDomain(store, { file: source, config, paused, signal, progress }));
+      const r = await withInterrupts((signal) =>
+        restoreDomain(store, { file: source, config, paused, signal, progress }),
+      );
       const rate = r.fileBytes / r.seconds;
       const state = paused ? 'paused' : 'running';
       progress.summary({
-        result: 'ok', domain: r.record.name, id: r.record.id, uuid: r.record.uuid, file: source, bytes: r.fileBytes, ramBytes: r.ramBytes,
-        seconds: Math.round(r.seconds * 1000) / 1000, rate: Math.round(rate), digest: r.digest, domainState: state,
+        result: 'ok',
+        domain: r.record.name,
+        id: r.record.id,
+        uuid: r.record.uuid,
+        file: source,
+        bytes: r.fileBytes,
+        ramBytes: r.ramBytes,
+        seconds: Math.round(r.seconds * 1000) / 1000,
+        rate: Math.round(rate),
+        digest: r.digest,
+        domainState: state,
       });
       if (!json) {
-        println(io.stdout, `Restored domain ${r.record.name} (id ${r.record.id}) from ${file}: ${formatBytes(r.fileBytes)} in ${r.seconds.toFixed(1)} s (${formatRate(rate)}); ${state}`);
+        println(
+          io.stdout,
+          `Restored domain ${r.record.name} (id ${r.record.id}) from ${file}: ${formatBytes(r.fileBytes)} in ${r.seconds.toFixed(1)} s (${formatRate(rate)}); ${state}`,
+        );
       }
     } catch (err) {
-      progress.summary({ result: 'failed', file: source, error: err instanceof Error ? err.message : String(err) });
+      progress.summary({
+        result: 'failed',
+        file: source,
+        error: err instanceof Error ? err.message : String(err),
+      });
       throw err;
     }
     return 0;

@@ -45,20 +45,41 @@ export const saveCommand: CommandSpec = {
     const progress = ProgressReporter.forCommand(io, json === true, 'save');
     const target = path.resolve(file);
     try {
-      const r = await withInterrupts((signal) => saveDomain(store, domain, { file: target, config, after, maxBandwidth, signal, progress }));
+      const r = await withInterrupts((signal) =>
+        saveDomain(store, domain, { file: target, config, after, maxBandwidth, signal, progress }),
+      );
       const rate = r.ramBytes / r.seconds;
       progress.summary({
-        result: 'ok', domain: domain.name, id: domain.id, file: target, bytes: r.fileBytes, ramBytes: r.ramBytes,
-        seconds: Math.round(r.seconds * 1000) / 1000, rate: Math.round(rate), digest: r.digest, domainState: r.domainState,
+        result: 'ok',
+        domain: domain.name,
+        id: domain.id,
+        file: target,
+        bytes: r.fileBytes,
+        ramBytes: r.ramBytes,
+        seconds: Math.round(r.seconds * 1000) / 1000,
+        rate: Math.round(rate),
+        digest: r.digest,
+        domainState: r.domainState,
         ...(r.replacedFreedBy === undefined ? {} : { replacedFreedBy: r.replacedFreedBy }),
       });
       if (json !== true) {
-        const where = r.domainState === 'destroyed' ? 'the domain was destroyed' : `domain ${domain.name} (id ${domain.id}) is ${r.domainState}`;
-        println(io.stdout, `Saved domain ${domain.name} to ${file}: ${formatBytes(r.fileBytes)} in ${r.seconds.toFixed(1)} s (${formatRate(rate)}); ${where}`);
+        const where =
+          r.domainState === 'destroyed'
+            ? 'the domain was destroyed'
+            : `domain ${domain.name} (id ${domain.id}) is ${r.domainState}`;
+        println(
+          io.stdout,
+          `Saved domain ${domain.name} to ${file}: ${formatBytes(r.fileBytes)} in ${r.seconds.toFixed(1)} s (${formatRate(rate)}); ${where}`,
+        );
       }
     } catch (err) {
       progress.clear();
-      progress.summary({ result: 'failed', domain: domain.name, file: target, error: err instanceof Error ? err.message : String(err) });
+      progress.summary({
+        result: 'failed',
+        domain: domain.name,
+        file: target,
+        error: err instanceof Error ? err.message : String(err),
+      });
       throw err;
     }
     return 0;

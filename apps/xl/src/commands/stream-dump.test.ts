@@ -30,7 +30,14 @@ async function sampleStream(): Promise<Buffer> {
   await w.writeXlHeader({ name: 'vm1' });
   await w.writeStreamHeader();
   await w.writePhase(1);
-  await w.writeDomainInfo({ qemuVersion: '7.2.0', machine: 'pc', accel: 'tcg', memoryMiB: 64, vcpus: 1, disks: [{ id: 'xvda', format: 'raw', virtualSize: 1024, allocation: 0 }] });
+  await w.writeDomainInfo({
+    qemuVersion: '7.2.0',
+    machine: 'pc',
+    accel: 'tcg',
+    memoryMiB: 64,
+    vcpus: 1,
+    disks: [{ id: 'xvda', format: 'raw', virtualSize: 1024, allocation: 0 }],
+  });
   await w.writePhase(3);
   await w.writeRamFrom([Buffer.alloc(10_000, 7)], { chunkSize: 4096 });
   await w.end();
@@ -69,10 +76,21 @@ describe('xl stream-dump', () => {
   test('--json reads stdin with -', async () => {
     const { io, out } = fakeIo(good);
     expect(await run(['-'], io, true)).toBe(0);
-    const doc = JSON.parse(out.text) as { verdict: { valid: boolean }; records: Array<{ type: string; count?: number }>; xlHeader: { config: unknown } };
+    const doc = JSON.parse(out.text) as {
+      verdict: { valid: boolean };
+      records: Array<{ type: string; count?: number }>;
+      xlHeader: { config: unknown };
+    };
     expect(doc.verdict.valid).toBe(true);
     expect(doc.xlHeader.config).toEqual({ name: 'vm1' });
-    expect(doc.records.map((r) => r.type)).toEqual(['PHASE', 'DOMAIN_INFO', 'PHASE', 'RAM_CHUNK', 'RAM_END', 'END']);
+    expect(doc.records.map((r) => r.type)).toEqual([
+      'PHASE',
+      'DOMAIN_INFO',
+      'PHASE',
+      'RAM_CHUNK',
+      'RAM_END',
+      'END',
+    ]);
     expect(doc.records[3]?.count).toBe(3);
   });
 
@@ -81,7 +99,9 @@ describe('xl stream-dump', () => {
     const err = await run([join(dir, 'bad.xls')], io).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StreamError);
     expect((err as StreamError).code).toBe('STREAM_DIGEST');
-    expect(out.text).toMatch(/verdict: INVALID after 6 records: STREAM_DIGEST at byte \d+: RAM stream digest mismatch/);
+    expect(out.text).toMatch(
+      /verdict: INVALID after 6 records: STREAM_DIGEST at byte \d+: RAM stream digest mismatch/,
+    );
   });
 
   test('a missing file is a StreamError, an empty name a usage error', async () => {

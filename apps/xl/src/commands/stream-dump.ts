@@ -4,7 +4,14 @@
  * propagates after the dump so main reports it on one line and exits 1.
  */
 import { createReadStream } from 'node:fs';
-import { StreamError, readStream, recordTypeName, RECORD_CODECS, type RecordCodec, type StreamRecord } from '@xlkit/stream';
+import {
+  StreamError,
+  readStream,
+  recordTypeName,
+  RECORD_CODECS,
+  type RecordCodec,
+  type StreamRecord,
+} from '@xlkit/stream';
 import type { CommandIo, CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
 
@@ -16,7 +23,13 @@ interface DumpLine {
   count?: number;
 }
 
-interface RamRun { offset: number; count: number; length: number; first: number; bytes: number }
+interface RamRun {
+  offset: number;
+  count: number;
+  length: number;
+  first: number;
+  bytes: number;
+}
 
 function summarize(rec: StreamRecord): string {
   const codec = RECORD_CODECS[rec.name] as RecordCodec<unknown>;
@@ -42,7 +55,8 @@ export const streamDumpCommand: CommandSpec = {
   positionals: { min: 1, max: 1 },
   async run(args, io: CommandIo) {
     const path = args.positionals[0];
-    if (path === undefined || path === '') throw new UsageError('stream-dump needs a file name or - for stdin');
+    if (path === undefined || path === '')
+      throw new UsageError('stream-dump needs a file name or - for stdin');
     const json = args.values.json === true;
     const input = path === '-' ? io.stdin : createReadStream(path, { highWaterMark: 1024 * 1024 });
     const lines: DumpLine[] = [];
@@ -55,12 +69,23 @@ export const streamDumpCommand: CommandSpec = {
       if (run === undefined) return;
       const r = run;
       run = undefined;
-      out({ offset: r.offset, type: 'RAM_CHUNK', length: r.length, count: r.count, summary: `RAM stream bytes ${r.first}..${r.first + r.bytes - 1} (${r.bytes} bytes), crc32 ok` });
+      out({
+        offset: r.offset,
+        type: 'RAM_CHUNK',
+        length: r.length,
+        count: r.count,
+        summary: `RAM stream bytes ${r.first}..${r.first + r.bytes - 1} (${r.bytes} bytes), crc32 ok`,
+      });
     };
     const reader = readStream(input as AsyncIterable<Buffer>, {
       onSkip: (s) => {
         flushRun();
-        out({ offset: s.offset, type: recordTypeName(s.type), length: s.length, summary: 'optional, skipped' });
+        out({
+          offset: s.offset,
+          type: recordTypeName(s.type),
+          length: s.length,
+          summary: 'optional, skipped',
+        });
       },
     });
     let records = 0;
@@ -69,20 +94,33 @@ export const streamDumpCommand: CommandSpec = {
     try {
       const { xlHeader, streamHeader } = await reader.headers();
       headerInfo = {
-        xlHeader: xlHeader === undefined ? null : { mandatoryFlags: xlHeader.mandatoryFlags, optionalFlags: xlHeader.optionalFlags, size: xlHeader.size, config: xlHeader.config ?? null },
+        xlHeader:
+          xlHeader === undefined
+            ? null
+            : {
+                mandatoryFlags: xlHeader.mandatoryFlags,
+                optionalFlags: xlHeader.optionalFlags,
+                size: xlHeader.size,
+                config: xlHeader.config ?? null,
+              },
         streamHeader: { ident: 'LibxlFmt', ...streamHeader },
       };
       if (!json) {
-        io.stdout.write(xlHeader === undefined
-          ? 'xl header:     none\n'
-          : `xl header:     mandatory flags 0x${xlHeader.mandatoryFlags.toString(16)}, optional flags 0x${xlHeader.optionalFlags.toString(16)}, ${xlHeader.size} bytes, config ${preview(xlHeader.configText)}\n`);
-        io.stdout.write(`stream header: LibxlFmt version ${streamHeader.version}, options 0x${streamHeader.options.toString(16)}\n`);
+        io.stdout.write(
+          xlHeader === undefined
+            ? 'xl header:     none\n'
+            : `xl header:     mandatory flags 0x${xlHeader.mandatoryFlags.toString(16)}, optional flags 0x${xlHeader.optionalFlags.toString(16)}, ${xlHeader.size} bytes, config ${preview(xlHeader.configText)}\n`,
+        );
+        io.stdout.write(
+          `stream header: LibxlFmt version ${streamHeader.version}, options 0x${streamHeader.options.toString(16)}\n`,
+        );
         io.stdout.write(`${'offset'.padStart(12)}  ${'type'.padEnd(26)} ${'length'.padStart(12)}  summary\n`);
       }
       for await (const rec of reader) {
         records++;
         if (rec.name === 'RAM_CHUNK') {
-          if (run === undefined) run = { offset: rec.offset, count: 0, length: 0, first: rec.value.offset, bytes: 0 };
+          if (run === undefined)
+            run = { offset: rec.offset, count: 0, length: 0, first: rec.value.offset, bytes: 0 };
           run.count++;
           run.length += rec.length;
           run.bytes += rec.value.length;
@@ -96,15 +134,22 @@ export const streamDumpCommand: CommandSpec = {
       failure = err;
       flushRun();
     }
-    const verdict = failure === undefined
-      ? { valid: true, records, bytes: reader.offset }
-      : { valid: false, records, error: { offset: failure.offset ?? null, code: failure.code, message: failure.message } };
+    const verdict =
+      failure === undefined
+        ? { valid: true, records, bytes: reader.offset }
+        : {
+            valid: false,
+            records,
+            error: { offset: failure.offset ?? null, code: failure.code, message: failure.message },
+          };
     if (json) {
       io.stdout.write(`${JSON.stringify({ ...headerInfo, records: lines, verdict }, null, 2)}\n`);
     } else {
-      io.stdout.write(failure === undefined
-        ? `verdict: valid (${records} records, ${reader.offset} bytes)\n`
-        : `verdict: INVALID after ${records} records: ${failure.message}\n`);
+      io.stdout.write(
+        failure === undefined
+          ? `verdict: valid (${records} records, ${reader.offset} bytes)\n`
+          : `verdict: INVALID after ${records} records: ${failure.message}\n`,
+      );
     }
     if (failure !== undefined) throw failure;
     return 0;

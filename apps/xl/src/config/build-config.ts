@@ -14,7 +14,23 @@ import {
 } from './domain-config.js';
 
 /** Keys xl knows that xlkit accepts and ignores (HVM/PV details that QEMU decides itself). */
-const IGNORED = new Set(['type', 'builder', 'maxmem', 'boot', 'vnc', 'sdl', 'acpi', 'apic', 'pae', 'hap', 'localtime', 'vga', 'videoram', 'usb', 'usbdevice']);
+const IGNORED = new Set([
+  'type',
+  'builder',
+  'maxmem',
+  'boot',
+  'vnc',
+  'sdl',
+  'acpi',
+  'apic',
+  'pae',
+  'hap',
+  'localtime',
+  'vga',
+  'videoram',
+  'usb',
+  'usbdevice',
+]);
 
 export interface BuildOptions {
   /** Checks that kernel, ramdisk and disk files exist (default: statSync). */
@@ -61,8 +77,13 @@ class Reader {
     let n: number;
     if (v.kind === 'number') n = v.value;
     else if (v.kind === 'string' && /^[0-9]+$/.test(v.value)) n = Number(v.value);
-    else throw new ConfigError(v.pos, `'${key}' must be a number${unit}, got ${v.kind === 'string' ? `'${v.value}'` : 'a list'}`);
-    if (n < min || n > max) throw new ConfigError(v.pos, `'${key}' must be between ${min} and ${max}${unit}, got ${n}`);
+    else
+      throw new ConfigError(
+        v.pos,
+        `'${key}' must be a number${unit}, got ${v.kind === 'string' ? `'${v.value}'` : 'a list'}`,
+      );
+    if (n < min || n > max)
+      throw new ConfigError(v.pos, `'${key}' must be between ${min} and ${max}${unit}, got ${n}`);
     return n;
   }
 
@@ -81,7 +102,8 @@ class Reader {
     if (v === undefined) return [];
     const items = v.kind === 'list' ? v.items : [v];
     return items.map((item) => {
-      if (item.kind !== 'string') throw new ConfigError(item.pos, `'${key}' items must be strings, got a ${item.kind}`);
+      if (item.kind !== 'string')
+        throw new ConfigError(item.pos, `'${key}' items must be strings, got a ${item.kind}`);
       return { value: item.value, pos: item.pos };
     });
   }
@@ -89,17 +111,27 @@ class Reader {
 
 function parseVif(spec: string, pos: SourcePosition, warnings: string[]): VifSpec {
   const vif: VifSpec = { model: 'virtio-net-pci' };
-  for (const part of spec.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')) {
     const eq = part.indexOf('=');
     const key = eq < 0 ? part : part.slice(0, eq);
     const value = eq < 0 ? '' : part.slice(eq + 1);
     if (key === 'mac') {
-      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(value)) throw new ConfigError(pos, `bad vif mac '${value}': expected six hex pairs like 00:16:3e:01:02:03`);
+      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(value))
+        throw new ConfigError(pos, `bad vif mac '${value}': expected six hex pairs like 00:16:3e:01:02:03`);
       vif.mac = value.toLowerCase();
     } else if (key === 'model') {
-      const models: Record<string, string> = { e1000: 'e1000', rtl8139: 'rtl8139', virtio: 'virtio-net-pci', 'virtio-net': 'virtio-net-pci' };
+      const models: Record<string, string> = {
+        e1000: 'e1000',
+        rtl8139: 'rtl8139',
+        virtio: 'virtio-net-pci',
+        'virtio-net': 'virtio-net-pci',
+      };
       const model = models[value];
-      if (model === undefined) throw new ConfigError(pos, `bad vif model '${value}': expected virtio, e1000 or rtl8139`);
+      if (model === undefined)
+        throw new ConfigError(pos, `bad vif model '${value}': expected virtio, e1000 or rtl8139`);
       vif.model = model;
     } else warnings.push(`${fmt(pos)}: vif parameter '${key}' ignored (xlkit uses user-mode networking)`);
   }
@@ -108,8 +140,24 @@ function parseVif(spec: string, pos: SourcePosition, warnings: string[]): VifSpe
 
 const ACTIONS = ['destroy', 'restart', 'preserve'] as const satisfies readonly LifecycleAction[];
 const KNOWN = new Set([
-  'name', 'uuid', 'memory', 'vcpus', 'kernel', 'ramdisk', 'extra', 'cmdline', 'root', 'disk', 'vif', 'serial',
-  'on_poweroff', 'on_reboot', 'on_crash', 'device_model_override', 'accel', 'memory_backing',
+  'name',
+  'uuid',
+  'memory',
+  'vcpus',
+  'kernel',
+  'ramdisk',
+  'extra',
+  'cmdline',
+  'root',
+  'disk',
+  'vif',
+  'serial',
+  'on_poweroff',
+  'on_reboot',
+  'on_crash',
+  'device_model_override',
+  'accel',
+  'memory_backing',
 ]);
 
 /** Builds a DomainConfig from merged entries (see mergeEntries). Throws ConfigError. */
@@ -119,7 +167,8 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
   const warnings: string[] = [];
   const r = new Reader(entries);
   for (const e of entries.values()) {
-    if (!KNOWN.has(e.key) && !IGNORED.has(e.key)) warnings.push(`${fmt(e.keyPos)}: unknown key '${e.key}' ignored`);
+    if (!KNOWN.has(e.key) && !IGNORED.has(e.key))
+      warnings.push(`${fmt(e.keyPos)}: unknown key '${e.key}' ignored`);
   }
   const hostFile = (key: string, v: { value: string; pos: SourcePosition }): string => {
     const file = path.resolve(cwd, v.value);
@@ -130,7 +179,10 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
   const name = r.string('name');
   if (!name) {
     const first = entries.values().next().value;
-    throw new ConfigError(first?.keyPos ?? { file: 'config', line: 1, column: 1 }, `no 'name' set: every domain needs a name`);
+    throw new ConfigError(
+      first?.keyPos ?? { file: 'config', line: 1, column: 1 },
+      `no 'name' set: every domain needs a name`,
+    );
   }
   const nameProblem = checkDomainName(name.value);
   if (nameProblem) throw new ConfigError(name.pos, nameProblem);
@@ -151,7 +203,11 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
 
   const uuid = r.string('uuid');
   if (uuid) {
-    if (!UUID_PATTERN.test(uuid.value)) throw new ConfigError(uuid.pos, `bad uuid '${uuid.value}': expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`);
+    if (!UUID_PATTERN.test(uuid.value))
+      throw new ConfigError(
+        uuid.pos,
+        `bad uuid '${uuid.value}': expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`,
+      );
     config.uuid = uuid.value.toLowerCase();
   }
   const kernel = r.string('kernel');
@@ -164,9 +220,12 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
   const cmdline = r.string('cmdline');
   const root = r.string('root');
   const extra = r.string('extra');
-  const line = cmdline ? cmdline.value : [root ? `root=${root.value}` : '', extra?.value ?? ''].filter((s) => s !== '').join(' ');
+  const line = cmdline
+    ? cmdline.value
+    : [root ? `root=${root.value}` : '', extra?.value ?? ''].filter((s) => s !== '').join(' ');
   if (line !== '') {
-    if (!kernel) throw new ConfigError((cmdline ?? extra ?? root)!.pos, `a kernel command line needs a 'kernel'`);
+    if (!kernel)
+      throw new ConfigError((cmdline ?? extra ?? root)!.pos, `a kernel command line needs a 'kernel'`);
     config.cmdline = line;
   }
 
@@ -174,7 +233,8 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
   if (serials.length > 1) throw new ConfigError(serials[1]!.pos, `only one serial port is supported`);
   const serial = serials[0];
   if (serial) {
-    if (serial.value !== 'pty' && serial.value !== 'none') throw new ConfigError(serial.pos, `bad serial '${serial.value}': expected 'pty' or 'none'`);
+    if (serial.value !== 'pty' && serial.value !== 'none')
+      throw new ConfigError(serial.pos, `bad serial '${serial.value}': expected 'pty' or 'none'`);
     config.serial = serial.value;
   }
 
@@ -182,7 +242,8 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
   if (dm) config.deviceModel = dm.value.includes('/') ? hostFile('device_model_override', dm) : dm.value;
 
   const disks = r.strings('disk');
-  if (disks.length > CONFIG_LIMITS.maxDisks) throw new ConfigError(disks[CONFIG_LIMITS.maxDisks]!.pos, `more than ${CONFIG_LIMITS.maxDisks} disks`);
+  if (disks.length > CONFIG_LIMITS.maxDisks)
+    throw new ConfigError(disks[CONFIG_LIMITS.maxDisks]!.pos, `more than ${CONFIG_LIMITS.maxDisks} disks`);
   const seen = new Map<string, DiskSpec>();
   for (const d of disks) {
     const disk = parseDiskSpec(d.value, d.pos);
@@ -194,7 +255,8 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
     config.disks.push(disk);
   }
   const vifs = r.strings('vif');
-  if (vifs.length > CONFIG_LIMITS.maxVifs) throw new ConfigError(vifs[CONFIG_LIMITS.maxVifs]!.pos, `more than ${CONFIG_LIMITS.maxVifs} vifs`);
+  if (vifs.length > CONFIG_LIMITS.maxVifs)
+    throw new ConfigError(vifs[CONFIG_LIMITS.maxVifs]!.pos, `more than ${CONFIG_LIMITS.maxVifs} vifs`);
   for (const v of vifs) config.vifs.push(parseVif(v.value, v.pos, warnings));
   return { config, warnings };
 }

@@ -25,8 +25,18 @@ describe('parseCfg', () => {
       'empty = []',
     ].join('\n');
     const entries = parseCfg(text, 'dom.cfg');
-    expect(entries.map((e) => e.key)).toEqual(['name', 'kernel', 'memory', 'vcpus', 'disk', 'extra', 'empty']);
-    expect(entries[0]).toMatchObject({ value: { kind: 'string', value: 'web1', pos: { line: 2, column: 8 } } });
+    expect(entries.map((e) => e.key)).toEqual([
+      'name',
+      'kernel',
+      'memory',
+      'vcpus',
+      'disk',
+      'extra',
+      'empty',
+    ]);
+    expect(entries[0]).toMatchObject({
+      value: { kind: 'string', value: 'web1', pos: { line: 2, column: 8 } },
+    });
     expect(entries[1]?.value).toMatchObject({ kind: 'string', value: '/boot/vm\\linuz' });
     expect(entries[2]?.value).toMatchObject({ kind: 'number', value: 512 });
     expect(entries[3]?.value).toMatchObject({ kind: 'number', value: 2, pos: { line: 4, column: 23 } });
@@ -57,7 +67,13 @@ describe('parseCfg', () => {
     ['missing =', 'name "web"', 1, 6, /expected '=' after 'name', got '"web"'/],
     ['missing value', 'memory =\n', 1, 9, /expected a value .* got end of line/],
     ['value at end of file', 'memory =', 1, 9, /got end of file/],
-    ['unterminated double-quoted string', 'name = "web\nmemory = 1', 1, 8, /unterminated string: expected closing "/],
+    [
+      'unterminated double-quoted string',
+      'name = "web\nmemory = 1',
+      1,
+      8,
+      /unterminated string: expected closing "/,
+    ],
     ['unterminated single-quoted string', "x = 1\nname = 'web", 2, 8, /expected closing '/],
     ['bad escape', 'name = "a\\qb"', 1, 10, /unknown escape '\\q'/],
     ['bad character', 'memory = 512\n  vcpus = @', 2, 11, /unexpected character '@'/],
@@ -72,7 +88,11 @@ describe('parseCfg', () => {
   for (const [what, text, line, column, message] of cases) {
     it(`reports ${what} with line ${line} and column ${column}`, () => {
       const err = errorOf(text);
-      expect({ file: err.file, line: err.line, column: err.column }).toEqual({ file: 'dom.cfg', line, column });
+      expect({ file: err.file, line: err.line, column: err.column }).toEqual({
+        file: 'dom.cfg',
+        line,
+        column,
+      });
       expect(err.code).toBe('XL_CONFIG');
       expect(err.message).toMatch(message);
       expect(err.message.startsWith(`dom.cfg:${line}:${column}: `)).toBe(true);

@@ -30,7 +30,15 @@ interface Token {
   pos: SourcePosition;
 }
 
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'", '0': '\0' };
+const ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  '\\': '\\',
+  '"': '"',
+  "'": "'",
+  '0': '\0',
+};
 
 function describe(t: Token): string {
   if (t.kind === 'eof') return 'end of file';
@@ -90,7 +98,11 @@ class Lexer {
     const s = this.text;
     while (this.i < s.length && /[0-9A-Za-z_.]/.test(s[this.i] ?? '')) this.i++;
     const text = s.slice(start, this.i);
-    const value = /^0x[0-9a-f]+$/i.test(text) ? parseInt(text.slice(2), 16) : /^[0-9]+$/.test(text) ? Number(text) : NaN;
+    const value = /^0x[0-9a-f]+$/i.test(text)
+      ? parseInt(text.slice(2), 16)
+      : /^[0-9]+$/.test(text)
+        ? Number(text)
+        : NaN;
     if (Number.isNaN(value)) throw new ConfigError(pos, `expected a number, got '${text}'`);
     if (!Number.isSafeInteger(value)) throw new ConfigError(pos, `number ${text} is too large`);
     return { kind: 'number', text, value, pos };
@@ -103,17 +115,20 @@ class Lexer {
     let out = '';
     for (;;) {
       const c = s[this.i];
-      if (c === undefined || c === '\n') throw new ConfigError(pos, `unterminated string: expected closing ${quote}`);
+      if (c === undefined || c === '\n')
+        throw new ConfigError(pos, `unterminated string: expected closing ${quote}`);
       this.i++;
       if (c === quote) break;
       if (c === '\\' && quote === '"') {
         const e = s[this.i];
         const mapped = e === undefined ? undefined : ESCAPES[e];
-        if (mapped === undefined) throw new ConfigError(this.pos(this.i - 1), `unknown escape '\\${e ?? ''}' in string`);
+        if (mapped === undefined)
+          throw new ConfigError(this.pos(this.i - 1), `unknown escape '\\${e ?? ''}' in string`);
         out += mapped;
         this.i++;
       } else out += c;
-      if (out.length > CFG_LIMITS.maxStringLength) throw new ConfigError(pos, `string longer than ${CFG_LIMITS.maxStringLength} characters`);
+      if (out.length > CFG_LIMITS.maxStringLength)
+        throw new ConfigError(pos, `string longer than ${CFG_LIMITS.maxStringLength} characters`);
     }
     return { kind: 'string', text: s.slice(start, this.i), value: out, pos };
   }
@@ -147,12 +162,16 @@ class Parser {
       if (t.kind !== 'ident') throw new ConfigError(t.pos, `expected a setting name, got ${describe(t)}`);
       this.advance();
       const op = this.tok;
-      if (op.kind !== '=' && op.kind !== '+=') throw new ConfigError(op.pos, `expected '=' after '${t.text}', got ${describe(op)}`);
+      if (op.kind !== '=' && op.kind !== '+=')
+        throw new ConfigError(op.pos, `expected '=' after '${t.text}', got ${describe(op)}`);
       this.advance();
       const value = this.value(0);
       const end = this.tok;
       if (end.kind !== 'newline' && end.kind !== ';' && end.kind !== 'eof') {
-        throw new ConfigError(end.pos, `expected end of line or ';' after the value of '${t.text}', got ${describe(end)}`);
+        throw new ConfigError(
+          end.pos,
+          `expected end of line or ';' after the value of '${t.text}', got ${describe(end)}`,
+        );
       }
       out.push({ key: t.text, keyPos: t.pos, append: op.kind === '+=', value });
     }
@@ -169,7 +188,8 @@ class Parser {
       return { kind: 'number', value: t.value as number, pos: t.pos };
     }
     if (t.kind === '[') {
-      if (depth >= CFG_LIMITS.maxListDepth) throw new ConfigError(t.pos, `lists nested deeper than ${CFG_LIMITS.maxListDepth} levels`);
+      if (depth >= CFG_LIMITS.maxListDepth)
+        throw new ConfigError(t.pos, `lists nested deeper than ${CFG_LIMITS.maxListDepth} levels`);
       this.advance();
       const items: CfgValue[] = [];
       this.skipNewlines();
@@ -180,7 +200,8 @@ class Parser {
         if (sep.kind === ',') {
           this.advance();
           this.skipNewlines();
-        } else if (sep.kind !== ']') throw new ConfigError(sep.pos, `expected ',' or ']' in list, got ${describe(sep)}`);
+        } else if (sep.kind !== ']')
+          throw new ConfigError(sep.pos, `expected ',' or ']' in list, got ${describe(sep)}`);
       }
       this.advance();
       return { kind: 'list', items, pos: t.pos };
@@ -191,7 +212,8 @@ class Parser {
   /** A single value that must be all of the input (used for KEY=VALUE overrides). */
   lone(): CfgValue {
     const v = this.value(0);
-    if (this.tok.kind !== 'eof') throw new ConfigError(this.tok.pos, `unexpected ${describe(this.tok)} after the value`);
+    if (this.tok.kind !== 'eof')
+      throw new ConfigError(this.tok.pos, `unexpected ${describe(this.tok)} after the value`);
     return v;
   }
 }

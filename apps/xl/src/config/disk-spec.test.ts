@@ -17,38 +17,77 @@ function errorOf(spec: string): ConfigError {
 describe('parseDiskSpec', () => {
   it('reads the positional form', () => {
     expect(parseDiskSpec('/img/a.qcow2,qcow2,xvda,rw', pos)).toEqual({
-      target: '/img/a.qcow2', format: 'qcow2', vdev: 'xvda', bus: 'virtio', index: 0, readOnly: false, cdrom: false,
+      target: '/img/a.qcow2',
+      format: 'qcow2',
+      vdev: 'xvda',
+      bus: 'virtio',
+      index: 0,
+      readOnly: false,
+      cdrom: false,
     });
-    expect(parseDiskSpec('/img/b.raw,,hdb,w', pos)).toMatchObject({ format: 'raw', bus: 'ide', index: 1, readOnly: false });
-    expect(parseDiskSpec('/img/b.raw,,xvdb,r', pos)).toMatchObject({ bus: 'virtio', index: 1, readOnly: true });
-    expect(parseDiskSpec('/img/c.raw,raw,vdc', pos)).toMatchObject({ bus: 'virtio', index: 2, readOnly: false });
+    expect(parseDiskSpec('/img/b.raw,,hdb,w', pos)).toMatchObject({
+      format: 'raw',
+      bus: 'ide',
+      index: 1,
+      readOnly: false,
+    });
+    expect(parseDiskSpec('/img/b.raw,,xvdb,r', pos)).toMatchObject({
+      bus: 'virtio',
+      index: 1,
+      readOnly: true,
+    });
+    expect(parseDiskSpec('/img/c.raw,raw,vdc', pos)).toMatchObject({
+      bus: 'virtio',
+      index: 2,
+      readOnly: false,
+    });
   });
 
   it('reads the keyed form with target last, keeping commas in the path', () => {
     expect(parseDiskSpec('format=raw, vdev=xvdb, access=ro, target=/img/a,b.raw', pos)).toMatchObject({
-      target: '/img/a,b.raw', format: 'raw', vdev: 'xvdb', index: 1, readOnly: true,
+      target: '/img/a,b.raw',
+      format: 'raw',
+      vdev: 'xvdb',
+      index: 1,
+      readOnly: true,
     });
   });
 
   it('mixes keys and positionals and strips legacy prefixes', () => {
-    expect(parseDiskSpec('file:/img/a.raw,vdev=xvdaa', pos)).toMatchObject({ target: '/img/a.raw', index: 26 });
+    expect(parseDiskSpec('file:/img/a.raw,vdev=xvdaa', pos)).toMatchObject({
+      target: '/img/a.raw',
+      index: 26,
+    });
   });
 
   it('reads cache=none|writeback, leaves it unset otherwise, and refuses other modes', () => {
     expect(parseDiskSpec('format=raw, vdev=xvdb, cache=none, target=/b.raw', pos).cache).toBe('none');
-    expect(parseDiskSpec('format=raw, vdev=xvdb, cache=writeback, target=/b.raw', pos).cache).toBe('writeback');
+    expect(parseDiskSpec('format=raw, vdev=xvdb, cache=writeback, target=/b.raw', pos).cache).toBe(
+      'writeback',
+    );
     expect(parseDiskSpec('/b.raw,raw,xvdb,rw', pos).cache).toBeUndefined();
-    expect(errorOf('format=raw, vdev=xvdb, cache=unsafe, target=/b.raw').message).toMatch(/bad cache 'unsafe': expected none or writeback/);
+    expect(errorOf('format=raw, vdev=xvdb, cache=unsafe, target=/b.raw').message).toMatch(
+      /bad cache 'unsafe': expected none or writeback/,
+    );
   });
 
   it('reads shared=yes (storage every host sees) and refuses other values', () => {
-    expect(parseDiskSpec('format=raw, vdev=xvdb, shared=yes, target=/nfs/b.raw', pos)).toMatchObject({ shared: true, vdev: 'xvdb' });
+    expect(parseDiskSpec('format=raw, vdev=xvdb, shared=yes, target=/nfs/b.raw', pos)).toMatchObject({
+      shared: true,
+      vdev: 'xvdb',
+    });
     expect(parseDiskSpec('format=raw, vdev=xvdb, shared=no, target=/nfs/b.raw', pos).shared).toBeUndefined();
-    expect(errorOf('format=raw, vdev=xvdb, shared=maybe, target=/b.raw').message).toMatch(/bad shared 'maybe': expected yes or no/);
+    expect(errorOf('format=raw, vdev=xvdb, shared=maybe, target=/b.raw').message).toMatch(
+      /bad shared 'maybe': expected yes or no/,
+    );
   });
 
   it('accepts an empty IDE cdrom', () => {
-    expect(parseDiskSpec(',raw,hdc,devtype=cdrom', pos)).toMatchObject({ cdrom: true, readOnly: true, index: 2 });
+    expect(parseDiskSpec(',raw,hdc,devtype=cdrom', pos)).toMatchObject({
+      cdrom: true,
+      readOnly: true,
+      index: 2,
+    });
     expect(parseDiskSpec(',raw,hdc,devtype=cdrom', pos).target).toBeUndefined();
   });
 

@@ -33,7 +33,18 @@ export interface DiskSpec {
 }
 
 const POSITIONAL = ['target', 'format', 'vdev', 'access'] as const;
-const KNOWN_KEYS = new Set(['target', 'format', 'vdev', 'access', 'devtype', 'shared', 'cache', 'backendtype', 'backend', 'script']);
+const KNOWN_KEYS = new Set([
+  'target',
+  'format',
+  'vdev',
+  'access',
+  'devtype',
+  'shared',
+  'cache',
+  'backendtype',
+  'backend',
+  'script',
+]);
 const IDE_MAX = 4;
 
 function vdevIndex(letters: string): number {
@@ -65,10 +76,14 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
       if (fields[key]) throw new ConfigError(at(tokOffset), `disk spec sets '${key}' twice`);
       fields[key] = { value: raw.slice(eq + 1).trim(), offset: tokOffset };
     } else if (key !== undefined && /^[a-z_-]+$/.test(key)) {
-      throw new ConfigError(at(tokOffset), `unknown disk parameter '${key}' (expected target, format, vdev, access, devtype, shared or cache)`);
+      throw new ConfigError(
+        at(tokOffset),
+        `unknown disk parameter '${key}' (expected target, format, vdev, access, devtype, shared or cache)`,
+      );
     } else {
       const name = POSITIONAL[positional];
-      if (name === undefined) throw new ConfigError(at(tokOffset), `too many positional disk parameters: '${raw}'`);
+      if (name === undefined)
+        throw new ConfigError(at(tokOffset), `too many positional disk parameters: '${raw}'`);
       positional++;
       if (raw !== '') {
         if (fields[name]) throw new ConfigError(at(tokOffset), `disk spec sets '${name}' twice`);
@@ -80,19 +95,25 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
   }
 
   const vdevField = fields.vdev;
-  if (!vdevField || vdevField.value === '') throw new ConfigError(pos, `disk spec '${spec}' has no vdev (expected e.g. 'xvda' or 'hda')`);
+  if (!vdevField || vdevField.value === '')
+    throw new ConfigError(pos, `disk spec '${spec}' has no vdev (expected e.g. 'xvda' or 'hda')`);
   const m = /^(xvd|vd|hd)([a-z]{1,2})$/.exec(vdevField.value);
   if (!m) {
-    throw new ConfigError(at(vdevField.offset), `bad vdev '${vdevField.value}': expected xvdX or vdX (virtio) or hdX (IDE)`);
+    throw new ConfigError(
+      at(vdevField.offset),
+      `bad vdev '${vdevField.value}': expected xvdX or vdX (virtio) or hdX (IDE)`,
+    );
   }
   const bus: DiskBus = m[1] === 'hd' ? 'ide' : 'virtio';
   const index = vdevIndex(m[2] ?? 'a');
-  if (bus === 'ide' && index >= IDE_MAX) throw new ConfigError(at(vdevField.offset), `bad vdev '${vdevField.value}': IDE has only hda to hdd`);
+  if (bus === 'ide' && index >= IDE_MAX)
+    throw new ConfigError(at(vdevField.offset), `bad vdev '${vdevField.value}': IDE has only hda to hdd`);
 
   let format: DiskFormat = 'raw';
   const f = fields.format;
   if (f && f.value !== '') {
-    if (f.value !== 'raw' && f.value !== 'qcow2') throw new ConfigError(at(f.offset), `bad disk format '${f.value}': expected raw or qcow2`);
+    if (f.value !== 'raw' && f.value !== 'qcow2')
+      throw new ConfigError(at(f.offset), `bad disk format '${f.value}': expected raw or qcow2`);
     format = f.value;
   }
 
@@ -100,27 +121,34 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
   const a = fields.access;
   if (a && a.value !== '') {
     if (['r', 'ro'].includes(a.value)) readOnly = true;
-    else if (!['w', 'rw'].includes(a.value)) throw new ConfigError(at(a.offset), `bad disk access '${a.value}': expected ro or rw`);
+    else if (!['w', 'rw'].includes(a.value))
+      throw new ConfigError(at(a.offset), `bad disk access '${a.value}': expected ro or rw`);
   }
 
   let cdrom = false;
   const d = fields.devtype;
   if (d && d.value !== '' && d.value !== 'disk') {
-    if (d.value !== 'cdrom') throw new ConfigError(at(d.offset), `bad devtype '${d.value}': expected disk or cdrom`);
-    if (bus !== 'ide') throw new ConfigError(at(d.offset), `a cdrom needs an IDE vdev (hdX), got '${vdevField.value}'`);
+    if (d.value !== 'cdrom')
+      throw new ConfigError(at(d.offset), `bad devtype '${d.value}': expected disk or cdrom`);
+    if (bus !== 'ide')
+      throw new ConfigError(at(d.offset), `a cdrom needs an IDE vdev (hdX), got '${vdevField.value}'`);
     cdrom = true;
     readOnly = true;
   }
 
   if (readOnly && bus === 'ide' && !cdrom) {
-    throw new ConfigError(at(a?.offset ?? 0), `IDE hard disk ${vdevField.value} cannot be read-only (QEMU's ide-hd is always writable): use rw, a virtio vdev, or devtype=cdrom`);
+    throw new ConfigError(
+      at(a?.offset ?? 0),
+      `IDE hard disk ${vdevField.value} cannot be read-only (QEMU's ide-hd is always writable): use rw, a virtio vdev, or devtype=cdrom`,
+    );
   }
 
   let shared = false;
   const sh = fields.shared;
   if (sh && sh.value !== '') {
     if (['yes', '1', 'true'].includes(sh.value)) shared = true;
-    else if (!['no', '0', 'false'].includes(sh.value)) throw new ConfigError(at(sh.offset), `bad shared '${sh.value}': expected yes or no`);
+    else if (!['no', '0', 'false'].includes(sh.value))
+      throw new ConfigError(at(sh.offset), `bad shared '${sh.value}': expected yes or no`);
   }
 
   const c = fields.cache;
@@ -130,7 +158,8 @@ export function parseDiskSpec(spec: string, pos: SourcePosition): DiskSpec {
 
   let target = fields.target?.value;
   if (target !== undefined) target = target.replace(/^(file|phy|aio):/, '');
-  if ((target === undefined || target === '') && !cdrom) throw new ConfigError(pos, `disk spec '${spec}' has no target (the image path)`);
+  if ((target === undefined || target === '') && !cdrom)
+    throw new ConfigError(pos, `disk spec '${spec}' has no target (the image path)`);
 
   const out: DiskSpec = { format, vdev: vdevField.value, bus, index, readOnly, cdrom };
   if (target !== undefined && target !== '') out.target = target;

@@ -14,16 +14,29 @@ export function parseOverride(arg: string, index: number): CfgEntry {
   const plus = eq > 0 && arg[eq - 1] === '+';
   const key = eq < 0 ? arg : arg.slice(0, plus ? eq - 1 : eq);
   if (eq < 0 || !KEY.test(key)) {
-    throw new ConfigError({ file, line: 1, column: 1 }, `expected KEY=VALUE with KEY a setting name, got '${arg}'`);
+    throw new ConfigError(
+      { file, line: 1, column: 1 },
+      `expected KEY=VALUE with KEY a setting name, got '${arg}'`,
+    );
   }
   const text = arg.slice(eq + 1);
   const column = eq + 2;
   const pos = { file, line: 1, column };
   const first = text[0];
   if (first === '"' || first === "'" || first === '[' || /^[0-9]/.test(text)) {
-    return { key, keyPos: { file, line: 1, column: 1 }, append: plus, value: parseCfgValue(text, file, column) };
+    return {
+      key,
+      keyPos: { file, line: 1, column: 1 },
+      append: plus,
+      value: parseCfgValue(text, file, column),
+    };
   }
-  return { key, keyPos: { file, line: 1, column: 1 }, append: plus, value: { kind: 'string', value: text, pos } };
+  return {
+    key,
+    keyPos: { file, line: 1, column: 1 },
+    append: plus,
+    value: { kind: 'string', value: text, pos },
+  };
 }
 
 /** Applies entries in order: `=` replaces, `+=` appends to a list (as xl.cfg). Later wins. */

@@ -27,18 +27,30 @@ export interface ShutdownOptions {
 }
 
 /** ACPI power button; with wait, returns once the domain is gone. */
-export async function shutdownDomain(store: DomainStore, record: DomainRecord, options: ShutdownOptions = {}): Promise<void> {
+export async function shutdownDomain(
+  store: DomainStore,
+  record: DomainRecord,
+  options: ShutdownOptions = {},
+): Promise<void> {
   await withQmp(store, record, (qmp) => systemPowerdown(qmp));
   await store.update(record.id, (r) => ({ ...r, status: 'shutting-down' }));
   if (!options.wait) return;
   if (!(await waitForQemuExit(record, options.timeoutMs ?? 0, 200))) {
-    throw new XlError('XL_QEMU_FAILED', `domain '${record.name}' did not shut down within ${options.timeoutMs} ms`, { domain: record.name });
+    throw new XlError(
+      'XL_QEMU_FAILED',
+      `domain '${record.name}' did not shut down within ${options.timeoutMs} ms`,
+      { domain: record.name },
+    );
   }
   await store.remove(record.id);
 }
 
 /** Renames a domain; the new name must be valid and unused. */
-export async function renameDomain(store: DomainStore, record: DomainRecord, newName: string): Promise<DomainRecord> {
+export async function renameDomain(
+  store: DomainStore,
+  record: DomainRecord,
+  newName: string,
+): Promise<DomainRecord> {
   const problem = checkDomainName(newName);
   if (problem) throw new XlError('XL_CONFIG', problem, { domain: record.name });
   return store.update(record.id, (r) => ({ ...r, name: newName }));

@@ -54,7 +54,10 @@ export async function describeDomain(store: DomainStore, record: DomainRecord): 
   let statusSource: DomainView['statusSource'] = 'record';
   if (record.qemu && record.status !== 'creating') {
     try {
-      const s = await withQmp(store, record, (qmp) => queryRunState(qmp), { connectTimeoutMs: 1_000, handshakeTimeoutMs: 1_500 });
+      const s = await withQmp(store, record, (qmp) => queryRunState(qmp), {
+        connectTimeoutMs: 1_000,
+        handshakeTimeoutMs: 1_500,
+      });
       status = s.status;
       statusSource = 'qmp';
     } catch {

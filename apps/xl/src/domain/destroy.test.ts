@@ -15,7 +15,12 @@ async function fakeQemu(): Promise<{ record: DomainRecord; child: ChildProcess }
   const pid = child.pid as number;
   const startTime = readProcStat(pid)?.startTime as number;
   const record = {
-    id: 1, name: 'd', uuid: 'u', status: 'running', createdAt: '', config: {} as DomainRecord['config'],
+    id: 1,
+    name: 'd',
+    uuid: 'u',
+    status: 'running',
+    createdAt: '',
+    config: {} as DomainRecord['config'],
     qemu: { pid, startTime, binary: 'sleep', argv: ['30'] },
   } as DomainRecord;
   return { record, child };

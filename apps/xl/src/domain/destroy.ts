@@ -19,7 +19,11 @@ export function* pollPauses(intervalMs: number): Generator<number, never> {
 }
 
 /** Waits until the domain's QEMU has exited; false on timeout (timeoutMs 0 = forever). */
-export async function waitForQemuExit(record: DomainRecord, timeoutMs = 10_000, intervalMs = 50): Promise<boolean> {
+export async function waitForQemuExit(
+  record: DomainRecord,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const pauses = pollPauses(intervalMs);
   while (isQemuAlive(record)) {
@@ -36,11 +40,19 @@ export async function killQemu(record: DomainRecord): Promise<void> {
     process.kill(record.qemu.pid, 'SIGKILL');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') {
-      throw new XlError('XL_QEMU_FAILED', `cannot kill QEMU pid ${record.qemu.pid} of domain '${record.name}'`, { cause: err, domain: record.name });
+      throw new XlError(
+        'XL_QEMU_FAILED',
+        `cannot kill QEMU pid ${record.qemu.pid} of domain '${record.name}'`,
+        { cause: err, domain: record.name },
+      );
     }
   }
   if (!(await waitForQemuExit(record))) {
-    throw new XlError('XL_QEMU_FAILED', `QEMU pid ${record.qemu.pid} of domain '${record.name}' did not exit after SIGKILL`, { domain: record.name });
+    throw new XlError(
+      'XL_QEMU_FAILED',
+      `QEMU pid ${record.qemu.pid} of domain '${record.name}' did not exit after SIGKILL`,
+      { domain: record.name },
+    );
   }
 }
 

@@ -7,19 +7,36 @@ import { unpauseDomain } from './control.js';
 import { assertNotMigratedAway } from './guard.js';
 
 const record = (status: DomainRecord['status']): DomainRecord => ({
-  id: 7, name: 'web--migratedaway', uuid: 'u', status, createdAt: '', config: { name: 'web', memory: 128, vcpus: 1, disks: [], vifs: [] } as unknown as DomainRecord['config'],
+  id: 7,
+  name: 'web--migratedaway',
+  uuid: 'u',
+  status,
+  createdAt: '',
+  config: { name: 'web', memory: 128, vcpus: 1, disks: [], vifs: [] } as unknown as DomainRecord['config'],
 });
 // Any use of the store would be a bug: the refusal comes first.
-const untouchable = new Proxy({}, { get: () => { throw new Error('the store was used'); } }) as DomainStore;
+const untouchable = new Proxy(
+  {},
+  {
+    get: () => {
+      throw new Error('the store was used');
+    },
+  },
+) as DomainStore;
 
 describe('a copy left behind after the point of no return', () => {
   it('is refused for unpause, save and migrate, naming the domain and what to do', async () => {
-    expect(() => assertNotMigratedAway(record('migrated-away'), 'migrate')).toThrow(/refusing to migrate 'web--migratedaway' \(id 7\).*may be running on the destination/);
+    expect(() => assertNotMigratedAway(record('migrated-away'), 'migrate')).toThrow(
+      /refusing to migrate 'web--migratedaway' \(id 7\).*may be running on the destination/,
+    );
     await expect(unpauseDomain(untouchable, record('migrated-away'))).rejects.toBeInstanceOf(XlError);
-    await expect(saveDomain(untouchable, record('migrated-away'), { file: 'x', after: 'destroy' })).rejects.toThrow(/refusing to save/);
+    await expect(
+      saveDomain(untouchable, record('migrated-away'), { file: 'x', after: 'destroy' }),
+    ).rejects.toThrow(/refusing to save/);
   });
 
   it('lets every other status through', () => {
-    for (const s of ['running', 'paused', 'saving', 'migrating', 'incoming'] as const) expect(() => assertNotMigratedAway(record(s), 'save')).not.toThrow();
+    for (const s of ['running', 'paused', 'saving', 'migrating', 'incoming'] as const)
+      expect(() => assertNotMigratedAway(record(s), 'save')).not.toThrow();
   });
 });

@@ -41,12 +41,20 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
   if (!host.machines.has(info.machine)) {
     problems.push(`this host's QEMU does not support machine type ${info.machine}`);
   } else if (host.defaultMachine !== info.machine) {
-    problems.push(`machine type ${info.machine} differs from the one this host starts (${host.defaultMachine ?? 'unknown'})`);
+    problems.push(
+      `machine type ${info.machine} differs from the one this host starts (${host.defaultMachine ?? 'unknown'})`,
+    );
   }
-  if (host.accel !== info.accel) problems.push(`accelerator ${info.accel} is needed, this host would use ${host.accel}`);
-  if (config.memory !== info.memoryMiB) problems.push(`memory is ${info.memoryMiB} MiB in the stream but ${config.memory} MiB in the config`);
-  if (info.memoryMiB > host.availableMemoryMiB) problems.push(`memory ${info.memoryMiB} MiB exceeds the ${host.availableMemoryMiB} MiB this host has available`);
-  if (config.vcpus !== info.vcpus) problems.push(`vcpus is ${info.vcpus} in the stream but ${config.vcpus} in the config`);
+  if (host.accel !== info.accel)
+    problems.push(`accelerator ${info.accel} is needed, this host would use ${host.accel}`);
+  if (config.memory !== info.memoryMiB)
+    problems.push(`memory is ${info.memoryMiB} MiB in the stream but ${config.memory} MiB in the config`);
+  if (info.memoryMiB > host.availableMemoryMiB)
+    problems.push(
+      `memory ${info.memoryMiB} MiB exceeds the ${host.availableMemoryMiB} MiB this host has available`,
+    );
+  if (config.vcpus !== info.vcpus)
+    problems.push(`vcpus is ${info.vcpus} in the stream but ${config.vcpus} in the config`);
   const configured = new Map(config.disks.filter((d) => d.target !== undefined).map((d) => [d.vdev, d]));
   for (const disk of info.disks) {
     const spec = configured.get(disk.id);
@@ -62,10 +70,14 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
       problems.push(`disk ${disk.id}: cannot inspect ${spec.target}: ${here.error}`);
     } else {
       if (spec.format !== disk.format || (here.format !== undefined && here.format !== disk.format)) {
-        problems.push(`disk ${disk.id}: format is ${disk.format} in the stream but ${here.format ?? spec.format} here`);
+        problems.push(
+          `disk ${disk.id}: format is ${disk.format} in the stream but ${here.format ?? spec.format} here`,
+        );
       }
       if (here.virtualSize !== disk.virtualSize) {
-        problems.push(`disk ${disk.id}: size is ${disk.virtualSize} bytes in the stream but ${String(here.virtualSize)} bytes here (${spec.target})`);
+        problems.push(
+          `disk ${disk.id}: size is ${disk.virtualSize} bytes in the stream but ${String(here.virtualSize)} bytes here (${spec.target})`,
+        );
       }
     }
   }
@@ -74,15 +86,24 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
 }
 
 async function inspectDisk(target: string): Promise<HostDisk> {
-  const r = await execa('qemu-img', ['info', '--output=json', '-U', target], { reject: false, timeout: 30_000 });
+  const r = await execa('qemu-img', ['info', '--output=json', '-U', target], {
+    reject: false,
+    timeout: 30_000,
+  });
   if (r.failed) {
     const msg = String(r.stderr).trim().split('\n').at(-1) ?? '';
-    return /No such file|not found/i.test(msg) ? { exists: false } : { exists: true, error: msg || `qemu-img exit status ${String(r.exitCode)}` };
+    return /No such file|not found/i.test(msg)
+      ? { exists: false }
+      : { exists: true, error: msg || `qemu-img exit status ${String(r.exitCode)}` };
   }
   try {
     const j = JSON.parse(String(r.stdout)) as Record<string, unknown>;
     const size = j['virtual-size'];
-    return { exists: true, format: typeof j.format === 'string' ? j.format : undefined, virtualSize: typeof size === 'number' ? size : undefined };
+    return {
+      exists: true,
+      format: typeof j.format === 'string' ? j.format : undefined,
+      virtualSize: typeof size === 'number' ? size : undefined,
+    };
   } catch {
     return { exists: true, error: 'qemu-img printed no JSON' };
   }
@@ -111,9 +132,18 @@ export async function probeHost(config: DomainConfig, cacheDir?: string): Promis
 }
 
 /** Throws XL_RESTORE listing every problem when this host cannot run the domain. */
-export async function assertHostCanRun(info: DomainInfo, config: DomainConfig, what = 'restore', cacheDir?: string): Promise<void> {
+export async function assertHostCanRun(
+  info: DomainInfo,
+  config: DomainConfig,
+  what = 'restore',
+  cacheDir?: string,
+): Promise<void> {
   const problems = checkHostCanRun(info, config, await probeHost(config, cacheDir));
   if (problems.length > 0) {
-    throw new XlError(what === 'restore' ? 'XL_RESTORE' : 'XL_MIGRATION', `cannot ${what} domain '${config.name}' on this host: ${problems.join('; ')}`, { domain: config.name });
+    throw new XlError(
+      what === 'restore' ? 'XL_RESTORE' : 'XL_MIGRATION',
+      `cannot ${what} domain '${config.name}' on this host: ${problems.join('; ')}`,
+      { domain: config.name },
+    );
   }
 }

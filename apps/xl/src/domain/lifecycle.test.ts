@@ -18,8 +18,17 @@ import { resolveDomain } from './resolve.js';
 import { startDomain } from './start.js';
 
 const config: DomainConfig = {
-  name: 'x', memory: 64, vcpus: 1, disks: [], vifs: [], serial: 'none',
-  onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+  name: 'x',
+  memory: 64,
+  vcpus: 1,
+  disks: [],
+  vifs: [],
+  serial: 'none',
+  onPoweroff: 'destroy',
+  onReboot: 'restart',
+  onCrash: 'destroy',
+  accel: 'tcg',
+  memoryBacking: 'anonymous',
 };
 
 let dir: string;
@@ -46,7 +55,11 @@ async function fakeDomain(name: string, handlers: Record<string, testing.FakeHan
   let stat = readProcStat(pid);
   while (!stat) stat = readProcStat(pid);
   const allocated = await store.allocate({ name, uuid: 'u', config });
-  const record = await store.update(allocated.id, (r) => ({ ...r, status: 'running', qemu: { pid, startTime: stat.startTime, binary: 'fake', argv: [] } }));
+  const record = await store.update(allocated.id, (r) => ({
+    ...r,
+    status: 'running',
+    qemu: { pid, startTime: stat.startTime, binary: 'fake', argv: [] },
+  }));
   let status = 'running';
   const server = await testing.FakeQmpServer.start({
     socketPath: store.paths(record.id).qmp,
@@ -66,14 +79,26 @@ describe('domain lifecycle functions', () => {
   it('pauses and unpauses through QMP and records the status', async () => {
     const { record, server } = await fakeDomain('a');
     expect((await pauseDomain(store, record)).status).toBe('paused');
-    expect(await describeDomain(store, record)).toMatchObject({ status: 'paused', statusSource: 'qmp', state: '--p---' });
+    expect(await describeDomain(store, record)).toMatchObject({
+      status: 'paused',
+      statusSource: 'qmp',
+      state: '--p---',
+    });
     expect((await unpauseDomain(store, record)).status).toBe('running');
-    expect(server.commands.map((c) => c.execute).filter((c) => c !== 'qmp_capabilities')).toEqual(['stop', 'query-status', 'cont']);
+    expect(server.commands.map((c) => c.execute).filter((c) => c !== 'qmp_capabilities')).toEqual([
+      'stop',
+      'query-status',
+      'cont',
+    ]);
   });
 
   it('falls back to the recorded status when QMP does not answer', async () => {
     const { record } = await fakeDomain('busy', {}, true);
-    expect(await describeDomain(store, record)).toMatchObject({ status: 'running', statusSource: 'record', state: 'r-----' });
+    expect(await describeDomain(store, record)).toMatchObject({
+      status: 'running',
+      statusSource: 'record',
+      state: 'r-----',
+    });
   });
 
   it('shutdown -w waits for QEMU to exit, then removes the state', async () => {
@@ -117,7 +142,11 @@ describe('domain lifecycle functions', () => {
   it('renames, resolving by id or name, and rejects bad or taken names', async () => {
     const { record } = await fakeDomain('old');
     await fakeDomain('taken');
-    const renamed: DomainRecord = await renameDomain(store, await resolveDomain(store, String(record.id)), 'new');
+    const renamed: DomainRecord = await renameDomain(
+      store,
+      await resolveDomain(store, String(record.id)),
+      'new',
+    );
     expect(renamed.name).toBe('new');
     expect((await resolveDomain(store, 'new')).id).toBe(record.id);
     await expect(renameDomain(store, renamed, 'taken')).rejects.toMatchObject({ code: 'XL_DOMAIN_EXISTS' });
@@ -126,14 +155,19 @@ describe('domain lifecycle functions', () => {
 
   it('reports a QEMU that fails to start with its message and leaves no state', async () => {
     const qemu = path.join(dir, 'bad-qemu');
-    await writeFile(qemu, '#!/bin/sh\necho "qemu-system-x86_64: -accel tcg: invalid accelerator" >&2\nexit 1\n');
+    await writeFile(
+      qemu,
+      '#!/bin/sh\necho "qemu-system-x86_64: -accel tcg: invalid accelerator" >&2\nexit 1\n',
+    );
     await chmod(qemu, 0o755);
     await expect(startDomain(store, { ...config, name: 'nope', deviceModel: qemu })).rejects.toMatchObject({
       code: 'XL_QEMU_FAILED',
       message: "QEMU failed to start domain 'nope': qemu-system-x86_64: -accel tcg: invalid accelerator",
     });
     expect(await store.list()).toEqual([]);
-    await expect(startDomain(store, { ...config, name: 'nobin', deviceModel: path.join(dir, 'missing') })).rejects.toMatchObject({
+    await expect(
+      startDomain(store, { ...config, name: 'nobin', deviceModel: path.join(dir, 'missing') }),
+    ).rejects.toMatchObject({
       code: 'XL_QEMU_FAILED',
       message: expect.stringContaining('not found'),
     });

@@ -11,7 +11,10 @@ export function isQemuAlive(record: DomainRecord): boolean {
 /** The last non-empty line QEMU wrote to its log, for error messages. */
 export async function lastQemuLogLine(store: DomainStore, id: number): Promise<string | undefined> {
   const text = await readFile(store.paths(id).qemuLog, 'utf8').catch(() => '');
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const last = lines.at(-1);
   return last === undefined ? undefined : last.slice(0, 500);
 }

@@ -13,9 +13,15 @@ export interface ConnectQmpOptions {
 }
 
 /** Connects to a live domain's QMP socket; throws XL_DOMAIN_DEAD when its QEMU is gone. */
-export async function connectQmp(store: DomainStore, record: DomainRecord, options: ConnectQmpOptions = {}): Promise<QmpClient> {
+export async function connectQmp(
+  store: DomainStore,
+  record: DomainRecord,
+  options: ConnectQmpOptions = {},
+): Promise<QmpClient> {
   if (!isQemuAlive(record)) {
-    throw new XlError('XL_DOMAIN_DEAD', `domain '${record.name}' (id ${record.id}) has no running QEMU`, { domain: record.name });
+    throw new XlError('XL_DOMAIN_DEAD', `domain '${record.name}' (id ${record.id}) has no running QEMU`, {
+      domain: record.name,
+    });
   }
   return QmpClient.connect(store.paths(record.id).qmp, {
     connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
@@ -24,7 +30,12 @@ export async function connectQmp(store: DomainStore, record: DomainRecord, optio
 }
 
 /** Runs fn with a QMP connection that is closed afterwards, whatever happens. */
-export async function withQmp<T>(store: DomainStore, record: DomainRecord, fn: (qmp: QmpClient) => Promise<T>, options?: ConnectQmpOptions): Promise<T> {
+export async function withQmp<T>(
+  store: DomainStore,
+  record: DomainRecord,
+  fn: (qmp: QmpClient) => Promise<T>,
+  options?: ConnectQmpOptions,
+): Promise<T> {
   const qmp = await connectQmp(store, record, options);
   try {
     return await fn(qmp);

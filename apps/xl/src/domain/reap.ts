@@ -22,9 +22,11 @@ export interface ReapResult {
 /** Why a record is dead, or undefined when it is alive (or still being created). */
 function deathReason(d: DomainRecord): string | undefined {
   if (d.status === 'creating' && d.ownerPid !== undefined && isProcessAlive(d.ownerPid)) return undefined;
-  if (d.status === 'creating' && d.ownerPid !== undefined) return `the xl process creating it (pid ${d.ownerPid}) went away`;
+  if (d.status === 'creating' && d.ownerPid !== undefined)
+    return `the xl process creating it (pid ${d.ownerPid}) went away`;
   // A migration target belongs to its xl migrate-receive: without it, nobody will ever finish it.
-  if (d.status === 'incoming' && d.ownerPid !== undefined && !isProcessAlive(d.ownerPid)) return `the xl migrate-receive receiving it (pid ${d.ownerPid}) went away`;
+  if (d.status === 'incoming' && d.ownerPid !== undefined && !isProcessAlive(d.ownerPid))
+    return `the xl migrate-receive receiving it (pid ${d.ownerPid}) went away`;
   if (!d.qemu) return 'it has no QEMU process';
   if (!isQemuAlive(d)) return `its QEMU process (pid ${d.qemu.pid}) has exited`;
   return undefined;
@@ -47,7 +49,10 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
     const last = await lastQemuLogLine(store, d.id);
     if (last !== undefined) reason += ` (last QEMU message: ${last})`;
     // Re-checked under the lock: another xl may have just finished creating it.
-    const removed = await store.remove(d.id, (current) => current !== undefined && deathReason(current) !== undefined);
+    const removed = await store.remove(
+      d.id,
+      (current) => current !== undefined && deathReason(current) !== undefined,
+    );
     if (removed) reaped.push({ record: d, reason });
     else {
       const current = await store.get(d.id);

@@ -42,7 +42,12 @@ export interface StartOptions {
 }
 
 /** A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it. */
-async function newGuestRamBytes(config: DomainConfig, accel: 'tcg' | 'kvm', binary: string, cacheDir: string): Promise<number> {
+async function newGuestRamBytes(
+  config: DomainConfig,
+  accel: 'tcg' | 'kvm',
+  binary: string,
+  cacheDir: string,
+): Promise<number> {
   if (accel !== 'tcg') return guestRamBytes(config.memory, accel, undefined);
   // A QEMU that cannot be probed gets the tail (the safe side); starting it reports why it fails.
   const caps = await qemuCapabilities(binary, cacheDir).catch(() => undefined);
@@ -58,12 +63,24 @@ export interface QemuCommandOptions extends Pick<StartOptions, 'paused' | 'incom
  * The QEMU binary and argv that start `config` on this host: the RAM size and the disks'
  * cache modes are decided here (the images must exist by now), the rest comes from the config.
  */
-export async function qemuCommand(config: DomainConfig, paths: DomainPaths, o: QemuCommandOptions): Promise<{ binary: string; argv: string[] }> {
+export async function qemuCommand(
+  config: DomainConfig,
+  paths: DomainPaths,
+  o: QemuCommandOptions,
+): Promise<{ binary: string; argv: string[] }> {
   const binary = config.deviceModel ?? DEFAULT_QEMU;
   const accel = chooseAccel(config.accel);
-  const ramBytes = o.ramBytes ?? await newGuestRamBytes(config, accel, binary, o.cacheDir);
+  const ramBytes = o.ramBytes ?? (await newGuestRamBytes(config, accel, binary, o.cacheDir));
   const disks = await resolveDiskCache(config.disks);
-  return { binary, argv: buildQemuArgv({ ...config, disks }, paths, { paused: o.paused, incoming: o.incoming, accel, ramBytes }) };
+  return {
+    binary,
+    argv: buildQemuArgv({ ...config, disks }, paths, {
+      paused: o.paused,
+      incoming: o.incoming,
+      accel,
+      ramBytes,
+    }),
+  };
 }
 
 async function readPid(file: string): Promise<number> {
@@ -85,16 +102,30 @@ function killQuietly(pid: number | undefined): void {
   }
 }
 
-export async function startDomain(store: DomainStore, config: DomainConfig, options: StartOptions = {}): Promise<DomainRecord> {
+export async function startDomain(
+  store: DomainStore,
+  config: DomainConfig,
+  options: StartOptions = {},
+): Promise<DomainRecord> {
   const name = options.name ?? config.name;
   const uuid = config.uuid ?? randomUUID();
-  const record = await store.allocate({ name, uuid, config: { ...config, name, uuid }, ...(options.createdDisks ? { createdDisks: options.createdDisks } : {}) });
+  const record = await store.allocate({
+    name,
+    uuid,
+    config: { ...config, name, uuid },
+    ...(options.createdDisks ? { createdDisks: options.createdDisks } : {}),
+  });
   const paths = store.paths(record.id);
   const binary = record.config.deviceModel ?? DEFAULT_QEMU;
   let pid: number | undefined;
   try {
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
-    const { argv } = await qemuCommand(record.config, paths, { paused: options.paused, incoming: options.incoming, ramBytes: options.ramBytes, cacheDir: store.cacheDir });
+    const { argv } = await qemuCommand(record.config, paths, {
+      paused: options.paused,
+      incoming: options.incoming,
+      ramBytes: options.ramBytes,
+      cacheDir: store.cacheDir,
+    });
     const result = await execa(binary, argv, {
       env: qemuEnv(),
       extendEnv: false,
@@ -107,14 +138,30 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
     });
     if (result.failed) {
       const last = await lastQemuLogLine(store, record.id);
-      const why = last ?? (result.timedOut ? 'timed out' : result.code === 'ENOENT' ? `${binary} not found` : `exit status ${String(result.exitCode)}`);
-      throw new XlError('XL_QEMU_FAILED', `QEMU failed to start domain '${name}': ${why}`, { cause: result, domain: name });
+      const why =
+        last ??
+        (result.timedOut
+          ? 'timed out'
+          : result.code === 'ENOENT'
+            ? `${binary} not found`
+            : `exit status ${String(result.exitCode)}`);
+      throw new XlError('XL_QEMU_FAILED', `QEMU failed to start domain '${name}': ${why}`, {
+        cause: result,
+        domain: name,
+      });
     }
     pid = await readPid(paths.pid);
     const stat = readProcStat(pid);
-    if (!stat) throw new XlError('XL_QEMU_FAILED', `QEMU for domain '${name}' exited right after starting: ${(await lastQemuLogLine(store, record.id)) ?? 'no message'}`);
+    if (!stat)
+      throw new XlError(
+        'XL_QEMU_FAILED',
+        `QEMU for domain '${name}' exited right after starting: ${(await lastQemuLogLine(store, record.id)) ?? 'no message'}`,
+      );
     const qemuPid = pid;
-    const withPid = await store.update(record.id, (r) => ({ ...r, qemu: { pid: qemuPid, startTime: stat.startTime, binary, argv } }));
+    const withPid = await store.update(record.id, (r) => ({
+      ...r,
+      qemu: { pid: qemuPid, startTime: stat.startTime, binary, argv },
+    }));
     const version = await withQmp(store, withPid, async (qmp) => {
       const v = qmp.greeting.version.qemu;
       return `${v.major}.${v.minor}.${v.micro}`;
@@ -123,12 +170,21 @@ export async function startDomain(store: DomainStore, config: DomainConfig, opti
     // An incoming domain stays owned by its migrate-receive: if that dies, the next xl reaps it.
     return await store.update(record.id, (r) => {
       const { ownerPid, ...rest } = r;
-      return { ...rest, ...(options.incoming && ownerPid !== undefined ? { ownerPid } : {}), status, qemu: { ...r.qemu!, version } };
+      return {
+        ...rest,
+        ...(options.incoming && ownerPid !== undefined ? { ownerPid } : {}),
+        status,
+        qemu: { ...r.qemu!, version },
+      };
     });
   } catch (err) {
     killQuietly(pid);
     await store.remove(record.id).catch(() => undefined);
     if (err instanceof XlError) throw err;
-    throw new XlError('XL_QEMU_FAILED', `starting domain '${name}' failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err, domain: name });
+    throw new XlError(
+      'XL_QEMU_FAILED',
+      `starting domain '${name}' failed: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err, domain: name },
+    );
   }
 }

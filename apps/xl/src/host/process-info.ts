@@ -26,7 +26,12 @@ export function readProcStat(pid: number): ProcStat | undefined {
   const num = (i: number): number => Number(fields[i] ?? NaN);
   const state = fields[0];
   if (state === undefined || Number.isNaN(num(19))) return undefined;
-  return { state, startTime: num(19), cpuSeconds: (num(11) + num(12)) / CLOCK_TICKS, reapedChildrenCpuSeconds: (num(13) + num(14)) / CLOCK_TICKS };
+  return {
+    state,
+    startTime: num(19),
+    cpuSeconds: (num(11) + num(12)) / CLOCK_TICKS,
+    reapedChildrenCpuSeconds: (num(13) + num(14)) / CLOCK_TICKS,
+  };
 }
 
 /** True when `pid` runs (not a zombie) and, when given, started at `startTime`. */

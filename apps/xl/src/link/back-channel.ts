@@ -30,7 +30,11 @@ async function next(back: StreamReader, what: string): Promise<StreamRecord> {
 }
 
 /** Waits for PHASE_READY of `phase`, handing other records to `onRecord` (which returns whether it took them). */
-export async function waitPhaseReady(back: StreamReader, phase: number, onRecord?: BackRecordHandler): Promise<void> {
+export async function waitPhaseReady(
+  back: StreamReader,
+  phase: number,
+  onRecord?: BackRecordHandler,
+): Promise<void> {
   for (;;) {
     const rec = await next(back, `it set up phase ${phase}`);
     if (rec.name === 'PHASE_READY' && rec.value.phase === phase) return;

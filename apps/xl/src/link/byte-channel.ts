@@ -12,7 +12,10 @@ export class ByteChannel {
   #left: Buffer = Buffer.alloc(0);
   #eof = false;
 
-  constructor(input: ByteIterable, readonly peer: string) {
+  constructor(
+    input: ByteIterable,
+    readonly peer: string,
+  ) {
     this.#it = input[Symbol.asyncIterator]();
   }
 
@@ -31,14 +34,22 @@ export class ByteChannel {
       try {
         r = await this.#it.next();
       } catch (err) {
-        throw new XlError('XL_MIGRATION_HANDSHAKE', `reading from the ${this.peer} failed: ${(err as Error).message}`, { cause: err });
+        throw new XlError(
+          'XL_MIGRATION_HANDSHAKE',
+          `reading from the ${this.peer} failed: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
       if (r.done === true) {
         this.#eof = true;
         break;
       }
       const v = r.value;
-      const b = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      const b = Buffer.isBuffer(v)
+        ? v
+        : typeof v === 'string'
+          ? Buffer.from(v)
+          : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       const take = Math.min(n - have, b.length);
       parts.push(b.subarray(0, take));
       have += take;
@@ -54,11 +65,21 @@ export class ByteChannel {
   async expect(message: Buffer, what: string): Promise<void> {
     const got = await this.readUpTo(message.length);
     if (got.equals(message)) return;
-    if (got.length === 0) throw new XlError('XL_MIGRATION_HANDSHAKE', `the ${this.peer} closed the connection before sending ${what}`);
+    if (got.length === 0)
+      throw new XlError(
+        'XL_MIGRATION_HANDSHAKE',
+        `the ${this.peer} closed the connection before sending ${what}`,
+      );
     if (got.length < message.length && message.subarray(0, got.length).equals(got)) {
-      throw new XlError('XL_MIGRATION_HANDSHAKE', `the ${this.peer} closed the connection in the middle of ${what}`);
+      throw new XlError(
+        'XL_MIGRATION_HANDSHAKE',
+        `the ${this.peer} closed the connection in the middle of ${what}`,
+      );
     }
-    throw new XlError('XL_MIGRATION_HANDSHAKE', `the ${this.peer} sent ${showBytes(got)} where ${what} was expected`);
+    throw new XlError(
+      'XL_MIGRATION_HANDSHAKE',
+      `the ${this.peer} sent ${showBytes(got)} where ${what} was expected`,
+    );
   }
 
   /** Looks at the next n bytes without consuming them (fewer at end of input). */
@@ -82,7 +103,11 @@ export class ByteChannel {
         return;
       }
       const v = r.value;
-      yield Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      yield Buffer.isBuffer(v)
+        ? v
+        : typeof v === 'string'
+          ? Buffer.from(v)
+          : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     }
   }
 }

@@ -13,7 +13,10 @@ export const SWITCHOVER_TIMEOUT_MS = 60_000;
 export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new XlError('XL_MIGRATION', `${what}: nothing came for ${ms / 1000} s`)), ms);
+    timer = setTimeout(
+      () => reject(new XlError('XL_MIGRATION', `${what}: nothing came for ${ms / 1000} s`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([p, late]);

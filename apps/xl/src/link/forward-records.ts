@@ -22,8 +22,12 @@ export async function nextExpected(reader: StreamReader, peer: string, what: str
 
 /** The error for `rec` arriving where `expected` belongs (the sender's own words if it gave up). */
 export function unexpectedRecord(rec: StreamRecord, expected: string): XlError {
-  if (rec.name === 'MIGRATION_ERROR') return new XlError('XL_MIGRATION', `the sender gave up: ${rec.value.message}`);
-  return new XlError('XL_MIGRATION', `the sender sent ${rec.name} at byte ${rec.offset} where ${expected} belongs`);
+  if (rec.name === 'MIGRATION_ERROR')
+    return new XlError('XL_MIGRATION', `the sender gave up: ${rec.value.message}`);
+  return new XlError(
+    'XL_MIGRATION',
+    `the sender sent ${rec.name} at byte ${rec.offset} where ${expected} belongs`,
+  );
 }
 
 /** Reads `PHASE n` from the sender. */

@@ -37,12 +37,21 @@ describe('migrate handshake', () => {
   test('a required feature the receiver lacks is refused on both sides, naming it', async () => {
     const [s, r] = await both(['ram-stream', 'teleport']);
     expect(reason(s)).toBe("refusing to migrate: the receiver lacks required feature(s) 'teleport'");
-    expect(reason(r)).toBe("refusing the migration: the sender requires feature(s) this xl lacks: 'teleport'");
+    expect(reason(r)).toBe(
+      "refusing the migration: the sender requires feature(s) this xl lacks: 'teleport'",
+    );
   });
 
   test('version ranges that do not overlap are refused', async () => {
-    const [s, r] = await both(['ram-stream'], { ...makeHello([]), minVersion: 2, maxVersion: 3, software: 'xlkit future' });
-    expect(reason(s)).toBe('refusing to migrate: protocol version mismatch: this xl speaks version 1, the receiver (xlkit future) speaks versions 2..3');
+    const [s, r] = await both(['ram-stream'], {
+      ...makeHello([]),
+      minVersion: 2,
+      maxVersion: 3,
+      software: 'xlkit future',
+    });
+    expect(reason(s)).toBe(
+      'refusing to migrate: protocol version mismatch: this xl speaks version 1, the receiver (xlkit future) speaks versions 2..3',
+    );
     expect(reason(r)).toMatch(/^refusing the migration: protocol version mismatch/);
   });
 
@@ -55,8 +64,13 @@ describe('migrate handshake', () => {
   test('a guest with a RAM tail requires exact-ram, which a receiver without it lacks: refused before anything moves', () => {
     expect(ramRequires({})).toEqual(['ram-stream']);
     expect(ramRequires({ memoryBytes: 128 * 1048576 + 8192 })).toEqual(['ram-stream', 'exact-ram']);
-    const older = makeHello([], OWN_FEATURES.filter((f) => f !== 'exact-ram'));
-    expect(negotiate(makeHello(ramRequires({ memoryBytes: 128 * 1048576 + 8192 })), older, 'receiver')).toEqual({
+    const older = makeHello(
+      [],
+      OWN_FEATURES.filter((f) => f !== 'exact-ram'),
+    );
+    expect(
+      negotiate(makeHello(ramRequires({ memoryBytes: 128 * 1048576 + 8192 })), older, 'receiver'),
+    ).toEqual({
       ok: false,
       reason: "the receiver lacks required feature(s) 'exact-ram'",
     });
@@ -68,7 +82,9 @@ describe('migrate handshake', () => {
     const written: Buffer[] = [];
     p.forward.on('data', (c: Buffer) => written.push(c));
     p.back.end(Buffer.from('Welcome to some other program, please log in\n'));
-    await expect(senderHandshake({ input: p.back, output: p.forward, config, requires: [] })).rejects.toMatchObject({
+    await expect(
+      senderHandshake({ input: p.back, output: p.forward, config, requires: [] }),
+    ).rejects.toMatchObject({
       code: 'XL_MIGRATION_HANDSHAKE',
       message: `the receiver sent "Welcome to some other program, please lo"... where xl's migration banner was expected`,
     });
@@ -91,7 +107,9 @@ describe('migrate handshake', () => {
     );
     const q = pipes();
     q.back.end(BANNER);
-    await expect(senderHandshake({ input: q.back, output: q.forward, config, requires: [] })).rejects.toThrow(/closed the connection right after the banner/);
+    await expect(senderHandshake({ input: q.back, output: q.forward, config, requires: [] })).rejects.toThrow(
+      /closed the connection right after the banner/,
+    );
   });
 
   test('a truncated hello from the receiver is a handshake error, not a hang', async () => {
@@ -104,7 +122,9 @@ describe('migrate handshake', () => {
     await w2.writeRecord('MIGRATION_HELLO', makeHello([]));
     const framed = Buffer.concat(bytes);
     q.back.end(Buffer.concat([BANNER, framed.subarray(0, framed.length - 9)]));
-    await expect(senderHandshake({ input: q.back, output: q.forward, config, requires: [] })).rejects.toThrow('the receiver closed the connection before its hello');
+    await expect(senderHandshake({ input: q.back, output: q.forward, config, requires: [] })).rejects.toThrow(
+      'the receiver closed the connection before its hello',
+    );
   });
 
   test('a sender that sends no hello (older xl) is refused by the receiver', async () => {
@@ -121,9 +141,13 @@ describe('migrate handshake', () => {
   test('truncated headers from the sender are reported, and garbage is a stream error', async () => {
     const p = pipes();
     p.forward.end(Buffer.from('Xen saved domain, xl format\n'));
-    await expect(receiverHandshake({ input: p.forward, output: p.back })).rejects.toThrow('the sender closed the connection before sending the domain');
+    await expect(receiverHandshake({ input: p.forward, output: p.back })).rejects.toThrow(
+      'the sender closed the connection before sending the domain',
+    );
     const q = pipes();
     q.forward.end(Buffer.alloc(200, 0x41));
-    await expect(receiverHandshake({ input: q.forward, output: q.back })).rejects.toThrow(/^bad stream headers from the sender: /);
+    await expect(receiverHandshake({ input: q.forward, output: q.back })).rejects.toThrow(
+      /^bad stream headers from the sender: /,
+    );
   });
 });

@@ -6,7 +6,15 @@
  *   S→R  xl header + config, stream header, MIGRATION_HELLO
  */
 import type { Writable } from 'node:stream';
-import { STREAM_IDENT, StreamError, StreamReader, StreamWriter, type ByteInput, type MigrationHello, type StreamRecord } from '@xlkit/stream';
+import {
+  STREAM_IDENT,
+  StreamError,
+  StreamReader,
+  StreamWriter,
+  type ByteInput,
+  type MigrationHello,
+  type StreamRecord,
+} from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { ByteChannel, type ByteIterable } from './byte-channel.js';
 import { BANNER, makeHello, negotiate, showBytes, type Agreement } from './protocol.js';
@@ -42,7 +50,10 @@ async function nextRecord(reader: StreamReader, peer: string, what: string): Pro
     return await reader.next();
   } catch (err) {
     if (err instanceof StreamError) {
-      const detail = err.code === 'STREAM_TRUNCATED' || err.code === 'STREAM_IO' ? `the ${peer} closed the connection before ${what}` : `bad ${what} from the ${peer}: ${err.message}`;
+      const detail =
+        err.code === 'STREAM_TRUNCATED' || err.code === 'STREAM_IO'
+          ? `the ${peer} closed the connection before ${what}`
+          : `bad ${what} from the ${peer}: ${err.message}`;
       throw handshakeError(detail, err);
     }
     throw err;
@@ -93,12 +104,20 @@ export async function senderHandshake(o: SenderHandshakeOptions): Promise<Sender
   const ident = Buffer.alloc(8);
   ident.writeBigUInt64BE(STREAM_IDENT);
   if (head.length === 0) {
-    throw handshakeError("the receiver closed the connection right after the banner: it is probably an older xl without xlkit's migration protocol");
+    throw handshakeError(
+      "the receiver closed the connection right after the banner: it is probably an older xl without xlkit's migration protocol",
+    );
   }
   if (!head.equals(ident)) {
-    throw handshakeError(`the receiver sent ${showBytes(head)} after the banner instead of a stream header: it is an older xl without xlkit's migration protocol`);
+    throw handshakeError(
+      `the receiver sent ${showBytes(head)} after the banner instead of a stream header: it is an older xl without xlkit's migration protocol`,
+    );
   }
-  const back = new StreamReader(channel.rest(), { xlHeader: 'absent', trailing: 'leave', maxRecordLength: BACK_RECORD_MAX });
+  const back = new StreamReader(channel.rest(), {
+    xlHeader: 'absent',
+    trailing: 'leave',
+    maxRecordLength: BACK_RECORD_MAX,
+  });
   const peer = checkHello(await nextRecord(back, 'receiver', 'its hello'), 'receiver');
   const verdict = negotiate(own, peer, 'receiver');
   if (!verdict.ok) throw handshakeError(`refusing to migrate: ${verdict.reason}`);
@@ -121,16 +140,23 @@ export interface ReceiverHandshakeOptions {
 export async function receiverHandshake(o: ReceiverHandshakeOptions): Promise<ReceiverLink> {
   const own = o.hello ?? makeHello([]);
   const writer = new StreamWriter(o.output);
-  await new Promise<void>((resolve, reject) => o.output.write(BANNER, (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    o.output.write(BANNER, (err) => (err ? reject(err) : resolve())),
+  );
   await writer.writeStreamHeader();
   await writer.writeRecord('MIGRATION_HELLO', own);
-  const forward = new StreamReader(o.input, { xlHeader: 'required', trailing: 'leave', readAhead: LINK_BUFFER });
+  const forward = new StreamReader(o.input, {
+    xlHeader: 'required',
+    trailing: 'leave',
+    readAhead: LINK_BUFFER,
+  });
   let config: unknown;
   try {
     config = (await forward.headers()).xlHeader?.config;
   } catch (err) {
     if (!(err instanceof StreamError)) throw err;
-    if (err.code === 'STREAM_TRUNCATED' || err.code === 'STREAM_IO') throw handshakeError('the sender closed the connection before sending the domain', err);
+    if (err.code === 'STREAM_TRUNCATED' || err.code === 'STREAM_IO')
+      throw handshakeError('the sender closed the connection before sending the domain', err);
     throw handshakeError(`bad stream headers from the sender: ${err.message}`, err);
   }
   const peer = checkHello(await nextRecord(forward, 'sender', 'its hello'), 'sender');

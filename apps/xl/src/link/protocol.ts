@@ -53,8 +53,17 @@ export const OWN_FEATURES: readonly string[] = Object.values(Feature);
 
 export const SOFTWARE = 'xlkit xl';
 
-export function makeHello(requires: readonly string[], features: readonly string[] = OWN_FEATURES): MigrationHello {
-  return { minVersion: PROTOCOL_MIN, maxVersion: PROTOCOL_MAX, features: [...features], requires: [...requires], software: SOFTWARE };
+export function makeHello(
+  requires: readonly string[],
+  features: readonly string[] = OWN_FEATURES,
+): MigrationHello {
+  return {
+    minVersion: PROTOCOL_MIN,
+    maxVersion: PROTOCOL_MAX,
+    features: [...features],
+    requires: [...requires],
+    software: SOFTWARE,
+  };
 }
 
 export interface Agreement {
@@ -80,17 +89,28 @@ export function negotiate(local: MigrationHello, remote: MigrationHello, remoteN
   }
   const missingRemote = local.requires.filter((f) => !remote.features.includes(f));
   if (missingRemote.length > 0) {
-    return { ok: false, reason: `the ${remoteName} lacks required feature(s) ${missingRemote.map((f) => `'${f}'`).join(', ')}` };
+    return {
+      ok: false,
+      reason: `the ${remoteName} lacks required feature(s) ${missingRemote.map((f) => `'${f}'`).join(', ')}`,
+    };
   }
   const missingLocal = remote.requires.filter((f) => !local.features.includes(f));
   if (missingLocal.length > 0) {
-    return { ok: false, reason: `the ${remoteName} requires feature(s) this xl lacks: ${missingLocal.map((f) => `'${f}'`).join(', ')}` };
+    return {
+      ok: false,
+      reason: `the ${remoteName} requires feature(s) this xl lacks: ${missingLocal.map((f) => `'${f}'`).join(', ')}`,
+    };
   }
-  return { ok: true, agreement: { version, features: local.features.filter((f) => remote.features.includes(f)) } };
+  return {
+    ok: true,
+    agreement: { version, features: local.features.filter((f) => remote.features.includes(f)) },
+  };
 }
 
 function range(h: MigrationHello): string {
-  return h.minVersion === h.maxVersion ? `version ${h.minVersion}` : `versions ${h.minVersion}..${h.maxVersion}`;
+  return h.minVersion === h.maxVersion
+    ? `version ${h.minVersion}`
+    : `versions ${h.minVersion}..${h.maxVersion}`;
 }
 
 /** Printable form of up to `max` bytes of unexpected input. */

@@ -27,10 +27,12 @@ export const expectGo = (rest: ByteChannel): Promise<void> =>
   within(rest.expect(GO, 'the go-ahead'), SWITCHOVER_TIMEOUT_MS, 'waiting for the go-ahead');
 
 /** R→S: the guest runs here (or is paused with -p): the sender may destroy its copy. */
-export const reportRunning = (out: Writable): Promise<void> => writeRaw(out, Buffer.concat([REPORT, Buffer.from([ReportStatus.RUNNING])]));
+export const reportRunning = (out: Writable): Promise<void> =>
+  writeRaw(out, Buffer.concat([REPORT, Buffer.from([ReportStatus.RUNNING])]));
 
 /** R→S: this copy could not take over and is destroyed; GO echoed back releases the sender. */
-export const reportReleased = (out: Writable): Promise<void> => writeRaw(out, Buffer.concat([REPORT, Buffer.from([ReportStatus.FAILED]), GO]));
+export const reportReleased = (out: Writable): Promise<void> =>
+  writeRaw(out, Buffer.concat([REPORT, Buffer.from([ReportStatus.FAILED]), GO]));
 
 /** What the receiver reported after GO. */
 export type Report = { status: 'running' } | { status: 'released' };
@@ -41,16 +43,25 @@ export type Report = { status: 'running' } | { status: 'released' };
  * unknown and is thrown as such (`undecided`).
  */
 export async function readReport(rest: ByteChannel): Promise<Report> {
-  const report = await within(rest.readUpTo(REPORT.length + 1), SWITCHOVER_TIMEOUT_MS, "waiting for the receiver's report").catch((err: unknown) => {
+  const report = await within(
+    rest.readUpTo(REPORT.length + 1),
+    SWITCHOVER_TIMEOUT_MS,
+    "waiting for the receiver's report",
+  ).catch((err: unknown) => {
     throw undecided(errorMessage(err));
   });
   if (report.length < REPORT.length + 1 || !report.subarray(0, REPORT.length).equals(REPORT)) {
-    throw undecided(report.length === 0 ? 'the receiver closed the connection without reporting' : 'the receiver sent a malformed report');
+    throw undecided(
+      report.length === 0
+        ? 'the receiver closed the connection without reporting'
+        : 'the receiver sent a malformed report',
+    );
   }
   const status = report[REPORT.length];
   if (status === ReportStatus.RUNNING) return { status: 'running' };
   const echo = await rest.readUpTo(GO.length);
-  if (!echo.equals(GO)) throw undecided(`the receiver reported failure (status ${String(status)}) without releasing the domain`);
+  if (!echo.equals(GO))
+    throw undecided(`the receiver reported failure (status ${String(status)}) without releasing the domain`);
   return { status: 'released' };
 }
 

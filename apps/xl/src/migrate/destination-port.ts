@@ -76,17 +76,28 @@ export function qemuDestination(store: DomainStore): DestinationPort {
       // A domain named NAME may exist here only if it is the source itself (same host, same uuid).
       for (const d of await store.list()) {
         if (d.name === config.name && d.uuid !== config.uuid) {
-          throw new XlError('XL_DOMAIN_EXISTS', `a different domain named '${config.name}' already runs on this host (id ${d.id})`);
+          throw new XlError(
+            'XL_DOMAIN_EXISTS',
+            `a different domain named '${config.name}' already runs on this host (id ${d.id})`,
+          );
         }
       }
       const hostMiB = availableMemoryMiB();
-      if (config.memory > hostMiB) throw new XlError('XL_MIGRATION', `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`);
+      if (config.memory > hostMiB)
+        throw new XlError(
+          'XL_MIGRATION',
+          `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`,
+        );
     },
     hostCheck: (info, config) => assertHostCanRun(info, config, 'receive', store.cacheDir),
     async start(config, info, o) {
       record = await startDomain(store, config, {
-        paused: true, incoming: 'defer', name: incomingName(config.name), ramBytes: savedRamBytes(info),
-        ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}), ...(o.prepare ? { prepare: o.prepare } : {}),
+        paused: true,
+        incoming: 'defer',
+        name: incomingName(config.name),
+        ramBytes: savedRamBytes(info),
+        ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}),
+        ...(o.prepare ? { prepare: o.prepare } : {}),
       });
       return record;
     },
@@ -94,8 +105,12 @@ export function qemuDestination(store: DomainStore): DestinationPort {
       const r = mustHave();
       qmp = await connectQmp(store, r);
       const ram = await receiveRam(qmp, {
-        socketPath: store.paths(r.id).migrationSocket, reader: o.reader, signal: o.signal, ...(o.credit ? { credit: o.credit } : {}),
-        capabilities: [{ capability: 'late-block-activate', state: true }], onRecord: o.onRecord,
+        socketPath: store.paths(r.id).migrationSocket,
+        reader: o.reader,
+        signal: o.signal,
+        ...(o.credit ? { credit: o.credit } : {}),
+        capabilities: [{ capability: 'late-block-activate', state: true }],
+        onRecord: o.onRecord,
       });
       return { bytes: ram.bytes, chunks: ram.chunks, digest: ram.digest, status: ram.migration.status };
     },
@@ -114,7 +129,8 @@ export function qemuDestination(store: DomainStore): DestinationPort {
     async destroy() {
       await qmp?.close().catch(() => undefined);
       const half = record;
-      if (half !== undefined) await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
+      if (half !== undefined)
+        await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
     },
     async close() {
       await qmp?.close().catch(() => undefined);

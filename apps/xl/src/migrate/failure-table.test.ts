@@ -33,12 +33,27 @@ function tableRows(): Row[] {
   return section
     .split('\n')
     .filter((l) => l.startsWith('| ') && !l.startsWith('| phase') && !l.startsWith('|---'))
-    .map((l) => l.split('|').slice(1, -1).map((c) => c.trim()))
-    .map(([phase = '', failsOn = '', source = '', receiver = '', exit = '', says = '']) => ({ phase, failsOn, source, receiver, exit, says }));
+    .map((l) =>
+      l
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    )
+    .map(([phase = '', failsOn = '', source = '', receiver = '', exit = '', says = '']) => ({
+      phase,
+      failsOn,
+      source,
+      receiver,
+      exit,
+      says,
+    }));
 }
 
 /** A mirror phase on both sides that only exchanges PHASE 2 and PHASE_READY 2, or fails first. */
-function mirrorJoins(failOn: 'sender' | 'receiver' | undefined): { senderJoin: JoinSender[]; receiverJoin: JoinReceiver[] } {
+function mirrorJoins(failOn: 'sender' | 'receiver' | undefined): {
+  senderJoin: JoinSender[];
+  receiverJoin: JoinReceiver[];
+} {
   const boom = () => Object.assign(new Error('injected failure: mirror'), { code: 'XL_MIGRATION' });
   return {
     senderJoin: [
@@ -82,7 +97,14 @@ const INJECTIONS: Record<string, Setup> = {
   '-|nothing': { mirror: 'none' },
 };
 
-const exitOf = (err: unknown): string => (err === undefined ? '0' : err instanceof UsageError ? '2' : err instanceof XlError || (err as { code?: string }).code !== undefined ? '1' : 'bug');
+const exitOf = (err: unknown): string =>
+  err === undefined
+    ? '0'
+    : err instanceof UsageError
+      ? '2'
+      : err instanceof XlError || (err as { code?: string }).code !== undefined
+        ? '1'
+        : 'bug';
 
 function sourceEnds(fx: Effects): string {
   if (fx.source.includes('rollback')) return 'resumed';
@@ -100,15 +122,18 @@ function receiverEnds(fx: Effects, started: boolean, settled: boolean): string {
 
 async function walkRow(setup: Setup) {
   const fx: Effects = { source: [], destination: [] };
-  const joins = setup.mirror === undefined ? {} : mirrorJoins(setup.mirror === 'none' ? undefined : setup.mirror);
+  const joins =
+    setup.mirror === undefined ? {} : mirrorJoins(setup.mirror === 'none' ? undefined : setup.mirror);
   let receiverError: unknown;
   let receiverSettled = false;
   const pair = fakePair(
-    fx, setup.fail,
-    (r) => runReceiver(r).then(
-      () => void (receiverSettled = true),
-      (err: unknown) => void ((receiverError = err), (receiverSettled = true)),
-    ),
+    fx,
+    setup.fail,
+    (r) =>
+      runReceiver(r).then(
+        () => void (receiverSettled = true),
+        (err: unknown) => void ((receiverError = err), (receiverSettled = true)),
+      ),
     { ...joins, ...(setup.receiverFeatures ? { receiverFeatures: setup.receiverFeatures } : {}) },
   );
   let senderError: unknown;
@@ -136,7 +161,11 @@ describe('the failure table in link/PROTOCOL.md', () => {
       const setup = INJECTIONS[`${row.phase}|${row.failsOn}`];
       expect(setup, 'an injection for this row').toBeDefined();
       const got = await walkRow(setup!);
-      expect({ source: got.source, receiver: got.receiver, exit: got.exit }).toEqual({ source: row.source, receiver: row.receiver, exit: row.exit });
+      expect({ source: got.source, receiver: got.receiver, exit: got.exit }).toEqual({
+        source: row.source,
+        receiver: row.receiver,
+        exit: row.exit,
+      });
       if (row.says === '-') expect(got.says).toBe('-');
       else expect(got.says).toContain(row.says);
     });

@@ -35,11 +35,20 @@ export function joinMirror(flags: MirrorFlags, tuning: MirrorTuning = {}): JoinS
         if (qmp === undefined) throw new Error('mirror: the source QEMU is not open');
         const progress = session.settings.progress;
         await m.phaseTwo({
-          link: link(session), qmp, tunnelSocket: session.source.sockets.nbd, signal: session.failure.signal, ...tuning,
+          link: link(session),
+          qmp,
+          tunnelSocket: session.source.sockets.nbd,
+          signal: session.failure.signal,
+          ...tuning,
           onProgress: (disks) => {
             const bytes = disks.reduce((n, d) => n + d.offset, 0);
             const total = disks.reduce((n, d) => n + d.len, 0);
-            const note = disks.map((d) => `${d.id} ${d.len > 0 ? Math.floor((100 * d.offset) / d.len) : 0}%${d.ready ? ' ready' : ''}`).join(', ');
+            const note = disks
+              .map(
+                (d) =>
+                  `${d.id} ${d.len > 0 ? Math.floor((100 * d.offset) / d.len) : 0}%${d.ready ? ' ready' : ''}`,
+              )
+              .join(', ');
             progress.update({ bytes, total, note, fields: { disks } });
           },
         });

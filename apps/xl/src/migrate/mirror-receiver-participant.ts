@@ -13,7 +13,8 @@ import type { JoinReceiver, ReceiverParticipant } from './receiver-session.js';
 export function joinMirrorReceiver(store: DomainStore, env: NodeJS.ProcessEnv): JoinReceiver {
   return async (s): Promise<ReceiverParticipant | undefined> => {
     const link = s.link;
-    if (link === undefined || s.config === undefined || !link.peer.requires.includes(Feature.DISK_MIRROR)) return undefined;
+    if (link === undefined || s.config === undefined || !link.peer.requires.includes(Feature.DISK_MIRROR))
+      return undefined;
     const m = await MirrorReceiver.prepare(link.forward, s.config);
     return {
       adjust: (info, config) => ({ check: m.withoutMirrored(info, config), config: m.config }),

@@ -22,7 +22,11 @@ export type Walk = { ok: true } | { ok: false; phase: Phase; error: unknown };
  * Runs the steps in order, announcing each phase it enters; stops at the first failure and
  * says in which phase it happened. Never throws: the completion path takes it from there.
  */
-export async function walkPhases<S>(session: S, steps: readonly PhaseStep<S>[], enter: (phase: Phase) => void): Promise<Walk> {
+export async function walkPhases<S>(
+  session: S,
+  steps: readonly PhaseStep<S>[],
+  enter: (phase: Phase) => void,
+): Promise<Walk> {
   let phase: Phase = 'handshake';
   try {
     for (const step of steps) {

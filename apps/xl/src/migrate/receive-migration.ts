@@ -36,7 +36,11 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
   const dest = ins.destination ? ins.destination(real, { signal: o.signal }) : real;
   const session: ReceiverSession = {
     settings: { ...o, ...(ins.features ? { features: ins.features } : {}) },
-    dest, join: [joinMirrorReceiver(store, o.env)], participants: [], goReceived: false, taken: false,
+    dest,
+    join: [joinMirrorReceiver(store, o.env)],
+    participants: [],
+    goReceived: false,
+    taken: false,
   };
   return runReceiver(session);
 }

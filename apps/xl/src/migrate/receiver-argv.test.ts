@@ -3,15 +3,19 @@ import { receiverCommand, splitWords } from './receiver-argv.js';
 
 describe('receiver command line', () => {
   test('default ssh: HOST is one argument, then fixed words only', () => {
-    expect(receiverCommand(undefined, 'host b; rm -rf /', ['-p'])).toEqual({ file: 'ssh', args: ['host b; rm -rf /', 'xl', 'migrate-receive', '-p'] });
+    expect(receiverCommand(undefined, 'host b; rm -rf /', ['-p'])).toEqual({
+      file: 'ssh',
+      args: ['host b; rm -rf /', 'xl', 'migrate-receive', '-p'],
+    });
   });
 
   test('-s SSHCMD is split into words like sh does for plain words', () => {
-    expect(receiverCommand("ssh -p 2222 -i '/k/my key' -o \"A=b c\" -o X\\ Y", 'h', [])).toEqual({
-      file: 'ssh', args: ['-p', '2222', '-i', '/k/my key', '-o', 'A=b c', '-o', 'X Y', 'h', 'xl', 'migrate-receive'],
+    expect(receiverCommand('ssh -p 2222 -i \'/k/my key\' -o "A=b c" -o X\\ Y', 'h', [])).toEqual({
+      file: 'ssh',
+      args: ['-p', '2222', '-i', '/k/my key', '-o', 'A=b c', '-o', 'X Y', 'h', 'xl', 'migrate-receive'],
     });
     expect(splitWords('  a   b\t')).toEqual(['a', 'b']);
-    expect(splitWords("a''b \"\"")).toEqual(['ab', '']);
+    expect(splitWords('a\'\'b ""')).toEqual(['ab', '']);
   });
 
   test('shell syntax in SSHCMD is refused instead of being run by a shell', () => {
@@ -23,7 +27,8 @@ describe('receiver command line', () => {
 
   test("-s '' runs HOST through sh -c, flags as positional parameters", () => {
     expect(receiverCommand('', 'xl migrate-receive', ['-p', '-e'])).toEqual({
-      file: 'sh', args: ['-c', 'xl migrate-receive "$@"', 'xl-migrate-receiver', '-p', '-e'],
+      file: 'sh',
+      args: ['-c', 'xl migrate-receive "$@"', 'xl-migrate-receiver', '-p', '-e'],
     });
   });
 

@@ -25,7 +25,9 @@ export function splitWords(command: string): string[] {
   let inWord = false;
   let i = 0;
   const bad = (what: string): never => {
-    throw new UsageError(`-s '${command}': ${what}; give a plain command (or use -s '' with HOST as the whole receiver command)`);
+    throw new UsageError(
+      `-s '${command}': ${what}; give a plain command (or use -s '' with HOST as the whole receiver command)`,
+    );
   };
   while (i < command.length) {
     const c = command[i]!;
@@ -78,7 +80,11 @@ export function splitWords(command: string): string[] {
  * The argv that starts `xl migrate-receive FLAGS` on HOST. `sshCommand` undefined = `ssh`.
  * `flags` are fixed option words chosen by xl (e.g. -p, -e), never user data.
  */
-export function receiverCommand(sshCommand: string | undefined, host: string, flags: readonly string[]): ReceiverCommand {
+export function receiverCommand(
+  sshCommand: string | undefined,
+  host: string,
+  flags: readonly string[],
+): ReceiverCommand {
   if (host === '') throw new UsageError('HOST must not be empty');
   if (sshCommand === '') {
     return { file: 'sh', args: ['-c', `${host} "$@"`, 'xl-migrate-receiver', ...flags] };

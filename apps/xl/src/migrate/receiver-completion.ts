@@ -28,13 +28,18 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
   if (s.taken) throw walk.error;
   const stage = RECEIVER_STAGE[walk.phase];
   if (!s.goReceived) await tellSender(s, stage, walk.error);
-  else s.settings.log(`cannot take over the domain: ${errorMessage(walk.error)}; destroying this copy and clearing the sender to resume its own`);
+  else
+    s.settings.log(
+      `cannot take over the domain: ${errorMessage(walk.error)}; destroying this copy and clearing the sender to resume its own`,
+    );
   await s.dest.destroy();
   for (const p of [...s.participants].reverse()) await p.rollback?.().catch(() => undefined);
   if (s.goReceived) {
     // The sender resumes its own copy on its own disks once it reads this.
     await reportReleased(s.settings.output).catch(() => undefined);
-    throw new XlError('XL_MIGRATION', `migration failed at the switch-over: ${errorMessage(walk.error)}`, { cause: walk.error });
+    throw new XlError('XL_MIGRATION', `migration failed at the switch-over: ${errorMessage(walk.error)}`, {
+      cause: walk.error,
+    });
   }
   const err = walk.error;
   throw err instanceof XlError && err.code !== 'XL_MIGRATION_HANDSHAKE'
@@ -48,7 +53,11 @@ async function tellSender(s: ReceiverSession, stage: string, err: unknown): Prom
   if (writer === undefined) return;
   const code = (err as { code?: unknown }).code;
   try {
-    await writer.writeRecord('MIGRATION_ERROR', { stage, message: errorMessage(err), ...(typeof code === 'string' ? { code } : {}) });
+    await writer.writeRecord('MIGRATION_ERROR', {
+      stage,
+      message: errorMessage(err),
+      ...(typeof code === 'string' ? { code } : {}),
+    });
     await writer.writeRecord('END', null);
   } catch {
     // The sender is gone or the back channel is already closed.

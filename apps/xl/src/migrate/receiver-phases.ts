@@ -15,7 +15,12 @@ import type { ReceiverSession } from './receiver-session.js';
 
 /** How the receiver names its phases to the sender and the user (xl's words for them). */
 export const RECEIVER_STAGE: Record<Phase, string> = {
-  handshake: 'handshake', bootstrap: 'phase 1', mirror: 'phase 2', ram: 'phase 3', switchover: 'switch-over', cleanup: 'cleanup',
+  handshake: 'handshake',
+  bootstrap: 'phase 1',
+  mirror: 'phase 2',
+  ram: 'phase 3',
+  switchover: 'switch-over',
+  cleanup: 'cleanup',
 };
 
 function need<T>(v: T | undefined, what: string): T {
@@ -33,13 +38,20 @@ function senderConfig(value: unknown) {
     return checkSavedConfig(value);
   } catch (err) {
     const why = errorMessage(err);
-    throw new XlError('XL_MIGRATION', `the sender's domain config is not usable: ${why.startsWith(SAVED_CONFIG_UNUSABLE) ? why.slice(SAVED_CONFIG_UNUSABLE.length) : why}`);
+    throw new XlError(
+      'XL_MIGRATION',
+      `the sender's domain config is not usable: ${why.startsWith(SAVED_CONFIG_UNUSABLE) ? why.slice(SAVED_CONFIG_UNUSABLE.length) : why}`,
+    );
   }
 }
 
 async function handshake(s: ReceiverSession): Promise<void> {
   const { input, output, features } = s.settings;
-  s.link = await receiverHandshake({ input, output, ...(features ? { hello: makeHello([], features) } : {}) });
+  s.link = await receiverHandshake({
+    input,
+    output,
+    ...(features ? { hello: makeHello([], features) } : {}),
+  });
   interrupted(s);
   s.config = senderConfig(s.link.config);
 }
@@ -71,7 +83,13 @@ async function bootstrap(s: ReceiverSession): Promise<void> {
   const prepares = s.participants.flatMap((p) => (p.prepare ? [() => p.prepare!()] : []));
   const record = await s.dest.start(start, info, {
     ...(created.length > 0 || prepares.length > 0 ? { createdDisks: created } : {}),
-    ...(prepares.length > 0 ? { prepare: async () => { for (const f of prepares) await f(); } } : {}),
+    ...(prepares.length > 0
+      ? {
+          prepare: async () => {
+            for (const f of prepares) await f();
+          },
+        }
+      : {}),
   });
   s.settings.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
   interrupted(s);
@@ -93,7 +111,12 @@ async function ram(s: ReceiverSession): Promise<void> {
     ...(s.settings.signal ? { signal: s.settings.signal } : {}),
     // A failed grant means a broken back channel, which the sender sees on its own.
     ...(link.agreement.features.includes(Feature.RAM_CREDIT)
-      ? { credit: { window: RAM_CREDIT_WINDOW, grant: (bytes: number) => void back.writeRecord('RAM_CREDIT', { bytes }).catch(() => undefined) } }
+      ? {
+          credit: {
+            window: RAM_CREDIT_WINDOW,
+            grant: (bytes: number) => void back.writeRecord('RAM_CREDIT', { bytes }).catch(() => undefined),
+          },
+        }
       : {}),
     onRecord: (rec) => {
       throw unexpectedRecord(rec, 'RAM_CHUNK');
@@ -103,7 +126,9 @@ async function ram(s: ReceiverSession): Promise<void> {
   if (end.name !== 'END') throw unexpectedRecord(end, 'END');
   // The guest must not run while the NBD server could still take writes.
   for (const p of s.participants) await p.afterRam?.(s);
-  s.settings.log(`received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.status}`);
+  s.settings.log(
+    `received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.status}`,
+  );
 }
 
 /** END and READY, then GO (the point of no return), the take-over and the report. */

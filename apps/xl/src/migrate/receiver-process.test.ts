@@ -5,7 +5,9 @@ import { spawnReceiver } from './receiver-process.js';
 
 describe('spawnReceiver', () => {
   it('gives the forward stream the bulk send buffer, and the bytes still cross both ways', async () => {
-    const receiver = spawnReceiver({ file: 'cat', args: [] }, new PassThrough(), { PATH: process.env.PATH ?? '' });
+    const receiver = spawnReceiver({ file: 'cat', args: [] }, new PassThrough(), {
+      PATH: process.env.PATH ?? '',
+    });
     try {
       expect(receiver.forwardBuffer?.bytes).toBeGreaterThanOrEqual(BULK_SEND_BUFFER);
       const payload = Buffer.alloc(3 * 1024 * 1024, 0xa5);

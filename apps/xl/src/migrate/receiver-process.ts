@@ -45,14 +45,30 @@ function forwardLines(from: Readable, to: NodeJS.WritableStream, prefix: string)
   from.on('error', () => undefined);
 }
 
-export function spawnReceiver(cmd: ReceiverCommand, stderr: NodeJS.WritableStream, env: NodeJS.ProcessEnv): ReceiverProcess {
+export function spawnReceiver(
+  cmd: ReceiverCommand,
+  stderr: NodeJS.WritableStream,
+  env: NodeJS.ProcessEnv,
+): ReceiverProcess {
   let child: ResultPromise;
   try {
     child = execa(cmd.file, cmd.args, {
-      stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, reject: false, detached: true, cleanup: true, env, extendEnv: false,
+      stdin: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      buffer: false,
+      reject: false,
+      detached: true,
+      cleanup: true,
+      env,
+      extendEnv: false,
     });
   } catch (err) {
-    throw new XlError('XL_MIGRATION', `cannot start the receiver command ${cmd.file}: ${(err as Error).message}`, { cause: err });
+    throw new XlError(
+      'XL_MIGRATION',
+      `cannot start the receiver command ${cmd.file}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const stdin = child.stdin!;
   const stdout = child.stdout!;

@@ -12,7 +12,10 @@ import type { DestinationPort } from './destination-port.js';
 /** A part of the migration with work on this side in several phases (the `-q` disk mirror). */
 export interface ReceiverParticipant {
   /** What the host check looks at, and the config QEMU starts with (the mirror's targets). */
-  adjust?(info: DomainInfo, config: DomainConfig): { check: { info: DomainInfo; config: DomainConfig }; config: DomainConfig };
+  adjust?(
+    info: DomainInfo,
+    config: DomainConfig,
+  ): { check: { info: DomainInfo; config: DomainConfig }; config: DomainConfig };
   /** Files this part creates before QEMU starts (recorded with the domain first). */
   readonly created?: string[];
   /** Runs once the record exists, before QEMU starts. */

@@ -57,7 +57,11 @@ export async function runSender(session: SenderSession): Promise<MigrateResult> 
   return completeSender(session, await walkPhases(session, SENDER_PHASES, (p) => session.stages.start(p)));
 }
 
-export async function migrateDomain(store: DomainStore, domain: DomainRecord, o: MigrateOptions): Promise<MigrateResult> {
+export async function migrateDomain(
+  store: DomainStore,
+  domain: DomainRecord,
+  o: MigrateOptions,
+): Promise<MigrateResult> {
   assertNotMigratedAway(domain, 'migrate');
   const ins = o.instruments ?? {};
   const stages = new Stages(o.progress);
@@ -65,15 +69,35 @@ export async function migrateDomain(store: DomainStore, domain: DomainRecord, o:
   const real = qemuSource(store, domain, {
     connect: () => {
       const r = spawnReceiver(receiverCommand(o.sshCommand, o.host, o.receiverFlags), o.stderr, o.env);
-      return { input: r.stdout, output: ins.output ? ins.output(r.stdin) : r.stdin, stop: () => r.stop(RECEIVER_GRACE_MS) };
+      return {
+        input: r.stdout,
+        output: ins.output ? ins.output(r.stdin) : r.stdin,
+        stop: () => r.stop(RECEIVER_GRACE_MS),
+      };
     },
     ...(ins.qmp ? { wrapQmp: ins.qmp } : {}),
   });
-  const source = ins.source ? ins.source(real, { signal: failure.signal, event: (name) => stages.event(name) }) : real;
-  const join: JoinSender[] = o.mirror ? [joinMirror(o.mirror, { ...(ins.mirrorStallWindowMs === undefined ? {} : { stallWindowMs: ins.mirrorStallWindowMs }) })] : [];
+  const source = ins.source
+    ? ins.source(real, { signal: failure.signal, event: (name) => stages.event(name) })
+    : real;
+  const join: JoinSender[] = o.mirror
+    ? [
+        joinMirror(o.mirror, {
+          ...(ins.mirrorStallWindowMs === undefined ? {} : { stallWindowMs: ins.mirrorStallWindowMs }),
+        }),
+      ]
+    : [];
   const session: SenderSession = {
-    settings: o, config: { ...(o.config ?? domain.config), name: domain.name, uuid: domain.uuid }, source, stages, join, failure,
-    before: { name: domain.name, status: domain.status, running: domain.status === 'running' }, participants: [], goSent: false, taken: false,
+    settings: o,
+    config: { ...(o.config ?? domain.config), name: domain.name, uuid: domain.uuid },
+    source,
+    stages,
+    join,
+    failure,
+    before: { name: domain.name, status: domain.status, running: domain.status === 'running' },
+    participants: [],
+    goSent: false,
+    taken: false,
   };
   // Ctrl-C aborts the walk until GO; after it nothing waits on this signal any more.
   const onInterrupt = () => failure.abort(new XlError('XL_INTERRUPTED', 'interrupted'));

@@ -47,9 +47,16 @@ async function result(s: SenderSession): Promise<MigrateResult> {
   const ram = s.ram;
   const stoppedAt = s.settings.paused ? undefined : ram?.stoppedAtMs;
   return {
-    name: s.source.name, host: s.settings.host, phases: s.stages.durations(), totalSeconds: s.stages.total(),
-    ramBytes: ram?.bytes ?? 0, chunks: ram?.chunks ?? 0, downtimeMs: await s.downtimeMs,
-    ...(stoppedAt === undefined || s.resumedAtMs === undefined ? {} : { pausedMs: Math.max(0, Math.round(s.resumedAtMs - stoppedAt)) }),
+    name: s.source.name,
+    host: s.settings.host,
+    phases: s.stages.durations(),
+    totalSeconds: s.stages.total(),
+    ramBytes: ram?.bytes ?? 0,
+    chunks: ram?.chunks ?? 0,
+    downtimeMs: await s.downtimeMs,
+    ...(stoppedAt === undefined || s.resumedAtMs === undefined
+      ? {}
+      : { pausedMs: Math.max(0, Math.round(s.resumedAtMs - stoppedAt)) }),
   };
 }
 
@@ -69,12 +76,18 @@ async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<
   await s.peer?.stop();
   const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';
   const name = s.source.name;
-  const where = kept.problem !== undefined
-    ? `the domain '${name}' is still on this host but ${kept.problem}`
-    : `the domain '${name}' still runs on this host${s.before.running ? '' : ' (paused, as before)'}`;
-  return new XlError(interrupted ? 'XL_INTERRUPTED' : 'XL_MIGRATION', `migration to ${s.settings.host} failed in ${phase}: ${errorMessage(why)}; ${where}`, {
-    cause: why, domain: name,
-  });
+  const where =
+    kept.problem !== undefined
+      ? `the domain '${name}' is still on this host but ${kept.problem}`
+      : `the domain '${name}' still runs on this host${s.before.running ? '' : ' (paused, as before)'}`;
+  return new XlError(
+    interrupted ? 'XL_INTERRUPTED' : 'XL_MIGRATION',
+    `migration to ${s.settings.host} failed in ${phase}: ${errorMessage(why)}; ${where}`,
+    {
+      cause: why,
+      domain: name,
+    },
+  );
 }
 
 /** After GO the receiver destroyed its copy and released the domain: the source resumes. */
@@ -84,7 +97,9 @@ async function released(s: SenderSession): Promise<XlError> {
   return new XlError(
     'XL_MIGRATION',
     `migration to ${s.settings.host} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
-      (kept.problem === undefined ? `the domain '${name}' runs on this host again` : `the domain '${name}' is back on this host but ${kept.problem}`),
+      (kept.problem === undefined
+        ? `the domain '${name}' runs on this host again`
+        : `the domain '${name}' is back on this host but ${kept.problem}`),
     { domain: name },
   );
 }
@@ -110,4 +125,3 @@ function leftoverHere(s: SenderSession, err: unknown): XlError {
     { cause: err, domain: name },
   );
 }
-

@@ -32,14 +32,24 @@ async function handshake(s: SenderSession): Promise<void> {
   const opened = await raced(s.source.open(s.config.disks), signal);
   s.before.running = opened.running;
   if (!['running', 'paused'].includes(opened.status)) {
-    throw new XlError('XL_MIGRATION', `domain '${s.source.name}' is ${opened.status}; only a running or paused domain can migrate`);
+    throw new XlError(
+      'XL_MIGRATION',
+      `domain '${s.source.name}' is ${opened.status}; only a running or paused domain can migrate`,
+    );
   }
   s.info = opened.info;
   for (const join of s.join) s.participants.push(await join(s));
   s.peer = s.source.connect();
   const requires = [...ramRequires(opened.info), ...s.participants.flatMap((p) => p.requires)];
-  s.link = await raced(senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }), signal);
-  s.stages.event('negotiated', { version: s.link.agreement.version, features: s.link.agreement.features, receiver: s.link.peer.software });
+  s.link = await raced(
+    senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }),
+    signal,
+  );
+  s.stages.event('negotiated', {
+    version: s.link.agreement.version,
+    features: s.link.agreement.features,
+    receiver: s.link.peer.software,
+  });
 }
 
 /** PHASE 1: what the receiver needs to start QEMU -incoming defer; it answers PHASE_READY 1. */
@@ -48,7 +58,8 @@ async function bootstrap(s: SenderSession): Promise<void> {
   await link.writer.writePhase(1);
   await link.writer.writeDomainInfo(need(s.info, 'the domain info'));
   for (const p of s.participants) await p.bootstrap?.(s);
-  const take = (rec: Parameters<NonNullable<(typeof s.participants)[number]['takeBackRecord']>>[0]) => s.participants.some((p) => p.takeBackRecord?.(rec) === true);
+  const take = (rec: Parameters<NonNullable<(typeof s.participants)[number]['takeBackRecord']>>[0]) =>
+    s.participants.some((p) => p.takeBackRecord?.(rec) === true);
   await raced(waitPhaseReady(link.back, 1, take), s.failure.signal);
   for (const p of s.participants) p.bootstrapped?.(s);
   await s.source.setStatus('migrating');
@@ -64,14 +75,19 @@ async function ram(s: SenderSession): Promise<void> {
   const { writer, back, agreement } = need(s.link, 'the link');
   const signal = s.failure.signal;
   const credit = agreement.features.includes(Feature.RAM_CREDIT) ? new RamCredit(signal) : undefined;
-  s.backDone = waitBackEnd(back, credit && ((rec) => rec.name === 'RAM_CREDIT' && (credit.grant(rec.value.bytes), true)));
+  s.backDone = waitBackEnd(
+    back,
+    credit && ((rec) => rec.name === 'RAM_CREDIT' && (credit.grant(rec.value.bytes), true)),
+  );
   s.backDone.catch((err: unknown) => s.failure.abort(err));
   await writer.writePhase(3);
   const progress = s.settings.progress;
   let total: number | undefined;
   s.ram = await raced(
     s.source.sendRam({
-      writer, signal, ...(credit ? { credit } : {}),
+      writer,
+      signal,
+      ...(credit ? { credit } : {}),
       ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
       ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
       onPreSwitchover: async () => {
@@ -86,7 +102,11 @@ async function ram(s: SenderSession): Promise<void> {
           ...(total === undefined ? {} : { total }),
           ...(m === undefined
             ? {}
-            : { remaining: m.remaining, note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`, fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status } }),
+            : {
+                remaining: m.remaining,
+                note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`,
+                fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status },
+              }),
         }));
       },
     }),
@@ -114,7 +134,9 @@ async function switchover(s: SenderSession): Promise<void> {
   try {
     await sendGo(need(s.peer, 'the receiver').output);
   } catch (err) {
-    throw new UndecidedSwitchover('XL_MIGRATION', `sending the go-ahead failed: ${errorMessage(err)}`, { cause: err });
+    throw new UndecidedSwitchover('XL_MIGRATION', `sending the go-ahead failed: ${errorMessage(err)}`, {
+      cause: err,
+    });
   }
   const report = await readReport(s.rest);
   if (report.status === 'released') throw new ReleasedByReceiver();

@@ -88,18 +88,31 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
     },
     connect: o.connect,
     async setStatus(status) {
-      await store.update(domain.id, (r) => ({ ...r, status, ...(status === 'migrated-away' ? { name: migratedAwayName(domain.name) } : {}) }));
+      await store.update(domain.id, (r) => ({
+        ...r,
+        status,
+        ...(status === 'migrated-away' ? { name: migratedAwayName(domain.name) } : {}),
+      }));
     },
     async sendRam(r) {
       const q = mustBeOpen(qmp);
       if (r.maxDowntimeMs !== undefined) await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
       const ram = await sendRam(q, {
-        socketPath: paths.migrationSocket, writer: r.writer, maxBandwidth: r.maxBandwidth, signal: r.signal, ...(r.credit ? { credit: r.credit } : {}),
-        chunkSize: MIGRATION_CHUNK, readAhead: MIGRATION_CHUNK, flushIdleMs: MIGRATION_FLUSH_IDLE_MS,
-        onPreSwitchover: r.onPreSwitchover, onProgress: r.onProgress,
+        socketPath: paths.migrationSocket,
+        writer: r.writer,
+        maxBandwidth: r.maxBandwidth,
+        signal: r.signal,
+        ...(r.credit ? { credit: r.credit } : {}),
+        chunkSize: MIGRATION_CHUNK,
+        readAhead: MIGRATION_CHUNK,
+        flushIdleMs: MIGRATION_FLUSH_IDLE_MS,
+        onPreSwitchover: r.onPreSwitchover,
+        onProgress: r.onProgress,
       });
       return {
-        bytes: ram.bytes, chunks: ram.chunks, ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
+        bytes: ram.bytes,
+        chunks: ram.chunks,
+        ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
         downtimeMs: async () => (await finalMigrationFigures(q, ram.migration)).downtimeMs,
       };
     },

@@ -16,7 +16,12 @@ export interface SourceBefore {
 }
 
 /** Returns the run state the source is left in ('running', 'paused', ...), or a problem. */
-export async function rollbackSource(store: DomainStore, record: DomainRecord, qmp: QmpClient | undefined, before: SourceBefore): Promise<{ state: string; problem?: string }> {
+export async function rollbackSource(
+  store: DomainStore,
+  record: DomainRecord,
+  qmp: QmpClient | undefined,
+  before: SourceBefore,
+): Promise<{ state: string; problem?: string }> {
   let state = 'unknown';
   let problem: string | undefined;
   if (qmp !== undefined) {
@@ -33,7 +38,11 @@ export async function rollbackSource(store: DomainStore, record: DomainRecord, q
     }
   }
   try {
-    await store.update(record.id, (r) => ({ ...r, name: before.name, status: before.running ? 'running' : before.status }));
+    await store.update(record.id, (r) => ({
+      ...r,
+      name: before.name,
+      status: before.running ? 'running' : before.status,
+    }));
   } catch (err) {
     problem = `${problem ? `${problem}; ` : ''}cannot restore its record: ${errorMessage(err)}`;
   }

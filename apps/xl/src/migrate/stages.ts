@@ -39,7 +39,8 @@ export class Stages {
 
   #close(): void {
     const now = performance.now();
-    if (this.#current !== 'start' && this.#current !== 'done') this.#durations[this.#current] = round((now - this.#at) / 1000);
+    if (this.#current !== 'start' && this.#current !== 'done')
+      this.#durations[this.#current] = round((now - this.#at) / 1000);
     this.#at = now;
   }
 }

@@ -6,7 +6,8 @@ const MiB = 1024 * 1024;
 describe('ConvergenceWatch', () => {
   it('stays quiet while remaining keeps shrinking', () => {
     const w = new ConvergenceWatch(10_000);
-    for (let t = 0; t <= 60_000; t += 1000) expect(w.sample({ remaining: (1000 - t / 100) * MiB, at: t })).toBeUndefined();
+    for (let t = 0; t <= 60_000; t += 1000)
+      expect(w.sample({ remaining: (1000 - t / 100) * MiB, at: t })).toBeUndefined();
   });
 
   it('reports a stall with the numbers once no new low came for the window', () => {
@@ -15,7 +16,8 @@ describe('ConvergenceWatch', () => {
     w.sample({ remaining: 300 * MiB, at: 1000 });
     // Guest dirties as fast as the copy: remaining hovers around 300-320 MiB.
     let stall;
-    for (let t = 2000; t <= 11_000 && !stall; t += 1000) stall = w.sample({ remaining: (300 + (t % 3000 === 0 ? 20 : 5)) * MiB, at: t });
+    for (let t = 2000; t <= 11_000 && !stall; t += 1000)
+      stall = w.sample({ remaining: (300 + (t % 3000 === 0 ? 20 : 5)) * MiB, at: t });
     expect(stall).toEqual({ remaining: 305 * MiB, lowest: 300 * MiB, sinceMs: 10_000 });
   });
 

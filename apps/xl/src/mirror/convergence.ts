@@ -31,12 +31,17 @@ export class ConvergenceWatch {
 
   /** Feed one sample; returns the stall once the window passed without progress. */
   sample(s: ConvergenceSample): Stall | undefined {
-    if (this.#lowest === Number.POSITIVE_INFINITY || s.remaining <= this.#lowest - Math.min(this.minGain, this.#lowest)) {
+    if (
+      this.#lowest === Number.POSITIVE_INFINITY ||
+      s.remaining <= this.#lowest - Math.min(this.minGain, this.#lowest)
+    ) {
       this.#lowest = s.remaining;
       this.#lowestAt = s.at;
       return undefined;
     }
     const since = s.at - this.#lowestAt;
-    return since >= this.windowMs ? { remaining: s.remaining, lowest: this.#lowest, sinceMs: since } : undefined;
+    return since >= this.windowMs
+      ? { remaining: s.remaining, lowest: this.#lowest, sinceMs: since }
+      : undefined;
   }
 }

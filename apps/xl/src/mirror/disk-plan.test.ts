@@ -19,7 +19,14 @@ function image(name: string): string {
 }
 
 const disk = (vdev: string, target: string | undefined, extra: Partial<DiskSpec> = {}): DiskSpec => ({
-  format: 'raw', vdev, bus: 'virtio', index: 0, readOnly: false, cdrom: false, ...(target === undefined ? {} : { target }), ...extra,
+  format: 'raw',
+  vdev,
+  bus: 'virtio',
+  index: 0,
+  readOnly: false,
+  cdrom: false,
+  ...(target === undefined ? {} : { target }),
+  ...extra,
 });
 const opts = { hostId: 'h1', transport: 'tunnel' as const, syncWrites: false, reuseTarget: false };
 const info = (id: string) => ({ id, format: 'raw', virtualSize: 8192, allocation: 8192 });
@@ -30,7 +37,12 @@ describe('buildDiskPlan', () => {
     const ro = image('b.raw');
     const nfs = image('c.raw');
     const built = await buildDiskPlan(
-      [disk('xvda', local), disk('xvdb', ro, { readOnly: true }), disk('xvdc', nfs, { shared: true }), disk('hdc', undefined, { bus: 'ide', cdrom: true, readOnly: true })],
+      [
+        disk('xvda', local),
+        disk('xvdb', ro, { readOnly: true }),
+        disk('xvdc', nfs, { shared: true }),
+        disk('hdc', undefined, { bus: 'ide', cdrom: true, readOnly: true }),
+      ],
       [info('xvda'), info('xvdb'), info('xvdc')],
       opts,
     );
@@ -46,6 +58,8 @@ describe('buildDiskPlan', () => {
 
   it('refuses a domain with nothing to mirror', async () => {
     const nfs = image('c.raw');
-    await expect(buildDiskPlan([disk('xvda', nfs, { shared: true })], [info('xvda')], opts)).rejects.toThrow(/no writable disk to mirror/);
+    await expect(buildDiskPlan([disk('xvda', nfs, { shared: true })], [info('xvda')], opts)).rejects.toThrow(
+      /no writable disk to mirror/,
+    );
   });
 });

@@ -23,7 +23,11 @@ export interface BuiltPlan {
 }
 
 /** Which disks are copied; `info` is phase one's DOMAIN_INFO disks (sizes from QEMU). */
-export async function buildDiskPlan(disks: readonly DiskSpec[], info: readonly DiskInfo[], o: PlanOptions): Promise<BuiltPlan> {
+export async function buildDiskPlan(
+  disks: readonly DiskSpec[],
+  info: readonly DiskInfo[],
+  o: PlanOptions,
+): Promise<BuiltPlan> {
   const planned: PlannedDisk[] = [];
   const skipped: SkippedDisk[] = [];
   for (const d of disks) {
@@ -43,11 +47,22 @@ export async function buildDiskPlan(disks: readonly DiskSpec[], info: readonly D
     const i = info.find((x) => x.id === d.vdev);
     if (!i) throw new MirrorError('mirror', `QEMU reports no size for disk ${d.vdev}`);
     const st = await stat(d.target).catch((err: unknown) => {
-      throw new MirrorError('mirror', `cannot stat disk ${d.vdev} (${d.target}): ${(err as Error).message}`, { cause: err });
+      throw new MirrorError('mirror', `cannot stat disk ${d.vdev} (${d.target}): ${(err as Error).message}`, {
+        cause: err,
+      });
     });
-    planned.push({ id: d.vdev, format: d.format, virtualSize: i.virtualSize, allocation: st.blocks * 512, path: d.target, dev: st.dev, ino: st.ino });
+    planned.push({
+      id: d.vdev,
+      format: d.format,
+      virtualSize: i.virtualSize,
+      allocation: st.blocks * 512,
+      path: d.target,
+      dev: st.dev,
+      ino: st.ino,
+    });
   }
-  if (planned.length === 0) throw new MirrorError('refused', 'migrate -q: the domain has no writable disk to mirror');
+  if (planned.length === 0)
+    throw new MirrorError('refused', 'migrate -q: the domain has no writable disk to mirror');
   return { plan: { ...o, disks: planned }, skipped };
 }
 
@@ -55,10 +70,14 @@ export async function buildDiskPlan(disks: readonly DiskSpec[], info: readonly D
 export function formatDiskPlan(b: BuiltPlan): string[] {
   const p = b.plan;
   const mode = p.syncWrites ? 'write-blocking (--sync-writes)' : 'background copy';
-  const lines = [`disk plan: ${p.disks.length} disk(s) mirrored over ${p.transport === 'tunnel' ? 'the migration pipe (tunnel)' : 'a direct NBD connection'}, ${mode}`];
+  const lines = [
+    `disk plan: ${p.disks.length} disk(s) mirrored over ${p.transport === 'tunnel' ? 'the migration pipe (tunnel)' : 'a direct NBD connection'}, ${mode}`,
+  ];
   for (const d of p.disks) {
     const where = p.targetDir !== undefined ? `into ${p.targetDir}` : 'to the same path';
-    lines.push(`  ${d.id}: mirror ${d.format} ${formatBytes(d.virtualSize)} (${formatBytes(d.allocation)} allocated) ${d.path} ${where}`);
+    lines.push(
+      `  ${d.id}: mirror ${d.format} ${formatBytes(d.virtualSize)} (${formatBytes(d.allocation)} allocated) ${d.path} ${where}`,
+    );
   }
   for (const s of b.skipped) lines.push(`  ${s.id}: not copied (${s.reason})`);
   return lines;

@@ -14,8 +14,24 @@ const me: LocalIdentity = { netns: 'net:[42]', mntns: 'mnt:[7]', uid: 1000 };
 function planFor(image: string, over: Partial<DiskPlan> = {}): DiskPlan {
   const st = statSync(image);
   return {
-    hostId: 'boot-1', netns: 'net:[42]', mntns: 'mnt:[7]', uid: 1000, transport: 'direct', syncWrites: false, reuseTarget: false,
-    disks: [{ id: 'xvda', format: 'raw', virtualSize: 4096, allocation: 4096, path: image, dev: st.dev, ino: st.ino }],
+    hostId: 'boot-1',
+    netns: 'net:[42]',
+    mntns: 'mnt:[7]',
+    uid: 1000,
+    transport: 'direct',
+    syncWrites: false,
+    reuseTarget: false,
+    disks: [
+      {
+        id: 'xvda',
+        format: 'raw',
+        virtualSize: 4096,
+        allocation: 4096,
+        path: image,
+        dev: st.dev,
+        ino: st.ino,
+      },
+    ],
     ...over,
   };
 }
@@ -41,11 +57,23 @@ describe('senderIsLocal', () => {
 
   test('a different file under the same path, or no such file: not local', async () => {
     const plan = planFor(image);
-    expect(await senderIsLocal({ ...plan, disks: plan.disks.map((d) => ({ ...d, ino: d.ino + 1 })) }, 'boot-1', me)).toBe(false);
-    expect(await senderIsLocal({ ...plan, disks: plan.disks.map((d) => ({ ...d, path: path.join(dir, 'missing.raw') })) }, 'boot-1', me)).toBe(false);
+    expect(
+      await senderIsLocal(
+        { ...plan, disks: plan.disks.map((d) => ({ ...d, ino: d.ino + 1 })) },
+        'boot-1',
+        me,
+      ),
+    ).toBe(false);
+    expect(
+      await senderIsLocal(
+        { ...plan, disks: plan.disks.map((d) => ({ ...d, path: path.join(dir, 'missing.raw') })) },
+        'boot-1',
+        me,
+      ),
+    ).toBe(false);
   });
 
-  test('reads this process\'s namespaces and euid', async () => {
+  test("reads this process's namespaces and euid", async () => {
     const id = await readLocalIdentity();
     expect(id.netns).toMatch(/^net:\[\d+\]$/);
     expect(id.mntns).toMatch(/^mnt:\[\d+\]$/);
@@ -63,16 +91,26 @@ describe('checkExportSocket', () => {
     await new Promise<void>((r) => server.listen(sock, () => r()));
     try {
       await expect(checkExportSocket({ transport: 'direct', socket: sock, disks })).resolves.toBeUndefined();
-      await expect(checkExportSocket({ transport: 'direct', socket: sock, disks }, 0)).resolves.toBeUndefined();
-      await expect(checkExportSocket({ transport: 'direct', socket: sock, disks }, process.geteuid!() + 1)).rejects.toMatchObject({ message: expect.stringMatching(/belongs to uid/) });
+      await expect(
+        checkExportSocket({ transport: 'direct', socket: sock, disks }, 0),
+      ).resolves.toBeUndefined();
+      await expect(
+        checkExportSocket({ transport: 'direct', socket: sock, disks }, process.geteuid!() + 1),
+      ).rejects.toMatchObject({ message: expect.stringMatching(/belongs to uid/) });
     } finally {
       server.close();
     }
-    await expect(checkExportSocket({ transport: 'direct', host: '127.0.0.1', port: 10809, disks })).resolves.toBeUndefined();
+    await expect(
+      checkExportSocket({ transport: 'direct', host: '127.0.0.1', port: 10809, disks }),
+    ).resolves.toBeUndefined();
   });
 
   test('refuses a path that is missing or not a socket', async () => {
-    await expect(checkExportSocket({ transport: 'direct', socket: path.join(dir, 'nope.sock'), disks })).rejects.toMatchObject({ message: expect.stringMatching(/not a socket on this host/) });
-    await expect(checkExportSocket({ transport: 'direct', socket: path.join(dir, 'disk.raw'), disks })).rejects.toMatchObject({ message: expect.stringMatching(/not a socket/) });
+    await expect(
+      checkExportSocket({ transport: 'direct', socket: path.join(dir, 'nope.sock'), disks }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/not a socket on this host/) });
+    await expect(
+      checkExportSocket({ transport: 'direct', socket: path.join(dir, 'disk.raw'), disks }),
+    ).rejects.toMatchObject({ message: expect.stringMatching(/not a socket/) });
   });
 });

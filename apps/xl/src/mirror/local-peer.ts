@@ -24,7 +24,11 @@ async function namespace(kind: 'net' | 'mnt', root: string): Promise<string> {
 
 /** This process's namespaces and effective uid ('unknown' where /proc cannot tell). */
 export async function readLocalIdentity(nsRoot = '/proc/self/ns'): Promise<LocalIdentity> {
-  return { netns: await namespace('net', nsRoot), mntns: await namespace('mnt', nsRoot), uid: process.geteuid?.() ?? -1 };
+  return {
+    netns: await namespace('net', nsRoot),
+    mntns: await namespace('mnt', nsRoot),
+    uid: process.geteuid?.() ?? -1,
+  };
 }
 
 export async function senderIsLocal(plan: DiskPlan, hostId: string, me: LocalIdentity): Promise<boolean> {
@@ -43,14 +47,23 @@ export async function senderIsLocal(plan: DiskPlan, hostId: string, me: LocalIde
  * that this user may connect to. Otherwise the receiver is not this host (or lies), and the
  * mirror must not be pointed at whatever else might listen at that path.
  */
-export async function checkExportSocket(exports: DiskExports, uid = process.geteuid?.() ?? -1): Promise<void> {
+export async function checkExportSocket(
+  exports: DiskExports,
+  uid = process.geteuid?.() ?? -1,
+): Promise<void> {
   const socket = exports.socket;
   if (socket === undefined) return;
   const st = await lstat(socket).catch(() => undefined);
   if (st === undefined || !st.isSocket()) {
-    throw new MirrorError('mirror', `the receiver offered NBD on the unix socket ${socket}, which is not a socket on this host`);
+    throw new MirrorError(
+      'mirror',
+      `the receiver offered NBD on the unix socket ${socket}, which is not a socket on this host`,
+    );
   }
   if (uid !== 0 && st.uid !== uid) {
-    throw new MirrorError('mirror', `the receiver's NBD socket ${socket} belongs to uid ${st.uid}, not to this user (${uid})`);
+    throw new MirrorError(
+      'mirror',
+      `the receiver's NBD socket ${socket} belongs to uid ${st.uid}, not to this user (${uid})`,
+    );
   }
 }

@@ -4,7 +4,15 @@
  * or on TCP at an address and an ephemeral port (direct). Stopped before the domain
  * resumes, and on every failure.
  */
-import { blockExportAdd, inetSocketAddressLegacy, migrateSetCapabilities, nbdServerStart, nbdServerStop, unixSocketAddressLegacy, type QmpClient } from '@xlkit/qmp';
+import {
+  blockExportAdd,
+  inetSocketAddressLegacy,
+  migrateSetCapabilities,
+  nbdServerStart,
+  nbdServerStop,
+  unixSocketAddressLegacy,
+  type QmpClient,
+} from '@xlkit/qmp';
 import type { DiskExports, MirrorTransport } from '@xlkit/stream';
 import { diskNodeName } from '../qemu/argv.js';
 import { MirrorError } from './mirror-error.js';
@@ -27,7 +35,11 @@ export function exportName(id: string): string {
   return `xlkit-${id}`;
 }
 
-export async function startExports(qmp: QmpClient, targets: readonly TargetDisk[], o: ExportOptions): Promise<DiskExports> {
+export async function startExports(
+  qmp: QmpClient,
+  targets: readonly TargetDisk[],
+  o: ExportOptions,
+): Promise<DiskExports> {
   try {
     // Block nodes stay inactive until the migration completes; exports work on them (7.2).
     await migrateSetCapabilities(qmp, [{ capability: 'late-block-activate', state: true }]);
@@ -39,19 +51,34 @@ export async function startExports(qmp: QmpClient, targets: readonly TargetDisk[
       const before = new Set(await listeningPortsOf(o.qemuPid));
       await nbdServerStart(qmp, { addr: inetSocketAddressLegacy(o.host, 0) });
       port = (await listeningPortsOf(o.qemuPid)).find((p) => !before.has(p));
-      if (port === undefined) throw new MirrorError('export', `cannot find the port QEMU's NBD server listens on at ${o.host}`);
+      if (port === undefined)
+        throw new MirrorError('export', `cannot find the port QEMU's NBD server listens on at ${o.host}`);
     }
     for (const t of targets) {
       const node = diskNodeName({ vdev: t.disk.id });
-      await blockExportAdd(qmp, { type: 'nbd', id: exportName(t.disk.id), 'node-name': node, writable: true, name: exportName(t.disk.id) });
+      await blockExportAdd(qmp, {
+        type: 'nbd',
+        id: exportName(t.disk.id),
+        'node-name': node,
+        writable: true,
+        name: exportName(t.disk.id),
+      });
     }
-    const disks = targets.map((t) => ({ id: t.disk.id, exportName: exportName(t.disk.id), target: t.target }));
+    const disks = targets.map((t) => ({
+      id: t.disk.id,
+      exportName: exportName(t.disk.id),
+      target: t.target,
+    }));
     if (o.transport === 'tunnel') return { transport: 'tunnel', disks };
-    return onUnix ? { transport: 'direct', socket: o.socketPath, disks } : { transport: 'direct', host: o.host, port, disks };
+    return onUnix
+      ? { transport: 'direct', socket: o.socketPath, disks }
+      : { transport: 'direct', host: o.host, port, disks };
   } catch (err) {
     await stopExports(qmp);
     if (err instanceof MirrorError) throw err;
-    throw new MirrorError('export', `exporting the target disks over NBD failed: ${(err as Error).message}`, { cause: err });
+    throw new MirrorError('export', `exporting the target disks over NBD failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

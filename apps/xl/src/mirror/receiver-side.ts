@@ -9,7 +9,14 @@
  *   abort()         any failure before GO, after QEMU is gone: every created target removed
  */
 import type { QmpClient } from '@xlkit/qmp';
-import type { DiskExports, DiskPlan, DomainInfo, StreamReader, StreamRecord, StreamWriter } from '@xlkit/stream';
+import type {
+  DiskExports,
+  DiskPlan,
+  DomainInfo,
+  StreamReader,
+  StreamRecord,
+  StreamWriter,
+} from '@xlkit/stream';
 import { TunnelService } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../store/domain-record.js';
@@ -26,7 +33,8 @@ import { startExports, stopExports } from './nbd-exports.js';
 import { createTargets, removeTargets, resolveTargets, type TargetDisk } from './targets.js';
 
 function unexpected(rec: StreamRecord, expected: string): MirrorError {
-  if (rec.name === 'MIGRATION_ERROR') return new MirrorError('mirror', `the sender gave up: ${rec.value.message}`);
+  if (rec.name === 'MIGRATION_ERROR')
+    return new MirrorError('mirror', `the sender gave up: ${rec.value.message}`);
   return new MirrorError('mirror', `the sender sent ${rec.name} where ${expected} belongs`);
 }
 
@@ -60,21 +68,35 @@ export class MirrorReceiver {
     const plan = rec.value;
     for (const d of plan.disks) {
       const spec = config.disks.find((x) => x.vdev === d.id);
-      if (!spec || spec.target === undefined || spec.readOnly || spec.cdrom) throw new MirrorError('refused', `the disk plan names ${d.id}, which is not a writable disk of the domain's config`);
-      if (spec.format !== d.format) throw new MirrorError('refused', `the disk plan says ${d.id} is ${d.format}, the config says ${spec.format}`);
+      if (!spec || spec.target === undefined || spec.readOnly || spec.cdrom)
+        throw new MirrorError(
+          'refused',
+          `the disk plan names ${d.id}, which is not a writable disk of the domain's config`,
+        );
+      if (spec.format !== d.format)
+        throw new MirrorError(
+          'refused',
+          `the disk plan says ${d.id} is ${d.format}, the config says ${spec.format}`,
+        );
     }
     const hostId = await readHostId();
     const targets = await resolveTargets(plan, hostId);
     const byId = new Map(targets.map((t) => [t.disk.id, t.target]));
-    const disks = config.disks.map((d) => (byId.has(d.vdev) ? { ...d, target: byId.get(d.vdev) as string } : d));
-    const local = plan.transport === 'direct' && (await senderIsLocal(plan, hostId, await readLocalIdentity()));
+    const disks = config.disks.map((d) =>
+      byId.has(d.vdev) ? { ...d, target: byId.get(d.vdev) as string } : d,
+    );
+    const local =
+      plan.transport === 'direct' && (await senderIsLocal(plan, hostId, await readLocalIdentity()));
     return new MirrorReceiver(plan, targets, { ...config, disks }, local);
   }
 
   /** Domain info and config without the mirrored disks, for the host check before creating them. */
   withoutMirrored(info: DomainInfo, config: DomainConfig): { info: DomainInfo; config: DomainConfig } {
     const ids = new Set(this.targets.map((t) => t.disk.id));
-    return { info: { ...info, disks: info.disks.filter((d) => !ids.has(d.id)) }, config: { ...config, disks: config.disks.filter((d) => !ids.has(d.vdev)) } };
+    return {
+      info: { ...info, disks: info.disks.filter((d) => !ids.has(d.id)) },
+      config: { ...config, disks: config.disks.filter((d) => !ids.has(d.vdev)) },
+    };
   }
 
   async createTargets(): Promise<void> {
@@ -82,15 +104,29 @@ export class MirrorReceiver {
   }
 
   /** NBD server + exports on the incoming QEMU; the tunnel (if any) attached; DISK_EXPORTS sent. */
-  async exportDisks(store: DomainStore, record: DomainRecord, link: { forward: StreamReader; writer: StreamWriter }, env: NodeJS.ProcessEnv): Promise<DiskExports> {
+  async exportDisks(
+    store: DomainStore,
+    record: DomainRecord,
+    link: { forward: StreamReader; writer: StreamWriter },
+    env: NodeJS.ProcessEnv,
+  ): Promise<DiskExports> {
     const paths = store.paths(record.id);
     const exports = await withQmp(store, record, (qmp) =>
       startExports(qmp, this.targets, {
-        transport: this.plan.transport, socketPath: paths.nbdSocket, localSender: this.localSender, host: directListenHost(env), qemuPid: record.qemu?.pid ?? 0,
+        transport: this.plan.transport,
+        socketPath: paths.nbdSocket,
+        localSender: this.localSender,
+        host: directListenHost(env),
+        qemuPid: record.qemu?.pid ?? 0,
       }),
     );
     if (exports.transport === 'tunnel') {
-      this.#mux = attachTunnel({ side: 'even', reader: link.forward, writer: link.writer, accept: connectTo({ [TunnelService.NBD]: paths.nbdSocket }) });
+      this.#mux = attachTunnel({
+        side: 'even',
+        reader: link.forward,
+        writer: link.writer,
+        accept: connectTo({ [TunnelService.NBD]: paths.nbdSocket }),
+      });
     }
     await link.writer.writeRecord('DISK_EXPORTS', exports);
     return exports;
@@ -102,7 +138,11 @@ export class MirrorReceiver {
     if (phase.name !== 'PHASE' || phase.value.phase !== 2) throw unexpected(phase, 'PHASE 2');
     const ready = await nextExpected(forward, 'sender', 'the end of the disk mirror phase');
     if (ready.name !== 'MIRROR_READY') throw unexpected(ready, 'MIRROR_READY');
-    if (ready.value.disks !== this.targets.length) throw new MirrorError('mirror', `the sender mirrored ${ready.value.disks} disk(s), the plan has ${this.targets.length}`);
+    if (ready.value.disks !== this.targets.length)
+      throw new MirrorError(
+        'mirror',
+        `the sender mirrored ${ready.value.disks} disk(s), the plan has ${this.targets.length}`,
+      );
     await writer.writeRecord('PHASE_READY', { phase: 2 });
   }
 

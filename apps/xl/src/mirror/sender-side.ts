@@ -22,8 +22,14 @@ import { checkExportSocket, readLocalIdentity } from './local-peer.js';
 import { Feature } from '../link/protocol.js';
 import { MirrorError } from './mirror-error.js';
 import {
-  abortMirrors, finishMirrors, mirrorDisks, nbdServerOf, startMirrors, waitMirrorsReady,
-  type DiskProgress, type MirrorDisk,
+  abortMirrors,
+  finishMirrors,
+  mirrorDisks,
+  nbdServerOf,
+  startMirrors,
+  waitMirrorsReady,
+  type DiskProgress,
+  type MirrorDisk,
 } from './source-mirror.js';
 import { settleWithin } from '../settle-within.js';
 
@@ -53,9 +59,21 @@ export class MirrorSender {
 
   private constructor(readonly built: BuiltPlan) {}
 
-  static async plan(disks: readonly DiskSpec[], info: readonly DiskInfo[], flags: MirrorFlags): Promise<MirrorSender> {
+  static async plan(
+    disks: readonly DiskSpec[],
+    info: readonly DiskInfo[],
+    flags: MirrorFlags,
+  ): Promise<MirrorSender> {
     const { netns, mntns, uid } = await readLocalIdentity();
-    return new MirrorSender(await buildDiskPlan(disks, info, { ...flags, hostId: await readHostId(), netns, mntns, ...(uid >= 0 ? { uid } : {}) }));
+    return new MirrorSender(
+      await buildDiskPlan(disks, info, {
+        ...flags,
+        hostId: await readHostId(),
+        netns,
+        mntns,
+        ...(uid >= 0 ? { uid } : {}),
+      }),
+    );
   }
 
   /** Where the receiver's NBD server is, once DISK_EXPORTS arrived (for the user). */
@@ -69,7 +87,9 @@ export class MirrorSender {
 
   /** Features the receiver must have. */
   get requires(): string[] {
-    return this.built.plan.transport === 'tunnel' ? [Feature.DISK_MIRROR, Feature.TUNNEL] : [Feature.DISK_MIRROR];
+    return this.built.plan.transport === 'tunnel'
+      ? [Feature.DISK_MIRROR, Feature.TUNNEL]
+      : [Feature.DISK_MIRROR];
   }
 
   get lines(): string[] {
@@ -106,7 +126,13 @@ export class MirrorSender {
     const ex = this.#exports;
     if (ex === undefined) throw new MirrorError('mirror', 'the receiver did not report its disk exports');
     const planned = this.built.plan.disks.map((d) => d.id).sort();
-    if (ex.disks.map((d) => d.id).sort().join() !== planned.join() || ex.transport !== this.built.plan.transport) {
+    if (
+      ex.disks
+        .map((d) => d.id)
+        .sort()
+        .join() !== planned.join() ||
+      ex.transport !== this.built.plan.transport
+    ) {
       throw new MirrorError('mirror', 'the receiver exported other disks or another transport than planned');
     }
     await checkExportSocket(ex);
@@ -126,11 +152,17 @@ export class MirrorSender {
       this.#disks = mirrorDisks(ex);
       this.#started = true;
       const opts = {
-        syncWrites: this.built.plan.syncWrites, server: nbdServerOf(ex, o.tunnelSocket), onProgress: o.onProgress, signal: stop.signal,
+        syncWrites: this.built.plan.syncWrites,
+        server: nbdServerOf(ex, o.tunnelSocket),
+        onProgress: o.onProgress,
+        signal: stop.signal,
         ...(o.stallWindowMs === undefined ? {} : { stallWindowMs: o.stallWindowMs }),
       };
       await startMirrors(o.qmp, this.#disks, opts);
-      const final = await Promise.race([waitMirrorsReady(o.qmp, this.#disks, opts), backRead.then(() => Promise.reject(new MirrorError('mirror', 'the receiver ended phase 2 early')))]);
+      const final = await Promise.race([
+        waitMirrorsReady(o.qmp, this.#disks, opts),
+        backRead.then(() => Promise.reject(new MirrorError('mirror', 'the receiver ended phase 2 early'))),
+      ]);
       await writer.writeRecord('MIRROR_READY', { disks: this.#disks.length });
       await backRead;
       return final;

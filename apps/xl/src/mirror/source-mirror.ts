@@ -15,8 +15,20 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  blockdevAdd, blockdevDel, blockdevMirror, blockJobCancel, jobDismiss, queryBlockJobs, waitForMirrorReady,
-  QmpJobError, QmpTimeoutError, type BlockJobInfo, type EventListener, type MirrorProgress, type QmpClient, type SocketAddress,
+  blockdevAdd,
+  blockdevDel,
+  blockdevMirror,
+  blockJobCancel,
+  jobDismiss,
+  queryBlockJobs,
+  waitForMirrorReady,
+  QmpJobError,
+  QmpTimeoutError,
+  type BlockJobInfo,
+  type EventListener,
+  type MirrorProgress,
+  type QmpClient,
+  type SocketAddress,
 } from '@xlkit/qmp';
 import type { DiskExports } from '@xlkit/stream';
 import { diskNodeName } from '../qemu/argv.js';
@@ -51,12 +63,19 @@ export interface MirrorOptions {
 }
 
 export function mirrorDisks(exports: DiskExports): MirrorDisk[] {
-  return exports.disks.map((d) => ({ id: d.id, jobId: `xlkit-mirror-${d.id}`, nbdNode: `xlkit-nbd-${d.id}`, exportName: d.exportName }));
+  return exports.disks.map((d) => ({
+    id: d.id,
+    jobId: `xlkit-mirror-${d.id}`,
+    nbdNode: `xlkit-nbd-${d.id}`,
+    exportName: d.exportName,
+  }));
 }
 
 export function nbdServerOf(exports: DiskExports, tunnelSocket: string): SocketAddress {
-  if (exports.transport === 'direct' && exports.socket !== undefined) return { type: 'unix', path: exports.socket };
-  if (exports.transport === 'direct') return { type: 'inet', host: exports.host ?? '', port: String(exports.port) };
+  if (exports.transport === 'direct' && exports.socket !== undefined)
+    return { type: 'unix', path: exports.socket };
+  if (exports.transport === 'direct')
+    return { type: 'inet', host: exports.host ?? '', port: String(exports.port) };
   return { type: 'unix', path: tunnelSocket };
 }
 
@@ -65,10 +84,19 @@ function interrupted(signal?: AbortSignal): void {
 }
 
 /** Adds the NBD nodes and starts every mirror; anything half-done is cleaned up on failure. */
-export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[], o: MirrorOptions): Promise<void> {
+export async function startMirrors(
+  qmp: QmpClient,
+  disks: readonly MirrorDisk[],
+  o: MirrorOptions,
+): Promise<void> {
   try {
     for (const d of disks) {
-      await blockdevAdd(qmp, { driver: 'nbd', 'node-name': d.nbdNode, server: o.server, export: d.exportName });
+      await blockdevAdd(qmp, {
+        driver: 'nbd',
+        'node-name': d.nbdNode,
+        server: o.server,
+        export: d.exportName,
+      });
     }
     for (const d of disks) {
       await blockdevMirror(qmp, {
@@ -82,7 +110,9 @@ export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[],
     }
   } catch (err) {
     await abortMirrors(qmp, disks);
-    throw new MirrorError('mirror', `starting the disk mirrors failed: ${(err as Error).message}`, { cause: err });
+    throw new MirrorError('mirror', `starting the disk mirrors failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -91,12 +121,21 @@ export async function startMirrors(qmp: QmpClient, disks: readonly MirrorDisk[],
  * that errors, ends or vanishes); each poll reports all disks at once, checks the abort
  * signal and each job's convergence. Failures name the disk.
  */
-export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDisk[], o: MirrorOptions): Promise<DiskProgress[]> {
+export async function waitMirrorsReady(
+  qmp: QmpClient,
+  disks: readonly MirrorDisk[],
+  o: MirrorOptions,
+): Promise<DiskProgress[]> {
   const watches = new Map(disks.map((d) => [d.jobId, new ConvergenceWatch(o.stallWindowMs ?? 60_000)]));
   const diskOf = new Map(disks.map((d) => [d.jobId, d]));
   const onPoll = (jobs: MirrorProgress[]) => {
     interrupted(o.signal);
-    const progress = disks.map((d) => toProgress(d, jobs.find((j) => j.jobId === d.jobId)));
+    const progress = disks.map((d) =>
+      toProgress(
+        d,
+        jobs.find((j) => j.jobId === d.jobId),
+      ),
+    );
     o.onProgress?.(progress);
     for (const [i, d] of disks.entries()) {
       const p = progress[i] as DiskProgress;
@@ -113,15 +152,28 @@ export async function waitMirrorsReady(qmp: QmpClient, disks: readonly MirrorDis
   };
   interrupted(o.signal);
   try {
-    const final = await waitForMirrorReady(qmp, disks.map((d) => d.jobId), {
-      pollMs: o.pollMs ?? 500,
-      onPoll,
-    });
-    return disks.map((d) => toProgress(d, final.find((j) => j.jobId === d.jobId)));
+    const final = await waitForMirrorReady(
+      qmp,
+      disks.map((d) => d.jobId),
+      {
+        pollMs: o.pollMs ?? 500,
+        onPoll,
+      },
+    );
+    return disks.map((d) =>
+      toProgress(
+        d,
+        final.find((j) => j.jobId === d.jobId),
+      ),
+    );
   } catch (err) {
     if (!(err instanceof QmpJobError)) throw err;
     const d = diskOf.get(err.jobId);
-    throw new MirrorError('mirror', `disk ${d?.id ?? err.jobId}: mirror failed${err.jobError === undefined ? ` (${err.message})` : `: ${err.jobError}`}`, { cause: err });
+    throw new MirrorError(
+      'mirror',
+      `disk ${d?.id ?? err.jobId}: mirror failed${err.jobError === undefined ? ` (${err.message})` : `: ${err.jobError}`}`,
+      { cause: err },
+    );
   }
 }
 
@@ -130,7 +182,13 @@ function mib(n: number): string {
 }
 
 function toProgress(d: MirrorDisk, job: BlockJobInfo | MirrorProgress | undefined): DiskProgress {
-  return { id: d.id, offset: job?.offset ?? 0, len: job?.len ?? 0, ready: job?.ready === true, status: job?.status ?? 'missing' };
+  return {
+    id: d.id,
+    offset: job?.offset ?? 0,
+    len: job?.len ?? 0,
+    ready: job?.ready === true,
+    status: job?.status ?? 'missing',
+  };
 }
 
 /** A job that reached `concluded`, with its error if it failed. */
@@ -149,18 +207,29 @@ const JOB_ENDS = ['BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELLED', 'JOB_STATUS_CHAN
  * before that shows up in query-block-jobs, asked whenever 50 ms pass without an event. At
  * pre-switchover this runs in the downtime.
  */
-async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutMs: number, events: EventListener): Promise<EndedJob[]> {
+async function waitConcluded(
+  qmp: QmpClient,
+  jobIds: readonly string[],
+  timeoutMs: number,
+  events: EventListener,
+): Promise<EndedJob[]> {
   const deadline = Date.now() + timeoutMs;
   const errors = new Map<string, string>();
   const concluded = new Set<string>();
   const done = () => jobIds.every((id) => concluded.has(id));
-  const ended = (device: string, error: string | undefined): EndedJob => (error === undefined ? { device } : { device, error });
+  const ended = (device: string, error: string | undefined): EndedJob =>
+    error === undefined ? { device } : { device, error };
   let query = false;
   for (;;) {
     if (query) {
       const jobs = (await queryBlockJobs(qmp)).filter((j) => jobIds.includes(j.device));
-      if (jobs.every((j) => j.status === 'concluded' || j.status === 'null')) return jobs.map((j) => ended(j.device, j.error));
-      if (Date.now() > deadline) throw new MirrorError('mirror', `mirror jobs did not finish in ${timeoutMs / 1000} s: ${jobs.map((j) => `${j.device} ${j.status}`).join(', ')}`);
+      if (jobs.every((j) => j.status === 'concluded' || j.status === 'null'))
+        return jobs.map((j) => ended(j.device, j.error));
+      if (Date.now() > deadline)
+        throw new MirrorError(
+          'mirror',
+          `mirror jobs did not finish in ${timeoutMs / 1000} s: ${jobs.map((j) => `${j.device} ${j.status}`).join(', ')}`,
+        );
     }
     const ev = await events.get({ timeoutMs: 50 }).catch((err: unknown) => {
       if (err instanceof QmpTimeoutError) return undefined;
@@ -169,7 +238,8 @@ async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutM
     query = ev === undefined;
     if (ev === undefined) continue;
     const id = String(ev.data.device ?? ev.data.id ?? '');
-    if (ev.event === 'BLOCK_JOB_COMPLETED' && typeof ev.data.error === 'string') errors.set(id, ev.data.error);
+    if (ev.event === 'BLOCK_JOB_COMPLETED' && typeof ev.data.error === 'string')
+      errors.set(id, ev.data.error);
     if (ev.event === 'JOB_STATUS_CHANGE' && ev.data.status === 'concluded') concluded.add(id);
     if (done()) return jobIds.map((device) => ended(device, errors.get(device)));
   }
@@ -181,28 +251,46 @@ async function waitConcluded(qmp: QmpClient, jobIds: readonly string[], timeoutM
  * delete the NBD nodes (sent together: QEMU runs them in order). Throws if any job ends with
  * an error (the target is not usable).
  */
-export async function finishMirrors(qmp: QmpClient, disks: readonly MirrorDisk[], timeoutMs = 120_000): Promise<void> {
+export async function finishMirrors(
+  qmp: QmpClient,
+  disks: readonly MirrorDisk[],
+  timeoutMs = 120_000,
+): Promise<void> {
   const events = qmp.listen(JOB_ENDS);
   let jobs: EndedJob[];
   try {
     await Promise.all(disks.map((d) => blockJobCancel(qmp, { device: d.jobId, force: false })));
-    jobs = await waitConcluded(qmp, disks.map((d) => d.jobId), timeoutMs, events);
+    jobs = await waitConcluded(
+      qmp,
+      disks.map((d) => d.jobId),
+      timeoutMs,
+      events,
+    );
   } finally {
     events.close();
   }
   const failed = jobs.filter((j) => j.error !== undefined);
-  if (failed.length > 0) throw new MirrorError('mirror', `finishing the disk mirrors failed: ${failed.map((j) => `${j.device}: ${j.error}`).join('; ')}`);
-  await Promise.all([...disks.map((d) => jobDismiss(qmp, { id: d.jobId })), ...disks.map((d) => blockdevDel(qmp, { 'node-name': d.nbdNode }))]);
+  if (failed.length > 0)
+    throw new MirrorError(
+      'mirror',
+      `finishing the disk mirrors failed: ${failed.map((j) => `${j.device}: ${j.error}`).join('; ')}`,
+    );
+  await Promise.all([
+    ...disks.map((d) => jobDismiss(qmp, { id: d.jobId })),
+    ...disks.map((d) => blockdevDel(qmp, { 'node-name': d.nbdNode })),
+  ]);
 }
 
 /** Failure path: force-cancel, dismiss, delete the NBD nodes. Best effort and idempotent. */
 export async function abortMirrors(qmp: QmpClient, disks: readonly MirrorDisk[]): Promise<void> {
   const ids = disks.map((d) => d.jobId);
-  const present = async () => (await queryBlockJobs(qmp).catch(() => [] as BlockJobInfo[])).filter((j) => ids.includes(j.device));
+  const present = async () =>
+    (await queryBlockJobs(qmp).catch(() => [] as BlockJobInfo[])).filter((j) => ids.includes(j.device));
   const events = qmp.listen(JOB_ENDS);
   try {
     for (const j of await present()) {
-      if (j.status !== 'concluded') await blockJobCancel(qmp, { device: j.device, force: true }).catch(() => undefined);
+      if (j.status !== 'concluded')
+        await blockJobCancel(qmp, { device: j.device, force: true }).catch(() => undefined);
     }
     await waitConcluded(qmp, ids, 30_000, events).catch(() => undefined);
   } finally {
@@ -211,7 +299,10 @@ export async function abortMirrors(qmp: QmpClient, disks: readonly MirrorDisk[])
   for (const j of await present()) await jobDismiss(qmp, { id: j.device }).catch(() => undefined);
   for (const d of disks) {
     for (let i = 0; i < 50; i++) {
-      const ok = await blockdevDel(qmp, { 'node-name': d.nbdNode }).then(() => true, (err: Error) => /not found|Cannot find/i.test(err.message));
+      const ok = await blockdevDel(qmp, { 'node-name': d.nbdNode }).then(
+        () => true,
+        (err: Error) => /not found|Cannot find/i.test(err.message),
+      );
       if (ok) break;
       await sleep(100);
     }

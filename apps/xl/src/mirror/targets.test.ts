@@ -17,8 +17,21 @@ async function setup(): Promise<{ dir: string; src: string; plan: DiskPlan }> {
   await writeFile(src, Buffer.alloc(4096, 1));
   const st = await stat(src);
   const plan: DiskPlan = {
-    hostId: 'host-1', transport: 'tunnel', syncWrites: false, reuseTarget: false,
-    disks: [{ id: 'xvda', format: 'raw', virtualSize: 1 << 20, allocation: 4096, path: src, dev: st.dev, ino: st.ino }],
+    hostId: 'host-1',
+    transport: 'tunnel',
+    syncWrites: false,
+    reuseTarget: false,
+    disks: [
+      {
+        id: 'xvda',
+        format: 'raw',
+        virtualSize: 1 << 20,
+        allocation: 4096,
+        path: src,
+        dev: st.dev,
+        ino: st.ino,
+      },
+    ],
   };
   return { dir, src, plan };
 }
@@ -29,7 +42,12 @@ describe('resolveTargets', () => {
     await expect(resolveTargets(plan, 'host-1')).rejects.toThrow(/onto itself/);
     const alias = path.join(dir, 'alias');
     await import('node:fs/promises').then((fs) => fs.link(src, path.join(dir, 'alias.raw')));
-    await expect(resolveTargets({ ...plan, disks: [{ ...plan.disks[0]!, path: alias + '.raw' }], reuseTarget: true }, 'host-1')).rejects.toThrow(/onto itself/);
+    await expect(
+      resolveTargets(
+        { ...plan, disks: [{ ...plan.disks[0]!, path: alias + '.raw' }], reuseTarget: true },
+        'host-1',
+      ),
+    ).rejects.toThrow(/onto itself/);
   });
 
   it('on another host the same path is fine when the file is not there, and refused when it exists', async () => {
@@ -44,7 +62,11 @@ describe('resolveTargets', () => {
     const tdir = await mkdtemp(path.join(dir, 't-'));
     const [t] = await resolveTargets({ ...plan, targetDir: tdir }, 'host-1');
     expect(t).toMatchObject({ target: path.join(tdir, 'disk.raw'), exists: false });
-    const two = { ...plan, targetDir: tdir, disks: [plan.disks[0]!, { ...plan.disks[0]!, id: 'xvdb', path: '/elsewhere/disk.raw' }] };
+    const two = {
+      ...plan,
+      targetDir: tdir,
+      disks: [plan.disks[0]!, { ...plan.disks[0]!, id: 'xvdb', path: '/elsewhere/disk.raw' }],
+    };
     await expect(resolveTargets(two, 'host-1')).rejects.toThrow(/both be mirrored onto/);
     await expect(resolveTargets({ ...plan, targetDir: 'rel' }, 'host-1')).rejects.toThrow(/absolute/);
   });
@@ -52,8 +74,12 @@ describe('resolveTargets', () => {
   it('checks free space against the source allocation', async () => {
     const { dir, plan } = await setup();
     const huge = { ...plan.disks[0]!, allocation: 2 ** 52 };
-    await expect(checkFreeSpace([{ disk: huge, target: path.join(dir, 'x.raw'), exists: false }])).rejects.toThrow(/not enough free space for disk\(s\) xvda/);
-    await expect(checkFreeSpace([{ disk: huge, target: path.join(dir, 'x.raw'), exists: true }])).resolves.toBeUndefined();
+    await expect(
+      checkFreeSpace([{ disk: huge, target: path.join(dir, 'x.raw'), exists: false }]),
+    ).rejects.toThrow(/not enough free space for disk\(s\) xvda/);
+    await expect(
+      checkFreeSpace([{ disk: huge, target: path.join(dir, 'x.raw'), exists: true }]),
+    ).resolves.toBeUndefined();
   });
 
   it('creates sparse targets of the right size and removes only what it created', async () => {
@@ -75,7 +101,9 @@ describe('resolveTargets', () => {
     const targets = await resolveTargets({ ...plan, targetDir: tdir }, 'host-1');
     const intruder = path.join(tdir, 'disk.raw');
     await writeFile(intruder, 'not ours');
-    await expect(createTargets(targets)).rejects.toThrow(/appeared meanwhile on the receiver: .*disk\.raw \(EEXIST\)/);
+    await expect(createTargets(targets)).rejects.toThrow(
+      /appeared meanwhile on the receiver: .*disk\.raw \(EEXIST\)/,
+    );
     expect(await readFile(intruder, 'utf8')).toBe('not ours');
   });
 });

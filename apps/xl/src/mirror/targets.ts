@@ -29,7 +29,10 @@ export function targetPath(plan: DiskPlan, disk: PlannedDisk): string {
 }
 
 async function exists(p: string): Promise<boolean> {
-  return access(p, constants.F_OK).then(() => true, () => false);
+  return access(p, constants.F_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** Every check that needs no change on this host; throws MirrorError('refused' | 'target'). */
@@ -37,27 +40,47 @@ export async function resolveTargets(plan: DiskPlan, hostId: string): Promise<Ta
   const out: TargetDisk[] = [];
   const seen = new Map<string, string>();
   if (plan.targetDir !== undefined) {
-    if (!path.isAbsolute(plan.targetDir)) throw new MirrorError('refused', `--target-dir must be an absolute path on the receiver, got '${plan.targetDir}'`);
+    if (!path.isAbsolute(plan.targetDir))
+      throw new MirrorError(
+        'refused',
+        `--target-dir must be an absolute path on the receiver, got '${plan.targetDir}'`,
+      );
     const st = await stat(plan.targetDir).catch(() => undefined);
-    if (!st?.isDirectory()) throw new MirrorError('target', `target directory ${plan.targetDir} does not exist on the receiver`);
+    if (!st?.isDirectory())
+      throw new MirrorError('target', `target directory ${plan.targetDir} does not exist on the receiver`);
   }
   for (const disk of plan.disks) {
     const target = targetPath(plan, disk);
-    if (!path.isAbsolute(target)) throw new MirrorError('refused', `disk ${disk.id}: target path '${target}' is not absolute`);
+    if (!path.isAbsolute(target))
+      throw new MirrorError('refused', `disk ${disk.id}: target path '${target}' is not absolute`);
     const other = seen.get(target);
-    if (other !== undefined) throw new MirrorError('refused', `disks ${other} and ${disk.id} would both be mirrored onto ${target}`);
+    if (other !== undefined)
+      throw new MirrorError('refused', `disks ${other} and ${disk.id} would both be mirrored onto ${target}`);
     seen.set(target, disk.id);
     const st = await stat(target).catch(() => undefined);
     const sameHost = hostId === plan.hostId;
-    if (sameHost && (target === disk.path || (st !== undefined && st.dev === disk.dev && st.ino === disk.ino))) {
-      throw new MirrorError('refused', `refusing to mirror disk ${disk.id} onto itself: ${target} is the file the source domain is using (same host); give --target-dir`);
+    if (
+      sameHost &&
+      (target === disk.path || (st !== undefined && st.dev === disk.dev && st.ino === disk.ino))
+    ) {
+      throw new MirrorError(
+        'refused',
+        `refusing to mirror disk ${disk.id} onto itself: ${target} is the file the source domain is using (same host); give --target-dir`,
+      );
     }
     if (st !== undefined && !plan.reuseTarget) {
-      throw new MirrorError('refused', `target for disk ${disk.id} already exists on the receiver: ${target} (remove it, or pass --reuse-target to overwrite it)`);
+      throw new MirrorError(
+        'refused',
+        `target for disk ${disk.id} already exists on the receiver: ${target} (remove it, or pass --reuse-target to overwrite it)`,
+      );
     }
-    if (st !== undefined && !st.isFile()) throw new MirrorError('refused', `target for disk ${disk.id} is not a regular file: ${target}`);
+    if (st !== undefined && !st.isFile())
+      throw new MirrorError('refused', `target for disk ${disk.id} is not a regular file: ${target}`);
     if (st === undefined && !(await exists(path.dirname(target)))) {
-      throw new MirrorError('target', `directory ${path.dirname(target)} for disk ${disk.id} does not exist on the receiver`);
+      throw new MirrorError(
+        'target',
+        `directory ${path.dirname(target)} for disk ${disk.id} does not exist on the receiver`,
+      );
     }
     out.push({ disk, target, exists: st !== undefined });
   }
@@ -82,7 +105,10 @@ export async function checkFreeSpace(targets: readonly TargetDisk[]): Promise<vo
     const fs = await statfs(e.dir);
     const free = fs.bavail * fs.bsize;
     if (free < e.bytes) {
-      throw new MirrorError('target', `not enough free space for disk(s) ${e.ids.join(', ')} in ${e.dir}: need ${formatBytes(e.bytes)} (allocation plus ${formatBytes(SPACE_SLACK)} slack each), ${formatBytes(free)} free`);
+      throw new MirrorError(
+        'target',
+        `not enough free space for disk(s) ${e.ids.join(', ')} in ${e.dir}: need ${formatBytes(e.bytes)} (allocation plus ${formatBytes(SPACE_SLACK)} slack each), ${formatBytes(free)} free`,
+      );
     }
   }
 }
@@ -96,13 +122,23 @@ export async function createTargets(targets: readonly TargetDisk[], qemuImg = 'q
       // Claim the name first (O_EXCL): a file that appeared since the check is never
       // overwritten, and only files this process made are ever removed.
       const claim = await open(t.target, 'wx').catch((err: NodeJS.ErrnoException) => {
-        throw new MirrorError('refused', `target for disk ${t.disk.id} appeared meanwhile on the receiver: ${t.target} (${err.code ?? err.message})`);
+        throw new MirrorError(
+          'refused',
+          `target for disk ${t.disk.id} appeared meanwhile on the receiver: ${t.target} (${err.code ?? err.message})`,
+        );
       });
       await claim.close();
       created.push(t.target);
-      const r = await execa(qemuImg, ['create', '-q', '-f', t.disk.format, t.target, String(t.disk.virtualSize)], { reject: false, stdin: 'ignore' });
+      const r = await execa(
+        qemuImg,
+        ['create', '-q', '-f', t.disk.format, t.target, String(t.disk.virtualSize)],
+        { reject: false, stdin: 'ignore' },
+      );
       if (r.failed) {
-        throw new MirrorError('target', `creating target ${t.target} for disk ${t.disk.id} failed: ${String(r.stderr || r.shortMessage || 'qemu-img failed').trim()}`);
+        throw new MirrorError(
+          'target',
+          `creating target ${t.target} for disk ${t.disk.id} failed: ${String(r.stderr || r.shortMessage || 'qemu-img failed').trim()}`,
+        );
       }
     }
   } catch (err) {

@@ -31,9 +31,17 @@ describe('progress formatting', () => {
   });
 
   test('the status line names operation, phase, amount, percentage, rate and ETA', () => {
-    expect(formatProgressLine({ operation: 'restore', phase: 'ram', bytes: 512 * 1024 ** 2, total: 1024 ** 3, elapsed: 2 })).toBe(
-      'restore ram: 512.0 MiB / 1.0 GiB (50%), 256.0 MiB/s, ETA 0:02',
+    expect(
+      formatProgressLine({
+        operation: 'restore',
+        phase: 'ram',
+        bytes: 512 * 1024 ** 2,
+        total: 1024 ** 3,
+        elapsed: 2,
+      }),
+    ).toBe('restore ram: 512.0 MiB / 1.0 GiB (50%), 256.0 MiB/s, ETA 0:02');
+    expect(formatProgressLine({ operation: 'save', phase: 'ram', bytes: 1024, elapsed: 1 })).toBe(
+      'save ram: 1.0 KiB, 0.0 MiB/s',
     );
-    expect(formatProgressLine({ operation: 'save', phase: 'ram', bytes: 1024, elapsed: 1 })).toBe('save ram: 1.0 KiB, 0.0 MiB/s');
   });
 });

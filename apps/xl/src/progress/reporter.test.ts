@@ -27,11 +27,32 @@ describe('ProgressReporter', () => {
     tick(50);
     r.update({ bytes: 2048, total: 2048 });
     r.summary({ result: 'ok', bytes: 2048 });
-    const lines = stdoutText().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdoutText()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toEqual([
       { event: 'phase', phase: 'ram', total: 2048, operation: 'save', time: 0 },
-      { event: 'progress', phase: 'ram', bytes: 1024, total: 2048, rate: 1024, eta: 1, operation: 'save', time: 1 },
-      { event: 'progress', phase: 'ram', bytes: 2048, total: 2048, rate: 1862, eta: 0, operation: 'save', time: 1.1 },
+      {
+        event: 'progress',
+        phase: 'ram',
+        bytes: 1024,
+        total: 2048,
+        rate: 1024,
+        eta: 1,
+        operation: 'save',
+        time: 1,
+      },
+      {
+        event: 'progress',
+        phase: 'ram',
+        bytes: 2048,
+        total: 2048,
+        rate: 1862,
+        eta: 0,
+        operation: 'save',
+        time: 1.1,
+      },
       { event: 'summary', result: 'ok', bytes: 2048, operation: 'save', time: 1.1 },
     ]);
     expect(stderrText()).toBe('');
@@ -51,7 +72,12 @@ describe('ProgressReporter', () => {
     tick(200);
     r.update(make(30));
     expect(built).toBe(2);
-    expect(stdoutText().trim().split('\n').map((l) => (JSON.parse(l) as { bytes?: number }).bytes)).toEqual([undefined, 10, 30]);
+    expect(
+      stdoutText()
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { bytes?: number }).bytes),
+    ).toEqual([undefined, 10, 30]);
   });
 
   test('TTY mode overwrites one status line on stderr and erases it at the end', () => {

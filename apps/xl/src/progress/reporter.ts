@@ -87,18 +87,29 @@ export class ProgressReporter {
     if (!force && t - this.#lastOutput < this.#interval) return;
     this.#lastOutput = t;
     const sample = typeof sampleOrMake === 'function' ? sampleOrMake() : sampleOrMake;
-    const snap: ProgressSnapshot = { operation: this.#operation, phase: this.#phase, ...sample, elapsed: (t - this.#phaseStart) / 1000 };
+    const snap: ProgressSnapshot = {
+      operation: this.#operation,
+      phase: this.#phase,
+      ...sample,
+      elapsed: (t - this.#phaseStart) / 1000,
+    };
     if (this.mode === 'tty') {
-      this.#out.stderr.write(`\r\x1b[K${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`);
+      this.#out.stderr.write(
+        `\r\x1b[K${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`,
+      );
       this.#lineShown = true;
       return;
     }
     const eta = etaOf(snap);
     this.#emit({
-      event: 'progress', phase: this.#phase, bytes: sample.bytes,
+      event: 'progress',
+      phase: this.#phase,
+      bytes: sample.bytes,
       ...(sample.total === undefined ? {} : { total: sample.total }),
       ...(sample.remaining === undefined ? {} : { remaining: sample.remaining }),
-      rate: Math.round(rateOf(snap)), ...(eta === undefined ? {} : { eta: round(eta, 1) }), ...sample.fields,
+      rate: Math.round(rateOf(snap)),
+      ...(eta === undefined ? {} : { eta: round(eta, 1) }),
+      ...sample.fields,
     });
   }
 
@@ -120,6 +131,8 @@ export class ProgressReporter {
   }
 
   #emit(fields: Record<string, unknown>): void {
-    this.#out.stdout.write(`${JSON.stringify({ ...fields, operation: this.#operation, time: round(this.elapsed) })}\n`);
+    this.#out.stdout.write(
+      `${JSON.stringify({ ...fields, operation: this.#operation, time: round(this.elapsed) })}\n`,
+    );
   }
 }

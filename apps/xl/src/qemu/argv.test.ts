@@ -6,8 +6,21 @@ import type { DomainConfig } from '../config/domain-config.js';
 
 const pos = { file: 'f', line: 1, column: 1 };
 const base: DomainConfig = {
-  name: 'web,1', uuid: '5d5b4e0a-1b2c-4d3e-8f90-a1b2c3d4e5f6', memory: 256, vcpus: 2, kernel: '/k', ramdisk: '/i', cmdline: 'console=ttyS0',
-  disks: [], vifs: [], serial: 'pty', onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+  name: 'web,1',
+  uuid: '5d5b4e0a-1b2c-4d3e-8f90-a1b2c3d4e5f6',
+  memory: 256,
+  vcpus: 2,
+  kernel: '/k',
+  ramdisk: '/i',
+  cmdline: 'console=ttyS0',
+  disks: [],
+  vifs: [],
+  serial: 'pty',
+  onPoweroff: 'destroy',
+  onReboot: 'restart',
+  onCrash: 'destroy',
+  accel: 'tcg',
+  memoryBacking: 'anonymous',
 };
 const paths = domainPaths('/run/x,l', 7);
 
@@ -36,7 +49,12 @@ describe('buildQemuArgv', () => {
   });
 
   it('adds -S and -incoming defer when asked', () => {
-    const argv = buildQemuArgv(base, paths, { accel: 'kvm', paused: true, incoming: 'defer', daemonize: false });
+    const argv = buildQemuArgv(base, paths, {
+      accel: 'kvm',
+      paused: true,
+      incoming: 'defer',
+      daemonize: false,
+    });
     expect(argv).toContain('-S');
     expect(after(argv, '-incoming')).toEqual(['defer']);
     expect(after(argv, '-accel')).toEqual(['kvm']);
@@ -44,7 +62,9 @@ describe('buildQemuArgv', () => {
   });
 
   it('puts virtio disks in vdev order and IDE disks on their bus and unit', () => {
-    const disks = ['/b,qcow2,xvdb', '/d,raw,hdd,rw', 'vdev=xvda, access=ro, target=/a,x'].map((s) => parseDiskSpec(s, pos));
+    const disks = ['/b,qcow2,xvdb', '/d,raw,hdd,rw', 'vdev=xvda, access=ro, target=/a,x'].map((s) =>
+      parseDiskSpec(s, pos),
+    );
     const argv = buildQemuArgv({ ...base, disks }, paths, { accel: 'tcg' });
     expect(after(argv, '-device')).toEqual([
       'virtio-blk-pci,id=xvda,drive=disk-xvda',
@@ -53,15 +73,22 @@ describe('buildQemuArgv', () => {
     ]);
     const blockdevs = after(argv, '-blockdev').map((j) => JSON.parse(j) as Record<string, unknown>);
     expect(blockdevs[0]).toEqual({
-      driver: 'raw', 'node-name': 'disk-xvda', 'read-only': true,
+      driver: 'raw',
+      'node-name': 'disk-xvda',
+      'read-only': true,
       file: { driver: 'file', 'node-name': 'disk-xvda-file', filename: '/a,x', 'read-only': true },
     });
     expect(blockdevs[1]).toMatchObject({ driver: 'qcow2', 'read-only': false, file: { filename: '/b' } });
   });
 
   it('opens a cache=none disk with O_DIRECT on both of its nodes, and leaves the others to the page cache', () => {
-    const disks = ['format=raw, vdev=xvda, cache=none, target=/a', 'format=qcow2, vdev=xvdb, cache=writeback, target=/b'].map((s) => parseDiskSpec(s, pos));
-    const [a, b] = after(buildQemuArgv({ ...base, disks }, paths, { accel: 'tcg' }), '-blockdev').map((j) => JSON.parse(j) as Record<string, unknown>);
+    const disks = [
+      'format=raw, vdev=xvda, cache=none, target=/a',
+      'format=qcow2, vdev=xvdb, cache=writeback, target=/b',
+    ].map((s) => parseDiskSpec(s, pos));
+    const [a, b] = after(buildQemuArgv({ ...base, disks }, paths, { accel: 'tcg' }), '-blockdev').map(
+      (j) => JSON.parse(j) as Record<string, unknown>,
+    );
     const direct = { direct: true, 'no-flush': false };
     expect(a).toMatchObject({ cache: direct, file: { filename: '/a', cache: direct } });
     expect(b).not.toHaveProperty('cache');
@@ -69,7 +96,11 @@ describe('buildQemuArgv', () => {
   });
 
   it('uses user-mode networking for vifs and a shared memfd for memory_backing=shared', () => {
-    const argv = buildQemuArgv({ ...base, vifs: [{ model: 'e1000', mac: '00:16:3e:00:00:01' }], memoryBacking: 'shared' }, paths, { accel: 'tcg' });
+    const argv = buildQemuArgv(
+      { ...base, vifs: [{ model: 'e1000', mac: '00:16:3e:00:00:01' }], memoryBacking: 'shared' },
+      paths,
+      { accel: 'tcg' },
+    );
     expect(after(argv, '-netdev')).toEqual(['user,id=net0']);
     expect(after(argv, '-device')).toEqual(['e1000,netdev=net0,id=vif0,mac=00:16:3e:00:00:01']);
     expect(after(argv, '-object')).toEqual(['memory-backend-memfd,id=ram0,size=256M,share=on']);
@@ -82,11 +113,17 @@ describe('buildQemuArgv', () => {
     const shared = buildQemuArgv({ ...base, memoryBacking: 'shared' }, paths, { accel: 'tcg', ramBytes });
     expect(after(shared, '-m')).toEqual(['262152K']);
     expect(after(shared, '-object')).toEqual(['memory-backend-memfd,id=ram0,size=262152K,share=on']);
-    expect(after(buildQemuArgv(base, paths, { accel: 'tcg', ramBytes: 512 * 1024 * 1024 }), '-m')).toEqual(['512M']);
+    expect(after(buildQemuArgv(base, paths, { accel: 'tcg', ramBytes: 512 * 1024 * 1024 }), '-m')).toEqual([
+      '512M',
+    ]);
   });
 
   it('maps lifecycle actions and serial none', () => {
-    const argv = buildQemuArgv({ ...base, serial: 'none', onReboot: 'destroy', onPoweroff: 'preserve', onCrash: 'preserve' }, paths, { accel: 'tcg' });
+    const argv = buildQemuArgv(
+      { ...base, serial: 'none', onReboot: 'destroy', onPoweroff: 'preserve', onCrash: 'preserve' },
+      paths,
+      { accel: 'tcg' },
+    );
     expect(after(argv, '-action')).toEqual(['reboot=shutdown,shutdown=pause,panic=pause']);
     expect(after(argv, '-serial')).toEqual([]);
   });

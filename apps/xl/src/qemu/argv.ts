@@ -38,7 +38,13 @@ function diskArgs(disk: DiskSpec): string[] {
       'node-name': node,
       'read-only': disk.readOnly,
       ...cache,
-      file: { driver: 'file', 'node-name': `${node}-file`, filename: disk.target, 'read-only': disk.readOnly, ...cache },
+      file: {
+        driver: 'file',
+        'node-name': `${node}-file`,
+        filename: disk.target,
+        'read-only': disk.readOnly,
+        ...cache,
+      },
     };
     args.push('-blockdev', JSON.stringify(blockdev));
   }
@@ -56,7 +62,11 @@ function diskArgs(disk: DiskSpec): string[] {
 const ACTION: Record<string, string> = { destroy: 'poweroff', preserve: 'pause' };
 
 /** The full argv (without the binary) for one domain. */
-export function buildQemuArgv(config: DomainConfig, paths: DomainPaths, options: QemuLaunchOptions): string[] {
+export function buildQemuArgv(
+  config: DomainConfig,
+  paths: DomainPaths,
+  options: QemuLaunchOptions,
+): string[] {
   const a: string[] = ['-name', `guest=${escapeOptValue(config.name)}`];
   if (config.uuid !== undefined) a.push('-uuid', config.uuid);
   a.push('-machine', 'pc', '-accel', options.accel);
@@ -81,10 +91,18 @@ export function buildQemuArgv(config: DomainConfig, paths: DomainPaths, options:
   });
 
   if (config.serial === 'pty') {
-    a.push('-chardev', `socket,id=serial0,path=${escapeOptValue(paths.console)},server=on,wait=off,logfile=${escapeOptValue(paths.consoleLog)},logappend=on`);
+    a.push(
+      '-chardev',
+      `socket,id=serial0,path=${escapeOptValue(paths.console)},server=on,wait=off,logfile=${escapeOptValue(paths.consoleLog)},logappend=on`,
+    );
     a.push('-serial', 'chardev:serial0');
   }
-  a.push('-chardev', `socket,id=qmp,path=${escapeOptValue(paths.qmp)},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');
+  a.push(
+    '-chardev',
+    `socket,id=qmp,path=${escapeOptValue(paths.qmp)},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp,mode=control',
+  );
 
   const reboot = config.onReboot === 'restart' ? 'reset' : 'shutdown';
   const shutdown = ACTION[config.onPoweroff] ?? 'poweroff';

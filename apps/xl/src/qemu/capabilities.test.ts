@@ -12,15 +12,18 @@ afterEach(() => {
 /** A stand-in QEMU: prints its version or a machine list, and counts its machine-list runs in a file beside it. */
 function fakeQemu(dir: string, alias: string, version = '7.2.22'): string {
   const bin = path.join(dir, 'qemu-fake');
-  writeFileSync(bin, [
-    '#!/bin/sh',
-    `[ "$1" = --version ] && { echo "QEMU emulator version ${version} (Debian 1:7.2+dfsg-7)"; exit 0; }`,
-    `echo run >> "${path.join(dir, 'runs')}"`,
-    'echo "Supported machines are:"',
-    `echo "pc                   Standard PC (alias of ${alias})"`,
-    `echo "${alias}        Standard PC (default)"`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    bin,
+    [
+      '#!/bin/sh',
+      `[ "$1" = --version ] && { echo "QEMU emulator version ${version} (Debian 1:7.2+dfsg-7)"; exit 0; }`,
+      `echo run >> "${path.join(dir, 'runs')}"`,
+      'echo "Supported machines are:"',
+      `echo "pc                   Standard PC (alias of ${alias})"`,
+      `echo "${alias}        Standard PC (default)"`,
+      '',
+    ].join('\n'),
+  );
   chmodSync(bin, 0o755);
   return bin;
 }
@@ -48,7 +51,11 @@ describe('parseMachineHelp', () => {
 
 describe('parseVersion', () => {
   test('reads major, minor and micro from the first line; anything else is unknown', () => {
-    expect(parseVersion('QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright (c) 2003-2022 Fabrice Bellard\n')).toEqual({ major: 7, minor: 2, micro: 22 });
+    expect(
+      parseVersion(
+        'QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18)\nCopyright (c) 2003-2022 Fabrice Bellard\n',
+      ),
+    ).toEqual({ major: 7, minor: 2, micro: 22 });
     expect(parseVersion('QEMU emulator version 9.0.0\n')).toEqual({ major: 9, minor: 0, micro: 0 });
     expect(parseVersion('something else 1.2.3')).toBeUndefined();
   });
@@ -98,24 +105,34 @@ describe('qemuCapabilities', () => {
     await qemuCapabilities(bin);
     expect(runs(dir)).toBe(3);
     // Valid JSON of the wrong shape is probed over too, never thrown.
-    writeFileSync(path.join(cache, CACHE_FILE), JSON.stringify({ entries: { [bin]: { stamp: 'x', machines: [1], aliases: [1] } } }));
+    writeFileSync(
+      path.join(cache, CACHE_FILE),
+      JSON.stringify({ entries: { [bin]: { stamp: 'x', machines: [1], aliases: [1] } } }),
+    );
     expect((await qemuCapabilities(bin, cache)).machines.has('pc')).toBe(true);
     expect(runs(dir)).toBe(4);
     // An entry without a version (written before xl cached it) is probed over too.
-    const file = JSON.parse(readFileSync(path.join(cache, CACHE_FILE), 'utf8')) as { entries: Record<string, { version?: unknown }> };
+    const file = JSON.parse(readFileSync(path.join(cache, CACHE_FILE), 'utf8')) as {
+      entries: Record<string, { version?: unknown }>;
+    };
     delete file.entries[bin]!.version;
     writeFileSync(path.join(cache, CACHE_FILE), JSON.stringify(file));
     expect((await qemuCapabilities(bin, cache)).version).toEqual({ major: 7, minor: 2, micro: 22 });
     expect(runs(dir)).toBe(5);
     // One entry per binary: an upgrade replaces the old entry.
-    expect(Object.keys(JSON.parse(readFileSync(path.join(cache, CACHE_FILE), 'utf8')).entries)).toEqual([bin]);
+    expect(Object.keys(JSON.parse(readFileSync(path.join(cache, CACHE_FILE), 'utf8')).entries)).toEqual([
+      bin,
+    ]);
   });
 
   test('an empty machine list is returned but not cached', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'xl-machines-'));
     dirs.push(dir);
     const bin = path.join(dir, 'qemu-empty');
-    writeFileSync(bin, `#!/bin/sh\n[ "$1" = --version ] && exit 0\necho run >> "${path.join(dir, 'runs')}"\necho "Supported machines are:"\n`);
+    writeFileSync(
+      bin,
+      `#!/bin/sh\n[ "$1" = --version ] && exit 0\necho run >> "${path.join(dir, 'runs')}"\necho "Supported machines are:"\n`,
+    );
     chmodSync(bin, 0o755);
     const cache = path.join(dir, 'cache');
     expect((await qemuCapabilities(bin, cache)).machines.size).toBe(0);

@@ -89,21 +89,33 @@ interface CacheFile {
 }
 
 const isCount = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
-const isVersion = (v: unknown): v is QemuVersion | null => v === null
-  || (typeof v === 'object' && isCount((v as QemuVersion).major) && isCount((v as QemuVersion).minor) && isCount((v as QemuVersion).micro));
+const isVersion = (v: unknown): v is QemuVersion | null =>
+  v === null ||
+  (typeof v === 'object' &&
+    isCount((v as QemuVersion).major) &&
+    isCount((v as QemuVersion).minor) &&
+    isCount((v as QemuVersion).micro));
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 function validEntry(e: unknown): e is CacheEntry {
   if (typeof e !== 'object' || e === null) return false;
   const o = e as Record<string, unknown>;
-  return typeof o.stamp === 'string' && isVersion(o.version) && isStrings(o.machines) && o.machines.length > 0
-    && Array.isArray(o.aliases) && o.aliases.every((p) => isStrings(p) && p.length === 2);
+  return (
+    typeof o.stamp === 'string' &&
+    isVersion(o.version) &&
+    isStrings(o.machines) &&
+    o.machines.length > 0 &&
+    Array.isArray(o.aliases) &&
+    o.aliases.every((p) => isStrings(p) && p.length === 2)
+  );
 }
 
 async function readCache(file: string): Promise<CacheFile> {
   try {
     const parsed = JSON.parse(await readFile(file, 'utf8')) as Partial<CacheFile>;
-    return typeof parsed.entries === 'object' && parsed.entries !== null && !Array.isArray(parsed.entries) ? { entries: parsed.entries } : { entries: {} };
+    return typeof parsed.entries === 'object' && parsed.entries !== null && !Array.isArray(parsed.entries)
+      ? { entries: parsed.entries }
+      : { entries: {} };
   } catch {
     return { entries: {} };
   }
@@ -111,12 +123,19 @@ async function readCache(file: string): Promise<CacheFile> {
 
 async function run(qemu: string, args: string[], what: string): Promise<string> {
   const r = await execa(qemu, args, { reject: false, timeout: 30_000 });
-  if (r.failed) throw new XlError('XL_QEMU_FAILED', `cannot read the ${what} of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`);
+  if (r.failed)
+    throw new XlError(
+      'XL_QEMU_FAILED',
+      `cannot read the ${what} of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`,
+    );
   return String(r.stdout);
 }
 
 async function probe(qemu: string): Promise<QemuCapabilities> {
-  const [machines, version] = await Promise.all([run(qemu, ['-machine', 'help'], 'machine types'), run(qemu, ['--version'], 'version')]);
+  const [machines, version] = await Promise.all([
+    run(qemu, ['-machine', 'help'], 'machine types'),
+    run(qemu, ['--version'], 'version'),
+  ]);
   return { version: parseVersion(version), ...parseMachineHelp(machines) };
 }
 
@@ -128,12 +147,21 @@ export async function qemuCapabilities(qemu: string, cacheDir?: string): Promise
   const cache = await readCache(file);
   const hit: unknown = cache.entries[id.binary];
   if (validEntry(hit) && hit.stamp === id.stamp) {
-    return { version: hit.version ?? undefined, machines: new Set(hit.machines), aliases: new Map(hit.aliases) };
+    return {
+      version: hit.version ?? undefined,
+      machines: new Set(hit.machines),
+      aliases: new Map(hit.aliases),
+    };
   }
   const found = await probe(qemu);
   // A QEMU that listed nothing is not remembered: the next caller asks again.
   if (found.machines.size === 0) return found;
-  cache.entries[id.binary] = { stamp: id.stamp, version: found.version ?? null, machines: [...found.machines], aliases: [...found.aliases] };
+  cache.entries[id.binary] = {
+    stamp: id.stamp,
+    version: found.version ?? null,
+    machines: [...found.machines],
+    aliases: [...found.aliases],
+  };
   try {
     await mkdir(cacheDir, { recursive: true });
     await writeAtomic(file, JSON.stringify(cache));

@@ -43,10 +43,12 @@ describe('hasBackingFile', () => {
 
 describe('resolveDiskCache', () => {
   it('leaves a qcow2 overlay in the page cache: its backing chain opens with its mode and is not probed', async () => {
-    const disks = [`format=qcow2, vdev=xvda, target=${overlay}`, `format=qcow2, vdev=xvdb, target=${standalone}`].map((s) => parseDiskSpec(s, pos));
+    const disks = [
+      `format=qcow2, vdev=xvda, target=${overlay}`,
+      `format=qcow2, vdev=xvdb, target=${standalone}`,
+    ].map((s) => parseDiskSpec(s, pos));
     expect((await resolveDiskCache(disks)).map((d) => d.cache)).toEqual(['writeback', 'none']);
   });
-
 
   it('decides every open mode on this host and keeps what the config set', async () => {
     const disks = [
@@ -57,7 +59,13 @@ describe('resolveDiskCache', () => {
       'vdev=hdc, devtype=cdrom',
     ].map((s) => parseDiskSpec(s, pos));
     const resolved = await resolveDiskCache(disks);
-    expect(resolved.map((d) => [d.vdev, d.cache])).toEqual([['xvda', 'none'], ['xvdb', 'writeback'], ['xvdc', 'writeback'], ['xvdd', 'none'], ['hdc', undefined]]);
+    expect(resolved.map((d) => [d.vdev, d.cache])).toEqual([
+      ['xvda', 'none'],
+      ['xvdb', 'writeback'],
+      ['xvdc', 'writeback'],
+      ['xvdd', 'none'],
+      ['hdc', undefined],
+    ]);
     expect(disks[0]?.cache).toBeUndefined(); // the config itself is not changed
   });
 });

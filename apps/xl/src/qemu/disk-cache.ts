@@ -59,7 +59,8 @@ export function resolveDiskCache(disks: readonly DiskSpec[]): Promise<DiskSpec[]
   return Promise.all(
     disks.map(async (d): Promise<DiskSpec> => {
       if (d.cache !== undefined || d.target === undefined) return d;
-      const direct = d.format === 'qcow2' && (await hasBackingFile(d.target)) ? false : await takesDirectIo(d.target);
+      const direct =
+        d.format === 'qcow2' && (await hasBackingFile(d.target)) ? false : await takesDirectIo(d.target);
       return { ...d, cache: direct ? 'none' : 'writeback' };
     }),
   );

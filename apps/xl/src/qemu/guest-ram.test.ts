@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { guestRamBytes, MiB, qemuSize, RAM_TAIL_BYTES, savedRamBytes, tcgLosesDirtyWrites } from './guest-ram.js';
+import {
+  guestRamBytes,
+  MiB,
+  qemuSize,
+  RAM_TAIL_BYTES,
+  savedRamBytes,
+  tcgLosesDirtyWrites,
+} from './guest-ram.js';
 
 const v = (major: number, minor: number, micro = 0) => ({ major, minor, micro });
 
@@ -18,7 +25,8 @@ describe('guest RAM size', () => {
   });
 
   it('leaves QEMU a length that is not a multiple of 64 pages, which its fast dirty sync needs', () => {
-    for (const mib of [1, 128, 512, 4096]) expect(guestRamBytes(mib, 'tcg', v(7, 2)) % (64 * 4096)).not.toBe(0);
+    for (const mib of [1, 128, 512, 4096])
+      expect(guestRamBytes(mib, 'tcg', v(7, 2)) % (64 * 4096)).not.toBe(0);
   });
 
   it('a restored or received guest gets exactly what the stream says (old streams: whole MiB)', () => {

@@ -28,7 +28,11 @@ export const RAM_TAIL_BYTES = 8 * 1024;
 const FIXED_IN: QemuVersion = { major: 9, minor: 0, micro: 0 };
 
 function before(v: QemuVersion, w: QemuVersion): boolean {
-  return v.major !== w.major ? v.major < w.major : v.minor !== w.minor ? v.minor < w.minor : v.micro < w.micro;
+  return v.major !== w.major
+    ? v.major < w.major
+    : v.minor !== w.minor
+      ? v.minor < w.minor
+      : v.micro < w.micro;
 }
 
 /** Whether a guest on this QEMU and accelerator needs the RAM tail (an unreadable version does). */
@@ -37,7 +41,11 @@ export function tcgLosesDirtyWrites(accel: 'tcg' | 'kvm', version: QemuVersion |
 }
 
 /** The guest RAM in bytes for a new domain of `memoryMiB`. */
-export function guestRamBytes(memoryMiB: number, accel: 'tcg' | 'kvm', version: QemuVersion | undefined): number {
+export function guestRamBytes(
+  memoryMiB: number,
+  accel: 'tcg' | 'kvm',
+  version: QemuVersion | undefined,
+): number {
   return memoryMiB * MiB + (tcgLosesDirtyWrites(accel, version) ? RAM_TAIL_BYTES : 0);
 }
 

@@ -40,7 +40,10 @@ describe('AtomicFile', () => {
     writeFileSync(path.join(target, 'inside'), 'x'); // a non-empty directory: rename onto it fails
     const f = await AtomicFile.create(target);
     f.stream.write(Buffer.from('new'));
-    await expect(f.commit()).rejects.toMatchObject({ code: 'XL_SAVE', message: expect.stringContaining('cannot rename') });
+    await expect(f.commit()).rejects.toMatchObject({
+      code: 'XL_SAVE',
+      message: expect.stringContaining('cannot rename'),
+    });
     expect(f.inPlace).toBe(false);
     expect(f.replaced).toBeUndefined();
     expect(readdirSync(d)).toEqual(['taken']);
@@ -61,7 +64,8 @@ describe('AtomicFile', () => {
     const data = Buffer.alloc(5 << 20);
     for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
     for (let at = 0; at < data.length; at += 256 * 1024) {
-      if (!f.stream.write(data.subarray(at, at + 256 * 1024))) await new Promise<void>((r) => f.stream.once('drain', () => r()));
+      if (!f.stream.write(data.subarray(at, at + 256 * 1024)))
+        await new Promise<void>((r) => f.stream.once('drain', () => r()));
     }
     expect(await f.commit()).toBe(data.length);
     expect(f.backgroundFlushes).toBeGreaterThanOrEqual(1);
@@ -76,12 +80,18 @@ describe('AtomicFile', () => {
     const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
     const f = await AtomicFile.create(target, {
       writeBehindBytes: 1024,
-      io: { fdatasync: ((_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void setImmediate(() => cb(eio))) as typeof fdatasync },
+      io: {
+        fdatasync: ((_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) =>
+          void setImmediate(() => cb(eio))) as typeof fdatasync,
+      },
     });
     f.stream.write(Buffer.alloc(4096));
     await new Promise<void>((r) => f.stream.once('close', () => r()));
     expect(f.stream.destroyed).toBe(true);
-    await expect(f.commit()).rejects.toMatchObject({ code: 'XL_SAVE', message: expect.stringContaining('EIO') });
+    await expect(f.commit()).rejects.toMatchObject({
+      code: 'XL_SAVE',
+      message: expect.stringContaining('EIO'),
+    });
     expect(readFileSync(target, 'utf8')).toBe('old');
     expect(readdirSync(d)).toEqual(['dom.save']);
   });
@@ -98,6 +108,9 @@ describe('AtomicFile', () => {
 
   test('a directory that does not exist is an XL_SAVE error naming the path', async () => {
     const target = path.join(dir(), 'missing', 'dom.save');
-    await expect(AtomicFile.create(target)).rejects.toMatchObject({ code: 'XL_SAVE', message: expect.stringContaining('ENOENT') });
+    await expect(AtomicFile.create(target)).rejects.toMatchObject({
+      code: 'XL_SAVE',
+      message: expect.stringContaining('ENOENT'),
+    });
   });
 });

@@ -36,18 +36,30 @@ export class AtomicFile {
     this.stream.on('error', () => undefined); // surfaced through the writer and commit()
   }
 
-  static async create(target: string, options: { writeBehindBytes?: number; io?: Partial<WriteBehindIo> } = {}): Promise<AtomicFile> {
+  static async create(
+    target: string,
+    options: { writeBehindBytes?: number; io?: Partial<WriteBehindIo> } = {},
+  ): Promise<AtomicFile> {
     const tempPath = partialPath(target);
     let stream: WriteStream | undefined;
     const flusher = new WriteBehind(options.writeBehindBytes, options.io, (err) => stream?.destroy(err));
-    stream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, highWaterMark: 8 * 1024 * 1024, fs: flusher.fs });
+    stream = createWriteStream(tempPath, {
+      flags: 'wx',
+      mode: 0o600,
+      highWaterMark: 8 * 1024 * 1024,
+      fs: flusher.fs,
+    });
     try {
       await new Promise<void>((resolve, reject) => {
         stream.once('open', () => resolve());
         stream.once('error', reject);
       });
     } catch (err) {
-      throw new XlError('XL_SAVE', `cannot create ${tempPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new XlError(
+        'XL_SAVE',
+        `cannot create ${tempPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        { cause: err },
+      );
     }
     return new AtomicFile(target, tempPath, stream, flusher);
   }
@@ -60,11 +72,16 @@ export class AtomicFile {
   /** Flush, fsync, close, rename into place, fsync the directory. Returns the file size. */
   async commit(): Promise<number> {
     const fail = (what: string, err: unknown) =>
-      new XlError('XL_SAVE', `${what} ${this.tempPath}: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+      new XlError(
+        'XL_SAVE',
+        `${what} ${this.tempPath}: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`,
+        { cause: err },
+      );
     let size: number;
     try {
       // Destroyed already (a failed background flush): its 'close' has been and gone.
-      if (this.stream.destroyed) throw this.stream.errored ?? new Error('the file was closed before it was complete');
+      if (this.stream.destroyed)
+        throw this.stream.errored ?? new Error('the file was closed before it was complete');
       await new Promise<void>((resolve, reject) => {
         this.stream.once('error', reject);
         this.stream.once('close', () => resolve());
@@ -101,7 +118,11 @@ export class AtomicFile {
         await dir.close();
       }
     } catch (err) {
-      throw new XlError('XL_SAVE', `${this.target} is in place, but syncing its directory failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new XlError(
+        'XL_SAVE',
+        `${this.target} is in place, but syncing its directory failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        { cause: err },
+      );
     }
     return size;
   }

@@ -46,7 +46,9 @@ describe('ChunkFeeder', () => {
     await tick();
     expect(grants).toEqual([8 * MiB]);
     // One byte more than granted is the sender's protocol error.
-    await expect(feeder.push(chunk(2, 5), 2)).rejects.toThrow(/overstepped its RAM credit: a chunk of 2 bytes with 0 granted/);
+    await expect(feeder.push(chunk(2, 5), 2)).rejects.toThrow(
+      /overstepped its RAM credit: a chunk of 2 bytes with 0 granted/,
+    );
     let got = 0;
     far.on('data', (b: Buffer) => (got += b.length));
     far.resume();
@@ -85,7 +87,9 @@ describe('ChunkFeeder', () => {
     await feeder.push(chunk(2 * MiB, 1), 2 * MiB);
     await new Promise((r) => near.once('close', r));
     await feeder.finish();
-    await expect(feeder.push(chunk(2, 1), 2)).rejects.toThrow(/QEMU closed the incoming migration socket with 2 more bytes of its stream to come/);
+    await expect(feeder.push(chunk(2, 1), 2)).rejects.toThrow(
+      /QEMU closed the incoming migration socket with 2 more bytes of its stream to come/,
+    );
   });
 
   it('QEMU closing with bytes it never read is a failure even when every write was accepted', async () => {

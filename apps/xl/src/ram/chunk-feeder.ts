@@ -55,10 +55,16 @@ export class ChunkFeeder {
   async push(parts: readonly Buffer[], length: number): Promise<void> {
     if (this.#failure) throw this.#failure;
     // A plain Error, as the socket's own failures are: receiveRam adds QEMU's verdict to it.
-    if (this.#closed) throw new Error(`QEMU closed the incoming migration socket with ${length} more bytes of its stream to come`);
+    if (this.#closed)
+      throw new Error(
+        `QEMU closed the incoming migration socket with ${length} more bytes of its stream to come`,
+      );
     if (this.#credit) {
       if (length > this.#allowance) {
-        throw new XlError('XL_MIGRATION', `the sender overstepped its RAM credit: a chunk of ${length} bytes with ${this.#allowance} granted`);
+        throw new XlError(
+          'XL_MIGRATION',
+          `the sender overstepped its RAM credit: a chunk of ${length} bytes with ${this.#allowance} granted`,
+        );
       }
       this.#allowance -= length;
       this.#write(parts, length);

@@ -2,7 +2,15 @@ import { describe, expect, test } from 'vitest';
 import type { DiskSpec } from '../config/disk-spec.js';
 import { machineName, toDomainInfo, type DomainInfoSources } from './domain-info.js';
 
-const disk: DiskSpec = { target: '/images/a.qcow2', format: 'qcow2', vdev: 'xvda', bus: 'virtio', index: 0, readOnly: false, cdrom: false };
+const disk: DiskSpec = {
+  target: '/images/a.qcow2',
+  format: 'qcow2',
+  vdev: 'xvda',
+  bus: 'virtio',
+  index: 0,
+  readOnly: false,
+  cdrom: false,
+};
 
 function sources(over: Partial<DomainInfoSources> = {}): DomainInfoSources {
   return {
@@ -12,7 +20,15 @@ function sources(over: Partial<DomainInfoSources> = {}): DomainInfoSources {
     memory: { 'base-memory': 128 * 1024 ** 2 },
     cpus: [{ 'cpu-index': 0 }, { 'cpu-index': 1 }],
     blocks: [
-      { device: '', qdev: '/machine/peripheral/xvda/virtio-backend', inserted: { 'node-name': 'disk-xvda', drv: 'qcow2', image: { format: 'qcow2', 'virtual-size': 1 << 30, 'actual-size': 196608 } } },
+      {
+        device: '',
+        qdev: '/machine/peripheral/xvda/virtio-backend',
+        inserted: {
+          'node-name': 'disk-xvda',
+          drv: 'qcow2',
+          image: { format: 'qcow2', 'virtual-size': 1 << 30, 'actual-size': 196608 },
+        },
+      },
       { device: 'cd', inserted: undefined },
     ],
     disks: [disk, { ...disk, target: undefined, vdev: 'hdc', bus: 'ide', cdrom: true }],
@@ -23,7 +39,11 @@ function sources(over: Partial<DomainInfoSources> = {}): DomainInfoSources {
 describe('domain info from QMP answers', () => {
   test('maps version, machine, accel, memory, vcpus and disks by vdev', () => {
     expect(toDomainInfo(sources())).toEqual({
-      qemuVersion: '7.2.22', machine: 'pc-i440fx-7.2', accel: 'tcg', memoryMiB: 128, vcpus: 2,
+      qemuVersion: '7.2.22',
+      machine: 'pc-i440fx-7.2',
+      accel: 'tcg',
+      memoryMiB: 128,
+      vcpus: 2,
       disks: [{ id: 'xvda', format: 'qcow2', virtualSize: 1 << 30, allocation: 196608 }],
     });
     expect(toDomainInfo(sources({ kvm: { enabled: true, present: true } })).accel).toBe('kvm');
@@ -41,7 +61,9 @@ describe('domain info from QMP answers', () => {
   });
 
   test('malformed replies are errors naming what was wrong', () => {
-    expect(() => toDomainInfo(sources({ memory: { 'base-memory': -1 } }))).toThrow(/query-memory-size-summary/);
+    expect(() => toDomainInfo(sources({ memory: { 'base-memory': -1 } }))).toThrow(
+      /query-memory-size-summary/,
+    );
     expect(() => toDomainInfo(sources({ cpus: [] }))).toThrow(/query-cpus-fast/);
     expect(() => toDomainInfo(sources({ kvm: null }))).toThrow(/query-kvm/);
     expect(() => toDomainInfo(sources({ blocks: [] }))).toThrow(/no image for disk xvda/);

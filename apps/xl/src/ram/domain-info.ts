@@ -27,11 +27,16 @@ export interface DomainInfoSources {
 }
 
 function bad(what: string, value: unknown): XlError {
-  return new XlError('XL_QEMU_FAILED', `unexpected QMP reply for ${what}: ${JSON.stringify(value)?.slice(0, 200)}`);
+  return new XlError(
+    'XL_QEMU_FAILED',
+    `unexpected QMP reply for ${what}: ${JSON.stringify(value)?.slice(0, 200)}`,
+  );
 }
 
 function obj(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
 }
 
 function count(v: unknown, what: string, min = 0): number {
@@ -41,7 +46,8 @@ function count(v: unknown, what: string, min = 0): number {
 
 /** "pc-i440fx-7.2-machine" → "pc-i440fx-7.2" (QOM type name → -machine name). */
 export function machineName(qomType: unknown): string {
-  if (typeof qomType !== 'string' || !qomType.endsWith('-machine') || qomType.length <= '-machine'.length) throw bad('the machine type', qomType);
+  if (typeof qomType !== 'string' || !qomType.endsWith('-machine') || qomType.length <= '-machine'.length)
+    throw bad('the machine type', qomType);
   return qomType.slice(0, -'-machine'.length);
 }
 
@@ -57,7 +63,11 @@ function diskInfos(blocks: unknown, disks: readonly DiskSpec[]): DiskInfo[] {
     if (d.target === undefined) continue;
     const inserted = byNode.get(diskNodeName(d));
     const image = obj(inserted?.image);
-    if (!inserted || !image) throw new XlError('XL_QEMU_FAILED', `QEMU reports no image for disk ${d.vdev} (node ${diskNodeName(d)})`);
+    if (!inserted || !image)
+      throw new XlError(
+        'XL_QEMU_FAILED',
+        `QEMU reports no image for disk ${d.vdev} (node ${diskNodeName(d)})`,
+      );
     const format = typeof image.format === 'string' && image.format !== '' ? image.format : inserted.drv;
     if (typeof format !== 'string' || format === '') throw bad(`the format of disk ${d.vdev}`, image);
     out.push({

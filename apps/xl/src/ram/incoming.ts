@@ -7,7 +7,13 @@
 import { createConnection, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { followMigration, migrateIncoming, migrateSetCapabilities, type MigrationCapabilityStatus, type QmpClient } from '@xlkit/qmp';
+import {
+  followMigration,
+  migrateIncoming,
+  migrateSetCapabilities,
+  type MigrationCapabilityStatus,
+  type QmpClient,
+} from '@xlkit/qmp';
 import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
@@ -49,7 +55,11 @@ async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (attempt >= 100 || (code !== 'ENOENT' && code !== 'ECONNREFUSED')) {
-        throw new XlError('XL_QEMU_FAILED', `cannot connect to QEMU's incoming migration socket ${path}: ${code ?? String(err)}`, { cause: err });
+        throw new XlError(
+          'XL_QEMU_FAILED',
+          `cannot connect to QEMU's incoming migration socket ${path}: ${code ?? String(err)}`,
+          { cause: err },
+        );
       }
       await sleep(20);
     }
@@ -63,7 +73,10 @@ async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
  * records interleaved with the RAM stream (the tunnel's, taken by the reader's intercept)
  * are handled while chunks drain.
  */
-async function feed(socket: Socket, o: ReceiveRamOptions): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
+async function feed(
+  socket: Socket,
+  o: ReceiveRamOptions,
+): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
   let bytes = 0;
   let chunks = 0;
   let rec: Awaited<ReturnType<StreamReader['next']>> | undefined = o.first;
@@ -72,7 +85,11 @@ async function feed(socket: Socket, o: ReceiveRamOptions): Promise<{ bytes: numb
     if (rec === undefined) rec = await o.reader.next();
     if (o.signal?.aborted) throw interrupted();
     if (rec === null || rec.name === 'END') {
-      throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', { offset: rec?.offset ?? o.reader.offset, expected: 'RAM_END', actual: rec?.name ?? 'end of input' });
+      throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', {
+        offset: rec?.offset ?? o.reader.offset,
+        expected: 'RAM_END',
+        actual: rec?.name ?? 'end of input',
+      });
     }
     if (rec.name === 'RAM_END') {
       await feeder.finish();
@@ -85,7 +102,12 @@ async function feed(socket: Socket, o: ReceiveRamOptions): Promise<{ bytes: numb
       continue;
     }
     if (rec.name !== 'RAM_CHUNK') {
-      throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', { offset: rec.offset, recordType: rec.type, expected: 'RAM_CHUNK', actual: rec.name });
+      throw new StreamError('STREAM_UNEXPECTED_RECORD', 'record where the RAM stream was expected', {
+        offset: rec.offset,
+        recordType: rec.type,
+        expected: 'RAM_CHUNK',
+        actual: rec.name,
+      });
     }
     await feeder.push(rec.value.payload, rec.value.length);
     bytes += rec.value.length;
@@ -104,7 +126,10 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
   let socket: Socket | undefined;
   try {
     await rm(socketPath, { force: true });
-    await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(options.capabilities ?? [])]);
+    await migrateSetCapabilities(qmp, [
+      { capability: 'events', state: true },
+      ...(options.capabilities ?? []),
+    ]);
     await migrateIncoming(qmp, { uri: `unix:${socketPath}` });
     socket = await connect(socketPath, signal);
     // A migration (credit) keeps the default buffer: QEMU's incoming stream and its NBD server
@@ -121,12 +146,26 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
     } catch (err) {
       // A bad stream is the cause (QEMU then dies of the cut-off stream): report it as is.
       if (err instanceof StreamError || err instanceof XlError) throw err;
-      const why = await Promise.race([outcome.then(() => undefined, (e: unknown) => (e instanceof Error ? e.message : String(e))), sleep(3_000).then(() => undefined)]);
-      throw new XlError('XL_QEMU_FAILED', `QEMU stopped taking the RAM stream: ${why ?? (err instanceof Error ? err.message : String(err))}`, { cause: err });
+      const why = await Promise.race([
+        outcome.then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error ? e.message : String(e)),
+        ),
+        sleep(3_000).then(() => undefined),
+      ]);
+      throw new XlError(
+        'XL_QEMU_FAILED',
+        `QEMU stopped taking the RAM stream: ${why ?? (err instanceof Error ? err.message : String(err))}`,
+        { cause: err },
+      );
     }
     // QEMU may still refuse what it read (device state, say), also after closing its socket.
     const migration = await outcome.catch((err: unknown) => {
-      throw new XlError('XL_QEMU_FAILED', `QEMU did not load the RAM stream: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw new XlError(
+        'XL_QEMU_FAILED',
+        `QEMU did not load the RAM stream: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
     });
     return { ...fed, migration };
   } finally {

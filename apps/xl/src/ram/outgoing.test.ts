@@ -73,7 +73,12 @@ async function takenWhileStalled(readAhead: number | undefined): Promise<number>
   const credit = new RamCredit(abort.signal);
   credit.grant(MiB);
   const sending = sendRam(qmp, {
-    socketPath: path.join(dir, 'migrate.sock'), writer, credit, chunkSize: MiB, pollMs: 50, signal: abort.signal,
+    socketPath: path.join(dir, 'migrate.sock'),
+    writer,
+    credit,
+    chunkSize: MiB,
+    pollMs: 50,
+    signal: abort.signal,
     ...(readAhead === undefined ? {} : { readAhead }),
   });
   sending.catch(() => undefined);
@@ -89,7 +94,7 @@ async function takenWhileStalled(readAhead: number | undefined): Promise<number>
 }
 
 describe('sendRam', () => {
-  it('holds at most its read-ahead of QEMU\'s stream while the framing waits for credit', async () => {
+  it("holds at most its read-ahead of QEMU's stream while the framing waits for credit", async () => {
     // One chunk sent, the next one being assembled, one chunk of read-ahead queued, and the
     // kernel's socket buffers: then QEMU is held back.
     const tight = await takenWhileStalled(MiB);

@@ -5,8 +5,17 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
 import {
-  followMigration, migrate, migrateCancel, migrateContinue, migrateSetCapabilities, migrateSetParameters,
-  eventTimeMs, type EventListener, type MigrationCapabilityStatus, type MigrationProgress, type QmpClient,
+  followMigration,
+  migrate,
+  migrateCancel,
+  migrateContinue,
+  migrateSetCapabilities,
+  migrateSetParameters,
+  eventTimeMs,
+  type EventListener,
+  type MigrationCapabilityStatus,
+  type MigrationProgress,
+  type QmpClient,
 } from '@xlkit/qmp';
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
@@ -90,7 +99,13 @@ function abortPromise(signal: AbortSignal | undefined): Promise<never> {
 }
 
 /** The socket's bytes, counted; at EOF waits for QEMU's verdict so RAM_END is only written after 'completed'. */
-async function* payload(socket: Socket, outcome: Promise<MigrationProgress>, count: (n: number) => void, readAhead?: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function* payload(
+  socket: Socket,
+  outcome: Promise<MigrationProgress>,
+  count: (n: number) => void,
+  readAhead?: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
   for await (const b of readableChunks<Buffer>(socket, readAhead)) {
     if (signal?.aborted) throw interrupted();
     count(b.length);
@@ -163,7 +178,13 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     const framed = await Promise.race([framing, aborted]);
     const migration = await outcome;
     const stoppedAtMs = await lastEventTime(stops);
-    return { bytes: framed.bytes, chunks: framed.chunks, digest: framed.digest, migration, ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }) };
+    return {
+      bytes: framed.bytes,
+      chunks: framed.chunks,
+      digest: framed.digest,
+      migration,
+      ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),
+    };
   } catch (err) {
     socket?.destroy();
     if (started) {

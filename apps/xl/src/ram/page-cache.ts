@@ -16,6 +16,10 @@ import { execa } from 'execa';
 export async function dropPageCache(file: string): Promise<boolean> {
   const st = await lstat(file).catch(() => undefined);
   if (st === undefined || !st.isFile()) return false;
-  const r = await execa('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { reject: false, timeout: 10_000, stdin: 'ignore' });
+  const r = await execa('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], {
+    reject: false,
+    timeout: 10_000,
+    stdin: 'ignore',
+  });
   return !r.failed;
 }

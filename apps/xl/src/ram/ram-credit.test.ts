@@ -3,7 +3,10 @@ import { RAM_CREDIT_WINDOW, RamCredit } from './ram-credit.js';
 
 const settled = async (p: Promise<unknown>): Promise<boolean> => {
   let done = false;
-  p.then(() => (done = true), () => (done = true));
+  p.then(
+    () => (done = true),
+    () => (done = true),
+  );
   await new Promise((r) => setImmediate(r));
   return done;
 };

@@ -61,7 +61,13 @@ export class RamCredit {
   /** Resolves once `bytes` of credit are taken (first come, first served). */
   acquire(bytes: number): Promise<void> {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
-    if (bytes > RAM_CREDIT_WINDOW) return Promise.reject(new XlError('XL_MIGRATION', `a RAM chunk of ${bytes} bytes exceeds the credit window of ${RAM_CREDIT_WINDOW}`));
+    if (bytes > RAM_CREDIT_WINDOW)
+      return Promise.reject(
+        new XlError(
+          'XL_MIGRATION',
+          `a RAM chunk of ${bytes} bytes exceeds the credit window of ${RAM_CREDIT_WINDOW}`,
+        ),
+      );
     if (this.#waiters.length === 0 && bytes <= this.#available) {
       this.#available -= bytes;
       return Promise.resolve();

@@ -13,11 +13,16 @@ import { isProcessAlive } from '../host/process-info.js';
 import { withoutSaving } from './save-domain.js';
 
 function abandoned(d: DomainRecord): boolean {
-  return d.status === 'saving' && d.saving !== undefined && d.ownerPid !== undefined && !isProcessAlive(d.ownerPid);
+  return (
+    d.status === 'saving' && d.saving !== undefined && d.ownerPid !== undefined && !isProcessAlive(d.ownerPid)
+  );
 }
 
 /** Rolls back every abandoned save among `live`; returns one message per domain recovered. */
-export async function recoverAbandonedSaves(store: DomainStore, live: readonly DomainRecord[]): Promise<string[]> {
+export async function recoverAbandonedSaves(
+  store: DomainStore,
+  live: readonly DomainRecord[],
+): Promise<string[]> {
   const messages: string[] = [];
   for (const d of live.filter(abandoned)) {
     const saving = d.saving as NonNullable<DomainRecord['saving']>;
@@ -28,9 +33,13 @@ export async function recoverAbandonedSaves(store: DomainStore, live: readonly D
       if (saving.wasRunning && !now.running) await cont(qmp);
       return saving.wasRunning ? 'running' : 'paused';
     });
-    const claimed = await store.update(d.id, (r) => (abandoned(r) ? { ...withoutSaving(r), status: state } : r));
+    const claimed = await store.update(d.id, (r) =>
+      abandoned(r) ? { ...withoutSaving(r), status: state } : r,
+    );
     if (claimed.status === state && claimed.saving === undefined) {
-      messages.push(`domain '${d.name}' (id ${d.id}): the xl save of it (pid ${d.ownerPid}) went away; partial file removed, domain ${state} again`);
+      messages.push(
+        `domain '${d.name}' (id ${d.id}): the xl save of it (pid ${d.ownerPid}) went away; partial file removed, domain ${state} again`,
+      );
     }
   }
   return messages;

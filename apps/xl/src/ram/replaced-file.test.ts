@@ -1,4 +1,15 @@
-import { linkSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +47,8 @@ describe('holdReplaced', () => {
     expect((await held?.stat())?.ino).toBe(statSync(path.join(d, 'f')).ino);
     await held?.close();
     // A rename over 'shared' frees nothing: its other link keeps the data.
-    for (const name of ['missing', 'link', 'sub', 'shared']) expect(await holdReplaced(path.join(d, name))).toBeUndefined();
+    for (const name of ['missing', 'link', 'sub', 'shared'])
+      expect(await holdReplaced(path.join(d, name))).toBeUndefined();
   });
 });
 

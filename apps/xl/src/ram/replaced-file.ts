@@ -25,10 +25,14 @@ import { lstat, open, type FileHandle } from 'node:fs/promises';
 export async function holdReplaced(target: string): Promise<FileHandle | undefined> {
   const before = await lstat(target).catch(() => undefined);
   if (before === undefined || !before.isFile() || before.nlink !== 1) return undefined;
-  const held = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY).catch(() => undefined);
+  const held = await open(
+    target,
+    constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+  ).catch(() => undefined);
   if (held === undefined) return undefined;
   const st = await held.stat().catch(() => undefined);
-  if (st !== undefined && st.isFile() && st.dev === before.dev && st.ino === before.ino && st.nlink === 1) return held;
+  if (st !== undefined && st.isFile() && st.dev === before.dev && st.ino === before.ino && st.nlink === 1)
+    return held;
   await held.close().catch(() => undefined);
   return undefined;
 }
@@ -44,7 +48,10 @@ export interface Release {
  * in place by now, and how the old one goes must not change the outcome. `onHeld` (tests) runs
  * once the helper holds the file and before it is told to exit.
  */
-export async function releaseDetached(held: FileHandle, onHeld?: (pid: number) => void | Promise<void>): Promise<Release> {
+export async function releaseDetached(
+  held: FileHandle,
+  onHeld?: (pid: number) => void | Promise<void>,
+): Promise<Release> {
   const inProcess = async (): Promise<Release> => {
     await held.close().catch(() => undefined);
     return { by: 'in-process' };

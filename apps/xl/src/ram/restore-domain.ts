@@ -38,7 +38,9 @@ export interface RestoreResult {
 }
 
 /** Reads up to the first RAM_CHUNK: PHASE 1, DOMAIN_INFO, PHASE 3 (unknown optional records are skipped by the reader). */
-async function readPreamble(reader: StreamReader): Promise<{ info: DomainInfo; first: RecordOf<'RAM_CHUNK'> }> {
+async function readPreamble(
+  reader: StreamReader,
+): Promise<{ info: DomainInfo; first: RecordOf<'RAM_CHUNK'> }> {
   let info: DomainInfo | undefined;
   for (;;) {
     const rec = await reader.next();
@@ -47,10 +49,14 @@ async function readPreamble(reader: StreamReader): Promise<{ info: DomainInfo; f
     }
     if (rec.name === 'DOMAIN_INFO') info = rec.value;
     else if (rec.name === 'RAM_CHUNK') {
-      if (info === undefined) throw new XlError('XL_RESTORE', `RAM before any domain info at byte ${rec.offset}`);
+      if (info === undefined)
+        throw new XlError('XL_RESTORE', `RAM before any domain info at byte ${rec.offset}`);
       return { info, first: rec };
     } else if (rec.name !== 'PHASE') {
-      throw new XlError('XL_RESTORE', `unexpected ${rec.name} record at byte ${rec.offset} (a save file holds domain info and RAM only)`);
+      throw new XlError(
+        'XL_RESTORE',
+        `unexpected ${rec.name} record at byte ${rec.offset} (a save file holds domain info and RAM only)`,
+      );
     }
   }
 }
@@ -62,7 +68,11 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
   try {
     fh = await open(options.file, 'r');
   } catch (err) {
-    throw new XlError('XL_RESTORE', `cannot open ${options.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new XlError(
+      'XL_RESTORE',
+      `cannot open ${options.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      { cause: err },
+    );
   }
   let record: DomainRecord | undefined;
   try {
@@ -76,7 +86,11 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
     await assertHostCanRun(info, config, 'restore', store.cacheDir);
     if (signal?.aborted) throw new XlError('XL_INTERRUPTED', 'interrupted');
     progress?.phase('start-qemu');
-    record = await startDomain(store, config, { paused: true, incoming: 'defer', ramBytes: savedRamBytes(info) });
+    record = await startDomain(store, config, {
+      paused: true,
+      incoming: 'defer',
+      ramBytes: savedRamBytes(info),
+    });
     progress?.phase('ram', { total: fileBytes });
     const qmp = await connectQmp(store, record);
     try {
@@ -89,13 +103,22 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
       });
       const end = await reader.next();
       if (end === null || end.name !== 'END') {
-        throw new XlError('XL_RESTORE', `expected END after the RAM stream at byte ${end?.offset ?? reader.offset}, found ${end?.name ?? 'nothing'}`);
+        throw new XlError(
+          'XL_RESTORE',
+          `expected END after the RAM stream at byte ${end?.offset ?? reader.offset}, found ${end?.name ?? 'nothing'}`,
+        );
       }
       if ((await reader.next()) !== null) throw new XlError('XL_RESTORE', 'records after END');
       if (!options.paused) await cont(qmp);
       const id = record.id;
       record = await store.update(id, (r) => ({ ...r, status: options.paused ? 'paused' : 'running' }));
-      return { record, fileBytes, ramBytes: ram.bytes, seconds: (performance.now() - started) / 1000, digest: ram.digest.toString('hex') };
+      return {
+        record,
+        fileBytes,
+        ramBytes: ram.bytes,
+        seconds: (performance.now() - started) / 1000,
+        digest: ram.digest.toString('hex'),
+      };
     } finally {
       await qmp.close();
     }
@@ -105,8 +128,17 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
       await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
     }
     if (err instanceof XlError && err.code === 'XL_RESTORE') throw err;
-    const why = err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'interrupted' : err instanceof Error ? err.message : String(err);
-    throw new XlError(err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_RESTORE', `cannot restore from ${options.file}: ${why}`, { cause: err });
+    const why =
+      err instanceof XlError && err.code === 'XL_INTERRUPTED'
+        ? 'interrupted'
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    throw new XlError(
+      err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_RESTORE',
+      `cannot restore from ${options.file}: ${why}`,
+      { cause: err },
+    );
   } finally {
     await fh.close();
   }

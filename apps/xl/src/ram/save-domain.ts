@@ -55,7 +55,11 @@ async function resume(qmp: QmpClient): Promise<void> {
   await cont(qmp);
 }
 
-export async function saveDomain(store: DomainStore, record: DomainRecord, options: SaveOptions): Promise<SaveResult> {
+export async function saveDomain(
+  store: DomainStore,
+  record: DomainRecord,
+  options: SaveOptions,
+): Promise<SaveResult> {
   assertNotMigratedAway(record, 'save');
   const started = performance.now();
   const progress = options.progress;
@@ -93,7 +97,11 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
       writer,
       maxBandwidth: options.maxBandwidth,
       signal: options.signal,
-      onProgress: (p) => progress?.update(() => ({ bytes: p.bytes, ...(p.migration ? { remaining: p.migration.remaining } : {}) })),
+      onProgress: (p) =>
+        progress?.update(() => ({
+          bytes: p.bytes,
+          ...(p.migration ? { remaining: p.migration.remaining } : {}),
+        })),
     });
     await writer.end();
     progress?.phase('sync');
@@ -106,20 +114,36 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
       domainState = 'destroyed';
     } else {
       if (options.after === 'running' && wasRunning) await resume(qmp);
-      await store.update(record.id, (r) => ({ ...withoutSaving(r), status: options.after === 'running' && wasRunning ? 'running' : 'paused' }));
+      await store.update(record.id, (r) => ({
+        ...withoutSaving(r),
+        status: options.after === 'running' && wasRunning ? 'running' : 'paused',
+      }));
       domainState = options.after === 'running' && wasRunning ? 'running' : 'paused';
     }
     const freedBy = file.replaced?.pid;
     return {
-      fileBytes, ramBytes: ram.bytes, seconds: (performance.now() - started) / 1000, digest: ram.digest.toString('hex'), wasRunning, domainState,
+      fileBytes,
+      ramBytes: ram.bytes,
+      seconds: (performance.now() - started) / 1000,
+      digest: ram.digest.toString('hex'),
+      wasRunning,
+      domainState,
       ...(freedBy === undefined ? {} : { replacedFreedBy: freedBy }),
     };
   } catch (err) {
     // commit() sets inPlace at its rename; `committed` says it also returned.
     if (file?.inPlace === true) {
       // FILE is complete: resuming the domain as well would leave two copies to run.
-      const step = !committed ? 'making the rename durable' : options.after === 'destroy' ? 'destroying the domain' : 'setting the domain as asked';
-      throw new XlError('XL_SAVE', `${options.file} was written, but ${step} afterwards failed: ${err instanceof Error ? err.message : String(err)}; domain '${record.name}' is left stopped`, { cause: err, domain: record.name });
+      const step = !committed
+        ? 'making the rename durable'
+        : options.after === 'destroy'
+          ? 'destroying the domain'
+          : 'setting the domain as asked';
+      throw new XlError(
+        'XL_SAVE',
+        `${options.file} was written, but ${step} afterwards failed: ${err instanceof Error ? err.message : String(err)}; domain '${record.name}' is left stopped`,
+        { cause: err, domain: record.name },
+      );
     }
     await file?.discard();
     let resumed = '';
@@ -135,8 +159,17 @@ export async function saveDomain(store: DomainStore, record: DomainRecord, optio
       }
     }
     await store.update(record.id, (r) => ({ ...withoutSaving(r), status })).catch(() => undefined);
-    const why = err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'interrupted' : err instanceof Error ? err.message : String(err);
-    throw new XlError(err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_SAVE', `saving domain '${record.name}' failed: ${why}; ${options.file} was not written${resumed}`, { cause: err, domain: record.name });
+    const why =
+      err instanceof XlError && err.code === 'XL_INTERRUPTED'
+        ? 'interrupted'
+        : err instanceof Error
+          ? err.message
+          : String(err);
+    throw new XlError(
+      err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_SAVE',
+      `saving domain '${record.name}' failed: ${why}; ${options.file} was not written${resumed}`,
+      { cause: err, domain: record.name },
+    );
   } finally {
     await qmp.close();
   }

@@ -3,10 +3,30 @@ import { XlError } from '../errors.js';
 import { checkSavedConfig } from './saved-config.js';
 
 const good = {
-  name: 'web', uuid: '0b0e6f4e-3d0c-4a55-9d43-1a2b3c4d5e6f', memory: 256, vcpus: 2, kernel: '/boot/vmlinuz', cmdline: 'console=ttyS0',
-  disks: [{ format: 'qcow2', vdev: 'xvda', bus: 'virtio', index: 0, readOnly: false, cdrom: false, target: '/img/a,b.qcow2' }],
+  name: 'web',
+  uuid: '0b0e6f4e-3d0c-4a55-9d43-1a2b3c4d5e6f',
+  memory: 256,
+  vcpus: 2,
+  kernel: '/boot/vmlinuz',
+  cmdline: 'console=ttyS0',
+  disks: [
+    {
+      format: 'qcow2',
+      vdev: 'xvda',
+      bus: 'virtio',
+      index: 0,
+      readOnly: false,
+      cdrom: false,
+      target: '/img/a,b.qcow2',
+    },
+  ],
   vifs: [{ model: 'e1000', mac: '00:16:3e:01:02:03' }],
-  serial: 'pty', onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+  serial: 'pty',
+  onPoweroff: 'destroy',
+  onReboot: 'restart',
+  onCrash: 'destroy',
+  accel: 'tcg',
+  memoryBacking: 'anonymous',
 };
 
 function refusal(patch: Record<string, unknown>): string {
@@ -32,20 +52,29 @@ describe('checkSavedConfig (a config from a save file or a migration peer)', () 
     expect(refusal({ vifs: [{ model: 'e1000', mac: '00:16:3e:01:02:03,x=y' }] })).toMatch(/vif 0: bad mac/);
     expect(refusal({ disks: [{ ...good.disks[0], vdev: 'xvda,id=x' }] })).toMatch(/disk 0: bad vdev/);
     expect(refusal({ disks: [{ ...good.disks[0], vdev: 'sda' }] })).toMatch(/disk 0: .*bad vdev 'sda'/);
-    expect(refusal({ disks: [{ ...good.disks[0], format: 'vmdk' }] })).toMatch(/disk 0: .*bad disk format 'vmdk'/);
-    expect(refusal({ deviceModel: '/tmp/evil' })).toMatch(/device model '\/tmp\/evil' is not a qemu-system binary/);
+    expect(refusal({ disks: [{ ...good.disks[0], format: 'vmdk' }] })).toMatch(
+      /disk 0: .*bad disk format 'vmdk'/,
+    );
+    expect(refusal({ deviceModel: '/tmp/evil' })).toMatch(
+      /device model '\/tmp\/evil' is not a qemu-system binary/,
+    );
     expect(refusal({ accel: 'xen' })).toMatch(/bad accel/);
     expect(refusal({ onCrash: 'coredump-restart' })).toMatch(/bad onCrash/);
   });
 
   it("keeps a disk's cache mode the config set, and refuses another", () => {
-    for (const cache of ['none', 'writeback']) expect(checkSavedConfig({ ...good, disks: [{ ...good.disks[0], cache }] }).disks[0]?.cache).toBe(cache);
+    for (const cache of ['none', 'writeback'])
+      expect(checkSavedConfig({ ...good, disks: [{ ...good.disks[0], cache }] }).disks[0]?.cache).toBe(cache);
     expect(checkSavedConfig(good).disks[0]).not.toHaveProperty('cache');
-    expect(refusal({ disks: [{ ...good.disks[0], cache: 'unsafe' }] })).toMatch(/disk 0: bad cache \(expected none or writeback\)/);
+    expect(refusal({ disks: [{ ...good.disks[0], cache: 'unsafe' }] })).toMatch(
+      /disk 0: bad cache \(expected none or writeback\)/,
+    );
   });
 
   it('takes a qemu-system binary from the system bin directories', () => {
-    expect(checkSavedConfig({ ...good, deviceModel: '/usr/bin/qemu-system-x86_64' }).deviceModel).toBe('/usr/bin/qemu-system-x86_64');
+    expect(checkSavedConfig({ ...good, deviceModel: '/usr/bin/qemu-system-x86_64' }).deviceModel).toBe(
+      '/usr/bin/qemu-system-x86_64',
+    );
     expect(checkSavedConfig({ ...good, deviceModel: 'qemu-system-x86_64' }).deviceModel).toBeUndefined();
   });
 });

@@ -5,7 +5,15 @@
  * (disk specs go through the disk-spec parser itself) and no binary named by the stream runs.
  */
 import { parseDiskSpec, type DiskSpec } from '../config/disk-spec.js';
-import { CONFIG_LIMITS, DEFAULT_QEMU, checkDomainName, UUID_PATTERN, type DomainConfig, type LifecycleAction, type VifSpec } from '../config/domain-config.js';
+import {
+  CONFIG_LIMITS,
+  DEFAULT_QEMU,
+  checkDomainName,
+  UUID_PATTERN,
+  type DomainConfig,
+  type LifecycleAction,
+  type VifSpec,
+} from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 
 /** How every refusal of checkSavedConfig begins (callers that reword it strip this). */
@@ -15,7 +23,8 @@ function fail(what: string): never {
   throw new XlError('XL_RESTORE', `${SAVED_CONFIG_UNUSABLE}${what}`);
 }
 
-const positive = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max;
+const positive = (v: unknown, max: number): boolean =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max;
 const VIF_MODELS = new Set(['virtio-net-pci', 'e1000', 'rtl8139']);
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 const ACTIONS: readonly LifecycleAction[] = ['destroy', 'restart', 'preserve'];
@@ -31,10 +40,17 @@ function optionalString(c: Record<string, unknown>, key: string): string | undef
 function checkDisk(d: unknown, i: number): DiskSpec {
   if (typeof d !== 'object' || d === null || Array.isArray(d)) fail(`disk ${i} is not an object`);
   const disk = d as Record<string, unknown>;
-  for (const k of ['format', 'vdev'] as const) if (typeof disk[k] !== 'string' || /[,=\s]/.test(disk[k] as string)) fail(`disk ${i}: bad ${k}`);
+  for (const k of ['format', 'vdev'] as const)
+    if (typeof disk[k] !== 'string' || /[,=\s]/.test(disk[k] as string)) fail(`disk ${i}: bad ${k}`);
   if (disk.target !== undefined && typeof disk.target !== 'string') fail(`disk ${i}: bad target`);
-  if (disk.cache !== undefined && disk.cache !== 'none' && disk.cache !== 'writeback') fail(`disk ${i}: bad cache (expected none or writeback)`);
-  const flags = [disk.readOnly === true ? 'access=ro' : 'access=rw', disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk', ...(disk.shared === true ? ['shared=yes'] : []), ...(disk.cache === undefined ? [] : [`cache=${disk.cache as string}`])];
+  if (disk.cache !== undefined && disk.cache !== 'none' && disk.cache !== 'writeback')
+    fail(`disk ${i}: bad cache (expected none or writeback)`);
+  const flags = [
+    disk.readOnly === true ? 'access=ro' : 'access=rw',
+    disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk',
+    ...(disk.shared === true ? ['shared=yes'] : []),
+    ...(disk.cache === undefined ? [] : [`cache=${disk.cache as string}`]),
+  ];
   const spec = `format=${String(disk.format)}, vdev=${String(disk.vdev)}, ${flags.join(', ')}, target=${(disk.target as string | undefined) ?? ''}`;
   try {
     return parseDiskSpec(spec, { file: 'stream config', line: 1, column: 0 });
@@ -58,7 +74,8 @@ function oneOf<T extends string>(c: Record<string, unknown>, key: string, allowe
 }
 
 export function checkSavedConfig(value: unknown): DomainConfig {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('not a JSON object (give a config file)');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail('not a JSON object (give a config file)');
   const c = value as Record<string, unknown>;
   if (typeof c.name !== 'string') fail('no name');
   const bad = checkDomainName(c.name);
@@ -70,7 +87,9 @@ export function checkSavedConfig(value: unknown): DomainConfig {
   if (!Array.isArray(c.vifs) || c.vifs.length > CONFIG_LIMITS.maxVifs) fail('bad vifs');
   const deviceModel = optionalString(c, 'deviceModel');
   if (deviceModel !== undefined && !TRUSTED_QEMU.test(deviceModel)) {
-    fail(`device model '${deviceModel}' is not a qemu-system binary from the system's bin directories; give a config file naming it`);
+    fail(
+      `device model '${deviceModel}' is not a qemu-system binary from the system's bin directories; give a config file naming it`,
+    );
   }
   const kernel = optionalString(c, 'kernel');
   const ramdisk = optionalString(c, 'ramdisk');

@@ -16,10 +16,12 @@ function heldIo() {
   const io = {
     fdatasync: ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
       log.push('flush');
-      held.push(() => fs.fdatasync(fd, (err) => {
-        log.push('flushed');
-        cb(err);
-      }));
+      held.push(() =>
+        fs.fdatasync(fd, (err) => {
+          log.push('flushed');
+          cb(err);
+        }),
+      );
     }) as typeof fs.fdatasync,
     close: ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
       log.push('close');
@@ -35,7 +37,8 @@ describe('WriteBehind', () => {
     const wb = new WriteBehind(64 * 1024, io);
     const file = path.join(dir, 'a.bin');
     const stream = createWriteStream(file, { fs: wb.fs });
-    for (let i = 0; i < 4; i++) await new Promise<void>((r) => stream.write(Buffer.alloc(64 * 1024, i), () => r()));
+    for (let i = 0; i < 4; i++)
+      await new Promise<void>((r) => stream.write(Buffer.alloc(64 * 1024, i), () => r()));
     expect(log).toEqual(['flush']);
     held.shift()?.();
     await wb.settle();
@@ -66,7 +69,10 @@ describe('WriteBehind', () => {
   test('a failed background flush is reported at once through onFailure, and by settle()', async () => {
     const failures: NodeJS.ErrnoException[] = [];
     const eio = Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-    const io = { fdatasync: ((_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void setImmediate(() => cb(eio))) as typeof fs.fdatasync };
+    const io = {
+      fdatasync: ((_fd: number, cb: (err: NodeJS.ErrnoException | null) => void) =>
+        void setImmediate(() => cb(eio))) as typeof fs.fdatasync,
+    };
     const wb = new WriteBehind(1024, io, (err) => failures.push(err));
     const stream = createWriteStream(path.join(dir, 'c.bin'), { fs: wb.fs });
     await new Promise<void>((r) => stream.write(Buffer.alloc(4096), () => r()));

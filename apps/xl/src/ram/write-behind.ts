@@ -25,7 +25,11 @@ export class WriteBehind {
   readonly #io: WriteBehindIo;
 
   /** `onFailure`: told of the first failed flush at once (AtomicFile then destroys its stream). */
-  constructor(readonly every = WRITE_BEHIND_BYTES, io: Partial<WriteBehindIo> = {}, readonly onFailure?: (err: NodeJS.ErrnoException) => void) {
+  constructor(
+    readonly every = WRITE_BEHIND_BYTES,
+    io: Partial<WriteBehindIo> = {},
+    readonly onFailure?: (err: NodeJS.ErrnoException) => void,
+  ) {
     this.#io = { close: fs.close, fdatasync: fs.fdatasync, ...io };
   }
 
@@ -45,12 +49,22 @@ export class WriteBehind {
       }) as typeof fs.close,
       write: ((fd: number, buffer: Buffer, ...rest: unknown[]) => {
         const cb = rest.pop() as (err: NodeJS.ErrnoException | null, n: number, b: Buffer) => void;
-        (write as unknown as (...a: unknown[]) => void)(fd, buffer, ...rest, (err: NodeJS.ErrnoException | null, n: number, b: Buffer) => {
-          if (err === null) wrote(fd, n);
-          cb(err, n, b);
-        });
+        (write as unknown as (...a: unknown[]) => void)(
+          fd,
+          buffer,
+          ...rest,
+          (err: NodeJS.ErrnoException | null, n: number, b: Buffer) => {
+            if (err === null) wrote(fd, n);
+            cb(err, n, b);
+          },
+        );
       }) as typeof fs.write,
-      writev: ((fd: number, buffers: NodeJS.ArrayBufferView[], position: number | null, cb: (err: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void) => {
+      writev: ((
+        fd: number,
+        buffers: NodeJS.ArrayBufferView[],
+        position: number | null,
+        cb: (err: NodeJS.ErrnoException | null, n: number, b: NodeJS.ArrayBufferView[]) => void,
+      ) => {
         writev(fd, buffers, position, (err, n, b) => {
           if (err === null) wrote(fd, n);
           cb(err, n, b);
@@ -84,5 +98,4 @@ export class WriteBehind {
     while (this.#inFlight !== undefined) await this.#inFlight;
     if (this.#failure !== undefined) throw this.#failure;
   }
-
 }

@@ -51,7 +51,10 @@ export function domainPaths(root: string, id: number): DomainPaths {
 export function checkSocketPaths(paths: DomainPaths): void {
   for (const p of [paths.qmp, paths.console, paths.saveSocket, paths.migrationSocket, paths.nbdSocket]) {
     if (Buffer.byteLength(p) > MAX_SOCKET_PATH) {
-      throw new XlError('XL_STATE', `state directory too deep: socket path ${p} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter --state-dir`);
+      throw new XlError(
+        'XL_STATE',
+        `state directory too deep: socket path ${p} is longer than ${MAX_SOCKET_PATH} bytes; use a shorter --state-dir`,
+      );
     }
   }
 }

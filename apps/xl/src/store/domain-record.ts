@@ -6,7 +6,8 @@ import { XlError } from '../errors.js';
  * xl's last known run state of a domain. QMP's query-status is the truth when QEMU answers;
  * this is the fallback (e.g. while a migration holds the QMP socket).
  */
-export type DomainStatus = 'creating' | 'running' | 'paused' | 'incoming' | 'saving' | 'migrating' | 'migrated-away' | 'shutting-down';
+export type DomainStatus =
+  'creating' | 'running' | 'paused' | 'incoming' | 'saving' | 'migrating' | 'migrated-away' | 'shutting-down';
 
 export interface QemuProcessInfo {
   pid: number;
@@ -35,7 +36,8 @@ export interface DomainRecord {
   saving?: { partial: string; wasRunning: boolean };
 }
 
-export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> & Partial<Pick<DomainRecord, 'status' | 'createdDisks'>>;
+export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> &
+  Partial<Pick<DomainRecord, 'status' | 'createdDisks'>>;
 
 /** Checks the shape of a record read from disk (bounds-checked like any input). */
 export function validateRecord(value: unknown, file: string): DomainRecord {
@@ -50,6 +52,13 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
   if (typeof r.status !== 'string') bad('bad status');
   if (typeof r.config !== 'object' || r.config === null) bad('bad config');
   const q = r.qemu as Record<string, unknown> | undefined;
-  if (q !== undefined && (typeof q !== 'object' || q === null || !Number.isSafeInteger(q.pid) || !Number.isSafeInteger(q.startTime))) bad('bad qemu process info');
+  if (
+    q !== undefined &&
+    (typeof q !== 'object' ||
+      q === null ||
+      !Number.isSafeInteger(q.pid) ||
+      !Number.isSafeInteger(q.startTime))
+  )
+    bad('bad qemu process info');
   return value as DomainRecord;
 }

@@ -10,8 +10,17 @@ import { XlError } from '../errors.js';
 import { resolveStateDir } from './state-dir.js';
 
 const config: DomainConfig = {
-  name: 'x', memory: 64, vcpus: 1, disks: [], vifs: [], serial: 'none',
-  onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+  name: 'x',
+  memory: 64,
+  vcpus: 1,
+  disks: [],
+  vifs: [],
+  serial: 'none',
+  onPoweroff: 'destroy',
+  onReboot: 'restart',
+  onCrash: 'destroy',
+  accel: 'tcg',
+  memoryBacking: 'anonymous',
 };
 
 let dir: string;
@@ -57,7 +66,9 @@ describe('DomainStore', () => {
 
   it('refuses a second domain with the same name', async () => {
     await store.allocate({ name: 'a', uuid: 'u', config });
-    await expect(store.allocate({ name: 'a', uuid: 'v', config })).rejects.toMatchObject({ code: 'XL_DOMAIN_EXISTS' });
+    await expect(store.allocate({ name: 'a', uuid: 'v', config })).rejects.toMatchObject({
+      code: 'XL_DOMAIN_EXISTS',
+    });
   });
 
   it('updates atomically and enforces unique names on rename', async () => {
@@ -66,7 +77,9 @@ describe('DomainStore', () => {
     const renamed = await store.update(a.id, (r) => ({ ...r, name: 'a2', status: 'paused' }));
     expect(renamed).toMatchObject({ name: 'a2', status: 'paused', config: { name: 'a2' } });
     expect(await store.get(a.id)).toEqual(renamed);
-    await expect(store.update(a.id, (r) => ({ ...r, name: 'b' }))).rejects.toMatchObject({ code: 'XL_DOMAIN_EXISTS' });
+    await expect(store.update(a.id, (r) => ({ ...r, name: 'b' }))).rejects.toMatchObject({
+      code: 'XL_DOMAIN_EXISTS',
+    });
     await expect(store.update(99, (r) => r)).rejects.toMatchObject({ code: 'XL_DOMAIN_NOT_FOUND' });
     const leftovers = (await readdir(store.paths(a.id).dir)).filter((f) => f.includes('.tmp-'));
     expect(leftovers).toEqual([]);
@@ -84,28 +97,44 @@ describe('DomainStore', () => {
   it('reports a corrupt record as an XL_STATE error naming the file', async () => {
     const a = await store.allocate({ name: 'a', uuid: 'u', config });
     await writeFile(store.paths(a.id).record, '{"id": "one"}');
-    await expect(store.list()).rejects.toMatchObject({ code: 'XL_STATE', message: expect.stringContaining('domain.json: bad id') });
+    await expect(store.list()).rejects.toMatchObject({
+      code: 'XL_STATE',
+      message: expect.stringContaining('domain.json: bad id'),
+    });
     await writeFile(store.paths(a.id).record, '{not json');
-    await expect(store.get(a.id)).rejects.toMatchObject({ code: 'XL_STATE', message: expect.stringContaining('not JSON') });
+    await expect(store.get(a.id)).rejects.toMatchObject({
+      code: 'XL_STATE',
+      message: expect.stringContaining('not JSON'),
+    });
   });
 
   it('serializes concurrent writers on separate store instances', async () => {
     const stores = Array.from({ length: 6 }, () => new DomainStore(store.root));
-    const records = await Promise.all(stores.flatMap((s, i) => [0, 1, 2].map((j) => s.allocate({ name: `d${i}-${j}`, uuid: 'u', config }))));
+    const records = await Promise.all(
+      stores.flatMap((s, i) => [0, 1, 2].map((j) => s.allocate({ name: `d${i}-${j}`, uuid: 'u', config }))),
+    );
     const ids = records.map((r) => r.id).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
     // Concurrent read-modify-write of one record loses no update.
     const target = records[0]!;
-    await Promise.all(stores.map((s) => s.update(target.id, (r) => ({ ...r, config: { ...r.config, memory: r.config.memory + 1 } }))));
+    await Promise.all(
+      stores.map((s) =>
+        s.update(target.id, (r) => ({ ...r, config: { ...r.config, memory: r.config.memory + 1 } })),
+      ),
+    );
     expect((await store.get(target.id))?.config.memory).toBe(64 + 6);
     // Concurrent creates of the same name: exactly one wins.
-    const results = await Promise.allSettled(stores.map((s) => s.allocate({ name: 'same', uuid: 'u', config })));
+    const results = await Promise.allSettled(
+      stores.map((s) => s.allocate({ name: 'same', uuid: 'u', config })),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 
   it('serializes concurrent writers in separate processes', async () => {
     const worker = fileURLToPath(new URL('../testing/allocate-worker.ts', import.meta.url));
-    const runs = await Promise.all(['p', 'q', 'r'].map((prefix) => execa('node', ['--import', 'tsx', worker, store.root, prefix, '4'])));
+    const runs = await Promise.all(
+      ['p', 'q', 'r'].map((prefix) => execa('node', ['--import', 'tsx', worker, store.root, prefix, '4'])),
+    );
     const ids = runs.flatMap((r) => JSON.parse(String(r.stdout)) as number[]).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
     const all = await store.list();
@@ -139,6 +168,9 @@ describe('DomainStore', () => {
 
   it('rejects a state directory too deep for unix socket paths', async () => {
     const deep = await openStore(path.join(dir, 'x'.repeat(90)), {});
-    await expect(deep.allocate({ name: 'a', uuid: 'u', config })).rejects.toMatchObject({ code: 'XL_STATE', message: expect.stringContaining('longer than 107') });
+    await expect(deep.allocate({ name: 'a', uuid: 'u', config })).rejects.toMatchObject({
+      code: 'XL_STATE',
+      message: expect.stringContaining('longer than 107'),
+    });
   });
 });

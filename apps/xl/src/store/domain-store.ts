@@ -47,9 +47,14 @@ export class DomainStore {
       text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new XlError('XL_STATE', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw new XlError(
+        'XL_STATE',
+        `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        { cause: err },
+      );
     }
-    if (text.length > MAX_RECORD_BYTES) throw new XlError('XL_STATE', `corrupt domain record ${file}: too large`);
+    if (text.length > MAX_RECORD_BYTES)
+      throw new XlError('XL_STATE', `corrupt domain record ${file}: too large`);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -63,7 +68,10 @@ export class DomainStore {
   async list(): Promise<DomainRecord[]> {
     const dir = path.join(this.root, 'domains');
     const names = await readdir(dir).catch(() => [] as string[]);
-    const ids = names.filter((n) => /^[1-9][0-9]{0,8}$/.test(n)).map(Number).sort((a, b) => a - b);
+    const ids = names
+      .filter((n) => /^[1-9][0-9]{0,8}$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
     const out: DomainRecord[] = [];
     for (const id of ids) {
       const rec = await this.get(id);
@@ -77,7 +85,12 @@ export class DomainStore {
     return this.locked(async () => {
       const existing = await this.list();
       const clash = existing.find((d) => d.name === init.name);
-      if (clash) throw new XlError('XL_DOMAIN_EXISTS', `a domain named '${init.name}' already exists (id ${clash.id})`, { domain: init.name });
+      if (clash)
+        throw new XlError(
+          'XL_DOMAIN_EXISTS',
+          `a domain named '${init.name}' already exists (id ${clash.id})`,
+          { domain: init.name },
+        );
       const counterFile = path.join(this.root, 'next-id');
       const counter = Number((await readFile(counterFile, 'utf8').catch(() => '1')).trim());
       const maxLive = existing.reduce((m, d) => Math.max(m, d.id), 0);
@@ -104,15 +117,21 @@ export class DomainStore {
   }
 
   /** Read-modify-write of one record under the lock. fn may throw to abort. */
-  update(id: number, fn: (record: DomainRecord, all: DomainRecord[]) => DomainRecord | Promise<DomainRecord>): Promise<DomainRecord> {
+  update(
+    id: number,
+    fn: (record: DomainRecord, all: DomainRecord[]) => DomainRecord | Promise<DomainRecord>,
+  ): Promise<DomainRecord> {
     return this.locked(async () => {
       const all = await this.list();
       const current = all.find((d) => d.id === id);
-      if (!current) throw new XlError('XL_DOMAIN_NOT_FOUND', `domain ${id} no longer exists`, { domain: String(id) });
+      if (!current)
+        throw new XlError('XL_DOMAIN_NOT_FOUND', `domain ${id} no longer exists`, { domain: String(id) });
       const next = await fn(structuredClone(current), all);
       if (next.id !== id) throw new XlError('XL_STATE', `update of domain ${id} tried to change its id`);
       if (all.some((d) => d.id !== id && d.name === next.name)) {
-        throw new XlError('XL_DOMAIN_EXISTS', `a domain named '${next.name}' already exists`, { domain: next.name });
+        throw new XlError('XL_DOMAIN_EXISTS', `a domain named '${next.name}' already exists`, {
+          domain: next.name,
+        });
       }
       next.config = { ...next.config, name: next.name };
       await writeAtomic(this.paths(id).record, `${JSON.stringify(next, null, 2)}\n`);
@@ -134,7 +153,11 @@ export class DomainStore {
         await rename(dir, doomed);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw new XlError('XL_STATE', `cannot remove ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+        throw new XlError(
+          'XL_STATE',
+          `cannot remove ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          { cause: err },
+        );
       }
       await rm(doomed, { recursive: true, force: true });
       return true;
@@ -143,14 +166,21 @@ export class DomainStore {
 }
 
 /** Opens (creating, mode 0700) the state directory chosen by resolveStateDir. */
-export async function openStore(stateDir?: string, env: NodeJS.ProcessEnv = process.env): Promise<DomainStore> {
+export async function openStore(
+  stateDir?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DomainStore> {
   const root = resolveStateDir(stateDir, env);
   try {
     await mkdir(root, { recursive: true, mode: 0o700 });
     await chmod(root, 0o700);
     await mkdir(path.join(root, 'domains'), { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new XlError('XL_STATE', `cannot use state directory ${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw new XlError(
+      'XL_STATE',
+      `cannot use state directory ${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      { cause: err },
+    );
   }
   return new DomainStore(root);
 }

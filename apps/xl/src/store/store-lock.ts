@@ -40,7 +40,11 @@ async function breakStale(lockPath: string, seen: string): Promise<void> {
 }
 
 /** Runs `fn` holding the lock at `lockPath`; waits for other holders, up to timeoutMs. */
-export async function withLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withLock<T>(
+  lockPath: string,
+  fn: () => Promise<T>,
+  options: LockOptions = {},
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
   const deadline = Date.now() + timeoutMs;
@@ -56,7 +60,11 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, option
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new XlError('XL_STATE', `cannot create lock ${lockPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+        throw new XlError(
+          'XL_STATE',
+          `cannot create lock ${lockPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          { cause: err },
+        );
       }
     }
     owner = await readOwner(lockPath);
@@ -68,7 +76,10 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, option
       if (st && Date.now() - st.mtimeMs > BREAK_LOCK_STALE_MS) await breakStale(lockPath, owner);
     }
     if (Date.now() > deadline) {
-      throw new XlError('XL_LOCK_TIMEOUT', `timed out after ${timeoutMs} ms waiting for the state lock held by pid ${owner?.split(' ')[0] ?? '?'}`);
+      throw new XlError(
+        'XL_LOCK_TIMEOUT',
+        `timed out after ${timeoutMs} ms waiting for the state lock held by pid ${owner?.split(' ')[0] ?? '?'}`,
+      );
     }
     await sleep(5 + Math.random() * 20);
   }

@@ -5,8 +5,17 @@ import type { DomainConfig } from '../config/domain-config.js';
 const [root = '', prefix = 'w', countText = '5'] = process.argv.slice(2);
 const store = new DomainStore(root);
 const config: DomainConfig = {
-  name: 'x', memory: 64, vcpus: 1, disks: [], vifs: [], serial: 'none',
-  onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+  name: 'x',
+  memory: 64,
+  vcpus: 1,
+  disks: [],
+  vifs: [],
+  serial: 'none',
+  onPoweroff: 'destroy',
+  onReboot: 'restart',
+  onCrash: 'destroy',
+  accel: 'tcg',
+  memoryBacking: 'anonymous',
 };
 const ids: number[] = [];
 for (let i = 0; i < Number(countText); i++) {

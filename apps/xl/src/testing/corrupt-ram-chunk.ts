@@ -6,8 +6,15 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import {
-  decodeRecordHeader, decodeStreamHeader, decodeXlFixedHeader, paddedLength,
-  RAM_CHUNK_HEADER_SIZE, RECORD_HEADER_SIZE, RecordType, STREAM_HEADER_SIZE, XL_HEADER_FIXED_SIZE,
+  decodeRecordHeader,
+  decodeStreamHeader,
+  decodeXlFixedHeader,
+  paddedLength,
+  RAM_CHUNK_HEADER_SIZE,
+  RECORD_HEADER_SIZE,
+  RecordType,
+  STREAM_HEADER_SIZE,
+  XL_HEADER_FIXED_SIZE,
 } from '@xlkit/stream';
 
 /** What the bytes at the current position are. */
@@ -56,7 +63,12 @@ export class CorruptRamChunk extends Transform {
         if (this.#left === 0) this.#part = this.#part === 'xl-data' ? 'stream-header' : 'record-header';
         continue;
       }
-      const need = this.#part === 'xl-header' ? XL_HEADER_FIXED_SIZE : this.#part === 'stream-header' ? STREAM_HEADER_SIZE : RECORD_HEADER_SIZE;
+      const need =
+        this.#part === 'xl-header'
+          ? XL_HEADER_FIXED_SIZE
+          : this.#part === 'stream-header'
+            ? STREAM_HEADER_SIZE
+            : RECORD_HEADER_SIZE;
       const n = Math.min(need - this.#head.length, out.length - i);
       this.#head = Buffer.concat([this.#head, out.subarray(i, i + n)]);
       i += n;

@@ -16,11 +16,28 @@ import { ProgressReporter } from '../progress/reporter.js';
 import type { DomainRecord } from '../store/domain-record.js';
 
 export const FAKE_CONFIG: DomainConfig = {
-  name: 'web', uuid: '6f1c3a52-8e5d-4c1b-9a0e-2b7d5f3e9c41', memory: 64, vcpus: 1, disks: [], vifs: [], serial: 'none',
-  onPoweroff: 'destroy', onReboot: 'restart', onCrash: 'destroy', accel: 'tcg', memoryBacking: 'anonymous',
+  name: 'web',
+  uuid: '6f1c3a52-8e5d-4c1b-9a0e-2b7d5f3e9c41',
+  memory: 64,
+  vcpus: 1,
+  disks: [],
+  vifs: [],
+  serial: 'none',
+  onPoweroff: 'destroy',
+  onReboot: 'restart',
+  onCrash: 'destroy',
+  accel: 'tcg',
+  memoryBacking: 'anonymous',
 };
 
-const INFO: DomainInfo = { qemuVersion: '7.2.0', machine: 'pc-i440fx-7.2', accel: 'tcg', memoryMiB: 64, vcpus: 1, disks: [] };
+const INFO: DomainInfo = {
+  qemuVersion: '7.2.0',
+  machine: 'pc-i440fx-7.2',
+  accel: 'tcg',
+  memoryMiB: 64,
+  vcpus: 1,
+  disks: [],
+};
 
 /** What each host was asked to do, in order ('rollback', 'destroy', 'start', 'takeOver', ...). */
 export interface Effects {
@@ -37,12 +54,19 @@ export function injected(what: string): Error {
   return Object.assign(new Error(`injected failure: ${what}`), { code: 'XL_MIGRATION' });
 }
 
-export function fakeSource(fx: Effects, fail: FailPoint | undefined, connect: SourcePort['connect']): SourcePort {
+export function fakeSource(
+  fx: Effects,
+  fail: FailPoint | undefined,
+  connect: SourcePort['connect'],
+): SourcePort {
   const failHere = (at: string) => {
     if (fail?.side === 'source' && fail.at === at) throw injected(at);
   };
   return {
-    name: FAKE_CONFIG.name, id: 1, qmp: undefined, sockets: { migration: '/nonexistent/m.sock', nbd: '/nonexistent/n.sock' },
+    name: FAKE_CONFIG.name,
+    id: 1,
+    qmp: undefined,
+    sockets: { migration: '/nonexistent/m.sock', nbd: '/nonexistent/n.sock' },
     async open() {
       failHere('open');
       return { status: 'running', running: true, info: INFO };
@@ -76,7 +100,11 @@ export function fakeSource(fx: Effects, fail: FailPoint | undefined, connect: So
   };
 }
 
-export function fakeDestination(fx: Effects, fail: FailPoint | undefined, output: PassThrough): DestinationPort {
+export function fakeDestination(
+  fx: Effects,
+  fail: FailPoint | undefined,
+  output: PassThrough,
+): DestinationPort {
   let record: DomainRecord | undefined;
   const failHere = (at: string) => {
     if (fail?.side === 'destination' && fail.at === at) throw injected(at);
@@ -90,7 +118,13 @@ export function fakeDestination(fx: Effects, fail: FailPoint | undefined, output
     async hostCheck() {},
     async start(config) {
       fx.destination.push('start');
-      record = { id: 7, name: `${config.name}--incoming`, uuid: FAKE_CONFIG.uuid, status: 'incoming', config } as DomainRecord;
+      record = {
+        id: 7,
+        name: `${config.name}--incoming`,
+        uuid: FAKE_CONFIG.uuid,
+        status: 'incoming',
+        config,
+      } as DomainRecord;
       failHere('start');
       return record;
     },
@@ -117,7 +151,8 @@ async function readRam(reader: StreamReader, onRecord: (r: never) => void, atFir
   for (;;) {
     const rec = await reader.next();
     if (rec === null) throw new Error('the RAM stream ended early');
-    if (rec.name === 'RAM_END') return { bytes: chunks * 4096, chunks, digest: Buffer.alloc(32), status: 'completed' };
+    if (rec.name === 'RAM_END')
+      return { bytes: chunks * 4096, chunks, digest: Buffer.alloc(32), status: 'completed' };
     if (rec.name === 'RAM_CHUNK' && chunks++ === 0) atFirstChunk();
     else if (rec.name !== 'RAM_CHUNK') onRecord(rec as never);
   }
@@ -133,7 +168,9 @@ export interface Pair {
 
 /** A sender whose connect() starts a receiver machine in-process over PassThrough pipes. */
 export function fakePair(
-  fx: Effects, fail: FailPoint | undefined, run: (r: ReceiverSession) => Promise<unknown>,
+  fx: Effects,
+  fail: FailPoint | undefined,
+  run: (r: ReceiverSession) => Promise<unknown>,
   o: { senderJoin?: JoinSender[]; receiverJoin?: JoinReceiver[]; receiverFeatures?: string[] } = {},
 ): Pair {
   let receiver: ReceiverSession | undefined;
@@ -145,13 +182,24 @@ export function fakePair(
     const forward = new PassThrough();
     const back = new PassThrough();
     receiver = {
-      settings: { input: forward, output: back, paused: false, log: () => undefined, ...(o.receiverFeatures ? { features: o.receiverFeatures } : {}) },
-      dest: fakeDestination(fx, fail, back), join: o.receiverJoin ?? [], participants: [], goReceived: false, taken: false,
+      settings: {
+        input: forward,
+        output: back,
+        paused: false,
+        log: () => undefined,
+        ...(o.receiverFeatures ? { features: o.receiverFeatures } : {}),
+      },
+      dest: fakeDestination(fx, fail, back),
+      join: o.receiverJoin ?? [],
+      participants: [],
+      goReceived: false,
+      taken: false,
     };
     received = run(receiver);
     received.catch(() => undefined);
     return {
-      input: back, output: forward,
+      input: back,
+      output: forward,
       async stop() {
         forward.end();
         await Promise.race([received, new Promise((r) => setTimeout(r, 50))]).catch(() => undefined);
@@ -159,9 +207,22 @@ export function fakePair(
     };
   });
   const sender: SenderSession = {
-    settings: { host: 'fake-host', paused: false, progress, stderr: quiet.stderr, signal: new AbortController().signal },
-    config: FAKE_CONFIG, source, stages: new Stages(progress), join: o.senderJoin ?? [], failure,
-    before: { name: FAKE_CONFIG.name, status: 'running', running: true }, participants: [], goSent: false, taken: false,
+    settings: {
+      host: 'fake-host',
+      paused: false,
+      progress,
+      stderr: quiet.stderr,
+      signal: new AbortController().signal,
+    },
+    config: FAKE_CONFIG,
+    source,
+    stages: new Stages(progress),
+    join: o.senderJoin ?? [],
+    failure,
+    before: { name: FAKE_CONFIG.name, status: 'running', running: true },
+    participants: [],
+    goSent: false,
+    taken: false,
   };
   return { sender, receiver: () => receiver, received: () => received };
 }

@@ -38,16 +38,28 @@ async function verdict(bytes: Buffer, piece: number): Promise<string> {
 
 describe('test fault hooks', () => {
   test('parseFaults reads only well-formed entries', () => {
-    expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:2,receiver-stall:phase1,sender-stall:before-go,bogus:1' })).toEqual({ corruptRamChunk: 2, receiverStall: 'phase1', senderStall: 'before-go' });
+    expect(
+      parseFaults({
+        XLKIT_FAULT: 'corrupt-ram-chunk:2,receiver-stall:phase1,sender-stall:before-go,bogus:1',
+      }),
+    ).toEqual({ corruptRamChunk: 2, receiverStall: 'phase1', senderStall: 'before-go' });
     expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:targets' })).toEqual({ receiverStall: 'targets' });
     expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:later' })).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:0' })).toEqual({});
     expect(parseFaults({})).toEqual({});
-    expect(parseFaults({ XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:65536,mirror-stall-ms:4000' })).toEqual({ nbdDropAfter: 4000000, mirrorSpeed: 65536, mirrorStallMs: 4000 });
+    expect(parseFaults({ XLKIT_FAULT: 'nbd-drop:4000000,mirror-speed:65536,mirror-stall-ms:4000' })).toEqual({
+      nbdDropAfter: 4000000,
+      mirrorSpeed: 65536,
+      mirrorStallMs: 4000,
+    });
     expect(parseFaults({ XLKIT_FAULT: 'mirror-speed:0,nbd-drop:x' })).toEqual({});
-    expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:ram-credit' })).toEqual({ receiverLacks: 'ram-credit' });
+    expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:ram-credit' })).toEqual({
+      receiverLacks: 'ram-credit',
+    });
     expect(parseFaults({ XLKIT_FAULT: 'receiver-lacks:Bad Name' })).toEqual({});
-    expect(parseFaults({ XLKIT_FAULT: 'ram-dump:/run/xl-test/dump-1' })).toEqual({ ramDumpDir: '/run/xl-test/dump-1' });
+    expect(parseFaults({ XLKIT_FAULT: 'ram-dump:/run/xl-test/dump-1' })).toEqual({
+      ramDumpDir: '/run/xl-test/dump-1',
+    });
     expect(parseFaults({ XLKIT_FAULT: 'ram-dump:relative/dir,ram-dump:/a b' })).toEqual({});
   });
 

@@ -17,7 +17,12 @@ import { dumpGuestRam } from './ram-dump.js';
 /** Resolves never; rejects once `signal` aborts (with its reason when that is one of ours). */
 function stallUntil(signal: AbortSignal | undefined): Promise<never> {
   return new Promise<never>((_, reject) => {
-    const fail = () => reject(signal?.reason instanceof XlError ? signal.reason : new XlError('XL_INTERRUPTED', 'interrupted while stalled'));
+    const fail = () =>
+      reject(
+        signal?.reason instanceof XlError
+          ? signal.reason
+          : new XlError('XL_INTERRUPTED', 'interrupted while stalled'),
+      );
     if (signal?.aborted) fail();
     signal?.addEventListener('abort', fail, { once: true });
   });
@@ -32,9 +37,16 @@ function senderQmp(f: Faults): ((qmp: QmpClient) => QmpClient) | undefined {
     decorateQmp(
       qmp,
       async (command, args) => {
-        if (command === 'blockdev-mirror' && mirrorSpeed !== undefined) return { ...args, speed: mirrorSpeed };
+        if (command === 'blockdev-mirror' && mirrorSpeed !== undefined)
+          return { ...args, speed: mirrorSpeed };
         const server = args?.server as { type?: string; path?: string } | undefined;
-        if (command === 'blockdev-add' && args?.driver === 'nbd' && nbdDropAfter !== undefined && server?.type === 'unix' && server.path !== undefined) {
+        if (
+          command === 'blockdev-add' &&
+          args?.driver === 'nbd' &&
+          nbdDropAfter !== undefined &&
+          server?.type === 'unix' &&
+          server.path !== undefined
+        ) {
           const proxy = await listenDropProxy(server.path, nbdDropAfter);
           proxies.push(proxy);
           return { ...args, server: { type: 'unix', path: proxy.path } };
@@ -77,7 +89,8 @@ export function senderInstruments(f: Faults): SenderInstruments | undefined {
       // QEMU sent everything and completed (its vCPUs stopped for good): the source's final RAM.
       async sendRam(o) {
         const ram = await port.sendRam(o);
-        if (ramDumpDir !== undefined && port.qmp !== undefined) await dumpGuestRam(port.qmp, ramDumpDir, 'source');
+        if (ramDumpDir !== undefined && port.qmp !== undefined)
+          await dumpGuestRam(port.qmp, ramDumpDir, 'source');
         return ram;
       },
     });
@@ -101,7 +114,10 @@ export function receiverInstruments(f: Faults): ReceiverInstruments | undefined 
       async start(config, info, o) {
         // receiver-stall:targets: after the disk targets exist, before QEMU starts.
         const prepare = o.prepare;
-        const stalled = receiverStall === 'targets' && prepare ? { ...o, prepare: async () => (await prepare(), await stallUntil(at.signal)) } : o;
+        const stalled =
+          receiverStall === 'targets' && prepare
+            ? { ...o, prepare: async () => (await prepare(), await stallUntil(at.signal)) }
+            : o;
         const record = await port.start(config, info, stalled);
         // receiver-stall:phase1: QEMU up, before PHASE_READY 1.
         if (receiverStall === 'phase1') await stallUntil(at.signal);
@@ -109,7 +125,8 @@ export function receiverInstruments(f: Faults): ReceiverInstruments | undefined 
       },
       async takeOver(name, paused) {
         // After GO, before the guest resumes: the destination's final RAM.
-        if (ramDumpDir !== undefined && port.qmp !== undefined) await dumpGuestRam(port.qmp, ramDumpDir, 'destination');
+        if (ramDumpDir !== undefined && port.qmp !== undefined)
+          await dumpGuestRam(port.qmp, ramDumpDir, 'destination');
         return port.takeOver(name, paused);
       },
     });

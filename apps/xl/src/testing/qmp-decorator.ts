@@ -11,7 +11,8 @@ export function decorateQmp(qmp: QmpClient, rewrite: ArgsRewrite, onClose?: () =
   return new Proxy(qmp, {
     get(target, prop, receiver) {
       if (prop === 'execute') {
-        return async (command: string, args?: Record<string, unknown>, opts?: object) => target.execute(command, await rewrite(command, args), opts);
+        return async (command: string, args?: Record<string, unknown>, opts?: object) =>
+          target.execute(command, await rewrite(command, args), opts);
       }
       if (prop === 'close' && onClose) {
         return async () => {

@@ -19,6 +19,7 @@ export type RamDumpSide = 'source' | 'destination';
 export async function dumpGuestRam(qmp: QmpClient, dir: string, side: RamDumpSide): Promise<void> {
   const summary = await qmp.execute<{ 'base-memory'?: unknown }>('query-memory-size-summary');
   const size = summary['base-memory'];
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw new Error(`ram-dump: query-memory-size-summary gave base-memory ${String(size)}`);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0)
+    throw new Error(`ram-dump: query-memory-size-summary gave base-memory ${String(size)}`);
   await qmp.execute('pmemsave', { val: 0, size, filename: path.join(dir, `${side}.ram`) });
 }

@@ -16,14 +16,13 @@ function endpointPair(): { local: Duplex; remoteIn: PassThrough; remoteOut: Pass
 /** Two muxes joined by an in-memory link with a delivery queue (so sends really are async). */
 function linked(window = 64 * 1024, accept?: (svc: number) => Promise<Duplex>) {
   const log: TunnelFrame[] = [];
-  let a!: ChannelMux;
   let b!: ChannelMux;
   const deliver = (to: () => ChannelMux) => async (f: TunnelFrame) => {
     log.push(f);
     await new Promise((r) => setImmediate(r));
     to().receive(f);
   };
-  a = new ChannelMux({ side: 'odd', send: deliver(() => b), window, maxFrame: 4096 });
+  const a = new ChannelMux({ side: 'odd', send: deliver(() => b), window, maxFrame: 4096 });
   b = new ChannelMux({ side: 'even', send: deliver(() => a), window, maxFrame: 4096, accept });
   return { a, b, log };
 }
@@ -89,7 +88,9 @@ describe('ChannelMux', () => {
     f.remoteOut.write(data);
     const got = await collect(fast.remoteIn, data.length);
     expect(sha(got)).toBe(sha(data));
-    const sent = log.filter((x) => x.kind === 'data' && x.channel === slowId).reduce((n, x) => n + (x.kind === 'data' ? x.length : 0), 0);
+    const sent = log
+      .filter((x) => x.kind === 'data' && x.channel === slowId)
+      .reduce((n, x) => n + (x.kind === 'data' ? x.length : 0), 0);
     expect(sent).toBe(window);
     expect(log.some((x) => x.kind === 'credit' && x.channel === slowId)).toBe(false);
     expect(log.filter((x) => x.kind === 'credit' && x.channel === fastId).length).toBeGreaterThan(0);
@@ -123,12 +124,23 @@ describe('ChannelMux', () => {
 
   it('treats a peer overrunning its credit, unknown channels and bad opens as protocol errors', () => {
     const errors: TunnelError[] = [];
-    const mk = () => new ChannelMux({ side: 'even', send: async () => undefined, window: 16, accept: async () => new PassThrough(), onError: (e) => errors.push(e) });
+    const mk = () =>
+      new ChannelMux({
+        side: 'even',
+        send: async () => undefined,
+        window: 16,
+        accept: async () => new PassThrough(),
+        onError: (e) => errors.push(e),
+      });
     let m = mk();
     m.receive({ kind: 'open', channel: 1, service: 1 });
-    expect(() => m.receive({ kind: 'data', channel: 1, chunks: [Buffer.alloc(17)], length: 17 })).toThrow(/credit/);
+    expect(() => m.receive({ kind: 'data', channel: 1, chunks: [Buffer.alloc(17)], length: 17 })).toThrow(
+      /credit/,
+    );
     m = mk();
-    expect(() => m.receive({ kind: 'data', channel: 7, chunks: [Buffer.alloc(1)], length: 1 })).toThrow(/never opened/);
+    expect(() => m.receive({ kind: 'data', channel: 7, chunks: [Buffer.alloc(1)], length: 1 })).toThrow(
+      /never opened/,
+    );
     m = mk();
     expect(() => m.receive({ kind: 'open', channel: 2, service: 1 })).toThrow(/out of order/);
     m = mk();
@@ -143,7 +155,13 @@ describe('ChannelMux', () => {
 
   it('ignores frames that crossed a reset, and fails when sending fails', async () => {
     const errors: TunnelError[] = [];
-    const m = new ChannelMux({ side: 'odd', send: async () => { throw new Error('EPIPE'); }, onError: (e) => errors.push(e) });
+    const m = new ChannelMux({
+      side: 'odd',
+      send: async () => {
+        throw new Error('EPIPE');
+      },
+      onError: (e) => errors.push(e),
+    });
     const ep = endpointPair();
     const id = m.open(1, ep.local);
     // The send runs on a later turn; a loaded machine can take longer than any fixed wait.
@@ -153,7 +171,9 @@ describe('ChannelMux', () => {
     const n = new ChannelMux({ side: 'odd', send: async () => undefined });
     const id2 = n.open(1, endpointPair().local);
     n.receive({ kind: 'close', channel: id2, reset: true });
-    expect(() => n.receive({ kind: 'data', channel: id2, chunks: [Buffer.alloc(1)], length: 1 })).not.toThrow();
+    expect(() =>
+      n.receive({ kind: 'data', channel: id2, chunks: [Buffer.alloc(1)], length: 1 }),
+    ).not.toThrow();
     expect(id).toBe(1);
   });
 

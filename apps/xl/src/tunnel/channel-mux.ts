@@ -44,7 +44,13 @@ export interface MuxStats {
 export class ChannelMux {
   readonly window: number;
   readonly maxFrame: number;
-  readonly stats: MuxStats = { bytesSent: 0, bytesReceived: 0, framesSent: 0, framesReceived: 0, channelsOpened: 0 };
+  readonly stats: MuxStats = {
+    bytesSent: 0,
+    bytesReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    channelsOpened: 0,
+  };
   readonly #opts: ChannelMuxOptions;
   readonly #channels = new Map<number, MuxChannel>();
   readonly #control: TunnelFrame[] = [];
@@ -75,7 +81,8 @@ export class ChannelMux {
   /** Opens a channel to the peer's service and carries `stream` over it. */
   open(service: number, stream: Duplex): number {
     if (this.#closed) throw this.#failed ?? new TunnelError('closed', 'the tunnel is closed');
-    if (this.#channels.size >= (this.#opts.maxChannels ?? 64)) throw new TunnelError('endpoint', 'too many open channels');
+    if (this.#channels.size >= (this.#opts.maxChannels ?? 64))
+      throw new TunnelError('endpoint', 'too many open channels');
     const id = this.#nextId;
     if (id > TUNNEL_CHANNEL_MAX) throw new TunnelError('endpoint', 'channel ids exhausted');
     this.#nextId += 2;
@@ -101,8 +108,10 @@ export class ChannelMux {
   #receive(f: TunnelFrame): void {
     const ownParity = this.#opts.side === 'odd' ? 1 : 0;
     if (f.kind === 'open') {
-      if (f.channel % 2 === ownParity || f.channel <= this.#peerHighest) throw new TunnelError('protocol', `peer opened channel ${f.channel} out of order`);
-      if (this.#channels.size >= (this.#opts.maxChannels ?? 64)) throw new TunnelError('protocol', 'peer opened too many channels');
+      if (f.channel % 2 === ownParity || f.channel <= this.#peerHighest)
+        throw new TunnelError('protocol', `peer opened channel ${f.channel} out of order`);
+      if (this.#channels.size >= (this.#opts.maxChannels ?? 64))
+        throw new TunnelError('protocol', 'peer opened too many channels');
       this.#peerHighest = f.channel;
       this.stats.channelsOpened++;
       const ch = this.#add(f.channel);
@@ -137,7 +146,8 @@ export class ChannelMux {
 
   /** Resolves true once no channel is open (each ended both ways or was reset) and every frame for them is sent, false after `timeoutMs`. */
   idle(timeoutMs: number): Promise<boolean> {
-    if (this.#closed || (this.#channels.size === 0 && this.#control.length === 0 && !this.#pumping)) return Promise.resolve(true);
+    if (this.#closed || (this.#channels.size === 0 && this.#control.length === 0 && !this.#pumping))
+      return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#idleWaiters.delete(done);
@@ -231,12 +241,22 @@ export class ChannelMux {
         await this.#opts.send(f);
       }
     } catch (err) {
-      this.#fail(err instanceof TunnelError ? err : new TunnelError('closed', `sending failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      this.#fail(
+        err instanceof TunnelError
+          ? err
+          : new TunnelError('closed', `sending failed: ${err instanceof Error ? err.message : String(err)}`, {
+              cause: err,
+            }),
+      );
     } finally {
       this.#pumping = false;
     }
     // Frames queued while the last send was in flight.
-    if (!this.#closed && (this.#control.length > 0 || [...this.#channels.values()].some((c) => c.hasSendable))) this.#kick();
+    if (
+      !this.#closed &&
+      (this.#control.length > 0 || [...this.#channels.values()].some((c) => c.hasSendable))
+    )
+      this.#kick();
     else this.#notifyIdle();
   }
 }

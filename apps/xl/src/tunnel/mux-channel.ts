@@ -37,7 +37,10 @@ export class MuxChannel {
   }
 
   get hasSendable(): boolean {
-    return (this.#pendingBytes > 0 && this.#sendCredit > 0) || (this.#localEnd === 'ending' && this.#pendingBytes === 0);
+    return (
+      (this.#pendingBytes > 0 && this.#sendCredit > 0) ||
+      (this.#localEnd === 'ending' && this.#pendingBytes === 0)
+    );
   }
 
   attach(stream: Duplex): void {
@@ -100,7 +103,11 @@ export class MuxChannel {
 
   receiveData(chunks: Buffer[], length: number): void {
     if (this.#remoteEnded) throw new TunnelError('protocol', `data on channel ${this.id} after its end`);
-    if (length > this.#recvAllowance) throw new TunnelError('protocol', `channel ${this.id}: peer sent ${length} bytes with only ${this.#recvAllowance} of credit`);
+    if (length > this.#recvAllowance)
+      throw new TunnelError(
+        'protocol',
+        `channel ${this.id}: peer sent ${length} bytes with only ${this.#recvAllowance} of credit`,
+      );
     this.#recvAllowance -= length;
     if (this.#stream) this.#deliver(chunks, length);
     else this.#inbox.push({ chunks, length });
@@ -108,7 +115,8 @@ export class MuxChannel {
 
   receiveCredit(bytes: number): void {
     this.#sendCredit += bytes;
-    if (this.#sendCredit > this.window) throw new TunnelError('protocol', `channel ${this.id}: peer granted more credit than the window`);
+    if (this.#sendCredit > this.window)
+      throw new TunnelError('protocol', `channel ${this.id}: peer granted more credit than the window`);
   }
 
   receiveClose(reset: boolean): void {

@@ -23,13 +23,12 @@ describe('tunnelled unix sockets', () => {
     await new Promise<void>((r) => service.listen(servicePath, r));
     cleanups.push(() => new Promise((r) => service.close(() => r())));
 
-    let a!: ChannelMux;
     let b!: ChannelMux;
     const link = (to: () => ChannelMux) => async (f: TunnelFrame) => {
       await new Promise((r) => setImmediate(r));
       to().receive(f);
     };
-    a = new ChannelMux({ side: 'odd', send: link(() => b) });
+    const a = new ChannelMux({ side: 'odd', send: link(() => b) });
     b = new ChannelMux({ side: 'even', send: link(() => a), accept: connectTo({ 1: servicePath }) });
     cleanups.push(async () => {
       a.close();

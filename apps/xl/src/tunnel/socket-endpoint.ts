@@ -33,7 +33,9 @@ export async function listenTunnel(mux: ChannelMux, path: string, service: numbe
     }
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new TunnelError('endpoint', `cannot listen on ${path}: ${err.message}`, { cause: err })));
+    server.once('error', (err) =>
+      reject(new TunnelError('endpoint', `cannot listen on ${path}: ${err.message}`, { cause: err })),
+    );
     server.listen(path, () => resolve());
   });
   return {
@@ -52,7 +54,8 @@ export async function listenTunnel(mux: ChannelMux, path: string, service: numbe
 export function connectTo(paths: Readonly<Record<number, string>>): (service: number) => Promise<Duplex> {
   return (service) => {
     const path = paths[service];
-    if (path === undefined) return Promise.reject(new TunnelError('endpoint', `no local endpoint for service ${service}`));
+    if (path === undefined)
+      return Promise.reject(new TunnelError('endpoint', `no local endpoint for service ${service}`));
     return new Promise((resolve, reject) => {
       const socket = net.connect({ path, allowHalfOpen: true });
       socket.once('connect', () => {

@@ -36,7 +36,12 @@ describe('tunnel over framed record streams', () => {
     const fwd = await pipeDirection(); // sender -> receiver
     const back = await pipeDirection(); // receiver -> sender
     const sender = attachTunnel({ side: 'odd', reader: back.reader, writer: fwd.writer });
-    const receiver = attachTunnel({ side: 'even', reader: fwd.reader, writer: back.writer, accept: connectTo({ [TunnelService.NBD]: svcPath }) });
+    const receiver = attachTunnel({
+      side: 'even',
+      reader: fwd.reader,
+      writer: back.writer,
+      accept: connectTo({ [TunnelService.NBD]: svcPath }),
+    });
     cleanups.push(() => {
       detachTunnel(sender);
       detachTunnel(receiver);

@@ -34,7 +34,12 @@ describe('block commands', () => {
         },
       },
       async (c, server) => {
-        await blockdevAdd(c, { driver: 'nbd', 'node-name': 'mig-disk0', server: { type: 'unix', path: '/s' }, export: 'disk0' });
+        await blockdevAdd(c, {
+          driver: 'nbd',
+          'node-name': 'mig-disk0',
+          server: { type: 'unix', path: '/s' },
+          export: 'disk0',
+        });
         await blockdevMirror(c, {
           'job-id': 'm0',
           device: 'disk0',
@@ -43,7 +48,13 @@ describe('block commands', () => {
           'copy-mode': 'write-blocking',
           'auto-dismiss': false,
         });
-        await driveMirror(c, { device: 'disk0', target: 'nbd:unix:/s:exportname=disk0', sync: 'full', mode: 'existing', format: 'nbd' });
+        await driveMirror(c, {
+          device: 'disk0',
+          target: 'nbd:unix:/s:exportname=disk0',
+          sync: 'full',
+          mode: 'existing',
+          format: 'nbd',
+        });
         await blockJobSetSpeed(c, { device: 'm0', speed: 1 << 20 });
         await blockJobCancel(c, { device: 'm0' });
         await blockJobCancel(c, { device: 'm0', force: true });
@@ -55,9 +66,36 @@ describe('block commands', () => {
         expect(await queryBlockJobs(c)).toEqual([]);
         const sent = server.commands.slice(1);
         expect(sent.map((x) => [x.execute, x.arguments])).toEqual([
-          ['blockdev-add', { driver: 'nbd', 'node-name': 'mig-disk0', server: { type: 'unix', path: '/s' }, export: 'disk0' }],
-          ['blockdev-mirror', { 'job-id': 'm0', device: 'disk0', target: 'mig-disk0', sync: 'full', 'copy-mode': 'write-blocking', 'auto-dismiss': false }],
-          ['drive-mirror', { device: 'disk0', target: 'nbd:unix:/s:exportname=disk0', sync: 'full', mode: 'existing', format: 'nbd' }],
+          [
+            'blockdev-add',
+            {
+              driver: 'nbd',
+              'node-name': 'mig-disk0',
+              server: { type: 'unix', path: '/s' },
+              export: 'disk0',
+            },
+          ],
+          [
+            'blockdev-mirror',
+            {
+              'job-id': 'm0',
+              device: 'disk0',
+              target: 'mig-disk0',
+              sync: 'full',
+              'copy-mode': 'write-blocking',
+              'auto-dismiss': false,
+            },
+          ],
+          [
+            'drive-mirror',
+            {
+              device: 'disk0',
+              target: 'nbd:unix:/s:exportname=disk0',
+              sync: 'full',
+              mode: 'existing',
+              format: 'nbd',
+            },
+          ],
           ['block-job-set-speed', { device: 'm0', speed: 1048576 }],
           ['block-job-cancel', { device: 'm0' }],
           ['block-job-cancel', { device: 'm0', force: true }],

@@ -3,9 +3,7 @@ import type { JsonObject } from '../types.js';
 
 /** Flat SocketAddress as `blockdev-add` takes it (no `data` wrapper). */
 export type SocketAddress =
-  | { type: 'unix'; path: string }
-  | { type: 'inet'; host: string; port: string }
-  | { type: 'fd'; str: string };
+  { type: 'unix'; path: string } | { type: 'inet'; host: string; port: string } | { type: 'fd'; str: string };
 
 /** `blockdev-add` for an NBD client node (7.2 names). */
 export interface BlockdevAddNbd {
@@ -118,15 +116,27 @@ export function queryBlock(c: QmpClient, opts?: ExecuteOptions): Promise<BlockIn
   return c.execute<BlockInfo[]>('query-block', undefined, opts);
 }
 
-export function queryNamedBlockNodes(c: QmpClient, args: { flat?: boolean } = {}, opts?: ExecuteOptions): Promise<BlockDeviceInfo[]> {
+export function queryNamedBlockNodes(
+  c: QmpClient,
+  args: { flat?: boolean } = {},
+  opts?: ExecuteOptions,
+): Promise<BlockDeviceInfo[]> {
   return c.execute<BlockDeviceInfo[]>('query-named-block-nodes', args, opts);
 }
 
-export async function blockdevAdd(c: QmpClient, args: BlockdevAddNbd | BlockdevAddOther, opts?: ExecuteOptions): Promise<void> {
+export async function blockdevAdd(
+  c: QmpClient,
+  args: BlockdevAddNbd | BlockdevAddOther,
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('blockdev-add', args as unknown as JsonObject, opts);
 }
 
-export async function blockdevDel(c: QmpClient, args: { 'node-name': string }, opts?: ExecuteOptions): Promise<void> {
+export async function blockdevDel(
+  c: QmpClient,
+  args: { 'node-name': string },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('blockdev-del', args, opts);
 }
 
@@ -134,21 +144,37 @@ export async function driveMirror(c: QmpClient, args: DriveMirrorArgs, opts?: Ex
   await c.execute('drive-mirror', args as unknown as JsonObject, opts);
 }
 
-export async function blockdevMirror(c: QmpClient, args: BlockdevMirrorArgs, opts?: ExecuteOptions): Promise<void> {
+export async function blockdevMirror(
+  c: QmpClient,
+  args: BlockdevMirrorArgs,
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('blockdev-mirror', args as unknown as JsonObject, opts);
 }
 
 /** On a READY mirror, without `force`, ends the job successfully without pivoting. */
-export async function blockJobCancel(c: QmpClient, args: { device: string; force?: boolean }, opts?: ExecuteOptions): Promise<void> {
+export async function blockJobCancel(
+  c: QmpClient,
+  args: { device: string; force?: boolean },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('block-job-cancel', args, opts);
 }
 
 /** Pivots onto the mirror target. */
-export async function blockJobComplete(c: QmpClient, args: { device: string }, opts?: ExecuteOptions): Promise<void> {
+export async function blockJobComplete(
+  c: QmpClient,
+  args: { device: string },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('block-job-complete', args, opts);
 }
 
-export async function blockJobSetSpeed(c: QmpClient, args: { device: string; speed: number }, opts?: ExecuteOptions): Promise<void> {
+export async function blockJobSetSpeed(
+  c: QmpClient,
+  args: { device: string; speed: number },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('block-job-set-speed', args, opts);
 }
 

@@ -54,7 +54,12 @@ describe('migration commands', () => {
         expect(server.commands.slice(1, 10).map((x) => [x.execute, x.arguments])).toEqual([
           [
             'migrate-set-capabilities',
-            { capabilities: [{ capability: 'events', state: true }, { capability: 'pause-before-switchover', state: true }] },
+            {
+              capabilities: [
+                { capability: 'events', state: true },
+                { capability: 'pause-before-switchover', state: true },
+              ],
+            },
           ],
           ['migrate-set-parameters', { 'max-bandwidth': 1073741824, 'downtime-limit': 500 }],
           ['migrate-incoming', { uri: 'unix:/m.sock' }],

@@ -110,7 +110,11 @@ export async function migrate(c: QmpClient, args: MigrateArgs, opts?: ExecuteOpt
 }
 
 /** Only on a QEMU started with `-incoming defer`, and only once. */
-export async function migrateIncoming(c: QmpClient, args: { uri: string }, opts?: ExecuteOptions): Promise<void> {
+export async function migrateIncoming(
+  c: QmpClient,
+  args: { uri: string },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('migrate-incoming', args, opts);
 }
 
@@ -123,7 +127,11 @@ export async function migrateSetCapabilities(
 }
 
 /** Only the keys given are changed. */
-export async function migrateSetParameters(c: QmpClient, params: MigrationParameters, opts?: ExecuteOptions): Promise<void> {
+export async function migrateSetParameters(
+  c: QmpClient,
+  params: MigrationParameters,
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('migrate-set-parameters', params, opts);
 }
 
@@ -131,7 +139,10 @@ export function queryMigrate(c: QmpClient, opts?: ExecuteOptions): Promise<Migra
   return c.execute<MigrationInfo>('query-migrate', undefined, opts);
 }
 
-export function queryMigrateCapabilities(c: QmpClient, opts?: ExecuteOptions): Promise<MigrationCapabilityStatus[]> {
+export function queryMigrateCapabilities(
+  c: QmpClient,
+  opts?: ExecuteOptions,
+): Promise<MigrationCapabilityStatus[]> {
   return c.execute<MigrationCapabilityStatus[]>('query-migrate-capabilities', undefined, opts);
 }
 
@@ -140,7 +151,11 @@ export function queryMigrateParameters(c: QmpClient, opts?: ExecuteOptions): Pro
 }
 
 /** Resumes a migration paused by `pause-before-switchover` (state `pre-switchover`). */
-export async function migrateContinue(c: QmpClient, args: { state: MigrationStatus }, opts?: ExecuteOptions): Promise<void> {
+export async function migrateContinue(
+  c: QmpClient,
+  args: { state: MigrationStatus },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('migrate-continue', args, opts);
 }
 
@@ -159,6 +174,10 @@ export async function migratePause(c: QmpClient, opts?: ExecuteOptions): Promise
 }
 
 /** Destination side of post-copy recovery; allowed out of band. */
-export async function migrateRecover(c: QmpClient, args: { uri: string }, opts?: ExecuteOptions): Promise<void> {
+export async function migrateRecover(
+  c: QmpClient,
+  args: { uri: string },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('migrate-recover', args, opts);
 }

@@ -4,7 +4,10 @@ import type { JsonObject } from '../types.js';
 /** Legacy SocketAddress as `nbd-server-start` takes it (with the `data` wrapper; inet port is a string). */
 export type SocketAddressLegacy =
   | { type: 'unix'; data: { path: string } }
-  | { type: 'inet'; data: { host: string; port: string; numeric?: boolean; to?: number; ipv4?: boolean; ipv6?: boolean } }
+  | {
+      type: 'inet';
+      data: { host: string; port: string; numeric?: boolean; to?: number; ipv4?: boolean; ipv6?: boolean };
+    }
   | { type: 'vsock'; data: { cid: string; port: string } }
   | { type: 'fd'; data: { str: string } };
 
@@ -40,15 +43,27 @@ export function inetSocketAddressLegacy(host: string, port: number | string): So
   return { type: 'inet', data: { host, port: String(port) } };
 }
 
-export async function nbdServerStart(c: QmpClient, args: NbdServerStartArgs, opts?: ExecuteOptions): Promise<void> {
+export async function nbdServerStart(
+  c: QmpClient,
+  args: NbdServerStartArgs,
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('nbd-server-start', args as unknown as JsonObject, opts);
 }
 
-export async function blockExportAdd(c: QmpClient, args: BlockExportAddNbd, opts?: ExecuteOptions): Promise<void> {
+export async function blockExportAdd(
+  c: QmpClient,
+  args: BlockExportAddNbd,
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('block-export-add', args as unknown as JsonObject, opts);
 }
 
-export async function blockExportDel(c: QmpClient, args: { id: string; mode?: 'safe' | 'hard' }, opts?: ExecuteOptions): Promise<void> {
+export async function blockExportDel(
+  c: QmpClient,
+  args: { id: string; mode?: 'safe' | 'hard' },
+  opts?: ExecuteOptions,
+): Promise<void> {
   await c.execute('block-export-del', args, opts);
 }
 

@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { QmpCommandError } from '../errors.js';
 import { FakeCommandError, withFakeClient } from '../testing/index.js';
-import { cont, humanMonitorCommand, queryStatus, queryVersion, quit, stop, systemPowerdown } from './run-state.js';
+import {
+  cont,
+  humanMonitorCommand,
+  queryStatus,
+  queryVersion,
+  quit,
+  stop,
+  systemPowerdown,
+} from './run-state.js';
 
 describe('run-state commands', () => {
   it('send the QMP names and return typed results', async () => {

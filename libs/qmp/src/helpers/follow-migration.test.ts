@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { QmpMigrationError } from '../errors.js';
 import { withFakeClient } from '../testing/index.js';
-import { finalMigrationFigures, followMigration, watchMigration, type MigrationProgress } from './follow-migration.js';
+import {
+  finalMigrationFigures,
+  followMigration,
+  watchMigration,
+  type MigrationProgress,
+} from './follow-migration.js';
 
 const ram = (transferred: number, pass: number): object => ({
   transferred,
@@ -37,7 +42,15 @@ describe('followMigration', () => {
       const seen: MigrationProgress[] = [];
       const last = await followMigration(c, { pollMs: 5, onProgress: (p) => seen.push(p) });
       expect(seen.map((p) => p.status)).toEqual(['setup', 'active', 'active', 'completed']);
-      expect(seen[1]).toMatchObject({ transferred: 300, remaining: 700, total: 1000, mbps: 100.5, dirtyPagesRate: 7, pass: 1, expectedDowntimeMs: 300 });
+      expect(seen[1]).toMatchObject({
+        transferred: 300,
+        remaining: 700,
+        total: 1000,
+        mbps: 100.5,
+        dirtyPagesRate: 7,
+        pass: 1,
+        expectedDowntimeMs: 300,
+      });
       expect(last).toMatchObject({ status: 'completed', pass: 3, downtimeMs: 12, totalTimeMs: 50 });
     });
   });
@@ -57,31 +70,41 @@ describe('followMigration', () => {
       const done = await followMigration(c, { pollMs: 5 });
       expect(queries).toBe(2);
       expect(done).toMatchObject({ status: 'completed', downtimeMs: 0 });
-      expect(await finalMigrationFigures(c, done)).toMatchObject({ status: 'completed', downtimeMs: 31, totalTimeMs: 1250 });
+      expect(await finalMigrationFigures(c, done)).toMatchObject({
+        status: 'completed',
+        downtimeMs: 31,
+        totalTimeMs: 1250,
+      });
       expect(queries).toBe(4);
     });
   });
 
   it('final figures of a completed without total-time (a destination) are the snapshot itself', async () => {
     let queries = 0;
-    await withFakeClient({ handlers: { 'query-migrate': () => (queries++, { status: 'completed' }) } }, async (c) => {
-      const done = await followMigration(c, { pollMs: 5 });
-      expect(await finalMigrationFigures(c, done)).toBe(done);
-      expect(queries).toBe(1);
-    });
+    await withFakeClient(
+      { handlers: { 'query-migrate': () => (queries++, { status: 'completed' }) } },
+      async (c) => {
+        const done = await followMigration(c, { pollMs: 5 });
+        expect(await finalMigrationFigures(c, done)).toBe(done);
+        expect(queries).toBe(1);
+      },
+    );
   });
 
   it('stops at pre-switchover when asked, woken by a MIGRATION event', async () => {
     let status = 'active';
-    await withFakeClient({ handlers: { 'query-migrate': () => ({ status, ram: ram(500, 1) }) } }, async (c, server) => {
-      const gen = watchMigration(c, { pollMs: 60_000, untilPreSwitchover: true });
-      expect((await gen.next()).value).toMatchObject({ status: 'active' });
-      const next = gen.next();
-      status = 'pre-switchover';
-      server.emitEvent('MIGRATION', { status: 'pre-switchover' });
-      expect((await next).value).toMatchObject({ status: 'pre-switchover' });
-      expect((await gen.next()).done).toBe(true);
-    });
+    await withFakeClient(
+      { handlers: { 'query-migrate': () => ({ status, ram: ram(500, 1) }) } },
+      async (c, server) => {
+        const gen = watchMigration(c, { pollMs: 60_000, untilPreSwitchover: true });
+        expect((await gen.next()).value).toMatchObject({ status: 'active' });
+        const next = gen.next();
+        status = 'pre-switchover';
+        server.emitEvent('MIGRATION', { status: 'pre-switchover' });
+        expect((await next).value).toMatchObject({ status: 'pre-switchover' });
+        expect((await gen.next()).done).toBe(true);
+      },
+    );
   });
 
   it('throws QmpMigrationError with error-desc on failure', async () => {
@@ -89,7 +112,11 @@ describe('followMigration', () => {
     await withFakeClient({ handlers: { 'query-migrate': script(states) } }, async (c) => {
       const err = await followMigration(c, { pollMs: 5 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(QmpMigrationError);
-      expect(err).toMatchObject({ code: 'QMP_MIGRATION', status: 'failed', errorDesc: 'Unable to write to socket' });
+      expect(err).toMatchObject({
+        code: 'QMP_MIGRATION',
+        status: 'failed',
+        errorDesc: 'Unable to write to socket',
+      });
     });
   });
 });

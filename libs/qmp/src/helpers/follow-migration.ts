@@ -63,7 +63,10 @@ const SETTLE_PAUSE_MS = 2;
  * are set. Anything else (another state, a destination, which reports no total-time) is
  * returned as it is. Call it once the guest runs again, not on the way there: it may wait.
  */
-export async function finalMigrationFigures(c: QmpClient, done: MigrationProgress): Promise<MigrationProgress> {
+export async function finalMigrationFigures(
+  c: QmpClient,
+  done: MigrationProgress,
+): Promise<MigrationProgress> {
   let p = done;
   for (let i = 0; i < SETTLE_TRIES && p.status === 'completed' && p.totalTimeMs === 0; i++) {
     await sleep(SETTLE_PAUSE_MS);
@@ -77,7 +80,10 @@ export async function finalMigrationFigures(c: QmpClient, done: MigrationProgres
  * `completed` (or `pre-switchover` with `untilPreSwitchover`); the last snapshot is that state.
  * Throws QmpMigrationError on `failed` or `cancelled`.
  */
-export async function* watchMigration(c: QmpClient, opts: FollowMigrationOptions = {}): AsyncGenerator<MigrationProgress> {
+export async function* watchMigration(
+  c: QmpClient,
+  opts: FollowMigrationOptions = {},
+): AsyncGenerator<MigrationProgress> {
   const pollMs = opts.pollMs ?? 500;
   const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
   const goal = opts.untilPreSwitchover ? 'pre-switchover' : 'completed';
@@ -87,7 +93,8 @@ export async function* watchMigration(c: QmpClient, opts: FollowMigrationOptions
       listener.clear();
       const p = toMigrationProgress(await queryMigrate(c));
       yield p;
-      if (p.status === 'failed' || p.status === 'cancelled') throw new QmpMigrationError(p.status, p.errorDesc, goal);
+      if (p.status === 'failed' || p.status === 'cancelled')
+        throw new QmpMigrationError(p.status, p.errorDesc, goal);
       if (p.status === goal || p.status === 'completed') return;
       const left = deadline - Date.now();
       if (left <= 0) throw new QmpTimeoutError(`following migration to ${goal}`, opts.timeoutMs ?? 0);
@@ -103,7 +110,10 @@ export async function* watchMigration(c: QmpClient, opts: FollowMigrationOptions
 }
 
 /** Follows a migration to its goal, reporting each snapshot; resolves with the final one. */
-export async function followMigration(c: QmpClient, opts: FollowMigrationOptions = {}): Promise<MigrationProgress> {
+export async function followMigration(
+  c: QmpClient,
+  opts: FollowMigrationOptions = {},
+): Promise<MigrationProgress> {
   let last: MigrationProgress | undefined;
   for await (const p of watchMigration(c, opts)) {
     opts.onProgress?.(p);

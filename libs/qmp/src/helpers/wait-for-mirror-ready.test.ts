@@ -26,15 +26,27 @@ describe('waitForMirrorReady', () => {
         handlers: {
           'query-block-jobs': () => {
             polls++;
-            return [job('a', Math.min(1000, polls * 400), polls >= 3), job('b', 1000, polls >= 2), job('other', 0, false)];
+            return [
+              job('a', Math.min(1000, polls * 400), polls >= 3),
+              job('b', 1000, polls >= 2),
+              job('other', 0, false),
+            ];
           },
         },
       },
       async (c) => {
         const seen: MirrorProgress[] = [];
         const polls: string[][] = [];
-        const final = await waitForMirrorReady(c, ['a', 'b'], { pollMs: 5, onProgress: (p) => seen.push(p), onPoll: (jobs) => polls.push(jobs.map((j) => j.jobId)) });
-        expect(polls).toEqual([['a', 'b'], ['a', 'b'], ['a', 'b']]);
+        const final = await waitForMirrorReady(c, ['a', 'b'], {
+          pollMs: 5,
+          onProgress: (p) => seen.push(p),
+          onPoll: (jobs) => polls.push(jobs.map((j) => j.jobId)),
+        });
+        expect(polls).toEqual([
+          ['a', 'b'],
+          ['a', 'b'],
+          ['a', 'b'],
+        ]);
         expect(final.map((p) => [p.jobId, p.ready])).toEqual([
           ['a', true],
           ['b', true],
@@ -51,7 +63,13 @@ describe('waitForMirrorReady', () => {
       async (c, server) => {
         const p = waitForMirrorReady(c, 'a', { pollMs: 60_000 });
         await server.waitForCommand('query-block-jobs');
-        server.emitEvent('BLOCK_JOB_READY', { type: 'mirror', device: 'a', len: 1000, offset: 1000, speed: 0 });
+        server.emitEvent('BLOCK_JOB_READY', {
+          type: 'mirror',
+          device: 'a',
+          len: 1000,
+          offset: 1000,
+          speed: 0,
+        });
         expect((await p)[0]?.jobId).toBe('a');
       },
     );
@@ -63,7 +81,14 @@ describe('waitForMirrorReady', () => {
       async (c, server) => {
         const p = waitForMirrorReady(c, 'a', { pollMs: 60_000 });
         await server.waitForCommand('query-block-jobs');
-        server.emitEvent('BLOCK_JOB_COMPLETED', { type: 'mirror', device: 'a', len: 1000, offset: 10, speed: 0, error: 'Input/output error' });
+        server.emitEvent('BLOCK_JOB_COMPLETED', {
+          type: 'mirror',
+          device: 'a',
+          len: 1000,
+          offset: 10,
+          speed: 0,
+          error: 'Input/output error',
+        });
         const err = await p.catch((e: unknown) => e);
         expect(err).toBeInstanceOf(QmpJobError);
         expect(err).toMatchObject({ code: 'QMP_JOB', jobId: 'a' });
@@ -74,8 +99,13 @@ describe('waitForMirrorReady', () => {
 
   it('fails when the job is missing and times out when it never converges', async () => {
     await withFakeClient({ handlers: { 'query-block-jobs': () => [job('slow', 1, false)] } }, async (c) => {
-      await expect(waitForMirrorReady(c, 'gone', { pollMs: 5 })).rejects.toMatchObject({ code: 'QMP_JOB', jobId: 'gone' });
-      await expect(waitForMirrorReady(c, 'slow', { pollMs: 5, timeoutMs: 40 })).rejects.toBeInstanceOf(QmpTimeoutError);
+      await expect(waitForMirrorReady(c, 'gone', { pollMs: 5 })).rejects.toMatchObject({
+        code: 'QMP_JOB',
+        jobId: 'gone',
+      });
+      await expect(waitForMirrorReady(c, 'slow', { pollMs: 5, timeoutMs: 40 })).rejects.toBeInstanceOf(
+        QmpTimeoutError,
+      );
     });
   });
 });

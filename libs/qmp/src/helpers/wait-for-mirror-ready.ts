@@ -29,7 +29,15 @@ const JOB_EVENTS = ['BLOCK_JOB_READY', 'BLOCK_JOB_COMPLETED', 'BLOCK_JOB_CANCELL
 
 function progressOf(job: BlockJobInfo): MirrorProgress {
   const percent = job.len > 0 ? Math.min(100, (job.offset / job.len) * 100) : job.ready ? 100 : 0;
-  return { jobId: job.device, status: job.status, offset: job.offset, len: job.len, percent, ready: job.ready, speed: job.speed };
+  return {
+    jobId: job.device,
+    status: job.status,
+    offset: job.offset,
+    len: job.len,
+    percent,
+    ready: job.ready,
+    speed: job.speed,
+  };
 }
 
 /**
@@ -51,11 +59,19 @@ export async function waitForMirrorReady(
     if (ev.event === 'BLOCK_JOB_READY') ready.add(id);
     else if (ev.event === 'BLOCK_JOB_ERROR') {
       if (ev.data['action'] !== 'ignore') {
-        throw new QmpJobError(id, `mirror ${id}: expected READY, got a ${String(ev.data['operation'])} error (action ${String(ev.data['action'])})`);
+        throw new QmpJobError(
+          id,
+          `mirror ${id}: expected READY, got a ${String(ev.data['operation'])} error (action ${String(ev.data['action'])})`,
+        );
       }
     } else {
-      const jobError = ev.data['error'] === undefined || ev.data['error'] === '' ? undefined : String(ev.data['error']);
-      throw new QmpJobError(id, `mirror ${id}: expected READY, got ${ev.event}${jobError === undefined ? '' : `: ${jobError}`}`, { jobError });
+      const jobError =
+        ev.data['error'] === undefined || ev.data['error'] === '' ? undefined : String(ev.data['error']);
+      throw new QmpJobError(
+        id,
+        `mirror ${id}: expected READY, got ${ev.event}${jobError === undefined ? '' : `: ${jobError}`}`,
+        { jobError },
+      );
     }
   };
   try {
@@ -67,10 +83,17 @@ export async function waitForMirrorReady(
         const job = jobs.get(id);
         if (job === undefined) {
           while (listener.size > 0) onEvent(await listener.get());
-          throw new QmpJobError(id, `mirror ${id}: expected a running block job, got none in query-block-jobs`);
+          throw new QmpJobError(
+            id,
+            `mirror ${id}: expected a running block job, got none in query-block-jobs`,
+          );
         }
         if (job.error !== undefined || job.status === 'concluded' || job.status === 'aborting') {
-          throw new QmpJobError(id, `mirror ${id}: expected READY, got status ${job.status}${job.error ? `: ${job.error}` : ''}`, { jobError: job.error || undefined });
+          throw new QmpJobError(
+            id,
+            `mirror ${id}: expected READY, got status ${job.status}${job.error ? `: ${job.error}` : ''}`,
+            { jobError: job.error || undefined },
+          );
         }
         if (job.ready) ready.add(id);
         const p = progressOf(job);
@@ -80,7 +103,8 @@ export async function waitForMirrorReady(
       opts.onPoll?.(snapshots);
       if ([...ids].every((id) => ready.has(id))) return snapshots;
       const left = deadline - Date.now();
-      if (left <= 0) throw new QmpTimeoutError(`waiting for mirror READY of ${[...ids].join(', ')}`, opts.timeoutMs ?? 0);
+      if (left <= 0)
+        throw new QmpTimeoutError(`waiting for mirror READY of ${[...ids].join(', ')}`, opts.timeoutMs ?? 0);
       try {
         onEvent(await listener.get({ timeoutMs: Math.min(pollMs, left) }));
       } catch (err) {

@@ -18,11 +18,17 @@ describe('error paths against real QEMU 7.2', () => {
 
     const unexpected = await c.execute('query-status', { bogus: 1 }).catch((e: unknown) => e);
     expect(unexpected).toBeInstanceOf(QmpCommandError);
-    expect(unexpected).toMatchObject({ code: 'QMP_COMMAND', command: 'query-status', errorClass: 'GenericError' });
+    expect(unexpected).toMatchObject({
+      code: 'QMP_COMMAND',
+      command: 'query-status',
+      errorClass: 'GenericError',
+    });
     expect((unexpected as QmpCommandError).desc).toMatch(/bogus/);
 
     // Not started with -incoming defer.
-    await expect(migrateIncoming(c, { uri: 'unix:/nonexistent' })).rejects.toMatchObject({ errorClass: 'GenericError' });
+    await expect(migrateIncoming(c, { uri: 'unix:/nonexistent' })).rejects.toMatchObject({
+      errorClass: 'GenericError',
+    });
     await expect(blockJobCancel(c, { device: 'no-such-job' })).rejects.toBeInstanceOf(QmpCommandError);
     await expect(c.execute('no-such-command')).rejects.toMatchObject({ errorClass: 'CommandNotFound' });
     expect((await queryStatus(c)).status).toBe('prelaunch');

@@ -1,6 +1,12 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { migrate, migrateContinue, migrateIncoming, migrateSetCapabilities, queryMigrate } from '../commands/migration.js';
+import {
+  migrate,
+  migrateContinue,
+  migrateIncoming,
+  migrateSetCapabilities,
+  queryMigrate,
+} from '../commands/migration.js';
 import { cont, queryStatus } from '../commands/run-state.js';
 import { followMigration, type MigrationProgress } from '../helpers/follow-migration.js';
 import { TestRig } from './qemu-process.js';
@@ -22,7 +28,9 @@ describe('migration against real QEMU 7.2', () => {
     expect(await queryMigrate(a)).toEqual({});
 
     await migrateSetCapabilities(b, [{ capability: 'events', state: true }]);
-    const bDone = b.waitForEvent('MIGRATION', (e) => e.data['status'] === 'completed', { timeoutMs: 120_000 });
+    const bDone = b.waitForEvent('MIGRATION', (e) => e.data['status'] === 'completed', {
+      timeoutMs: 120_000,
+    });
     await migrateIncoming(b, { uri: `unix:${migSock}` });
 
     await migrateSetCapabilities(a, [
@@ -34,7 +42,12 @@ describe('migration against real QEMU 7.2', () => {
     await migrate(a, { uri: `unix:${migSock}` });
 
     const seen: MigrationProgress[] = [];
-    const paused = await followMigration(a, { untilPreSwitchover: true, pollMs: 100, timeoutMs: 120_000, onProgress: (p) => seen.push(p) });
+    const paused = await followMigration(a, {
+      untilPreSwitchover: true,
+      pollMs: 100,
+      timeoutMs: 120_000,
+      onProgress: (p) => seen.push(p),
+    });
     expect(paused.status).toBe('pre-switchover');
     expect(paused.total).toBeGreaterThan(0);
     expect(paused.pass).toBeGreaterThanOrEqual(1);

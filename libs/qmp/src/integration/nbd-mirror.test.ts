@@ -1,7 +1,14 @@
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blockdevAdd, blockdevDel, blockdevMirror, blockJobCancel, jobDismiss, queryBlockJobs } from '../commands/block.js';
+import {
+  blockdevAdd,
+  blockdevDel,
+  blockdevMirror,
+  blockJobCancel,
+  jobDismiss,
+  queryBlockJobs,
+} from '../commands/block.js';
 import { blockExportAdd, nbdServerStart, nbdServerStop, unixSocketAddressLegacy } from '../commands/nbd.js';
 import { humanMonitorCommand, quit } from '../commands/run-state.js';
 import { waitForMirrorReady, type MirrorProgress } from '../helpers/wait-for-mirror-ready.js';
@@ -26,19 +33,41 @@ describe('NBD mirror against real QEMU 7.2', () => {
     const qemuA = rig.startQemu(join(dir, 'a.qmp'), [
       '-S',
       ...rawDiskArgs(imgA, 'disk0'),
-      '-device', 'virtio-blk-pci,drive=disk0,id=vd0',
+      '-device',
+      'virtio-blk-pci,drive=disk0,id=vd0',
     ]);
     const b = await rig.connect(qemuB);
     const a = await rig.connect(qemuA);
     expect(a.greeting.version.qemu).toMatchObject({ major: 7, minor: 2 });
 
     await nbdServerStart(b, { addr: unixSocketAddressLegacy(nbdSock) });
-    await blockExportAdd(b, { type: 'nbd', id: 'exp-disk0', 'node-name': 'disk0', writable: true, name: 'disk0' });
+    await blockExportAdd(b, {
+      type: 'nbd',
+      id: 'exp-disk0',
+      'node-name': 'disk0',
+      writable: true,
+      name: 'disk0',
+    });
 
-    await blockdevAdd(a, { driver: 'nbd', 'node-name': 'mig-disk0', server: { type: 'unix', path: nbdSock }, export: 'disk0' });
+    await blockdevAdd(a, {
+      driver: 'nbd',
+      'node-name': 'mig-disk0',
+      server: { type: 'unix', path: nbdSock },
+      export: 'disk0',
+    });
     const progress: MirrorProgress[] = [];
-    await blockdevMirror(a, { 'job-id': 'mirror-disk0', device: 'disk0', target: 'mig-disk0', sync: 'full', 'auto-dismiss': false });
-    const ready = await waitForMirrorReady(a, 'mirror-disk0', { pollMs: 200, timeoutMs: 240_000, onProgress: (p) => progress.push(p) });
+    await blockdevMirror(a, {
+      'job-id': 'mirror-disk0',
+      device: 'disk0',
+      target: 'mig-disk0',
+      sync: 'full',
+      'auto-dismiss': false,
+    });
+    const ready = await waitForMirrorReady(a, 'mirror-disk0', {
+      pollMs: 200,
+      timeoutMs: 240_000,
+      onProgress: (p) => progress.push(p),
+    });
     expect(ready[0]).toMatchObject({ jobId: 'mirror-disk0', ready: true, len: SIZE });
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.every((p) => p.jobId === 'mirror-disk0' && p.len === SIZE)).toBe(true);
@@ -46,10 +75,18 @@ describe('NBD mirror against real QEMU 7.2', () => {
     // Write while the mirror is READY: the job must carry the new data to the target.
     // (qemu-io prints its report on QEMU's stdout, so the reply text is empty; errors come back in it.)
     const vd0 = '/machine/peripheral/vd0/virtio-backend';
-    expect(await humanMonitorCommand(a, { 'command-line': `qemu-io -d ${vd0} "write -P 0x5a 1M 4M"` })).toBe('');
-    expect(await humanMonitorCommand(a, { 'command-line': `qemu-io -d ${vd0} "write -P 0xa5 ${SIZE - 65536} 65536"` })).toBe('');
+    expect(await humanMonitorCommand(a, { 'command-line': `qemu-io -d ${vd0} "write -P 0x5a 1M 4M"` })).toBe(
+      '',
+    );
+    expect(
+      await humanMonitorCommand(a, {
+        'command-line': `qemu-io -d ${vd0} "write -P 0xa5 ${SIZE - 65536} 65536"`,
+      }),
+    ).toBe('');
 
-    const completed = a.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data['device'] === 'mirror-disk0', { timeoutMs: 120_000 });
+    const completed = a.waitForEvent('BLOCK_JOB_COMPLETED', (e) => e.data['device'] === 'mirror-disk0', {
+      timeoutMs: 120_000,
+    });
     await blockJobCancel(a, { device: 'mirror-disk0' });
     const ev = await completed;
     expect(ev.data['error']).toBeUndefined();

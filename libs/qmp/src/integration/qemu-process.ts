@@ -19,20 +19,27 @@ export interface QemuProcess {
 /** Base arguments: no guest OS, TCG only (KVM guests abort on the test machine), QMP on a unix socket. */
 export function baseArgs(qmpPath: string): string[] {
   return [
-    '-machine', 'q35',
-    '-accel', 'tcg',
-    '-m', '64',
+    '-machine',
+    'q35',
+    '-accel',
+    'tcg',
+    '-m',
+    '64',
     '-nodefaults',
-    '-display', 'none',
-    '-qmp', `unix:${qmpPath},server=on,wait=off`,
+    '-display',
+    'none',
+    '-qmp',
+    `unix:${qmpPath},server=on,wait=off`,
   ];
 }
 
 /** `-blockdev` pair for a raw file, exposing format node `nodeName`. */
 export function rawDiskArgs(file: string, nodeName: string): string[] {
   return [
-    '-blockdev', `driver=file,filename=${file},node-name=${nodeName}-file`,
-    '-blockdev', `driver=raw,file=${nodeName}-file,node-name=${nodeName}`,
+    '-blockdev',
+    `driver=file,filename=${file},node-name=${nodeName}-file`,
+    '-blockdev',
+    `driver=raw,file=${nodeName}-file,node-name=${nodeName}`,
   ];
 }
 

@@ -147,7 +147,10 @@ export class FakeQmpServer {
       return;
     }
     const greeting = {
-      QMP: { version: this.opts.version ?? FAKE_QEMU_VERSION, capabilities: this.opts.capabilities ?? ['oob'] },
+      QMP: {
+        version: this.opts.version ?? FAKE_QEMU_VERSION,
+        capabilities: this.opts.capabilities ?? ['oob'],
+      },
     };
     socket.write(`${JSON.stringify(greeting)}\r\n`);
   }
@@ -184,7 +187,12 @@ export class FakeQmpServer {
       return;
     }
     if (!state.negotiated) {
-      send({ error: { class: 'CommandNotFound', desc: "Expecting capabilities negotiation with 'qmp_capabilities'" } });
+      send({
+        error: {
+          class: 'CommandNotFound',
+          desc: "Expecting capabilities negotiation with 'qmp_capabilities'",
+        },
+      });
       return;
     }
     const handler = this.handlers.get(name);

@@ -3,7 +3,10 @@ import { head } from '../body.js';
 import { defineRecord } from '../record-codec.js';
 
 export const CHECKPOINT_STATE = defineRecord<{ controlId: number }>({
-  type: 0x5, name: 'CHECKPOINT_STATE', minLength: 4, maxLength: 4,
+  type: 0x5,
+  name: 'CHECKPOINT_STATE',
+  minLength: 4,
+  maxLength: 4,
   decode: (body) => ({ controlId: head(body, 4).readUInt32LE(0) }),
   encode: (v) => {
     const b = Buffer.alloc(4);

@@ -37,12 +37,17 @@ const json = jsonBody({ type: DISK_EXPORTS_TYPE, what: WHAT, maxLength: MIRROR_R
 export function checkDiskExports(o: Obj, at = 0): DiskExports {
   const f = fields(WHAT, at, DISK_EXPORTS_TYPE);
   const transport = f.oneOf(o, 'transport', ['tunnel', 'direct'] as const);
-  const disks = f.list(o, 'disks', MIRROR_MAX_DISKS).map((d) => ({ id: f.str(d, 'id', 64), exportName: f.str(d, 'exportName', 256), target: f.str(d, 'target') }));
+  const disks = f.list(o, 'disks', MIRROR_MAX_DISKS).map((d) => ({
+    id: f.str(d, 'id', 64),
+    exportName: f.str(d, 'exportName', 256),
+    target: f.str(d, 'target'),
+  }));
   const out: DiskExports = { transport, disks };
   if (transport === 'direct') {
     const socket = f.optStr(o, 'socket', UNIX_PATH_MAX);
     if (socket !== undefined) {
-      if (!socket.startsWith('/') || Buffer.byteLength(socket) > UNIX_PATH_MAX) throw f.bad(`the NBD socket must be an absolute path of at most ${UNIX_PATH_MAX} bytes`);
+      if (!socket.startsWith('/') || Buffer.byteLength(socket) > UNIX_PATH_MAX)
+        throw f.bad(`the NBD socket must be an absolute path of at most ${UNIX_PATH_MAX} bytes`);
       out.socket = socket;
     } else {
       out.host = f.str(o, 'host', 256);
@@ -53,8 +58,13 @@ export function checkDiskExports(o: Obj, at = 0): DiskExports {
 }
 
 export const DISK_EXPORTS = defineRecord<DiskExports>({
-  type: DISK_EXPORTS_TYPE, name: 'DISK_EXPORTS', minLength: json.minLength, maxLength: json.maxLength, maxCount: 1,
+  type: DISK_EXPORTS_TYPE,
+  name: 'DISK_EXPORTS',
+  minLength: json.minLength,
+  maxLength: json.maxLength,
+  maxCount: 1,
   decode: (body, len, at) => checkDiskExports(json.decode(body, len, at), at),
   encode: (v) => json.encode(checkDiskExports(v as unknown as Obj)),
-  summary: (v) => `${v.transport}${v.socket ? ` unix:${v.socket}` : v.host ? ` ${v.host}:${v.port}` : ''}: ${v.disks.map((d) => `${d.id}=${d.exportName}`).join(',') || 'none'}`,
+  summary: (v) =>
+    `${v.transport}${v.socket ? ` unix:${v.socket}` : v.host ? ` ${v.host}:${v.port}` : ''}: ${v.disks.map((d) => `${d.id}=${d.exportName}`).join(',') || 'none'}`,
 });

@@ -75,8 +75,14 @@ export function checkDiskPlan(o: Obj, at = 0): DiskPlan {
 }
 
 export const DISK_PLAN = defineRecord<DiskPlan>({
-  type: DISK_PLAN_TYPE, name: 'DISK_PLAN', minLength: json.minLength, maxLength: json.maxLength, phase: Phase.BOOTSTRAP, maxCount: 1,
+  type: DISK_PLAN_TYPE,
+  name: 'DISK_PLAN',
+  minLength: json.minLength,
+  maxLength: json.maxLength,
+  phase: Phase.BOOTSTRAP,
+  maxCount: 1,
   decode: (body, len, at) => checkDiskPlan(json.decode(body, len, at), at),
   encode: (v) => json.encode(checkDiskPlan(v as unknown as Obj)),
-  summary: (v) => `${v.transport}${v.syncWrites ? ', sync writes' : ''}${v.targetDir ? `, into ${v.targetDir}` : ''}: ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'no disks'}`,
+  summary: (v) =>
+    `${v.transport}${v.syncWrites ? ', sync writes' : ''}${v.targetDir ? `, into ${v.targetDir}` : ''}: ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'no disks'}`,
 });

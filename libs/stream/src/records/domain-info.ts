@@ -43,7 +43,8 @@ function str(o: Record<string, unknown>, k: string, at: number): string {
 
 function int(o: Record<string, unknown>, k: string, min: number, at: number): number {
   const v = o[k];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw fail(`${k} must be an integer >= ${min}`, at);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+    throw fail(`${k} must be an integer >= ${min}`, at);
   return v;
 }
 
@@ -57,7 +58,10 @@ function exactMemory(v: Record<string, unknown>, memoryMiB: number, at: number):
   if (v.memoryBytes === undefined) return {};
   const bytes = int(v, 'memoryBytes', 1, at);
   if (bytes < memoryMiB * MIB || bytes >= (memoryMiB + 1) * MIB || bytes % RAM_GRANULE !== 0) {
-    throw fail(`memoryBytes must be a multiple of 8 KiB from ${memoryMiB * MIB} to below ${(memoryMiB + 1) * MIB} (memoryMiB ${memoryMiB}), got ${bytes}`, at);
+    throw fail(
+      `memoryBytes must be a multiple of 8 KiB from ${memoryMiB * MIB} to below ${(memoryMiB + 1) * MIB} (memoryMiB ${memoryMiB}), got ${bytes}`,
+      at,
+    );
   }
   return { memoryBytes: bytes };
 }
@@ -68,18 +72,36 @@ export function checkDomainInfo(v: unknown, at = 0): DomainInfo {
   if (!Array.isArray(v.disks)) throw fail('disks must be an array', at);
   const disks = v.disks.map((d: unknown) => {
     if (!isObject(d)) throw fail('disk entry is not an object', at);
-    return { ...d, id: str(d, 'id', at), format: str(d, 'format', at), virtualSize: int(d, 'virtualSize', 0, at), allocation: int(d, 'allocation', 0, at) };
+    return {
+      ...d,
+      id: str(d, 'id', at),
+      format: str(d, 'format', at),
+      virtualSize: int(d, 'virtualSize', 0, at),
+      allocation: int(d, 'allocation', 0, at),
+    };
   });
   const memoryMiB = int(v, 'memoryMiB', 1, at);
   return {
-    ...v, qemuVersion: str(v, 'qemuVersion', at), machine: str(v, 'machine', at), accel: str(v, 'accel', at),
-    memoryMiB, ...exactMemory(v, memoryMiB, at), vcpus: int(v, 'vcpus', 1, at), disks,
+    ...v,
+    qemuVersion: str(v, 'qemuVersion', at),
+    machine: str(v, 'machine', at),
+    accel: str(v, 'accel', at),
+    memoryMiB,
+    ...exactMemory(v, memoryMiB, at),
+    vcpus: int(v, 'vcpus', 1, at),
+    disks,
   };
 }
 
 export const DOMAIN_INFO = defineRecord<DomainInfo>({
-  type: TYPE, name: 'DOMAIN_INFO', minLength: json.minLength, maxLength: json.maxLength, phase: Phase.BOOTSTRAP, maxCount: 1,
+  type: TYPE,
+  name: 'DOMAIN_INFO',
+  minLength: json.minLength,
+  maxLength: json.maxLength,
+  phase: Phase.BOOTSTRAP,
+  maxCount: 1,
   decode: (body, len, at) => checkDomainInfo(json.decode(body, len, at), at),
   encode: (v) => json.encode(checkDomainInfo(v)),
-  summary: (v) => `qemu ${v.qemuVersion} ${v.machine} ${v.accel}, ${v.memoryBytes === undefined ? `${v.memoryMiB} MiB` : `${v.memoryBytes / 1024} KiB`}, ${v.vcpus} vcpus, disks ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'none'}`,
+  summary: (v) =>
+    `qemu ${v.qemuVersion} ${v.machine} ${v.accel}, ${v.memoryBytes === undefined ? `${v.memoryMiB} MiB` : `${v.memoryBytes / 1024} KiB`}, ${v.vcpus} vcpus, disks ${v.disks.map((d) => `${d.id}:${d.format}:${d.virtualSize}`).join(',') || 'none'}`,
 });

@@ -3,7 +3,13 @@ import { StreamError } from '../errors.js';
 import { RECORD_CODECS } from '../record-types.js';
 import * as B from '../testing/byte-builder.js';
 import { outcome } from '../testing/collect.js';
-import { JSON_BODY_MIN, decodeJsonBody, encodeJsonBody, firstInvalidUtf8, type JsonBodySpec } from './json-body.js';
+import {
+  JSON_BODY_MIN,
+  decodeJsonBody,
+  encodeJsonBody,
+  firstInvalidUtf8,
+  type JsonBodySpec,
+} from './json-body.js';
 
 const SPEC: JsonBodySpec = { type: 0x584c0fff, what: 'test record', maxLength: 64 };
 const AT = 1000;
@@ -24,7 +30,8 @@ function thrown(f: () => unknown): StreamError {
   throw new Error('expected a StreamError');
 }
 
-const nul = (text: string | Buffer) => Buffer.concat([Buffer.isBuffer(text) ? text : Buffer.from(text), Buffer.from([0])]);
+const nul = (text: string | Buffer) =>
+  Buffer.concat([Buffer.isBuffer(text) ? text : Buffer.from(text), Buffer.from([0])]);
 
 describe('JSON record bodies', () => {
   it('round-trip: the text and one NUL, decoded alike from any split of the body', () => {
@@ -32,26 +39,40 @@ describe('JSON record bodies', () => {
     const [b] = encodeJsonBody(value, SPEC) as [Buffer];
     expect(b.equals(nul(JSON.stringify(value)))).toBe(true);
     expect(decode(b)).toEqual(value);
-    for (let cut = 1; cut < b.length; cut++) expect(decode([b.subarray(0, cut), b.subarray(cut)])).toEqual(value);
+    for (let cut = 1; cut < b.length; cut++)
+      expect(decode([b.subarray(0, cut), b.subarray(cut)])).toEqual(value);
   });
 
   it('checks the length against its bounds before touching the body', () => {
     expect(thrown(() => decode(Buffer.from([0]))).code).toBe('STREAM_BAD_LENGTH');
     // No bytes at all behind an oversize length: refused on the length, nothing is concatenated.
     const e = thrown(() => decodeJsonBody([], SPEC.maxLength + 1, AT, SPEC));
-    expect(e).toMatchObject({ code: 'STREAM_BAD_LENGTH', offset: AT, recordType: SPEC.type, expected: `${JSON_BODY_MIN}..64`, actual: 65 });
+    expect(e).toMatchObject({
+      code: 'STREAM_BAD_LENGTH',
+      offset: AT,
+      recordType: SPEC.type,
+      expected: `${JSON_BODY_MIN}..64`,
+      actual: 65,
+    });
     expect(decode(nul(`{"s":"${'x'.repeat(SPEC.maxLength - 9)}"}`))).toBeTruthy();
   });
 
   it('truncated: fewer bytes than the length says', () => {
     const e = thrown(() => decode([Buffer.from('{"a":')], 9));
-    expect(e).toMatchObject({ code: 'STREAM_TRUNCATED', offset: AT + 5, expected: '9 bytes', actual: '5 bytes' });
+    expect(e).toMatchObject({
+      code: 'STREAM_TRUNCATED',
+      offset: AT + 5,
+      expected: '9 bytes',
+      actual: '5 bytes',
+    });
   });
 
   it('missing NUL: the error points at the last byte and says what it found', () => {
     const e = thrown(() => decode(Buffer.from('{"a":1}')));
     expect(e).toMatchObject({ code: 'STREAM_BAD_RECORD', offset: AT + 6, recordType: SPEC.type });
-    expect(e.message).toContain('test record: JSON text is not NUL-terminated; expected NUL as the last body byte, got 0x7d');
+    expect(e.message).toContain(
+      'test record: JSON text is not NUL-terminated; expected NUL as the last body byte, got 0x7d',
+    );
   });
 
   it('bytes after the NUL are refused, zero bytes too: padding is outside body_length', () => {
@@ -68,7 +89,9 @@ describe('JSON record bodies', () => {
     const stream = (rec: Buffer) => Buffer.concat([B.streamHeader(), B.phase(1), rec, B.end()]);
     expect(await outcome(stream(B.record(B.T.DOMAIN_INFO, info)))).toBe('ok');
     // Zero bytes counted into body_length instead: bytes after the NUL.
-    expect(await outcome(stream(B.record(B.T.DOMAIN_INFO, Buffer.concat([info, Buffer.alloc(3)]))))).toBe('STREAM_BAD_RECORD');
+    expect(await outcome(stream(B.record(B.T.DOMAIN_INFO, Buffer.concat([info, Buffer.alloc(3)]))))).toBe(
+      'STREAM_BAD_RECORD',
+    );
   });
 
   it('invalid UTF-8 is refused at the first bad byte (overlong, surrogate, cut sequence, stray byte)', () => {
@@ -112,9 +135,17 @@ describe('JSON record bodies', () => {
       expect(e).toMatchObject({ code: 'STREAM_BAD_RECORD', offset: AT });
       expect(e.message).toContain('invalid JSON');
     }
-    for (const [text, kind] of [['[]', 'an array'], ['1', 'a number'], ['null', 'null'], ['"s"', 'a string'], ['true', 'a boolean']]) {
+    for (const [text, kind] of [
+      ['[]', 'an array'],
+      ['1', 'a number'],
+      ['null', 'null'],
+      ['"s"', 'a string'],
+      ['true', 'a boolean'],
+    ]) {
       const e = thrown(() => decode(nul(text as string)));
-      expect(e.message).toContain(`test record: body is not a JSON object; expected a JSON object, got ${kind}`);
+      expect(e.message).toContain(
+        `test record: body is not a JSON object; expected a JSON object, got ${kind}`,
+      );
     }
   });
 
@@ -122,13 +153,24 @@ describe('JSON record bodies', () => {
     const fits = { s: 'x'.repeat(SPEC.maxLength - 9) };
     expect(encodeJsonBody(fits, SPEC)[0]?.length).toBe(SPEC.maxLength);
     const e = thrown(() => encodeJsonBody({ s: 'x'.repeat(SPEC.maxLength - 8) }, SPEC));
-    expect(e).toMatchObject({ code: 'STREAM_BAD_LENGTH', recordType: SPEC.type, expected: '<= 64', actual: 65 });
+    expect(e).toMatchObject({
+      code: 'STREAM_BAD_LENGTH',
+      recordType: SPEC.type,
+      expected: '<= 64',
+      actual: 65,
+    });
     // Multi-byte characters count as bytes, not characters.
     expect(thrown(() => encodeJsonBody({ s: '€'.repeat(20) }, SPEC)).code).toBe('STREAM_BAD_LENGTH');
   });
 
   it('every JSON record decodes through it', () => {
-    const jsonRecords = [RECORD_CODECS.DOMAIN_INFO, RECORD_CODECS.DISK_PLAN, RECORD_CODECS.DISK_EXPORTS, RECORD_CODECS.MIGRATION_HELLO, RECORD_CODECS.MIGRATION_ERROR];
+    const jsonRecords = [
+      RECORD_CODECS.DOMAIN_INFO,
+      RECORD_CODECS.DISK_PLAN,
+      RECORD_CODECS.DISK_EXPORTS,
+      RECORD_CODECS.MIGRATION_HELLO,
+      RECORD_CODECS.MIGRATION_ERROR,
+    ];
     for (const codec of jsonRecords) {
       expect(codec.minLength).toBe(JSON_BODY_MIN);
       const e = thrown(() => codec.decode([Buffer.from('{"a":1}')], 7, AT, {}));

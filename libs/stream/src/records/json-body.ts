@@ -65,23 +65,46 @@ function kindOf(v: unknown): string {
  * `len`), STREAM_BAD_RECORD (no NUL at the end, bytes after the NUL, invalid UTF-8, invalid
  * JSON, not an object).
  */
-export function decodeJsonBody(body: readonly Buffer[], len: number, at: number, spec: JsonBodySpec): JsonObject {
+export function decodeJsonBody(
+  body: readonly Buffer[],
+  len: number,
+  at: number,
+  spec: JsonBodySpec,
+): JsonObject {
   const { type, what, maxLength } = spec;
-  const fail = (code: 'STREAM_BAD_RECORD' | 'STREAM_BAD_LENGTH' | 'STREAM_TRUNCATED', m: string, offset: number, expected: string | number, actual: string | number, cause?: unknown) =>
-    new StreamError(code, `${what}: ${m}`, { offset, recordType: type, expected, actual, cause });
+  const fail = (
+    code: 'STREAM_BAD_RECORD' | 'STREAM_BAD_LENGTH' | 'STREAM_TRUNCATED',
+    m: string,
+    offset: number,
+    expected: string | number,
+    actual: string | number,
+    cause?: unknown,
+  ) => new StreamError(code, `${what}: ${m}`, { offset, recordType: type, expected, actual, cause });
   if (!Number.isSafeInteger(len) || len < JSON_BODY_MIN || len > maxLength) {
     throw fail('STREAM_BAD_LENGTH', 'JSON body length', at, `${JSON_BODY_MIN}..${maxLength}`, len);
   }
   const have = totalLength(body);
-  if (have < len) throw fail('STREAM_TRUNCATED', 'JSON body is short', at + have, `${len} bytes`, `${have} bytes`);
+  if (have < len)
+    throw fail('STREAM_TRUNCATED', 'JSON body is short', at + have, `${len} bytes`, `${have} bytes`);
   const raw = head(body, len);
   const nul = raw.indexOf(0);
   if (nul === -1) {
-    throw fail('STREAM_BAD_RECORD', 'JSON text is not NUL-terminated', at + len - 1, 'NUL as the last body byte', `0x${(raw[len - 1] as number).toString(16).padStart(2, '0')}`);
+    throw fail(
+      'STREAM_BAD_RECORD',
+      'JSON text is not NUL-terminated',
+      at + len - 1,
+      'NUL as the last body byte',
+      `0x${(raw[len - 1] as number).toString(16).padStart(2, '0')}`,
+    );
   }
   if (nul !== len - 1) {
-    throw fail('STREAM_BAD_RECORD', 'bytes after the NUL that ends the JSON text (padding goes after the body, outside body_length)', at + nul + 1,
-      `NUL at body byte ${len - 1}`, `NUL at body byte ${nul}, then ${len - 1 - nul} more byte(s)`);
+    throw fail(
+      'STREAM_BAD_RECORD',
+      'bytes after the NUL that ends the JSON text (padding goes after the body, outside body_length)',
+      at + nul + 1,
+      `NUL at body byte ${len - 1}`,
+      `NUL at body byte ${nul}, then ${len - 1 - nul} more byte(s)`,
+    );
   }
   let text: string;
   try {
@@ -89,15 +112,30 @@ export function decodeJsonBody(body: readonly Buffer[], len: number, at: number,
   } catch (err) {
     const bad = firstInvalidUtf8(raw, nul);
     const where = bad === -1 ? 0 : bad;
-    throw fail('STREAM_BAD_RECORD', 'JSON text is not valid UTF-8', at + where, 'UTF-8', `byte 0x${(raw[where] as number).toString(16).padStart(2, '0')}`, err);
+    throw fail(
+      'STREAM_BAD_RECORD',
+      'JSON text is not valid UTF-8',
+      at + where,
+      'UTF-8',
+      `byte 0x${(raw[where] as number).toString(16).padStart(2, '0')}`,
+      err,
+    );
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw fail('STREAM_BAD_RECORD', `invalid JSON (${err instanceof Error ? err.message : String(err)})`, at, 'JSON text', 'unparsable text', err);
+    throw fail(
+      'STREAM_BAD_RECORD',
+      `invalid JSON (${err instanceof Error ? err.message : String(err)})`,
+      at,
+      'JSON text',
+      'unparsable text',
+      err,
+    );
   }
-  if (!isJsonObject(value)) throw fail('STREAM_BAD_RECORD', 'body is not a JSON object', at, 'a JSON object', kindOf(value));
+  if (!isJsonObject(value))
+    throw fail('STREAM_BAD_RECORD', 'body is not a JSON object', at, 'a JSON object', kindOf(value));
   return value;
 }
 
@@ -110,7 +148,11 @@ export function encodeJsonBody(value: object, spec: JsonBodySpec): Buffer[] {
   const text = JSON.stringify(value);
   const size = Buffer.byteLength(text, 'utf8') + 1;
   if (size > spec.maxLength) {
-    throw new StreamError('STREAM_BAD_LENGTH', `${spec.what}: JSON body too long`, { recordType: spec.type, expected: `<= ${spec.maxLength}`, actual: size });
+    throw new StreamError('STREAM_BAD_LENGTH', `${spec.what}: JSON body too long`, {
+      recordType: spec.type,
+      expected: `<= ${spec.maxLength}`,
+      actual: size,
+    });
   }
   const b = Buffer.allocUnsafe(size);
   b.write(text, 0, 'utf8');
@@ -123,7 +165,8 @@ export function jsonBody(spec: JsonBodySpec) {
   return {
     minLength: JSON_BODY_MIN,
     maxLength: spec.maxLength,
-    decode: (body: readonly Buffer[], len: number, at: number): JsonObject => decodeJsonBody(body, len, at, spec),
+    decode: (body: readonly Buffer[], len: number, at: number): JsonObject =>
+      decodeJsonBody(body, len, at, spec),
     encode: (value: object): Buffer[] => encodeJsonBody(value, spec),
   };
 }

@@ -24,7 +24,11 @@ const json = jsonBody({ type: TYPE, what: 'migration error', maxLength: MIGRATIO
 function text(o: Record<string, unknown>, k: string, at: number, max: number): string {
   const v = o[k];
   if (typeof v !== 'string' || v.length > max) {
-    throw new StreamError('STREAM_BAD_RECORD', `migration error: ${k} must be a string of at most ${max} characters`, { offset: at, recordType: TYPE });
+    throw new StreamError(
+      'STREAM_BAD_RECORD',
+      `migration error: ${k} must be a string of at most ${max} characters`,
+      { offset: at, recordType: TYPE },
+    );
   }
   return v;
 }
@@ -36,7 +40,11 @@ export function checkMigrationError(o: Record<string, unknown>, at = 0): Migrati
 }
 
 export const MIGRATION_ERROR = defineRecord<MigrationErrorInfo>({
-  type: TYPE, name: 'MIGRATION_ERROR', minLength: json.minLength, maxLength: json.maxLength, duringRam: true,
+  type: TYPE,
+  name: 'MIGRATION_ERROR',
+  minLength: json.minLength,
+  maxLength: json.maxLength,
+  duringRam: true,
   decode: (body, len, at) => checkMigrationError(json.decode(body, len, at), at),
   encode: (v) => json.encode(checkMigrationError(v as unknown as Record<string, unknown>)),
   summary: (v) => `${v.stage}: ${v.message}${v.code ? ` [${v.code}]` : ''}`,

@@ -32,14 +32,17 @@ function fail(what: string, at: number): StreamError {
 
 function names(o: Record<string, unknown>, k: string, at: number): string[] {
   const v = o[k];
-  if (!Array.isArray(v) || v.length > MAX_FEATURES) throw fail(`${k} must be an array of at most ${MAX_FEATURES} names`, at);
-  for (const f of v) if (typeof f !== 'string' || !FEATURE_NAME.test(f)) throw fail(`${k} holds a bad feature name`, at);
+  if (!Array.isArray(v) || v.length > MAX_FEATURES)
+    throw fail(`${k} must be an array of at most ${MAX_FEATURES} names`, at);
+  for (const f of v)
+    if (typeof f !== 'string' || !FEATURE_NAME.test(f)) throw fail(`${k} holds a bad feature name`, at);
   return [...new Set(v as string[])];
 }
 
 function version(o: Record<string, unknown>, k: string, at: number): number {
   const v = o[k];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > 0xffff) throw fail(`${k} must be an integer 1..65535`, at);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || v > 0xffff)
+    throw fail(`${k} must be an integer 1..65535`, at);
   return v;
 }
 
@@ -49,13 +52,26 @@ export function checkMigrationHello(o: Record<string, unknown>, at = 0): Migrati
   const maxVersion = version(o, 'maxVersion', at);
   if (minVersion > maxVersion) throw fail('minVersion above maxVersion', at);
   const software = o.software;
-  if (typeof software !== 'string' || software.length > 200) throw fail('software must be a string of at most 200 characters', at);
-  return { ...o, minVersion, maxVersion, features: names(o, 'features', at), requires: names(o, 'requires', at), software };
+  if (typeof software !== 'string' || software.length > 200)
+    throw fail('software must be a string of at most 200 characters', at);
+  return {
+    ...o,
+    minVersion,
+    maxVersion,
+    features: names(o, 'features', at),
+    requires: names(o, 'requires', at),
+    software,
+  };
 }
 
 export const MIGRATION_HELLO = defineRecord<MigrationHello>({
-  type: TYPE, name: 'MIGRATION_HELLO', minLength: json.minLength, maxLength: json.maxLength, maxCount: 1,
+  type: TYPE,
+  name: 'MIGRATION_HELLO',
+  minLength: json.minLength,
+  maxLength: json.maxLength,
+  maxCount: 1,
   decode: (body, len, at) => checkMigrationHello(json.decode(body, len, at), at),
   encode: (v) => json.encode(checkMigrationHello(v as unknown as Record<string, unknown>)),
-  summary: (v) => `protocol ${v.minVersion}..${v.maxVersion}, features ${v.features.join(',') || 'none'}, requires ${v.requires.join(',') || 'none'} (${v.software})`,
+  summary: (v) =>
+    `protocol ${v.minVersion}..${v.maxVersion}, features ${v.features.join(',') || 'none'}, requires ${v.requires.join(',') || 'none'} (${v.software})`,
 });

@@ -18,7 +18,8 @@ export function fields(what: string, at: number, type: number) {
     bad,
     str(o: Obj, k: string, max = 4096): string {
       const v = o[k];
-      if (typeof v !== 'string' || v === '' || v.length > max || v.includes('\0')) throw bad(`${k} must be a non-empty string of at most ${max} characters`);
+      if (typeof v !== 'string' || v === '' || v.length > max || v.includes('\0'))
+        throw bad(`${k} must be a non-empty string of at most ${max} characters`);
       return v;
     },
     optStr(o: Obj, k: string, max = 4096): string | undefined {
@@ -26,7 +27,8 @@ export function fields(what: string, at: number, type: number) {
     },
     int(o: Obj, k: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
       const v = o[k];
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw bad(`${k} must be an integer in ${min}..${max}`);
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
+        throw bad(`${k} must be an integer in ${min}..${max}`);
       return v;
     },
     bool(o: Obj, k: string): boolean {
@@ -36,7 +38,8 @@ export function fields(what: string, at: number, type: number) {
     },
     oneOf<T extends string>(o: Obj, k: string, allowed: readonly T[]): T {
       const v = o[k];
-      if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) throw bad(`${k} must be one of ${allowed.join(', ')}`);
+      if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+        throw bad(`${k} must be one of ${allowed.join(', ')}`);
       return v as T;
     },
     list(o: Obj, k: string, max: number): Obj[] {

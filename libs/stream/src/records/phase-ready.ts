@@ -5,4 +5,8 @@
 import { XLKIT_MANDATORY_BASE } from '../constants.js';
 import { definePhaseRecord } from './phase.js';
 
-export const PHASE_READY = definePhaseRecord(XLKIT_MANDATORY_BASE + 7, 'PHASE_READY', (p) => `receiver ready after phase ${p}`);
+export const PHASE_READY = definePhaseRecord(
+  XLKIT_MANDATORY_BASE + 7,
+  'PHASE_READY',
+  (p) => `receiver ready after phase ${p}`,
+);

@@ -8,11 +8,26 @@ import { decodePhase } from '../structs.js';
 /** A record whose body is a phase number (1..3) and a reserved zero word. */
 export function definePhaseRecord(type: number, name: string, summary: (phase: string) => string) {
   return defineRecord<{ phase: PhaseNumber }>({
-    type, name, minLength: 8, maxLength: 8,
+    type,
+    name,
+    minLength: 8,
+    maxLength: 8,
     decode: (body, _len, at) => {
       const f = decodePhase(head(body, 8), at);
-      if (f.phase < 1 || f.phase > 3) throw new StreamError('STREAM_BAD_RECORD', 'unknown phase', { offset: at, recordType: type, expected: '1..3', actual: f.phase });
-      if (f.reserved !== 0) throw new StreamError('STREAM_BAD_RECORD', 'phase reserved field', { offset: at + 4, recordType: type, expected: 0, actual: f.reserved });
+      if (f.phase < 1 || f.phase > 3)
+        throw new StreamError('STREAM_BAD_RECORD', 'unknown phase', {
+          offset: at,
+          recordType: type,
+          expected: '1..3',
+          actual: f.phase,
+        });
+      if (f.reserved !== 0)
+        throw new StreamError('STREAM_BAD_RECORD', 'phase reserved field', {
+          offset: at + 4,
+          recordType: type,
+          expected: 0,
+          actual: f.reserved,
+        });
       return { phase: f.phase as PhaseNumber };
     },
     encode: (v) => {

@@ -1,6 +1,12 @@
 /** RAM_CHUNK: a slice of QEMU's migration stream, with its offset and crc32. */
 import { crc32 } from '../crc32.js';
-import { EmulatorId, Phase, RAM_CHUNK_HEADER_SIZE, RAM_CHUNK_MAX, XLKIT_MANDATORY_BASE } from '../constants.js';
+import {
+  EmulatorId,
+  Phase,
+  RAM_CHUNK_HEADER_SIZE,
+  RAM_CHUNK_MAX,
+  XLKIT_MANDATORY_BASE,
+} from '../constants.js';
 import { StreamError } from '../errors.js';
 import { dropHead, head } from '../body.js';
 import { defineRecord } from '../record-codec.js';
@@ -37,20 +43,37 @@ export function encodeRamChunkHeader(offset: number, crc: number): Buffer {
 }
 
 export const RAM_CHUNK = defineRecord<RamChunk>({
-  type: TYPE, name: 'RAM_CHUNK', minLength: RAM_CHUNK_HEADER_SIZE + 1, maxLength: RAM_CHUNK_HEADER_SIZE + RAM_CHUNK_MAX,
-  phase: Phase.RAM, duringRam: true, crc32From: RAM_CHUNK_HEADER_SIZE,
+  type: TYPE,
+  name: 'RAM_CHUNK',
+  minLength: RAM_CHUNK_HEADER_SIZE + 1,
+  maxLength: RAM_CHUNK_HEADER_SIZE + RAM_CHUNK_MAX,
+  phase: Phase.RAM,
+  duringRam: true,
+  crc32From: RAM_CHUNK_HEADER_SIZE,
   decode: (body, len, at, ctx) => {
     const h = decodeRamChunkHeader(head(body, RAM_CHUNK_HEADER_SIZE), at);
     const bad = (what: string, expected: string | number, actual: string | number | bigint, off: number) =>
-      new StreamError('STREAM_BAD_RECORD', `RAM chunk ${what}`, { offset: at + off, recordType: TYPE, expected, actual });
-    if (h.emulatorId !== EmulatorId.QEMU_UPSTREAM) throw bad('emulator id', EmulatorId.QEMU_UPSTREAM, h.emulatorId, 0);
+      new StreamError('STREAM_BAD_RECORD', `RAM chunk ${what}`, {
+        offset: at + off,
+        recordType: TYPE,
+        expected,
+        actual,
+      });
+    if (h.emulatorId !== EmulatorId.QEMU_UPSTREAM)
+      throw bad('emulator id', EmulatorId.QEMU_UPSTREAM, h.emulatorId, 0);
     if (h.index !== 0) throw bad('emulator index', 0, h.index, 4);
-    if (h.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw bad('offset', `<= ${Number.MAX_SAFE_INTEGER}`, h.offset, 8);
+    if (h.offset > BigInt(Number.MAX_SAFE_INTEGER))
+      throw bad('offset', `<= ${Number.MAX_SAFE_INTEGER}`, h.offset, 8);
     if (h.reserved !== 0) throw bad('reserved field', 0, h.reserved, 20);
     const payload = dropHead(body, RAM_CHUNK_HEADER_SIZE);
     const got = ctx.crc32 ?? crc32Of(payload);
     if (got !== h.crc32) {
-      throw new StreamError('STREAM_CHECKSUM', 'RAM chunk crc32 mismatch', { offset: at, recordType: TYPE, expected: `0x${h.crc32.toString(16)}`, actual: `0x${got.toString(16)}` });
+      throw new StreamError('STREAM_CHECKSUM', 'RAM chunk crc32 mismatch', {
+        offset: at,
+        recordType: TYPE,
+        expected: `0x${h.crc32.toString(16)}`,
+        actual: `0x${got.toString(16)}`,
+      });
     }
     return { offset: Number(h.offset), crc32: h.crc32, length: len - RAM_CHUNK_HEADER_SIZE, payload };
   },

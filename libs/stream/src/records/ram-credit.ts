@@ -18,11 +18,19 @@ export interface RamCreditGrant {
 }
 
 function bad(at: number, field: string, expected: string, actual: number): StreamError {
-  return new StreamError('STREAM_BAD_RECORD', `RAM credit ${field}`, { offset: at, recordType: RAM_CREDIT_TYPE, expected, actual });
+  return new StreamError('STREAM_BAD_RECORD', `RAM credit ${field}`, {
+    offset: at,
+    recordType: RAM_CREDIT_TYPE,
+    expected,
+    actual,
+  });
 }
 
 export const RAM_CREDIT = defineRecord<RamCreditGrant>({
-  type: RAM_CREDIT_TYPE, name: 'RAM_CREDIT', minLength: 8, maxLength: 8,
+  type: RAM_CREDIT_TYPE,
+  name: 'RAM_CREDIT',
+  minLength: 8,
+  maxLength: 8,
   decode: (body, _len, at) => {
     const b = head(body, 8);
     const bytes = b.readUInt32LE(0);
@@ -32,7 +40,8 @@ export const RAM_CREDIT = defineRecord<RamCreditGrant>({
     return { bytes };
   },
   encode: (v) => {
-    if (!Number.isInteger(v.bytes) || v.bytes < 1 || v.bytes > RAM_CREDIT_MAX) throw bad(0, 'bytes', `1..${RAM_CREDIT_MAX}`, v.bytes);
+    if (!Number.isInteger(v.bytes) || v.bytes < 1 || v.bytes > RAM_CREDIT_MAX)
+      throw bad(0, 'bytes', `1..${RAM_CREDIT_MAX}`, v.bytes);
     const b = Buffer.alloc(8);
     b.writeUInt32LE(v.bytes, 0);
     return [b];

@@ -21,7 +21,12 @@ export const TUNNEL_CLOSE_TYPE = XLKIT_MANDATORY_BASE + 0x113;
 
 export function checkChannel(channel: number, at: number, type: number): number {
   if (channel < 1 || channel > TUNNEL_CHANNEL_MAX) {
-    throw new StreamError('STREAM_BAD_RECORD', 'tunnel channel id', { offset: at, recordType: type, expected: `1..${TUNNEL_CHANNEL_MAX}`, actual: channel });
+    throw new StreamError('STREAM_BAD_RECORD', 'tunnel channel id', {
+      offset: at,
+      recordType: type,
+      expected: `1..${TUNNEL_CHANNEL_MAX}`,
+      actual: channel,
+    });
   }
   return channel;
 }
@@ -44,7 +49,12 @@ function pair(type: number, name: string, secondName: string, check: (v: number,
       return [b];
     },
     bad(at: number, expected: string, actual: number): StreamError {
-      return new StreamError('STREAM_BAD_RECORD', `${name} ${secondName}`, { offset: at, recordType: type, expected, actual });
+      return new StreamError('STREAM_BAD_RECORD', `${name} ${secondName}`, {
+        offset: at,
+        recordType: type,
+        expected,
+        actual,
+      });
     },
   };
 }
@@ -56,25 +66,44 @@ const credit = pair(TUNNEL_CREDIT_TYPE, 'tunnel credit', 'bytes', (v, at) => {
   if (v < 1 || v > TUNNEL_CREDIT_MAX) throw credit.bad(at, `1..${TUNNEL_CREDIT_MAX}`, v);
 });
 const close = pair(TUNNEL_CLOSE_TYPE, 'tunnel close', 'kind', (v, at) => {
-  if (v !== TunnelCloseKind.END && v !== TunnelCloseKind.RESET) throw close.bad(at, '0 (end) or 1 (reset)', v);
+  if (v !== TunnelCloseKind.END && v !== TunnelCloseKind.RESET)
+    throw close.bad(at, '0 (end) or 1 (reset)', v);
 });
 
-export interface TunnelOpen { channel: number; service: number }
-export interface TunnelCredit { channel: number; bytes: number }
-export interface TunnelClose { channel: number; reset: boolean }
+export interface TunnelOpen {
+  channel: number;
+  service: number;
+}
+export interface TunnelCredit {
+  channel: number;
+  bytes: number;
+}
+export interface TunnelClose {
+  channel: number;
+  reset: boolean;
+}
 
 export const TUNNEL_OPEN = defineRecord<TunnelOpen>({
-  type: TUNNEL_OPEN_TYPE, name: 'TUNNEL_OPEN', minLength: 8, maxLength: 8, duringRam: true,
+  type: TUNNEL_OPEN_TYPE,
+  name: 'TUNNEL_OPEN',
+  minLength: 8,
+  maxLength: 8,
+  duringRam: true,
   decode: (body, _len, at) => {
     const [channel, service] = open.decode(body, at);
     return { channel, service };
   },
   encode: (v) => open.encode(v.channel, v.service),
-  summary: (v) => `channel ${v.channel} opens (service ${v.service === TunnelService.NBD ? 'nbd' : v.service})`,
+  summary: (v) =>
+    `channel ${v.channel} opens (service ${v.service === TunnelService.NBD ? 'nbd' : v.service})`,
 });
 
 export const TUNNEL_CREDIT = defineRecord<TunnelCredit>({
-  type: TUNNEL_CREDIT_TYPE, name: 'TUNNEL_CREDIT', minLength: 8, maxLength: 8, duringRam: true,
+  type: TUNNEL_CREDIT_TYPE,
+  name: 'TUNNEL_CREDIT',
+  minLength: 8,
+  maxLength: 8,
+  duringRam: true,
   decode: (body, _len, at) => {
     const [channel, bytes] = credit.decode(body, at);
     return { channel, bytes };
@@ -84,7 +113,11 @@ export const TUNNEL_CREDIT = defineRecord<TunnelCredit>({
 });
 
 export const TUNNEL_CLOSE = defineRecord<TunnelClose>({
-  type: TUNNEL_CLOSE_TYPE, name: 'TUNNEL_CLOSE', minLength: 8, maxLength: 8, duringRam: true,
+  type: TUNNEL_CLOSE_TYPE,
+  name: 'TUNNEL_CLOSE',
+  minLength: 8,
+  maxLength: 8,
+  duringRam: true,
   decode: (body, _len, at) => {
     const [channel, kind] = close.decode(body, at);
     return { channel, reset: kind === TunnelCloseKind.RESET };

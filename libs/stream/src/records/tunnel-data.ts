@@ -19,19 +19,33 @@ export interface TunnelData {
 }
 
 export const TUNNEL_DATA = defineRecord<TunnelData>({
-  type: TUNNEL_DATA_TYPE, name: 'TUNNEL_DATA', minLength: TUNNEL_DATA_HEADER + 1, maxLength: TUNNEL_DATA_HEADER + TUNNEL_DATA_MAX, duringRam: true,
+  type: TUNNEL_DATA_TYPE,
+  name: 'TUNNEL_DATA',
+  minLength: TUNNEL_DATA_HEADER + 1,
+  maxLength: TUNNEL_DATA_HEADER + TUNNEL_DATA_MAX,
+  duringRam: true,
   decode: (body, len, at) => {
     const h = head(body, TUNNEL_DATA_HEADER);
     const channel = checkChannel(h.readUInt32LE(0), at, TUNNEL_DATA_TYPE);
     const reserved = h.readUInt32LE(4);
-    if (reserved !== 0) throw new StreamError('STREAM_BAD_RECORD', 'tunnel data reserved field', { offset: at + 4, recordType: TUNNEL_DATA_TYPE, expected: 0, actual: reserved });
+    if (reserved !== 0)
+      throw new StreamError('STREAM_BAD_RECORD', 'tunnel data reserved field', {
+        offset: at + 4,
+        recordType: TUNNEL_DATA_TYPE,
+        expected: 0,
+        actual: reserved,
+      });
     return { channel, chunks: dropHead(body, TUNNEL_DATA_HEADER), length: len - TUNNEL_DATA_HEADER };
   },
   encode: (v) => {
     checkChannel(v.channel, 0, TUNNEL_DATA_TYPE);
     const length = totalLength(v.chunks);
     if (length < 1 || length > TUNNEL_DATA_MAX || length !== v.length) {
-      throw new StreamError('STREAM_WRITER_STATE', 'tunnel data size', { recordType: TUNNEL_DATA_TYPE, expected: `1..${TUNNEL_DATA_MAX}, as declared (${v.length})`, actual: length });
+      throw new StreamError('STREAM_WRITER_STATE', 'tunnel data size', {
+        recordType: TUNNEL_DATA_TYPE,
+        expected: `1..${TUNNEL_DATA_MAX}, as declared (${v.length})`,
+        actual: length,
+      });
     }
     const h = Buffer.alloc(TUNNEL_DATA_HEADER);
     h.writeUInt32LE(v.channel, 0);

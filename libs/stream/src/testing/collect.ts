@@ -41,11 +41,18 @@ function describe(rec: StreamRecord): Decoded['records'][number] {
   const base = { name: rec.name, offset: rec.offset, length: rec.length };
   if (rec.name === 'RAM_CHUNK') return { ...base, ram: Buffer.concat(rec.value.payload).toString('hex') };
   if (rec.name === 'EMULATOR_CONTEXT') return { ...base, ram: rec.value.data.toString('hex') };
-  return { ...base, summary: JSON.stringify(rec.value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) };
+  return {
+    ...base,
+    summary: JSON.stringify(rec.value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)),
+  };
 }
 
 /** Outcome of decoding: 'ok' or the StreamError code; anything else is rethrown. */
-export async function outcome(buf: Buffer, cuts: readonly number[] = [], options?: ReaderOptions): Promise<string> {
+export async function outcome(
+  buf: Buffer,
+  cuts: readonly number[] = [],
+  options?: ReaderOptions,
+): Promise<string> {
   try {
     await decodeAll(pieces(buf, cuts), options);
     return 'ok';
