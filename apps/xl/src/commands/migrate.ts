@@ -1,7 +1,7 @@
 /**
  * `xl migrate [-s SSHCMD] [-C CONFIG] [-e] [-p] [-D] [--debug] [--json] [--bandwidth MiB/s]
  * [--max-downtime MS] DOMAIN HOST`: live migration over a pipe to `xl migrate-receive` on HOST
- * (see migrate/receiver-argv.ts for how the receiver is started, migrate/PROTOCOL.md for the bytes).
+ * (see migrate/receiver-argv.ts for how the receiver is started, link/PROTOCOL.md for the bytes).
  */
 import type { CommandSpec } from '../command.js';
 import { loadConfigFile } from '../config/load-config.js';
@@ -39,11 +39,6 @@ function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
     flags.targetDir = v['target-dir'];
   }
   return flags;
-}
-
-/** Test-only decorations (src/testing), when the environment asks for any. */
-function withInstruments<T>(instruments: T | undefined): { instruments?: T } {
-  return instruments === undefined ? {} : { instruments };
 }
 
 export const migrateCommand: CommandSpec = {
@@ -112,6 +107,8 @@ export const migrateCommand: CommandSpec = {
     const mirror = mirrorFlags(v);
     const { store, domain } = await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');
+    // Test-only decorations (src/testing), when the environment asks for any.
+    const instruments = senderInstruments(parseFaults(io.env));
     try {
       const r = await withInterrupts((signal) =>
         migrateDomain(store, domain, {
@@ -127,7 +124,7 @@ export const migrateCommand: CommandSpec = {
           stderr: io.stderr,
           env: io.env,
           signal,
-          ...withInstruments(senderInstruments(parseFaults(io.env))),
+          ...(instruments === undefined ? {} : { instruments }),
         }),
       );
       progress.summary({

@@ -11,7 +11,6 @@ import { withInterrupts } from './interrupt.js';
 import { saveDomain, type AfterSave } from '../ram/save-domain.js';
 import { openDomain, println, warn } from './common.js';
 
-/** --bandwidth MiB/s → bytes/s (undefined: unlimited). */
 export const saveCommand: CommandSpec = {
   name: 'save',
   summary: 'Save a domain state to restore later',

@@ -34,6 +34,10 @@ export const reportRunning = (out: Writable): Promise<void> =>
 export const reportReleased = (out: Writable): Promise<void> =>
   writeRaw(out, Buffer.concat([REPORT, Buffer.from([ReportStatus.FAILED]), GO]));
 
+/** R→S: this copy could not take over and could not be stopped either: the sender is not released. */
+export const reportFailed = (out: Writable): Promise<void> =>
+  writeRaw(out, Buffer.concat([REPORT, Buffer.from([ReportStatus.FAILED])]));
+
 /** What the receiver reported after GO. */
 export type Report = { status: 'running' } | { status: 'released' };
 
@@ -59,17 +63,17 @@ export async function readReport(rest: ByteChannel): Promise<Report> {
   }
   const status = report[REPORT.length];
   if (status === ReportStatus.RUNNING) return { status: 'running' };
-  const echo = await rest.readUpTo(GO.length);
+  const echo = await within(
+    rest.readUpTo(GO.length),
+    SWITCHOVER_TIMEOUT_MS,
+    'waiting for the receiver to release the domain',
+  ).catch(() => Buffer.alloc(0));
   if (!echo.equals(GO))
     throw undecided(`the receiver reported failure (status ${String(status)}) without releasing the domain`);
   return { status: 'released' };
 }
 
 /** The sender cannot tell where the domain runs: after GO this is never rolled back. */
-export class UndecidedSwitchover extends XlError {
-  override name = 'UndecidedSwitchover';
-}
-
-function undecided(why: string): UndecidedSwitchover {
-  return new UndecidedSwitchover('XL_MIGRATION', why);
+function undecided(why: string): XlError {
+  return new XlError('XL_MIGRATION', why);
 }

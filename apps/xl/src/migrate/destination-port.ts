@@ -53,8 +53,12 @@ export interface DestinationPort {
   receiveRam(o: ReceiveRamPort): Promise<RamReceived>;
   /** After GO: renamed to NAME, resumed unless `paused`. */
   takeOver(name: string, paused: boolean): Promise<void>;
-  /** Before GO (or a failed take-over): the incoming QEMU and its record go. */
-  destroy(): Promise<void>;
+  /**
+   * The incoming QEMU and its record go; false when QEMU could not be stopped. Before GO the
+   * record goes even then (`always`), as nothing of it may run on; after GO it stays, so the
+   * copy remains visible to xl.
+   */
+  destroy(o: { always: boolean }): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -126,11 +130,17 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));
       }
     },
-    async destroy() {
+    async destroy(o) {
       await qmp?.close().catch(() => undefined);
       const half = record;
-      if (half !== undefined)
-        await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
+      if (half === undefined) return true;
+      try {
+        await destroyDomain(store, half);
+        return true;
+      } catch {
+        if (o.always) await store.remove(half.id).catch(() => undefined);
+        return false;
+      }
     },
     async close() {
       await qmp?.close().catch(() => undefined);

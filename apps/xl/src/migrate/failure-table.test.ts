@@ -92,6 +92,9 @@ const INJECTIONS: Record<string, Setup> = {
   'ram|receiver': { fail: { side: 'destination', at: 'receiveRam' } },
   'switchover|sender, before GO': { fail: { side: 'source', at: 'setStatus:migrated-away' } },
   'switchover|receiver, after GO': { fail: { side: 'destination', at: 'takeOver' } },
+  'switchover|receiver, after GO, its copy not stopped': {
+    fail: { side: 'destination', at: 'takeOver+destroy' },
+  },
   'switchover|receiver gone, after GO': { fail: { side: 'destination', at: 'takeOver:die' } },
   'cleanup|sender': { fail: { side: 'source', at: 'destroy' } },
   '-|nothing': { mirror: 'none' },
@@ -117,7 +120,7 @@ function receiverEnds(fx: Effects, started: boolean, settled: boolean): string {
   if (!settled) return 'gone';
   if (!fx.destination.includes('start')) return 'nothing created';
   if (fx.destination.includes('destroy')) return 'removed';
-  return fx.destination.includes('takeOver') ? 'runs the domain' : 'left behind';
+  return fx.destination.includes('takeOver') ? 'runs the domain' : 'kept, not running';
 }
 
 async function walkRow(setup: Setup) {

@@ -57,7 +57,8 @@ export function joinMirror(flags: MirrorFlags, tuning: MirrorTuning = {}): JoinS
       },
       async preSwitchover(session) {
         // Finish the mirrors while the vCPUs are stopped, before QEMU inactivates the disks.
-        if (session.source.qmp) await m.atPreSwitchover(session.source.qmp);
+        if (session.source.qmp === undefined) throw new Error('mirror: the source QEMU is not open');
+        await m.atPreSwitchover(session.source.qmp);
       },
       afterRam: () => m.afterRam(),
       rollback: (session) => m.abort(session.source.qmp),

@@ -17,7 +17,11 @@ export function joinMirrorReceiver(store: DomainStore, env: NodeJS.ProcessEnv): 
       return undefined;
     const m = await MirrorReceiver.prepare(link.forward, s.config);
     return {
-      adjust: (info, config) => ({ check: m.withoutMirrored(info, config), config: m.config }),
+      // The host check skips the mirrored disks (their targets do not exist yet); QEMU starts on the targets.
+      adjust: (info, config) => ({
+        check: m.withoutMirrored(info, config),
+        config: { ...config, disks: m.config.disks },
+      }),
       created: m.planned,
       prepare: () => m.createTargets(),
       async started(session) {

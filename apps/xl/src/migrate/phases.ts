@@ -1,8 +1,9 @@
 /**
  * The migration as an explicit phase machine. Both sides walk the same phases in order; each
  * step is a function over that side's session, and where the walk stopped (the phase reached,
- * and whether the switch-over passed GO) is all the completion path needs to decide between
- * rolling back and keeping. link/PROTOCOL.md's failure table lists every case.
+ * whether GO went out, whether the other side took or released the domain) is what the
+ * completion path decides from: roll back or keep. link/PROTOCOL.md's failure table lists
+ * every case.
  *
  *   handshake -> bootstrap -> mirror (-q only) -> ram -> switchover -> cleanup
  */
@@ -39,6 +40,12 @@ export async function walkPhases<S>(
   } catch (error) {
     return { ok: false, phase, error };
   }
+}
+
+/** A session field an earlier phase fills in; its absence is a bug in the phase order. */
+export function required<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`migration session: ${what} is missing (a phase ran out of order)`);
+  return v;
 }
 
 /** Rejects as soon as `signal` aborts, with its reason; otherwise settles as `p`. */

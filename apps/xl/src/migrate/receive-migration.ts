@@ -5,7 +5,6 @@
  * reported to the sender; the incoming domain carries this process's pid so that, should
  * this process die, the next xl command on this host reaps it.
  */
-import type { QmpClient } from '@xlkit/qmp';
 import type { DomainStore } from '../store/domain-store.js';
 import { joinMirrorReceiver } from './mirror-receiver-participant.js';
 import type { DestinationPort } from './destination-port.js';
@@ -20,7 +19,6 @@ export type { ReceiveResult } from './receiver-completion.js';
 /** Decorations applied from outside the flow (src/testing; none in normal use). */
 export interface ReceiverInstruments {
   destination?: (port: DestinationPort, at: { signal: AbortSignal | undefined }) => DestinationPort;
-  qmp?: (qmp: QmpClient) => QmpClient;
   /** The features this receiver offers in its hello (an older xlkit's, say). */
   features?: readonly string[];
 }

@@ -4,11 +4,12 @@
  *   - before GO: tell the sender why (MIGRATION_ERROR, END), destroy the incoming QEMU and
  *     its record, let the participants remove what they created;
  *   - after GO, the take-over failed: the same removal, then the report FAILED with GO
- *     echoed back, which releases the sender to resume its own copy (xl's rule).
+ *     echoed back, which releases the sender to resume its own copy (xl's rule); if this
+ *     copy could not be stopped, FAILED without the echo: the sender keeps its copy paused.
  * link/PROTOCOL.md's failure table lists the cases; failure-table.test.ts holds the code to it.
  */
 import { errorMessage, XlError } from '../errors.js';
-import { reportReleased } from '../link/switchover.js';
+import { reportFailed, reportReleased } from '../link/switchover.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { Walk } from './phases.js';
 import { RECEIVER_STAGE } from './receiver-phases.js';
@@ -32,7 +33,18 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
     s.settings.log(
       `cannot take over the domain: ${errorMessage(walk.error)}; destroying this copy and clearing the sender to resume its own`,
     );
-  await s.dest.destroy();
+  const gone = await s.dest.destroy({ always: !s.goReceived });
+  if (s.goReceived && !gone) {
+    // Two copies must never run: the sender is not released, its copy stays paused.
+    await reportFailed(s.settings.output).catch(() => undefined);
+    throw new XlError(
+      'XL_MIGRATION',
+      `migration failed at the switch-over, and this copy could not be stopped: ${errorMessage(walk.error)}`,
+      {
+        cause: walk.error,
+      },
+    );
+  }
   for (const p of [...s.participants].reverse()) await p.rollback?.().catch(() => undefined);
   if (s.goReceived) {
     // The sender resumes its own copy on its own disks once it reads this.

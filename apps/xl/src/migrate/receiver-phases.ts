@@ -10,7 +10,7 @@ import { Feature, makeHello } from '../link/protocol.js';
 import { expectGo, reportRunning, sendReady } from '../link/switchover.js';
 import { RAM_CREDIT_WINDOW } from '../ram/ram-credit.js';
 import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js';
-import type { Phase, PhaseStep } from './phases.js';
+import { required, type Phase, type PhaseStep } from './phases.js';
 import type { ReceiverSession } from './receiver-session.js';
 
 /** How the receiver names its phases to the sender and the user (xl's words for them). */
@@ -22,11 +22,6 @@ export const RECEIVER_STAGE: Record<Phase, string> = {
   switchover: 'switch-over',
   cleanup: 'cleanup',
 };
-
-function need<T>(v: T | undefined, what: string): T {
-  if (v === undefined) throw new Error(`migration session: ${what} is missing (a phase ran out of order)`);
-  return v;
-}
 
 function interrupted(s: ReceiverSession): void {
   if (s.settings.signal?.aborted) throw new XlError('XL_INTERRUPTED', 'migrate-receive was interrupted');
@@ -58,8 +53,8 @@ async function handshake(s: ReceiverSession): Promise<void> {
 
 /** PHASE 1 + DOMAIN_INFO: every refusal first, then QEMU -incoming defer; PHASE_READY 1. */
 async function bootstrap(s: ReceiverSession): Promise<void> {
-  const link = need(s.link, 'the link');
-  const config = need(s.config, 'the config');
+  const link = required(s.link, 'the link');
+  const config = required(s.config, 'the config');
   await expectPhase(link.forward, 1);
   const rec = await nextExpected(link.forward, 'sender', 'the domain info');
   if (rec.name !== 'DOMAIN_INFO') throw unexpectedRecord(rec, 'DOMAIN_INFO');
@@ -103,7 +98,7 @@ async function mirror(s: ReceiverSession): Promise<void> {
 
 /** PHASE 3: verified RAM into QEMU, END; participants finish before the domain can resume. */
 async function ram(s: ReceiverSession): Promise<void> {
-  const link = need(s.link, 'the link');
+  const link = required(s.link, 'the link');
   await expectPhase(link.forward, 3);
   const back = link.writer;
   const ram = await s.dest.receiveRam({
@@ -133,13 +128,13 @@ async function ram(s: ReceiverSession): Promise<void> {
 
 /** END and READY, then GO (the point of no return), the take-over and the report. */
 async function switchover(s: ReceiverSession): Promise<void> {
-  const link = need(s.link, 'the link');
+  const link = required(s.link, 'the link');
   await link.writer.writeRecord('END', null);
   await link.writer.flush();
   await sendReady(s.settings.output);
   await expectGo(new ByteChannel(link.forward.remainder(), 'sender'));
   s.goReceived = true;
-  await s.dest.takeOver(need(s.config, 'the config').name, s.settings.paused);
+  await s.dest.takeOver(required(s.config, 'the config').name, s.settings.paused);
   s.taken = true;
   // The targets are this domain's disks now: no later failure may remove them.
   for (const p of s.participants) p.commit?.();

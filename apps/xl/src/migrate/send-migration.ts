@@ -99,8 +99,10 @@ export async function migrateDomain(
     goSent: false,
     taken: false,
   };
-  // Ctrl-C aborts the walk until GO; after it nothing waits on this signal any more.
-  const onInterrupt = () => failure.abort(new XlError('XL_INTERRUPTED', 'interrupted'));
+  // Ctrl-C aborts the walk until GO and is ignored after it.
+  const onInterrupt = () => {
+    if (!session.goSent) failure.abort(new XlError('XL_INTERRUPTED', 'interrupted'));
+  };
   o.signal.addEventListener('abort', onInterrupt, { once: true });
   if (o.signal.aborted) onInterrupt();
   try {

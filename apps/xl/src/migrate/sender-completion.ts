@@ -5,7 +5,8 @@
  *     was, let the receiver remove what it created);
  *   - after GO, the receiver released the domain (it destroyed its copy, GO echoed): resume;
  *   - after GO otherwise: keep the source paused as NAME--migratedaway, never resume;
- *   - in cleanup (the domain runs on the destination): report, keep nothing running here.
+ *   - in cleanup (the domain runs on the destination): say so; the paused copy here is left
+ *     for `xl destroy`.
  * link/PROTOCOL.md's failure table lists the cases; failure-table.test.ts holds the code to it.
  */
 import { errorMessage, XlError } from '../errors.js';
@@ -37,6 +38,8 @@ export async function completeSender(s: SenderSession, walk: Walk): Promise<Migr
     if (s.goSent) throw pointOfNoReturn(s, walk.error);
     throw await rollBack(s, walk.phase, walk.error);
   } finally {
+    // Last, on every path: the receiver sees EOF and exits (removing what it created unless it
+    // took the domain), given time before it is killed.
     await s.source.close();
     await s.peer?.stop();
   }
@@ -53,7 +56,7 @@ async function result(s: SenderSession): Promise<MigrateResult> {
     totalSeconds: s.stages.total(),
     ramBytes: ram?.bytes ?? 0,
     chunks: ram?.chunks ?? 0,
-    downtimeMs: await s.downtimeMs,
+    downtimeMs: s.downtimeMs,
     ...(stoppedAt === undefined || s.resumedAtMs === undefined
       ? {}
       : { pausedMs: Math.max(0, Math.round(s.resumedAtMs - stoppedAt)) }),
@@ -73,7 +76,6 @@ async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<
   }
   for (const p of [...s.participants].reverse()) await p.rollback?.(s).catch(() => undefined);
   const kept = await s.source.rollback(s.before);
-  await s.peer?.stop();
   const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';
   const name = s.source.name;
   const where =

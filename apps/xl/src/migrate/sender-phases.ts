@@ -3,14 +3,15 @@
  * to stop the walk; it never cleans up after itself: sender-completion.ts decides, from the
  * phase reached and whether GO went out, what to undo.
  */
+import type { StreamRecord } from '@xlkit/stream';
 import { waitBackEnd, waitPhaseReady } from '../link/back-channel.js';
 import { ByteChannel } from '../link/byte-channel.js';
 import { senderHandshake } from '../link/handshake.js';
 import { Feature, ramRequires } from '../link/protocol.js';
-import { expectReady, readReport, sendGo, UndecidedSwitchover } from '../link/switchover.js';
+import { expectReady, readReport, sendGo } from '../link/switchover.js';
 import { errorMessage, XlError } from '../errors.js';
 import { RamCredit } from '../ram/ram-credit.js';
-import { raced, type PhaseStep } from './phases.js';
+import { raced, required, type PhaseStep } from './phases.js';
 import type { SenderSession } from './sender-session.js';
 
 /** The receiver could not take the domain, destroyed its copy and released the source (GO echoed). */
@@ -19,11 +20,6 @@ export class ReleasedByReceiver extends XlError {
   constructor() {
     super('XL_MIGRATION', 'the receiver could not take the domain and destroyed its copy');
   }
-}
-
-function need<T>(v: T | undefined, what: string): T {
-  if (v === undefined) throw new Error(`migration session: ${what} is missing (a phase ran out of order)`);
-  return v;
 }
 
 /** Source open, participants joined, receiver started, hellos checked. Nothing changed yet. */
@@ -54,12 +50,11 @@ async function handshake(s: SenderSession): Promise<void> {
 
 /** PHASE 1: what the receiver needs to start QEMU -incoming defer; it answers PHASE_READY 1. */
 async function bootstrap(s: SenderSession): Promise<void> {
-  const link = need(s.link, 'the link');
+  const link = required(s.link, 'the link');
   await link.writer.writePhase(1);
-  await link.writer.writeDomainInfo(need(s.info, 'the domain info'));
+  await link.writer.writeDomainInfo(required(s.info, 'the domain info'));
   for (const p of s.participants) await p.bootstrap?.(s);
-  const take = (rec: Parameters<NonNullable<(typeof s.participants)[number]['takeBackRecord']>>[0]) =>
-    s.participants.some((p) => p.takeBackRecord?.(rec) === true);
+  const take = (rec: StreamRecord) => s.participants.some((p) => p.takeBackRecord?.(rec) === true);
   await raced(waitPhaseReady(link.back, 1, take), s.failure.signal);
   for (const p of s.participants) p.bootstrapped?.(s);
   await s.source.setStatus('migrating');
@@ -72,7 +67,7 @@ async function mirror(s: SenderSession): Promise<void> {
 
 /** PHASE 3: QEMU's stream as verified RAM_CHUNK records; participants finish at pre-switchover. */
 async function ram(s: SenderSession): Promise<void> {
-  const { writer, back, agreement } = need(s.link, 'the link');
+  const { writer, back, agreement } = required(s.link, 'the link');
   const signal = s.failure.signal;
   const credit = agreement.features.includes(Feature.RAM_CREDIT) ? new RamCredit(signal) : undefined;
   s.backDone = waitBackEnd(
@@ -115,26 +110,27 @@ async function ram(s: SenderSession): Promise<void> {
   for (const p of s.participants) if (p.afterRam) await raced(p.afterRam(s), signal);
   await writer.end();
   // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
-  s.downtimeMs = s.ram.downtimeMs();
-  s.downtimeMs.catch(() => undefined);
+  s.downtimeQuery = s.ram.downtimeMs().catch(() => undefined);
   progress.update({ bytes: s.ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
 }
 
 /** The receiver's END and READY, then GO (the point of no return) and its report. */
 async function switchover(s: SenderSession): Promise<void> {
   const signal = s.failure.signal;
-  const link = need(s.link, 'the link');
-  await raced(need(s.backDone, 'the back channel'), signal);
+  const link = required(s.link, 'the link');
+  await raced(required(s.backDone, 'the back channel'), signal);
   s.rest = new ByteChannel(link.back.remainder(), 'receiver');
   await raced(expectReady(s.rest), signal);
+  // Settled long since, as a rule; before GO, while the source QEMU is surely still there.
+  s.downtimeMs = await raced(required(s.downtimeQuery, "QEMU's downtime query"), signal);
   await s.source.setStatus('migrated-away');
   // The last moment a Ctrl-C (or a failure found meanwhile) still rolls back.
   if (signal.aborted) throw signal.reason as Error;
   s.goSent = true;
   try {
-    await sendGo(need(s.peer, 'the receiver').output);
+    await sendGo(required(s.peer, 'the receiver').output);
   } catch (err) {
-    throw new UndecidedSwitchover('XL_MIGRATION', `sending the go-ahead failed: ${errorMessage(err)}`, {
+    throw new XlError('XL_MIGRATION', `sending the go-ahead failed: ${errorMessage(err)}`, {
       cause: err,
     });
   }

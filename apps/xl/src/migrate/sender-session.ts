@@ -66,7 +66,10 @@ export interface SenderSession {
   /** The back channel read through the RAM phase, settling at its END. */
   backDone?: Promise<void>;
   ram?: RamSent;
-  downtimeMs?: Promise<number | undefined>;
+  /** QEMU's downtime figure, asked for after the forward stream's END (QEMU may still be finishing). */
+  downtimeQuery?: Promise<number | undefined>;
+  /** That figure, settled before GO (undefined when QEMU did not give one). */
+  downtimeMs?: number;
   /** The back channel's bytes after its END (xl's ready, report). */
   rest?: ByteChannel;
   /** GO was (or was being) written: from here the source is never resumed on our own. */

@@ -48,7 +48,7 @@ export interface Effects {
 /** A port method that throws (or, for the receiver's take-over, dies) instead of doing its work. */
 export type FailPoint =
   | { side: 'source'; at: 'open' | 'setStatus:migrating' | 'setStatus:migrated-away' | 'sendRam' | 'destroy' }
-  | { side: 'destination'; at: 'start' | 'receiveRam' | 'takeOver' | 'takeOver:die' };
+  | { side: 'destination'; at: 'start' | 'receiveRam' | 'takeOver' | 'takeOver:die' | 'takeOver+destroy' };
 
 export function injected(what: string): Error {
   return Object.assign(new Error(`injected failure: ${what}`), { code: 'XL_MIGRATION' });
@@ -137,10 +137,14 @@ export function fakeDestination(
         return new Promise<never>(() => undefined);
       }
       failHere('takeOver');
+      failHere('takeOver+destroy');
       fx.destination.push('takeOver');
     },
     async destroy() {
+      // takeOver+destroy: this copy cannot be stopped either.
+      if (fail?.side === 'destination' && fail.at === 'takeOver+destroy') return false;
       fx.destination.push('destroy');
+      return true;
     },
     async close() {},
   };
@@ -195,7 +199,8 @@ export function fakePair(
       goReceived: false,
       taken: false,
     };
-    received = run(receiver);
+    // Its output closes when it is done, as a process's stdout does when it exits.
+    received = run(receiver).finally(() => back.end());
     received.catch(() => undefined);
     return {
       input: back,

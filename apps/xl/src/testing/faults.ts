@@ -11,7 +11,8 @@
  *   sender-stall:before-go  sender: after the receiver said ready, stall before GO until
  *                           interrupted (the last moment a failure still rolls back)
  *   mirror-speed:BYTES      sender -q: limit every disk mirror to BYTES/s (stretches phase 2)
- *   nbd-drop:BYTES          sender -q: cut each tunnelled NBD connection after BYTES from QEMU
+ *   nbd-drop:BYTES          sender -q: cut each NBD connection QEMU's mirror makes over a unix
+ *                           socket (the tunnel's, or a same-host direct export) after BYTES
  *   mirror-stall-ms:MS      sender -q: the window of the not-converging check
  *   receiver-lacks:FEATURE  receiver: leave FEATURE out of its hello, as an older xlkit would
  *   ram-dump:DIR            both: write the guest's final RAM to DIR/source.ram and

@@ -15,13 +15,13 @@ import { decorateQmp } from './qmp-decorator.js';
 import { dumpGuestRam } from './ram-dump.js';
 
 /** Resolves never; rejects once `signal` aborts (with its reason when that is one of ours). */
-function stallUntil(signal: AbortSignal | undefined): Promise<never> {
+function stallUntil(signal: AbortSignal | undefined, what: string): Promise<never> {
   return new Promise<never>((_, reject) => {
     const fail = () =>
       reject(
         signal?.reason instanceof XlError
           ? signal.reason
-          : new XlError('XL_INTERRUPTED', 'interrupted while stalled'),
+          : new XlError('XL_INTERRUPTED', `${what} was interrupted`),
       );
     if (signal?.aborted) fail();
     signal?.addEventListener('abort', fail, { once: true });
@@ -82,16 +82,20 @@ export function senderInstruments(f: Faults): SenderInstruments | undefined {
       async setStatus(status) {
         if (status === 'migrated-away' && senderStall === 'before-go') {
           at.event('stalled-before-go');
-          await stallUntil(at.signal);
+          await stallUntil(at.signal, 'the migration');
         }
         return port.setStatus(status);
       },
-      // QEMU sent everything and completed (its vCPUs stopped for good): the source's final RAM.
+      // After the forward stream's END, QEMU completed (its vCPUs stopped for good): the
+      // source's final RAM, written while the receiver finishes (as the downtime query runs).
       async sendRam(o) {
         const ram = await port.sendRam(o);
-        if (ramDumpDir !== undefined && port.qmp !== undefined)
-          await dumpGuestRam(port.qmp, ramDumpDir, 'source');
-        return ram;
+        const q = port.qmp;
+        if (ramDumpDir === undefined || q === undefined) return ram;
+        return {
+          ...ram,
+          downtimeMs: async () => (await dumpGuestRam(q, ramDumpDir, 'source'), ram.downtimeMs()),
+        };
       },
     });
   }
@@ -116,11 +120,11 @@ export function receiverInstruments(f: Faults): ReceiverInstruments | undefined 
         const prepare = o.prepare;
         const stalled =
           receiverStall === 'targets' && prepare
-            ? { ...o, prepare: async () => (await prepare(), await stallUntil(at.signal)) }
+            ? { ...o, prepare: async () => (await prepare(), await stallUntil(at.signal, 'migrate-receive')) }
             : o;
         const record = await port.start(config, info, stalled);
         // receiver-stall:phase1: QEMU up, before PHASE_READY 1.
-        if (receiverStall === 'phase1') await stallUntil(at.signal);
+        if (receiverStall === 'phase1') await stallUntil(at.signal, 'migrate-receive');
         return record;
       },
       async takeOver(name, paused) {
