@@ -133,6 +133,53 @@ describe('xl migrate on one host (real QEMU)', () => {
     expect(String(r.stderr)).toContain("migration receiver: domain 'mig1' (id 1) is running on this host");
   });
 
+  it("direct transport: QEMU to QEMU over the receiver's unix socket, RAM identical on both sides", async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig8', {
+      extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"',
+    });
+    const dumps = ramDumps('mig-ram-');
+    const events: Record<string, unknown>[] = [];
+    const child = startMigrate(
+      a,
+      ['--json', '--transport', 'direct', '-s', '', 'mig8', sameHostReceiver(b)],
+      {
+        env: dumps.env,
+      },
+    );
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    await dumps.expectIdentical();
+    expect(events.find((e) => e.event === 'negotiated')?.features).toContain('direct-ram');
+    // Same host (no ssh): the receiver's QEMU listened on a unix socket in its domain's dir.
+    const endpoint = events.find((e) => e.event === 'ram-endpoint');
+    expect(endpoint).toMatchObject({ transport: 'unix' });
+    expect(String(endpoint!.path).startsWith(b.stateDir)).toBe(true);
+    // No RAM crossed the pipe: the summary counts no chunks.
+    expect(events.at(-1)).toMatchObject({ result: 'ok', chunks: 0 });
+    expect(isProcessAlive(pid)).toBe(false);
+    const beats = await waitForBeatAbove(b, 'mig8', beat + 5);
+    expect(beats[0]).toBeGreaterThan(beat);
+    expect(continuous(beats)).toBe(true);
+  });
+
+  it('direct transport to a receiver without it (an older xlkit): refused at the handshake, nothing started', async () => {
+    const a = xlHost('mig-a-');
+    const b = xlHost('mig-b-');
+    const { pid, beat } = await bootSource(a, 'mig9');
+    const r = await startMigrate(a, ['--transport', 'direct', '-s', '', 'mig9', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'receiver-lacks:direct-ram' },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(oneLine(String(r.stderr))).toMatch(
+      /^xl: migration to .* failed in handshake: refusing to migrate: the receiver lacks required feature\(s\) 'direct-ram'; the domain 'mig9' still runs on this host$/,
+    );
+    await expectReceiverClean(b);
+    await expectSourceIntact(a, 'mig9', pid, beat);
+  });
+
   it('a receiver without ram-credit (an older xlkit): RAM is paced by its reading instead, the guest moves all the same', async () => {
     const a = xlHost('mig-a-');
     const b = xlHost('mig-b-');

@@ -40,6 +40,7 @@ export {
 } from './records/tunnel-control.js';
 export { TUNNEL_DATA_MAX, type TunnelData } from './records/tunnel-data.js';
 export { checkMigrationHello, FEATURE_NAME, type MigrationHello } from './records/migration-hello.js';
+export { checkRamEndpoint, type RamEndpoint } from './records/ram-endpoint.js';
 export { checkMigrationError, type MigrationErrorInfo } from './records/migration-error.js';
 export type { EmulatorContext, XenstoreData } from './records/emulator.js';
 export { RamDigest } from './ram-digest.js';

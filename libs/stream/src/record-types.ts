@@ -21,6 +21,7 @@ import { MIGRATION_HELLO } from './records/migration-hello.js';
 import { MIGRATION_ERROR } from './records/migration-error.js';
 import { PHASE_READY } from './records/phase-ready.js';
 import { RAM_CREDIT } from './records/ram-credit.js';
+import { RAM_ENDPOINT } from './records/ram-endpoint.js';
 
 export const RECORD_CODECS = {
   END,
@@ -44,6 +45,7 @@ export const RECORD_CODECS = {
   MIGRATION_ERROR,
   PHASE_READY,
   RAM_CREDIT,
+  RAM_ENDPOINT,
 } as const;
 
 export type RecordName = keyof typeof RECORD_CODECS;

@@ -60,7 +60,14 @@ describe('SPEC.md matches the code', () => {
   });
 
   test('every JSON record has a schema subsection in 4.4, and only those are JSON in table 4.1', () => {
-    const json = ['DOMAIN_INFO', 'MIGRATION_HELLO', 'MIGRATION_ERROR', 'DISK_PLAN', 'DISK_EXPORTS'];
+    const json = [
+      'DOMAIN_INFO',
+      'MIGRATION_HELLO',
+      'MIGRATION_ERROR',
+      'RAM_ENDPOINT',
+      'DISK_PLAN',
+      'DISK_EXPORTS',
+    ];
     expect(
       tableRows()
         .filter((r) => r.body.startsWith('JSON'))

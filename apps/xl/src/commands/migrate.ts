@@ -17,15 +17,21 @@ import { parseFaults } from '../testing/faults.js';
 import { senderInstruments } from '../testing/instruments.js';
 import { parseBandwidth, parseDowntime } from './option-values.js';
 
-function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
+/** --transport: tunnel (the default: everything inside the pipe) or direct (QEMU to QEMU, RAM and disks). */
+function parseTransport(v: Record<string, unknown>): 'tunnel' | 'direct' {
   const transport = v.transport ?? 'tunnel';
+  if (transport !== 'tunnel' && transport !== 'direct')
+    throw new UsageError(`--transport expects tunnel or direct, got '${String(transport)}'`);
+  return transport;
+}
+
+function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
+  const transport = parseTransport(v);
   if (v['mirror-disks'] !== true) {
-    for (const k of ['target-dir', 'transport', 'sync-writes', 'reuse-target'])
+    for (const k of ['target-dir', 'sync-writes', 'reuse-target'])
       if (v[k] !== undefined) throw new UsageError(`--${k} needs -q`);
     return undefined;
   }
-  if (transport !== 'tunnel' && transport !== 'direct')
-    throw new UsageError(`--transport expects tunnel or direct, got '${String(transport)}'`);
   const flags: MirrorFlags = {
     transport,
     syncWrites: v['sync-writes'] === true,
@@ -81,7 +87,7 @@ export const migrateCommand: CommandSpec = {
     'target-dir':
       'With -q: create the disk targets in this directory on the destination (default: the same paths)',
     transport:
-      "With -q: 'tunnel' (default: disk traffic inside the migration pipe, e.g. ssh) or 'direct' (NBD over TCP to the destination)",
+      "'tunnel' (default: RAM, and disks with -q, inside the migration pipe, verified record by record) or 'direct' (QEMU to QEMU: RAM over TCP or a unix socket, disks by NBD; xl only orchestrates)",
     'sync-writes':
       'With -q: write-blocking mirror (every guest write reaches both sides; always converges, slower writes)',
     'reuse-target': 'With -q: overwrite existing targets instead of refusing',
@@ -120,6 +126,7 @@ export const migrateCommand: CommandSpec = {
           maxBandwidth,
           maxDowntimeMs,
           mirror,
+          ramTransport: parseTransport(v) === 'direct' ? 'direct' : 'relay',
           progress,
           stderr: io.stderr,
           env: io.env,

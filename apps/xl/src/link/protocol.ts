@@ -36,6 +36,8 @@ export const Feature = {
   TUNNEL: 'tunnel',
   /** Phase 3 RAM is flow controlled by the receiver's RAM_CREDIT grants (ram/ram-credit.ts). */
   RAM_CREDIT: 'ram-credit',
+  /** Phase 3 QEMU to QEMU: the receiver's QEMU listens, RAM_ENDPOINT says where; no RAM in the pipe. */
+  DIRECT_RAM: 'direct-ram',
   /** The receiver starts QEMU with DOMAIN_INFO's exact memoryBytes (the TCG RAM tail, qemu/guest-ram.ts). */
   EXACT_RAM: 'exact-ram',
 } as const;

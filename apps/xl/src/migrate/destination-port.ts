@@ -4,7 +4,7 @@
  * below works on QEMU and the store, and the failure-table test drives a fake.
  */
 import { cont, type QmpClient } from '@xlkit/qmp';
-import type { DomainInfo, StreamReader, StreamRecord } from '@xlkit/stream';
+import type { DomainInfo, RamEndpoint, StreamReader, StreamRecord } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { assertHostCanRun } from '../domain/host-check.js';
@@ -13,6 +13,7 @@ import { startDomain } from '../domain/start.js';
 import { XlError } from '../errors.js';
 import { availableMemoryMiB } from '../host/host-memory.js';
 import { savedRamBytes } from '../qemu/guest-ram.js';
+import { listenRamDirect } from '../ram/direct-incoming.js';
 import { receiveRam } from '../ram/incoming.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
@@ -23,6 +24,12 @@ export interface StartIncoming {
   createdDisks?: string[];
   /** Runs after the record exists, before QEMU starts (creates those images). */
   prepare?: () => Promise<void>;
+}
+
+/** Where a direct transport listens: a unix socket in the domain's dir for a sender on this host, else TCP at `host`. */
+export interface DirectAddress {
+  sameHost: boolean;
+  host: string;
 }
 
 export interface RamReceived {
@@ -51,6 +58,8 @@ export interface DestinationPort {
   /** QEMU -incoming defer, paused, as NAME--incoming, owned by this process. */
   start(config: DomainConfig, info: DomainInfo, o: StartIncoming): Promise<DomainRecord>;
   receiveRam(o: ReceiveRamPort): Promise<RamReceived>;
+  /** The direct transport: QEMU listens for the source QEMU itself; where, and its verdict. */
+  listenRam(o: DirectAddress): Promise<{ endpoint: RamEndpoint; completed: Promise<{ status: string }> }>;
   /** After GO: renamed to NAME, resumed unless `paused`. */
   takeOver(name: string, paused: boolean): Promise<void>;
   /**
@@ -117,6 +126,15 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         onRecord: o.onRecord,
       });
       return { bytes: ram.bytes, chunks: ram.chunks, digest: ram.digest, status: ram.migration.status };
+    },
+    async listenRam(o) {
+      const r = mustHave();
+      qmp = await connectQmp(store, r);
+      const direct = await listenRamDirect(qmp, {
+        listen: o.sameHost ? { unix: store.paths(r.id).migrationSocket } : { tcp: o.host },
+        capabilities: [{ capability: 'late-block-activate', state: true }],
+      });
+      return { endpoint: direct.endpoint, completed: direct.completed.then((m) => ({ status: m.status })) };
     },
     async takeOver(name, paused) {
       const q = qmp;

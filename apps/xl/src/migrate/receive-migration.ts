@@ -5,6 +5,7 @@
  * reported to the sender; the incoming domain carries this process's pid so that, should
  * this process die, the next xl command on this host reaps it.
  */
+import { directListenHost, senderOnThisHost } from '../host/listen-host.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { joinMirrorReceiver } from './mirror-receiver-participant.js';
 import type { DestinationPort } from './destination-port.js';
@@ -23,7 +24,7 @@ export interface ReceiverInstruments {
   features?: readonly string[];
 }
 
-export interface ReceiveOptions extends Omit<ReceiverSettings, 'features'> {
+export interface ReceiveOptions extends Omit<ReceiverSettings, 'features' | 'direct'> {
   env: NodeJS.ProcessEnv;
   instruments?: ReceiverInstruments;
 }
@@ -33,7 +34,11 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
   const real = qemuDestination(store);
   const dest = ins.destination ? ins.destination(real, { signal: o.signal }) : real;
   const session: ReceiverSession = {
-    settings: { ...o, ...(ins.features ? { features: ins.features } : {}) },
+    settings: {
+      ...o,
+      direct: { sameHost: senderOnThisHost(o.env), host: directListenHost(o.env) },
+      ...(ins.features ? { features: ins.features } : {}),
+    },
     dest,
     join: [joinMirrorReceiver(store, o.env)],
     participants: [],

@@ -100,6 +100,7 @@ async function mirror(s: ReceiverSession): Promise<void> {
 async function ram(s: ReceiverSession): Promise<void> {
   const link = required(s.link, 'the link');
   await expectPhase(link.forward, 3);
+  if (link.peer.requires.includes(Feature.DIRECT_RAM)) return ramDirect(s);
   const back = link.writer;
   const ram = await s.dest.receiveRam({
     reader: link.forward,
@@ -124,6 +125,25 @@ async function ram(s: ReceiverSession): Promise<void> {
   s.settings.log(
     `received ${ram.bytes} bytes of RAM stream in ${ram.chunks} chunks, digest ${ram.digest.toString('hex').slice(0, 16)}... verified; QEMU ${ram.status}`,
   );
+}
+
+/** PHASE 3, direct transport: our QEMU listens, RAM_ENDPOINT says where; QEMU's verdict, then END. */
+async function ramDirect(s: ReceiverSession): Promise<void> {
+  const link = required(s.link, 'the link');
+  const { endpoint, completed } = await s.dest.listenRam(s.settings.direct);
+  await link.writer.writeRecord('RAM_ENDPOINT', endpoint);
+  await link.writer.flush();
+  // The sender writes END once its QEMU completed; a MIGRATION_ERROR or EOF instead ends this early.
+  const end = nextExpected(link.forward, 'sender', 'END').then((rec) => {
+    if (rec.name !== 'END') throw unexpectedRecord(rec, 'END');
+  });
+  end.catch(() => undefined);
+  const verdict = await Promise.race([completed, end.then(() => completed)]);
+  await end;
+  for (const p of s.participants) await p.afterRam?.(s);
+  const where =
+    endpoint.transport === 'unix' ? `unix:${endpoint.path}` : `tcp:${endpoint.host}:${endpoint.port}`;
+  s.settings.log(`received the domain QEMU to QEMU (direct, ${where}); QEMU ${verdict.status}`);
 }
 
 /** END and READY, then GO (the point of no return), the take-over and the report. */

@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import type { ByteInput, DomainInfo } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { ReceiverLink } from '../link/handshake.js';
-import type { DestinationPort } from './destination-port.js';
+import type { DestinationPort, DirectAddress } from './destination-port.js';
 
 /** A part of the migration with work on this side in several phases (the `-q` disk mirror). */
 export interface ReceiverParticipant {
@@ -43,6 +43,8 @@ export interface ReceiverSettings {
   /** Diagnostics (our stderr, which the sender forwards). */
   log: (line: string) => void;
   signal?: AbortSignal;
+  /** Where a direct RAM transport listens (from how the sender reached us). */
+  direct: DirectAddress;
   /** The features this receiver offers in its hello (default: all it has). */
   features?: readonly string[];
 }

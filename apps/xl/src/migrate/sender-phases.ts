@@ -3,7 +3,8 @@
  * to stop the walk; it never cleans up after itself: sender-completion.ts decides, from the
  * phase reached and whether GO went out, what to undo.
  */
-import type { StreamRecord } from '@xlkit/stream';
+import type { RamEndpoint, StreamRecord } from '@xlkit/stream';
+import type { RamProgress } from '../ram/outgoing.js';
 import { waitBackEnd, waitPhaseReady } from '../link/back-channel.js';
 import { ByteChannel } from '../link/byte-channel.js';
 import { senderHandshake } from '../link/handshake.js';
@@ -36,7 +37,11 @@ async function handshake(s: SenderSession): Promise<void> {
   s.info = opened.info;
   for (const join of s.join) s.participants.push(await join(s));
   s.peer = s.source.connect();
-  const requires = [...ramRequires(opened.info), ...s.participants.flatMap((p) => p.requires)];
+  const requires = [
+    ...ramRequires(opened.info),
+    ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM] : []),
+    ...s.participants.flatMap((p) => p.requires),
+  ];
   s.link = await raced(
     senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }),
     signal,
@@ -65,8 +70,48 @@ async function mirror(s: SenderSession): Promise<void> {
   for (const p of s.participants) if (p.mirror) await raced(p.mirror(s), s.failure.signal);
 }
 
+/** What both RAM transports share: the common QEMU options, the hooks, the last figures. */
+function ramCommon(s: SenderSession) {
+  const progress = s.settings.progress;
+  let total: number | undefined;
+  const common = {
+    signal: s.failure.signal,
+    ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
+    ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
+    onPreSwitchover: async () => {
+      s.stages.event('pre-switchover');
+      for (const p of s.participants) await p.preSwitchover?.(s);
+    },
+    onProgress: (p: RamProgress) => {
+      const m = p.migration;
+      if (m !== undefined && m.total > 0) total = m.total;
+      progress.update(() => ({
+        bytes: p.bytes,
+        ...(total === undefined ? {} : { total }),
+        ...(m === undefined
+          ? {}
+          : {
+              remaining: m.remaining,
+              note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`,
+              fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status },
+            }),
+      }));
+    },
+  };
+  /** QEMU sent everything: participants finish, the forward stream ends, the figures settle. */
+  const finish = async (): Promise<void> => {
+    const ram = required(s.ram, 'the RAM result');
+    for (const p of s.participants) if (p.afterRam) await raced(p.afterRam(s), s.failure.signal);
+    await required(s.link, 'the link').writer.end();
+    // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
+    s.downtimeQuery = ram.downtimeMs().catch(() => undefined);
+    progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
+  };
+  return { common, finish };
+}
+
 /** PHASE 3: QEMU's stream as verified RAM_CHUNK records; participants finish at pre-switchover. */
-async function ram(s: SenderSession): Promise<void> {
+async function ramRelayed(s: SenderSession): Promise<void> {
   const { writer, back, agreement } = required(s.link, 'the link');
   const signal = s.failure.signal;
   const credit = agreement.features.includes(Feature.RAM_CREDIT) ? new RamCredit(signal) : undefined;
@@ -76,42 +121,39 @@ async function ram(s: SenderSession): Promise<void> {
   );
   s.backDone.catch((err: unknown) => s.failure.abort(err));
   await writer.writePhase(3);
-  const progress = s.settings.progress;
-  let total: number | undefined;
-  s.ram = await raced(
-    s.source.sendRam({
-      writer,
-      signal,
-      ...(credit ? { credit } : {}),
-      ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
-      ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
-      onPreSwitchover: async () => {
-        s.stages.event('pre-switchover');
-        for (const p of s.participants) await p.preSwitchover?.(s);
-      },
-      onProgress: (p) => {
-        const m = p.migration;
-        if (m !== undefined && m.total > 0) total = m.total;
-        progress.update(() => ({
-          bytes: p.bytes,
-          ...(total === undefined ? {} : { total }),
-          ...(m === undefined
-            ? {}
-            : {
-                remaining: m.remaining,
-                note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`,
-                fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status },
-              }),
-        }));
-      },
-    }),
-    signal,
-  );
-  for (const p of s.participants) if (p.afterRam) await raced(p.afterRam(s), signal);
-  await writer.end();
-  // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
-  s.downtimeQuery = s.ram.downtimeMs().catch(() => undefined);
-  progress.update({ bytes: s.ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
+  const { common, finish } = ramCommon(s);
+  s.ram = await raced(s.source.sendRam({ ...common, writer, ...(credit ? { credit } : {}) }), signal);
+  await finish();
+}
+
+/** PHASE 3, direct transport: the receiver's QEMU listens (RAM_ENDPOINT), ours connects to it. */
+async function ramDirect(s: SenderSession): Promise<void> {
+  const { writer, back } = required(s.link, 'the link');
+  const signal = s.failure.signal;
+  let endpoint: RamEndpoint | undefined;
+  let announced!: (e: RamEndpoint) => void;
+  const where = new Promise<RamEndpoint>((resolve) => (announced = resolve));
+  s.backDone = waitBackEnd(back, (rec) => {
+    if (rec.name !== 'RAM_ENDPOINT' || endpoint !== undefined) return false;
+    endpoint = rec.value;
+    announced(rec.value);
+    return true;
+  });
+  const ended = s.backDone.then(() => {
+    if (endpoint === undefined)
+      throw new XlError('XL_MIGRATION', 'the receiver ended its back channel without a RAM endpoint');
+  });
+  ended.catch((err: unknown) => s.failure.abort(err));
+  await writer.writePhase(3);
+  const to = await raced(where, signal);
+  s.stages.event('ram-endpoint', { ...to });
+  const { common, finish } = ramCommon(s);
+  s.ram = await raced(s.source.sendRamDirect({ ...common, endpoint: to }), signal);
+  await finish();
+}
+
+async function ram(s: SenderSession): Promise<void> {
+  await (s.settings.ramTransport === 'direct' ? ramDirect(s) : ramRelayed(s));
 }
 
 /** The receiver's END and READY, then GO (the point of no return) and its report. */

@@ -44,6 +44,8 @@ export interface SenderSettings {
   paused: boolean;
   maxBandwidth?: number;
   maxDowntimeMs?: number;
+  /** Phase 3: RAM relayed through the pipe as verified records (default), or QEMU to QEMU. */
+  ramTransport?: 'relay' | 'direct';
   progress: ProgressReporter;
   stderr: NodeJS.WritableStream;
   /** Ctrl-C: honoured until GO, ignored after. */

@@ -5,11 +5,12 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { finalMigrationFigures, migrateSetParameters, type QmpClient } from '@xlkit/qmp';
-import type { DomainInfo, StreamWriter } from '@xlkit/stream';
+import type { DomainInfo, RamEndpoint, StreamWriter } from '@xlkit/stream';
 import type { DiskSpec } from '../config/disk-spec.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
+import { sendRamDirect } from '../ram/direct-outgoing.js';
 import { sendRam, type RamProgress } from '../ram/outgoing.js';
 import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, type RamCredit } from '../ram/ram-credit.js';
 import type { DomainRecord } from '../store/domain-record.js';
@@ -35,6 +36,11 @@ export interface RamOptions {
   onProgress: (p: RamProgress) => void;
 }
 
+/** The direct transport: the source QEMU sends to the destination QEMU's `endpoint` itself. */
+export interface DirectRamOptions extends Omit<RamOptions, 'writer' | 'credit'> {
+  endpoint: RamEndpoint;
+}
+
 export interface RamSent {
   bytes: number;
   chunks: number;
@@ -57,6 +63,7 @@ export interface SourcePort {
   connect(): Peer;
   setStatus(status: 'migrating' | 'migrated-away'): Promise<void>;
   sendRam(o: RamOptions): Promise<RamSent>;
+  sendRamDirect(o: DirectRamOptions): Promise<RamSent>;
   /** Before GO (or when the receiver released the domain): the source exactly as it was. */
   rollback(before: SourceBefore): Promise<{ problem?: string }>;
   /** The domain runs on the destination: the source QEMU and its record go. */
@@ -112,6 +119,23 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
       return {
         bytes: ram.bytes,
         chunks: ram.chunks,
+        ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
+        downtimeMs: async () => (await finalMigrationFigures(q, ram.migration)).downtimeMs,
+      };
+    },
+    async sendRamDirect(r) {
+      const q = mustBeOpen(qmp);
+      if (r.maxDowntimeMs !== undefined) await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
+      const ram = await sendRamDirect(q, {
+        endpoint: r.endpoint,
+        signal: r.signal,
+        onPreSwitchover: r.onPreSwitchover,
+        onProgress: r.onProgress,
+        ...(r.maxBandwidth === undefined ? {} : { maxBandwidth: r.maxBandwidth }),
+      });
+      return {
+        bytes: ram.bytes,
+        chunks: 0,
         ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
         downtimeMs: async () => (await finalMigrationFigures(q, ram.migration)).downtimeMs,
       };

@@ -16,7 +16,7 @@ import {
 import type { DiskExports, MirrorTransport } from '@xlkit/stream';
 import { diskNodeName } from '../qemu/argv.js';
 import { MirrorError } from './mirror-error.js';
-import { listeningPortsOf } from './listen-port.js';
+import { listeningPortsOf } from '../host/listen-port.js';
 import type { TargetDisk } from './targets.js';
 
 export interface ExportOptions {

@@ -28,6 +28,7 @@ import { connectTo } from '../tunnel/socket-endpoint.js';
 import { attachTunnel, detachTunnel } from '../tunnel/tunnel-link.js';
 import { readHostId } from './host-id.js';
 import { readLocalIdentity, senderIsLocal } from './local-peer.js';
+import { directListenHost } from '../host/listen-host.js';
 import { MirrorError } from './mirror-error.js';
 import { startExports, stopExports } from './nbd-exports.js';
 import { createTargets, removeTargets, resolveTargets, type TargetDisk } from './targets.js';
@@ -36,12 +37,6 @@ function unexpected(rec: StreamRecord, expected: string): MirrorError {
   if (rec.name === 'MIGRATION_ERROR')
     return new MirrorError('mirror', `the sender gave up: ${rec.value.message}`);
   return new MirrorError('mirror', `the sender sent ${rec.name} where ${expected} belongs`);
-}
-
-/** The address the sender reached us at (ssh sets SSH_CONNECTION), else loopback (same host). */
-export function directListenHost(env: NodeJS.ProcessEnv): string {
-  const server = env.SSH_CONNECTION?.trim().split(/\s+/)[2];
-  return server !== undefined && /^[0-9a-fA-F:.]+$/.test(server) ? server : '127.0.0.1';
 }
 
 export class MirrorReceiver {

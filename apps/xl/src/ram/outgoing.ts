@@ -201,7 +201,8 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
 }
 
 /** The timestamp (ms since the epoch) of the last event queued in `l`, which QEMU sent before the reply just read. */
-async function lastEventTime(l: EventListener): Promise<number | undefined> {
+/** The timestamp of the last event `l` holds (a STOP: when the guest's pause began). */
+export async function lastEventTime(l: EventListener): Promise<number | undefined> {
   let at: number | undefined;
   while (l.size > 0) {
     const ev = await l.next();

@@ -88,6 +88,13 @@ export function fakeSource(
       await o.writer.endRam();
       return { bytes: 3 * 4096, chunks: 3, downtimeMs: async () => 5 };
     },
+    async sendRamDirect(o) {
+      fx.source.push(`sendRamDirect ${o.endpoint.transport}`);
+      // QEMU to QEMU: nothing crosses the pipe; the destination's fake QEMU completes by itself.
+      await o.onPreSwitchover();
+      failHere('sendRam');
+      return { bytes: 3 * 4096, chunks: 0, downtimeMs: async () => 5 };
+    },
     async rollback() {
       fx.source.push('rollback');
       return {};
@@ -129,7 +136,15 @@ export function fakeDestination(
       return record;
     },
     async receiveRam(o) {
+      fx.destination.push('receiveRam');
       return readRam(o.reader, o.onRecord, () => failHere('receiveRam'));
+    },
+    async listenRam() {
+      fx.destination.push('listenRam');
+      return {
+        endpoint: { transport: 'tcp' as const, host: '127.0.0.1', port: 1 },
+        completed: Promise.resolve({ status: 'completed' }),
+      };
     },
     async takeOver() {
       if (fail?.side === 'destination' && fail.at === 'takeOver:die') {
@@ -142,6 +157,7 @@ export function fakeDestination(
     },
     async destroy() {
       // takeOver+destroy: this copy cannot be stopped either.
+      if (record === undefined) return true;
       if (fail?.side === 'destination' && fail.at === 'takeOver+destroy') return false;
       fx.destination.push('destroy');
       return true;
@@ -175,7 +191,12 @@ export function fakePair(
   fx: Effects,
   fail: FailPoint | undefined,
   run: (r: ReceiverSession) => Promise<unknown>,
-  o: { senderJoin?: JoinSender[]; receiverJoin?: JoinReceiver[]; receiverFeatures?: string[] } = {},
+  o: {
+    senderJoin?: JoinSender[];
+    receiverJoin?: JoinReceiver[];
+    receiverFeatures?: string[];
+    ramTransport?: 'relay' | 'direct';
+  } = {},
 ): Pair {
   let receiver: ReceiverSession | undefined;
   let received: Promise<unknown> | undefined;
@@ -187,6 +208,7 @@ export function fakePair(
     const back = new PassThrough();
     receiver = {
       settings: {
+        direct: { sameHost: true, host: '127.0.0.1' },
         input: forward,
         output: back,
         paused: false,
@@ -215,6 +237,7 @@ export function fakePair(
     settings: {
       host: 'fake-host',
       paused: false,
+      ...(o.ramTransport ? { ramTransport: o.ramTransport } : {}),
       progress,
       stderr: quiet.stderr,
       signal: new AbortController().signal,

@@ -8,6 +8,7 @@ import { XlError } from '../errors.js';
 import { OWN_FEATURES } from '../link/protocol.js';
 import type { ReceiverInstruments } from '../migrate/receive-migration.js';
 import type { SenderInstruments } from '../migrate/send-migration.js';
+import type { RamSent, SourcePort } from '../migrate/source-port.js';
 import { CorruptRamChunk } from './corrupt-ram-chunk.js';
 import type { Faults } from './faults.js';
 import { listenDropProxy, type DropProxy } from './nbd-drop-proxy.js';
@@ -73,31 +74,35 @@ export function senderInstruments(f: Faults): SenderInstruments | undefined {
   if (qmp) ins.qmp = qmp;
   if (f.mirrorStallMs !== undefined) ins.mirrorStallWindowMs = f.mirrorStallMs;
   if (senderStall === 'before-go' || ramDumpDir !== undefined) {
-    ins.source = (port, at) => ({
-      ...port,
-      get qmp() {
-        return port.qmp;
-      },
-      // After the receiver said ready, before GO: hold still until interrupted.
-      async setStatus(status) {
-        if (status === 'migrated-away' && senderStall === 'before-go') {
-          at.event('stalled-before-go');
-          await stallUntil(at.signal, 'the migration');
-        }
-        return port.setStatus(status);
-      },
-      // After the forward stream's END, QEMU completed (its vCPUs stopped for good): the
-      // source's final RAM, written while the receiver finishes (as the downtime query runs).
-      async sendRam(o) {
-        const ram = await port.sendRam(o);
-        const q = port.qmp;
-        if (ramDumpDir === undefined || q === undefined) return ram;
-        return {
-          ...ram,
-          downtimeMs: async () => (await dumpGuestRam(q, ramDumpDir, 'source'), ram.downtimeMs()),
-        };
-      },
-    });
+    const dumpSource = (port: SourcePort, ram: RamSent): RamSent => {
+      const q = port.qmp;
+      if (ramDumpDir === undefined || q === undefined) return ram;
+      return {
+        ...ram,
+        downtimeMs: async () => (await dumpGuestRam(q, ramDumpDir, 'source'), ram.downtimeMs()),
+      };
+    };
+    ins.source = (port, at) => {
+      const withSourceDump = (ram: RamSent) => dumpSource(port, ram);
+      return {
+        ...port,
+        get qmp() {
+          return port.qmp;
+        },
+        // After the receiver said ready, before GO: hold still until interrupted.
+        async setStatus(status) {
+          if (status === 'migrated-away' && senderStall === 'before-go') {
+            at.event('stalled-before-go');
+            await stallUntil(at.signal, 'the migration');
+          }
+          return port.setStatus(status);
+        },
+        // After the forward stream's END, QEMU completed (its vCPUs stopped for good): the
+        // source's final RAM, written while the receiver finishes (as the downtime query runs).
+        sendRam: async (o) => withSourceDump(await port.sendRam(o)),
+        sendRamDirect: async (o) => withSourceDump(await port.sendRamDirect(o)),
+      };
+    };
   }
   return Object.keys(ins).length > 0 ? ins : undefined;
 }

@@ -170,6 +170,7 @@ describe('JSON record bodies', () => {
       RECORD_CODECS.DISK_EXPORTS,
       RECORD_CODECS.MIGRATION_HELLO,
       RECORD_CODECS.MIGRATION_ERROR,
+      RECORD_CODECS.RAM_ENDPOINT,
     ];
     for (const codec of jsonRecords) {
       expect(codec.minLength).toBe(JSON_BODY_MIN);
