@@ -2,7 +2,7 @@
 // cases: each must leave the source guest running with its heartbeat uninterrupted and
 // nothing left on the receiving side.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { guestRamBytes, isProcessAlive, parseVersion, qemuSize, type DomainView } from '@xlkit/xl';
 import {
@@ -18,6 +18,7 @@ import {
   killReceiverAt,
 } from './xl-rig.js';
 import { cleanupAfterEach, ramDumps } from './helpers/index.js';
+import { expectReceiverClean, expectSourceIntact } from './migrate-checks.js';
 
 cleanupAfterEach();
 
@@ -31,27 +32,6 @@ async function bootSource(
   const beats = await waitForBeatAbove(a, name, 2);
   const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
   return { pid: view!.qemu!.pid, beat: beats.at(-1)! };
-}
-
-/** The source is untouched: same QEMU, same name, running, heartbeat continuing without restart. */
-async function expectSourceIntact(a: XlHost, name: string, pid: number, beatBefore: number): Promise<void> {
-  expect(isProcessAlive(pid)).toBe(true);
-  const [view] = JSON.parse((await a.xl('list', '--json')).stdout) as DomainView[];
-  expect(view).toMatchObject({ name, status: 'running', statusSource: 'qmp' });
-  const now = (await waitForBeatAbove(a, name, beatBefore)).at(-1)!;
-  const later = await waitForBeatAbove(a, name, now + 3);
-  expect(continuous(later)).toBe(true);
-}
-
-/** Nothing left on the receiving host: no records, no domain dirs, no QEMU it ever started. */
-async function expectReceiverClean(b: XlHost): Promise<void> {
-  const list = await b.xl('list', '--json');
-  expect(list.exitCode, list.stderr).toBe(0);
-  expect(JSON.parse(list.stdout)).toEqual([]);
-  expect(records(b.stateDir)).toEqual([]);
-  const dir = path.join(b.stateDir, 'domains');
-  expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
-  expect(b.watcher.liveQemus()).toEqual([]);
 }
 
 const argAfter = (argv: string[], flag: string): string | undefined => argv[argv.indexOf(flag) + 1];

@@ -33,6 +33,10 @@ describe('command table', () => {
       'rename',
       'console',
       'info',
+      'migrate',
+      'migrate-status',
+      'migrate-abort',
+      'migrate-postcopy',
       'help',
     ])
       expect(names).toContain(n);

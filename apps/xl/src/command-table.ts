@@ -12,6 +12,9 @@ import { streamDumpCommand } from './commands/stream-dump.js';
 import { makeHelpCommand } from './commands/help.js';
 import { migrateCommand } from './commands/migrate.js';
 import { migrateReceiveCommand } from './commands/migrate-receive.js';
+import { migrateStatusCommand } from './commands/migrate-status.js';
+import { migrateAbortCommand } from './commands/migrate-abort.js';
+import { migratePostcopyCommand } from './commands/migrate-postcopy.js';
 import { saveCommand } from './commands/save.js';
 import { restoreCommand } from './commands/restore.js';
 
@@ -29,6 +32,9 @@ export const commandTable: CommandSpec[] = [
   restoreCommand,
   migrateCommand,
   migrateReceiveCommand,
+  migrateStatusCommand,
+  migrateAbortCommand,
+  migratePostcopyCommand,
   streamDumpCommand,
   makeHelpCommand(() => commandTable),
 ];

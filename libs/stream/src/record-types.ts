@@ -22,6 +22,7 @@ import { MIGRATION_ERROR } from './records/migration-error.js';
 import { PHASE_READY } from './records/phase-ready.js';
 import { RAM_CREDIT } from './records/ram-credit.js';
 import { RAM_ENDPOINT } from './records/ram-endpoint.js';
+import { POSTCOPY_GO } from './records/postcopy-go.js';
 
 export const RECORD_CODECS = {
   END,
@@ -46,6 +47,7 @@ export const RECORD_CODECS = {
   PHASE_READY,
   RAM_CREDIT,
   RAM_ENDPOINT,
+  POSTCOPY_GO,
 } as const;
 
 export type RecordName = keyof typeof RECORD_CODECS;

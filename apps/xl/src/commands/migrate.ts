@@ -15,7 +15,7 @@ import type { MirrorFlags } from '../mirror/sender-side.js';
 import { openDomain, println, warn } from './common.js';
 import { parseFaults } from '../testing/faults.js';
 import { senderInstruments } from '../testing/instruments.js';
-import { parseBandwidth, parseDowntime } from './option-values.js';
+import { parseBandwidth, parseDowntime, parsePostcopy } from './option-values.js';
 
 /** --transport: tunnel (the default: everything inside the pipe) or direct (QEMU to QEMU, RAM and disks). */
 function parseTransport(v: Record<string, unknown>): 'tunnel' | 'direct' {
@@ -68,6 +68,9 @@ export const migrateCommand: CommandSpec = {
     transport: { type: 'string' },
     'sync-writes': { type: 'boolean' },
     'reuse-target': { type: 'boolean' },
+    postcopy: { type: 'boolean' },
+    'postcopy-after': { type: 'string' },
+    'postcopy-after-time': { type: 'string' },
   },
   optionHelp: {
     'ssh-command':
@@ -91,6 +94,10 @@ export const migrateCommand: CommandSpec = {
     'sync-writes':
       'With -q: write-blocking mirror (every guest write reaches both sides; always converges, slower writes)',
     'reuse-target': 'With -q: overwrite existing targets instead of refusing',
+    postcopy:
+      "Allow post-copy (needs --transport direct): the guest moves to the destination first and its remaining pages follow on demand; switch with the options below or 'xl migrate-postcopy'",
+    'postcopy-after': 'With --postcopy: switch to post-copy after this many complete pre-copy passes',
+    'postcopy-after-time': 'With --postcopy: switch to post-copy after this many seconds of pre-copy',
   },
   positionals: { min: 2, max: 2 },
   async run(args, io) {
@@ -110,6 +117,12 @@ export const migrateCommand: CommandSpec = {
       ...(v['no-monitor'] === true ? ['-e'] : []),
       ...(v.debug === true ? ['-d'] : []),
     ];
+    const postcopy = parsePostcopy(v);
+    if (postcopy && parseTransport(v) !== 'direct') {
+      throw new UsageError(
+        '--postcopy needs --transport direct: the relayed path does not carry the return path yet',
+      );
+    }
     const mirror = mirrorFlags(v);
     const { store, domain } = await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');
@@ -127,6 +140,7 @@ export const migrateCommand: CommandSpec = {
           maxDowntimeMs,
           mirror,
           ramTransport: parseTransport(v) === 'direct' ? 'direct' : 'relay',
+          ...(postcopy ? { postcopy } : {}),
           progress,
           stderr: io.stderr,
           env: io.env,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../errors.js';
-import { parseBandwidth, parseDowntime } from './option-values.js';
+import { parseBandwidth, parseDowntime, parsePostcopy } from './option-values.js';
 
 describe('parseBandwidth', () => {
   it('turns MiB/s into bytes/s, decimals included', () => {
@@ -26,5 +26,25 @@ describe('parseDowntime', () => {
   it('refuses 0, leading zeros, too many digits', () => {
     for (const bad of ['0', '050', '10000000', '1.5', 'x'])
       expect(() => parseDowntime(bad)).toThrow(UsageError);
+  });
+});
+
+describe('parsePostcopy', () => {
+  it('is off without --postcopy, on request only with it alone, else after passes or seconds', () => {
+    expect(parsePostcopy({})).toBeUndefined();
+    expect(parsePostcopy({ postcopy: true })).toEqual({});
+    expect(parsePostcopy({ postcopy: true, 'postcopy-after': '1' })).toEqual({ afterPasses: 1 });
+    expect(parsePostcopy({ postcopy: true, 'postcopy-after-time': '2.5' })).toEqual({ afterSeconds: 2.5 });
+  });
+
+  it('refuses the switch options without --postcopy, both at once, and bad numbers', () => {
+    expect(() => parsePostcopy({ 'postcopy-after': '1' })).toThrow('--postcopy-after needs --postcopy');
+    expect(() =>
+      parsePostcopy({ postcopy: true, 'postcopy-after': '1', 'postcopy-after-time': '1' }),
+    ).toThrow(/exclude each other/);
+    for (const bad of ['0', '-1', 'x', '10000'])
+      expect(() => parsePostcopy({ postcopy: true, 'postcopy-after': bad })).toThrow(UsageError);
+    for (const bad of ['0', '-1', 'x', '86401'])
+      expect(() => parsePostcopy({ postcopy: true, 'postcopy-after-time': bad })).toThrow(UsageError);
   });
 });

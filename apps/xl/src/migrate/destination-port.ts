@@ -32,6 +32,11 @@ export interface DirectAddress {
   host: string;
 }
 
+/** How the direct transport listens, and whether QEMU is to accept post-copy (`postcopy-ram`). */
+export interface DirectListenOptions extends DirectAddress {
+  postcopy: boolean;
+}
+
 export interface RamReceived {
   bytes: number;
   chunks: number;
@@ -59,7 +64,9 @@ export interface DestinationPort {
   start(config: DomainConfig, info: DomainInfo, o: StartIncoming): Promise<DomainRecord>;
   receiveRam(o: ReceiveRamPort): Promise<RamReceived>;
   /** The direct transport: QEMU listens for the source QEMU itself; where, and its verdict. */
-  listenRam(o: DirectAddress): Promise<{ endpoint: RamEndpoint; completed: Promise<{ status: string }> }>;
+  listenRam(
+    o: DirectListenOptions,
+  ): Promise<{ endpoint: RamEndpoint; completed: Promise<{ status: string }> }>;
   /** After GO: renamed to NAME, resumed unless `paused`. */
   takeOver(name: string, paused: boolean): Promise<void>;
   /**
@@ -132,7 +139,10 @@ export function qemuDestination(store: DomainStore): DestinationPort {
       qmp = await connectQmp(store, r);
       const direct = await listenRamDirect(qmp, {
         listen: o.sameHost ? { unix: store.paths(r.id).migrationSocket } : { tcp: o.host },
-        capabilities: [{ capability: 'late-block-activate', state: true }],
+        capabilities: [
+          { capability: 'late-block-activate', state: true },
+          ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+        ],
       });
       return { endpoint: direct.endpoint, completed: direct.completed.then((m) => ({ status: m.status })) };
     },

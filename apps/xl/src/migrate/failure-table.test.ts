@@ -78,7 +78,13 @@ function mirrorJoins(failOn: 'sender' | 'receiver' | undefined): {
   };
 }
 
-type Setup = { fail?: FailPoint; mirror?: 'sender' | 'receiver' | 'none'; receiverFeatures?: string[] };
+type Setup = {
+  fail?: FailPoint;
+  mirror?: 'sender' | 'receiver' | 'none';
+  receiverFeatures?: string[];
+  /** Direct RAM transport with post-copy after the first pass. */
+  postcopy?: true;
+};
 
 /** Where each row's failure is injected. */
 const INJECTIONS: Record<string, Setup> = {
@@ -90,6 +96,8 @@ const INJECTIONS: Record<string, Setup> = {
   'mirror|receiver': { mirror: 'receiver' },
   'ram|sender': { fail: { side: 'source', at: 'sendRam' } },
   'ram|receiver': { fail: { side: 'destination', at: 'receiveRam' } },
+  'ram|sender, in post-copy': { postcopy: true, fail: { side: 'source', at: 'sendRam' } },
+  'ram|receiver, in post-copy': { postcopy: true, fail: { side: 'destination', at: 'postcopy-qemu' } },
   'switchover|sender, before GO': { fail: { side: 'source', at: 'setStatus:migrated-away' } },
   'switchover|receiver, after GO': { fail: { side: 'destination', at: 'takeOver' } },
   'switchover|receiver, after GO, its copy not stopped': {
@@ -137,7 +145,11 @@ async function walkRow(setup: Setup) {
         () => void (receiverSettled = true),
         (err: unknown) => void ((receiverError = err), (receiverSettled = true)),
       ),
-    { ...joins, ...(setup.receiverFeatures ? { receiverFeatures: setup.receiverFeatures } : {}) },
+    {
+      ...joins,
+      ...(setup.receiverFeatures ? { receiverFeatures: setup.receiverFeatures } : {}),
+      ...(setup.postcopy ? { ramTransport: 'direct' as const, postcopy: { afterPasses: 1 } } : {}),
+    },
   );
   let senderError: unknown;
   await runSender(pair.sender).catch((err: unknown) => (senderError = err));

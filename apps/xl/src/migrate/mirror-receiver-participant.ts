@@ -8,7 +8,7 @@
 import { Feature } from '../link/protocol.js';
 import { MirrorReceiver } from '../mirror/receiver-side.js';
 import type { DomainStore } from '../store/domain-store.js';
-import type { JoinReceiver, ReceiverParticipant } from './receiver-session.js';
+import type { JoinReceiver, ReceiverParticipant, ReceiverSession } from './receiver-session.js';
 
 export function joinMirrorReceiver(store: DomainStore, env: NodeJS.ProcessEnv): JoinReceiver {
   return async (s): Promise<ReceiverParticipant | undefined> => {
@@ -16,6 +16,13 @@ export function joinMirrorReceiver(store: DomainStore, env: NodeJS.ProcessEnv): 
     if (link === undefined || s.config === undefined || !link.peer.requires.includes(Feature.DISK_MIRROR))
       return undefined;
     const m = await MirrorReceiver.prepare(link.forward, s.config);
+    let finished = false;
+    const finish = async (session: ReceiverSession): Promise<void> => {
+      if (finished) return;
+      if (session.dest.qmp === undefined) throw new Error('mirror: the incoming QEMU is not connected');
+      await m.finish(session.dest.qmp);
+      finished = true;
+    };
     return {
       // The host check skips the mirrored disks (their targets do not exist yet); QEMU starts on the targets.
       adjust: (info, config) => ({
@@ -30,10 +37,9 @@ export function joinMirrorReceiver(store: DomainStore, env: NodeJS.ProcessEnv): 
         await m.exportDisks(store, record, link, env);
       },
       mirror: () => m.phaseTwo(link.forward, link.writer),
-      async afterRam(session) {
-        if (session.dest.qmp === undefined) throw new Error('mirror: the incoming QEMU is not connected');
-        await m.finish(session.dest.qmp);
-      },
+      // The NBD server stops before the guest runs here: at POSTCOPY_GO, else after the RAM.
+      beforeRun: finish,
+      afterRam: finish,
       commit: () => m.commit(),
       rollback: () => m.abort(),
     };

@@ -43,6 +43,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
     join: [joinMirrorReceiver(store, o.env)],
     participants: [],
     goReceived: false,
+    postcopy: false,
     taken: false,
   };
   return runReceiver(session);

@@ -26,6 +26,14 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
     if (record === undefined) throw new Error('migration session: finished without a domain');
     return { record, running: !s.settings.paused };
   }
+  if (s.taken && s.postcopy) {
+    // The guest runs here on RAM that is partly still on the source: nothing is destroyed.
+    throw new XlError(
+      'XL_MIGRATION',
+      `post-copy broke (${RECEIVER_STAGE[walk.phase]}): ${errorMessage(walk.error)}; the guest stays here as it is and nothing is destroyed`,
+      { cause: walk.error },
+    );
+  }
   if (s.taken) throw walk.error;
   const stage = RECEIVER_STAGE[walk.phase];
   if (!s.goReceived) await tellSender(s, stage, walk.error);

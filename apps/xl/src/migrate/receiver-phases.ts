@@ -130,13 +130,20 @@ async function ram(s: ReceiverSession): Promise<void> {
 /** PHASE 3, direct transport: our QEMU listens, RAM_ENDPOINT says where; QEMU's verdict, then END. */
 async function ramDirect(s: ReceiverSession): Promise<void> {
   const link = required(s.link, 'the link');
-  const { endpoint, completed } = await s.dest.listenRam(s.settings.direct);
+  const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
+  const { endpoint, completed } = await s.dest.listenRam({ ...s.settings.direct, postcopy });
   await link.writer.writeRecord('RAM_ENDPOINT', endpoint);
   await link.writer.flush();
-  // The sender writes END once its QEMU completed; a MIGRATION_ERROR or EOF instead ends this early.
-  const end = nextExpected(link.forward, 'sender', 'END').then((rec) => {
-    if (rec.name !== 'END') throw unexpectedRecord(rec, 'END');
-  });
+  // The sender writes END once its QEMU completed (POSTCOPY_GO before it, if it switched); a
+  // MIGRATION_ERROR or EOF instead ends this early.
+  const end = (async () => {
+    for (;;) {
+      const rec = await nextExpected(link.forward, 'sender', 'END');
+      if (rec.name === 'POSTCOPY_GO' && postcopy) await runGuestNow(s);
+      else if (rec.name === 'END') return;
+      else throw unexpectedRecord(rec, 'END');
+    }
+  })();
   end.catch(() => undefined);
   const verdict = await Promise.race([completed, end.then(() => completed)]);
   await end;
@@ -144,6 +151,27 @@ async function ramDirect(s: ReceiverSession): Promise<void> {
   const where =
     endpoint.transport === 'unix' ? `unix:${endpoint.path}` : `tcp:${endpoint.host}:${endpoint.port}`;
   s.settings.log(`received the domain QEMU to QEMU (direct, ${where}); QEMU ${verdict.status}`);
+}
+
+/**
+ * The domain is ours: it takes its name, runs unless -p, and what the participants made is
+ * kept. After GO; or at POSTCOPY_GO, when the source can never run it again and the guest
+ * must run here for the rest of its RAM to be pulled in.
+ */
+async function takeOver(s: ReceiverSession): Promise<void> {
+  if (s.taken) return;
+  await s.dest.takeOver(required(s.config, 'the config').name, s.settings.paused);
+  s.taken = true;
+  // The targets are this domain's disks now: no later failure may remove them.
+  for (const p of s.participants) p.commit?.();
+}
+
+async function runGuestNow(s: ReceiverSession): Promise<void> {
+  // Nothing may write the disks through the NBD server once the guest runs.
+  for (const p of s.participants) await p.beforeRun?.(s);
+  await takeOver(s);
+  s.postcopy = true;
+  s.settings.log('post-copy: the guest runs here while the rest of its RAM arrives');
 }
 
 /** END and READY, then GO (the point of no return), the take-over and the report. */
@@ -154,10 +182,7 @@ async function switchover(s: ReceiverSession): Promise<void> {
   await sendReady(s.settings.output);
   await expectGo(new ByteChannel(link.forward.remainder(), 'sender'));
   s.goReceived = true;
-  await s.dest.takeOver(required(s.config, 'the config').name, s.settings.paused);
-  s.taken = true;
-  // The targets are this domain's disks now: no later failure may remove them.
-  for (const p of s.participants) p.commit?.();
+  await takeOver(s);
   await s.dest.close();
   await reportRunning(s.settings.output).catch(() => undefined);
 }

@@ -24,6 +24,8 @@ export interface ReceiverParticipant {
   started?(s: ReceiverSession): Promise<void>;
   /** The mirror phase. */
   mirror?(s: ReceiverSession): Promise<void>;
+  /** Post-copy: before the guest runs here with part of its RAM still to come. */
+  beforeRun?(s: ReceiverSession): Promise<void>;
   /** QEMU completed the incoming migration, before the domain can resume. */
   afterRam?(s: ReceiverSession): Promise<void>;
   /** GO came and the domain is ours: nothing of this part is undone any more. */
@@ -61,4 +63,6 @@ export interface ReceiverSession {
   goReceived: boolean;
   /** The domain runs (or waits, -p) here under its own name. */
   taken: boolean;
+  /** It was taken at POSTCOPY_GO: the guest ran here before all its RAM arrived. */
+  postcopy: boolean;
 }

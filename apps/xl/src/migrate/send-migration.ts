@@ -15,7 +15,9 @@ import { RECEIVER_GRACE_MS } from '../link/deadline.js';
 import type { MirrorFlags } from '../mirror/sender-side.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
+import { listenControl, type ControlServer } from './control-server.js';
 import { joinMirror } from './mirror-participant.js';
+import { observeRam } from './observed-source.js';
 import { walkPhases } from './phases.js';
 import { receiverCommand } from './receiver-argv.js';
 import { spawnReceiver } from './receiver-process.js';
@@ -24,6 +26,7 @@ import { SENDER_PHASES } from './sender-phases.js';
 import type { JoinSender, SenderSession, SenderSettings } from './sender-session.js';
 import { qemuSource, type SourcePort } from './source-port.js';
 import { Stages } from './stages.js';
+import { StatusBoard } from './status-board.js';
 
 export type { MigrateResult } from './sender-completion.js';
 
@@ -77,9 +80,12 @@ export async function migrateDomain(
     },
     ...(ins.qmp ? { wrapQmp: ins.qmp } : {}),
   });
-  const source = ins.source
-    ? ins.source(real, { signal: failure.signal, event: (name) => stages.event(name) })
-    : real;
+  // The live status `xl migrate-status` reads (control-server.ts): QEMU's RAM figures, the progress.
+  const board = new StatusBoard({ domain: domain.name, host: o.host });
+  const source = observeRam(
+    ins.source ? ins.source(real, { signal: failure.signal, event: (name) => stages.event(name) }) : real,
+    (p) => board.ram(p.migration),
+  );
   const join: JoinSender[] = o.mirror
     ? [
         joinMirror(o.mirror, {
@@ -96,18 +102,27 @@ export async function migrateDomain(
     failure,
     before: { name: domain.name, status: domain.status, running: domain.status === 'running' },
     participants: [],
+    postcopyRequested: false,
+    postcopyActive: false,
     goSent: false,
     taken: false,
   };
-  // Ctrl-C aborts the walk until GO and is ignored after it.
+  // Ctrl-C aborts the walk until GO (or post-copy) and is ignored after it.
   const onInterrupt = () => {
-    if (!session.goSent) failure.abort(new XlError('XL_INTERRUPTED', 'interrupted'));
+    if (!session.goSent && !session.postcopyActive)
+      failure.abort(new XlError('XL_INTERRUPTED', 'interrupted'));
   };
   o.signal.addEventListener('abort', onInterrupt, { once: true });
   if (o.signal.aborted) onInterrupt();
+  board.follow(session);
+  const unobserve = o.progress.observe(board);
+  let control: ControlServer | undefined;
   try {
+    control = await listenControl(store.paths(domain.id).migrationControl, board, session);
     return await runSender(session);
   } finally {
     o.signal.removeEventListener('abort', onInterrupt);
+    unobserve();
+    await control?.close();
   }
 }

@@ -36,6 +36,7 @@ export async function completeSender(s: SenderSession, walk: Walk): Promise<Migr
     if (s.taken) throw leftoverHere(s, walk.error);
     if (s.goSent && walk.error instanceof ReleasedByReceiver) throw await released(s);
     if (s.goSent) throw pointOfNoReturn(s, walk.error);
+    if (s.postcopyActive) throw await postcopyBroken(s, walk.error);
     throw await rollBack(s, walk.phase, walk.error);
   } finally {
     // Last, on every path: the receiver sees EOF and exits (removing what it created unless it
@@ -114,6 +115,24 @@ function pointOfNoReturn(s: SenderSession, err: unknown): XlError {
     'XL_MIGRATION',
     `MIGRATION FAILED AFTER THE POINT OF NO RETURN (${errorMessage(err)}). The domain '${name}' may be running on ${host}; ` +
       `its copy here is kept paused as '${migratedAwayName(name)}' (id ${s.source.id}) and will not be resumed. Check ${host} before destroying either copy.`,
+    { cause: err, domain: name },
+  );
+}
+
+/**
+ * In post-copy the guest runs on the destination while part of its RAM is still here: the
+ * source is never resumed and nothing is destroyed (either QEMU may hold pages the other lacks).
+ */
+async function postcopyBroken(s: SenderSession, err: unknown): Promise<XlError> {
+  s.settings.progress.clear();
+  await s.source.setStatus('migrated-away').catch(() => undefined);
+  const { host } = s.settings;
+  const name = s.source.name;
+  return new XlError(
+    'XL_MIGRATION',
+    `MIGRATION FAILED IN POST-COPY (${errorMessage(err)}). The domain '${name}' runs on ${host} with part of its RAM ` +
+      `still here; its copy here is kept paused as '${migratedAwayName(name)}' (id ${s.source.id}) and will not be resumed. ` +
+      `Destroy neither copy until the guest on ${host} is checked.`,
     { cause: err, domain: name },
   );
 }

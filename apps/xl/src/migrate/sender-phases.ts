@@ -5,6 +5,7 @@
  */
 import type { RamEndpoint, StreamRecord } from '@xlkit/stream';
 import type { RamProgress } from '../ram/outgoing.js';
+import type { PostcopyHooks } from '../ram/postcopy-switch.js';
 import { waitBackEnd, waitPhaseReady } from '../link/back-channel.js';
 import { ByteChannel } from '../link/byte-channel.js';
 import { senderHandshake } from '../link/handshake.js';
@@ -40,6 +41,7 @@ async function handshake(s: SenderSession): Promise<void> {
   const requires = [
     ...ramRequires(opened.info),
     ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM] : []),
+    ...(s.settings.postcopy ? [Feature.POSTCOPY] : []),
     ...s.participants.flatMap((p) => p.requires),
   ];
   s.link = await raced(
@@ -148,8 +150,44 @@ async function ramDirect(s: SenderSession): Promise<void> {
   const to = await raced(where, signal);
   s.stages.event('ram-endpoint', { ...to });
   const { common, finish } = ramCommon(s);
-  s.ram = await raced(s.source.sendRamDirect({ ...common, endpoint: to }), signal);
+  const postcopy = s.settings.postcopy ? postcopyHooks(s) : undefined;
+  s.ram = await raced(
+    s.source.sendRamDirect({ ...common, endpoint: to, ...(postcopy ? { postcopy } : {}) }),
+    signal,
+  );
   await finish();
+}
+
+/**
+ * When to switch to post-copy (after N complete passes, after T seconds of RAM phase, or when
+ * `xl migrate-postcopy` asks), and the switch itself: once QEMU is in post-copy the source is
+ * renamed NAME--migratedaway (it will never run again) and POSTCOPY_GO tells the receiver to
+ * run the guest.
+ */
+function postcopyHooks(s: SenderSession): PostcopyHooks {
+  const policy = required(s.settings.postcopy, 'the post-copy policy');
+  const since = performance.now();
+  return {
+    due: (m) => {
+      const seconds = (performance.now() - since) / 1000;
+      const why = s.postcopyRequested
+        ? 'requested'
+        : policy.afterPasses !== undefined && m.pass > policy.afterPasses
+          ? 'passes'
+          : policy.afterSeconds !== undefined && seconds >= policy.afterSeconds
+            ? 'time'
+            : undefined;
+      if (why !== undefined)
+        s.stages.event('postcopy-start', { why, pass: m.pass, seconds: Math.round(seconds * 1000) / 1000 });
+      return why !== undefined;
+    },
+    onActive: async () => {
+      s.postcopyActive = true;
+      s.stages.event('postcopy-active');
+      await s.source.setStatus('migrated-away');
+      await required(s.link, 'the link').writer.writeRecord('POSTCOPY_GO', null);
+    },
+  };
 }
 
 async function ram(s: SenderSession): Promise<void> {

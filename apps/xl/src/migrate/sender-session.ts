@@ -46,6 +46,8 @@ export interface SenderSettings {
   maxDowntimeMs?: number;
   /** Phase 3: RAM relayed through the pipe as verified records (default), or QEMU to QEMU. */
   ramTransport?: 'relay' | 'direct';
+  /** Post-copy allowed (--postcopy): after this many passes, this much time, or on request only. */
+  postcopy?: { afterPasses?: number; afterSeconds?: number };
   progress: ProgressReporter;
   stderr: NodeJS.WritableStream;
   /** Ctrl-C: honoured until GO, ignored after. */
@@ -74,6 +76,10 @@ export interface SenderSession {
   downtimeMs?: number;
   /** The back channel's bytes after its END (xl's ready, report). */
   rest?: ByteChannel;
+  /** `xl migrate-postcopy` asked to switch to post-copy now. */
+  postcopyRequested: boolean;
+  /** QEMU reported postcopy-active: from here the source is never resumed. */
+  postcopyActive: boolean;
   /** GO was (or was being) written: from here the source is never resumed on our own. */
   goSent: boolean;
   /** The receiver reported that it runs the domain. */

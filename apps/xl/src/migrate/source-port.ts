@@ -11,6 +11,7 @@ import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
 import { sendRamDirect } from '../ram/direct-outgoing.js';
+import type { PostcopyHooks } from '../ram/postcopy-switch.js';
 import { sendRam, type RamProgress } from '../ram/outgoing.js';
 import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, type RamCredit } from '../ram/ram-credit.js';
 import type { DomainRecord } from '../store/domain-record.js';
@@ -39,6 +40,7 @@ export interface RamOptions {
 /** The direct transport: the source QEMU sends to the destination QEMU's `endpoint` itself. */
 export interface DirectRamOptions extends Omit<RamOptions, 'writer' | 'credit'> {
   endpoint: RamEndpoint;
+  postcopy?: PostcopyHooks;
 }
 
 export interface RamSent {
@@ -132,6 +134,7 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
         onPreSwitchover: r.onPreSwitchover,
         onProgress: r.onProgress,
         ...(r.maxBandwidth === undefined ? {} : { maxBandwidth: r.maxBandwidth }),
+        ...(r.postcopy ? { postcopy: r.postcopy } : {}),
       });
       return {
         bytes: ram.bytes,

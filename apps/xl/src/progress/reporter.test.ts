@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from 'vitest';
-import { ProgressReporter, type ProgressMode } from './reporter.js';
+import { OBSERVE_INTERVAL_MS, ProgressReporter, type ProgressMode, type ProgressSample } from './reporter.js';
 
 function capture(isTTY = false) {
   const stdout = new PassThrough();
@@ -99,5 +99,34 @@ describe('ProgressReporter', () => {
     expect(ProgressReporter.forCommand(capture(true).out, true, 'x').mode).toBe('json');
     expect(ProgressReporter.forCommand(capture(true).out, false, 'x').mode).toBe('tty');
     expect(ProgressReporter.forCommand(capture(false).out, false, 'x').mode).toBe('quiet');
+  });
+
+  test('observers see phases and throttled samples in every mode; what is written stays the same', () => {
+    for (const mode of ['quiet', 'json'] as const) {
+      const plain = reporter(mode);
+      const watched = reporter(mode);
+      const phases: string[] = [];
+      const samples: ProgressSample[] = [];
+      const stop = watched.r.observe({ phase: (p) => phases.push(p), update: (s) => samples.push({ ...s }) });
+      for (const { r, tick } of [plain, watched]) {
+        r.phase('ram');
+        tick(1000);
+        r.update(() => ({ bytes: 1 }));
+        tick(OBSERVE_INTERVAL_MS / 2);
+        r.update(() => ({ bytes: 2 })); // inside both intervals
+        tick(OBSERVE_INTERVAL_MS);
+        r.update(() => ({ bytes: 3 })); // the observer's, not the JSON output's (1000 ms)
+        r.update({ bytes: 4 }, true);
+        r.phase('switchover');
+        r.summary({ result: 'ok' });
+      }
+      expect(phases).toEqual(['ram', 'switchover']);
+      expect(samples.map((s) => s.bytes)).toEqual([1, 3, 4]);
+      expect(watched.stdoutText()).toBe(plain.stdoutText());
+      expect(watched.stderrText()).toBe(plain.stderrText());
+      stop();
+      watched.r.phase('cleanup');
+      expect(phases).toEqual(['ram', 'switchover']);
+    }
   });
 });

@@ -32,6 +32,19 @@ export interface ReporterOptions {
   intervalMs?: number;
 }
 
+/**
+ * Sees what a reporter is told, whatever its mode (e.g. a migration's live status for
+ * `xl migrate-status`): every phase, and the samples at most every OBSERVE_INTERVAL_MS (and
+ * every forced one). Observing never changes what the reporter writes.
+ */
+export interface ProgressObserver {
+  phase(name: string): void;
+  update(sample: ProgressSample): void;
+}
+
+/** Least time between two samples offered to observers. */
+export const OBSERVE_INTERVAL_MS = 200;
+
 /** JSON numbers for the events: seconds and rates rounded to keep lines short. */
 const round = (v: number, digits = 3): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
@@ -46,6 +59,8 @@ export class ProgressReporter {
   #phaseStart: number;
   #lastOutput = Number.NEGATIVE_INFINITY;
   #lineShown = false;
+  readonly #observers = new Set<ProgressObserver>();
+  #lastObserved = Number.NEGATIVE_INFINITY;
 
   constructor(out: ProgressOutput, options: ReporterOptions) {
     this.mode = options.mode;
@@ -68,11 +83,19 @@ export class ProgressReporter {
     return (this.#now() - this.#start) / 1000;
   }
 
+  /** Adds an observer; returns the function that removes it. */
+  observe(observer: ProgressObserver): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
   /** A new phase; its rate and ETA are measured from now. */
   phase(name: string, data: Record<string, unknown> = {}): void {
     this.#phase = name;
     this.#phaseStart = this.#now();
     this.#lastOutput = Number.NEGATIVE_INFINITY;
+    this.#lastObserved = Number.NEGATIVE_INFINITY;
+    for (const o of this.#observers) o.phase(name);
     this.event('phase', { phase: name, ...data });
   }
 
@@ -82,11 +105,19 @@ export class ProgressReporter {
    * it will be shown.
    */
   update(sampleOrMake: ProgressSample | (() => ProgressSample), force = false): void {
-    if (this.mode === 'quiet') return;
+    const observed = this.#observers.size > 0;
+    if (this.mode === 'quiet' && !observed) return;
     const t = this.#now();
-    if (!force && t - this.#lastOutput < this.#interval) return;
-    this.#lastOutput = t;
+    const show = this.mode !== 'quiet' && (force || t - this.#lastOutput >= this.#interval);
+    const tell = observed && (force || t - this.#lastObserved >= OBSERVE_INTERVAL_MS);
+    if (!show && !tell) return;
     const sample = typeof sampleOrMake === 'function' ? sampleOrMake() : sampleOrMake;
+    if (tell) {
+      this.#lastObserved = t;
+      for (const o of this.#observers) o.update(sample);
+    }
+    if (!show) return;
+    this.#lastOutput = t;
     const snap: ProgressSnapshot = {
       operation: this.#operation,
       phase: this.#phase,

@@ -20,6 +20,7 @@ import type { RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { settleWithin } from '../settle-within.js';
 import { UNLIMITED_BANDWIDTH, lastEventTime, type RamProgress } from './outgoing.js';
+import { PostcopySwitch, type PostcopyHooks } from './postcopy-switch.js';
 import { interrupted } from './ram-transfer.js';
 
 export interface DirectSendOptions {
@@ -29,6 +30,8 @@ export interface DirectSendOptions {
   onProgress?: (p: RamProgress) => void;
   signal?: AbortSignal;
   pollMs?: number;
+  /** Post-copy allowed: when to switch, and what to do once QEMU is in post-copy. */
+  postcopy?: PostcopyHooks;
 }
 
 export interface DirectSendResult {
@@ -36,6 +39,8 @@ export interface DirectSendResult {
   bytes: number;
   migration: MigrationProgress;
   stoppedAtMs?: number;
+  /** QEMU went through post-copy. */
+  postcopy: boolean;
 }
 
 /** The URI QEMU's `migrate` takes for an endpoint (IPv6 in brackets). */
@@ -69,15 +74,24 @@ export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promi
   if (o.signal?.aborted) throw interrupted();
   await checkUnixEndpoint(o.endpoint);
   let outcome: Promise<MigrationProgress> | undefined;
+  let pc: PostcopySwitch | undefined;
   const stops = qmp.listen('STOP');
   try {
     await migrateSetParameters(qmp, { 'max-bandwidth': o.maxBandwidth ?? UNLIMITED_BANDWIDTH });
     await migrateSetCapabilities(qmp, [
       { capability: 'events', state: true },
       { capability: 'pause-before-switchover', state: true },
+      ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
     ]);
+    let failed!: (err: unknown) => void;
+    const hookFailed = new Promise<never>((_, reject) => (failed = reject));
+    hookFailed.catch(() => undefined);
+    pc = o.postcopy ? new PostcopySwitch(qmp, o.postcopy, failed) : undefined;
     await migrate(qmp, { uri: endpointUri(o.endpoint) });
-    const onProgress = (m: MigrationProgress) => o.onProgress?.({ bytes: m.transferred, migration: m });
+    const onProgress = (m: MigrationProgress) => {
+      pc?.sample(m);
+      o.onProgress?.({ bytes: m.transferred, migration: m });
+    };
     outcome = (async () => {
       await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs: o.pollMs });
       await o.onPreSwitchover();
@@ -88,11 +102,19 @@ export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promi
       o.signal?.addEventListener('abort', () => reject(interrupted()), { once: true });
     });
     aborted.catch(() => undefined);
-    const migration = await Promise.race([outcome, aborted]);
+    const migration = await Promise.race([outcome, aborted, hookFailed]);
+    // The post-copy hook (telling the receiver) must have run before the result counts.
+    if (pc?.activated) await pc.activated;
     const stoppedAtMs = await lastEventTime(stops);
-    return { bytes: migration.transferred, migration, ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }) };
+    return {
+      bytes: migration.transferred,
+      migration,
+      postcopy: pc?.active === true,
+      ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),
+    };
   } catch (err) {
-    if (outcome !== undefined) {
+    // In post-copy QEMU cannot go back: no cancel (it would fail anyway); the caller keeps both.
+    if (outcome !== undefined && pc?.active !== true) {
       outcome.catch(() => undefined);
       await migrateCancel(qmp).catch(() => undefined);
       await settleWithin(outcome, 15_000);

@@ -22,6 +22,8 @@ export interface DomainPaths {
   migrationSocket: string;
   /** For storage migration: an NBD server socket. */
   nbdSocket: string;
+  /** While `xl migrate` runs: its control socket (`xl migrate-status`, `xl migrate-abort`). */
+  migrationControl: string;
 }
 
 /** sockaddr_un.sun_path holds 108 bytes including the NUL. */
@@ -44,12 +46,20 @@ export function domainPaths(root: string, id: number): DomainPaths {
     saveSocket: path.join(dir, 'save.sock'),
     migrationSocket: path.join(dir, 'migrate.sock'),
     nbdSocket: path.join(dir, 'nbd.sock'),
+    migrationControl: path.join(dir, 'migrate-control.sock'),
   };
 }
 
 /** Throws when a socket path of this domain would not fit in a unix socket address. */
 export function checkSocketPaths(paths: DomainPaths): void {
-  for (const p of [paths.qmp, paths.console, paths.saveSocket, paths.migrationSocket, paths.nbdSocket]) {
+  for (const p of [
+    paths.qmp,
+    paths.console,
+    paths.saveSocket,
+    paths.migrationSocket,
+    paths.nbdSocket,
+    paths.migrationControl,
+  ]) {
     if (Buffer.byteLength(p) > MAX_SOCKET_PATH) {
       throw new XlError(
         'XL_STATE',

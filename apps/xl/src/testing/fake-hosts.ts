@@ -4,6 +4,7 @@
  * ports only record what they were asked to do (and fail where a test says so).
  */
 import { PassThrough } from 'node:stream';
+import type { MigrationProgress } from '@xlkit/qmp';
 import type { DomainInfo, StreamReader } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DestinationPort } from '../migrate/destination-port.js';
@@ -48,7 +49,10 @@ export interface Effects {
 /** A port method that throws (or, for the receiver's take-over, dies) instead of doing its work. */
 export type FailPoint =
   | { side: 'source'; at: 'open' | 'setStatus:migrating' | 'setStatus:migrated-away' | 'sendRam' | 'destroy' }
-  | { side: 'destination'; at: 'start' | 'receiveRam' | 'takeOver' | 'takeOver:die' | 'takeOver+destroy' };
+  | {
+      side: 'destination';
+      at: 'start' | 'receiveRam' | 'takeOver' | 'takeOver:die' | 'takeOver+destroy' | 'postcopy-qemu';
+    };
 
 export function injected(what: string): Error {
   return Object.assign(new Error(`injected failure: ${what}`), { code: 'XL_MIGRATION' });
@@ -92,6 +96,11 @@ export function fakeSource(
       fx.source.push(`sendRamDirect ${o.endpoint.transport}`);
       // QEMU to QEMU: nothing crosses the pipe; the destination's fake QEMU completes by itself.
       await o.onPreSwitchover();
+      // Post-copy allowed: the second pass is where the policy of the tests says switch.
+      if (o.postcopy?.due({ status: 'active', pass: 2 } as MigrationProgress)) {
+        await o.postcopy.onActive();
+        fx.source.push('postcopy');
+      }
       failHere('sendRam');
       return { bytes: 3 * 4096, chunks: 0, downtimeMs: async () => 5 };
     },
@@ -112,6 +121,11 @@ export function fakeDestination(
   fail: FailPoint | undefined,
   output: PassThrough,
 ): DestinationPort {
+  let failQemu!: (err: unknown) => void;
+  const qemuVerdict = new Promise<{ status: string }>((resolve, reject) => {
+    failQemu = reject;
+    if (!(fail?.side === 'destination' && fail.at === 'postcopy-qemu')) resolve({ status: 'completed' });
+  });
   let record: DomainRecord | undefined;
   const failHere = (at: string) => {
     if (fail?.side === 'destination' && fail.at === at) throw injected(at);
@@ -141,10 +155,7 @@ export function fakeDestination(
     },
     async listenRam() {
       fx.destination.push('listenRam');
-      return {
-        endpoint: { transport: 'tcp' as const, host: '127.0.0.1', port: 1 },
-        completed: Promise.resolve({ status: 'completed' }),
-      };
+      return { endpoint: { transport: 'tcp' as const, host: '127.0.0.1', port: 1 }, completed: qemuVerdict };
     },
     async takeOver() {
       if (fail?.side === 'destination' && fail.at === 'takeOver:die') {
@@ -154,6 +165,8 @@ export function fakeDestination(
       failHere('takeOver');
       failHere('takeOver+destroy');
       fx.destination.push('takeOver');
+      // postcopy-qemu: the incoming QEMU fails once the guest runs there (the first take-over).
+      if (fail?.side === 'destination' && fail.at === 'postcopy-qemu') failQemu(injected('postcopy-qemu'));
     },
     async destroy() {
       // takeOver+destroy: this copy cannot be stopped either.
@@ -196,6 +209,7 @@ export function fakePair(
     receiverJoin?: JoinReceiver[];
     receiverFeatures?: string[];
     ramTransport?: 'relay' | 'direct';
+    postcopy?: { afterPasses?: number };
   } = {},
 ): Pair {
   let receiver: ReceiverSession | undefined;
@@ -219,6 +233,7 @@ export function fakePair(
       join: o.receiverJoin ?? [],
       participants: [],
       goReceived: false,
+      postcopy: false,
       taken: false,
     };
     // Its output closes when it is done, as a process's stdout does when it exits.
@@ -238,6 +253,7 @@ export function fakePair(
       host: 'fake-host',
       paused: false,
       ...(o.ramTransport ? { ramTransport: o.ramTransport } : {}),
+      ...(o.postcopy ? { postcopy: o.postcopy } : {}),
       progress,
       stderr: quiet.stderr,
       signal: new AbortController().signal,
@@ -249,6 +265,8 @@ export function fakePair(
     failure,
     before: { name: FAKE_CONFIG.name, status: 'running', running: true },
     participants: [],
+    postcopyRequested: false,
+    postcopyActive: false,
     goSent: false,
     taken: false,
   };

@@ -1,0 +1,101 @@
+// End to end: post-copy (real QEMU, TCG, same host, RAM QEMU to QEMU). A guest that dirties RAM
+// faster than the capped bandwidth never converges in pre-copy; with post-copy its vCPUs move to
+// the destination after the first pass and the remaining pages follow.
+import { describe, expect, it } from 'vitest';
+import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import {
+  continuous,
+  guestConfig,
+  onJsonLines,
+  sameHostReceiver,
+  startMigrate,
+  waitForBeatAbove,
+  xlHost,
+  type XlHost,
+} from './xl-rig.js';
+import { cleanupAfterEach } from './helpers/index.js';
+import { statusInRam } from './migrate-checks.js';
+
+cleanupAfterEach();
+
+/** 16 MiB/s of dirtying over a 32 MiB working set: more than an 8 MiB/s link carries. */
+const DIRTIER = { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"' };
+
+async function boot(a: XlHost, name: string): Promise<{ pid: number; beat: number }> {
+  const created = await a.xl('create', await guestConfig(a.dir, name, DIRTIER));
+  expect(created.exitCode, created.stderr).toBe(0);
+  const beats = await waitForBeatAbove(a, name, 2);
+  const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
+  return { pid: view!.qemu!.pid, beat: beats.at(-1)! };
+}
+
+describe('xl migrate --postcopy (real QEMU)', () => {
+  it('a guest that cannot converge at 8 MiB/s moves after one pass: post-copy completes, the heartbeat goes on', async () => {
+    const a = xlHost('pc-a-');
+    const b = xlHost('pc-b-');
+    const { pid, beat } = await boot(a, 'pc1');
+    const events: Record<string, unknown>[] = [];
+    const child = startMigrate(a, [
+      '--json',
+      '--debug',
+      '--transport',
+      'direct',
+      '--bandwidth',
+      '8',
+      '--postcopy',
+      '--postcopy-after',
+      '1',
+      '-s',
+      '',
+      'pc1',
+      sameHostReceiver(b),
+    ]);
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(events.find((e) => e.event === 'negotiated')?.features).toContain('postcopy');
+    // It switched after the first pass, not before; and the guest ran on B from then on.
+    const start = events.findIndex((e) => e.event === 'postcopy-start');
+    expect(events[start]).toMatchObject({ why: 'passes', pass: 2 });
+    expect(events.findIndex((e) => e.event === 'postcopy-active')).toBeGreaterThan(start);
+    expect(String(r.stderr)).toContain('post-copy: the guest runs here while the rest of its RAM arrives');
+    expect(events.at(-1)).toMatchObject({ result: 'ok', domain: 'pc1' });
+    expect(isProcessAlive(pid)).toBe(false);
+    const [moved] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
+    expect(moved).toMatchObject({ name: 'pc1', status: 'running' });
+    const beats = await waitForBeatAbove(b, 'pc1', beat + 5);
+    expect(beats[0]).toBeGreaterThan(beat);
+    expect(continuous(beats)).toBe(true);
+  });
+
+  it('xl migrate-postcopy from another process switches a running migration; it completes there', async () => {
+    const a = xlHost('pc-a-');
+    const b = xlHost('pc-b-');
+    const { beat } = await boot(a, 'pc2');
+    const events: Record<string, unknown>[] = [];
+    const args = ['--json', '--transport', 'direct', '--bandwidth', '8', '--postcopy', '-s', '', 'pc2'];
+    const child = startMigrate(a, [...args, sameHostReceiver(b)]);
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    await statusInRam(a, 'pc2');
+    const asked = await a.xl('migrate-postcopy', 'pc2');
+    expect(asked.exitCode, asked.stderr).toBe(0);
+    expect(asked.stdout).toContain("Switching the migration of 'pc2' to post-copy");
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(events.find((e) => e.event === 'postcopy-start')).toMatchObject({ why: 'requested' });
+    const beats = await waitForBeatAbove(b, 'pc2', beat + 5);
+    expect(continuous(beats)).toBe(true);
+    // Nothing to switch any more.
+    const late = await a.xl('migrate-postcopy', 'pc2');
+    expect(late.exitCode).toBe(1);
+    expect(late.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+
+  it('refuses --postcopy over the relayed path with a usage error, touching nothing', async () => {
+    const a = xlHost('pc-a-');
+    const b = xlHost('pc-b-');
+    const r = await startMigrate(a, ['--postcopy', '-s', '', 'nothere', sameHostReceiver(b)]);
+    expect(r.exitCode).toBe(2);
+    expect(String(r.stderr)).toContain('--postcopy needs --transport direct');
+  });
+});
