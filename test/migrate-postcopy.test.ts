@@ -1,4 +1,5 @@
-// End to end: post-copy (real QEMU, TCG, same host, RAM QEMU to QEMU). A guest that dirties RAM
+// End to end: post-copy (real QEMU, TCG, same host; RAM QEMU to QEMU, or relayed with QEMU's
+// return path carried back through the pipe). A guest that dirties RAM
 // faster than the capped bandwidth never converges in pre-copy; with post-copy its vCPUs move to
 // the destination after the first pass and the remaining pages follow.
 import { describe, expect, it } from 'vitest';
@@ -91,11 +92,26 @@ describe('xl migrate --postcopy (real QEMU)', () => {
     expect(late.stderr.split('\n').filter(Boolean)).toHaveLength(1);
   });
 
-  it('refuses --postcopy over the relayed path with a usage error, touching nothing', async () => {
+  it('over the relayed path too: the return path crosses the pipe, post-copy completes, the heartbeat goes on', async () => {
     const a = xlHost('pc-a-');
     const b = xlHost('pc-b-');
-    const r = await startMigrate(a, ['--postcopy', '-s', '', 'nothere', sameHostReceiver(b)]);
-    expect(r.exitCode).toBe(2);
-    expect(String(r.stderr)).toContain('--postcopy needs --transport direct');
+    const { pid, beat } = await boot(a, 'pc3');
+    const events: Record<string, unknown>[] = [];
+    const args = ['--json', '--bandwidth', '8', '--postcopy', '--postcopy-after', '1', '-s', '', 'pc3'];
+    const child = startMigrate(a, [...args, sameHostReceiver(b)]);
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(events.find((e) => e.event === 'postcopy-start')).toMatchObject({ why: 'passes', pass: 2 });
+    expect(events.some((e) => e.event === 'postcopy-active')).toBe(true);
+    expect(events.find((e) => e.event === 'ram-endpoint')).toBeUndefined();
+    // The destination's page requests came back through the pipe into the source QEMU.
+    expect(events.find((e) => e.event === 'return-path')?.bytes as number).toBeGreaterThan(0);
+    expect(events.at(-1)).toMatchObject({ result: 'ok', domain: 'pc3' });
+    expect((events.at(-1)!.chunks as number) > 0).toBe(true);
+    expect(isProcessAlive(pid)).toBe(false);
+    const beats = await waitForBeatAbove(b, 'pc3', beat + 5);
+    expect(beats[0]).toBeGreaterThan(beat);
+    expect(continuous(beats)).toBe(true);
   });
 });

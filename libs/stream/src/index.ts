@@ -41,6 +41,7 @@ export {
 export { TUNNEL_DATA_MAX, type TunnelData } from './records/tunnel-data.js';
 export { checkMigrationHello, FEATURE_NAME, type MigrationHello } from './records/migration-hello.js';
 export { checkRamEndpoint, type RamEndpoint } from './records/ram-endpoint.js';
+export { RAM_RETURN_MAX, type RamReturn } from './records/ram-return.js';
 export { checkMigrationError, type MigrationErrorInfo } from './records/migration-error.js';
 export type { EmulatorContext, XenstoreData } from './records/emulator.js';
 export { RamDigest } from './ram-digest.js';

@@ -23,6 +23,7 @@ import { PHASE_READY } from './records/phase-ready.js';
 import { RAM_CREDIT } from './records/ram-credit.js';
 import { RAM_ENDPOINT } from './records/ram-endpoint.js';
 import { POSTCOPY_GO } from './records/postcopy-go.js';
+import { RAM_RETURN } from './records/ram-return.js';
 
 export const RECORD_CODECS = {
   END,
@@ -48,6 +49,7 @@ export const RECORD_CODECS = {
   RAM_CREDIT,
   RAM_ENDPOINT,
   POSTCOPY_GO,
+  RAM_RETURN,
 } as const;
 
 export type RecordName = keyof typeof RECORD_CODECS;

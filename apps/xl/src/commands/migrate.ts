@@ -95,7 +95,7 @@ export const migrateCommand: CommandSpec = {
       'With -q: write-blocking mirror (every guest write reaches both sides; always converges, slower writes)',
     'reuse-target': 'With -q: overwrite existing targets instead of refusing',
     postcopy:
-      "Allow post-copy (needs --transport direct): the guest moves to the destination first and its remaining pages follow on demand; switch with the options below or 'xl migrate-postcopy'",
+      "Allow post-copy: the guest moves to the destination first and its remaining pages follow on demand; switch with the options below or 'xl migrate-postcopy'",
     'postcopy-after': 'With --postcopy: switch to post-copy after this many complete pre-copy passes',
     'postcopy-after-time': 'With --postcopy: switch to post-copy after this many seconds of pre-copy',
   },
@@ -118,11 +118,6 @@ export const migrateCommand: CommandSpec = {
       ...(v.debug === true ? ['-d'] : []),
     ];
     const postcopy = parsePostcopy(v);
-    if (postcopy && parseTransport(v) !== 'direct') {
-      throw new UsageError(
-        '--postcopy needs --transport direct: the relayed path does not carry the return path yet',
-      );
-    }
     const mirror = mirrorFlags(v);
     const { store, domain } = await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');

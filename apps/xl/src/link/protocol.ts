@@ -38,7 +38,7 @@ export const Feature = {
   RAM_CREDIT: 'ram-credit',
   /** Phase 3 QEMU to QEMU: the receiver's QEMU listens, RAM_ENDPOINT says where; no RAM in the pipe. */
   DIRECT_RAM: 'direct-ram',
-  /** Post-copy: POSTCOPY_GO, and the receiver's QEMU accepts postcopy-ram (direct transport). */
+  /** Post-copy: POSTCOPY_GO, postcopy-ram on the receiver's QEMU, and (relayed) its return path as RAM_RETURN. */
   POSTCOPY: 'postcopy',
   /** The receiver starts QEMU with DOMAIN_INFO's exact memoryBytes (the TCG RAM tail, qemu/guest-ram.ts). */
   EXACT_RAM: 'exact-ram',

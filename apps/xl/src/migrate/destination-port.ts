@@ -46,8 +46,10 @@ export interface RamReceived {
 
 export interface ReceiveRamPort {
   reader: StreamReader;
+  /** Post-copy allowed: QEMU takes postcopy-ram, and its return path goes here. */
+  returnPath?: (piece: Buffer) => void;
   credit?: { window: number; grant: (bytes: number) => void };
-  onRecord: (rec: StreamRecord) => void;
+  onRecord: (rec: StreamRecord) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -129,7 +131,11 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         reader: o.reader,
         signal: o.signal,
         ...(o.credit ? { credit: o.credit } : {}),
-        capabilities: [{ capability: 'late-block-activate', state: true }],
+        capabilities: [
+          { capability: 'late-block-activate', state: true },
+          ...(o.returnPath ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+        ],
+        ...(o.returnPath ? { returnPath: o.returnPath } : {}),
         onRecord: o.onRecord,
       });
       return { bytes: ram.bytes, chunks: ram.chunks, digest: ram.digest, status: ram.migration.status };

@@ -102,6 +102,7 @@ async function ram(s: ReceiverSession): Promise<void> {
   await expectPhase(link.forward, 3);
   if (link.peer.requires.includes(Feature.DIRECT_RAM)) return ramDirect(s);
   const back = link.writer;
+  const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
   const ram = await s.dest.receiveRam({
     reader: link.forward,
     ...(s.settings.signal ? { signal: s.settings.signal } : {}),
@@ -114,7 +115,18 @@ async function ram(s: ReceiverSession): Promise<void> {
           },
         }
       : {}),
-    onRecord: (rec) => {
+    // Post-copy: QEMU's return path goes back at once (page requests), and POSTCOPY_GO inside
+    // the RAM stream makes the guest run here while the rest arrives.
+    ...(postcopy
+      ? {
+          returnPath: (piece: Buffer) =>
+            void back
+              .writeRecord('RAM_RETURN', { chunks: [piece], length: piece.length })
+              .catch(() => undefined),
+        }
+      : {}),
+    onRecord: async (rec) => {
+      if (rec.name === 'POSTCOPY_GO' && postcopy) return runGuestNow(s);
       throw unexpectedRecord(rec, 'RAM_CHUNK');
     },
   });

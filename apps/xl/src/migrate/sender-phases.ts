@@ -6,6 +6,7 @@
 import type { RamEndpoint, StreamRecord } from '@xlkit/stream';
 import type { RamProgress } from '../ram/outgoing.js';
 import type { PostcopyHooks } from '../ram/postcopy-switch.js';
+import { ReturnPathSink } from '../ram/return-path.js';
 import { waitBackEnd, waitPhaseReady } from '../link/back-channel.js';
 import { ByteChannel } from '../link/byte-channel.js';
 import { senderHandshake } from '../link/handshake.js';
@@ -117,14 +118,32 @@ async function ramRelayed(s: SenderSession): Promise<void> {
   const { writer, back, agreement } = required(s.link, 'the link');
   const signal = s.failure.signal;
   const credit = agreement.features.includes(Feature.RAM_CREDIT) ? new RamCredit(signal) : undefined;
-  s.backDone = waitBackEnd(
-    back,
-    credit && ((rec) => rec.name === 'RAM_CREDIT' && (credit.grant(rec.value.bytes), true)),
-  );
+  // Post-copy over the pipe: the destination QEMU's return path comes back as RAM_RETURN.
+  const returnPath = s.settings.postcopy ? new ReturnPathSink() : undefined;
+  s.backDone = waitBackEnd(back, (rec) => {
+    if (rec.name === 'RAM_CREDIT' && credit) return (credit.grant(rec.value.bytes), true);
+    if (rec.name === 'RAM_RETURN' && returnPath) return (returnPath.write(rec.value.chunks), true);
+    return false;
+  });
   s.backDone.catch((err: unknown) => s.failure.abort(err));
   await writer.writePhase(3);
   const { common, finish } = ramCommon(s);
-  s.ram = await raced(s.source.sendRam({ ...common, writer, ...(credit ? { credit } : {}) }), signal);
+  const postcopy = s.settings.postcopy ? postcopyHooks(s) : undefined;
+  try {
+    s.ram = await raced(
+      s.source.sendRam({
+        ...common,
+        writer,
+        ...(credit ? { credit } : {}),
+        ...(postcopy ? { postcopy, returnPath } : {}),
+      }),
+      signal,
+    );
+  } finally {
+    returnPath?.close();
+  }
+  if (returnPath !== undefined && s.postcopyActive)
+    s.stages.event('return-path', { bytes: returnPath.bytes });
   await finish();
 }
 

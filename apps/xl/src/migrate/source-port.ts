@@ -12,6 +12,7 @@ import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { collectDomainInfo } from '../ram/domain-info.js';
 import { sendRamDirect } from '../ram/direct-outgoing.js';
 import type { PostcopyHooks } from '../ram/postcopy-switch.js';
+import type { ReturnPathSink } from '../ram/return-path.js';
 import { sendRam, type RamProgress } from '../ram/outgoing.js';
 import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, type RamCredit } from '../ram/ram-credit.js';
 import type { DomainRecord } from '../store/domain-record.js';
@@ -29,6 +30,10 @@ export interface Peer {
 
 export interface RamOptions {
   writer: StreamWriter;
+  /** Post-copy allowed: when to switch, and what to do once QEMU is in post-copy. */
+  postcopy?: PostcopyHooks;
+  /** Post-copy over the pipe: QEMU's return path from the destination. */
+  returnPath?: ReturnPathSink;
   maxBandwidth?: number;
   maxDowntimeMs?: number;
   credit?: RamCredit;
@@ -38,9 +43,8 @@ export interface RamOptions {
 }
 
 /** The direct transport: the source QEMU sends to the destination QEMU's `endpoint` itself. */
-export interface DirectRamOptions extends Omit<RamOptions, 'writer' | 'credit'> {
+export interface DirectRamOptions extends Omit<RamOptions, 'writer' | 'credit' | 'returnPath'> {
   endpoint: RamEndpoint;
-  postcopy?: PostcopyHooks;
 }
 
 export interface RamSent {
@@ -117,6 +121,8 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
         flushIdleMs: MIGRATION_FLUSH_IDLE_MS,
         onPreSwitchover: r.onPreSwitchover,
         onProgress: r.onProgress,
+        ...(r.postcopy ? { postcopy: r.postcopy } : {}),
+        ...(r.returnPath ? { returnPath: r.returnPath } : {}),
       });
       return {
         bytes: ram.bytes,

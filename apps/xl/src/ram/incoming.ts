@@ -17,6 +17,7 @@ import {
 import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
+import { forwardReturnPath } from './return-path.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import { enlargeSendBuffer } from '../host/send-buffer.js';
 
@@ -34,6 +35,8 @@ export interface ReceiveRamOptions {
   credit?: FeederCredit;
   /** Capabilities besides `events` (migrate-receive adds late-block-activate). */
   capabilities?: MigrationCapabilityStatus[];
+  /** Post-copy: what the destination QEMU writes back on its socket (its return path), piece by piece. */
+  returnPath?: (piece: Buffer) => void;
   /** Any other record inside the RAM stream (migration control, tunnel); throw to abort. Default: refused. */
   onRecord?: (rec: StreamRecord) => Promise<void> | void;
 }
@@ -124,6 +127,7 @@ async function feed(
 export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Promise<ReceiveRamResult> {
   const { socketPath, signal } = options;
   let socket: Socket | undefined;
+  let stopReturn: (() => void) | undefined;
   try {
     await rm(socketPath, { force: true });
     await migrateSetCapabilities(qmp, [
@@ -138,6 +142,7 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
     // 4 MiB that flush waited 37-77 ms, now 4-8 ms. The credit window is xl's own read-ahead.
     if (!options.credit) enlargeSendBuffer(socket);
     socket.on('error', () => undefined); // reported through write()/feed
+    stopReturn = options.returnPath ? forwardReturnPath(socket, options.returnPath) : undefined;
     const outcome = followMigration(qmp, { pollMs: options.pollMs });
     outcome.catch(() => undefined);
     let fed: Awaited<ReturnType<typeof feed>>;
@@ -169,6 +174,7 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
     });
     return { ...fed, migration };
   } finally {
+    stopReturn?.();
     socket?.destroy();
     await rm(socketPath, { force: true });
   }

@@ -20,7 +20,9 @@ import {
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import type { RamCredit } from './ram-credit.js';
+import { PostcopySwitch, type PostcopyHooks } from './postcopy-switch.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
+import type { ReturnPathSink } from './return-path.js';
 import { settleWithin } from '../settle-within.js';
 
 /** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
@@ -60,9 +62,15 @@ export interface SendRamOptions {
   readAhead?: number;
   /** Send a partial chunk once QEMU has been quiet this long (a migration: see RamFramingOptions.flushIdleMs). */
   flushIdleMs?: number;
+  /** Post-copy allowed: when to switch, what to do once QEMU is in post-copy. */
+  postcopy?: PostcopyHooks;
+  /** Post-copy: where QEMU's return path from the destination arrives (written into QEMU's socket). */
+  returnPath?: ReturnPathSink;
 }
 
 export interface SendRamResult extends RamTransferResult {
+  /** QEMU went through post-copy. */
+  postcopy: boolean;
   /** When QEMU stopped the vCPUs for the switch-over (its STOP event's timestamp, ms since the epoch); absent when they were not running. */
   stoppedAtMs?: number;
 }
@@ -129,6 +137,7 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
   let bytes = 0;
   let last: MigrationProgress | undefined;
   let stops: EventListener | undefined;
+  let pc: PostcopySwitch | undefined;
   const aborted = abortPromise(signal);
   aborted.catch(() => undefined);
   try {
@@ -136,8 +145,13 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     await migrateSetCapabilities(qmp, [
       { capability: 'events', state: true },
       { capability: 'pause-before-switchover', state: options.onPreSwitchover !== undefined },
+      ...(options.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
       ...(options.capabilities ?? []),
     ]);
+    let failed!: (err: unknown) => void;
+    const hookFailed = new Promise<never>((_, reject) => (failed = reject));
+    hookFailed.catch(() => undefined);
+    pc = options.postcopy ? new PostcopySwitch(qmp, options.postcopy, failed) : undefined;
     // The vCPU stop for the switch-over; its timestamp (this host's wall clock) is when the guest's pause began.
     stops = qmp.listen('STOP');
     const connected = firstConnection(server);
@@ -146,6 +160,7 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     started = true;
     const onProgress = (m: MigrationProgress) => {
       last = m;
+      pc?.sample(m);
       options.onProgress?.({ bytes, migration: m });
     };
     outcome = (async () => {
@@ -162,8 +177,9 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
       throw new XlError('XL_MIGRATION', 'QEMU finished the migration without connecting to xl');
     });
     noConnection.catch(() => undefined);
-    socket = await Promise.race([connected, noConnection, aborted]);
+    socket = await Promise.race([connected, noConnection, aborted, hookFailed]);
     const conn = socket;
+    options.returnPath?.attach(conn);
     const count = (n: number) => {
       bytes += n;
       options.onProgress?.({ bytes, migration: last });
@@ -175,19 +191,23 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
       flushIdleMs: options.flushIdleMs,
     });
     framing.catch(() => undefined);
-    const framed = await Promise.race([framing, aborted]);
+    const framed = await Promise.race([framing, aborted, hookFailed]);
     const migration = await outcome;
+    // The post-copy hook (telling the receiver) must have run before the result counts.
+    if (pc?.activated) await pc.activated;
     const stoppedAtMs = await lastEventTime(stops);
     return {
       bytes: framed.bytes,
       chunks: framed.chunks,
       digest: framed.digest,
       migration,
+      postcopy: pc?.active === true,
       ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),
     };
   } catch (err) {
     socket?.destroy();
-    if (started) {
+    // In post-copy QEMU cannot go back: no cancel; the caller keeps both sides.
+    if (started && pc?.active !== true) {
       await migrateCancel(qmp).catch(() => undefined);
       await settle(outcome);
     }
