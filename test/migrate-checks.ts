@@ -5,6 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
+import { ramcheckLog } from './helpers/index.js';
 import { continuous, records, waitForBeatAbove, type XlHost } from './xl-rig.js';
 
 /** The source is untouched: same QEMU, same name, running, heartbeat continuing without restart. */
@@ -46,5 +47,22 @@ export async function statusInRam(a: XlHost, name: string): Promise<Record<strin
     }
     if (Date.now() > deadline) throw new Error(`no RAM progress in xl migrate-status; last: ${last}`);
     await sleep(200);
+  }
+}
+
+/**
+ * The guest's RAM checker (`xlkit.ramcheck`) on `host` went on after the migration: at least
+ * two more verified generations, and never a bad page (a lost or reordered page shows as one).
+ */
+export async function expectRamcheckClean(host: XlHost, name: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const log = ramcheckLog((await host.xl('console', name)).stdout);
+    expect(log.fails).toEqual([]);
+    expect(log.bad).toEqual([]);
+    if (log.passes.length >= 2) return;
+    if (Date.now() > deadline)
+      throw new Error(`${name}: the RAM checker verified ${log.passes.length} generation(s) in 60 s`);
+    await sleep(500);
   }
 }

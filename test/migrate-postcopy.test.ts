@@ -15,12 +15,16 @@ import {
   type XlHost,
 } from './xl-rig.js';
 import { cleanupAfterEach } from './helpers/index.js';
-import { statusInRam } from './migrate-checks.js';
+import { expectRamcheckClean, statusInRam } from './migrate-checks.js';
 
 cleanupAfterEach();
 
-/** 16 MiB/s of dirtying over a 32 MiB working set: more than an 8 MiB/s link carries. */
-const DIRTIER = { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"' };
+/**
+ * 16 MiB/s of dirtying over a 32 MiB working set, more than an 8 MiB/s link carries, and the RAM
+ * checker: 16 MiB of known patterns rewritten and verified page by page, generation after
+ * generation, so a page post-copy lost or delivered stale shows as a bad page.
+ */
+const DIRTIER = { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32 xlkit.ramcheck=16"' };
 
 async function boot(a: XlHost, name: string): Promise<{ pid: number; beat: number }> {
   const created = await a.xl('create', await guestConfig(a.dir, name, DIRTIER));
@@ -67,6 +71,7 @@ describe('xl migrate --postcopy (real QEMU)', () => {
     const beats = await waitForBeatAbove(b, 'pc1', beat + 5);
     expect(beats[0]).toBeGreaterThan(beat);
     expect(continuous(beats)).toBe(true);
+    await expectRamcheckClean(b, 'pc1');
   });
 
   it('xl migrate-postcopy from another process switches a running migration; it completes there', async () => {
@@ -86,6 +91,7 @@ describe('xl migrate --postcopy (real QEMU)', () => {
     expect(events.find((e) => e.event === 'postcopy-start')).toMatchObject({ why: 'requested' });
     const beats = await waitForBeatAbove(b, 'pc2', beat + 5);
     expect(continuous(beats)).toBe(true);
+    await expectRamcheckClean(b, 'pc2');
     // Nothing to switch any more.
     const late = await a.xl('migrate-postcopy', 'pc2');
     expect(late.exitCode).toBe(1);
@@ -113,5 +119,6 @@ describe('xl migrate --postcopy (real QEMU)', () => {
     const beats = await waitForBeatAbove(b, 'pc3', beat + 5);
     expect(beats[0]).toBeGreaterThan(beat);
     expect(continuous(beats)).toBe(true);
+    await expectRamcheckClean(b, 'pc3');
   });
 });

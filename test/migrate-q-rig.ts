@@ -53,6 +53,8 @@ export async function bootWriter(
   writeMiB: number,
   prepare?: (paths: string[]) => Promise<void>,
   netns?: NetnsHost,
+  /** More guest workloads on the kernel command line (e.g. the RAM dirtier). */
+  kernelExtra = '',
 ): Promise<BootedWriter> {
   const paths: string[] = [];
   for (const d of disks)
@@ -66,7 +68,7 @@ export async function bootWriter(
     )
     .join(', ');
   const cfg = await guestConfig(host.dir, name, {
-    extra: `"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=${writeMiB}"`,
+    extra: `"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=${writeMiB}${kernelExtra ? ` ${kernelExtra}` : ''}"`,
     disk: `[ ${diskList} ]`,
   });
   const created = netns

@@ -91,6 +91,47 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     expect(statSync(target).size).toBe(DISK_MB * 1024 * 1024);
   });
 
+  it('post-copy with -q: the disk is mirrored first, then the RAM moves by post-copy; disk and heartbeat check out', async () => {
+    const { a, b, targetDir } = await qPair('mq');
+    const src = await bootWriter(
+      a,
+      'mq12',
+      [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }],
+      WRITE_MB,
+      undefined,
+      undefined,
+      'xlkit.dirty=16 xlkit.dirtymb=32',
+    );
+    const events: Record<string, unknown>[] = [];
+    const child = startMigrate(a, [
+      '--json',
+      '-q',
+      '--target-dir',
+      targetDir,
+      '--bandwidth',
+      '8',
+      '--postcopy',
+      '--postcopy-after',
+      '1',
+      '-s',
+      '',
+      'mq12',
+      sameHostReceiver(b),
+    ]);
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    // The mirrors finished at the pre-switchover pause, before the guest moved.
+    const order = ['disk-plan', 'pre-switchover', 'postcopy-active'].map((n) =>
+      events.findIndex((e) => e.event === n),
+    );
+    expect(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1]!))).toBe(true);
+    expect(isProcessAlive(src.pid)).toBe(false);
+    const beats = await waitForBeatAbove(b, 'mq12', src.beat + 5);
+    expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
+    expect(await guestVerify(b, 'mq12')).toMatch(/^xlkit-disk-verify ok \d+$/);
+  });
+
   it('direct transport with two disks, raw and qcow2: both arrive, the qcow2 one byte for byte', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(

@@ -51,3 +51,19 @@ export {
   type RamComparison,
   type RamDumps,
 } from './ram-compare.js';
+export {
+  RAMCHECK_PAGE_SIZE,
+  RAMCHECK_START_LINE,
+  RAMCHECK_PASS_LINE,
+  RAMCHECK_BAD_LINE,
+  RAMCHECK_FAIL_LINE,
+  ramcheckWorkload,
+  ramcheckLog,
+  encodeRamcheckPage,
+  findRamcheckPages,
+  sharedRamArgs,
+  shmTempDir,
+  type RamcheckFail,
+  type RamcheckLog,
+  type RamcheckPageAt,
+} from './ramcheck.js';

@@ -6,11 +6,14 @@
  *   xlkit-guest disk-verify <dev> <MiB>   verify the pattern once, print the result
  *   xlkit-guest dirty <MiB/s> <MiB>       dirty RAM at a rate within a working set
  *   xlkit-guest fill <MiB>                fill RAM with random data once, keep it
+ *   xlkit-guest ramcheck <MiB> <MiB/s>    write known page patterns generation after
+ *                                         generation, checking every page, forever
  *   xlkit-guest power-button              power off when the ACPI power button is pressed
  *
  * <MiB> of 0 for the disk commands means the whole device.
- * The block format is described in README.md beside this file; the host-side
- * verifier (test/helpers/disk-pattern.ts) must agree with it byte for byte.
+ * The block and RAM page formats are described in README.md beside this file; the
+ * host side (test/helpers/disk-pattern.ts, test/helpers/ramcheck.ts) must agree with
+ * them byte for byte.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -279,6 +282,123 @@ static int fill(uint64_t mib) {
   for (;;) pause();
 }
 
+/*
+ * ramcheck: every 4 KiB page of the working set holds a pattern fixed by its index and a
+ * generation (little-endian 64-bit words): word 0 the page index, word 1 the generation,
+ * words 2..511 an xorshift64 stream seeded by both (ram_seed). Cycle g writes generation g
+ * over every page, checking each page still holds generation g-1 just before overwriting
+ * it, then checks every page holds generation g. So every pattern written is read back in
+ * full at least once before it is replaced: a page lost, zeroed, left stale or torn by a
+ * migration shows up as a mismatch.
+ */
+#define PAGE_WORDS (BLOCK / 8u)
+
+static uint64_t mix64(uint64_t z) { /* splitmix64's finaliser */
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+static uint64_t ram_seed(uint64_t page, uint64_t gen) {
+  uint64_t s = mix64(page * 0x9e3779b97f4a7c15ull + mix64(gen));
+  return s ? s : 1u;
+}
+
+static uint64_t xorshift64(uint64_t x) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return x; }
+
+/* volatile: every store and load really reaches guest RAM, in order, one word at a time. */
+static void ram_write_page(volatile uint64_t *p, uint64_t page, uint64_t gen) {
+  uint64_t x = ram_seed(page, gen);
+  p[0] = page;
+  p[1] = gen;
+  for (uint32_t w = 2; w < PAGE_WORDS; w++) p[w] = x = xorshift64(x);
+}
+
+struct ram_mismatch {
+  uint32_t offset; /* first differing byte in the page */
+  uint64_t want, got; /* the aligned word holding it */
+};
+
+/* Compares a whole page with the generation's pattern; 0 when it matches. */
+static int ram_check_page(const volatile uint64_t *p, uint64_t page, uint64_t gen, struct ram_mismatch *m) {
+  uint64_t x = ram_seed(page, gen);
+  for (uint32_t w = 0; w < PAGE_WORDS; w++) {
+    uint64_t want = w == 0 ? page : w == 1 ? gen : (x = xorshift64(x));
+    uint64_t got = p[w];
+    if (got != want) {
+      m->offset = w * 8u + (uint32_t)__builtin_ctzll(got ^ want) / 8u;
+      m->want = want;
+      m->got = got;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* Paces page writes at a rate in pages per second, in 10 ms steps. */
+struct pacer {
+  double start;
+  uint64_t per_s, done;
+};
+
+/* Blocks until at least one page is due; takes up to `max` due pages and returns how many. */
+static uint64_t pace_take(struct pacer *pc, uint64_t max) {
+  for (;;) {
+    uint64_t due = (uint64_t)((now_s() - pc->start) * (double)pc->per_s);
+    /* After a long pause (e.g. a stopped VM) do not burst to catch up. */
+    if (due > pc->done + pc->per_s) pc->done = due - pc->per_s / 10;
+    if (due > pc->done) {
+      uint64_t n = due - pc->done < max ? due - pc->done : max;
+      pc->done += n;
+      return n;
+    }
+    sleep_ms(10);
+  }
+}
+
+/* Counts a bad page of the cycle; only the cycle's first one gets a FAIL line. */
+static void ram_report(uint64_t *bad, uint64_t page, uint64_t gen, const struct ram_mismatch *m) {
+  if ((*bad)++ > 0) return;
+  say("xlkit-ramcheck FAIL page %llu gen %llu offset %u expected %016llx got %016llx", (unsigned long long)page,
+      (unsigned long long)gen, m->offset, (unsigned long long)m->want, (unsigned long long)m->got);
+}
+
+static int ramcheck(uint64_t mib, uint64_t rate_mib) {
+  if (mib == 0) { say("xlkit-ramcheck FAIL size 0"); return 1; }
+  if (rate_mib == 0) rate_mib = 32;
+  size_t bytes = (size_t)mib << 20;
+  uint64_t pages = mib * 256u;
+  void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (map == MAP_FAILED) { say("xlkit-ramcheck FAIL mmap %llu", (unsigned long long)mib); return 1; }
+  volatile uint64_t *mem = map;
+  struct ram_mismatch m;
+  say("xlkit-ramcheck start %llu", (unsigned long long)mib);
+  for (uint64_t gen = 1; gen != 0; gen++) {
+    uint64_t bad = 0;
+    /* Write generation gen at the paced rate, checking generation gen-1 of each page first. */
+    struct pacer pc = { now_s(), rate_mib * 256u, 0 };
+    for (uint64_t i = 0; i < pages;) {
+      for (uint64_t n = pace_take(&pc, pages - i); n > 0; n--, i++) {
+        volatile uint64_t *p = mem + i * PAGE_WORDS;
+        if (gen > 1 && ram_check_page(p, i, gen - 1, &m)) ram_report(&bad, i, gen - 1, &m);
+        ram_write_page(p, i, gen);
+      }
+    }
+    /* Then check all of generation gen; repair a bad page so it is reported once. */
+    for (uint64_t i = 0; i < pages; i++) {
+      volatile uint64_t *p = mem + i * PAGE_WORDS;
+      if (ram_check_page(p, i, gen, &m)) {
+        ram_report(&bad, i, gen, &m);
+        ram_write_page(p, i, gen);
+      }
+      if (i % 256u == 255u) sleep_ms(1); /* a breather every MiB: reading is not paced */
+    }
+    if (bad == 0) say("xlkit-ramcheck pass %llu %llu", (unsigned long long)gen, (unsigned long long)pages);
+    else say("xlkit-ramcheck bad %llu %llu", (unsigned long long)gen, (unsigned long long)bad);
+  }
+  return 0;
+}
+
 static int heartbeat(void) {
   for (uint64_t n = 1; n != 0; n++) {
     say("xlkit-heartbeat %llu", (unsigned long long)n);
@@ -352,7 +472,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "disk-verify") && a) return disk_verify(a, num(b));
   if (!strcmp(cmd, "dirty") && a) return dirty(num(a), b ? num(b) : 64);
   if (!strcmp(cmd, "fill") && a) return fill(num(a));
+  if (!strcmp(cmd, "ramcheck") && a) return ramcheck(num(a), b ? num(b) : 32);
   if (!strcmp(cmd, "power-button")) return power_button();
-  fprintf(stderr, "usage: xlkit-guest heartbeat | disk-write DEV MIB | disk-verify DEV MIB | dirty RATE MIB | fill MIB | power-button\n");
+  fprintf(stderr, "usage: xlkit-guest heartbeat | disk-write DEV MIB | disk-verify DEV MIB | dirty RATE MIB | fill MIB | ramcheck MIB RATE | power-button\n");
   return 2;
 }

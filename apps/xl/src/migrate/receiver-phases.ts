@@ -103,6 +103,7 @@ async function ram(s: ReceiverSession): Promise<void> {
   if (link.peer.requires.includes(Feature.DIRECT_RAM)) return ramDirect(s);
   const back = link.writer;
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
+  let running: Promise<void> | undefined;
   const ram = await s.dest.receiveRam({
     reader: link.forward,
     ...(s.settings.signal ? { signal: s.settings.signal } : {}),
@@ -125,11 +126,16 @@ async function ram(s: ReceiverSession): Promise<void> {
               .catch(() => undefined),
         }
       : {}),
-    onRecord: async (rec) => {
-      if (rec.name === 'POSTCOPY_GO' && postcopy) return runGuestNow(s);
-      throw unexpectedRecord(rec, 'RAM_CHUNK');
+    onRecord: (rec) => {
+      if (rec.name !== 'POSTCOPY_GO' || !postcopy || running !== undefined)
+        throw unexpectedRecord(rec, 'RAM_CHUNK');
+      // Not awaited here: QEMU may answer QMP only once the pages this stream brings arrived
+      // (it loads the device state in its main loop), so the stream must keep flowing.
+      running = runGuestNow(s);
+      running.catch(() => undefined);
     },
   });
+  if (running !== undefined) await running;
   const end = await nextExpected(link.forward, 'sender', 'END');
   if (end.name !== 'END') throw unexpectedRecord(end, 'END');
   // The guest must not run while the NBD server could still take writes.
