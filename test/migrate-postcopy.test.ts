@@ -3,6 +3,7 @@
 // faster than the capped bandwidth never converges in pre-copy; with post-copy its vCPUs move to
 // the destination after the first pass and the remaining pages follow.
 import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
   continuous,
@@ -120,5 +121,55 @@ describe('xl migrate --postcopy (real QEMU)', () => {
     expect(beats[0]).toBeGreaterThan(beat);
     expect(continuous(beats)).toBe(true);
     await expectRamcheckClean(b, 'pc3');
+  });
+  it('a link cut in post-copy leaves both sides paused and destroys nothing; the source is never resumed', async () => {
+    const a = xlHost('pc-a-');
+    const b = xlHost('pc-b-');
+    const { pid } = await boot(a, 'pc4');
+    const args = [
+      '--json',
+      '--debug',
+      '--bandwidth',
+      '8',
+      '--postcopy',
+      '--postcopy-after',
+      '1',
+      '-s',
+      '',
+      'pc4',
+    ];
+    const child = startMigrate(a, [...args, sameHostReceiver(b)]);
+    // Once the guest runs on B, kill B's xl: the pipe and both QEMUs' migration channel break.
+    let cut = false;
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (cut || !chunk.toString().includes('post-copy: the guest runs here')) return;
+      cut = true;
+      // B's xl (and a shell around it): every process running that receiver command but the sender.
+      void execa('pgrep', ['-f', '--', `--state-dir ${b.stateDir} migrate-receive`], { reject: false }).then(
+        (p) => {
+          for (const pid of String(p.stdout).split('\n').map(Number))
+            if (pid > 0 && pid !== child.pid) process.kill(pid, 'SIGKILL');
+        },
+      );
+    });
+    const r = await child;
+    expect(cut).toBe(true);
+    expect(r.exitCode).toBe(1);
+    expect(String(r.stderr)).toMatch(
+      /xl: MIGRATION FAILED IN POST-COPY .*kept paused as 'pc4--migratedaway'/,
+    );
+    // Nothing destroyed: the source QEMU waits paused, the guest's QEMU on B too (its RAM incomplete).
+    expect(isProcessAlive(pid)).toBe(true);
+    const [left] = JSON.parse((await a.xl('list', '--json')).stdout) as DomainView[];
+    expect(left).toMatchObject({ name: 'pc4--migratedaway' });
+    const [there] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
+    expect(there).toMatchObject({ name: 'pc4' });
+    expect(isProcessAlive(there!.qemu!.pid)).toBe(true);
+    // Not resumed by the next xl command either.
+    await a.xl('list');
+    expect(isProcessAlive(pid)).toBe(true);
+    const [still] = JSON.parse((await a.xl('list', '--json')).stdout) as DomainView[];
+    expect(still).toMatchObject({ name: 'pc4--migratedaway' });
+    expect(still!.status).not.toBe('running');
   });
 });

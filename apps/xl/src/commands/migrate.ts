@@ -1,18 +1,21 @@
 /**
  * `xl migrate [-s SSHCMD] [-C CONFIG] [-e] [-p] [-D] [--debug] [--json] [--bandwidth MiB/s]
- * [--max-downtime MS] DOMAIN HOST`: live migration over a pipe to `xl migrate-receive` on HOST
- * (see migrate/receiver-argv.ts for how the receiver is started, link/PROTOCOL.md for the bytes).
+ * [--max-downtime MS] [--no-throttle] DOMAIN HOST`: live migration over a pipe to `xl migrate-receive`
+ * on HOST (see migrate/receiver-argv.ts for how the receiver is started, link/PROTOCOL.md for the
+ * bytes). A migration that stops converging climbs the convergence ladder
+ * (migrate/convergence-ladder.ts).
  */
-import type { CommandSpec } from '../command.js';
+import type { CommandArgs, CommandIo, CommandSpec } from '../command.js';
 import { loadConfigFile } from '../config/load-config.js';
 import type { DomainConfig } from '../config/domain-config.js';
-import { UsageError } from '../errors.js';
+import { UsageError, XlError } from '../errors.js';
+import { migratedAwayName } from '../migrate/names.js';
 import { formatBytes } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
 import { withInterrupts } from './interrupt.js';
 import { migrateDomain } from '../migrate/send-migration.js';
 import type { MirrorFlags } from '../mirror/sender-side.js';
-import { openDomain, println, warn } from './common.js';
+import { openDomain, openSession, println, warn } from './common.js';
 import { parseFaults } from '../testing/faults.js';
 import { senderInstruments } from '../testing/instruments.js';
 import { parseBandwidth, parseDowntime, parsePostcopy } from './option-values.js';
@@ -47,6 +50,21 @@ function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
   return flags;
 }
 
+/** --resume: DOMAIN is the name the migration left here as NAME--migratedaway (or that name, or the id). */
+async function openPausedMigration(args: CommandArgs, io: CommandIo) {
+  const session = await openSession(args, io);
+  const arg = args.positionals[0] ?? '';
+  const domain = session.live.find(
+    (d) => d.name === migratedAwayName(arg) || d.name === arg || String(d.id) === arg,
+  );
+  if (domain === undefined)
+    throw new XlError(
+      'XL_DOMAIN_NOT_FOUND',
+      `no domain '${arg}' (nor '${migratedAwayName(arg)}') on this host`,
+    );
+  return { ...session, domain };
+}
+
 export const migrateCommand: CommandSpec = {
   name: 'migrate',
   summary: 'Migrate a domain to another host',
@@ -63,12 +81,14 @@ export const migrateCommand: CommandSpec = {
     json: { type: 'boolean' },
     bandwidth: { type: 'string' },
     'max-downtime': { type: 'string' },
+    'no-throttle': { type: 'boolean' },
     'mirror-disks': { type: 'boolean', short: 'q' },
     'target-dir': { type: 'string' },
     transport: { type: 'string' },
     'sync-writes': { type: 'boolean' },
     'reuse-target': { type: 'boolean' },
     postcopy: { type: 'boolean' },
+    resume: { type: 'boolean' },
     'postcopy-after': { type: 'string' },
     'postcopy-after-time': { type: 'string' },
   },
@@ -84,7 +104,10 @@ export const migrateCommand: CommandSpec = {
     live: 'Ignored (migration is always live), as in xl',
     json: 'Print progress and the result as NDJSON events on stdout',
     bandwidth: 'Limit the RAM stream to this many MiB/s (default: unlimited)',
-    'max-downtime': "QEMU's downtime limit in milliseconds (default: QEMU's, 300)",
+    'max-downtime':
+      "QEMU's downtime limit in milliseconds, never raised (default: QEMU's 300, which a migration that does not converge may double up to 1000)",
+    'no-throttle':
+      'A migration that does not converge is not helped by throttling the vCPUs (auto-converge): after the downtime limit it switches to post-copy (with --postcopy) or gives up',
     'mirror-disks':
       'Copy the local disks too (phase 2: live mirror, then the RAM): for disks the destination cannot see',
     'target-dir':
@@ -96,6 +119,8 @@ export const migrateCommand: CommandSpec = {
     'reuse-target': 'With -q: overwrite existing targets instead of refusing',
     postcopy:
       "Allow post-copy: the guest moves to the destination first and its remaining pages follow on demand; switch with the options below or 'xl migrate-postcopy'",
+    resume:
+      "Complete a post-copy that a broken link paused (both QEMUs in postcopy-paused): reconnects the two QEMUs over a new pipe; DOMAIN is the domain's own name",
     'postcopy-after': 'With --postcopy: switch to post-copy after this many complete pre-copy passes',
     'postcopy-after-time': 'With --postcopy: switch to post-copy after this many seconds of pre-copy',
   },
@@ -119,7 +144,14 @@ export const migrateCommand: CommandSpec = {
     ];
     const postcopy = parsePostcopy(v);
     const mirror = mirrorFlags(v);
-    const { store, domain } = await openDomain(args, io);
+    if (v.resume === true) {
+      for (const k of ['mirror-disks', 'postcopy', 'config', 'paused']) {
+        if (v[k] !== undefined)
+          throw new UsageError(`--resume takes no --${k}: it completes the migration already under way`);
+      }
+    }
+    const { store, domain } =
+      v.resume === true ? await openPausedMigration(args, io) : await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');
     // Test-only decorations (src/testing), when the environment asks for any.
     const instruments = senderInstruments(parseFaults(io.env));
@@ -133,9 +165,11 @@ export const migrateCommand: CommandSpec = {
           paused: v.paused === true,
           maxBandwidth,
           maxDowntimeMs,
+          throttle: v['no-throttle'] !== true,
           mirror,
           ramTransport: parseTransport(v) === 'direct' ? 'direct' : 'relay',
           ...(postcopy ? { postcopy } : {}),
+          ...(v.resume === true ? { resume: true } : {}),
           progress,
           stderr: io.stderr,
           env: io.env,

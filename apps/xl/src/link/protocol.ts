@@ -40,6 +40,8 @@ export const Feature = {
   DIRECT_RAM: 'direct-ram',
   /** Post-copy: POSTCOPY_GO, postcopy-ram on the receiver's QEMU, and (relayed) its return path as RAM_RETURN. */
   POSTCOPY: 'postcopy',
+  /** `xl migrate --resume`: phase 3 again for a post-copy paused by a broken link (migrate-recover / resume). */
+  POSTCOPY_RESUME: 'postcopy-resume',
   /** The receiver starts QEMU with DOMAIN_INFO's exact memoryBytes (the TCG RAM tail, qemu/guest-ram.ts). */
   EXACT_RAM: 'exact-ram',
 } as const;

@@ -35,6 +35,8 @@ export interface DirectAddress {
 /** How the direct transport listens, and whether QEMU is to accept post-copy (`postcopy-ram`). */
 export interface DirectListenOptions extends DirectAddress {
   postcopy: boolean;
+  /** Recover a paused post-copy (`migrate-recover`). */
+  recover?: boolean;
 }
 
 export interface RamReceived {
@@ -46,6 +48,8 @@ export interface RamReceived {
 
 export interface ReceiveRamPort {
   reader: StreamReader;
+  /** Recover a paused post-copy (`migrate-recover`). */
+  recover?: boolean;
   /** Post-copy allowed: QEMU takes postcopy-ram, and its return path goes here. */
   returnPath?: (piece: Buffer) => void;
   credit?: { window: number; grant: (bytes: number) => void };
@@ -65,6 +69,11 @@ export interface DestinationPort {
   /** QEMU -incoming defer, paused, as NAME--incoming, owned by this process. */
   start(config: DomainConfig, info: DomainInfo, o: StartIncoming): Promise<DomainRecord>;
   receiveRam(o: ReceiveRamPort): Promise<RamReceived>;
+  /**
+   * `xl migrate --resume`: the domain this host runs in a post-copy paused by a broken link
+   * (same name and uuid, QEMU in postcopy-paused); later RAM calls recover it.
+   */
+  adopt(config: DomainConfig): Promise<DomainRecord>;
   /** The direct transport: QEMU listens for the source QEMU itself; where, and its verdict. */
   listenRam(
     o: DirectListenOptions,
@@ -136,6 +145,7 @@ export function qemuDestination(store: DomainStore): DestinationPort {
           ...(o.returnPath ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
         ],
         ...(o.returnPath ? { returnPath: o.returnPath } : {}),
+        ...(o.recover ? { recover: true } : {}),
         onRecord: o.onRecord,
       });
       return { bytes: ram.bytes, chunks: ram.chunks, digest: ram.digest, status: ram.migration.status };
@@ -144,6 +154,7 @@ export function qemuDestination(store: DomainStore): DestinationPort {
       const r = mustHave();
       qmp = await connectQmp(store, r);
       const direct = await listenRamDirect(qmp, {
+        ...(o.recover ? { recover: true } : {}),
         listen: o.sameHost ? { unix: store.paths(r.id).migrationSocket } : { tcp: o.host },
         capabilities: [
           { capability: 'late-block-activate', state: true },
@@ -151,6 +162,29 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         ],
       });
       return { endpoint: direct.endpoint, completed: direct.completed.then((m) => ({ status: m.status })) };
+    },
+    async adopt(config) {
+      const found = (await store.list()).find((d) => d.name === config.name && d.uuid === config.uuid);
+      if (found === undefined) {
+        throw new XlError(
+          'XL_MIGRATION',
+          `no domain '${config.name}' with uuid ${config.uuid ?? '?'} runs on this host to resume`,
+        );
+      }
+      const q = await connectQmp(store, found);
+      const status =
+        ((await q.execute<{ status?: unknown }>('query-migrate')).status as string | undefined) ?? 'none';
+      if (status !== 'postcopy-paused') {
+        await q.close().catch(() => undefined);
+        throw new XlError(
+          'XL_MIGRATION',
+          `domain '${config.name}' has no paused post-copy here (its migration is ${status})`,
+        );
+      }
+      // The same QEMU goes on receiving; its connection is reopened by the RAM calls.
+      await q.close().catch(() => undefined);
+      record = found;
+      return found;
     },
     async takeOver(name, paused) {
       const q = qmp;

@@ -55,6 +55,14 @@ async function handshake(s: ReceiverSession): Promise<void> {
 async function bootstrap(s: ReceiverSession): Promise<void> {
   const link = required(s.link, 'the link');
   const config = required(s.config, 'the config');
+  if (link.peer.requires.includes(Feature.POSTCOPY_RESUME)) {
+    // `xl migrate --resume`: the guest already runs here, in a post-copy paused by a broken link.
+    const record = await s.dest.adopt(config);
+    s.taken = true;
+    s.postcopy = true;
+    s.settings.log(`resuming the paused post-copy of '${record.name}' (id ${record.id})`);
+    return;
+  }
   await expectPhase(link.forward, 1);
   const rec = await nextExpected(link.forward, 'sender', 'the domain info');
   if (rec.name !== 'DOMAIN_INFO') throw unexpectedRecord(rec, 'DOMAIN_INFO');
@@ -104,8 +112,10 @@ async function ram(s: ReceiverSession): Promise<void> {
   const back = link.writer;
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
   let running: Promise<void> | undefined;
+  const recover = link.peer.requires.includes(Feature.POSTCOPY_RESUME);
   const ram = await s.dest.receiveRam({
     reader: link.forward,
+    ...(recover ? { recover } : {}),
     ...(s.settings.signal ? { signal: s.settings.signal } : {}),
     // A failed grant means a broken back channel, which the sender sees on its own.
     ...(link.agreement.features.includes(Feature.RAM_CREDIT)
@@ -149,7 +159,12 @@ async function ram(s: ReceiverSession): Promise<void> {
 async function ramDirect(s: ReceiverSession): Promise<void> {
   const link = required(s.link, 'the link');
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
-  const { endpoint, completed } = await s.dest.listenRam({ ...s.settings.direct, postcopy });
+  const recover = link.peer.requires.includes(Feature.POSTCOPY_RESUME);
+  const { endpoint, completed } = await s.dest.listenRam({
+    ...s.settings.direct,
+    postcopy,
+    ...(recover ? { recover } : {}),
+  });
   await link.writer.writeRecord('RAM_ENDPOINT', endpoint);
   await link.writer.flush();
   // The sender writes END once its QEMU completed (POSTCOPY_GO before it, if it switched); a

@@ -17,11 +17,13 @@ import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { listenControl, type ControlServer } from './control-server.js';
 import { joinMirror } from './mirror-participant.js';
+import { ownName } from './names.js';
 import { observeRam } from './observed-source.js';
 import { walkPhases } from './phases.js';
 import { receiverCommand } from './receiver-argv.js';
 import { spawnReceiver } from './receiver-process.js';
 import { completeSender, type MigrateResult } from './sender-completion.js';
+import { RESUME_PHASES } from './resume-phases.js';
 import { SENDER_PHASES } from './sender-phases.js';
 import type { JoinSender, SenderSession, SenderSettings } from './sender-session.js';
 import { qemuSource, type SourcePort } from './source-port.js';
@@ -57,7 +59,8 @@ export interface MigrateOptions extends SenderSettings {
 
 /** Walks a sending session through its phases and completes it (the one path, real or fake hosts). */
 export async function runSender(session: SenderSession): Promise<MigrateResult> {
-  return completeSender(session, await walkPhases(session, SENDER_PHASES, (p) => session.stages.start(p)));
+  const steps = session.settings.resume ? RESUME_PHASES : SENDER_PHASES;
+  return completeSender(session, await walkPhases(session, steps, (p) => session.stages.start(p)));
 }
 
 export async function migrateDomain(
@@ -65,7 +68,15 @@ export async function migrateDomain(
   domain: DomainRecord,
   o: MigrateOptions,
 ): Promise<MigrateResult> {
-  assertNotMigratedAway(domain, 'migrate');
+  // --resume picks up the copy a broken post-copy left here as NAME--migratedaway (only that).
+  if (o.resume !== true) assertNotMigratedAway(domain, 'migrate');
+  else if (domain.status !== 'migrated-away') {
+    throw new XlError(
+      'XL_MIGRATION',
+      `domain '${domain.name}' has no paused post-copy to resume (it is ${domain.status})`,
+    );
+  }
+  const name = ownName(domain.name);
   const ins = o.instruments ?? {};
   const stages = new Stages(o.progress);
   const failure = new AbortController();
@@ -79,9 +90,10 @@ export async function migrateDomain(
       };
     },
     ...(ins.qmp ? { wrapQmp: ins.qmp } : {}),
+    name,
   });
   // The live status `xl migrate-status` reads (control-server.ts): QEMU's RAM figures, the progress.
-  const board = new StatusBoard({ domain: domain.name, host: o.host });
+  const board = new StatusBoard({ domain: name, host: o.host });
   const source = observeRam(
     ins.source ? ins.source(real, { signal: failure.signal, event: (name) => stages.event(name) }) : real,
     (p) => board.ram(p.migration),
@@ -95,7 +107,7 @@ export async function migrateDomain(
     : [];
   const session: SenderSession = {
     settings: o,
-    config: { ...(o.config ?? domain.config), name: domain.name, uuid: domain.uuid },
+    config: { ...(o.config ?? domain.config), name, uuid: domain.uuid },
     source,
     stages,
     join,
@@ -103,7 +115,8 @@ export async function migrateDomain(
     before: { name: domain.name, status: domain.status, running: domain.status === 'running' },
     participants: [],
     postcopyRequested: false,
-    postcopyActive: false,
+    // Resuming: the source has been past its point of no return since post-copy began.
+    postcopyActive: o.resume === true,
     goSent: false,
     taken: false,
   };

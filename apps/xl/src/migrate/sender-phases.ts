@@ -4,6 +4,7 @@
  * phase reached and whether GO went out, what to undo.
  */
 import type { RamEndpoint, StreamRecord } from '@xlkit/stream';
+import type { MigrationProgress } from '@xlkit/qmp';
 import type { RamProgress } from '../ram/outgoing.js';
 import type { PostcopyHooks } from '../ram/postcopy-switch.js';
 import { ReturnPathSink } from '../ram/return-path.js';
@@ -14,6 +15,7 @@ import { Feature, ramRequires } from '../link/protocol.js';
 import { expectReady, readReport, sendGo } from '../link/switchover.js';
 import { errorMessage, XlError } from '../errors.js';
 import { RamCredit } from '../ram/ram-credit.js';
+import { startLadder } from './ladder-driver.js';
 import { raced, required, type PhaseStep } from './phases.js';
 import type { SenderSession } from './sender-session.js';
 
@@ -73,10 +75,15 @@ async function mirror(s: SenderSession): Promise<void> {
   for (const p of s.participants) if (p.mirror) await raced(p.mirror(s), s.failure.signal);
 }
 
-/** What both RAM transports share: the common QEMU options, the hooks, the last figures. */
+/**
+ * What both RAM transports share: the common QEMU options, the hooks, the last figures, and the
+ * convergence ladder, armed here (before the transport's `migrate`) and fed every sample.
+ */
 function ramCommon(s: SenderSession) {
   const progress = s.settings.progress;
   let total: number | undefined;
+  const ladder = startLadder(s);
+  let seen: MigrationProgress | undefined;
   const common = {
     signal: s.failure.signal,
     ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
@@ -87,22 +94,33 @@ function ramCommon(s: SenderSession) {
     },
     onProgress: (p: RamProgress) => {
       const m = p.migration;
+      // The relayed path repeats QEMU's last sample with every chunk: the ladder sees each once.
+      if (m !== undefined && m !== seen) ladder?.sample((seen = m));
       if (m !== undefined && m.total > 0) total = m.total;
-      progress.update(() => ({
-        bytes: p.bytes,
-        ...(total === undefined ? {} : { total }),
-        ...(m === undefined
-          ? {}
-          : {
-              remaining: m.remaining,
-              note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s`,
-              fields: { pass: m.pass, dirtyPagesRate: m.dirtyPagesRate, status: m.status },
-            }),
-      }));
+      progress.update(() => {
+        const note = ladder?.ladder.note;
+        return {
+          bytes: p.bytes,
+          ...(total === undefined ? {} : { total }),
+          ...(m === undefined
+            ? {}
+            : {
+                remaining: m.remaining,
+                note: `pass ${m.pass}, dirty ${m.dirtyPagesRate} pages/s${note === undefined ? '' : `, ${note}`}`,
+                fields: {
+                  pass: m.pass,
+                  dirtyPagesRate: m.dirtyPagesRate,
+                  status: m.status,
+                  ...ladder?.ladder.fields,
+                },
+              }),
+        };
+      });
     },
   };
   /** QEMU sent everything: participants finish, the forward stream ends, the figures settle. */
   const finish = async (): Promise<void> => {
+    ladder?.stop();
     const ram = required(s.ram, 'the RAM result');
     for (const p of s.participants) if (p.afterRam) await raced(p.afterRam(s), s.failure.signal);
     await required(s.link, 'the link').writer.end();
@@ -110,7 +128,11 @@ function ramCommon(s: SenderSession) {
     s.downtimeQuery = ram.downtimeMs().catch(() => undefined);
     progress.update({ bytes: ram.bytes, ...(total === undefined ? {} : { total }), remaining: 0 }, true);
   };
-  return { common, finish };
+  /** The ladder's setup (auto-converge is a capability: it must be in place before `migrate`). */
+  const ready = async (): Promise<void> => {
+    await ladder?.armed;
+  };
+  return { common, finish, ready };
 }
 
 /** PHASE 3: QEMU's stream as verified RAM_CHUNK records; participants finish at pre-switchover. */
@@ -119,7 +141,7 @@ async function ramRelayed(s: SenderSession): Promise<void> {
   const signal = s.failure.signal;
   const credit = agreement.features.includes(Feature.RAM_CREDIT) ? new RamCredit(signal) : undefined;
   // Post-copy over the pipe: the destination QEMU's return path comes back as RAM_RETURN.
-  const returnPath = s.settings.postcopy ? new ReturnPathSink() : undefined;
+  const returnPath = s.settings.postcopy || s.settings.resume ? new ReturnPathSink() : undefined;
   s.backDone = waitBackEnd(back, (rec) => {
     if (rec.name === 'RAM_CREDIT' && credit) return (credit.grant(rec.value.bytes), true);
     if (rec.name === 'RAM_RETURN' && returnPath) return (returnPath.write(rec.value.chunks), true);
@@ -127,15 +149,18 @@ async function ramRelayed(s: SenderSession): Promise<void> {
   });
   s.backDone.catch((err: unknown) => s.failure.abort(err));
   await writer.writePhase(3);
-  const { common, finish } = ramCommon(s);
-  const postcopy = s.settings.postcopy ? postcopyHooks(s) : undefined;
+  const { common, finish, ready } = ramCommon(s);
+  await raced(ready(), signal);
+  const postcopy = s.settings.postcopy && !s.settings.resume ? postcopyHooks(s) : undefined;
   try {
     s.ram = await raced(
       s.source.sendRam({
         ...common,
         writer,
         ...(credit ? { credit } : {}),
-        ...(postcopy ? { postcopy, returnPath } : {}),
+        ...(postcopy ? { postcopy } : {}),
+        ...(returnPath ? { returnPath } : {}),
+        ...(s.settings.resume ? { resume: true } : {}),
       }),
       signal,
     );
@@ -168,10 +193,16 @@ async function ramDirect(s: SenderSession): Promise<void> {
   await writer.writePhase(3);
   const to = await raced(where, signal);
   s.stages.event('ram-endpoint', { ...to });
-  const { common, finish } = ramCommon(s);
-  const postcopy = s.settings.postcopy ? postcopyHooks(s) : undefined;
+  const { common, finish, ready } = ramCommon(s);
+  await raced(ready(), signal);
+  const postcopy = s.settings.postcopy && !s.settings.resume ? postcopyHooks(s) : undefined;
   s.ram = await raced(
-    s.source.sendRamDirect({ ...common, endpoint: to, ...(postcopy ? { postcopy } : {}) }),
+    s.source.sendRamDirect({
+      ...common,
+      endpoint: to,
+      ...(postcopy ? { postcopy } : {}),
+      ...(s.settings.resume ? { resume: true } : {}),
+    }),
     signal,
   );
   await finish();

@@ -48,6 +48,13 @@ export interface SenderSettings {
   ramTransport?: 'relay' | 'direct';
   /** Post-copy allowed (--postcopy): after this many passes, this much time, or on request only. */
   postcopy?: { afterPasses?: number; afterSeconds?: number };
+  /** `xl migrate --resume`: complete a post-copy a broken link paused (resume-phases.ts). */
+  resume?: boolean;
+  /**
+   * The convergence ladder (convergence-ladder.ts) may throttle the vCPUs of a migration that
+   * does not converge (default); false with --no-throttle.
+   */
+  throttle?: boolean;
   progress: ProgressReporter;
   stderr: NodeJS.WritableStream;
   /** Ctrl-C: honoured until GO, ignored after. */

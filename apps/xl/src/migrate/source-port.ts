@@ -17,6 +17,7 @@ import { sendRam, type RamProgress } from '../ram/outgoing.js';
 import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, type RamCredit } from '../ram/ram-credit.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
+import { XlError } from '../errors.js';
 import { migratedAwayName } from './names.js';
 import { rollbackSource, type SourceBefore } from './source-rollback.js';
 
@@ -30,6 +31,8 @@ export interface Peer {
 
 export interface RamOptions {
   writer: StreamWriter;
+  /** Resume a post-copy paused by a broken link. */
+  resume?: boolean;
   /** Post-copy allowed: when to switch, and what to do once QEMU is in post-copy. */
   postcopy?: PostcopyHooks;
   /** Post-copy over the pipe: QEMU's return path from the destination. */
@@ -65,6 +68,8 @@ export interface SourcePort {
   readonly sockets: { migration: string; nbd: string };
   /** Connects to QEMU, leaves a stale postmigrate, reads the run state and the domain info. */
   open(disks: readonly DiskSpec[]): Promise<{ status: string; running: boolean; info: DomainInfo }>;
+  /** `xl migrate --resume`: connects to a source QEMU whose post-copy a broken link paused (refuses any other). */
+  openPaused(): Promise<void>;
   /** Starts the receiver. */
   connect(): Peer;
   setStatus(status: 'migrating' | 'migrated-away'): Promise<void>;
@@ -79,6 +84,8 @@ export interface SourcePort {
 
 export interface QemuSourceOptions {
   connect: () => Peer;
+  /** The domain's own name, when its record carries the migrated-away one (--resume). */
+  name?: string;
   /** Decorates the QMP client (test-only instruments from src/testing; identity otherwise). */
   wrapQmp?: (qmp: QmpClient) => QmpClient;
 }
@@ -87,7 +94,7 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
   let qmp: QmpClient | undefined;
   const paths = store.paths(domain.id);
   return {
-    name: domain.name,
+    name: o.name ?? domain.name,
     id: domain.id,
     get qmp() {
       return qmp;
@@ -99,12 +106,24 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
       const state = await leavePostmigrate(qmp);
       return { ...state, info: await collectDomainInfo(qmp, disks) };
     },
+    async openPaused() {
+      const raw = await connectQmp(store, domain);
+      qmp = o.wrapQmp ? o.wrapQmp(raw) : raw;
+      const status =
+        ((await qmp.execute<{ status?: unknown }>('query-migrate')).status as string | undefined) ?? 'none';
+      if (status !== 'postcopy-paused') {
+        throw new XlError(
+          'XL_MIGRATION',
+          `domain '${domain.name}' has no paused post-copy to resume (its migration is ${status})`,
+        );
+      }
+    },
     connect: o.connect,
     async setStatus(status) {
       await store.update(domain.id, (r) => ({
         ...r,
         status,
-        ...(status === 'migrated-away' ? { name: migratedAwayName(domain.name) } : {}),
+        ...(status === 'migrated-away' ? { name: migratedAwayName(o.name ?? domain.name) } : {}),
       }));
     },
     async sendRam(r) {
@@ -123,6 +142,7 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
         onProgress: r.onProgress,
         ...(r.postcopy ? { postcopy: r.postcopy } : {}),
         ...(r.returnPath ? { returnPath: r.returnPath } : {}),
+        ...(r.resume ? { resume: true } : {}),
       });
       return {
         bytes: ram.bytes,
@@ -141,6 +161,7 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
         onProgress: r.onProgress,
         ...(r.maxBandwidth === undefined ? {} : { maxBandwidth: r.maxBandwidth }),
         ...(r.postcopy ? { postcopy: r.postcopy } : {}),
+        ...(r.resume ? { resume: true } : {}),
       });
       return {
         bytes: ram.bytes,

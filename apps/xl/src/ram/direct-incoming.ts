@@ -8,6 +8,7 @@ import { rm } from 'node:fs/promises';
 import {
   followMigration,
   migrateIncoming,
+  migrateRecover,
   migrateSetCapabilities,
   type MigrationCapabilityStatus,
   type MigrationProgress,
@@ -26,17 +27,20 @@ export interface DirectIncoming {
 
 export async function listenRamDirect(
   qmp: QmpClient,
-  o: { listen: DirectListen; capabilities?: MigrationCapabilityStatus[]; pollMs?: number },
+  o: { listen: DirectListen; recover?: boolean; capabilities?: MigrationCapabilityStatus[]; pollMs?: number },
 ): Promise<DirectIncoming> {
-  await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(o.capabilities ?? [])]);
+  // Recovering a paused post-copy: the capabilities stay as they are (QEMU refuses changes now).
+  if (!o.recover)
+    await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(o.capabilities ?? [])]);
+  const listen = (uri: string) => (o.recover ? migrateRecover(qmp, { uri }) : migrateIncoming(qmp, { uri }));
   let endpoint: RamEndpoint;
   if ('unix' in o.listen) {
     await rm(o.listen.unix, { force: true });
-    await migrateIncoming(qmp, { uri: `unix:${o.listen.unix}` });
+    await listen(`unix:${o.listen.unix}`);
     endpoint = { transport: 'unix', path: o.listen.unix };
   } else {
     const host = o.listen.tcp;
-    await migrateIncoming(qmp, { uri: host.includes(':') ? `tcp:[${host}]:0` : `tcp:${host}:0` });
+    await listen(host.includes(':') ? `tcp:[${host}]:0` : `tcp:${host}:0`);
     const port = await incomingPort(qmp);
     if (port === undefined) {
       throw new XlError(

@@ -19,8 +19,8 @@ import { lstat } from 'node:fs/promises';
 import type { RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { settleWithin } from '../settle-within.js';
-import { UNLIMITED_BANDWIDTH, lastEventTime, type RamProgress } from './outgoing.js';
-import { PostcopySwitch, type PostcopyHooks } from './postcopy-switch.js';
+import { bandwidthLimits, lastEventTime, type RamProgress } from './outgoing.js';
+import { PostcopySwitch, RecoveryWatch, type PostcopyHooks } from './postcopy-switch.js';
 import { interrupted } from './ram-transfer.js';
 
 export interface DirectSendOptions {
@@ -32,6 +32,8 @@ export interface DirectSendOptions {
   pollMs?: number;
   /** Post-copy allowed: when to switch, and what to do once QEMU is in post-copy. */
   postcopy?: PostcopyHooks;
+  /** Resume a post-copy paused by a broken link (`migrate resume=true`). */
+  resume?: boolean;
 }
 
 export interface DirectSendResult {
@@ -77,25 +79,31 @@ export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promi
   let pc: PostcopySwitch | undefined;
   const stops = qmp.listen('STOP');
   try {
-    await migrateSetParameters(qmp, { 'max-bandwidth': o.maxBandwidth ?? UNLIMITED_BANDWIDTH });
-    await migrateSetCapabilities(qmp, [
-      { capability: 'events', state: true },
-      { capability: 'pause-before-switchover', state: true },
-      ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
-    ]);
+    await migrateSetParameters(qmp, bandwidthLimits(o.maxBandwidth));
+    if (!o.resume) {
+      await migrateSetCapabilities(qmp, [
+        { capability: 'events', state: true },
+        { capability: 'pause-before-switchover', state: true },
+        ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+      ]);
+    }
+    const recovery = o.resume ? new RecoveryWatch() : undefined;
     let failed!: (err: unknown) => void;
     const hookFailed = new Promise<never>((_, reject) => (failed = reject));
     hookFailed.catch(() => undefined);
     pc = o.postcopy ? new PostcopySwitch(qmp, o.postcopy, failed) : undefined;
-    await migrate(qmp, { uri: endpointUri(o.endpoint) });
+    await migrate(qmp, { uri: endpointUri(o.endpoint), ...(o.resume ? { resume: true } : {}) });
     const onProgress = (m: MigrationProgress) => {
       pc?.sample(m);
+      recovery?.sample(m);
       o.onProgress?.({ bytes: m.transferred, migration: m });
     };
     outcome = (async () => {
-      await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs: o.pollMs });
-      await o.onPreSwitchover();
-      await migrateContinue(qmp, { state: 'pre-switchover' });
+      if (!o.resume) {
+        await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs: o.pollMs });
+        await o.onPreSwitchover();
+        await migrateContinue(qmp, { state: 'pre-switchover' });
+      }
       return followMigration(qmp, { onProgress, pollMs: o.pollMs });
     })();
     const aborted = new Promise<never>((_, reject) => {
@@ -114,7 +122,7 @@ export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promi
     };
   } catch (err) {
     // In post-copy QEMU cannot go back: no cancel (it would fail anyway); the caller keeps both.
-    if (outcome !== undefined && pc?.active !== true) {
+    if (outcome !== undefined && pc?.active !== true && !o.resume) {
       outcome.catch(() => undefined);
       await migrateCancel(qmp).catch(() => undefined);
       await settleWithin(outcome, 15_000);

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   followMigration,
   migrateIncoming,
+  migrateRecover,
   migrateSetCapabilities,
   type MigrationCapabilityStatus,
   type QmpClient,
@@ -35,6 +36,8 @@ export interface ReceiveRamOptions {
   credit?: FeederCredit;
   /** Capabilities besides `events` (migrate-receive adds late-block-activate). */
   capabilities?: MigrationCapabilityStatus[];
+  /** Resume a post-copy paused by a broken link (`migrate-recover`; no capability changes). */
+  recover?: boolean;
   /** Post-copy: what the destination QEMU writes back on its socket (its return path), piece by piece. */
   returnPath?: (piece: Buffer) => void;
   /** Any other record inside the RAM stream (migration control, tunnel); throw to abort. Default: refused. */
@@ -130,11 +133,16 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
   let stopReturn: (() => void) | undefined;
   try {
     await rm(socketPath, { force: true });
-    await migrateSetCapabilities(qmp, [
-      { capability: 'events', state: true },
-      ...(options.capabilities ?? []),
-    ]);
-    await migrateIncoming(qmp, { uri: `unix:${socketPath}` });
+    if (options.recover) {
+      // A post-copy paused by a broken link: the same incoming migration, on a new channel.
+      await migrateRecover(qmp, { uri: `unix:${socketPath}` });
+    } else {
+      await migrateSetCapabilities(qmp, [
+        { capability: 'events', state: true },
+        ...(options.capabilities ?? []),
+      ]);
+      await migrateIncoming(qmp, { uri: `unix:${socketPath}` });
+    }
     socket = await connect(socketPath, signal);
     // A migration (credit) keeps the default buffer: QEMU's incoming stream and its NBD server
     // share its main loop, which reads the stream until the socket runs dry, so whatever waits

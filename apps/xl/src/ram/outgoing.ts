@@ -20,13 +20,27 @@ import {
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import type { RamCredit } from './ram-credit.js';
-import { PostcopySwitch, type PostcopyHooks } from './postcopy-switch.js';
+import { PostcopySwitch, RecoveryWatch, type PostcopyHooks } from './postcopy-switch.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import type { ReturnPathSink } from './return-path.js';
 import { settleWithin } from '../settle-within.js';
 
 /** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
 export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
+
+/**
+ * --bandwidth caps pre-copy and post-copy alike (QEMU keeps them apart: max-bandwidth, and
+ * max-postcopy-bandwidth, where 0 means unlimited).
+ */
+export function bandwidthLimits(bytesPerSecond: number | undefined): {
+  'max-bandwidth': number;
+  'max-postcopy-bandwidth': number;
+} {
+  return {
+    'max-bandwidth': bytesPerSecond ?? UNLIMITED_BANDWIDTH,
+    'max-postcopy-bandwidth': bytesPerSecond ?? 0,
+  };
+}
 
 export interface RamProgress {
   /** Payload bytes framed so far. */
@@ -66,6 +80,8 @@ export interface SendRamOptions {
   postcopy?: PostcopyHooks;
   /** Post-copy: where QEMU's return path from the destination arrives (written into QEMU's socket). */
   returnPath?: ReturnPathSink;
+  /** Resume a post-copy paused by a broken link (`migrate resume=true`; no capability changes). */
+  resume?: boolean;
 }
 
 export interface SendRamResult extends RamTransferResult {
@@ -141,13 +157,16 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
   const aborted = abortPromise(signal);
   aborted.catch(() => undefined);
   try {
-    await migrateSetParameters(qmp, { 'max-bandwidth': options.maxBandwidth ?? UNLIMITED_BANDWIDTH });
-    await migrateSetCapabilities(qmp, [
-      { capability: 'events', state: true },
-      { capability: 'pause-before-switchover', state: options.onPreSwitchover !== undefined },
-      ...(options.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
-      ...(options.capabilities ?? []),
-    ]);
+    await migrateSetParameters(qmp, bandwidthLimits(options.maxBandwidth));
+    if (!options.resume) {
+      await migrateSetCapabilities(qmp, [
+        { capability: 'events', state: true },
+        { capability: 'pause-before-switchover', state: options.onPreSwitchover !== undefined },
+        ...(options.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+        ...(options.capabilities ?? []),
+      ]);
+    }
+    const recovery = options.resume ? new RecoveryWatch() : undefined;
     let failed!: (err: unknown) => void;
     const hookFailed = new Promise<never>((_, reject) => (failed = reject));
     hookFailed.catch(() => undefined);
@@ -156,16 +175,17 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     stops = qmp.listen('STOP');
     const connected = firstConnection(server);
     connected.catch(() => undefined);
-    await migrate(qmp, { uri: `unix:${socketPath}` });
+    await migrate(qmp, { uri: `unix:${socketPath}`, ...(options.resume ? { resume: true } : {}) });
     started = true;
     const onProgress = (m: MigrationProgress) => {
       last = m;
       pc?.sample(m);
+      recovery?.sample(m);
       options.onProgress?.({ bytes, migration: m });
     };
     outcome = (async () => {
       const pollMs = options.pollMs;
-      if (options.onPreSwitchover) {
+      if (options.onPreSwitchover && !options.resume) {
         await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs });
         await options.onPreSwitchover();
         await migrateContinue(qmp, { state: 'pre-switchover' });
@@ -207,7 +227,7 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
   } catch (err) {
     socket?.destroy();
     // In post-copy QEMU cannot go back: no cancel; the caller keeps both sides.
-    if (started && pc?.active !== true) {
+    if (started && pc?.active !== true && !options.resume) {
       await migrateCancel(qmp).catch(() => undefined);
       await settle(outcome);
     }

@@ -51,3 +51,21 @@ export class PostcopySwitch {
     }
   }
 }
+
+/**
+ * Resuming a post-copy paused by a broken link: QEMU goes postcopy-paused -> postcopy-recover
+ * -> postcopy-active -> completed. Paused again after it had left that state means the new
+ * link broke too.
+ */
+export class RecoveryWatch {
+  #left = false;
+
+  sample(m: MigrationProgress): void {
+    if (m.status !== 'postcopy-paused') {
+      this.#left = true;
+      return;
+    }
+    if (this.#left)
+      throw new XlError('XL_MIGRATION', 'post-copy paused again: the new link between the two QEMUs broke');
+  }
+}

@@ -75,6 +75,9 @@ export function fakeSource(
       failHere('open');
       return { status: 'running', running: true, info: INFO };
     },
+    async openPaused() {
+      failHere('open');
+    },
     connect,
     async setStatus(status) {
       failHere(`setStatus:${status}`);
@@ -153,6 +156,17 @@ export function fakeDestination(
       fx.destination.push('receiveRam');
       return readRam(o.reader, o.onRecord, () => failHere('receiveRam'));
     },
+    async adopt(config) {
+      fx.destination.push('adopt');
+      record = {
+        id: 7,
+        name: config.name,
+        uuid: FAKE_CONFIG.uuid,
+        status: 'running',
+        config,
+      } as DomainRecord;
+      return record;
+    },
     async listenRam() {
       fx.destination.push('listenRam');
       return { endpoint: { transport: 'tcp' as const, host: '127.0.0.1', port: 1 }, completed: qemuVerdict };
@@ -210,6 +224,7 @@ export function fakePair(
     receiverFeatures?: string[];
     ramTransport?: 'relay' | 'direct';
     postcopy?: { afterPasses?: number };
+    resume?: boolean;
   } = {},
 ): Pair {
   let receiver: ReceiverSession | undefined;
@@ -254,6 +269,7 @@ export function fakePair(
       paused: false,
       ...(o.ramTransport ? { ramTransport: o.ramTransport } : {}),
       ...(o.postcopy ? { postcopy: o.postcopy } : {}),
+      ...(o.resume ? { resume: true } : {}),
       progress,
       stderr: quiet.stderr,
       signal: new AbortController().signal,
@@ -266,7 +282,7 @@ export function fakePair(
     before: { name: FAKE_CONFIG.name, status: 'running', running: true },
     participants: [],
     postcopyRequested: false,
-    postcopyActive: false,
+    postcopyActive: o.resume === true,
     goSent: false,
     taken: false,
   };

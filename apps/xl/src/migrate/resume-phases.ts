@@ -1,0 +1,47 @@
+/**
+ * `xl migrate --resume DOMAIN HOST`: a post-copy that a broken link paused (both QEMUs in
+ * postcopy-paused, the guest running at the destination, nothing destroyed) is completed over a
+ * new pipe. The sender walks handshake -> ram -> switchover -> cleanup: the handshake requires
+ * `postcopy-resume`, the receiver adopts the domain it already runs (no bootstrap, no mirror),
+ * and phase 3 reconnects the two QEMUs (`migrate-recover` there, `migrate resume=true` here),
+ * relayed or direct. The session starts past the point of no return: the source is never
+ * resumed, whatever happens.
+ */
+import { senderHandshake } from '../link/handshake.js';
+import { Feature } from '../link/protocol.js';
+import { raced, type PhaseStep } from './phases.js';
+import { SENDER_PHASES } from './sender-phases.js';
+import type { SenderSession } from './sender-session.js';
+
+async function handshake(s: SenderSession): Promise<void> {
+  const signal = s.failure.signal;
+  await raced(s.source.openPaused(), signal);
+  s.peer = s.source.connect();
+  const requires = [
+    Feature.POSTCOPY_RESUME,
+    Feature.POSTCOPY,
+    ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM] : []),
+  ];
+  s.link = await raced(
+    senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }),
+    signal,
+  );
+  s.stages.event('negotiated', {
+    version: s.link.agreement.version,
+    features: s.link.agreement.features,
+    receiver: s.link.peer.software,
+  });
+}
+
+function step(phase: 'ram' | 'switchover' | 'cleanup'): PhaseStep<SenderSession> {
+  const found = SENDER_PHASES.find((p) => p.phase === phase);
+  if (found === undefined) throw new Error(`no ${phase} step`);
+  return found;
+}
+
+export const RESUME_PHASES: readonly PhaseStep<SenderSession>[] = [
+  { phase: 'handshake', run: handshake },
+  step('ram'),
+  step('switchover'),
+  step('cleanup'),
+];

@@ -1,0 +1,51 @@
+/** `xl migrate --resume` through both phase machines on fake hosts (no QEMU). */
+import { describe, expect, it } from 'vitest';
+import { fakePair, type Effects, type FailPoint } from '../testing/fake-hosts.js';
+import { runReceiver } from './receive-migration.js';
+import { runSender } from './send-migration.js';
+
+async function resume(fail?: FailPoint, transport: 'relay' | 'direct' = 'relay') {
+  const fx: Effects = { source: [], destination: [] };
+  let receiverError: unknown;
+  const pair = fakePair(fx, fail, (r) => runReceiver(r).catch((err: unknown) => (receiverError = err)), {
+    resume: true,
+    ramTransport: transport,
+  });
+  const sent = await runSender(pair.sender).catch((err: unknown) => err as Error);
+  await pair.received();
+  return { fx, sent, receiverError, stages: pair.sender.stages.durations() };
+}
+
+describe('xl migrate --resume', () => {
+  for (const transport of ['relay', 'direct'] as const) {
+    it(`${transport}: the receiver adopts the domain it runs, phase 3 again, then the usual switch-over`, async () => {
+      const { fx, sent, receiverError, stages } = await resume(undefined, transport);
+      expect(receiverError).toBeUndefined();
+      expect(sent).toMatchObject({ name: 'web', host: 'fake-host' });
+      // No bootstrap, no mirror: the domain already runs there.
+      expect(Object.keys(stages)).toEqual(['handshake', 'ram', 'switchover', 'cleanup']);
+      expect(fx.destination[0]).toBe('adopt');
+      expect(fx.destination).not.toContain('start');
+      expect(fx.source).toContain('destroy');
+      expect(fx.source).not.toContain('rollback');
+    });
+  }
+
+  it('a failure while resuming never resumes the source and destroys nothing', async () => {
+    const { fx, sent, receiverError } = await resume({ side: 'source', at: 'sendRam' });
+    expect((sent as Error).message).toMatch(
+      /MIGRATION FAILED IN POST-COPY .*kept paused as 'web--migratedaway'/,
+    );
+    expect(fx.source).not.toContain('rollback');
+    expect(fx.source).not.toContain('destroy');
+    expect(fx.destination).not.toContain('destroy');
+    expect((receiverError as Error).message).toMatch(/post-copy broke/);
+  });
+
+  it('refused when the source has no paused post-copy', async () => {
+    const { fx, sent } = await resume({ side: 'source', at: 'open' });
+    expect((sent as Error).message).toMatch(/injected failure: open/);
+    expect(fx.destination).toEqual([]);
+    expect(fx.source).not.toContain('rollback');
+  });
+});
