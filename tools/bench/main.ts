@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<() => Promise<void>>> = {
   'save-restore': async () => (await import('./save-restore.js')).benchSaveRestore,
   migrate: async () => (await import('./migrate.js')).benchMigrate,
   'migrate-q': async () => (await import('./migrate-q.js')).benchMigrateQ,
+  postcopy: async () => (await import('./postcopy.js')).benchPostcopy,
 };
 
 const name = process.argv[2];

@@ -236,6 +236,8 @@ function postcopyHooks(s: SenderSession): PostcopyHooks {
       s.stages.event('postcopy-active');
       await s.source.setStatus('migrated-away');
       await required(s.link, 'the link').writer.writeRecord('POSTCOPY_GO', null);
+      // The receiver runs the guest on this record: the guest's pause ends about now.
+      s.resumedAtMs = Date.now();
     },
   };
 }
@@ -267,7 +269,8 @@ async function switchover(s: SenderSession): Promise<void> {
   const report = await readReport(s.rest);
   if (report.status === 'released') throw new ReleasedByReceiver();
   s.taken = true;
-  s.resumedAtMs = Date.now();
+  // In post-copy the guest already ran on from POSTCOPY_GO.
+  s.resumedAtMs ??= Date.now();
 }
 
 /** The domain runs on the destination: this host's own housekeeping. */
