@@ -4,11 +4,13 @@
 // the destination after the first pass and the remaining pages follow.
 import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
   continuous,
   guestConfig,
   onJsonLines,
+  records,
   sameHostReceiver,
   startMigrate,
   waitForBeatAbove,
@@ -173,5 +175,34 @@ describe('xl migrate --postcopy (real QEMU)', () => {
     const [still] = JSON.parse((await a.xl('list', '--json')).stdout) as DomainView[];
     expect(still).toMatchObject({ name: 'pc4--migratedaway' });
     expect(still!.status).not.toBe('running');
+  });
+  it('a receiver that dies as post-copy begins: the next xl there keeps its QEMU instead of reaping it', async () => {
+    const a = xlHost('pc-a-');
+    const b = xlHost('pc-b-');
+    await boot(a, 'pc5');
+    const args = ['--json', '--bandwidth', '8', '--postcopy', '--postcopy-after', '1', '-s', '', 'pc5'];
+    const child = startMigrate(a, [...args, sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'receiver-stall:postcopy' },
+    });
+    let active = false;
+    onJsonLines(child.stdout!, (ev) => {
+      if (ev.event === 'postcopy-active') active = true;
+    });
+    // B's receiver holds still at POSTCOPY_GO, its record still NAME--incoming (marked post-copy).
+    const incoming = await b.watcher.waitFor((d) => d.name === 'pc5--incoming' && d.postcopy === true);
+    for (let i = 0; !active; i++) {
+      if (i > 600) throw new Error('the source never reached post-copy');
+      await sleep(50);
+    }
+    await sleep(500);
+    process.kill(incoming.ownerPid!, 'SIGKILL');
+    const r = await child;
+    expect(r.exitCode).toBe(1);
+    const listed = await b.xl('list');
+    expect(listed.stderr).toMatch(
+      /domain 'pc5--incoming' \(id \d+\) is kept: .*its QEMU is in postcopy-(paused|active)/,
+    );
+    expect(isProcessAlive(incoming.qemu!.pid)).toBe(true);
+    expect(records(b.stateDir).map((d) => d.name)).toEqual(['pc5--incoming']);
   });
 });

@@ -2,7 +2,7 @@
 import type { CommandArgs, CommandIo } from '../command.js';
 import { openStore, type DomainStore } from '../store/domain-store.js';
 import type { DomainRecord } from '../store/domain-record.js';
-import { formatReaped, reapDomains } from '../domain/reap.js';
+import { formatKept, formatReaped, reapDomains } from '../domain/reap.js';
 import { resolveDomain } from '../domain/resolve.js';
 import { recoverAbandonedSaves } from '../ram/recover-save.js';
 
@@ -22,8 +22,9 @@ export interface Session {
 
 export async function openSession(args: CommandArgs, io: CommandIo): Promise<Session> {
   const store = await openStore(args.globals.stateDir, io.env);
-  const { live, reaped } = await reapDomains(store);
+  const { live, reaped, kept } = await reapDomains(store);
   for (const r of reaped) warn(io, formatReaped(r));
+  for (const r of kept) warn(io, formatKept(r));
   const recovered = await recoverAbandonedSaves(store, live);
   for (const m of recovered) warn(io, m);
   return { store, live: recovered.length > 0 ? await store.list() : live };

@@ -8,6 +8,7 @@ import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { killQemu } from './destroy.js';
 import { isQemuAlive, lastQemuLogLine } from './liveness.js';
+import { withQmp } from './qmp.js';
 
 export interface ReapedDomain {
   record: DomainRecord;
@@ -17,6 +18,8 @@ export interface ReapedDomain {
 export interface ReapResult {
   live: DomainRecord[];
   reaped: ReapedDomain[];
+  /** Dead-owner domains not reaped because QEMU may hold the guest's only running copy. */
+  kept: ReapedDomain[];
 }
 
 /** Why a record is dead, or undefined when it is alive (or still being created). */
@@ -35,11 +38,22 @@ function deathReason(d: DomainRecord): string | undefined {
 export async function reapDomains(store: DomainStore): Promise<ReapResult> {
   const live: DomainRecord[] = [];
   const reaped: ReapedDomain[] = [];
+  const kept: ReapedDomain[] = [];
   for (const d of await store.list()) {
     let reason = deathReason(d);
     if (reason === undefined) {
       live.push(d);
       continue;
+    }
+    // Post-copy: the guest may run on this QEMU with part of its RAM still at the source; only
+    // a QEMU that says it is not in post-copy may go.
+    if (d.postcopy === true && d.qemu !== undefined && isQemuAlive(d)) {
+      const state = await postcopyState(store, d);
+      if (state !== 'not in post-copy') {
+        kept.push({ record: d, reason: `${reason}, but its QEMU ${state}` });
+        live.push(d);
+        continue;
+      }
     }
     // An abandoned create may have left a QEMU behind: it is ours to stop, and waited for as
     // destroy does ("cleaned up" must mean it is gone). Best effort: the state goes either way.
@@ -59,7 +73,31 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
       if (current) live.push(current);
     }
   }
-  return { live, reaped };
+  return { live, reaped, kept };
+}
+
+/** What QEMU says of its migration, briefly (a QEMU blocked in post-copy may not answer at all). */
+async function postcopyState(store: DomainStore, d: DomainRecord): Promise<string> {
+  try {
+    return await withQmp(
+      store,
+      d,
+      async (qmp) => {
+        const status = String(
+          (await qmp.execute<{ status?: unknown }>('query-migrate', undefined, { timeoutMs: 2_000 })).status,
+        );
+        return status.startsWith('postcopy') ? `is in ${status}` : 'not in post-copy';
+      },
+      { connectTimeoutMs: 2_000, handshakeTimeoutMs: 2_000 },
+    );
+  } catch {
+    return 'does not answer (blocked in post-copy?)';
+  }
+}
+
+/** A domain the reaper would have removed but kept: what to do about it. */
+export function formatKept(r: ReapedDomain): string {
+  return `domain '${r.record.name}' (id ${r.record.id}) is kept: ${r.reason}; it may hold the only running copy of the guest: complete it with 'xl migrate --resume' from the source, or 'xl destroy' it`;
 }
 
 export function formatReaped(r: ReapedDomain): string {

@@ -78,6 +78,8 @@ export interface DestinationPort {
   listenRam(
     o: DirectListenOptions,
   ): Promise<{ endpoint: RamEndpoint; completed: Promise<{ status: string }> }>;
+  /** The incoming migration may switch to post-copy: marks the record so a reaper asks QEMU first. */
+  markPostcopy(): Promise<void>;
   /** After GO: renamed to NAME, resumed unless `paused`. */
   takeOver(name: string, paused: boolean): Promise<void>;
   /**
@@ -186,11 +188,14 @@ export function qemuDestination(store: DomainStore): DestinationPort {
       record = found;
       return found;
     },
+    async markPostcopy() {
+      record = await store.update(mustHave().id, (r) => ({ ...r, postcopy: true }));
+    },
     async takeOver(name, paused) {
       const q = qmp;
       if (q === undefined) throw new Error('the incoming QEMU is not connected');
       record = await store.update(mustHave().id, (r) => {
-        const { ownerPid: _owner, createdDisks: _disks, ...rest } = r;
+        const { ownerPid: _owner, createdDisks: _disks, postcopy: _postcopy, ...rest } = r;
         return { ...rest, name, status: 'paused' };
       });
       if (!paused) {

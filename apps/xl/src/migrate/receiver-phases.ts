@@ -111,6 +111,7 @@ async function ram(s: ReceiverSession): Promise<void> {
   if (link.peer.requires.includes(Feature.DIRECT_RAM)) return ramDirect(s);
   const back = link.writer;
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
+  if (postcopy && !s.taken) await s.dest.markPostcopy();
   let running: Promise<void> | undefined;
   const recover = link.peer.requires.includes(Feature.POSTCOPY_RESUME);
   const ram = await s.dest.receiveRam({
@@ -159,6 +160,7 @@ async function ram(s: ReceiverSession): Promise<void> {
 async function ramDirect(s: ReceiverSession): Promise<void> {
   const link = required(s.link, 'the link');
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
+  if (postcopy && !s.taken) await s.dest.markPostcopy();
   const recover = link.peer.requires.includes(Feature.POSTCOPY_RESUME);
   const { endpoint, completed } = await s.dest.listenRam({
     ...s.settings.direct,

@@ -32,6 +32,12 @@ export interface DomainRecord {
   qemu?: QemuProcessInfo;
   /** Disk images `xl migrate-receive -q` created for this incoming domain: removed if it is reaped. */
   createdDisks?: string[];
+  /**
+   * Set by `xl migrate-receive` when the incoming migration may switch to post-copy: should its
+   * receiver die, the reaper first asks QEMU, as in post-copy this QEMU may hold the only running
+   * copy of the guest.
+   */
+  postcopy?: boolean;
   /** While `xl save` (ownerPid) runs: its partial file, and whether the domain ran before it. */
   saving?: { partial: string; wasRunning: boolean };
 }
@@ -51,6 +57,7 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
   if (typeof r.uuid !== 'string') bad('bad uuid');
   if (typeof r.status !== 'string') bad('bad status');
   if (typeof r.config !== 'object' || r.config === null) bad('bad config');
+  if (r.postcopy !== undefined && typeof r.postcopy !== 'boolean') bad('bad postcopy flag');
   const q = r.qemu as Record<string, unknown> | undefined;
   if (
     q !== undefined &&

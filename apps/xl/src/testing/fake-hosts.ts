@@ -156,6 +156,7 @@ export function fakeDestination(
       fx.destination.push('receiveRam');
       return readRam(o.reader, o.onRecord, () => failHere('receiveRam'));
     },
+    async markPostcopy() {},
     async adopt(config) {
       fx.destination.push('adopt');
       record = {

@@ -44,6 +44,7 @@ describe('test fault hooks', () => {
       }),
     ).toEqual({ corruptRamChunk: 2, receiverStall: 'phase1', senderStall: 'before-go' });
     expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:targets' })).toEqual({ receiverStall: 'targets' });
+    expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:postcopy' })).toEqual({ receiverStall: 'postcopy' });
     expect(parseFaults({ XLKIT_FAULT: 'receiver-stall:later' })).toEqual({});
     expect(parseFaults({ XLKIT_FAULT: 'corrupt-ram-chunk:0' })).toEqual({});
     expect(parseFaults({})).toEqual({});

@@ -8,6 +8,7 @@
  *   receiver-stall:phase1   receiver: after starting the incoming QEMU, stall before PHASE_READY
  *                           (so a test can kill it at a known point)
  *   receiver-stall:targets  receiver -q: after creating the disk targets, stall before QEMU starts
+ *   receiver-stall:postcopy receiver: at POSTCOPY_GO, stall before taking the domain over
  *   sender-stall:before-go  sender: after the receiver said ready, stall before GO until
  *                           interrupted (the last moment a failure still rolls back)
  *   mirror-speed:BYTES      sender -q: limit every disk mirror to BYTES/s (stretches phase 2)
@@ -21,7 +22,7 @@
 
 export interface Faults {
   corruptRamChunk?: number;
-  receiverStall?: 'phase1' | 'targets';
+  receiverStall?: 'phase1' | 'targets' | 'postcopy';
   senderStall?: 'before-go';
   mirrorSpeed?: number;
   nbdDropAfter?: number;
@@ -37,7 +38,8 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
   for (const item of (env.XLKIT_FAULT ?? '').split(',')) {
     const [name, arg] = item.split(':');
     if (name === 'corrupt-ram-chunk' && /^[1-9][0-9]*$/.test(arg ?? '')) out.corruptRamChunk = Number(arg);
-    if (name === 'receiver-stall' && (arg === 'phase1' || arg === 'targets')) out.receiverStall = arg;
+    if (name === 'receiver-stall' && (arg === 'phase1' || arg === 'targets' || arg === 'postcopy'))
+      out.receiverStall = arg;
     if (name === 'sender-stall' && arg === 'before-go') out.senderStall = 'before-go';
     if (name === 'receiver-lacks' && /^[a-z][a-z0-9-]{0,63}$/.test(arg ?? '')) out.receiverLacks = arg;
     if (name === 'ram-dump' && /^\/[A-Za-z0-9._/-]{1,200}$/.test(arg ?? '')) out.ramDumpDir = arg;

@@ -133,6 +133,9 @@ export function receiverInstruments(f: Faults): ReceiverInstruments | undefined 
         return record;
       },
       async takeOver(name, paused) {
+        // receiver-stall:postcopy: the take-over at POSTCOPY_GO (the record still NAME--incoming).
+        if (receiverStall === 'postcopy' && port.record?.postcopy === true)
+          await stallUntil(at.signal, 'migrate-receive');
         // After GO, before the guest resumes: the destination's final RAM.
         if (ramDumpDir !== undefined && port.qmp !== undefined)
           await dumpGuestRam(port.qmp, ramDumpDir, 'destination');
