@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { ramcheckLog } from './helpers/index.js';
-import { continuous, records, waitForBeatAbove, type XlHost } from './xl-rig.js';
+import { continuous, guestConfig, records, waitForBeatAbove, type XlHost } from './xl-rig.js';
 
 /** The source is untouched: same QEMU, same name, running, heartbeat continuing without restart. */
 export async function expectSourceIntact(
@@ -65,4 +65,17 @@ export async function expectRamcheckClean(host: XlHost, name: string): Promise<v
       throw new Error(`${name}: the RAM checker verified ${log.passes.length} generation(s) in 60 s`);
     await sleep(500);
   }
+}
+
+/** Boots NAME on `a` (extra config keys, e.g. the guest's workloads) and waits for its heartbeat. */
+export async function bootSource(
+  a: XlHost,
+  name: string,
+  extra: Record<string, string> = {},
+): Promise<{ pid: number; beat: number }> {
+  const created = await a.xl('create', await guestConfig(a.dir, name, extra));
+  expect(created.exitCode, created.stderr).toBe(0);
+  const beats = await waitForBeatAbove(a, name, 2);
+  const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
+  return { pid: view!.qemu!.pid, beat: beats.at(-1)! };
 }

@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
   continuous,
-  guestConfig,
   onJsonLines,
   sameHostReceiver,
   startMigrate,
@@ -15,19 +14,13 @@ import {
   type XlHost,
 } from './xl-rig.js';
 import { cleanupAfterEach } from './helpers/index.js';
-import { expectReceiverClean, expectSourceIntact } from './migrate-checks.js';
+import { bootSource, expectReceiverClean, expectSourceIntact } from './migrate-checks.js';
 
 cleanupAfterEach();
 
 const DIRTIER = { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=24"' };
 
-async function boot(a: XlHost, name: string): Promise<{ pid: number; beat: number }> {
-  const created = await a.xl('create', await guestConfig(a.dir, name, DIRTIER));
-  expect(created.exitCode, created.stderr).toBe(0);
-  const beats = await waitForBeatAbove(a, name, 2);
-  const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
-  return { pid: view!.qemu!.pid, beat: beats.at(-1)! };
-}
+const boot = (a: XlHost, name: string) => bootSource(a, name, DIRTIER);
 
 function xlLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => l.startsWith('xl: '));

@@ -8,7 +8,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
   continuous,
-  guestConfig,
   onJsonLines,
   records,
   sameHostReceiver,
@@ -18,7 +17,7 @@ import {
   type XlHost,
 } from './xl-rig.js';
 import { cleanupAfterEach } from './helpers/index.js';
-import { expectRamcheckClean, statusInRam } from './migrate-checks.js';
+import { bootSource, expectRamcheckClean, statusInRam } from './migrate-checks.js';
 
 cleanupAfterEach();
 
@@ -29,13 +28,7 @@ cleanupAfterEach();
  */
 const DIRTIER = { extra: '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32 xlkit.ramcheck=16"' };
 
-async function boot(a: XlHost, name: string): Promise<{ pid: number; beat: number }> {
-  const created = await a.xl('create', await guestConfig(a.dir, name, DIRTIER));
-  expect(created.exitCode, created.stderr).toBe(0);
-  const beats = await waitForBeatAbove(a, name, 2);
-  const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
-  return { pid: view!.qemu!.pid, beat: beats.at(-1)! };
-}
+const boot = (a: XlHost, name: string) => bootSource(a, name, DIRTIER);
 
 describe('xl migrate --postcopy (real QEMU)', () => {
   it('a guest that cannot converge at 8 MiB/s moves after one pass: post-copy completes, the heartbeat goes on', async () => {

@@ -14,25 +14,12 @@ import {
   startMigrate,
   waitForBeatAbove,
   xlHost,
-  type XlHost,
   killReceiverAt,
 } from './xl-rig.js';
 import { cleanupAfterEach, ramDumps } from './helpers/index.js';
-import { expectReceiverClean, expectSourceIntact } from './migrate-checks.js';
+import { bootSource, expectReceiverClean, expectSourceIntact } from './migrate-checks.js';
 
 cleanupAfterEach();
-
-async function bootSource(
-  a: XlHost,
-  name: string,
-  extra: Record<string, string> = {},
-): Promise<{ pid: number; beat: number }> {
-  const created = await a.xl('create', await guestConfig(a.dir, name, extra));
-  expect(created.exitCode, created.stderr).toBe(0);
-  const beats = await waitForBeatAbove(a, name, 2);
-  const [view] = JSON.parse((await a.xl('list', '--json', name)).stdout) as DomainView[];
-  return { pid: view!.qemu!.pid, beat: beats.at(-1)! };
-}
 
 const argAfter = (argv: string[], flag: string): string | undefined => argv[argv.indexOf(flag) + 1];
 

@@ -4,27 +4,15 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CommandIo } from '../command.js';
-import type { DomainConfig } from '../config/domain-config.js';
 import { main } from '../main.js';
 import { listenControl, type ControlServer } from '../migrate/control-server.js';
 import { StatusBoard, type MigrationStatus } from '../migrate/status-board.js';
 import { openStore, type DomainStore } from '../store/domain-store.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import { formatMigrationStatus } from './migrate-status.js';
+import { testDomainConfig } from '../testing/domain-config.js';
 
-const config = {
-  name: 'x',
-  memory: 64,
-  vcpus: 1,
-  disks: [],
-  vifs: [],
-  serial: 'none',
-  onPoweroff: 'destroy',
-  onReboot: 'restart',
-  onCrash: 'destroy',
-  accel: 'tcg',
-  memoryBacking: 'anonymous',
-} as DomainConfig;
+const config = testDomainConfig();
 
 let dir: string;
 let store: DomainStore;

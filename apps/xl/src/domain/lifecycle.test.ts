@@ -6,7 +6,6 @@ import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { testing } from '@xlkit/qmp';
 import { openStore, type DomainStore } from '../store/domain-store.js';
-import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import { readProcStat } from '../host/process-info.js';
 import { pauseDomain, renameDomain, shutdownDomain, unpauseDomain } from './control.js';
@@ -16,20 +15,9 @@ import { connectQmp } from './qmp.js';
 import { reapDomains } from './reap.js';
 import { resolveDomain } from './resolve.js';
 import { startDomain } from './start.js';
+import { testDomainConfig } from '../testing/domain-config.js';
 
-const config: DomainConfig = {
-  name: 'x',
-  memory: 64,
-  vcpus: 1,
-  disks: [],
-  vifs: [],
-  serial: 'none',
-  onPoweroff: 'destroy',
-  onReboot: 'restart',
-  onCrash: 'destroy',
-  accel: 'tcg',
-  memoryBacking: 'anonymous',
-};
+const config = testDomainConfig();
 
 let dir: string;
 let store: DomainStore;

@@ -5,23 +5,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { DomainStore, openStore } from './domain-store.js';
-import type { DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import { resolveStateDir } from './state-dir.js';
+import { testDomainConfig } from '../testing/domain-config.js';
 
-const config: DomainConfig = {
-  name: 'x',
-  memory: 64,
-  vcpus: 1,
-  disks: [],
-  vifs: [],
-  serial: 'none',
-  onPoweroff: 'destroy',
-  onReboot: 'restart',
-  onCrash: 'destroy',
-  accel: 'tcg',
-  memoryBacking: 'anonymous',
-};
+const config = testDomainConfig();
 
 let dir: string;
 let store: DomainStore;

@@ -13,23 +13,13 @@ import type { ReceiverSession, JoinReceiver } from '../migrate/receiver-session.
 import type { JoinSender, SenderSession } from '../migrate/sender-session.js';
 import type { SourcePort } from '../migrate/source-port.js';
 import { Stages } from '../migrate/stages.js';
+import { testDomainConfig } from './domain-config.js';
 import { ProgressReporter } from '../progress/reporter.js';
 import type { DomainRecord } from '../store/domain-record.js';
 
-export const FAKE_CONFIG: DomainConfig = {
-  name: 'web',
+export const FAKE_CONFIG: DomainConfig = testDomainConfig('web', {
   uuid: '6f1c3a52-8e5d-4c1b-9a0e-2b7d5f3e9c41',
-  memory: 64,
-  vcpus: 1,
-  disks: [],
-  vifs: [],
-  serial: 'none',
-  onPoweroff: 'destroy',
-  onReboot: 'restart',
-  onCrash: 'destroy',
-  accel: 'tcg',
-  memoryBacking: 'anonymous',
-};
+});
 
 const INFO: DomainInfo = {
   qemuVersion: '7.2.0',
