@@ -4,7 +4,12 @@
  * works on QEMU and the store, and the failure-table test drives a fake.
  */
 import type { Readable, Writable } from 'node:stream';
-import { finalMigrationFigures, migrateSetParameters, type QmpClient } from '@xlkit/qmp';
+import {
+  finalMigrationFigures,
+  migrateSetParameters,
+  type MigrationProgress,
+  type QmpClient,
+} from '@xlkit/qmp';
 import type { DomainInfo, RamEndpoint, StreamWriter } from '@xlkit/stream';
 import type { DiskSpec } from '../config/disk-spec.js';
 import { destroyDomain } from '../domain/destroy.js';
@@ -93,6 +98,12 @@ export interface QemuSourceOptions {
 export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSourceOptions): SourcePort {
   let qmp: QmpClient | undefined;
   const paths = store.paths(domain.id);
+  /** The open QEMU, with the downtime limit asked for (QEMU's default otherwise). */
+  const ready = async (r: { maxDowntimeMs?: number }): Promise<QmpClient> => {
+    const q = mustBeOpen(qmp);
+    if (r.maxDowntimeMs !== undefined) await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
+    return q;
+  };
   return {
     name: o.name ?? domain.name,
     id: domain.id,
@@ -127,48 +138,19 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
       }));
     },
     async sendRam(r) {
-      const q = mustBeOpen(qmp);
-      if (r.maxDowntimeMs !== undefined) await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
+      const q = await ready(r);
       const ram = await sendRam(q, {
+        ...r,
         socketPath: paths.migrationSocket,
-        writer: r.writer,
-        maxBandwidth: r.maxBandwidth,
-        signal: r.signal,
-        ...(r.credit ? { credit: r.credit } : {}),
         chunkSize: MIGRATION_CHUNK,
         readAhead: MIGRATION_CHUNK,
         flushIdleMs: MIGRATION_FLUSH_IDLE_MS,
-        onPreSwitchover: r.onPreSwitchover,
-        onProgress: r.onProgress,
-        ...(r.postcopy ? { postcopy: r.postcopy } : {}),
-        ...(r.returnPath ? { returnPath: r.returnPath } : {}),
-        ...(r.resume ? { resume: true } : {}),
       });
-      return {
-        bytes: ram.bytes,
-        chunks: ram.chunks,
-        ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
-        downtimeMs: async () => (await finalMigrationFigures(q, ram.migration)).downtimeMs,
-      };
+      return sent(q, ram, ram.chunks);
     },
     async sendRamDirect(r) {
-      const q = mustBeOpen(qmp);
-      if (r.maxDowntimeMs !== undefined) await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
-      const ram = await sendRamDirect(q, {
-        endpoint: r.endpoint,
-        signal: r.signal,
-        onPreSwitchover: r.onPreSwitchover,
-        onProgress: r.onProgress,
-        ...(r.maxBandwidth === undefined ? {} : { maxBandwidth: r.maxBandwidth }),
-        ...(r.postcopy ? { postcopy: r.postcopy } : {}),
-        ...(r.resume ? { resume: true } : {}),
-      });
-      return {
-        bytes: ram.bytes,
-        chunks: 0,
-        ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
-        downtimeMs: async () => (await finalMigrationFigures(q, ram.migration)).downtimeMs,
-      };
+      const q = await ready(r);
+      return sent(q, await sendRamDirect(q, r), 0);
     },
     rollback: (before) => rollbackSource(store, domain, qmp, before),
     async destroy() {
@@ -178,6 +160,20 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
     async close() {
       await qmp?.close().catch(() => undefined);
     },
+  };
+}
+
+/** What the RAM phase reports of a transfer; QEMU's downtime is asked for later (see RamSent). */
+function sent(
+  q: QmpClient,
+  ram: { bytes: number; stoppedAtMs?: number; migration: MigrationProgress },
+  chunks: number,
+): RamSent {
+  return {
+    bytes: ram.bytes,
+    chunks,
+    ...(ram.stoppedAtMs === undefined ? {} : { stoppedAtMs: ram.stoppedAtMs }),
+    downtimeMs: async () => (await finalMigrationFigures(q, ram.migration)).downtimeMs,
   };
 }
 

@@ -5,35 +5,20 @@
  * completed. Nothing passes through xl, so nothing is framed or checksummed by xl: QEMU's own
  * stream format is all the checking there is (the relayed path, outgoing.ts, verifies).
  */
-import {
-  followMigration,
-  migrate,
-  migrateCancel,
-  migrateContinue,
-  migrateSetCapabilities,
-  migrateSetParameters,
-  type MigrationProgress,
-  type QmpClient,
-} from '@xlkit/qmp';
+import type { MigrationProgress, QmpClient } from '@xlkit/qmp';
 import { lstat } from 'node:fs/promises';
 import type { RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
-import { settleWithin } from '../settle-within.js';
-import { bandwidthLimits, lastEventTime, type RamProgress } from './outgoing.js';
-import { PostcopySwitch, RecoveryWatch, type PostcopyHooks } from './postcopy-switch.js';
+import { abortPromise, lastEventTime, type RamProgress } from './outgoing.js';
+import { OutgoingMigration, type OutgoingOptions } from './outgoing-migration.js';
 import { interrupted } from './ram-transfer.js';
 
-export interface DirectSendOptions {
+/** Bandwidth, the pre-switchover hook, post-copy, resume: see outgoing-migration.ts. */
+export interface DirectSendOptions extends Omit<OutgoingOptions, 'onSample' | 'capabilities'> {
   endpoint: RamEndpoint;
-  maxBandwidth?: number;
   onPreSwitchover: () => Promise<void>;
   onProgress?: (p: RamProgress) => void;
   signal?: AbortSignal;
-  pollMs?: number;
-  /** Post-copy allowed: when to switch, and what to do once QEMU is in post-copy. */
-  postcopy?: PostcopyHooks;
-  /** Resume a post-copy paused by a broken link (`migrate resume=true`). */
-  resume?: boolean;
 }
 
 export interface DirectSendResult {
@@ -75,58 +60,26 @@ export async function checkUnixEndpoint(e: RamEndpoint, uid = process.geteuid?.(
 export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promise<DirectSendResult> {
   if (o.signal?.aborted) throw interrupted();
   await checkUnixEndpoint(o.endpoint);
-  let outcome: Promise<MigrationProgress> | undefined;
-  let pc: PostcopySwitch | undefined;
+  let run: OutgoingMigration | undefined;
   const stops = qmp.listen('STOP');
+  const aborted = abortPromise(o.signal);
+  aborted.catch(() => undefined);
   try {
-    await migrateSetParameters(qmp, bandwidthLimits(o.maxBandwidth));
-    if (!o.resume) {
-      await migrateSetCapabilities(qmp, [
-        { capability: 'events', state: true },
-        { capability: 'pause-before-switchover', state: true },
-        ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
-      ]);
-    }
-    const recovery = o.resume ? new RecoveryWatch() : undefined;
-    let failed!: (err: unknown) => void;
-    const hookFailed = new Promise<never>((_, reject) => (failed = reject));
-    hookFailed.catch(() => undefined);
-    pc = o.postcopy ? new PostcopySwitch(qmp, o.postcopy, failed) : undefined;
-    await migrate(qmp, { uri: endpointUri(o.endpoint), ...(o.resume ? { resume: true } : {}) });
-    const onProgress = (m: MigrationProgress) => {
-      pc?.sample(m);
-      recovery?.sample(m);
-      o.onProgress?.({ bytes: m.transferred, migration: m });
-    };
-    outcome = (async () => {
-      if (!o.resume) {
-        await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs: o.pollMs });
-        await o.onPreSwitchover();
-        await migrateContinue(qmp, { state: 'pre-switchover' });
-      }
-      return followMigration(qmp, { onProgress, pollMs: o.pollMs });
-    })();
-    const aborted = new Promise<never>((_, reject) => {
-      o.signal?.addEventListener('abort', () => reject(interrupted()), { once: true });
+    run = await OutgoingMigration.start(qmp, endpointUri(o.endpoint), {
+      ...o,
+      onSample: (m) => o.onProgress?.({ bytes: m.transferred, migration: m }),
     });
-    aborted.catch(() => undefined);
-    const migration = await Promise.race([outcome, aborted, hookFailed]);
-    // The post-copy hook (telling the receiver) must have run before the result counts.
-    if (pc?.activated) await pc.activated;
+    const migration = await Promise.race([run.outcome, aborted, run.hookFailed]);
+    const postcopy = await run.settled();
     const stoppedAtMs = await lastEventTime(stops);
     return {
       bytes: migration.transferred,
       migration,
-      postcopy: pc?.active === true,
+      postcopy,
       ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),
     };
   } catch (err) {
-    // In post-copy QEMU cannot go back: no cancel (it would fail anyway); the caller keeps both.
-    if (outcome !== undefined && pc?.active !== true && !o.resume) {
-      outcome.catch(() => undefined);
-      await migrateCancel(qmp).catch(() => undefined);
-      await settleWithin(outcome, 15_000);
-    }
+    await run?.abandon();
     throw err;
   } finally {
     stops.close();

@@ -4,43 +4,15 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { rm } from 'node:fs/promises';
-import {
-  followMigration,
-  migrate,
-  migrateCancel,
-  migrateContinue,
-  migrateSetCapabilities,
-  migrateSetParameters,
-  eventTimeMs,
-  type EventListener,
-  type MigrationCapabilityStatus,
-  type MigrationProgress,
-  type QmpClient,
-} from '@xlkit/qmp';
+import { eventTimeMs, type EventListener, type MigrationProgress, type QmpClient } from '@xlkit/qmp';
 import { readableChunks, type StreamWriter } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import type { RamCredit } from './ram-credit.js';
-import { PostcopySwitch, RecoveryWatch, type PostcopyHooks } from './postcopy-switch.js';
+import { OutgoingMigration, type OutgoingOptions } from './outgoing-migration.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import type { ReturnPathSink } from './return-path.js';
-import { settleWithin } from '../settle-within.js';
 
-/** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
-export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
-
-/**
- * --bandwidth caps pre-copy and post-copy alike (QEMU keeps them apart: max-bandwidth, and
- * max-postcopy-bandwidth, where 0 means unlimited).
- */
-export function bandwidthLimits(bytesPerSecond: number | undefined): {
-  'max-bandwidth': number;
-  'max-postcopy-bandwidth': number;
-} {
-  return {
-    'max-bandwidth': bytesPerSecond ?? UNLIMITED_BANDWIDTH,
-    'max-postcopy-bandwidth': bytesPerSecond ?? 0,
-  };
-}
+export { UNLIMITED_BANDWIDTH } from './outgoing-migration.js';
 
 export interface RamProgress {
   /** Payload bytes framed so far. */
@@ -49,20 +21,13 @@ export interface RamProgress {
   migration?: MigrationProgress;
 }
 
-export interface SendRamOptions {
+/** Bandwidth, capabilities, the pre-switchover hook, post-copy, resume: see outgoing-migration.ts. */
+export interface SendRamOptions extends Omit<OutgoingOptions, 'onSample'> {
   /** Where xl listens for QEMU's connection (in the domain's directory). */
   socketPath: string;
   writer: StreamWriter;
-  /** max-bandwidth in bytes/s (default: unlimited). */
-  maxBandwidth?: number;
-  /** Extra capabilities; `events` is always on, `pause-before-switchover` follows onPreSwitchover. */
-  capabilities?: MigrationCapabilityStatus[];
-  /** When given, QEMU pauses before switchover and this runs before migrate-continue. */
-  onPreSwitchover?: () => Promise<void>;
   onProgress?: (p: RamProgress) => void;
   signal?: AbortSignal;
-  /** query-migrate interval (default 500 ms). */
-  pollMs?: number;
   /** Send each chunk only within this credit (a migration whose ends negotiated `ram-credit`). */
   credit?: RamCredit;
   /** RAM_CHUNK payload size (default: the largest, 4 MiB). */
@@ -76,12 +41,8 @@ export interface SendRamOptions {
   readAhead?: number;
   /** Send a partial chunk once QEMU has been quiet this long (a migration: see RamFramingOptions.flushIdleMs). */
   flushIdleMs?: number;
-  /** Post-copy allowed: when to switch, what to do once QEMU is in post-copy. */
-  postcopy?: PostcopyHooks;
   /** Post-copy: where QEMU's return path from the destination arrives (written into QEMU's socket). */
   returnPath?: ReturnPathSink;
-  /** Resume a post-copy paused by a broken link (`migrate resume=true`; no capability changes). */
-  resume?: boolean;
 }
 
 export interface SendRamResult extends RamTransferResult {
@@ -115,7 +76,7 @@ function firstConnection(server: Server): Promise<Socket> {
   });
 }
 
-function abortPromise(signal: AbortSignal | undefined): Promise<never> {
+export function abortPromise(signal: AbortSignal | undefined): Promise<never> {
   return new Promise((_, reject) => {
     if (signal?.aborted) reject(interrupted());
     signal?.addEventListener('abort', () => reject(interrupted()), { once: true });
@@ -148,51 +109,24 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
   if (signal?.aborted) throw interrupted();
   const server = await listen(socketPath);
   let socket: Socket | undefined;
-  let started = false;
-  let outcome: Promise<MigrationProgress> | undefined;
+  let run: OutgoingMigration | undefined;
   let bytes = 0;
   let last: MigrationProgress | undefined;
-  let stops: EventListener | undefined;
-  let pc: PostcopySwitch | undefined;
+  // The vCPU stop for the switch-over; its timestamp (this host's wall clock) is when the guest's pause began.
+  const stops = qmp.listen('STOP');
   const aborted = abortPromise(signal);
   aborted.catch(() => undefined);
   try {
-    await migrateSetParameters(qmp, bandwidthLimits(options.maxBandwidth));
-    if (!options.resume) {
-      await migrateSetCapabilities(qmp, [
-        { capability: 'events', state: true },
-        { capability: 'pause-before-switchover', state: options.onPreSwitchover !== undefined },
-        ...(options.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
-        ...(options.capabilities ?? []),
-      ]);
-    }
-    const recovery = options.resume ? new RecoveryWatch() : undefined;
-    let failed!: (err: unknown) => void;
-    const hookFailed = new Promise<never>((_, reject) => (failed = reject));
-    hookFailed.catch(() => undefined);
-    pc = options.postcopy ? new PostcopySwitch(qmp, options.postcopy, failed) : undefined;
-    // The vCPU stop for the switch-over; its timestamp (this host's wall clock) is when the guest's pause began.
-    stops = qmp.listen('STOP');
     const connected = firstConnection(server);
     connected.catch(() => undefined);
-    await migrate(qmp, { uri: `unix:${socketPath}`, ...(options.resume ? { resume: true } : {}) });
-    started = true;
-    const onProgress = (m: MigrationProgress) => {
-      last = m;
-      pc?.sample(m);
-      recovery?.sample(m);
-      options.onProgress?.({ bytes, migration: m });
-    };
-    outcome = (async () => {
-      const pollMs = options.pollMs;
-      if (options.onPreSwitchover && !options.resume) {
-        await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs });
-        await options.onPreSwitchover();
-        await migrateContinue(qmp, { state: 'pre-switchover' });
-      }
-      return followMigration(qmp, { onProgress, pollMs });
-    })();
-    outcome.catch(() => undefined);
+    run = await OutgoingMigration.start(qmp, `unix:${socketPath}`, {
+      ...options,
+      onSample: (m) => {
+        last = m;
+        options.onProgress?.({ bytes, migration: m });
+      },
+    });
+    const { outcome, hookFailed } = run;
     const noConnection = outcome.then(() => {
       throw new XlError('XL_MIGRATION', 'QEMU finished the migration without connecting to xl');
     });
@@ -213,27 +147,22 @@ export async function sendRam(qmp: QmpClient, options: SendRamOptions): Promise<
     framing.catch(() => undefined);
     const framed = await Promise.race([framing, aborted, hookFailed]);
     const migration = await outcome;
-    // The post-copy hook (telling the receiver) must have run before the result counts.
-    if (pc?.activated) await pc.activated;
+    const postcopy = await run.settled();
     const stoppedAtMs = await lastEventTime(stops);
     return {
       bytes: framed.bytes,
       chunks: framed.chunks,
       digest: framed.digest,
       migration,
-      postcopy: pc?.active === true,
+      postcopy,
       ...(stoppedAtMs === undefined ? {} : { stoppedAtMs }),
     };
   } catch (err) {
     socket?.destroy();
-    // In post-copy QEMU cannot go back: no cancel; the caller keeps both sides.
-    if (started && pc?.active !== true && !options.resume) {
-      await migrateCancel(qmp).catch(() => undefined);
-      await settle(outcome);
-    }
+    await run?.abandon();
     throw err;
   } finally {
-    stops?.close();
+    stops.close();
     socket?.destroy();
     server.close();
     await rm(socketPath, { force: true });
@@ -249,9 +178,4 @@ export async function lastEventTime(l: EventListener): Promise<number | undefine
     if (ev !== undefined) at = eventTimeMs(ev);
   }
   return at;
-}
-
-/** Waits (bounded) for the migration to reach a final state after a cancel. */
-async function settle(outcome: Promise<unknown> | undefined): Promise<void> {
-  if (outcome !== undefined) await settleWithin(outcome, 15_000);
 }

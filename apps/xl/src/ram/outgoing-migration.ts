@@ -1,0 +1,120 @@
+/**
+ * One outgoing QEMU migration driven to its end, for both RAM paths (relayed: outgoing.ts,
+ * direct: direct-outgoing.ts): bandwidth and capabilities set, `migrate` to `uri`, then
+ * followed to pre-switchover (the caller's hook runs there) and to `completed`, with post-copy
+ * switched when due (postcopy-switch.ts) and a resumed post-copy watched. On failure the caller
+ * abandons it: cancelled and awaited, unless QEMU cannot go back (post-copy, a resume).
+ */
+import {
+  followMigration,
+  migrate,
+  migrateCancel,
+  migrateContinue,
+  migrateSetCapabilities,
+  migrateSetParameters,
+  type MigrationCapabilityStatus,
+  type MigrationProgress,
+  type QmpClient,
+} from '@xlkit/qmp';
+import { settleWithin } from '../settle-within.js';
+import { PostcopySwitch, RecoveryWatch, type PostcopyHooks } from './postcopy-switch.js';
+
+/** "No limit" for max-bandwidth (bytes/s): QEMU's default of 128 MiB/s would throttle a local save. */
+export const UNLIMITED_BANDWIDTH = Number.MAX_SAFE_INTEGER;
+
+/**
+ * --bandwidth caps pre-copy and post-copy alike (QEMU keeps them apart: max-bandwidth, and
+ * max-postcopy-bandwidth, where 0 means unlimited).
+ */
+export function bandwidthLimits(bytesPerSecond: number | undefined): {
+  'max-bandwidth': number;
+  'max-postcopy-bandwidth': number;
+} {
+  return {
+    'max-bandwidth': bytesPerSecond ?? UNLIMITED_BANDWIDTH,
+    'max-postcopy-bandwidth': bytesPerSecond ?? 0,
+  };
+}
+
+export interface OutgoingOptions {
+  /** max-bandwidth in bytes/s (default: unlimited). */
+  maxBandwidth?: number;
+  /** Extra capabilities; `events` is always on, `pause-before-switchover` follows onPreSwitchover. */
+  capabilities?: MigrationCapabilityStatus[];
+  /** When given, QEMU pauses before switchover and this runs before migrate-continue. */
+  onPreSwitchover?: () => Promise<void>;
+  /** Post-copy allowed: when to switch, what to do once QEMU is in post-copy. */
+  postcopy?: PostcopyHooks;
+  /** Resume a post-copy paused by a broken link (`migrate resume=true`; no capability changes). */
+  resume?: boolean;
+  /** Every progress sample. */
+  onSample?: (m: MigrationProgress) => void;
+  /** query-migrate interval (default 500 ms). */
+  pollMs?: number;
+}
+
+export class OutgoingMigration {
+  /** QEMU's final view, once completed (rejects when it failed). */
+  readonly outcome: Promise<MigrationProgress>;
+  /** Rejects when a post-copy effect failed (the switch, or the caller's hook). */
+  readonly hookFailed: Promise<never>;
+
+  private constructor(
+    private readonly qmp: QmpClient,
+    private readonly resume: boolean,
+    private readonly pc: PostcopySwitch | undefined,
+    outcome: Promise<MigrationProgress>,
+    hookFailed: Promise<never>,
+  ) {
+    this.outcome = outcome;
+    this.hookFailed = hookFailed;
+  }
+
+  /** Sets QEMU up and starts the migration to `uri`; throws (nothing to abandon) if it cannot start. */
+  static async start(qmp: QmpClient, uri: string, o: OutgoingOptions): Promise<OutgoingMigration> {
+    await migrateSetParameters(qmp, bandwidthLimits(o.maxBandwidth));
+    if (!o.resume) {
+      await migrateSetCapabilities(qmp, [
+        { capability: 'events', state: true },
+        { capability: 'pause-before-switchover', state: o.onPreSwitchover !== undefined },
+        ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+        ...(o.capabilities ?? []),
+      ]);
+    }
+    let failed!: (err: unknown) => void;
+    const hookFailed = new Promise<never>((_, reject) => (failed = reject));
+    hookFailed.catch(() => undefined);
+    const pc = o.postcopy ? new PostcopySwitch(qmp, o.postcopy, failed) : undefined;
+    const recovery = o.resume ? new RecoveryWatch() : undefined;
+    await migrate(qmp, { uri, ...(o.resume ? { resume: true } : {}) });
+    const onProgress = (m: MigrationProgress) => {
+      pc?.sample(m);
+      recovery?.sample(m);
+      o.onSample?.(m);
+    };
+    const outcome = (async () => {
+      const { onPreSwitchover, pollMs } = o;
+      if (onPreSwitchover && !o.resume) {
+        await followMigration(qmp, { untilPreSwitchover: true, onProgress, pollMs });
+        await onPreSwitchover();
+        await migrateContinue(qmp, { state: 'pre-switchover' });
+      }
+      return followMigration(qmp, { onProgress, pollMs });
+    })();
+    outcome.catch(() => undefined);
+    return new OutgoingMigration(qmp, o.resume === true, pc, outcome, hookFailed);
+  }
+
+  /** After `outcome`: waits for the post-copy hook (telling the receiver); whether QEMU went through post-copy. */
+  async settled(): Promise<boolean> {
+    if (this.pc?.activated) await this.pc.activated;
+    return this.pc?.active === true;
+  }
+
+  /** A failure: cancel and await QEMU's verdict (bounded), unless it cannot go back (post-copy, a resume). */
+  async abandon(): Promise<void> {
+    if (this.pc?.active === true || this.resume) return;
+    await migrateCancel(this.qmp).catch(() => undefined);
+    await settleWithin(this.outcome, 15_000);
+  }
+}
