@@ -56,23 +56,20 @@ function fakeHost(o: { fail?: string; throttle?: boolean; postcopy?: boolean } =
 }
 
 describe('LadderDriver', () => {
-  it('arms QEMU at once, before anything else is sent: the start limit and a dormant auto-converge', () => {
+  it('arms QEMU at once, before anything else is sent: the start limit and a dormant throttle', () => {
     const h = fakeHost();
     h.driver.arm();
     // Synchronously: the transport's `migrate` comes after these on the same connection.
-    expect(h.calls).toEqual([
-      ['migrate-set-parameters', { 'downtime-limit': 300, ...THROTTLE_DORMANT }],
-      ['migrate-set-capabilities', { capabilities: [{ capability: 'auto-converge', state: true }] }],
-    ]);
+    expect(h.calls).toEqual([['migrate-set-parameters', { 'downtime-limit': 300, ...THROTTLE_DORMANT }]]);
+    // The capability goes with the transport's own (every migration sets it, on or off).
+    expect(h.driver.autoConverge).toBe(true);
   });
 
-  it('with --no-throttle, auto-converge is switched off', () => {
+  it('with --no-throttle, auto-converge stays off and the throttle is left alone', () => {
     const h = fakeHost({ throttle: false });
     h.driver.arm();
-    expect(h.calls).toEqual([
-      ['migrate-set-parameters', { 'downtime-limit': 300 }],
-      ['migrate-set-capabilities', { capabilities: [{ capability: 'auto-converge', state: false }] }],
-    ]);
+    expect(h.calls).toEqual([['migrate-set-parameters', { 'downtime-limit': 300 }]]);
+    expect(h.driver.autoConverge).toBe(false);
   });
 
   it('applies each rung in order and reports it; the abort fails the migration with the figures', async () => {
@@ -80,7 +77,7 @@ describe('LadderDriver', () => {
     h.driver.arm();
     for (let pass = 1; pass <= 18; pass++) h.driver.sample(stuck(pass));
     await h.driver.settled();
-    expect(h.calls.slice(2)).toEqual([
+    expect(h.calls.slice(1)).toEqual([
       ['migrate-set-parameters', { 'downtime-limit': 600 }],
       ['migrate-set-parameters', { 'downtime-limit': 1000 }],
       ['migrate-set-parameters', THROTTLE_ON],
@@ -117,11 +114,11 @@ describe('LadderDriver', () => {
   });
 
   it('a QMP call that fails fails the migration', async () => {
-    const h = fakeHost({ fail: 'migrate-set-capabilities' });
+    const h = fakeHost({ fail: 'migrate-set-parameters' });
     h.driver.arm();
     await h.driver.settled();
     expect(h.aborts.map((e) => e.message)).toEqual([
-      "the convergence ladder's setup step failed: migrate-set-capabilities: refused",
+      "the convergence ladder's setup step failed: migrate-set-parameters: refused",
     ]);
   });
 

@@ -6,15 +6,16 @@
  * Throttling is QEMU's `auto-converge`, a capability, and QEMU 7.2 refuses every
  * `migrate-set-capabilities` while a migration runs ("There's a migration process in
  * progress": qmp_migrate_set_capabilities() returns QERR_MIGRATION_ACTIVE when
- * migration_is_running()); parameters may change at any time. So `arm()`, before `migrate`,
- * switches auto-converge on with the throttle capped at 1% (`max-cpu-throttle` 1, QEMU's
- * least): dormant, QEMU's own trigger can take at most 1% of the vCPUs' time. The throttle rung
+ * migration_is_running()); parameters may change at any time. So the transport switches
+ * auto-converge on with every other capability before `migrate` (`autoConverge`: every
+ * migration sets it, on or off, so a rolled-back one leaves nothing armed for the next), and
+ * `arm()` caps the throttle at 1% (`max-cpu-throttle` 1, QEMU's least): dormant, QEMU's own
+ * trigger can take at most 1% of the vCPUs' time. The throttle rung
  * lifts the cap and sets a steeper ramp; QEMU raises the throttle at every other pass while
  * the guest still dirties more than half of what was sent, and stops it when the migration
- * ends, however it ends. With --no-throttle, `arm()` switches auto-converge off instead.
+ * ends, however it ends. With --no-throttle, auto-converge stays off.
  */
 import {
-  migrateSetCapabilities,
   migrateSetParameters,
   type MigrationParameters,
   type MigrationProgress,
@@ -62,16 +63,18 @@ export class LadderDriver {
   /** The setup `arm()` issued; the RAM step awaits it before the transport's `migrate`. */
   armed: Promise<void> = Promise.resolve();
 
-  /** Before `migrate`: the starting downtime limit, and auto-converge armed (or off). */
+  /** Whether the transport switches QEMU's auto-converge on for this migration. */
+  get autoConverge(): boolean {
+    return this.ladder.policy.throttle;
+  }
+
+  /** Before `migrate`: the starting downtime limit, and the throttle held dormant. */
   arm(): void {
     const p = this.ladder.policy;
-    const { qmp } = this.host;
-    const params = migrateSetParameters(qmp, {
+    const setup = migrateSetParameters(this.host.qmp, {
       'downtime-limit': p.startDowntimeMs,
       ...(p.throttle ? THROTTLE_DORMANT : {}),
     });
-    const caps = migrateSetCapabilities(qmp, [{ capability: 'auto-converge', state: p.throttle }]);
-    const setup = Promise.all([params, caps]);
     this.armed = setup.then(() => undefined);
     // Its failure also reaches the queue (the migration aborts); whoever awaits `armed` sees it too.
     this.armed.catch(() => undefined);

@@ -86,6 +86,7 @@ function ramCommon(s: SenderSession) {
   let seen: MigrationProgress | undefined;
   const common = {
     signal: s.failure.signal,
+    autoConverge: ladder?.autoConverge ?? false,
     ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
     ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
     onPreSwitchover: async () => {

@@ -39,8 +39,14 @@ export function bandwidthLimits(bytesPerSecond: number | undefined): {
 export interface OutgoingOptions {
   /** max-bandwidth in bytes/s (default: unlimited). */
   maxBandwidth?: number;
-  /** Extra capabilities; `events` is always on, `pause-before-switchover` follows onPreSwitchover. */
+  /**
+   * Extra capabilities. `events` is always on; `pause-before-switchover`, `postcopy-ram` and
+   * `auto-converge` are always set, on or off, so nothing an earlier migration of this QEMU
+   * switched on (a failed post-copy, the convergence ladder's throttle) carries over.
+   */
   capabilities?: MigrationCapabilityStatus[];
+  /** QEMU's auto-converge (the convergence ladder arms it; default off). */
+  autoConverge?: boolean;
   /** When given, QEMU pauses before switchover and this runs before migrate-continue. */
   onPreSwitchover?: () => Promise<void>;
   /** Post-copy allowed: when to switch, what to do once QEMU is in post-copy. */
@@ -77,7 +83,8 @@ export class OutgoingMigration {
       await migrateSetCapabilities(qmp, [
         { capability: 'events', state: true },
         { capability: 'pause-before-switchover', state: o.onPreSwitchover !== undefined },
-        ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+        { capability: 'postcopy-ram', state: o.postcopy !== undefined },
+        { capability: 'auto-converge', state: o.autoConverge === true },
         ...(o.capabilities ?? []),
       ]);
     }

@@ -1,0 +1,52 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { QmpClient } from '@xlkit/qmp';
+import { FakeQmpServer } from '@xlkit/qmp/testing';
+import { OutgoingMigration } from './outgoing-migration.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** A fake QEMU whose migrations complete at once; returns every capability list it was sent. */
+async function completingQemu(): Promise<{ qmp: QmpClient; capabilities: unknown[][] }> {
+  const capabilities: unknown[][] = [];
+  const server = await FakeQmpServer.start({
+    handlers: {
+      'migrate-set-parameters': () => ({}),
+      'migrate-set-capabilities': (args) => (capabilities.push(args.capabilities as unknown[]), {}),
+      migrate: () => ({}),
+      'query-migrate': () => ({ status: 'completed' }),
+    },
+  });
+  const qmp = await QmpClient.connect(server.socketPath, { connectTimeoutMs: 2000 });
+  cleanups.push(async () => {
+    await qmp.close();
+    await server.close();
+  });
+  return { qmp, capabilities };
+}
+
+describe('OutgoingMigration', () => {
+  it('sets post-copy and auto-converge explicitly, so an earlier migration leaves nothing armed', async () => {
+    const { qmp, capabilities } = await completingQemu();
+    const plain = await OutgoingMigration.start(qmp, 'unix:/nowhere', { pollMs: 10 });
+    await plain.outcome;
+    const throttled = await OutgoingMigration.start(qmp, 'unix:/nowhere', { pollMs: 10, autoConverge: true });
+    await throttled.outcome;
+    expect(capabilities).toEqual([
+      [
+        { capability: 'events', state: true },
+        { capability: 'pause-before-switchover', state: false },
+        { capability: 'postcopy-ram', state: false },
+        { capability: 'auto-converge', state: false },
+      ],
+      [
+        { capability: 'events', state: true },
+        { capability: 'pause-before-switchover', state: false },
+        { capability: 'postcopy-ram', state: false },
+        { capability: 'auto-converge', state: true },
+      ],
+    ]);
+  });
+});
