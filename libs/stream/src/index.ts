@@ -1,4 +1,5 @@
 export * from './constants.js';
+export { JSON_MAX_DEPTH, jsonDepthViolation, type JsonBoundsViolation } from './json-bounds.js';
 export {
   StreamError,
   type StreamErrorCode,

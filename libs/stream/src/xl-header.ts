@@ -9,6 +9,7 @@ import {
   XL_OPTIONAL_DATA_MAX,
 } from './constants.js';
 import { StreamError } from './errors.js';
+import { JSON_MAX_DEPTH, jsonDepthViolation } from './json-bounds.js';
 import { decodeXlFixed, type XlFixedHeader } from './structs.js';
 
 export interface XlHeader {
@@ -114,6 +115,14 @@ export function decodeXlOptionalData(h: XlFixedHeader, data: Buffer, at = XL_HEA
       offset: at + 4,
       expected: len - 1,
       actual: nul,
+    });
+  }
+  const deep = jsonDepthViolation(raw.subarray(0, len - 1));
+  if (deep !== undefined) {
+    throw new StreamError('STREAM_BAD_CONFIG', 'config JSON nests too deep', {
+      offset: at + 4 + deep.offset,
+      expected: `depth <= ${JSON_MAX_DEPTH}`,
+      actual: `depth ${deep.depth}`,
     });
   }
   const configText = raw.toString('utf8', 0, len - 1);

@@ -19,6 +19,9 @@ describe('control protocol', () => {
     expect(() => parseRequest('{"command":"__proto__"}')).toThrow(/expected a command/);
     expect(() => parseRequest('{"command":1}')).toThrow(/got 1/);
     expect(() => parseRequest('null')).toThrow(/got null/);
+    expect(() => parseRequest(`{"command":${'['.repeat(2000)}`)).toThrow(
+      /nesting at most 32 deep, got deeper at byte 42/,
+    );
   });
 
   it('keeps only known status fields, optional ones only when given', () => {

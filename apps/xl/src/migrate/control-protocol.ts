@@ -3,6 +3,7 @@
  * control-server.ts): requests, replies, their bounds, and the checks both ends apply to what
  * they read. Whatever arrives on the socket is untrusted: every field is checked before use.
  */
+import { JSON_MAX_DEPTH, jsonDepthViolation } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import type { MigrationStatus } from './status-board.js';
 
@@ -36,6 +37,11 @@ const kindOf = (v: unknown): string =>
   v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
 
 function parseObject(line: string, what: string): Record<string, unknown> {
+  const deep = jsonDepthViolation(line);
+  if (deep !== undefined)
+    throw new ControlProtocolError(
+      `expected ${what} as a line of JSON nesting at most ${JSON_MAX_DEPTH} deep, got deeper at byte ${deep.offset}`,
+    );
   let v: unknown;
   try {
     v = JSON.parse(line);

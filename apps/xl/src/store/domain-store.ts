@@ -5,6 +5,7 @@
  *   domains/<id>/domain.json and the domain's runtime files (domain-paths.ts)
  * Every change is write-to-temp + rename, under the lock.
  */
+import { JSON_MAX_DEPTH, jsonDepthViolation } from '@xlkit/stream';
 import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -55,6 +56,12 @@ export class DomainStore {
     }
     if (text.length > MAX_RECORD_BYTES)
       throw new XlError('XL_STATE', `corrupt domain record ${file}: too large`);
+    const deep = jsonDepthViolation(text);
+    if (deep !== undefined)
+      throw new XlError(
+        'XL_STATE',
+        `corrupt domain record ${file}: JSON nests deeper than ${JSON_MAX_DEPTH} at byte ${deep.offset}`,
+      );
     let json: unknown;
     try {
       json = JSON.parse(text);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StreamError } from '../errors.js';
+import { JSON_MAX_DEPTH } from '../json-bounds.js';
 import { RECORD_CODECS } from '../record-types.js';
 import * as B from '../testing/byte-builder.js';
 import { outcome } from '../testing/collect.js';
@@ -179,5 +180,19 @@ describe('JSON record bodies', () => {
       expect(e.message).toContain('JSON text is not NUL-terminated');
       expect(thrown(() => codec.decode([], codec.maxLength + 1, AT, {})).code).toBe('STREAM_BAD_LENGTH');
     }
+  });
+});
+
+describe('JSON record bodies from a peer: bounded before parsing', () => {
+  it('refuses nesting deeper than JSON_MAX_DEPTH at the byte of the bracket, naming the record', () => {
+    const text = `{"a":${'['.repeat(JSON_MAX_DEPTH)}${']'.repeat(JSON_MAX_DEPTH)}}`;
+    const spec = { ...SPEC, maxLength: 4096 };
+    const err = thrown(() => decodeJsonBody([nul(text)], text.length + 1, AT, spec));
+    expect(err.code).toBe('STREAM_BAD_RECORD');
+    expect(err.offset).toBe(AT + 5 + JSON_MAX_DEPTH - 1);
+    expect(err.recordType).toBe(SPEC.type);
+    expect(err.message).toMatch(/test record: JSON nests too deep/);
+    const ok = `{"a":${'['.repeat(JSON_MAX_DEPTH - 1)}${']'.repeat(JSON_MAX_DEPTH - 1)}}`;
+    expect(decodeJsonBody([nul(ok)], ok.length + 1, AT, spec)).toHaveProperty('a');
   });
 });

@@ -6,6 +6,7 @@
  */
 import { StreamError } from '../errors.js';
 import { head, totalLength } from '../body.js';
+import { JSON_MAX_DEPTH, jsonDepthViolation } from '../json-bounds.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -119,6 +120,16 @@ export function decodeJsonBody(
       'UTF-8',
       `byte 0x${(raw[where] as number).toString(16).padStart(2, '0')}`,
       err,
+    );
+  }
+  const deep = jsonDepthViolation(raw.subarray(0, nul));
+  if (deep !== undefined) {
+    throw fail(
+      'STREAM_BAD_RECORD',
+      'JSON nests too deep',
+      at + deep.offset,
+      `depth <= ${JSON_MAX_DEPTH}`,
+      `depth ${deep.depth}`,
     );
   }
   let value: unknown;
