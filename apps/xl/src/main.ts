@@ -1,4 +1,5 @@
 /** xl entry point: global flags, command lookup, and the only place that maps errors to exit codes. */
+import { oneLine, safeLines } from './progress/terminal-text.js';
 import { parseArgs } from 'node:util';
 import type { CommandIo, CommandSpec, GlobalOptions, OptionValues } from './command.js';
 import { commandTable } from './command-table.js';
@@ -138,17 +139,17 @@ export async function main(
     return await runCommand(spec, help ? ['--help', ...args] : args, globals, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`xl: ${err.message}\n`);
+      io.stderr.write(`xl: ${oneLine(err.message)}\n`);
       if (spec) io.stderr.write(`${formatUsage(spec)}\n`);
       return EXIT_USAGE;
     }
     if (isKnownError(err)) {
-      io.stderr.write(`xl: ${err.message}\n`);
-      if (verbose) for (const line of causeChain(err)) io.stderr.write(`${line}\n`);
+      io.stderr.write(`xl: ${oneLine(err.message)}\n`);
+      if (verbose) for (const line of causeChain(err)) io.stderr.write(`${oneLine(line)}\n`);
       return EXIT_FAILED;
     }
     io.stderr.write(
-      `xl: internal error (a bug in xl):\n${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      `xl: internal error (a bug in xl):\n${safeLines(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`,
     );
     if (!verbose) io.stderr.write('xl: run it again with -v to see the stack at its source lines\n');
     return EXIT_FAILED;

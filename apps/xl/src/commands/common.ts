@@ -1,4 +1,5 @@
 /** What most commands start with: open the store, reap dead domains (reporting them), resolve DOMAIN. */
+import { safeLines } from '../progress/terminal-text.js';
 import type { CommandArgs, CommandIo } from '../command.js';
 import { openStore, type DomainStore } from '../store/domain-store.js';
 import type { DomainRecord } from '../store/domain-record.js';
@@ -6,8 +7,9 @@ import { formatKept, formatReaped, reapDomains } from '../domain/reap.js';
 import { resolveDomain } from '../domain/resolve.js';
 import { recoverAbandonedSaves } from '../ram/recover-save.js';
 
+/** Writes text and a newline; control characters in it (from files or peers) shown as escapes. */
 export function println(stream: NodeJS.WritableStream, text = ''): void {
-  stream.write(`${text}\n`);
+  stream.write(`${safeLines(text)}\n`);
 }
 
 export function warn(io: CommandIo, text: string): void {

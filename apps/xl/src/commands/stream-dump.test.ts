@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- these tests look for control characters */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,17 +23,17 @@ function fakeIo(stdin: Buffer = Buffer.alloc(0)): { io: CommandIo; out: Text; er
   return { io: { stdin: Readable.from([stdin]), stdout: out, stderr: err, env: {} }, out, err };
 }
 
-async function sampleStream(): Promise<Buffer> {
+async function sampleStream(name = 'vm1', machine = 'pc'): Promise<Buffer> {
   const pt = new PassThrough();
   const parts: Buffer[] = [];
   pt.on('data', (b: Buffer) => parts.push(b));
   const w = new StreamWriter(pt);
-  await w.writeXlHeader({ name: 'vm1' });
+  await w.writeXlHeader({ name });
   await w.writeStreamHeader();
   await w.writePhase(1);
   await w.writeDomainInfo({
     qemuVersion: '7.2.0',
-    machine: 'pc',
+    machine,
     accel: 'tcg',
     memoryMiB: 64,
     vcpus: 1,
@@ -102,6 +103,21 @@ describe('xl stream-dump', () => {
     expect(out.text).toMatch(
       /verdict: INVALID after 6 records: STREAM_DIGEST at byte \d+: RAM stream digest mismatch/,
     );
+  });
+
+  test('escape sequences, NULs and newlines from the file reach the terminal as visible escapes', async () => {
+    const hostile = await sampleStream('vm\x1b]0;owned\x07\n\0x', 'pc\x1b[2J\u202e\x9b31m');
+    const { io, out } = fakeIo(hostile);
+    expect(await run(['-'], io)).toBe(0);
+    expect(out.text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+    expect(out.text).toContain('config {"name":"vm\\u001b]0;owned\\u0007\\n\\u0000x"}');
+    expect(out.text).toMatch(/qemu 7\.2\.0 pc\\x1b\[2J\\u202e\\x9b31m tcg/);
+    expect(out.text.trimEnd().split('\n')).toHaveLength(10);
+    const json = fakeIo(hostile);
+    expect(await run(['-'], json.io, true)).toBe(0);
+    expect(json.out.text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/);
+    const doc = JSON.parse(json.out.text) as { records: Array<{ summary: string }> };
+    expect(doc.records[1]?.summary).toContain('pc\x1b[2J\u202e\x9b31m');
   });
 
   test('a missing file is a StreamError, an empty name a usage error', async () => {

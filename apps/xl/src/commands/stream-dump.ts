@@ -14,6 +14,7 @@ import {
 } from '@xlkit/stream';
 import type { CommandIo, CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
+import { oneLine, safeJson } from '../progress/terminal-text.js';
 
 interface DumpLine {
   offset: number;
@@ -59,10 +60,12 @@ export const streamDumpCommand: CommandSpec = {
       throw new UsageError('stream-dump needs a file name or - for stdin');
     const json = args.values.json === true;
     const input = path === '-' ? io.stdin : createReadStream(path, { highWaterMark: 1024 * 1024 });
+    // Everything shown comes from the file: each line is made safe for the terminal.
+    const print = (text: string) => io.stdout.write(`${oneLine(text)}\n`);
     const lines: DumpLine[] = [];
     const out = (l: DumpLine) => {
       lines.push(l);
-      if (!json) io.stdout.write(`${line(l)}\n`);
+      if (!json) print(line(l));
     };
     let run: RamRun | undefined;
     const flushRun = () => {
@@ -106,15 +109,15 @@ export const streamDumpCommand: CommandSpec = {
         streamHeader: { ident: 'LibxlFmt', ...streamHeader },
       };
       if (!json) {
-        io.stdout.write(
+        print(
           xlHeader === undefined
-            ? 'xl header:     none\n'
-            : `xl header:     mandatory flags 0x${xlHeader.mandatoryFlags.toString(16)}, optional flags 0x${xlHeader.optionalFlags.toString(16)}, ${xlHeader.size} bytes, config ${preview(xlHeader.configText)}\n`,
+            ? 'xl header:     none'
+            : `xl header:     mandatory flags 0x${xlHeader.mandatoryFlags.toString(16)}, optional flags 0x${xlHeader.optionalFlags.toString(16)}, ${xlHeader.size} bytes, config ${preview(xlHeader.configText)}`,
         );
-        io.stdout.write(
-          `stream header: LibxlFmt version ${streamHeader.version}, options 0x${streamHeader.options.toString(16)}\n`,
+        print(
+          `stream header: LibxlFmt version ${streamHeader.version}, options 0x${streamHeader.options.toString(16)}`,
         );
-        io.stdout.write(`${'offset'.padStart(12)}  ${'type'.padEnd(26)} ${'length'.padStart(12)}  summary\n`);
+        print(`${'offset'.padStart(12)}  ${'type'.padEnd(26)} ${'length'.padStart(12)}  summary`);
       }
       for await (const rec of reader) {
         records++;
@@ -143,12 +146,12 @@ export const streamDumpCommand: CommandSpec = {
             error: { offset: failure.offset ?? null, code: failure.code, message: failure.message },
           };
     if (json) {
-      io.stdout.write(`${JSON.stringify({ ...headerInfo, records: lines, verdict }, null, 2)}\n`);
+      io.stdout.write(`${safeJson({ ...headerInfo, records: lines, verdict }, 2)}\n`);
     } else {
-      io.stdout.write(
+      print(
         failure === undefined
-          ? `verdict: valid (${records} records, ${reader.offset} bytes)\n`
-          : `verdict: INVALID after ${records} records: ${failure.message}\n`,
+          ? `verdict: valid (${records} records, ${reader.offset} bytes)`
+          : `verdict: INVALID after ${records} records: ${failure.message}`,
       );
     }
     if (failure !== undefined) throw failure;

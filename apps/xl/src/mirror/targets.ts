@@ -137,7 +137,7 @@ export async function createTargets(targets: readonly TargetDisk[], qemuImg = 'q
       if (r.failed) {
         throw new MirrorError(
           'target',
-          `creating target ${t.target} for disk ${t.disk.id} failed: ${String(r.stderr || r.shortMessage || 'qemu-img failed').trim()}`,
+          `creating target ${t.target} for disk ${t.disk.id} failed: ${String(r.stderr).trim().split('\n').at(-1) || (r.shortMessage ?? '').split('\n')[0] || 'qemu-img failed'}`,
         );
       }
     }

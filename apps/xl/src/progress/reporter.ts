@@ -3,6 +3,7 @@
  * TTY (stderr), NDJSON events with --json (stdout), or nothing. Writes only to the streams
  * it is given.
  */
+import { oneLine, safeJson } from './terminal-text.js';
 import { etaOf, formatProgressLine, rateOf, type ProgressSnapshot } from './format.js';
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
@@ -126,7 +127,7 @@ export class ProgressReporter {
     };
     if (this.mode === 'tty') {
       this.#out.stderr.write(
-        `\r\x1b[K${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`,
+        `\r\x1b[K${oneLine(`${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`)}`,
       );
       this.#lineShown = true;
       return;
@@ -163,7 +164,7 @@ export class ProgressReporter {
 
   #emit(fields: Record<string, unknown>): void {
     this.#out.stdout.write(
-      `${JSON.stringify({ ...fields, operation: this.#operation, time: round(this.elapsed) })}\n`,
+      `${safeJson({ ...fields, operation: this.#operation, time: round(this.elapsed) })}\n`,
     );
   }
 }

@@ -143,4 +143,11 @@ describe('qemuCapabilities', () => {
   test('a binary that fails is an XL_QEMU_FAILED error', async () => {
     await expect(qemuCapabilities('/bin/false', undefined)).rejects.toMatchObject({ code: 'XL_QEMU_FAILED' });
   });
+
+  test('a missing binary is said in one line (no "spawn … ENOENT" continuation)', async () => {
+    const err = (await qemuCapabilities('/nonexistent/qemu-system-x86_64').catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
+      /^cannot read the [a-z ]+ of \/nonexistent\/qemu-system-x86_64: no such program$/,
+    );
+  });
 });

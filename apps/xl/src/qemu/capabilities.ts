@@ -121,12 +121,18 @@ async function readCache(file: string): Promise<CacheFile> {
   }
 }
 
+/** One line for a failed run: QEMU's last stderr line, else the first line of execa's summary. */
+function failureLine(stderr: string, summary: string): string {
+  const last = stderr.trim().split('\n').at(-1)?.trim();
+  return last !== undefined && last !== '' ? last : (summary.split('\n')[0] ?? summary);
+}
+
 async function run(qemu: string, args: string[], what: string): Promise<string> {
   const r = await execa(qemu, args, { reject: false, timeout: 30_000 });
   if (r.failed)
     throw new XlError(
       'XL_QEMU_FAILED',
-      `cannot read the ${what} of ${qemu}: ${String(r.stderr).trim() || r.shortMessage}`,
+      `cannot read the ${what} of ${qemu}: ${r.code === 'ENOENT' ? 'no such program' : failureLine(String(r.stderr), r.shortMessage ?? 'failed')}`,
     );
   return String(r.stdout);
 }
