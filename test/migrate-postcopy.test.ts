@@ -111,6 +111,8 @@ describe('xl migrate --postcopy (real QEMU)', () => {
     expect(events.find((e) => e.event === 'ram-endpoint')).toBeUndefined();
     // The destination's page requests came back through the pipe into the source QEMU.
     expect(events.find((e) => e.event === 'return-path')?.bytes as number).toBeGreaterThan(0);
+    // The source QEMU's count of those requests (the page-fault round trip's denominator).
+    expect(typeof events.find((e) => e.event === 'postcopy-figures')?.requests).toBe('number');
     expect(events.at(-1)).toMatchObject({ result: 'ok', domain: 'pc3' });
     expect((events.at(-1)!.chunks as number) > 0).toBe(true);
     expect(isProcessAlive(pid)).toBe(false);

@@ -25,14 +25,12 @@
  *     guest (POSTCOPY_GO), which the receiver does at once; its `cont` is not counted.
  *
  * The page-request round trip: QEMU 7.2 reports `postcopy-blocktime` (ms all vCPUs were blocked
- * on missing pages) and `postcopy-vcpu-blocktime` on the destination only with the
- * postcopy-blocktime capability set before the migration; `postcopy-requests` and
- * `postcopy-bytes` on the source. For the raw path all are read. For xl none can be: its receiver
- * does not set postcopy-blocktime (capabilities cannot be changed from outside while xl holds
- * the destination's only QMP connection, and must be set before migrate-incoming); after xl
- * exits the destination's query-migrate is queried (and printed) to show what is left; the
- * source QEMU, which counts the page requests, is held by xl during the migration and destroyed
- * in its cleanup, and xl's --json events do not carry the counts.
+ * on missing pages) and `postcopy-vcpu-blocktime` on the destination, with the
+ * postcopy-blocktime capability set before the migration (xl's receiver sets it whenever
+ * post-copy is allowed; the destination keeps the figures until it exits, so they are read
+ * after xl exits); `postcopy-requests` and `postcopy-bytes` on the source (xl reports them in
+ * its `postcopy-figures` event). Blocked time per request is the mean round trip of a page
+ * fault as the guest felt it (one vCPU): request out, page back, through xl's relay or not.
  *
  * XLKIT_BENCH_REPS rounds (default 2) of (a), (b), (c); every run listed, then best and median
  * per contender. Goals (medians, against (c)): total <= 1.15x; guest pause <= raw + 20 ms.
@@ -43,7 +41,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
-import { QmpClient, queryMigrate, queryMigrateCapabilities } from '@xlkit/qmp';
+import { QmpClient, queryMigrate } from '@xlkit/qmp';
 import { ROOT, XL, xl } from './xl-cli.js';
 import { median } from './median.js';
 import { raw } from './postcopy-raw.js';
@@ -69,7 +67,6 @@ interface XlEvent {
 async function viaXl(a: string, b: string, cfg: string, transport: 'tunnel' | 'direct'): Promise<Result> {
   await boot(a, cfg);
   const events: { ev: XlEvent; arrived: number }[] = [];
-  let xlDestQuery = '';
   try {
     const child = execa(
       process.execPath,
@@ -117,22 +114,29 @@ async function viaXl(a: string, b: string, cfg: string, transport: 'tunnel' | 'd
     if (events.every((e) => e.ev.event !== 'postcopy-active'))
       throw new Error('xl did not go through post-copy');
     if (s.pausedMs === undefined) throw new Error('xl reported no pausedMs');
-    // After xl exits its destination QEMU's QMP is free: what does it report without the capability?
+    // After xl exits its destination QEMU's QMP is free: the vCPUs' blocked time.
     const q = await QmpClient.connect(path.join(domainDir(b, lastId(b)), 'qmp.sock'));
+    let blocktime: { total?: number; vcpus?: number[] } = {};
     try {
-      const info = await queryMigrate(q);
-      const caps = await queryMigrateCapabilities(q);
-      const bt = caps.find((c) => c.capability === 'postcopy-blocktime')?.state;
-      xlDestQuery = `dest query-migrate ${JSON.stringify(info)}, postcopy-blocktime capability ${String(bt)}`;
+      const info = (await queryMigrate(q)) as {
+        'postcopy-blocktime'?: number;
+        'postcopy-vcpu-blocktime'?: number[];
+      };
+      blocktime = { total: info['postcopy-blocktime'], vcpus: info['postcopy-vcpu-blocktime'] };
     } finally {
       await q.close();
     }
+    const figures = events.find((e) => e.ev.event === 'postcopy-figures')?.ev as
+      { requests?: number; bytes?: number } | undefined;
     return {
       seconds: s.seconds - (s.phases.cleanup ?? 0),
       pauseMs: s.pausedMs,
       ...(s.downtimeMs === undefined ? {} : { downtimeMs: s.downtimeMs }),
       ...(start?.pass === undefined ? {} : { switchPass: start.pass }),
-      note: xlDestQuery,
+      ...(blocktime.total === undefined ? {} : { blocktimeMs: blocktime.total }),
+      ...(blocktime.vcpus === undefined ? {} : { vcpuBlocktimeMs: blocktime.vcpus }),
+      ...(figures?.requests === undefined ? {} : { requests: figures.requests }),
+      ...(figures?.bytes === undefined ? {} : { postcopyBytes: figures.bytes }),
     };
   } finally {
     await xl(b, 'destroy', NAME).catch(() => undefined);
@@ -148,16 +152,24 @@ const mib = (n: number | undefined): string => (n === undefined ? '?' : `${(n / 
 function describe(who: Contender, i: number, r: Result): string {
   const head = `${who.padEnd(9)} #${i + 1}: total ${r.seconds.toFixed(2)} s, guest pause ${r.pauseMs} ms`;
   const down = `, QEMU downtime ${r.downtimeMs ?? '?'} ms, switched at pass ${r.switchPass ?? '?'}`;
-  if (who !== 'raw') return `${head} (xl's pausedMs: STOP to POSTCOPY_GO)${down}\n    ${r.note ?? ''}`;
-  const per =
-    r.blocktimeMs !== undefined && r.requests !== undefined && r.requests > 0
-      ? `, ${(r.blocktimeMs / r.requests).toFixed(1)} ms blocked per request`
-      : '';
+  const how =
+    who === 'raw'
+      ? ` (to cont returning; to the destination's RESUME event ${r.resumeEventMs ?? '?'} ms)`
+      : " (xl's pausedMs: STOP to POSTCOPY_GO)";
+  const precopy = r.precopyBytes === undefined ? '' : `, precopy-bytes ${mib(r.precopyBytes)}`;
   return (
-    `${head} (to cont returning; to the destination's RESUME event ${r.resumeEventMs ?? '?'} ms)${down}\n` +
+    `${head}${how}${down}\n` +
     `    QEMU: postcopy-blocktime ${r.blocktimeMs ?? 'n/a'} ms (vCPUs ${JSON.stringify(r.vcpuBlocktimeMs ?? [])}), ` +
-    `postcopy-requests ${r.requests ?? 'n/a'}${per}, postcopy-bytes ${mib(r.postcopyBytes)}, precopy-bytes ${mib(r.precopyBytes)}; ${r.note ?? ''}`
+    `postcopy-requests ${r.requests ?? 'n/a'}, ${perRequest(r) ?? 'n/a'} ms blocked per request, ` +
+    `postcopy-bytes ${mib(r.postcopyBytes)}${precopy}${r.note === undefined ? '' : `; ${r.note}`}`
   );
+}
+
+/** The mean page-fault round trip (ms), when both counts are known. */
+function perRequest(r: Result): string | undefined {
+  return r.blocktimeMs !== undefined && r.requests !== undefined && r.requests > 0
+    ? (r.blocktimeMs / r.requests).toFixed(1)
+    : undefined;
 }
 
 export async function benchPostcopy(): Promise<void> {
@@ -210,15 +222,16 @@ export async function benchPostcopy(): Promise<void> {
     };
   };
   const base = stats('raw');
-  const rb = runs.raw;
-  const medianOf = (f: (r: Result) => number | undefined): string => {
-    const xs = rb.map(f).filter((x): x is number => x !== undefined);
-    return xs.length === 0 ? 'n/a' : median(xs).toFixed(1);
+  const roundTrip = (who: Contender): string => {
+    const xs = runs[who]
+      .map((r) => perRequest(r))
+      .filter((x): x is string => x !== undefined)
+      .map(Number);
+    return xs.length === 0 ? 'n/a' : `${median(xs).toFixed(1)} ms`;
   };
   console.log(
     `\nraw:       best ${base.best.toFixed(2)} s, median ${base.median.toFixed(2)} s, median guest pause ${base.pause.toFixed(0)} ms ` +
-      `(best ${base.bestPause} ms); median postcopy-blocktime ${medianOf((r) => r.blocktimeMs)} ms, ` +
-      `median postcopy-requests ${medianOf((r) => r.requests)}`,
+      `(best ${base.bestPause} ms); median page-fault round trip (blocked time per request) ${roundTrip('raw')}`,
   );
   for (const who of ['xl tunnel', 'xl direct'] as const) {
     const x = stats(who);
@@ -228,14 +241,8 @@ export async function benchPostcopy(): Promise<void> {
     console.log(
       `${who}: best ${x.best.toFixed(2)} s (${(x.best / base.best).toFixed(2)}x), median ${x.median.toFixed(2)} s = ${ratio.toFixed(2)}x ` +
         `(goal <= 1.15x: ${okTotal ? 'met' : 'NOT met'}); median guest pause ${x.pause.toFixed(0)} ms ` +
-        `(${x.pause - base.pause >= 0 ? '+' : ''}${(x.pause - base.pause).toFixed(0)} ms; goal <= +20 ms: ${okPause ? 'met' : 'NOT met'})`,
+        `(${x.pause - base.pause >= 0 ? '+' : ''}${(x.pause - base.pause).toFixed(0)} ms; goal <= +20 ms: ${okPause ? 'met' : 'NOT met'}); ` +
+        `median page-fault round trip ${roundTrip(who)}`,
     );
   }
-  console.log(
-    '\nnot measurable for xl: postcopy-blocktime / postcopy-vcpu-blocktime (its receiver does not set the ' +
-      'postcopy-blocktime capability, which must be set before migrate-incoming, and it holds the ' +
-      "destination's only QMP connection meanwhile; QEMU 7.2 then reports no blocktime, see the query after each xl run); " +
-      'postcopy-requests / postcopy-bytes (counted by the source QEMU, which xl holds during the migration and destroys ' +
-      'in its cleanup phase; xl --json does not report them).',
-  );
 }

@@ -3,7 +3,7 @@
  * record, the take-over), behind one interface: the phase machine drives it, the real one
  * below works on QEMU and the store, and the failure-table test drives a fake.
  */
-import { cont, type QmpClient } from '@xlkit/qmp';
+import { cont, type MigrationCapabilityStatus, type QmpClient } from '@xlkit/qmp';
 import type { DomainInfo, RamEndpoint, StreamReader, StreamRecord } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import { destroyDomain } from '../domain/destroy.js';
@@ -91,6 +91,16 @@ export interface DestinationPort {
   close(): Promise<void>;
 }
 
+/**
+ * A destination that may go through post-copy: postcopy-ram, and postcopy-blocktime, which makes
+ * QEMU count how long the vCPUs waited for pages (`postcopy-blocktime` in its query-migrate until
+ * it exits: the page-request round trip, with the source's `postcopy-requests`).
+ */
+const postcopyCapabilities: MigrationCapabilityStatus[] = [
+  { capability: 'postcopy-ram', state: true },
+  { capability: 'postcopy-blocktime', state: true },
+];
+
 export function qemuDestination(store: DomainStore): DestinationPort {
   let record: DomainRecord | undefined;
   let qmp: QmpClient | undefined;
@@ -144,7 +154,7 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         ...(o.credit ? { credit: o.credit } : {}),
         capabilities: [
           { capability: 'late-block-activate', state: true },
-          ...(o.returnPath ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+          ...(o.returnPath ? postcopyCapabilities : []),
         ],
         ...(o.returnPath ? { returnPath: o.returnPath } : {}),
         ...(o.recover ? { recover: true } : {}),
@@ -160,7 +170,7 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         listen: o.sameHost ? { unix: store.paths(r.id).migrationSocket } : { tcp: o.host },
         capabilities: [
           { capability: 'late-block-activate', state: true },
-          ...(o.postcopy ? [{ capability: 'postcopy-ram' as const, state: true }] : []),
+          ...(o.postcopy ? postcopyCapabilities : []),
         ],
       });
       return { endpoint: direct.endpoint, completed: direct.completed.then((m) => ({ status: m.status })) };

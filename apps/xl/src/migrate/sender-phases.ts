@@ -84,6 +84,7 @@ function ramCommon(s: SenderSession) {
   let total: number | undefined;
   const ladder = startLadder(s);
   let seen: MigrationProgress | undefined;
+  let last: MigrationProgress | undefined;
   const common = {
     signal: s.failure.signal,
     autoConverge: ladder?.autoConverge ?? false,
@@ -95,6 +96,7 @@ function ramCommon(s: SenderSession) {
     },
     onProgress: (p: RamProgress) => {
       const m = p.migration;
+      if (m !== undefined) last = m;
       // The relayed path repeats QEMU's last sample with every chunk: the ladder sees each once.
       if (m !== undefined && m !== seen) ladder?.sample((seen = m));
       if (m !== undefined && m.total > 0) total = m.total;
@@ -122,6 +124,7 @@ function ramCommon(s: SenderSession) {
   /** QEMU sent everything: participants finish, the forward stream ends, the figures settle. */
   const finish = async (): Promise<void> => {
     ladder?.stop();
+    if (s.postcopyActive) s.stages.event('postcopy-figures', postcopyFigures(last));
     const ram = required(s.ram, 'the RAM result');
     for (const p of s.participants) if (p.afterRam) await raced(p.afterRam(s), s.failure.signal);
     await required(s.link, 'the link').writer.end();
@@ -134,6 +137,15 @@ function ramCommon(s: SenderSession) {
     await ladder?.armed;
   };
   return { common, finish, ready };
+}
+
+/** The source QEMU's post-copy counts (ram.postcopy-requests, postcopy-bytes), those it gave. */
+export function postcopyFigures(m: MigrationProgress | undefined): { requests?: number; bytes?: number } {
+  const ram = m?.info.ram;
+  const count = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined);
+  const requests = count(ram?.['postcopy-requests']);
+  const bytes = count(ram?.['postcopy-bytes']);
+  return { ...(requests === undefined ? {} : { requests }), ...(bytes === undefined ? {} : { bytes }) };
 }
 
 /** PHASE 3: QEMU's stream as verified RAM_CHUNK records; participants finish at pre-switchover. */
