@@ -84,7 +84,7 @@ describe('buildConfig', () => {
 
   it('warns about unknown keys with their position, without failing', () => {
     const { warnings } = build('name = "a"\n  colour = "red"');
-    expect(warnings).toEqual(["dom.cfg:2:3: unknown key 'colour' ignored"]);
+    expect(warnings).toEqual(["dom.cfg:2:3: 'colour' is not supported here and is ignored"]);
   });
 
   it('applies KEY=VALUE overrides after the file, later ones winning', () => {

@@ -2,35 +2,19 @@
 import path from 'node:path';
 import { statSync } from 'node:fs';
 import { ConfigError, type SourcePosition } from '../errors.js';
-import type { CfgEntry, CfgValue } from './cfg-syntax.js';
+import type { CfgEntry } from './cfg-syntax.js';
+import { fmt, Reader } from './cfg-reader.js';
 import { parseDiskSpec, type DiskSpec } from './disk-spec.js';
+import { applyDisplayKeys, DISPLAY_KEYS } from './display-keys.js';
+import { LIFECYCLE_KEYS, readLifecycle } from './lifecycle-keys.js';
+import { applyMachineKeys, MACHINE_KEYS } from './machine-keys.js';
 import {
   CONFIG_LIMITS,
   UUID_PATTERN,
   checkDomainName,
   type DomainConfig,
-  type LifecycleAction,
   type VifSpec,
 } from './domain-config.js';
-
-/** Keys xl knows that xlkit accepts and ignores (HVM/PV details that QEMU decides itself). */
-const IGNORED = new Set([
-  'type',
-  'builder',
-  'maxmem',
-  'boot',
-  'vnc',
-  'sdl',
-  'acpi',
-  'apic',
-  'pae',
-  'hap',
-  'localtime',
-  'vga',
-  'videoram',
-  'usb',
-  'usbdevice',
-]);
 
 export interface BuildOptions {
   /** Checks that kernel, ramdisk and disk files exist (default: statSync). */
@@ -44,68 +28,12 @@ export interface BuiltConfig {
   warnings: string[];
 }
 
-function fmt(pos: SourcePosition): string {
-  return `${pos.file}:${pos.line}:${pos.column}`;
-}
-
 function defaultExists(file: string): boolean {
   try {
     statSync(file);
     return true;
   } catch {
     return false;
-  }
-}
-
-class Reader {
-  constructor(private readonly entries: Map<string, CfgEntry>) {}
-
-  get(key: string): CfgValue | undefined {
-    return this.entries.get(key)?.value;
-  }
-
-  string(key: string): { value: string; pos: SourcePosition } | undefined {
-    const v = this.get(key);
-    if (v === undefined) return undefined;
-    if (v.kind !== 'string') throw new ConfigError(v.pos, `'${key}' must be a string, got a ${v.kind}`);
-    return { value: v.value, pos: v.pos };
-  }
-
-  number(key: string, min: number, max: number, unit = ''): number | undefined {
-    const v = this.get(key);
-    if (v === undefined) return undefined;
-    let n: number;
-    if (v.kind === 'number') n = v.value;
-    else if (v.kind === 'string' && /^[0-9]+$/.test(v.value)) n = Number(v.value);
-    else
-      throw new ConfigError(
-        v.pos,
-        `'${key}' must be a number${unit}, got ${v.kind === 'string' ? `'${v.value}'` : 'a list'}`,
-      );
-    if (n < min || n > max)
-      throw new ConfigError(v.pos, `'${key}' must be between ${min} and ${max}${unit}, got ${n}`);
-    return n;
-  }
-
-  choice<T extends string>(key: string, choices: readonly T[]): T | undefined {
-    const s = this.string(key);
-    if (s === undefined) return undefined;
-    if (!(choices as readonly string[]).includes(s.value)) {
-      throw new ConfigError(s.pos, `'${key}' must be one of ${choices.join(', ')}, got '${s.value}'`);
-    }
-    return s.value as T;
-  }
-
-  /** A list of strings; a lone string counts as a one-item list. */
-  strings(key: string): { value: string; pos: SourcePosition }[] {
-    const v = this.get(key);
-    if (v === undefined) return [];
-    const items = v.kind === 'list' ? v.items : [v];
-    return items.map((item) => {
-      if (item.kind !== 'string')
-        throw new ConfigError(item.pos, `'${key}' items must be strings, got a ${item.kind}`);
-      return { value: item.value, pos: item.pos };
-    });
   }
 }
 
@@ -138,7 +66,6 @@ function parseVif(spec: string, pos: SourcePosition, warnings: string[]): VifSpe
   return vif;
 }
 
-const ACTIONS = ['destroy', 'restart', 'preserve'] as const satisfies readonly LifecycleAction[];
 const KNOWN = new Set([
   'name',
   'uuid',
@@ -152,12 +79,12 @@ const KNOWN = new Set([
   'disk',
   'vif',
   'serial',
-  'on_poweroff',
-  'on_reboot',
-  'on_crash',
   'device_model_override',
   'accel',
   'memory_backing',
+  ...LIFECYCLE_KEYS,
+  ...MACHINE_KEYS,
+  ...DISPLAY_KEYS,
 ]);
 
 /** Builds a DomainConfig from merged entries (see mergeEntries). Throws ConfigError. */
@@ -167,8 +94,7 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
   const warnings: string[] = [];
   const r = new Reader(entries);
   for (const e of entries.values()) {
-    if (!KNOWN.has(e.key) && !IGNORED.has(e.key))
-      warnings.push(`${fmt(e.keyPos)}: unknown key '${e.key}' ignored`);
+    if (!KNOWN.has(e.key)) warnings.push(`${fmt(e.keyPos)}: '${e.key}' is not supported here and is ignored`);
   }
   const hostFile = (key: string, v: { value: string; pos: SourcePosition }): string => {
     const file = path.resolve(cwd, v.value);
@@ -194,9 +120,7 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
     disks: [],
     vifs: [],
     serial: 'pty',
-    onPoweroff: r.choice('on_poweroff', ACTIONS) ?? 'destroy',
-    onReboot: r.choice('on_reboot', ACTIONS) ?? 'restart',
-    onCrash: r.choice('on_crash', ACTIONS) ?? 'destroy',
+    ...readLifecycle(r, warnings),
     accel: r.choice('accel', ['tcg', 'kvm', 'auto'] as const) ?? 'tcg',
     memoryBacking: r.choice('memory_backing', ['anonymous', 'shared'] as const) ?? 'anonymous',
   };
@@ -246,7 +170,7 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
     throw new ConfigError(disks[CONFIG_LIMITS.maxDisks]!.pos, `more than ${CONFIG_LIMITS.maxDisks} disks`);
   const seen = new Map<string, DiskSpec>();
   for (const d of disks) {
-    const disk = parseDiskSpec(d.value, d.pos);
+    const disk = parseDiskSpec(d.value, d.pos, warnings);
     const slot = `${disk.bus}:${disk.index}`;
     const clash = seen.get(slot);
     if (clash) throw new ConfigError(d.pos, `disk ${disk.vdev} uses the same device slot as ${clash.vdev}`);
@@ -254,6 +178,9 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
     if (disk.target !== undefined) disk.target = hostFile('disk', { value: disk.target, pos: d.pos });
     config.disks.push(disk);
   }
+  applyMachineKeys(r, config, warnings);
+  applyDisplayKeys(r, config, warnings);
+
   const vifs = r.strings('vif');
   if (vifs.length > CONFIG_LIMITS.maxVifs)
     throw new ConfigError(vifs[CONFIG_LIMITS.maxVifs]!.pos, `more than ${CONFIG_LIMITS.maxVifs} vifs`);

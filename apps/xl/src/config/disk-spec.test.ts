@@ -101,7 +101,7 @@ describe('parseDiskSpec', () => {
     ['vdev=xvda,colour=red,target=/x', 21, /unknown disk parameter 'colour'/],
     ['vdev=xvda,vdev=xvdb,target=/x', 21, /sets 'vdev' twice/],
     ['format=raw,vdev=xvda', 10, /has no target/],
-    ['/x,raw,xvda,devtype=cdrom', 23, /cdrom needs an IDE vdev/],
+    ['/x,raw,xvda,devtype=cdrom', 18, /cdrom needs an IDE vdev/],
     ['/x,raw,hda,ro', 22, /IDE hard disk hda cannot be read-only/],
   ];
   for (const [spec, column, message] of cases) {

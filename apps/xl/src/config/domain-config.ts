@@ -14,6 +14,14 @@ export interface VifSpec {
   mac?: string;
 }
 
+/** VNC: on a unix socket in the domain's directory (no host), or on host:5900+display. */
+export interface VncSpec {
+  /** Listen address (vnclisten); absent: the unix socket `vnc.sock` in the domain's directory. */
+  host?: string;
+  /** Display number (vncdisplay); absent with a host: the first free one from 0 (vncunused). */
+  display?: number;
+}
+
 export interface DomainConfig {
   name: string;
   /** Filled in at creation when the file has none. */
@@ -21,6 +29,8 @@ export interface DomainConfig {
   /** MiB. */
   memory: number;
   vcpus: number;
+  /** vCPUs the machine could have (maxvcpus, `-smp maxcpus=`); absent: vcpus. */
+  maxvcpus?: number;
   kernel?: string;
   ramdisk?: string;
   cmdline?: string;
@@ -33,6 +43,13 @@ export interface DomainConfig {
   onCrash: LifecycleAction;
   /** QEMU binary (device_model_override); default qemu-system-x86_64 from PATH. */
   deviceModel?: string;
+  /** Extra QEMU arguments (device_model_args), appended to xl's as separate words. */
+  deviceModelArgs?: string[];
+  /** Firmware boot order (boot): c disk, d cdrom, n network, e.g. "cd". */
+  boot?: string;
+  vnc?: VncSpec;
+  /** The display adapter, only with vnc (vga / stdvga). */
+  vga?: 'std' | 'cirrus';
   accel: Accel;
   memoryBacking: MemoryBacking;
 }

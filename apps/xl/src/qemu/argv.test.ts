@@ -127,4 +127,33 @@ describe('buildQemuArgv', () => {
     expect(after(argv, '-action')).toEqual(['reboot=shutdown,shutdown=pause,panic=pause']);
     expect(after(argv, '-serial')).toEqual([]);
   });
+
+  it('maps maxvcpus, boot order, VNC, discard and device_model_args (last, word for word)', () => {
+    const disks = [parseDiskSpec('/a.img,raw,xvda,rw,discard', pos)];
+    const argv = buildQemuArgv(
+      {
+        ...base,
+        disks,
+        maxvcpus: 4,
+        boot: 'dc',
+        vnc: {},
+        vga: 'std',
+        deviceModelArgs: ['-device', 'virtio-rng-pci', '-append', 'a b; rm -rf /'],
+      },
+      paths,
+      { accel: 'tcg' },
+    );
+    expect(after(argv, '-smp')).toEqual(['2,maxcpus=4']);
+    expect(after(argv, '-boot')).toEqual(['order=dc']);
+    expect(after(argv, '-vga')).toEqual(['std']);
+    expect(after(argv, '-vnc')).toEqual(['unix:/run/x,,l/domains/7/vnc.sock']);
+    expect(JSON.parse(after(argv, '-blockdev')[0] ?? '')).toMatchObject({ discard: 'unmap' });
+    expect(argv.slice(-4)).toEqual(['-device', 'virtio-rng-pci', '-append', 'a b; rm -rf /']);
+    const tcp = buildQemuArgv({ ...base, vnc: { host: '0.0.0.0' } }, paths, { accel: 'tcg' });
+    expect(after(tcp, '-vnc')).toEqual(['0.0.0.0:0,to=99']);
+    expect(after(tcp, '-vga')).toEqual(['none']);
+    const fixed = buildQemuArgv({ ...base, vnc: { host: '127.0.0.1', display: 3 } }, paths, { accel: 'tcg' });
+    expect(after(fixed, '-vnc')).toEqual(['127.0.0.1:3']);
+    expect(after(buildQemuArgv(base, paths, { accel: 'tcg' }), '-vnc')).toEqual([]);
+  });
 });

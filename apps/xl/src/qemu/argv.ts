@@ -45,6 +45,7 @@ function diskArgs(disk: DiskSpec): string[] {
         'read-only': disk.readOnly,
         ...cache,
       },
+      ...(disk.discard === undefined ? {} : { discard: disk.discard ? 'unmap' : 'ignore' }),
     };
     args.push('-blockdev', JSON.stringify(blockdev));
   }
@@ -59,7 +60,26 @@ function diskArgs(disk: DiskSpec): string[] {
   return args;
 }
 
-const ACTION: Record<string, string> = { destroy: 'poweroff', preserve: 'pause' };
+/** The display: none, or VNC on the domain's unix socket or the configured address. */
+function displayArgs(config: DomainConfig, paths: DomainPaths): string[] {
+  if (config.vnc === undefined) return ['-display', 'none', '-vga', 'none'];
+  const { host, display } = config.vnc;
+  const vnc =
+    host === undefined
+      ? `unix:${escapeOptValue(paths.vnc)}`
+      : display === undefined
+        ? `${host}:0,to=99`
+        : `${host}:${display}`;
+  return ['-display', 'none', '-vga', config.vga ?? 'none', '-vnc', vnc];
+}
+
+/** QEMU's -action for xl's on_reboot / on_poweroff / on_crash (config/lifecycle-keys.ts). */
+function lifecycleAction(config: DomainConfig): string {
+  const reboot = config.onReboot === 'restart' ? 'reset' : 'shutdown';
+  const shutdown = config.onPoweroff === 'preserve' ? 'pause' : 'poweroff';
+  const panic = config.onCrash === 'preserve' ? 'pause' : 'shutdown';
+  return `reboot=${reboot},shutdown=${shutdown},panic=${panic}`;
+}
 
 /** The full argv (without the binary) for one domain. */
 export function buildQemuArgv(
@@ -71,11 +91,13 @@ export function buildQemuArgv(
   if (config.uuid !== undefined) a.push('-uuid', config.uuid);
   a.push('-machine', 'pc', '-accel', options.accel);
   const ram = qemuSize(options.ramBytes ?? config.memory * MiB);
-  a.push('-m', ram, '-smp', String(config.vcpus));
+  const smp = config.maxvcpus === undefined ? '' : `,maxcpus=${config.maxvcpus}`;
+  a.push('-m', ram, '-smp', `${config.vcpus}${smp}`);
   if (config.memoryBacking === 'shared') {
     a.push('-object', `memory-backend-memfd,id=ram0,size=${ram},share=on`, '-machine', 'memory-backend=ram0');
   }
-  a.push('-nodefaults', '-no-user-config', '-display', 'none', '-vga', 'none', '-monitor', 'none');
+  a.push('-nodefaults', '-no-user-config', ...displayArgs(config, paths), '-monitor', 'none');
+  if (config.boot !== undefined) a.push('-boot', `order=${config.boot}`);
   if (config.kernel !== undefined) a.push('-kernel', config.kernel);
   if (config.ramdisk !== undefined) a.push('-initrd', config.ramdisk);
   if (config.cmdline !== undefined) a.push('-append', config.cmdline);
@@ -104,14 +126,13 @@ export function buildQemuArgv(
     'chardev=qmp,mode=control',
   );
 
-  const reboot = config.onReboot === 'restart' ? 'reset' : 'shutdown';
-  const shutdown = ACTION[config.onPoweroff] ?? 'poweroff';
-  const panic = config.onCrash === 'preserve' ? 'pause' : config.onCrash === 'restart' ? 'reset' : 'shutdown';
-  a.push('-action', `reboot=${reboot},shutdown=${shutdown},panic=${panic}`);
+  a.push('-action', lifecycleAction(config));
 
   a.push('-pidfile', paths.pid, '-D', paths.qemuLog);
   if (options.daemonize !== false) a.push('-daemonize');
   if (options.paused) a.push('-S');
   if (options.incoming === 'defer') a.push('-incoming', 'defer');
+  // Last, as separate words: device_model_args never pass through a shell.
+  if (config.deviceModelArgs !== undefined) a.push(...config.deviceModelArgs);
   return a;
 }

@@ -47,6 +47,23 @@ describe('checkSavedConfig (a config from a save file or a migration peer)', () 
     expect(c).not.toHaveProperty('surprise');
   });
 
+  it('keeps the xl.cfg compatibility fields, checked, and never takes device_model_args', () => {
+    const compat = {
+      ...good,
+      maxvcpus: 4,
+      boot: 'dc',
+      vnc: { host: '127.0.0.1', display: 2 },
+      vga: 'cirrus',
+      disks: [{ ...good.disks[0], discard: true }],
+    };
+    expect(checkSavedConfig(compat)).toEqual(compat);
+    expect(refusal({ deviceModelArgs: ['-device', 'x'] })).toMatch(/device_model_args/);
+    expect(refusal({ vnc: { host: '0.0.0.0,password=on' } })).toMatch(/bad vnc host/);
+    expect(refusal({ maxvcpus: 1 })).toMatch(/bad maxvcpus/);
+    expect(refusal({ boot: 'c,x' })).toMatch(/bad boot/);
+    expect(refusal({ vga: 'qxl' })).toMatch(/bad vga/);
+  });
+
   it('refuses values that would add QEMU options or run another binary', () => {
     expect(refusal({ vifs: [{ model: 'e1000,romfile=/etc/shadow' }] })).toMatch(/vif 0: bad model/);
     expect(refusal({ vifs: [{ model: 'e1000', mac: '00:16:3e:01:02:03,x=y' }] })).toMatch(/vif 0: bad mac/);

@@ -13,6 +13,7 @@ import {
   type DomainConfig,
   type LifecycleAction,
   type VifSpec,
+  type VncSpec,
 } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 
@@ -48,6 +49,7 @@ function checkDisk(d: unknown, i: number): DiskSpec {
   const flags = [
     disk.readOnly === true ? 'access=ro' : 'access=rw',
     disk.cdrom === true ? 'devtype=cdrom' : 'devtype=disk',
+    ...(disk.discard === undefined ? [] : [disk.discard === true ? 'discard' : 'no-discard']),
     ...(disk.shared === true ? ['shared=yes'] : []),
     ...(disk.cache === undefined ? [] : [`cache=${disk.cache as string}`]),
   ];
@@ -73,6 +75,23 @@ function oneOf<T extends string>(c: Record<string, unknown>, key: string, allowe
   return v as T;
 }
 
+const VNC_HOST = /^[A-Za-z0-9.:-]{1,253}$|^\[[0-9A-Fa-f:.]{2,45}\]$/;
+
+function checkVnc(v: unknown): VncSpec {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail('vnc is not an object');
+  const o = v as Record<string, unknown>;
+  if (o.host !== undefined && (typeof o.host !== 'string' || !VNC_HOST.test(o.host))) fail('bad vnc host');
+  if (
+    o.display !== undefined &&
+    !(Number.isSafeInteger(o.display) && (o.display as number) >= 0 && (o.display as number) <= 99)
+  )
+    fail('bad vnc display');
+  return {
+    ...(o.host === undefined ? {} : { host: o.host as string }),
+    ...(o.display === undefined ? {} : { display: o.display as number }),
+  };
+}
+
 export function checkSavedConfig(value: unknown): DomainConfig {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     fail('not a JSON object (give a config file)');
@@ -91,6 +110,14 @@ export function checkSavedConfig(value: unknown): DomainConfig {
       `device model '${deviceModel}' is not a qemu-system binary from the system's bin directories; give a config file naming it`,
     );
   }
+  if (c.deviceModelArgs !== undefined)
+    fail('it carries device_model_args, which are not taken from a stream; give a config file naming them');
+  if (
+    c.maxvcpus !== undefined &&
+    (!positive(c.maxvcpus, CONFIG_LIMITS.maxVcpus) || (c.maxvcpus as number) < (c.vcpus as number))
+  )
+    fail('bad maxvcpus');
+  if (c.boot !== undefined && (typeof c.boot !== 'string' || !/^[cdn]{1,3}$/.test(c.boot))) fail('bad boot');
   const kernel = optionalString(c, 'kernel');
   const ramdisk = optionalString(c, 'ramdisk');
   const cmdline = optionalString(c, 'cmdline');
@@ -108,6 +135,10 @@ export function checkSavedConfig(value: unknown): DomainConfig {
     memoryBacking: oneOf(c, 'memoryBacking', ['anonymous', 'shared'] as const),
   };
   if (c.uuid !== undefined) config.uuid = c.uuid as string;
+  if (c.maxvcpus !== undefined) config.maxvcpus = c.maxvcpus as number;
+  if (c.boot !== undefined) config.boot = c.boot as string;
+  if (c.vnc !== undefined) config.vnc = checkVnc(c.vnc);
+  if (c.vga !== undefined) config.vga = oneOf(c, 'vga', ['std', 'cirrus'] as const);
   if (kernel !== undefined) config.kernel = kernel;
   if (ramdisk !== undefined) config.ramdisk = ramdisk;
   if (cmdline !== undefined) config.cmdline = cmdline;

@@ -24,6 +24,8 @@ export interface DomainPaths {
   nbdSocket: string;
   /** While `xl migrate` runs: its control socket (`xl migrate-status`, `xl migrate-abort`). */
   migrationControl: string;
+  /** The guest's screen over VNC, when the config has vnc without vnclisten. */
+  vnc: string;
 }
 
 /** sockaddr_un.sun_path holds 108 bytes including the NUL. */
@@ -47,6 +49,7 @@ export function domainPaths(root: string, id: number): DomainPaths {
     migrationSocket: path.join(dir, 'migrate.sock'),
     nbdSocket: path.join(dir, 'nbd.sock'),
     migrationControl: path.join(dir, 'migrate-control.sock'),
+    vnc: path.join(dir, 'vnc.sock'),
   };
 }
 
@@ -59,6 +62,7 @@ export function checkSocketPaths(paths: DomainPaths): void {
     paths.migrationSocket,
     paths.nbdSocket,
     paths.migrationControl,
+    paths.vnc,
   ]) {
     if (Buffer.byteLength(p) > MAX_SOCKET_PATH) {
       throw new XlError(
