@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { QUERY_TIMEOUT_MS } from '../default-timeouts.js';
 import { QmpMigrationError } from '../errors.js';
 import { withFakeClient } from '../testing/index.js';
 import {
@@ -31,6 +32,10 @@ function script(states: object[]): () => object {
 }
 
 describe('followMigration', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('reports snapshots through to completed, with downtime', async () => {
     const states = [
       { status: 'setup' },
@@ -103,6 +108,40 @@ describe('followMigration', () => {
         server.emitEvent('MIGRATION', { status: 'pre-switchover' });
         expect((await next).value).toMatchObject({ status: 'pre-switchover' });
         expect((await gen.next()).done).toBe(true);
+      },
+    );
+  });
+
+  it('waits out a query QEMU holds far past any query timeout (its final stage under the big lock)', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await withFakeClient(
+      {
+        handlers: {
+          'query-migrate': async () => {
+            await held;
+            return { status: 'completed', ram: ram(1000, 3), downtime: 9, 'total-time': 400_000 };
+          },
+        },
+      },
+      async (c, server) => {
+        vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+        const done = followMigration(c, { pollMs: 5 });
+        await server.waitForCommand('query-migrate');
+        await vi.advanceTimersByTimeAsync(QUERY_TIMEOUT_MS * 30);
+        release();
+        expect(await done).toMatchObject({ status: 'completed', downtimeMs: 9 });
+      },
+    );
+  });
+
+  it("a caller's total timeout still bounds a query QEMU does not answer", async () => {
+    await withFakeClient(
+      { handlers: { 'query-migrate': () => new Promise<never>(() => undefined) } },
+      async (c) => {
+        const err = await followMigration(c, { pollMs: 5, timeoutMs: 50 }).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'QMP_TIMEOUT', timeoutMs: expect.any(Number) as number });
+        expect((err as { timeoutMs: number }).timeoutMs).toBeLessThanOrEqual(50);
       },
     );
   });

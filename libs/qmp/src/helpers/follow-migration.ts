@@ -29,7 +29,10 @@ export interface FollowMigrationOptions {
   untilPreSwitchover?: boolean;
   /** Poll interval for `query-migrate` (default 500 ms); MIGRATION events wake it sooner. */
   pollMs?: number;
-  /** Total time allowed (0 or absent = none). */
+  /**
+   * Total time allowed (0 or absent = none). No single query has a shorter limit: QEMU answers
+   * nothing while its final stage holds the big lock (see queryMigrationNow).
+   */
   timeoutMs?: number;
 }
 
@@ -51,6 +54,20 @@ export function toMigrationProgress(info: MigrationInfo): MigrationProgress {
   };
 }
 
+/**
+ * `query-migrate` while a migration runs, with no reply timeout of its own. QEMU's migration
+ * thread holds the big lock through the migration's final stage (7.2: migration_completion
+ * stops the vCPUs and writes everything still dirty), and no QMP command is answered until
+ * the sink has taken all of it: on a slow disk or link that is as long as the remaining bytes
+ * take, minutes for a multi-GiB guest. A fixed reply timeout would fail a healthy migration;
+ * a dead QEMU closes the socket and rejects the query at once. `untilMs` (a Date.now()
+ * deadline) still bounds the wait when the caller gave one.
+ */
+export function queryMigrationNow(c: QmpClient, untilMs = Infinity): Promise<MigrationInfo> {
+  const left = untilMs - Date.now();
+  return queryMigrate(c, { timeoutMs: untilMs === Infinity ? 0 : Math.max(1, left) });
+}
+
 /** Re-queries of a `completed` snapshot whose figures are not set yet, and the pause between them. */
 const SETTLE_TRIES = 100;
 const SETTLE_PAUSE_MS = 2;
@@ -70,7 +87,7 @@ export async function finalMigrationFigures(
   let p = done;
   for (let i = 0; i < SETTLE_TRIES && p.status === 'completed' && p.totalTimeMs === 0; i++) {
     await sleep(SETTLE_PAUSE_MS);
-    p = toMigrationProgress(await queryMigrate(c));
+    p = toMigrationProgress(await queryMigrationNow(c));
   }
   return p;
 }
@@ -91,7 +108,7 @@ export async function* watchMigration(
   try {
     for (;;) {
       listener.clear();
-      const p = toMigrationProgress(await queryMigrate(c));
+      const p = toMigrationProgress(await queryMigrationNow(c, deadline));
       yield p;
       if (p.status === 'failed' || p.status === 'cancelled')
         throw new QmpMigrationError(p.status, p.errorDesc, goal);
