@@ -6,7 +6,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import type { DomainView } from '@xlkit/xl';
+import { colourStats, renderSvg, type DomainView } from '@xlkit/xl';
 import { readStream, type StreamRecord } from '@xlkit/stream';
 import { qmpCommand, track } from './helpers/index.js';
 import { consoleBeats, guestConfig, lastBeatAbove, XL, xlHost, type XlHost } from './xl-rig.js';
@@ -94,7 +94,8 @@ describe('xl save / xl restore (real QEMU)', () => {
     const beforeSave = await lastBeatAbove(h, 'rt', 5);
     const file = path.join(h.dir, 'rt.save');
 
-    const saved = await h.xl('save', '--json', 'rt', file);
+    const saveChart = path.join(h.dir, 'rt-save.svg');
+    const saved = await h.xl('save', '--json', '--timeline', saveChart, 'rt', file);
     expect(saved.exitCode, saved.stderr).toBe(0);
     const events = saved.stdout
       .trim()
@@ -136,8 +137,21 @@ describe('xl save / xl restore (real QEMU)', () => {
       /PHASE[\s\S]*DOMAIN_INFO[\s\S]*PHASE[\s\S]*RAM_CHUNK[\s\S]*RAM_END[\s\S]*END/,
     );
 
-    const restored = await h.xl('restore', file);
+    // --timeline: a chart of the save (its phases and the guest's pause), rendered by a real renderer.
+    const saveSvg = await readFile(saveChart, 'utf8');
+    expect(saveSvg).toMatch(/xl save rt: .* in [\d.]+ s/);
+    for (const label of ['header', 'ram', 'sync', 'guest paused (then destroyed)'])
+      expect(saveSvg).toContain(label);
+    const savePx = colourStats(await renderSvg(saveSvg));
+    expect(savePx.colours).toBeGreaterThan(10);
+    expect(savePx.inked).toBeGreaterThan(0.05);
+
+    const restoreChart = path.join(h.dir, 'rt-restore.svg');
+    const restored = await h.xl('restore', '--timeline', restoreChart, file);
     expect(restored.exitCode, restored.stderr).toBe(0);
+    const restoreSvg = await readFile(restoreChart, 'utf8');
+    for (const label of ['verify-headers', 'start-qemu', 'ram']) expect(restoreSvg).toContain(label);
+    expect(colourStats(await renderSvg(restoreSvg)).colours).toBeGreaterThan(10);
     expect(restored.stdout).toMatch(/^Restored domain rt \(id 2\) from .*rt\.save: .*; running$/);
     const after = await view(h, 'rt');
     expect(after).toMatchObject({ id: 2, name: 'rt', uuid: before.uuid, status: 'running' });

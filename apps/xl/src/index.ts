@@ -98,6 +98,10 @@ export {
   rateOf,
   type ProgressSnapshot,
 } from './progress/format.js';
+export { barChartSvg, type BarChart, type BarGroup, type BarValue } from './progress/bar-chart.js';
+export { TimelineRecorder, type TimelineData } from './progress/timeline.js';
+export { timelineSvg } from './progress/timeline-chart.js';
+export { renderSvg, decodePng, colourStats, shareOf, type Pixels } from './testing/svg-render.js';
 export { migrateDomain, type MigrateOptions, type MigrateResult } from './migrate/send-migration.js';
 export { receiveMigration, type ReceiveOptions, type ReceiveResult } from './migrate/receive-migration.js';
 export { senderHandshake, receiverHandshake, type SenderLink, type ReceiverLink } from './link/handshake.js';

@@ -13,6 +13,7 @@ import { migratedAwayName } from '../migrate/names.js';
 import { formatBytes } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
 import { withInterrupts } from './interrupt.js';
+import { TIMELINE_HELP, TimelineOption } from './timeline-option.js';
 import { migrateDomain } from '../migrate/send-migration.js';
 import type { MirrorFlags } from '../mirror/sender-side.js';
 import { openDomain, openSession, println, warn } from './common.js';
@@ -79,6 +80,7 @@ export const migrateCommand: CommandSpec = {
     debug: { type: 'boolean' },
     live: { type: 'boolean' },
     json: { type: 'boolean' },
+    timeline: { type: 'string' },
     bandwidth: { type: 'string' },
     'max-downtime': { type: 'string' },
     'no-throttle': { type: 'boolean' },
@@ -103,6 +105,7 @@ export const migrateCommand: CommandSpec = {
     debug: 'The receiver logs each step (forwarded to stderr)',
     live: 'Ignored (migration is always live), as in xl',
     json: 'Print progress and the result as NDJSON events on stdout',
+    timeline: TIMELINE_HELP,
     bandwidth: 'Limit the RAM stream to this many MiB/s (default: unlimited)',
     'max-downtime':
       "QEMU's downtime limit in milliseconds, never raised (default: QEMU's 300, which a migration that does not converge may double up to 1000)",
@@ -153,6 +156,7 @@ export const migrateCommand: CommandSpec = {
     const { store, domain } =
       v.resume === true ? await openPausedMigration(args, io) : await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, v.json === true, 'migrate');
+    const timeline = TimelineOption.start(v.timeline, progress);
     // Test-only decorations (src/testing), when the environment asks for any.
     const instruments = senderInstruments(parseFaults(io.env));
     try {
@@ -177,6 +181,15 @@ export const migrateCommand: CommandSpec = {
           ...(instruments === undefined ? {} : { instruments }),
         }),
       );
+      if (r.stoppedAtMs !== undefined) {
+        const ms = r.pausedMs ?? r.downtimeMs;
+        timeline?.markPause(
+          r.pausedMs !== undefined ? `guest paused ${r.pausedMs} ms` : `downtime ${r.downtimeMs ?? '?'} ms`,
+          { wallMs: r.stoppedAtMs },
+          ms === undefined ? 0 : ms / 1000,
+        );
+      }
+      await timeline?.write(io, `xl migrate ${r.name} to ${host}: ${r.totalSeconds.toFixed(2)} s`);
       progress.summary({
         result: 'ok',
         domain: r.name,
@@ -201,6 +214,7 @@ export const migrateCommand: CommandSpec = {
       return 0;
     } catch (err) {
       progress.clear();
+      await timeline?.write(io, `xl migrate ${domain.name} to ${host}: failed`);
       progress.summary({
         result: 'failed',
         domain: domain.name,

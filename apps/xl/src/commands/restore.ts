@@ -6,6 +6,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import { formatBytes, formatRate } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
 import { withInterrupts } from './interrupt.js';
+import { TIMELINE_HELP, TimelineOption } from './timeline-option.js';
 import { restoreDomain } from '../ram/restore-domain.js';
 import { openSession, println, warn } from './common.js';
 
@@ -17,11 +18,13 @@ export const restoreCommand: CommandSpec = {
     paused: { type: 'boolean', short: 'p' },
     'no-wait': { type: 'boolean', short: 'e' },
     json: { type: 'boolean' },
+    timeline: { type: 'string' },
   },
   optionHelp: {
     paused: 'Do not unpause the domain after restoring it',
     'no-wait': 'Do not wait in the background for the domain (xl compatibility; xlkit never does)',
     json: 'Print progress and the result as NDJSON events on stdout',
+    timeline: TIMELINE_HELP,
   },
   positionals: { min: 1, max: 2 },
   async run(args, io) {
@@ -38,12 +41,17 @@ export const restoreCommand: CommandSpec = {
     const { store } = await openSession(args, io);
     const progress = ProgressReporter.forCommand(io, json, 'restore');
     const source = path.resolve(file);
+    const timeline = TimelineOption.start(args.values.timeline, progress);
     try {
       const r = await withInterrupts((signal) =>
         restoreDomain(store, { file: source, config, paused, signal, progress }),
       );
       const rate = r.fileBytes / r.seconds;
       const state = paused ? 'paused' : 'running';
+      await timeline?.write(
+        io,
+        `xl restore ${r.record.name}: ${formatBytes(r.fileBytes)} in ${r.seconds.toFixed(2)} s, ${state}`,
+      );
       progress.summary({
         result: 'ok',
         domain: r.record.name,
@@ -64,6 +72,7 @@ export const restoreCommand: CommandSpec = {
         );
       }
     } catch (err) {
+      await timeline?.write(io, `xl restore ${path.basename(source)}: failed`);
       progress.summary({
         result: 'failed',
         file: source,

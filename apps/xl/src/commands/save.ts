@@ -8,6 +8,7 @@ import { formatBytes, formatRate } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
 import { parseBandwidth } from './option-values.js';
 import { withInterrupts } from './interrupt.js';
+import { TIMELINE_HELP, TimelineOption } from './timeline-option.js';
 import { saveDomain, type AfterSave } from '../ram/save-domain.js';
 import { openDomain, println, warn } from './common.js';
 
@@ -20,12 +21,14 @@ export const saveCommand: CommandSpec = {
     paused: { type: 'boolean', short: 'p' },
     json: { type: 'boolean' },
     bandwidth: { type: 'string' },
+    timeline: { type: 'string' },
   },
   optionHelp: {
     checkpoint: 'Leave the domain running after saving it',
     paused: 'Leave the domain paused after saving it',
     json: 'Print progress and the result as NDJSON events on stdout',
     bandwidth: 'Limit the save to this many MiB/s (default: unlimited)',
+    timeline: TIMELINE_HELP,
   },
   positionals: { min: 2, max: 3 },
   async run(args, io) {
@@ -43,11 +46,17 @@ export const saveCommand: CommandSpec = {
     const { store, domain } = await openDomain(args, io);
     const progress = ProgressReporter.forCommand(io, json === true, 'save');
     const target = path.resolve(file);
+    const timeline = TimelineOption.start(args.values.timeline, progress);
     try {
       const r = await withInterrupts((signal) =>
         saveDomain(store, domain, { file: target, config, after, maxBandwidth, signal, progress }),
       );
       const rate = r.ramBytes / r.seconds;
+      if (r.wasRunning) timeline?.markPause(`guest paused (then ${r.domainState})`, 'header');
+      await timeline?.write(
+        io,
+        `xl save ${domain.name}: ${formatBytes(r.fileBytes)} in ${r.seconds.toFixed(2)} s`,
+      );
       progress.summary({
         result: 'ok',
         domain: domain.name,
@@ -73,6 +82,7 @@ export const saveCommand: CommandSpec = {
       }
     } catch (err) {
       progress.clear();
+      await timeline?.write(io, `xl save ${domain.name}: failed`);
       progress.summary({
         result: 'failed',
         domain: domain.name,

@@ -28,6 +28,8 @@ export interface MigrateResult {
   downtimeMs: number | undefined;
   /** How long the guest was paused: the source's vCPU stop to the receiver's report that it runs (ms; absent with -p or a paused domain). */
   pausedMs?: number;
+  /** When the source's vCPUs stopped for the switch-over (ms since the epoch; absent with -p or a paused domain). */
+  stoppedAtMs?: number;
 }
 
 export async function completeSender(s: SenderSession, walk: Walk): Promise<MigrateResult> {
@@ -58,6 +60,7 @@ async function result(s: SenderSession): Promise<MigrateResult> {
     ramBytes: ram?.bytes ?? 0,
     chunks: ram?.chunks ?? 0,
     downtimeMs: s.downtimeMs,
+    ...(stoppedAt === undefined ? {} : { stoppedAtMs: stoppedAt }),
     ...(stoppedAt === undefined || s.resumedAtMs === undefined
       ? {}
       : { pausedMs: Math.max(0, Math.round(s.resumedAtMs - stoppedAt)) }),
