@@ -12,6 +12,7 @@ export type XlErrorCode =
   | 'XL_RESTORE'
   | 'XL_MIGRATION'
   | 'XL_MIGRATION_HANDSHAKE'
+  | 'XL_NETWORK'
   | 'XL_INTERRUPTED';
 
 export interface XlErrorOptions {

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { CommandSpec } from '../command.js';
+import { withMacs } from '../config/vif-spec.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { domainPaths } from '../store/domain-paths.js';
 import { qemuCommand, startDomain } from '../domain/start.js';
@@ -35,7 +37,9 @@ export const createCommand: CommandSpec = {
       println(io.stdout, JSON.stringify({ config, qemu: [binary, ...argv] }, null, 2));
       return 0;
     }
-    const record = await startDomain(store, config, { paused: args.values.paused === true });
+    // MACs are chosen once, here: they stay in the config through save/restore and migration.
+    const withMac = { ...config, vifs: withMacs(config.vifs, randomBytes) };
+    const record = await startDomain(store, withMac, { paused: args.values.paused === true });
     println(
       io.stdout,
       `Started domain ${record.name} (id ${record.id})${record.status === 'paused' ? ', paused' : ''}`,

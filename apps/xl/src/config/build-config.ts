@@ -8,13 +8,8 @@ import { parseDiskSpec, type DiskSpec } from './disk-spec.js';
 import { applyDisplayKeys, DISPLAY_KEYS } from './display-keys.js';
 import { LIFECYCLE_KEYS, readLifecycle } from './lifecycle-keys.js';
 import { applyMachineKeys, MACHINE_KEYS } from './machine-keys.js';
-import {
-  CONFIG_LIMITS,
-  UUID_PATTERN,
-  checkDomainName,
-  type DomainConfig,
-  type VifSpec,
-} from './domain-config.js';
+import { CONFIG_LIMITS, UUID_PATTERN, checkDomainName, type DomainConfig } from './domain-config.js';
+import { parseVifSpec } from './vif-spec.js';
 
 export interface BuildOptions {
   /** Checks that kernel, ramdisk and disk files exist (default: statSync). */
@@ -35,35 +30,6 @@ function defaultExists(file: string): boolean {
   } catch {
     return false;
   }
-}
-
-function parseVif(spec: string, pos: SourcePosition, warnings: string[]): VifSpec {
-  const vif: VifSpec = { model: 'virtio-net-pci' };
-  for (const part of spec
-    .split(',')
-    .map((p) => p.trim())
-    .filter((p) => p !== '')) {
-    const eq = part.indexOf('=');
-    const key = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? '' : part.slice(eq + 1);
-    if (key === 'mac') {
-      if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(value))
-        throw new ConfigError(pos, `bad vif mac '${value}': expected six hex pairs like 00:16:3e:01:02:03`);
-      vif.mac = value.toLowerCase();
-    } else if (key === 'model') {
-      const models: Record<string, string> = {
-        e1000: 'e1000',
-        rtl8139: 'rtl8139',
-        virtio: 'virtio-net-pci',
-        'virtio-net': 'virtio-net-pci',
-      };
-      const model = models[value];
-      if (model === undefined)
-        throw new ConfigError(pos, `bad vif model '${value}': expected virtio, e1000 or rtl8139`);
-      vif.model = model;
-    } else warnings.push(`${fmt(pos)}: vif parameter '${key}' ignored (xlkit uses user-mode networking)`);
-  }
-  return vif;
 }
 
 const KNOWN = new Set([
@@ -184,6 +150,6 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
   const vifs = r.strings('vif');
   if (vifs.length > CONFIG_LIMITS.maxVifs)
     throw new ConfigError(vifs[CONFIG_LIMITS.maxVifs]!.pos, `more than ${CONFIG_LIMITS.maxVifs} vifs`);
-  for (const v of vifs) config.vifs.push(parseVif(v.value, v.pos, warnings));
+  for (const v of vifs) config.vifs.push(parseVifSpec(v.value, v.pos, warnings));
   return { config, warnings };
 }

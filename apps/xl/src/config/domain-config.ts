@@ -3,16 +3,13 @@
  * travels inside save files and migration streams, so it must survive JSON round trips.
  */
 import type { DiskSpec } from './disk-spec.js';
+import type { VifSpec } from './vif-spec.js';
+
+export type { VifSpec } from './vif-spec.js';
 
 export type Accel = 'tcg' | 'kvm' | 'auto';
 export type MemoryBacking = 'anonymous' | 'shared';
 export type LifecycleAction = 'destroy' | 'restart' | 'preserve';
-
-export interface VifSpec {
-  /** Guest NIC model (QEMU device): virtio-net-pci unless `model=e1000` etc. */
-  model: string;
-  mac?: string;
-}
 
 /** VNC: on a unix socket in the domain's directory (no host), or on host:5900+display. */
 export interface VncSpec {

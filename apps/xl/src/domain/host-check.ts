@@ -10,6 +10,7 @@ import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { chooseAccel } from './accel.js';
 import { XlError } from '../errors.js';
 import { availableMemoryMiB } from '../host/host-memory.js';
+import { vifProblems } from './vif-taps.js';
 
 export interface HostDisk {
   exists: boolean;
@@ -30,6 +31,8 @@ export interface HostFacts {
   availableMemoryMiB: number;
   /** By vdev, for each configured disk with a target. */
   disks: Record<string, HostDisk>;
+  /** What this host lacks for the bridged vifs (bridges, hotplug scripts), one line each. */
+  network?: string[];
 }
 
 /** The machine name xl starts every domain with (see qemu/argv.ts). */
@@ -82,6 +85,7 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
     }
   }
   for (const vdev of configured.keys()) problems.push(`disk ${vdev} is in the config but not in the stream`);
+  problems.push(...(host.network ?? []));
   return problems;
 }
 
@@ -128,6 +132,7 @@ export async function probeHost(config: DomainConfig, cacheDir?: string): Promis
     accel: chooseAccel(config.accel),
     availableMemoryMiB: availableMemoryMiB(),
     disks,
+    network: vifProblems(config),
   };
 }
 

@@ -20,6 +20,7 @@ import { qemuEnv } from '../qemu/env.js';
 import { chooseAccel } from './accel.js';
 import { withQmp } from './qmp.js';
 import { lastQemuLogLine } from './liveness.js';
+import { setUpTaps } from './vif-taps.js';
 
 export interface StartOptions {
   /** vCPUs stay stopped (-S) until unpause / cont. */
@@ -57,6 +58,8 @@ async function newGuestRamBytes(
 export interface QemuCommandOptions extends Pick<StartOptions, 'paused' | 'incoming' | 'ramBytes'> {
   /** Where this host's QEMU capabilities are cached. */
   cacheDir: string;
+  /** The domain's id (names its taps); 0 for a dry run. */
+  domid?: number;
 }
 
 /**
@@ -79,6 +82,7 @@ export async function qemuCommand(
       incoming: o.incoming,
       accel,
       ramBytes,
+      domid: o.domid,
     }),
   };
 }
@@ -120,11 +124,13 @@ export async function startDomain(
   let pid: number | undefined;
   try {
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
+    await setUpTaps(store, record);
     const { argv } = await qemuCommand(record.config, paths, {
       paused: options.paused,
       incoming: options.incoming,
       ramBytes: options.ramBytes,
       cacheDir: store.cacheDir,
+      domid: record.id,
     });
     const result = await execa(binary, argv, {
       env: qemuEnv(),

@@ -8,6 +8,7 @@ import type { DomainInfo, RamEndpoint, StreamReader, StreamRecord } from '@xlkit
 import type { DomainConfig } from '../config/domain-config.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { assertHostCanRun } from '../domain/host-check.js';
+import { announceGuest, vifProblems } from '../domain/vif-taps.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
 import { XlError } from '../errors.js';
@@ -125,6 +126,10 @@ export function qemuDestination(store: DomainStore): DestinationPort {
           );
         }
       }
+      // Before anything starts: a guest whose bridge is missing here would be cut off.
+      const network = vifProblems(config);
+      if (network.length > 0)
+        throw new XlError('XL_MIGRATION', `cannot receive domain '${config.name}': ${network.join('; ')}`);
       const hostMiB = availableMemoryMiB();
       if (config.memory > hostMiB)
         throw new XlError(
@@ -212,6 +217,8 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         await cont(q);
         record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));
       }
+      // The guest's MACs now live behind this host's taps: tell the switches.
+      await announceGuest(q, record.config);
     },
     async destroy(o) {
       await qmp?.close().catch(() => undefined);

@@ -97,7 +97,11 @@ describe('buildQemuArgv', () => {
 
   it('uses user-mode networking for vifs and a shared memfd for memory_backing=shared', () => {
     const argv = buildQemuArgv(
-      { ...base, vifs: [{ model: 'e1000', mac: '00:16:3e:00:00:01' }], memoryBacking: 'shared' },
+      {
+        ...base,
+        vifs: [{ type: 'user', model: 'e1000', mac: '00:16:3e:00:00:01' }],
+        memoryBacking: 'shared',
+      },
       paths,
       { accel: 'tcg' },
     );
@@ -105,6 +109,31 @@ describe('buildQemuArgv', () => {
     expect(after(argv, '-device')).toEqual(['e1000,netdev=net0,id=vif0,mac=00:16:3e:00:00:01']);
     expect(after(argv, '-object')).toEqual(['memory-backend-memfd,id=ram0,size=256M,share=on']);
     expect(after(argv, '-machine')).toContain('memory-backend=ram0');
+  });
+
+  it("opens bridged vifs' taps by name (vif<domid>.<n> or vifname) and runs no QEMU scripts", () => {
+    const argv = buildQemuArgv(
+      {
+        ...base,
+        vifs: [
+          { type: 'tap', model: 'virtio-net-pci', mac: '00:16:3e:00:00:01', bridge: 'br0' },
+          { type: 'user', model: 'rtl8139' },
+          { type: 'tap', model: 'e1000', bridge: 'br1', vifname: 'web0' },
+        ],
+      },
+      paths,
+      { accel: 'tcg', domid: 12 },
+    );
+    expect(after(argv, '-netdev')).toEqual([
+      'tap,id=net0,ifname=vif12.0,script=no,downscript=no',
+      'user,id=net1',
+      'tap,id=net2,ifname=web0,script=no,downscript=no',
+    ]);
+    expect(after(argv, '-device')).toEqual([
+      'virtio-net-pci,netdev=net0,id=vif0,mac=00:16:3e:00:00:01',
+      'rtl8139,netdev=net1,id=vif1',
+      'e1000,netdev=net2,id=vif2',
+    ]);
   });
 
   it('gives the guest an exact RAM size in KiB when it is not whole MiB, for -m and the memfd backend alike', () => {

@@ -2,6 +2,7 @@
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainPaths } from '../store/domain-paths.js';
 import type { DiskSpec } from '../config/disk-spec.js';
+import { tapName } from '../config/vif-spec.js';
 import { MiB, qemuSize } from './guest-ram.js';
 
 export interface QemuLaunchOptions {
@@ -15,6 +16,8 @@ export interface QemuLaunchOptions {
   daemonize?: boolean;
   /** Exact guest RAM in bytes (see guest-ram.ts); default the config's MiB. */
   ramBytes?: number;
+  /** The domain's id, naming its taps `vif<domid>.<n>` (default 0, for a dry run). */
+  domid?: number;
 }
 
 /** QEMU option values double commas to keep them literal. */
@@ -108,7 +111,12 @@ export function buildQemuArgv(
   for (const d of config.disks.filter((d) => d.bus === 'ide')) a.push(...diskArgs(d));
 
   config.vifs.forEach((vif, i) => {
-    a.push('-netdev', `user,id=net${i}`);
+    // A tap xl created and set up (domain/vif-taps.ts): QEMU only opens it, runs no scripts.
+    const netdev =
+      vif.type === 'tap'
+        ? `tap,id=net${i},ifname=${tapName(vif, options.domid ?? 0, i)},script=no,downscript=no`
+        : `user,id=net${i}`;
+    a.push('-netdev', netdev);
     a.push('-device', `${vif.model},netdev=net${i},id=vif${i}${vif.mac ? `,mac=${vif.mac}` : ''}`);
   });
 

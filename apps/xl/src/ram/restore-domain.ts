@@ -17,6 +17,7 @@ import { savedRamBytes } from '../qemu/guest-ram.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { assertHostCanRun } from '../domain/host-check.js';
+import { announceGuest } from '../domain/vif-taps.js';
 import { receiveRam } from './incoming.js';
 import { checkSavedConfig } from './saved-config.js';
 
@@ -110,6 +111,7 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
       }
       if ((await reader.next()) !== null) throw new XlError('XL_RESTORE', 'records after END');
       if (!options.paused) await cont(qmp);
+      await announceGuest(qmp, record.config);
       const id = record.id;
       record = await store.update(id, (r) => ({ ...r, status: options.paused ? 'paused' : 'running' }));
       return {

@@ -20,7 +20,10 @@ const good = {
       target: '/img/a,b.qcow2',
     },
   ],
-  vifs: [{ model: 'e1000', mac: '00:16:3e:01:02:03' }],
+  vifs: [
+    { type: 'tap', model: 'e1000', mac: '00:16:3e:01:02:03', bridge: 'xenbr0', vifname: 'web0' },
+    { type: 'user', model: 'virtio-net-pci' },
+  ],
   serial: 'pty',
   onPoweroff: 'destroy',
   onReboot: 'restart',
@@ -64,10 +67,28 @@ describe('checkSavedConfig (a config from a save file or a migration peer)', () 
     expect(refusal({ vga: 'qxl' })).toMatch(/bad vga/);
   });
 
+  it('reads vifs of configs from before bridged networking as user-mode', () => {
+    expect(checkSavedConfig({ ...good, vifs: [{ model: 'e1000' }] }).vifs).toEqual([
+      { type: 'user', model: 'e1000' },
+    ]);
+  });
+
   it('refuses values that would add QEMU options or run another binary', () => {
     expect(refusal({ vifs: [{ model: 'e1000,romfile=/etc/shadow' }] })).toMatch(/vif 0: bad model/);
     expect(refusal({ vifs: [{ model: 'e1000', mac: '00:16:3e:01:02:03,x=y' }] })).toMatch(/vif 0: bad mac/);
     expect(refusal({ disks: [{ ...good.disks[0], vdev: 'xvda,id=x' }] })).toMatch(/disk 0: bad vdev/);
+    const tap = { type: 'tap', model: 'e1000', bridge: 'br0' };
+    expect(refusal({ vifs: [{ ...tap, bridge: 'br0,script=/bin/sh' }] })).toMatch(/vif 0: bad bridge/);
+    expect(refusal({ vifs: [{ ...tap, vifname: '-x' }] })).toMatch(/vif 0: .*vifname: bad interface name/);
+    expect(refusal({ vifs: [{ ...tap, script: '/usr/bin/reboot' }] })).toMatch(
+      /vif 0: script '\/usr\/bin\/reboot' is not in \/etc\/xen\/scripts; give a config file/,
+    );
+    expect(refusal({ vifs: [{ ...tap, script: '/etc/xen/scripts/../../bin/sh' }] })).toMatch(
+      /vif 0: .*vif script: bad value/,
+    );
+    expect(refusal({ vifs: [{ model: 'e1000', bridge: 'br0' }] })).toMatch(
+      /vif 0: .*vif bridge: not possible with type=user/,
+    );
     expect(refusal({ disks: [{ ...good.disks[0], vdev: 'sda' }] })).toMatch(/disk 0: .*bad vdev 'sda'/);
     expect(refusal({ disks: [{ ...good.disks[0], format: 'vmdk' }] })).toMatch(
       /disk 0: .*bad disk format 'vmdk'/,

@@ -15,6 +15,7 @@ import {
   type VifSpec,
   type VncSpec,
 } from '../config/domain-config.js';
+import { parseVifSpec, XEN_SCRIPT_DIR } from '../config/vif-spec.js';
 import { XlError } from '../errors.js';
 
 /** How every refusal of checkSavedConfig begins (callers that reword it strip this). */
@@ -27,7 +28,6 @@ function fail(what: string): never {
 const positive = (v: unknown, max: number): boolean =>
   typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= max;
 const VIF_MODELS = new Set(['virtio-net-pci', 'e1000', 'rtl8139']);
-const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 const ACTIONS: readonly LifecycleAction[] = ['destroy', 'restart', 'preserve'];
 /** The QEMU binaries a stream may name: the default, or a qemu-system-* in the system's bin dirs. */
 const TRUSTED_QEMU = /^(qemu-system-[a-z0-9_]+|\/usr(\/local)?\/bin\/qemu-system-[a-z0-9_]+)$/;
@@ -65,8 +65,27 @@ function checkVif(v: unknown, i: number): VifSpec {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`vif ${i} is not an object`);
   const vif = v as Record<string, unknown>;
   if (typeof vif.model !== 'string' || !VIF_MODELS.has(vif.model)) fail(`vif ${i}: bad model`);
-  if (vif.mac !== undefined && (typeof vif.mac !== 'string' || !MAC.test(vif.mac))) fail(`vif ${i}: bad mac`);
-  return { model: vif.model as string, ...(vif.mac === undefined ? {} : { mac: vif.mac as string }) };
+  // Configs from before bridged networking have no type: they were all user-mode.
+  if (vif.type !== undefined && vif.type !== 'tap' && vif.type !== 'user') fail(`vif ${i}: bad type`);
+  const fields: string[] = [`model=${vif.model as string}`, `type=${vif.type === 'tap' ? 'vif' : 'user'}`];
+  for (const key of ['mac', 'bridge', 'vifname', 'script'] as const) {
+    const value = vif[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || /[,=\s]/.test(value)) fail(`vif ${i}: bad ${key}`);
+    fields.push(`${key}=${value}`);
+  }
+  // A stream never chooses a program to run as this user: only the system's hotplug scripts.
+  if (typeof vif.script === 'string' && !vif.script.startsWith(`${XEN_SCRIPT_DIR}/`))
+    fail(`vif ${i}: script '${vif.script}' is not in ${XEN_SCRIPT_DIR}; give a config file naming it`);
+  let parsed: VifSpec;
+  try {
+    parsed = parseVifSpec(fields.join(','), { file: 'stream config', line: 1, column: 0 });
+  } catch (err) {
+    return fail(`vif ${i}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (parsed.type !== (vif.type ?? 'user'))
+    fail(`vif ${i}: type ${String(vif.type)} does not match its fields`);
+  return parsed;
 }
 
 function oneOf<T extends string>(c: Record<string, unknown>, key: string, allowed: readonly T[]): T {

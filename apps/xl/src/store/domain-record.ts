@@ -1,6 +1,7 @@
 /** What xl stores about a domain (domain.json in its directory). Plain JSON. */
 import type { DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
+import type { CreatedTap } from '../host/net-devices.js';
 
 /**
  * xl's last known run state of a domain. QMP's query-status is the truth when QEMU answers;
@@ -38,6 +39,8 @@ export interface DomainRecord {
    * copy of the guest.
    */
   postcopy?: boolean;
+  /** Tap devices xl created for the domain's bridged vifs: removed with the domain, and only these. */
+  taps?: CreatedTap[];
   /** While `xl save` (ownerPid) runs: its partial file, and whether the domain ran before it. */
   saving?: { partial: string; wasRunning: boolean };
 }
@@ -58,6 +61,7 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
   if (typeof r.status !== 'string') bad('bad status');
   if (typeof r.config !== 'object' || r.config === null) bad('bad config');
   if (r.postcopy !== undefined && typeof r.postcopy !== 'boolean') bad('bad postcopy flag');
+  if (r.taps !== undefined && !validTaps(r.taps)) bad('bad taps');
   const q = r.qemu as Record<string, unknown> | undefined;
   if (
     q !== undefined &&
@@ -68,4 +72,21 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
   )
     bad('bad qemu process info');
   return value as DomainRecord;
+}
+
+const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;
+
+function validTaps(taps: unknown): boolean {
+  if (!Array.isArray(taps) || taps.length > 64) return false;
+  return taps.every((t: unknown) => {
+    if (typeof t !== 'object' || t === null) return false;
+    const { name, bridge, script, mac } = t as Record<string, unknown>;
+    return (
+      typeof name === 'string' &&
+      IFNAME.test(name) &&
+      (bridge === undefined || (typeof bridge === 'string' && IFNAME.test(bridge))) &&
+      (script === undefined || (typeof script === 'string' && /^(\/[A-Za-z0-9_.+-]+)+$/.test(script))) &&
+      (mac === undefined || (typeof mac === 'string' && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)))
+    );
+  });
 }

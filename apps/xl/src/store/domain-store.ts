@@ -10,6 +10,7 @@ import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { XlError } from '../errors.js';
+import { releaseTaps } from '../host/net-devices.js';
 import { writeAtomic } from './write-atomic.js';
 import { withLock } from './store-lock.js';
 import { resolveStateDir } from './state-dir.js';
@@ -147,28 +148,41 @@ export class DomainStore {
   }
 
   /**
-   * Removes a domain's record and runtime files. With `guard`, only when guard(current record)
-   * holds (checked under the lock); returns whether it removed anything.
+   * Removes a domain's record and runtime files, and then the tap devices the record says xl
+   * created (every way a domain goes ends here: destroy, reaping, migration away, a failed
+   * start). With `guard`, only when guard(current record) holds (checked under the lock);
+   * returns whether it removed anything. Taps that cannot be removed are reported on
+   * `onProblem` (default: ignored), as the domain is gone either way.
    */
-  remove(id: number, guard?: (record: DomainRecord | undefined) => boolean): Promise<boolean> {
-    return this.locked(async () => {
-      if (guard && !guard(await this.get(id))) return false;
+  async remove(
+    id: number,
+    guard?: (record: DomainRecord | undefined) => boolean,
+    onProblem: (problem: string) => void = () => undefined,
+  ): Promise<boolean> {
+    const taken = await this.locked(async () => {
+      const current = await this.get(id).catch(() => undefined);
+      if (guard && !guard(current)) return undefined;
       const dir = this.paths(id).dir;
       // Rename first so a concurrent reader never sees a half-removed directory.
       const doomed = `${dir}.removed-${randomBytes(4).toString('hex')}`;
       try {
         await rename(dir, doomed);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw new XlError(
           'XL_STATE',
           `cannot remove ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
           { cause: err },
         );
       }
-      await rm(doomed, { recursive: true, force: true });
-      return true;
+      return { doomed, record: current };
     });
+    if (taken === undefined) return false;
+    const { doomed, record } = taken;
+    if (record?.taps !== undefined && record.taps.length > 0)
+      for (const p of await releaseTaps(record.taps, record)) onProblem(p);
+    await rm(doomed, { recursive: true, force: true });
+    return true;
   }
 }
 
