@@ -1,7 +1,8 @@
 // End to end: the convergence ladder (real QEMU, TCG, same host). A guest that dirties its
 // 24 MiB working set at 16 MiB/s never converges over a 12 MiB/s link, not even with a 1 s
 // downtime limit: xl raises the limit (600, then 1000 ms), throttles the vCPUs unless
-// --no-throttle, and gives up with the figures; the source runs on as before.
+// --no-throttle, and gives up with the figures (the source runs on as before), or with
+// --postcopy switches to post-copy, which always finishes.
 import { describe, expect, it } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
@@ -105,5 +106,34 @@ describe('xl migrate: the convergence ladder (real QEMU)', () => {
     await b.xl('list');
     await expectReceiverClean(b);
     await expectSourceIntact(a, 'cv2', pid, beat);
+  });
+
+  it('--postcopy without a trigger: after the downtime rungs the ladder switches to post-copy, which completes', async () => {
+    const a = xlHost('cv-a-');
+    const b = xlHost('cv-b-');
+    const { pid, beat } = await boot(a, 'cv3');
+    const events: Record<string, unknown>[] = [];
+    const args = ['--json', '--bandwidth', '12', '--no-throttle', '--postcopy', '-s', '', 'cv3'];
+    const child = startMigrate(a, [...args, sameHostReceiver(b)]);
+    onJsonLines(child.stdout!, (ev) => events.push(ev));
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(steps(events).map((e) => [e.step, e.downtimeMs])).toEqual([
+      ['downtime', 600],
+      ['downtime', 1000],
+      ['postcopy', undefined],
+    ]);
+    // The ladder asked; the switch itself is the post-copy hooks' (as `xl migrate-postcopy`'s).
+    const rung = events.findIndex((e) => e.event === 'converge-step' && e.step === 'postcopy');
+    const start = events.findIndex((e) => e.event === 'postcopy-start');
+    expect(events[start]).toMatchObject({ why: 'requested' });
+    expect(start).toBeGreaterThan(rung);
+    expect(events.findIndex((e) => e.event === 'postcopy-active')).toBeGreaterThan(start);
+    expect(events.at(-1)).toMatchObject({ event: 'summary', result: 'ok', domain: 'cv3' });
+    expect(isProcessAlive(pid)).toBe(false);
+    const [moved] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
+    expect(moved).toMatchObject({ name: 'cv3', status: 'running' });
+    const beats = await waitForBeatAbove(b, 'cv3', beat + 5);
+    expect(continuous(beats.filter((x) => x > beat))).toBe(true);
   });
 });
