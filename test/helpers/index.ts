@@ -27,11 +27,13 @@ export { createDiskImage, convertToRaw } from './disk-image.js';
 export { tempDir } from './temp-dir.js';
 export {
   createHostPair,
+  createBridgedHosts,
   withNetns,
   listNetns,
   sweepStaleNetns,
   NETNS_PREFIX,
   type HostPair,
+  type BridgedHosts,
   type NetnsHost,
 } from './netns.js';
 export {
@@ -67,3 +69,4 @@ export {
   type RamcheckLog,
   type RamcheckPageAt,
 } from './ramcheck.js';
+export { pingFlood, holdEchoConnection, type PingFlood, type EchoConnection } from './net-probes.js';

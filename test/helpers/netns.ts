@@ -64,7 +64,7 @@ function pidAlive(pid: number): boolean {
 /** Deletes namespaces left behind by test processes that died before cleaning up. */
 export async function sweepStaleNetns(): Promise<string[]> {
   const stale = (await listNetns()).filter((name) => {
-    const m = new RegExp(`^${NETNS_PREFIX}(\\d+)-\\d+[ab]$`).exec(name);
+    const m = new RegExp(`^${NETNS_PREFIX}(\\d+)-\\d+[abc]$`).exec(name);
     return m?.[1] !== undefined && !pidAlive(Number(m[1]));
   });
   for (const name of stale) await execa('ip', ['netns', 'del', name], { reject: false });
@@ -125,6 +125,73 @@ export async function createHostPair(): Promise<HostPair> {
     throw error;
   }
   return { a, b, prefixLength, remove: () => settle(cleanup) };
+}
+
+export interface BridgedHosts extends HostPair {
+  /** The Linux bridge on each host (`a` and `b` carry their addresses on it). */
+  bridge: string;
+  /** A third namespace on the same L2 segment (its veth is a port of a's bridge). */
+  client: NetnsHost;
+}
+
+/**
+ * Like createHostPair, but each host has a Linux bridge `br0` with its veth enslaved and its
+ * address moved onto the bridge, so both bridges are one L2 segment; a third namespace
+ * "client" (10.77.<n>.3) hangs off a's bridge. A guest on either bridge is reachable from all
+ * three. Removed with the pair.
+ */
+export async function createBridgedHosts(): Promise<BridgedHosts> {
+  const pair = await createHostPair();
+  const { a, b, prefixLength } = pair;
+  const client = host(a.ns.replace(/a$/, 'c'), a.address.replace(/\.1$/, '.3'));
+  const del = () => execa('ip', ['netns', 'del', client.ns], { reject: false });
+  const cleanup: Cleanup = {
+    label: `netns ${client.ns}`,
+    async run() {
+      await del();
+    },
+    runSync() {
+      spawnSync('ip', ['netns', 'del', client.ns]);
+    },
+  };
+  track(cleanup);
+  const remove = async () => {
+    await settle(cleanup);
+    await pair.remove();
+  };
+  const bridge = 'br0';
+  try {
+    for (const side of [a, b]) {
+      await side.exec(['ip', 'link', 'add', bridge, 'type', 'bridge', 'forward_delay', '0']);
+      await side.exec(['ip', 'addr', 'del', `${side.address}/${prefixLength}`, 'dev', side.ifname]);
+      await side.exec(['ip', 'link', 'set', side.ifname, 'master', bridge]);
+      await side.exec(['ip', 'addr', 'add', `${side.address}/${prefixLength}`, 'dev', bridge]);
+      await side.exec(['ip', 'link', 'set', bridge, 'up']);
+    }
+    await execa('ip', ['netns', 'add', client.ns]);
+    await execa('ip', [
+      'link',
+      'add',
+      'veth1',
+      'netns',
+      a.ns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      client.ifname,
+      'netns',
+      client.ns,
+    ]);
+    await a.exec(['ip', 'link', 'set', 'veth1', 'master', bridge, 'up']);
+    await client.exec(['ip', 'link', 'set', 'lo', 'up']);
+    await client.exec(['ip', 'addr', 'add', `${client.address}/${prefixLength}`, 'dev', client.ifname]);
+    await client.exec(['ip', 'link', 'set', client.ifname, 'up']);
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+  return { a, b, client, prefixLength, bridge, remove };
 }
 
 /** Runs `body` with a fresh host pair and removes it afterwards, whatever happens. */
