@@ -2,6 +2,8 @@
 // network-namespace hosts whose bridges share one L2 segment (helpers/netns.ts), with a third
 // namespace "client" on it. The guest's init puts xlkit.ip on eth0 and echoes TCP port 7.
 import { describe, expect, it } from 'vitest';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { execa } from 'execa';
 import type { DomainView } from '@xlkit/xl';
 import {
@@ -123,5 +125,58 @@ describe('bridged vifs (real QEMU, two network-namespace hosts on one L2 segment
     });
     expect(destroyed.exitCode, String(destroyed.stderr)).toBe(0);
     expect(await masterOf(net.b, tapB)).toBeUndefined();
+  });
+});
+
+describe('vif hotplug scripts and tap cleanup (real QEMU, one namespace host)', () => {
+  it("runs script online/offline with vif-bridge's variables; a crashed domain's taps go when it is reaped; a failed start leaves none", async () => {
+    const net = await createBridgedHosts();
+    const a = xlHost('br-s-');
+    const log = path.join(a.dir, 'script.log');
+    const script = path.join(a.dir, 'vif-test');
+    await writeFile(
+      script,
+      [
+        '#!/bin/sh',
+        `echo "$1 vif=$vif bridge=$bridge mac=$mac type=$XENBUS_TYPE" >> ${log}`,
+        '[ "$1" = online ] && exec ip link set dev "$vif" master "$bridge" up',
+        '[ "$1" = fail ] || exit 0',
+        '',
+      ].join('\n'),
+    );
+    await chmod(script, 0o755);
+    const cfg = await guestConfig(a.dir, 'sc1', {
+      vif: `[ 'bridge=${net.bridge}', 'bridge=${net.bridge}, script=${script}, vifname=sc1-eth1, mac=00:16:3e:00:00:42' ]`,
+    });
+    const xlA = (...args: string[]) =>
+      net.a.exec(['node', XL, '--state-dir', a.stateDir, ...args], { reject: false });
+    const created = await xlA('create', cfg);
+    expect(created.exitCode, String(created.stderr)).toBe(0);
+    const [rec] = records(a.stateDir);
+    const tap0 = `vif${rec!.id}.0`;
+    expect(await masterOf(net.a, tap0)).toBe(net.bridge);
+    expect(await masterOf(net.a, 'sc1-eth1')).toBe(net.bridge);
+    expect(await readFile(log, 'utf8')).toBe(
+      `online vif=sc1-eth1 bridge=${net.bridge} mac=00:16:3e:00:00:42 type=vif\n`,
+    );
+
+    // The guest's QEMU dies: the next xl command reaps the domain and its taps with it.
+    process.kill(rec!.qemu!.pid, 'SIGKILL');
+    const listed = await xlA('list');
+    expect(String(listed.stderr)).toMatch(/domain 'sc1' \(id \d+\) is gone/);
+    expect(await masterOf(net.a, tap0)).toBeUndefined();
+    expect(await masterOf(net.a, 'sc1-eth1')).toBeUndefined();
+    expect((await readFile(log, 'utf8')).split('\n')[1]).toBe(
+      `offline vif=sc1-eth1 bridge=${net.bridge} mac=00:16:3e:00:00:42 type=vif`,
+    );
+
+    // A start whose script fails is rolled back: one line, no record, no tap.
+    await writeFile(script, '#!/bin/sh\necho "no uplink" >&2\nexit 3\n');
+    const failed = await xlA('create', cfg);
+    expect(failed.exitCode).toBe(1);
+    expect(String(failed.stderr)).toMatch(/vif script .*vif-test online for 'sc1-eth1' failed: no uplink/);
+    expect(records(a.stateDir)).toEqual([]);
+    const links = String((await net.a.exec(['ip', '-o', 'link', 'show'])).stdout);
+    expect(links).not.toMatch(/vif\d+\.0|sc1-eth1/);
   });
 });
