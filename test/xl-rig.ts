@@ -1,7 +1,7 @@
 // Shared pieces of the xl end-to-end suites: xl "hosts" (state dirs), guest configs,
 // heartbeat checks, and a watcher that remembers every QEMU a host ever recorded so the
 // tests can prove none survives.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -113,6 +113,10 @@ export function xlHost(prefix: string): XlHost {
     watcher.stop();
     killRecorded(stateDir);
     for (const [pid, start] of watcher.qemus) if (isProcessAlive(pid, start)) process.kill(pid, 'SIGKILL');
+    // Shared-memory domains' RAM files (under /dev/shm) outlive a QEMU killed here.
+    for (const r of [...watcher.seen, ...records(stateDir)])
+      if (r.ramFile && /^\/dev\/shm\/xlkit-ram-[0-9a-f]{32}$/.test(r.ramFile.path))
+        rmSync(r.ramFile.path, { force: true });
   };
   track({ label: `QEMUs of ${stateDir}`, run: async () => kill(), runSync: kill });
   return {

@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<() => Promise<void>>> = {
   migrate: async () => (await import('./migrate.js')).benchMigrate,
   'migrate-q': async () => (await import('./migrate-q.js')).benchMigrateQ,
   postcopy: async () => (await import('./postcopy.js')).benchPostcopy,
+  upgrade: async () => (await import('./upgrade.js')).benchUpgrade,
 };
 
 const name = process.argv[2];

@@ -17,6 +17,7 @@ import { migrateAbortCommand } from './commands/migrate-abort.js';
 import { migratePostcopyCommand } from './commands/migrate-postcopy.js';
 import { saveCommand } from './commands/save.js';
 import { restoreCommand } from './commands/restore.js';
+import { upgradeCommand } from './commands/upgrade.js';
 
 export const commandTable: CommandSpec[] = [
   createCommand,
@@ -35,6 +36,7 @@ export const commandTable: CommandSpec[] = [
   migrateStatusCommand,
   migrateAbortCommand,
   migratePostcopyCommand,
+  upgradeCommand,
   streamDumpCommand,
   makeHelpCommand(() => commandTable),
 ];

@@ -13,6 +13,10 @@ export type XlErrorCode =
   | 'XL_MIGRATION'
   | 'XL_MIGRATION_HANDSHAKE'
   | 'XL_NETWORK'
+  /** `xl upgrade` refused before touching anything (the new binary cannot run the domain, say). */
+  | 'XL_UPGRADE_REFUSED'
+  /** `xl upgrade` failed after the new QEMU ran on the shared RAM: the domain crashed. */
+  | 'XL_UPGRADE_CRASHED'
   | 'XL_INTERRUPTED';
 
 export interface XlErrorOptions {

@@ -33,6 +33,7 @@ export const createCommand: CommandSpec = {
       const { binary, argv } = await qemuCommand(config, domainPaths('<state-dir>', 0), {
         paused: args.values.paused === true,
         cacheDir: store.cacheDir,
+        ...(config.memoryBacking === 'shared' ? { ramFile: '/dev/shm/<ram-file>' } : {}),
       });
       println(io.stdout, JSON.stringify({ config, qemu: [binary, ...argv] }, null, 2));
       return 0;

@@ -12,6 +12,7 @@ import { readProcStat } from '../host/process-info.js';
 import type { DomainRecord, DomainStatus } from '../store/domain-record.js';
 import type { DomainPaths } from '../store/domain-paths.js';
 import type { DomainStore } from '../store/domain-store.js';
+import { newRamFilePath } from '../store/ram-file.js';
 import { buildQemuArgv } from '../qemu/argv.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
 import { resolveDiskCache } from '../qemu/disk-cache.js';
@@ -40,6 +41,15 @@ export interface StartOptions {
    * must agree). Default for a new domain: decided by guest-ram.ts for this QEMU.
    */
   ramBytes?: number;
+  /** The QEMU binary (default: the config's device model, else the system's). */
+  binary?: string;
+  /** A concrete machine type to start (qemu/argv.ts); default `pc`. */
+  machine?: string;
+  /**
+   * memory_backing = "shared": map this existing RAM file, owned by another domain (an
+   * upgrade's source), instead of a new one this domain owns.
+   */
+  borrowRamFile?: string;
 }
 
 /** A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it. */
@@ -55,7 +65,12 @@ async function newGuestRamBytes(
   return guestRamBytes(config.memory, accel, caps?.version);
 }
 
-export interface QemuCommandOptions extends Pick<StartOptions, 'paused' | 'incoming' | 'ramBytes'> {
+export interface QemuCommandOptions extends Pick<
+  StartOptions,
+  'paused' | 'incoming' | 'ramBytes' | 'binary' | 'machine'
+> {
+  /** memory_backing = "shared": the RAM file's path. */
+  ramFile?: string;
   /** Where this host's QEMU capabilities are cached. */
   cacheDir: string;
   /** The domain's id (names its taps); 0 for a dry run. */
@@ -71,7 +86,7 @@ export async function qemuCommand(
   paths: DomainPaths,
   o: QemuCommandOptions,
 ): Promise<{ binary: string; argv: string[] }> {
-  const binary = config.deviceModel ?? DEFAULT_QEMU;
+  const binary = o.binary ?? config.deviceModel ?? DEFAULT_QEMU;
   const accel = chooseAccel(config.accel);
   const ramBytes = o.ramBytes ?? (await newGuestRamBytes(config, accel, binary, o.cacheDir));
   const disks = await resolveDiskCache(config.disks);
@@ -83,6 +98,8 @@ export async function qemuCommand(
       accel,
       ramBytes,
       domid: o.domid,
+      ...(o.machine === undefined ? {} : { machine: o.machine }),
+      ...(o.ramFile === undefined ? {} : { ramFile: o.ramFile }),
     }),
   };
 }
@@ -118,9 +135,18 @@ export async function startDomain(
     uuid,
     config: { ...config, name, uuid },
     ...(options.createdDisks ? { createdDisks: options.createdDisks } : {}),
+    // Recorded before QEMU creates it, so that any removal of the record removes it too.
+    ...(config.memoryBacking === 'shared'
+      ? {
+          ramFile:
+            options.borrowRamFile === undefined
+              ? { path: newRamFilePath(), owner: true }
+              : { path: options.borrowRamFile, owner: false },
+        }
+      : {}),
   });
   const paths = store.paths(record.id);
-  const binary = record.config.deviceModel ?? DEFAULT_QEMU;
+  const binary = options.binary ?? record.config.deviceModel ?? DEFAULT_QEMU;
   let pid: number | undefined;
   try {
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
@@ -131,9 +157,12 @@ export async function startDomain(
       ramBytes: options.ramBytes,
       cacheDir: store.cacheDir,
       domid: record.id,
+      binary,
+      ...(options.machine === undefined ? {} : { machine: options.machine }),
+      ...(record.ramFile === undefined ? {} : { ramFile: record.ramFile.path }),
     });
     const result = await execa(binary, argv, {
-      env: qemuEnv(),
+      env: qemuEnv(process.env, binary),
       extendEnv: false,
       reject: false,
       stdin: 'ignore',

@@ -63,6 +63,12 @@ export interface DestinationPort {
   readonly record: DomainRecord | undefined;
   /** Its QEMU's QMP, once the RAM phase connected. */
   readonly qmp: QmpClient | undefined;
+  /**
+   * The incoming QEMU's vCPUs were started (or asked to start) on RAM it shares with the
+   * source: from then on the source must never run again, whatever fails (an upgrade with
+   * shared RAM). The completion path does not release the sender then.
+   */
+  ranOnSharedRam?(): boolean;
   /** Refusals that need no QEMU: a different domain by that name, not enough memory. */
   refuse(config: DomainConfig): Promise<void>;
   /** Whether this host can run the domain (machine type, accelerator, disks that must exist). */
@@ -102,8 +108,27 @@ const postcopyCapabilities: MigrationCapabilityStatus[] = [
   { capability: 'postcopy-blocktime', state: true },
 ];
 
-export function qemuDestination(store: DomainStore): DestinationPort {
+/**
+ * How `xl upgrade` starts its destination on this same host: another QEMU binary, the
+ * machine type the domain runs on (the new binary's `pc` is a newer one), the source's RAM
+ * file mapped as it is, and `x-ignore-shared` so the stream leaves that RAM out.
+ */
+export interface LocalDestination {
+  binary: string;
+  /** What the taken-over domain's config names as its device model (undefined: the system's). */
+  deviceModel: string | undefined;
+  machine: string;
+  /** The source's RAM file (memory_backing = "shared"): mapped, not copied, not owned until the take-over. */
+  sharedRamFile?: string;
+  capabilities: MigrationCapabilityStatus[];
+  /** Replaces the host check (the upgrade checked the new binary before anything started). */
+  hostCheck: (info: DomainInfo, config: DomainConfig) => Promise<void>;
+}
+
+export function qemuDestination(store: DomainStore, local?: LocalDestination): DestinationPort {
   let record: DomainRecord | undefined;
+  /** The incoming QEMU was told to run on RAM the source maps too. */
+  let ranShared = false;
   let qmp: QmpClient | undefined;
   const mustHave = () => {
     if (record === undefined) throw new Error('the incoming domain does not exist yet');
@@ -116,6 +141,7 @@ export function qemuDestination(store: DomainStore): DestinationPort {
     get qmp() {
       return qmp;
     },
+    ranOnSharedRam: () => ranShared,
     async refuse(config) {
       // A domain named NAME may exist here only if it is the source itself (same host, same uuid).
       for (const d of await store.list()) {
@@ -130,6 +156,8 @@ export function qemuDestination(store: DomainStore): DestinationPort {
       const network = vifProblems(config);
       if (network.length > 0)
         throw new XlError('XL_MIGRATION', `cannot receive domain '${config.name}': ${network.join('; ')}`);
+      // Shared RAM stays where it is: the new QEMU needs none of its own.
+      if (local?.sharedRamFile !== undefined) return;
       const hostMiB = availableMemoryMiB();
       if (config.memory > hostMiB)
         throw new XlError(
@@ -137,13 +165,21 @@ export function qemuDestination(store: DomainStore): DestinationPort {
           `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`,
         );
     },
-    hostCheck: (info, config) => assertHostCanRun(info, config, 'receive', store.cacheDir),
+    hostCheck: (info, config) =>
+      local ? local.hostCheck(info, config) : assertHostCanRun(info, config, 'receive', store.cacheDir),
     async start(config, info, o) {
       record = await startDomain(store, config, {
         paused: true,
         incoming: 'defer',
         name: incomingName(config.name),
         ramBytes: savedRamBytes(info),
+        ...(local
+          ? {
+              binary: local.binary,
+              machine: local.machine,
+              ...(local.sharedRamFile === undefined ? {} : { borrowRamFile: local.sharedRamFile }),
+            }
+          : {}),
         ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}),
         ...(o.prepare ? { prepare: o.prepare } : {}),
       });
@@ -176,6 +212,7 @@ export function qemuDestination(store: DomainStore): DestinationPort {
         capabilities: [
           { capability: 'late-block-activate', state: true },
           ...(o.postcopy ? postcopyCapabilities : []),
+          ...(local?.capabilities ?? []),
         ],
       });
       return { endpoint: direct.endpoint, completed: direct.completed.then((m) => ({ status: m.status })) };
@@ -211,9 +248,15 @@ export function qemuDestination(store: DomainStore): DestinationPort {
       if (q === undefined) throw new Error('the incoming QEMU is not connected');
       record = await store.update(mustHave().id, (r) => {
         const { ownerPid: _owner, createdDisks: _disks, postcopy: _postcopy, ...rest } = r;
-        return { ...rest, name, status: 'paused' };
+        // The RAM file is this domain's now: the source's removal leaves it (store/ram-file.ts).
+        const ramFile = r.ramFile === undefined ? {} : { ramFile: { ...r.ramFile, owner: true } };
+        if (local === undefined) return { ...rest, ...ramFile, name, status: 'paused' };
+        const { deviceModel: _old, ...config } = rest.config;
+        const dm = local.deviceModel === undefined ? {} : { deviceModel: local.deviceModel };
+        return { ...rest, config: { ...config, ...dm }, ...ramFile, name, status: 'paused' };
       });
       if (!paused) {
+        if (local?.sharedRamFile !== undefined) ranShared = true;
         await cont(q);
         record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));
       }

@@ -103,6 +103,9 @@ const INJECTIONS: Record<string, Setup> = {
   'switchover|receiver, after GO, its copy not stopped': {
     fail: { side: 'destination', at: 'takeOver+destroy' },
   },
+  'switchover|receiver, after GO, its copy ran on shared RAM': {
+    fail: { side: 'destination', at: 'takeOver:ran-shared' },
+  },
   'switchover|receiver gone, after GO': { fail: { side: 'destination', at: 'takeOver:die' } },
   'cleanup|sender': { fail: { side: 'source', at: 'destroy' } },
   '-|nothing': { mirror: 'none' },

@@ -42,6 +42,15 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
       `cannot take over the domain: ${errorMessage(walk.error)}; destroying this copy and clearing the sender to resume its own`,
     );
   const gone = await s.dest.destroy({ always: !s.goReceived });
+  if (s.goReceived && s.dest.ranOnSharedRam?.() === true) {
+    // Its vCPUs ran on the RAM the source maps too: the source's copy is no longer the guest.
+    await reportFailed(s.settings.output).catch(() => undefined);
+    throw new XlError(
+      'XL_MIGRATION',
+      `the take-over failed after the new QEMU ran on the shared RAM: ${errorMessage(walk.error)}; the source must not resume`,
+      { cause: walk.error },
+    );
+  }
   if (s.goReceived && !gone) {
     // Two copies must never run: the sender is not released, its copy stays paused.
     await reportFailed(s.settings.output).catch(() => undefined);

@@ -26,7 +26,7 @@ import { completeSender, type MigrateResult } from './sender-completion.js';
 import { RESUME_PHASES } from './resume-phases.js';
 import { SENDER_PHASES } from './sender-phases.js';
 import type { JoinSender, SenderSession, SenderSettings } from './sender-session.js';
-import { qemuSource, type SourcePort } from './source-port.js';
+import { qemuSource, type Peer, type QemuSourceOptions, type SourcePort } from './source-port.js';
 import { Stages } from './stages.js';
 import { StatusBoard } from './status-board.js';
 
@@ -55,6 +55,14 @@ export interface MigrateOptions extends SenderSettings {
   mirror?: MirrorFlags;
   env: NodeJS.ProcessEnv;
   instruments?: SenderInstruments;
+  /**
+   * `xl upgrade`: the receiving side runs in this process (upgrade.ts) and is reached through
+   * `connect` instead of a receiver command; the source port's upgrade options.
+   */
+  local?: {
+    connect: () => Peer;
+    source: Pick<QemuSourceOptions, 'capabilities' | 'handsOverRamFile'>;
+  };
 }
 
 /** Walks a sending session through its phases and completes it (the one path, real or fake hosts). */
@@ -81,14 +89,17 @@ export async function migrateDomain(
   const stages = new Stages(o.progress);
   const failure = new AbortController();
   const real = qemuSource(store, domain, {
-    connect: () => {
-      const r = spawnReceiver(receiverCommand(o.sshCommand, o.host, o.receiverFlags), o.stderr, o.env);
-      return {
-        input: r.stdout,
-        output: ins.output ? ins.output(r.stdin) : r.stdin,
-        stop: () => r.stop(RECEIVER_GRACE_MS),
-      };
-    },
+    connect:
+      o.local?.connect ??
+      (() => {
+        const r = spawnReceiver(receiverCommand(o.sshCommand, o.host, o.receiverFlags), o.stderr, o.env);
+        return {
+          input: r.stdout,
+          output: ins.output ? ins.output(r.stdin) : r.stdin,
+          stop: () => r.stop(RECEIVER_GRACE_MS),
+        };
+      }),
+    ...o.local?.source,
     ...(ins.qmp ? { wrapQmp: ins.qmp } : {}),
     name,
   });

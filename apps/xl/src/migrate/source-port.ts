@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import {
   finalMigrationFigures,
   migrateSetParameters,
+  type MigrationCapabilityStatus,
   type MigrationProgress,
   type QmpClient,
 } from '@xlkit/qmp';
@@ -93,6 +94,13 @@ export interface QemuSourceOptions {
   name?: string;
   /** Decorates the QMP client (test-only instruments from src/testing; identity otherwise). */
   wrapQmp?: (qmp: QmpClient) => QmpClient;
+  /** Capabilities the direct transport sets besides its own (`x-ignore-shared` for an upgrade). */
+  capabilities?: MigrationCapabilityStatus[];
+  /**
+   * The destination maps this domain's RAM file and owns it from the take-over on: the
+   * source's removal must not remove it (store/ram-file.ts).
+   */
+  handsOverRamFile?: boolean;
 }
 
 export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSourceOptions): SourcePort {
@@ -150,12 +158,23 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
     },
     async sendRamDirect(r) {
       const q = await ready(r);
-      return sent(q, await sendRamDirect(q, r), 0);
+      const capabilities = o.capabilities ?? [];
+      return sent(
+        q,
+        await sendRamDirect(q, { ...r, ...(capabilities.length > 0 ? { capabilities } : {}) }),
+        0,
+      );
     },
     rollback: (before) => rollbackSource(store, domain, qmp, before),
     async destroy() {
       await qmp?.close().catch(() => undefined);
-      await destroyDomain(store, (await store.get(domain.id)) ?? domain);
+      let current = (await store.get(domain.id)) ?? domain;
+      if (o.handsOverRamFile === true && current.ramFile !== undefined) {
+        current = await store.update(domain.id, (r) =>
+          r.ramFile === undefined ? r : { ...r, ramFile: { ...r.ramFile, owner: false } },
+        );
+      }
+      await destroyDomain(store, current);
     },
     async close() {
       await qmp?.close().catch(() => undefined);

@@ -95,7 +95,7 @@ describe('buildQemuArgv', () => {
     expect(b?.file).not.toHaveProperty('cache');
   });
 
-  it('uses user-mode networking for vifs and a shared memfd for memory_backing=shared', () => {
+  it('uses user-mode networking for vifs and a shared RAM file for memory_backing=shared', () => {
     const argv = buildQemuArgv(
       {
         ...base,
@@ -103,12 +103,17 @@ describe('buildQemuArgv', () => {
         memoryBacking: 'shared',
       },
       paths,
-      { accel: 'tcg' },
+      { accel: 'tcg', ramFile: '/dev/shm/xlkit-ram-a,b' },
     );
     expect(after(argv, '-netdev')).toEqual(['user,id=net0']);
     expect(after(argv, '-device')).toEqual(['e1000,netdev=net0,id=vif0,mac=00:16:3e:00:00:01']);
-    expect(after(argv, '-object')).toEqual(['memory-backend-memfd,id=ram0,size=256M,share=on']);
+    expect(after(argv, '-object')).toEqual([
+      'memory-backend-file,id=ram0,size=256M,mem-path=/dev/shm/xlkit-ram-a,,b,share=on',
+    ]);
     expect(after(argv, '-machine')).toContain('memory-backend=ram0');
+    expect(() => buildQemuArgv({ ...base, memoryBacking: 'shared' }, paths, { accel: 'tcg' })).toThrow(
+      /RAM file/,
+    );
   });
 
   it("opens bridged vifs' taps by name (vif<domid>.<n> or vifname) and runs no QEMU scripts", () => {
@@ -136,12 +141,25 @@ describe('buildQemuArgv', () => {
     ]);
   });
 
-  it('gives the guest an exact RAM size in KiB when it is not whole MiB, for -m and the memfd backend alike', () => {
+  it('starts the machine type it is given (an upgrade keeps the one the domain runs on), else pc', () => {
+    expect(after(buildQemuArgv(base, paths, { accel: 'tcg' }), '-machine')).toEqual(['pc']);
+    expect(after(buildQemuArgv(base, paths, { accel: 'tcg', machine: 'pc-i440fx-7.2' }), '-machine')).toEqual(
+      ['pc-i440fx-7.2'],
+    );
+  });
+
+  it('gives the guest an exact RAM size in KiB when it is not whole MiB, for -m and the RAM file backend alike', () => {
     const ramBytes = 256 * 1024 * 1024 + 8192;
     expect(after(buildQemuArgv(base, paths, { accel: 'tcg', ramBytes }), '-m')).toEqual(['262152K']);
-    const shared = buildQemuArgv({ ...base, memoryBacking: 'shared' }, paths, { accel: 'tcg', ramBytes });
+    const shared = buildQemuArgv({ ...base, memoryBacking: 'shared' }, paths, {
+      accel: 'tcg',
+      ramBytes,
+      ramFile: '/dev/shm/r',
+    });
     expect(after(shared, '-m')).toEqual(['262152K']);
-    expect(after(shared, '-object')).toEqual(['memory-backend-memfd,id=ram0,size=262152K,share=on']);
+    expect(after(shared, '-object')).toEqual([
+      'memory-backend-file,id=ram0,size=262152K,mem-path=/dev/shm/r,share=on',
+    ]);
     expect(after(buildQemuArgv(base, paths, { accel: 'tcg', ramBytes: 512 * 1024 * 1024 }), '-m')).toEqual([
       '512M',
     ]);

@@ -18,6 +18,13 @@ export interface QemuLaunchOptions {
   ramBytes?: number;
   /** The domain's id, naming its taps `vif<domid>.<n>` (default 0, for a dry run). */
   domid?: number;
+  /**
+   * A concrete machine type (`pc-i440fx-7.2`): what the domain already runs on, for a QEMU
+   * taking it over whose `pc` means a newer one. Default: `pc`, this QEMU's newest.
+   */
+  machine?: string;
+  /** memory_backing = "shared": the file QEMU maps the guest's RAM from (store/ram-file.ts). */
+  ramFile?: string;
 }
 
 /** QEMU option values double commas to keep them literal. */
@@ -92,12 +99,18 @@ export function buildQemuArgv(
 ): string[] {
   const a: string[] = ['-name', `guest=${escapeOptValue(config.name)}`];
   if (config.uuid !== undefined) a.push('-uuid', config.uuid);
-  a.push('-machine', 'pc', '-accel', options.accel);
+  a.push('-machine', options.machine ?? 'pc', '-accel', options.accel);
   const ram = qemuSize(options.ramBytes ?? config.memory * MiB);
   const smp = config.maxvcpus === undefined ? '' : `,maxcpus=${config.maxvcpus}`;
   a.push('-m', ram, '-smp', `${config.vcpus}${smp}`);
   if (config.memoryBacking === 'shared') {
-    a.push('-object', `memory-backend-memfd,id=ram0,size=${ram},share=on`, '-machine', 'memory-backend=ram0');
+    if (options.ramFile === undefined) throw new Error('memory_backing = "shared" needs a RAM file path');
+    a.push(
+      '-object',
+      `memory-backend-file,id=ram0,size=${ram},mem-path=${escapeOptValue(options.ramFile)},share=on`,
+      '-machine',
+      'memory-backend=ram0',
+    );
   }
   a.push('-nodefaults', '-no-user-config', ...displayArgs(config, paths), '-monitor', 'none');
   if (config.boot !== undefined) a.push('-boot', `order=${config.boot}`);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { writeAtomic } from '../store/write-atomic.js';
 import { XlError } from '../errors.js';
+import { qemuEnv } from './env.js';
 
 export interface QemuVersion {
   major: number;
@@ -128,7 +129,7 @@ function failureLine(stderr: string, summary: string): string {
 }
 
 async function run(qemu: string, args: string[], what: string): Promise<string> {
-  const r = await execa(qemu, args, { reject: false, timeout: 30_000 });
+  const r = await execa(qemu, args, { reject: false, timeout: 30_000, env: qemuEnv(process.env, qemu) });
   if (r.failed)
     throw new XlError(
       'XL_QEMU_FAILED',

@@ -1,5 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import { qemuEnv, withMallocTunables } from './env.js';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ownModuleDir, qemuEnv, withMallocTunables } from './env.js';
 
 describe('QEMU environment', () => {
   test('adds the malloc tunables to an environment without GLIBC_TUNABLES, keeping the rest', () => {
@@ -31,5 +34,22 @@ describe('QEMU environment', () => {
       MALLOC_TRIM_THRESHOLD_: '0',
       MALLOC_MMAP_THRESHOLD_: '1',
     });
+  });
+
+  test('an unpacked QEMU package gets its own module dir; the system QEMU and a caller setting keep theirs', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'xl-env-'));
+    try {
+      const modules = path.join(root, 'usr', 'lib', 'x86_64-linux-gnu', 'qemu');
+      mkdirSync(modules, { recursive: true });
+      const binary = path.join(root, 'usr', 'bin', 'qemu-system-x86_64');
+      expect(ownModuleDir(binary)).toBe(modules);
+      expect(qemuEnv({}, binary).QEMU_MODULE_DIR).toBe(modules);
+      expect(qemuEnv({ QEMU_MODULE_DIR: '/x' }, binary).QEMU_MODULE_DIR).toBe('/x');
+      expect(ownModuleDir('/usr/bin/qemu-system-x86_64')).toBeUndefined();
+      expect(ownModuleDir(path.join(root, 'elsewhere', 'qemu'))).toBeUndefined();
+      expect(qemuEnv({}).QEMU_MODULE_DIR).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -17,6 +17,9 @@
  * A setting the caller made wins: a key already in GLIBC_TUNABLES, or its older form
  * (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_), which GLIBC_TUNABLES would override.
  */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+
 export const QEMU_MALLOC_TUNABLES: readonly { key: string; value: string; legacy: string }[] = [
   { key: 'glibc.malloc.mmap_threshold', value: String(32 * 1024 * 1024), legacy: 'MALLOC_MMAP_THRESHOLD_' },
   { key: 'glibc.malloc.trim_threshold', value: String(256 * 1024 * 1024), legacy: 'MALLOC_TRIM_THRESHOLD_' },
@@ -30,8 +33,30 @@ export function withMallocTunables(base: NodeJS.ProcessEnv): string {
   return [...given, ...ours.map((t) => `${t.key}=${t.value}`)].join(':');
 }
 
+/**
+ * Where a QEMU unpacked outside the system's prefixes (`dpkg-deb -x` of a newer package, as
+ * `xl upgrade --device-model` takes) keeps its loadable modules: PREFIX/lib/<triplet>/qemu
+ * beside PREFIX/bin. Without QEMU_MODULE_DIR it would load the system's modules, built for
+ * another QEMU, which it refuses or crashes on (its TCG accelerator is one of them).
+ */
+export function ownModuleDir(binary: string): string | undefined {
+  const bin = path.dirname(path.resolve(binary));
+  const prefix = path.dirname(bin);
+  if (path.basename(bin) !== 'bin' || ['/usr', '/usr/local', '/'].includes(prefix)) return undefined;
+  for (const dir of [
+    path.join(prefix, 'lib', 'x86_64-linux-gnu', 'qemu'),
+    path.join(prefix, 'lib', 'qemu'),
+  ]) {
+    if (existsSync(dir)) return dir;
+  }
+  return undefined;
+}
+
 /** The environment for a QEMU process started by xl (or by a benchmark's baseline, to match). */
-export function qemuEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+export function qemuEnv(base: NodeJS.ProcessEnv = process.env, binary?: string): NodeJS.ProcessEnv {
   const tunables = withMallocTunables(base);
-  return tunables === '' ? { ...base } : { ...base, GLIBC_TUNABLES: tunables };
+  const env = tunables === '' ? { ...base } : { ...base, GLIBC_TUNABLES: tunables };
+  const modules =
+    binary === undefined || base.QEMU_MODULE_DIR !== undefined ? undefined : ownModuleDir(binary);
+  return modules === undefined ? env : { ...env, QEMU_MODULE_DIR: modules };
 }

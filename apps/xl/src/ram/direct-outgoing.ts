@@ -14,7 +14,7 @@ import { OutgoingMigration, type OutgoingOptions } from './outgoing-migration.js
 import { interrupted } from './ram-transfer.js';
 
 /** Bandwidth, the pre-switchover hook, post-copy, resume: see outgoing-migration.ts. */
-export interface DirectSendOptions extends Omit<OutgoingOptions, 'onSample' | 'capabilities'> {
+export interface DirectSendOptions extends Omit<OutgoingOptions, 'onSample'> {
   endpoint: RamEndpoint;
   onPreSwitchover: () => Promise<void>;
   onProgress?: (p: RamProgress) => void;

@@ -2,6 +2,7 @@
 import type { DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import type { CreatedTap } from '../host/net-devices.js';
+import { isRamFilePath, type RamFile } from './ram-file.js';
 
 /**
  * xl's last known run state of a domain. QMP's query-status is the truth when QEMU answers;
@@ -41,12 +42,14 @@ export interface DomainRecord {
   postcopy?: boolean;
   /** Tap devices xl created for the domain's bridged vifs: removed with the domain, and only these. */
   taps?: CreatedTap[];
+  /** memory_backing = "shared": the file QEMU maps the guest's RAM from (ram-file.ts). */
+  ramFile?: RamFile;
   /** While `xl save` (ownerPid) runs: its partial file, and whether the domain ran before it. */
   saving?: { partial: string; wasRunning: boolean };
 }
 
 export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> &
-  Partial<Pick<DomainRecord, 'status' | 'createdDisks'>>;
+  Partial<Pick<DomainRecord, 'status' | 'createdDisks' | 'ramFile'>>;
 
 /** Checks the shape of a record read from disk (bounds-checked like any input). */
 export function validateRecord(value: unknown, file: string): DomainRecord {
@@ -62,6 +65,12 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
   if (typeof r.config !== 'object' || r.config === null) bad('bad config');
   if (r.postcopy !== undefined && typeof r.postcopy !== 'boolean') bad('bad postcopy flag');
   if (r.taps !== undefined && !validTaps(r.taps)) bad('bad taps');
+  const f = r.ramFile as Record<string, unknown> | undefined;
+  if (
+    f !== undefined &&
+    (typeof f !== 'object' || f === null || !isRamFilePath(f.path) || typeof f.owner !== 'boolean')
+  )
+    bad('bad RAM file');
   const q = r.qemu as Record<string, unknown> | undefined;
   if (
     q !== undefined &&

@@ -8,6 +8,8 @@ import { DomainStore, openStore } from './domain-store.js';
 import { XlError } from '../errors.js';
 import { resolveStateDir } from './state-dir.js';
 import { testDomainConfig } from '../testing/domain-config.js';
+import { existsSync } from 'node:fs';
+import { newRamFilePath } from './ram-file.js';
 
 const config = testDomainConfig();
 
@@ -80,6 +82,20 @@ describe('DomainStore', () => {
     expect(await store.remove(a.id, (r) => r?.status === 'creating')).toBe(true);
     expect(await store.get(a.id)).toBeUndefined();
     expect(await store.remove(a.id)).toBe(false);
+  });
+
+  it("removes a shared-memory domain's RAM file with its record, unless another record owns it now", async () => {
+    const owned = newRamFilePath();
+    const lent = newRamFilePath();
+    await writeFile(owned, 'ram');
+    await writeFile(lent, 'ram');
+    const a = await store.allocate({ name: 'a', uuid: 'u', config, ramFile: { path: owned, owner: true } });
+    const b = await store.allocate({ name: 'b', uuid: 'v', config, ramFile: { path: lent, owner: false } });
+    expect(await store.remove(a.id)).toBe(true);
+    expect(existsSync(owned)).toBe(false);
+    expect(await store.remove(b.id)).toBe(true);
+    expect(existsSync(lent)).toBe(true);
+    await rm(lent);
   });
 
   it('reports a corrupt record as an XL_STATE error naming the file', async () => {

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { XlError } from '../errors.js';
 import { releaseTaps } from '../host/net-devices.js';
 import { writeAtomic } from './write-atomic.js';
+import { removeOwnedRamFile } from './ram-file.js';
 import { withLock } from './store-lock.js';
 import { resolveStateDir } from './state-dir.js';
 import { checkSocketPaths, domainPaths, type DomainPaths } from './domain-paths.js';
@@ -117,6 +118,7 @@ export class DomainStore {
         createdAt: new Date().toISOString(),
         ownerPid: process.pid,
         ...(init.createdDisks === undefined ? {} : { createdDisks: init.createdDisks }),
+        ...(init.ramFile === undefined ? {} : { ramFile: init.ramFile }),
       };
       await writeAtomic(paths.record, `${JSON.stringify(record, null, 2)}\n`);
       await writeAtomic(counterFile, `${id + 1}\n`);
@@ -182,6 +184,8 @@ export class DomainStore {
     if (record?.taps !== undefined && record.taps.length > 0)
       for (const p of await releaseTaps(record.taps, record)) onProblem(p);
     await rm(doomed, { recursive: true, force: true });
+    // A shared-memory domain's RAM goes with it (unless an upgrade's other QEMU owns it now).
+    await removeOwnedRamFile(record?.ramFile);
     return true;
   }
 }

@@ -41,7 +41,14 @@ export type FailPoint =
   | { side: 'source'; at: 'open' | 'setStatus:migrating' | 'setStatus:migrated-away' | 'sendRam' | 'destroy' }
   | {
       side: 'destination';
-      at: 'start' | 'receiveRam' | 'takeOver' | 'takeOver:die' | 'takeOver+destroy' | 'postcopy-qemu';
+      at:
+        | 'start'
+        | 'receiveRam'
+        | 'takeOver'
+        | 'takeOver:die'
+        | 'takeOver+destroy'
+        | 'takeOver:ran-shared'
+        | 'postcopy-qemu';
     };
 
 export function injected(what: string): Error {
@@ -120,6 +127,7 @@ export function fakeDestination(
     if (!(fail?.side === 'destination' && fail.at === 'postcopy-qemu')) resolve({ status: 'completed' });
   });
   let record: DomainRecord | undefined;
+  let ranShared = false;
   const failHere = (at: string) => {
     if (fail?.side === 'destination' && fail.at === at) throw injected(at);
   };
@@ -128,6 +136,8 @@ export function fakeDestination(
       return record;
     },
     qmp: undefined,
+    // takeOver:ran-shared: an upgrade's QEMU on shared RAM failed after its vCPUs were started.
+    ranOnSharedRam: () => ranShared,
     async refuse() {},
     async hostCheck() {},
     async start(config) {
@@ -167,8 +177,10 @@ export function fakeDestination(
         output.end();
         return new Promise<never>(() => undefined);
       }
+      if (fail?.side === 'destination' && fail.at === 'takeOver:ran-shared') ranShared = true;
       failHere('takeOver');
       failHere('takeOver+destroy');
+      failHere('takeOver:ran-shared');
       fx.destination.push('takeOver');
       // postcopy-qemu: the incoming QEMU fails once the guest runs there (the first take-over).
       if (fail?.side === 'destination' && fail.at === 'postcopy-qemu') failQemu(injected('postcopy-qemu'));

@@ -62,6 +62,13 @@ describe('test fault hooks', () => {
       ramDumpDir: '/run/xl-test/dump-1',
     });
     expect(parseFaults({ XLKIT_FAULT: 'ram-dump:relative/dir,ram-dump:/a b' })).toEqual({});
+    expect(parseFaults({ XLKIT_FAULT: 'upgrade-kill:ran,upgrade-barrier:4@/tmp/b-1' })).toEqual({
+      upgradeKill: 'ran',
+      barrier: { count: 4, dir: '/tmp/b-1' },
+    });
+    expect(
+      parseFaults({ XLKIT_FAULT: 'upgrade-kill:later,upgrade-barrier:0@/tmp/b,upgrade-barrier:2@rel' }),
+    ).toEqual({});
   });
 
   test('corrupt-ram-chunk flips one payload byte of exactly that chunk, which the reader catches there', async () => {

@@ -16,6 +16,12 @@
  *                           socket (the tunnel's, or a same-host direct export) after BYTES
  *   mirror-stall-ms:MS      sender -q: the window of the not-converging check
  *   receiver-lacks:FEATURE  receiver: leave FEATURE out of its hello, as an older xlkit would
+ *   upgrade-kill:started    xl upgrade: SIGKILL the new QEMU as soon as it started (before the
+ *                           switch-over)
+ *   upgrade-kill:ran        xl upgrade: SIGKILL the new QEMU right after its vCPUs were started
+ *   upgrade-barrier:N@DIR   sender: after the receiver said ready, before GO, write DIR/<domain>
+ *                           and wait until DIR holds N files (so N upgrades are proven to be
+ *                           in flight at once; a lock one held across its migration would hang)
  *   ram-dump:DIR            both: write the guest's final RAM to DIR/source.ram and
  *                           DIR/destination.ram (ram-dump.ts), for a test to compare
  */
@@ -29,6 +35,8 @@ export interface Faults {
   mirrorStallMs?: number;
   receiverLacks?: string;
   ramDumpDir?: string;
+  upgradeKill?: 'started' | 'ran';
+  barrier?: { count: number; dir: string };
 }
 
 const BYTES_OR_MS = /^[1-9][0-9]{0,12}$/;
@@ -42,6 +50,10 @@ export function parseFaults(env: NodeJS.ProcessEnv): Faults {
       out.receiverStall = arg;
     if (name === 'sender-stall' && arg === 'before-go') out.senderStall = 'before-go';
     if (name === 'receiver-lacks' && /^[a-z][a-z0-9-]{0,63}$/.test(arg ?? '')) out.receiverLacks = arg;
+    const barrier =
+      name === 'upgrade-barrier' ? /^([1-9])@(\/[A-Za-z0-9._/-]{1,200})$/.exec(arg ?? '') : null;
+    if (barrier) out.barrier = { count: Number(barrier[1]), dir: barrier[2]! };
+    if (name === 'upgrade-kill' && (arg === 'started' || arg === 'ran')) out.upgradeKill = arg;
     if (name === 'ram-dump' && /^\/[A-Za-z0-9._/-]{1,200}$/.test(arg ?? '')) out.ramDumpDir = arg;
     if (!BYTES_OR_MS.test(arg ?? '')) continue;
     if (name === 'mirror-speed') out.mirrorSpeed = Number(arg);

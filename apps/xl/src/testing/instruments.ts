@@ -3,10 +3,16 @@
  * from outside: a wrapped forward stream, a wrapped QMP client, a wrapped source or
  * destination port, a feature list. The flows never see a fault's name.
  */
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { QmpClient } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
 import { OWN_FEATURES } from '../link/protocol.js';
+import { killQemu } from '../domain/destroy.js';
+import type { DestinationPort } from '../migrate/destination-port.js';
 import type { ReceiverInstruments } from '../migrate/receive-migration.js';
+import type { DomainRecord } from '../store/domain-record.js';
 import type { SenderInstruments } from '../migrate/send-migration.js';
 import type { RamSent, SourcePort } from '../migrate/source-port.js';
 import { CorruptRamChunk } from './corrupt-ram-chunk.js';
@@ -27,6 +33,17 @@ function stallUntil(signal: AbortSignal | undefined, what: string): Promise<neve
     if (signal?.aborted) fail();
     signal?.addEventListener('abort', fail, { once: true });
   });
+}
+
+/** upgrade-barrier: this one's file in the barrier dir, then every other's (bounded, 120 s). */
+async function meetAt(b: { count: number; dir: string }, name: string, signal: AbortSignal): Promise<void> {
+  await writeFile(path.join(b.dir, name), '');
+  const deadline = Date.now() + 120_000;
+  while ((await readdir(b.dir)).length < b.count) {
+    if (signal.aborted || Date.now() > deadline)
+      throw new XlError('XL_INTERRUPTED', `upgrade-barrier: the other ${b.count - 1} never arrived`);
+    await sleep(50);
+  }
 }
 
 /** The source's QMP: mirror-speed on every blockdev-mirror, nbd-drop through a cutting proxy. */
@@ -62,7 +79,7 @@ function senderQmp(f: Faults): ((qmp: QmpClient) => QmpClient) | undefined {
 
 export function senderInstruments(f: Faults): SenderInstruments | undefined {
   const ins: SenderInstruments = {};
-  const { corruptRamChunk, senderStall, ramDumpDir } = f;
+  const { corruptRamChunk, senderStall, ramDumpDir, barrier } = f;
   if (corruptRamChunk !== undefined) {
     ins.output = (forward) => {
       const t = new CorruptRamChunk(corruptRamChunk);
@@ -73,7 +90,7 @@ export function senderInstruments(f: Faults): SenderInstruments | undefined {
   const qmp = senderQmp(f);
   if (qmp) ins.qmp = qmp;
   if (f.mirrorStallMs !== undefined) ins.mirrorStallWindowMs = f.mirrorStallMs;
-  if (senderStall === 'before-go' || ramDumpDir !== undefined) {
+  if (senderStall === 'before-go' || ramDumpDir !== undefined || barrier !== undefined) {
     const dumpSource = (port: SourcePort, ram: RamSent): RamSent => {
       const q = port.qmp;
       if (ramDumpDir === undefined || q === undefined) return ram;
@@ -94,6 +111,10 @@ export function senderInstruments(f: Faults): SenderInstruments | undefined {
           if (status === 'migrated-away' && senderStall === 'before-go') {
             at.event('stalled-before-go');
             await stallUntil(at.signal, 'the migration');
+          }
+          if (status === 'migrated-away' && barrier !== undefined) {
+            at.event('barrier');
+            await meetAt(barrier, port.name, at.signal);
           }
           return port.setStatus(status);
         },
@@ -144,4 +165,35 @@ export function receiverInstruments(f: Faults): ReceiverInstruments | undefined 
     });
   }
   return Object.keys(ins).length > 0 ? ins : undefined;
+}
+
+/** SIGKILL for a domain's QEMU, waited for (the fault must have happened when the flow goes on). */
+async function killNow(record: DomainRecord | undefined): Promise<void> {
+  if (record !== undefined) await killQemu(record);
+}
+
+/** `xl upgrade`'s destination: upgrade-kill at a known point, ram-dump before the guest runs there. */
+export function upgradeDestination(f: Faults): ((port: DestinationPort) => DestinationPort) | undefined {
+  const { upgradeKill, ramDumpDir } = f;
+  if (upgradeKill === undefined && ramDumpDir === undefined) return undefined;
+  return (port) => ({
+    ...port,
+    get record() {
+      return port.record;
+    },
+    get qmp() {
+      return port.qmp;
+    },
+    async start(config, info, o) {
+      const record = await port.start(config, info, o);
+      if (upgradeKill === 'started') await killNow(record);
+      return record;
+    },
+    async takeOver(name, paused) {
+      if (ramDumpDir !== undefined && port.qmp !== undefined)
+        await dumpGuestRam(port.qmp, ramDumpDir, 'destination');
+      await port.takeOver(name, paused);
+      if (upgradeKill === 'ran') await killNow(port.record);
+    },
+  });
 }

@@ -1,0 +1,270 @@
+/**
+ * `npm run bench -- upgrade`: `xl upgrade` of a TCG guest whose RAM is mostly random data,
+ * at 256 MiB, 1 GiB and 4 GiB, between the system's QEMU 7.2 and the QEMU in .cache/qemu-next/
+ * (10.0; tools/setup), in both directions, with:
+ *   - xl shared: memory_backing = "shared" (RAM left in place, x-ignore-shared);
+ *   - xl copied: anonymous RAM (copied over the unix socket);
+ *   - raw: the same QMP sequence for shared RAM driven directly, no xl: start the new QEMU
+ *     (-S -incoming defer, the same argv with the machine type pinned and the same RAM file),
+ *     events + x-ignore-shared on both, migrate-incoming / migrate over a unix socket,
+ *     completed on both, cont.
+ * Goals: shared downtime <= 20 ms and flat (4 GiB within 1.5x of 256 MiB, medians), shared
+ * total <= 1.2x raw (medians).
+ *
+ * xl's total is its --json summary's (handshake to the guest running on the new QEMU; the
+ * old QEMU's teardown, `cleanup`, is left out as the raw sequence's is; so are node's start-up
+ * and the binary check before the first phase). Downtime is QEMU's figure on both sides.
+ *
+ * Each guest moves A -> B, B -> A, ... so every contender does both directions equally; xl
+ * shared and raw alternate round by round (XLKIT_BENCH_REPS, default 3, moves each way).
+ * XLKIT_BENCH_SIZES (MiB, comma-separated) picks other sizes.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  QmpClient,
+  cont,
+  finalMigrationFigures,
+  followMigration,
+  migrate,
+  migrateIncoming,
+  migrateSetCapabilities,
+  migrateSetParameters,
+} from '@xlkit/qmp';
+import { qemuEnv } from '@xlkit/xl';
+import { median } from './median.js';
+import { ROOT, waitForLine, xl } from './xl-cli.js';
+
+const REPS = Math.max(1, Number(process.env.XLKIT_BENCH_REPS ?? 3));
+const SIZES = (process.env.XLKIT_BENCH_SIZES ?? '256,1024,4096').split(',').map(Number);
+const SYSTEM_QEMU = '/usr/bin/qemu-system-x86_64';
+const NEXT_QEMU = path.join(ROOT, '.cache', 'qemu-next', 'root', 'usr', 'bin', 'qemu-system-x86_64');
+
+interface Result {
+  seconds: number;
+  downtimeMs: number;
+  streamBytes: number;
+}
+
+interface DomainJson {
+  id: number;
+  name: string;
+  qemu: { pid: number; argv: string[]; binary: string };
+}
+
+function record(stateDir: string, name: string): DomainJson {
+  const root = path.join(stateDir, 'domains');
+  for (const id of readdirSync(root).filter((d) => /^\d+$/.test(d))) {
+    const r = JSON.parse(readFileSync(path.join(root, id, 'domain.json'), 'utf8')) as DomainJson;
+    if (r.name === name) return r;
+  }
+  throw new Error(`no domain ${name} in ${stateDir}`);
+}
+
+async function boot(
+  stateDir: string,
+  dir: string,
+  name: string,
+  mib: number,
+  shared: boolean,
+): Promise<void> {
+  const guest = path.join(ROOT, '.cache', 'guest');
+  const cfg = path.join(dir, `${name}.cfg`);
+  await writeFile(
+    cfg,
+    [
+      `name = "${name}"`,
+      `memory = ${mib}`,
+      'vcpus = 1',
+      `kernel = "${path.join(guest, 'vmlinuz')}"`,
+      `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
+      `extra = "console=ttyS0 quiet xlkit.fill=${Math.floor(mib * 0.75)}"`,
+      'accel = "tcg"',
+      `memory_backing = "${shared ? 'shared' : 'anonymous'}"`,
+      '',
+    ].join('\n'),
+  );
+  await xl(stateDir, 'create', cfg);
+  const r = record(stateDir, name);
+  await waitForLine(
+    path.join(stateDir, 'domains', String(r.id), 'console.log'),
+    /xlkit-fill done/,
+    30 * 60_000,
+  );
+}
+
+async function viaXl(stateDir: string, name: string, binary: string): Promise<Result> {
+  const out = await xl(stateDir, 'upgrade', '--json', '--device-model', binary, name);
+  const s = out
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .find((e) => e.event === 'summary') as {
+    seconds: number;
+    downtimeMs: number;
+    streamBytes: number;
+    phases: Record<string, number>;
+  };
+  return {
+    seconds: s.seconds - (s.phases.cleanup ?? 0),
+    downtimeMs: s.downtimeMs,
+    streamBytes: s.streamBytes,
+  };
+}
+
+/** The raw sequence's running QEMU (after its first move, xl no longer knows it). */
+interface RawQemu {
+  pid: number;
+  argv: string[];
+  dir: string;
+}
+
+async function startQemu(binary: string, argv: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(binary, argv, { stdio: 'ignore', env: qemuEnv(process.env, binary) });
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`QEMU exited with ${String(code)}`)),
+    );
+  });
+}
+
+async function viaRaw(
+  src: RawQemu,
+  binary: string,
+  work: string,
+  round: number,
+): Promise<{ r: Result; now: RawQemu }> {
+  const dst = path.join(work, `raw-${round}`);
+  mkdirSync(dst, { recursive: true });
+  const sock = path.join(dst, 'migrate.sock');
+  // The source's argv in a new dir, its machine type pinned (the new binary's `pc` is newer),
+  // waiting for the stream; the same memory-backend-file, so the RAM stays where it is.
+  const base = src.argv.slice(0, src.argv.includes('-incoming') ? src.argv.indexOf('-S') : undefined);
+  const newArgv = [
+    ...base
+      .map((x) => x.split(src.dir).join(dst))
+      .map((x, i, all) => (all[i - 1] === '-machine' && x === 'pc' ? 'pc-i440fx-7.2' : x)),
+    '-S',
+    '-incoming',
+    'defer',
+  ];
+  const t0 = performance.now();
+  await startQemu(binary, newArgv);
+  const pid = Number(readFileSync(path.join(dst, 'qemu.pid'), 'utf8').trim());
+  const d = await QmpClient.connect(path.join(dst, 'qmp.sock'));
+  const s = await QmpClient.connect(path.join(src.dir, 'qmp.sock'));
+  try {
+    const caps = [
+      { capability: 'events' as const, state: true },
+      { capability: 'x-ignore-shared' as const, state: true },
+    ];
+    await migrateSetCapabilities(d, caps);
+    await migrateIncoming(d, { uri: `unix:${sock}` });
+    const incoming = followMigration(d);
+    await migrateSetParameters(s, { 'max-bandwidth': Number.MAX_SAFE_INTEGER });
+    await migrateSetCapabilities(s, caps);
+    await migrate(s, { uri: `unix:${sock}` });
+    const done = await followMigration(s);
+    await incoming;
+    await cont(d);
+    const seconds = (performance.now() - t0) / 1000;
+    const downtimeMs = (await finalMigrationFigures(s, done)).downtimeMs ?? NaN;
+    return {
+      r: { seconds, downtimeMs, streamBytes: done.transferred },
+      now: { pid, argv: newArgv, dir: dst },
+    };
+  } finally {
+    await s.close();
+    await d.close();
+    kill(src.pid);
+  }
+}
+
+function kill(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Gone.
+  }
+}
+
+const fmt = (xs: Result[]): string => {
+  const t = xs.map((r) => r.seconds);
+  const d = xs.map((r) => r.downtimeMs);
+  return `total best ${Math.min(...t).toFixed(3)} s, median ${median(t).toFixed(3)} s; downtime best ${Math.min(...d)} ms, median ${median(d)} ms; stream median ${(median(xs.map((r) => r.streamBytes)) / 1024).toFixed(0)} KiB`;
+};
+
+export async function benchUpgrade(): Promise<void> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-upg-'));
+  const stateDir = path.join(work, 's');
+  const rawPids: number[] = [];
+  console.log(
+    `upgrade ${SYSTEM_QEMU} <-> ${NEXT_QEMU} (${readFileSync(path.join(ROOT, '.cache', 'qemu-next', 'VERSION'), 'utf8').trim()}), TCG guests 75% filled with random data; ${REPS} move(s) each way per contender`,
+  );
+  const summary: Record<number, { shared: Result[]; copied: Result[]; raw: Result[] }> = {};
+  mkdirSync(stateDir, { recursive: true });
+  try {
+    for (const mib of SIZES) {
+      const runs = { shared: [] as Result[], copied: [] as Result[], raw: [] as Result[] };
+      summary[mib] = runs;
+      const binaryFor = (i: number) => (i % 2 === 0 ? NEXT_QEMU : SYSTEM_QEMU);
+      // Copied RAM first, alone: it needs the guest's RAM twice while it moves.
+      await boot(stateDir, work, 'copied', mib, false);
+      for (let i = 0; i < 2 * REPS; i++) {
+        const r = await viaXl(stateDir, 'copied', binaryFor(i));
+        runs.copied.push(r);
+        console.log(
+          `${mib} MiB xl copied #${i + 1}: ${r.seconds.toFixed(3)} s, downtime ${r.downtimeMs} ms, stream ${(r.streamBytes / 1048576).toFixed(1)} MiB`,
+        );
+      }
+      await xl(stateDir, 'destroy', 'copied');
+      await boot(stateDir, work, 'shared', mib, true);
+      await boot(stateDir, work, 'raw', mib, true);
+      const rec = record(stateDir, 'raw');
+      let raw: RawQemu = {
+        pid: rec.qemu.pid,
+        argv: rec.qemu.argv,
+        dir: path.join(stateDir, 'domains', String(rec.id)),
+      };
+      rawPids.push(raw.pid);
+      for (let i = 0; i < 2 * REPS; i++) {
+        const x = await viaXl(stateDir, 'shared', binaryFor(i));
+        runs.shared.push(x);
+        const moved = await viaRaw(raw, binaryFor(i), work, i + mib);
+        raw = moved.now;
+        rawPids.push(raw.pid);
+        runs.raw.push(moved.r);
+        console.log(
+          `${mib} MiB #${i + 1} (to ${i % 2 === 0 ? 'next' : 'system'}): xl shared ${x.seconds.toFixed(3)} s, downtime ${x.downtimeMs} ms, stream ${(x.streamBytes / 1024).toFixed(0)} KiB | raw ${moved.r.seconds.toFixed(3)} s, downtime ${moved.r.downtimeMs} ms, stream ${(moved.r.streamBytes / 1024).toFixed(0)} KiB`,
+        );
+      }
+      await xl(stateDir, 'destroy', 'shared');
+      for (const pid of rawPids.splice(0)) kill(pid);
+      await xl(stateDir, 'destroy', 'raw');
+    }
+  } finally {
+    for (const pid of rawPids) kill(pid);
+    for (const n of ['copied', 'shared', 'raw']) await xl(stateDir, 'destroy', n).catch(() => undefined);
+    rmSync(work, { recursive: true, force: true });
+  }
+  console.log('');
+  for (const mib of SIZES) {
+    const r = summary[mib]!;
+    console.log(`${mib} MiB  xl shared: ${fmt(r.shared)}`);
+    console.log(`${mib} MiB  raw      : ${fmt(r.raw)}`);
+    console.log(`${mib} MiB  xl copied: ${fmt(r.copied)}`);
+    const ratio = median(r.shared.map((x) => x.seconds)) / median(r.raw.map((x) => x.seconds));
+    console.log(
+      `${mib} MiB  xl shared / raw total (medians): ${ratio.toFixed(2)}x; goal <= 1.20x: ${ratio <= 1.2 ? 'met' : 'NOT met'}`,
+    );
+  }
+  const down = SIZES.map((m) => median(summary[m]!.shared.map((x) => x.downtimeMs)));
+  const flat = down.at(-1)! <= 1.5 * Math.max(down[0]!, 1);
+  console.log(
+    `xl shared downtime medians ${down.map((d, i) => `${SIZES[i]} MiB ${d} ms`).join(', ')}; goal <= 20 ms: ${down.every((d) => d <= 20) ? 'met' : 'NOT met'}; flat (largest within 1.5x of smallest): ${flat ? 'met' : 'NOT met'}`,
+  );
+}
