@@ -59,7 +59,7 @@ async function migrate(from: NetnsHost, a: XlHost, sshCommand: string, dom: stri
 }
 
 describe('bridged vifs (real QEMU, two network-namespace hosts on one L2 segment)', () => {
-  it('the guest answers on its bridge; across xl migrate pings go on and a TCP connection survives', async () => {
+  it('the guest answers on its bridge; across xl migrate (and save/restore) pings go on and a TCP connection survives', async () => {
     const net = await createBridgedHosts();
     const a = xlHost('br-a-');
     const b = xlHost('br-b-');
@@ -110,7 +110,6 @@ describe('bridged vifs (real QEMU, two network-namespace hosts on one L2 segment
     // switch-over itself), not the whole rest of the run as when the network did not follow.
     expect(lost.length).toBeLessThanOrEqual(Math.ceil(pausedMs / PING_INTERVAL_MS) + 10);
     await conn.roundTrip('after the move');
-    await conn.close();
 
     // A's tap went with the domain; B made its own, on B's bridge, and removes it on destroy.
     expect(await masterOf(net.a, tap)).toBeUndefined();
@@ -120,12 +119,27 @@ describe('bridged vifs (real QEMU, two network-namespace hosts on one L2 segment
     expect(target.config.vifs[0]!.mac).toBe(source!.config.vifs[0]!.mac);
     const tapB = `vif${target.id}.0`;
     expect(await masterOf(net.b, tapB)).toBe(net.bridge);
-    const destroyed = await net.b.exec(['node', XL, '--state-dir', b.stateDir, 'destroy', 'br1'], {
-      reject: false,
-    });
-    expect(destroyed.exitCode, String(destroyed.stderr)).toBe(0);
+
+    // Save and restore on B: the tap goes with the saved domain, the restored one gets its own
+    // with the same MAC, and the held connection still echoes.
+    const xlB = (...args: string[]) =>
+      net.b.exec(['node', XL, '--state-dir', b.stateDir, ...args], { reject: false });
+    const file = path.join(b.dir, 'br1.save');
+    const saved = await xlB('save', 'br1', file);
+    expect(saved.exitCode, String(saved.stderr)).toBe(0);
     expect(await masterOf(net.b, tapB)).toBeUndefined();
-  });
+    const restored = await xlB('restore', file);
+    expect(restored.exitCode, String(restored.stderr)).toBe(0);
+    const back = records(b.stateDir)[0]!;
+    expect(back.config.vifs[0]!.mac).toBe(source!.config.vifs[0]!.mac);
+    expect(await masterOf(net.b, `vif${back.id}.0`)).toBe(net.bridge);
+    await conn.roundTrip('after save and restore');
+    await conn.close();
+
+    const destroyed = await xlB('destroy', 'br1');
+    expect(destroyed.exitCode, String(destroyed.stderr)).toBe(0);
+    expect(await masterOf(net.b, `vif${back.id}.0`)).toBeUndefined();
+  }, 300_000);
 });
 
 describe('vif hotplug scripts and tap cleanup (real QEMU, one namespace host)', () => {
