@@ -176,7 +176,7 @@ describe('xl migrate on one host (real QEMU)', () => {
     expect(r.exitCode).toBe(1);
     const line = oneLine(String(r.stderr));
     expect(line).toMatch(
-      /^xl: migration to .* failed in bootstrap: the receiver failed \(phase 1\): domain 'mig2' needs 1048576 MiB of memory, this host has \d+ MiB available; the domain 'mig2' still runs on this host$/,
+      /^xl: migration to .* failed in bootstrap: the receiver failed \(phase 1\): domain 'mig2' needs 1048576 MiB of memory, more than this host can give now; the domain 'mig2' still runs on this host$/,
     );
     expect(b.watcher.qemus.size).toBe(0);
     await expectReceiverClean(b);

@@ -30,7 +30,8 @@ afterEach(async () => {
 });
 
 /** A record this test process owns (status 'creating', so no xl command reaps it). */
-const domain = (name: string): Promise<DomainRecord> => store.allocate({ name, uuid: 'u', config });
+const domain = (name: string): Promise<DomainRecord> =>
+  store.allocate({ name, uuid: '00000000-0000-4000-8000-000000000075', config });
 
 /** An `xl migrate` of `record` in the ram phase, as its control socket shows it. */
 async function migrating(record: DomainRecord) {

@@ -17,7 +17,7 @@ async function fakeQemu(): Promise<{ record: DomainRecord; child: ChildProcess }
   const record = {
     id: 1,
     name: 'd',
-    uuid: 'u',
+    uuid: '00000000-0000-4000-8000-000000000075',
     status: 'running',
     createdAt: '',
     config: {} as DomainRecord['config'],

@@ -9,7 +9,7 @@ import { assertNotMigratedAway } from './guard.js';
 const record = (status: DomainRecord['status']): DomainRecord => ({
   id: 7,
   name: 'web--migratedaway',
-  uuid: 'u',
+  uuid: '00000000-0000-4000-8000-000000000075',
   status,
   createdAt: '',
   config: { name: 'web', memory: 128, vcpus: 1, disks: [], vifs: [] } as unknown as DomainRecord['config'],

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { DomainInfo } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
-import { checkHostCanRun, type HostFacts } from './host-check.js';
+import { checkHostCanRun, imageInfoArgs, type HostFacts } from './host-check.js';
 
 const info: DomainInfo = {
   qemuVersion: '7.2.22',
@@ -94,6 +94,49 @@ describe('checkHostCanRun', () => {
     ]);
     expect(checkHostCanRun({ ...info, disks: [] }, config, host)).toEqual([
       'disk xvda is in the config but not in the stream',
+    ]);
+  });
+
+  test("to a migration peer: what does not match, never this host's memory, paths or sizes", () => {
+    const problems = [
+      ...checkHostCanRun(
+        info,
+        config,
+        { ...host, availableMemoryMiB: 64, disks: { xvda: { exists: false } } },
+        'peer',
+      ),
+      ...checkHostCanRun(
+        info,
+        config,
+        { ...host, disks: { xvda: { exists: true, error: 'Permission denied' } } },
+        'peer',
+      ),
+      ...checkHostCanRun(
+        info,
+        config,
+        { ...host, disks: { xvda: { exists: true, format: 'qcow2', virtualSize: 1 << 27 } } },
+        'peer',
+      ),
+    ];
+    expect(problems).toEqual([
+      'memory 128 MiB is more than this host can give now',
+      'disk xvda: its image is not usable on this host',
+      'disk xvda: its image is not usable on this host',
+      'disk xvda: its image here is not raw',
+      `disk xvda: its image here is not ${1 << 26} bytes`,
+    ]);
+    expect(problems.join(' ')).not.toMatch(/\b64 MiB|\/img|134217728|Permission/);
+  });
+});
+
+describe('imageInfoArgs', () => {
+  test('opens the path through the file protocol only, commas doubled', () => {
+    expect(imageInfoArgs('/img/a,b.qcow2')).toEqual([
+      'info',
+      '--output=json',
+      '-U',
+      '--image-opts',
+      'file.driver=file,file.filename=/img/a,,b.qcow2',
     ]);
   });
 });

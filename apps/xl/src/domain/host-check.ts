@@ -5,6 +5,7 @@
  */
 import { execa } from 'execa';
 import type { DomainInfo } from '@xlkit/stream';
+import { escapeOptValue } from '../qemu/argv.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { chooseAccel } from './accel.js';
@@ -38,8 +39,21 @@ export interface HostFacts {
 /** The machine name xl starts every domain with (see qemu/argv.ts). */
 export const XL_MACHINE = 'pc';
 
+/**
+ * Who reads the problems: 'local' (xl restore: the operator of this host) gets every detail;
+ * 'peer' (a migration sender) learns what does not match, never this host's facts (its free
+ * memory, whether a path exists, a file's size).
+ */
+export type Audience = 'local' | 'peer';
+
 /** Every reason this host and config cannot take the domain described by `info` (empty: it can). */
-export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: HostFacts): string[] {
+export function checkHostCanRun(
+  info: DomainInfo,
+  config: DomainConfig,
+  host: HostFacts,
+  audience: Audience = 'local',
+): string[] {
+  const local = audience === 'local';
   const problems: string[] = [];
   if (!host.machines.has(info.machine)) {
     problems.push(`this host's QEMU does not support machine type ${info.machine}`);
@@ -54,7 +68,9 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
     problems.push(`memory is ${info.memoryMiB} MiB in the stream but ${config.memory} MiB in the config`);
   if (info.memoryMiB > host.availableMemoryMiB)
     problems.push(
-      `memory ${info.memoryMiB} MiB exceeds the ${host.availableMemoryMiB} MiB this host has available`,
+      local
+        ? `memory ${info.memoryMiB} MiB exceeds the ${host.availableMemoryMiB} MiB this host has available`
+        : `memory ${info.memoryMiB} MiB is more than this host can give now`,
     );
   if (config.vcpus !== info.vcpus)
     problems.push(`vcpus is ${info.vcpus} in the stream but ${config.vcpus} in the config`);
@@ -67,19 +83,25 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
       continue;
     }
     const here = host.disks[disk.id];
-    if (here === undefined || !here.exists) {
+    if (!local && (here === undefined || !here.exists || here.error !== undefined)) {
+      problems.push(`disk ${disk.id}: its image is not usable on this host`);
+    } else if (here === undefined || !here.exists) {
       problems.push(`disk ${disk.id}: ${spec.target} does not exist`);
     } else if (here.error !== undefined) {
       problems.push(`disk ${disk.id}: cannot inspect ${spec.target}: ${here.error}`);
     } else {
       if (spec.format !== disk.format || (here.format !== undefined && here.format !== disk.format)) {
         problems.push(
-          `disk ${disk.id}: format is ${disk.format} in the stream but ${here.format ?? spec.format} here`,
+          local
+            ? `disk ${disk.id}: format is ${disk.format} in the stream but ${here.format ?? spec.format} here`
+            : `disk ${disk.id}: its image here is not ${disk.format}`,
         );
       }
       if (here.virtualSize !== disk.virtualSize) {
         problems.push(
-          `disk ${disk.id}: size is ${disk.virtualSize} bytes in the stream but ${String(here.virtualSize)} bytes here (${spec.target})`,
+          local
+            ? `disk ${disk.id}: size is ${disk.virtualSize} bytes in the stream but ${String(here.virtualSize)} bytes here (${spec.target})`
+            : `disk ${disk.id}: its image here is not ${disk.virtualSize} bytes`,
         );
       }
     }
@@ -89,8 +111,22 @@ export function checkHostCanRun(info: DomainInfo, config: DomainConfig, host: Ho
   return problems;
 }
 
+/**
+ * qemu-img info on one image, opened through the file protocol only (--image-opts, commas in
+ * the path doubled): never a protocol (`nbd://`, `json:{`) or an option, whatever the path holds.
+ */
+export function imageInfoArgs(target: string): string[] {
+  return [
+    'info',
+    '--output=json',
+    '-U',
+    '--image-opts',
+    `file.driver=file,file.filename=${escapeOptValue(target)}`,
+  ];
+}
+
 async function inspectDisk(target: string): Promise<HostDisk> {
-  const r = await execa('qemu-img', ['info', '--output=json', '-U', target], {
+  const r = await execa('qemu-img', imageInfoArgs(target), {
     reject: false,
     timeout: 30_000,
   });
@@ -143,7 +179,9 @@ export async function assertHostCanRun(
   what = 'restore',
   cacheDir?: string,
 ): Promise<void> {
-  const problems = checkHostCanRun(info, config, await probeHost(config, cacheDir));
+  // An incoming migration's refusal goes back to the sender: no host details in it.
+  const audience = what === 'restore' ? 'local' : 'peer';
+  const problems = checkHostCanRun(info, config, await probeHost(config, cacheDir), audience);
   if (problems.length > 0) {
     throw new XlError(
       what === 'restore' ? 'XL_RESTORE' : 'XL_MIGRATION',

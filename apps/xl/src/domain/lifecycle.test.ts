@@ -42,7 +42,7 @@ async function fakeDomain(name: string, handlers: Record<string, testing.FakeHan
   const pid = child.pid!;
   let stat = readProcStat(pid);
   while (!stat) stat = readProcStat(pid);
-  const allocated = await store.allocate({ name, uuid: 'u', config });
+  const allocated = await store.allocate({ name, uuid: '00000000-0000-4000-8000-000000000075', config });
   const record = await store.update(allocated.id, (r) => ({
     ...r,
     status: 'running',
@@ -117,8 +117,16 @@ describe('domain lifecycle functions', () => {
   });
 
   it('keeps a domain being created by a live xl, reaps one whose creator died', async () => {
-    const mine = await store.allocate({ name: 'creating', uuid: 'u', config });
-    const orphan = await store.allocate({ name: 'orphan', uuid: 'u', config });
+    const mine = await store.allocate({
+      name: 'creating',
+      uuid: '00000000-0000-4000-8000-000000000075',
+      config,
+    });
+    const orphan = await store.allocate({
+      name: 'orphan',
+      uuid: '00000000-0000-4000-8000-000000000075',
+      config,
+    });
     const gone = await execa('node', ['-e', 'process.stdout.write(String(process.pid))']);
     await store.update(orphan.id, (r) => ({ ...r, ownerPid: Number(gone.stdout) }));
     const { live, reaped } = await reapDomains(store);

@@ -162,7 +162,8 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       if (config.memory > hostMiB)
         throw new XlError(
           'XL_MIGRATION',
-          `domain '${config.name}' needs ${config.memory} MiB of memory, this host has ${hostMiB} MiB available`,
+          // Said to the sender: what is missing, not how much this host has.
+          `domain '${config.name}' needs ${config.memory} MiB of memory, more than this host can give now`,
         );
     },
     hostCheck: (info, config) =>

@@ -115,4 +115,20 @@ describe('checkSavedConfig (a config from a save file or a migration peer)', () 
     );
     expect(checkSavedConfig({ ...good, deviceModel: 'qemu-system-x86_64' }).deviceModel).toBeUndefined();
   });
+
+  it('refuses host paths that are not absolute, normalized and plain, before anything uses them', () => {
+    const disk = (target: string) => ({ disks: [{ ...good.disks[0], target }] });
+    expect(refusal(disk('nbd://127.0.0.1:10809/x'))).toMatch(
+      /bad disk 0 target .*: expected an absolute path/,
+    );
+    expect(refusal(disk('json:{"driver":"nbd"}'))).toMatch(/bad disk 0 target .*: expected an absolute path/);
+    expect(refusal(disk('--object=secret,id=x'))).toMatch(/bad disk 0 target .*: expected an absolute path/);
+    expect(refusal(disk('/img/../etc/passwd'))).toMatch(/bad disk 0 target .*: expected a normalized path/);
+    expect(refusal(disk('/img/a\n.qcow2'))).toMatch(/bad disk 0 target .*: contains control characters/s);
+    expect(refusal({ kernel: 'vmlinuz' })).toMatch(/bad kernel 'vmlinuz': expected an absolute path/);
+    expect(refusal({ kernel: '/boot//vmlinuz' })).toMatch(/bad kernel .*: expected a normalized path/);
+    expect(refusal({ ramdisk: 'file:/boot/initrd' })).toMatch(/bad ramdisk .*: expected an absolute path/);
+    expect(refusal({ kernel: 42 })).toMatch(/bad kernel: expected a string/);
+    expect(refusal({ cmdline: 'console=ttyS0\x1b[2J' })).toMatch(/bad cmdline/);
+  });
 });

@@ -1,4 +1,5 @@
 /** What xl stores about a domain (domain.json in its directory). Plain JSON. */
+import { ConfigSchemaError, parseDomainConfig } from '../config/config-schema.js';
 import type { DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import type { CreatedTap } from '../host/net-devices.js';
@@ -62,7 +63,14 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
   if (typeof r.name !== 'string' || r.name === '') bad('bad name');
   if (typeof r.uuid !== 'string') bad('bad uuid');
   if (typeof r.status !== 'string') bad('bad status');
-  if (typeof r.config !== 'object' || r.config === null) bad('bad config');
+  let config: DomainConfig;
+  try {
+    // The same schema as a save file's config; a record's device model may be any path xl resolved.
+    config = parseDomainConfig(r.config, { origin: 'record' });
+  } catch (err) {
+    if (!(err instanceof ConfigSchemaError)) throw err;
+    return bad(`config ${err.message}`);
+  }
   if (r.postcopy !== undefined && typeof r.postcopy !== 'boolean') bad('bad postcopy flag');
   if (r.taps !== undefined && !validTaps(r.taps)) bad('bad taps');
   const f = r.ramFile as Record<string, unknown> | undefined;
@@ -80,7 +88,7 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
       !Number.isSafeInteger(q.startTime))
   )
     bad('bad qemu process info');
-  return value as DomainRecord;
+  return { ...(value as DomainRecord), config };
 }
 
 const IFNAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}$/;

@@ -41,29 +41,31 @@ describe('openStore', () => {
 
 describe('DomainStore', () => {
   it('allocates increasing ids, one directory each, and never reuses an id', async () => {
-    const a = await store.allocate({ name: 'a', uuid: 'u', config });
-    const b = await store.allocate({ name: 'b', uuid: 'u', config });
+    const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config });
+    const b = await store.allocate({ name: 'b', uuid: '00000000-0000-4000-8000-000000000075', config });
     expect([a.id, b.id]).toEqual([1, 2]);
     expect(a.config.name).toBe('a');
     expect(a.status).toBe('creating');
     expect(a.ownerPid).toBe(process.pid);
     expect((await stat(store.paths(a.id).dir)).mode & 0o777).toBe(0o700);
     expect(await store.remove(b.id)).toBe(true);
-    const c = await store.allocate({ name: 'c', uuid: 'u', config });
+    const c = await store.allocate({ name: 'c', uuid: '00000000-0000-4000-8000-000000000075', config });
     expect(c.id).toBe(3);
     expect((await store.list()).map((d) => d.name)).toEqual(['a', 'c']);
   });
 
   it('refuses a second domain with the same name', async () => {
-    await store.allocate({ name: 'a', uuid: 'u', config });
-    await expect(store.allocate({ name: 'a', uuid: 'v', config })).rejects.toMatchObject({
+    await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config });
+    await expect(
+      store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000076', config }),
+    ).rejects.toMatchObject({
       code: 'XL_DOMAIN_EXISTS',
     });
   });
 
   it('updates atomically and enforces unique names on rename', async () => {
-    const a = await store.allocate({ name: 'a', uuid: 'u', config });
-    await store.allocate({ name: 'b', uuid: 'u', config });
+    const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config });
+    await store.allocate({ name: 'b', uuid: '00000000-0000-4000-8000-000000000075', config });
     const renamed = await store.update(a.id, (r) => ({ ...r, name: 'a2', status: 'paused' }));
     expect(renamed).toMatchObject({ name: 'a2', status: 'paused', config: { name: 'a2' } });
     expect(await store.get(a.id)).toEqual(renamed);
@@ -76,7 +78,7 @@ describe('DomainStore', () => {
   });
 
   it('remove with a guard only removes when the guard holds', async () => {
-    const a = await store.allocate({ name: 'a', uuid: 'u', config });
+    const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config });
     expect(await store.remove(a.id, (r) => r?.status === 'running')).toBe(false);
     expect(await store.get(a.id)).toBeDefined();
     expect(await store.remove(a.id, (r) => r?.status === 'creating')).toBe(true);
@@ -89,8 +91,8 @@ describe('DomainStore', () => {
     const lent = newRamFilePath();
     await writeFile(owned, 'ram');
     await writeFile(lent, 'ram');
-    const a = await store.allocate({ name: 'a', uuid: 'u', config, ramFile: { path: owned, owner: true } });
-    const b = await store.allocate({ name: 'b', uuid: 'v', config, ramFile: { path: lent, owner: false } });
+    const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config, ramFile: { path: owned, owner: true } });
+    const b = await store.allocate({ name: 'b', uuid: '00000000-0000-4000-8000-000000000076', config, ramFile: { path: lent, owner: false } });
     expect(await store.remove(a.id)).toBe(true);
     expect(existsSync(owned)).toBe(false);
     expect(await store.remove(b.id)).toBe(true);
@@ -99,7 +101,7 @@ describe('DomainStore', () => {
   });
 
   it('reports a corrupt record as an XL_STATE error naming the file', async () => {
-    const a = await store.allocate({ name: 'a', uuid: 'u', config });
+    const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config });
     await writeFile(store.paths(a.id).record, '{"id": "one"}');
     await expect(store.list()).rejects.toMatchObject({
       code: 'XL_STATE',
@@ -115,7 +117,11 @@ describe('DomainStore', () => {
   it('serializes concurrent writers on separate store instances', async () => {
     const stores = Array.from({ length: 6 }, () => new DomainStore(store.root));
     const records = await Promise.all(
-      stores.flatMap((s, i) => [0, 1, 2].map((j) => s.allocate({ name: `d${i}-${j}`, uuid: 'u', config }))),
+      stores.flatMap((s, i) =>
+        [0, 1, 2].map((j) =>
+          s.allocate({ name: `d${i}-${j}`, uuid: '00000000-0000-4000-8000-000000000075', config }),
+        ),
+      ),
     );
     const ids = records.map((r) => r.id).sort((a, b) => a - b);
     expect(ids).toEqual(Array.from({ length: 18 }, (_, i) => i + 1));
@@ -129,7 +135,7 @@ describe('DomainStore', () => {
     expect((await store.get(target.id))?.config.memory).toBe(64 + 6);
     // Concurrent creates of the same name: exactly one wins.
     const results = await Promise.allSettled(
-      stores.map((s) => s.allocate({ name: 'same', uuid: 'u', config })),
+      stores.map((s) => s.allocate({ name: 'same', uuid: '00000000-0000-4000-8000-000000000075', config })),
     );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
@@ -150,7 +156,7 @@ describe('DomainStore', () => {
   it('breaks a lock left by a dead process', async () => {
     const dead = await execa('node', ['-e', 'process.stdout.write(String(process.pid))']);
     await writeFile(path.join(store.root, 'lock'), `${String(dead.stdout)} deadbeef\n`);
-    const a = await store.allocate({ name: 'a', uuid: 'u', config });
+    const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config });
     expect(a.id).toBe(1);
   });
 
@@ -172,7 +178,9 @@ describe('DomainStore', () => {
 
   it('rejects a state directory too deep for unix socket paths', async () => {
     const deep = await openStore(path.join(dir, 'x'.repeat(90)), {});
-    await expect(deep.allocate({ name: 'a', uuid: 'u', config })).rejects.toMatchObject({
+    await expect(
+      deep.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config }),
+    ).rejects.toMatchObject({
       code: 'XL_STATE',
       message: expect.stringContaining('longer than 107'),
     });
