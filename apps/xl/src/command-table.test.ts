@@ -45,8 +45,12 @@ describe('command table', () => {
       expect(c.positionals.min).toBeGreaterThanOrEqual(0);
       if (c.positionals.max !== undefined)
         expect(c.positionals.max).toBeGreaterThanOrEqual(c.positionals.min);
-      for (const opt of Object.keys(c.options))
+      for (const [opt, o] of Object.entries(c.options)) {
         expect(c.optionHelp?.[opt], `${c.name} --${opt}`).toBeTruthy();
+        // A value name says what to give (`--bandwidth MIB/S`), never the generic VALUE.
+        if (o.type === 'string')
+          expect(c.optionValues?.[opt], `${c.name} --${opt} value`).toMatch(/^[A-Za-z/|]+$/);
+      }
     }
   });
 
@@ -87,6 +91,18 @@ describe('command table', () => {
     expect(text).toMatch(/^Usage: xl create \[options\] <ConfigFile>/);
     expect(text).toContain('-p, --paused');
     expect(text).toContain('Leave the domain paused');
+    const migrate = formatCommandHelp(commandTable.find((c) => c.name === 'migrate')!);
+    expect(migrate).toContain('-s, --ssh-command SSHCMD');
+    expect(migrate).toContain('--bandwidth MIB/S');
+    expect(migrate).not.toContain('VALUE');
+    // Descriptions line up after the longest flag.
+    const lines = migrate.split('\n');
+    const column = (flag: string) => {
+      const line = lines.find((l) => l.startsWith(`${flag} `))!;
+      return line.length - line.slice(flag.length).trimStart().length;
+    };
+    expect(column('--postcopy-after-time SECONDS')).toBe(column('-p, --paused'));
+    expect(column('-h, --help')).toBe(column('-p, --paused'));
   });
 });
 
@@ -170,7 +186,9 @@ describe('main', () => {
   it('exits 1 naming file, line and column for a bad config', async () => {
     const c = capture();
     expect(await main(['create', '-n', '/nonexistent/dom.cfg'], c.io)).toBe(1);
-    expect(c.err()).toMatch(/xl: cannot read config file \/nonexistent\/dom.cfg: ENOENT/);
+    expect(c.err()).toMatch(
+      /xl: cannot read config file \/nonexistent\/dom.cfg: no such file or directory\n/,
+    );
     const dir = await mkdtemp(path.join(os.tmpdir(), 'xl-main-'));
     try {
       const file = path.join(dir, 'bad.cfg');

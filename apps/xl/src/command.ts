@@ -37,6 +37,8 @@ export interface CommandSpec {
   /** Option table for util.parseArgs, plus a one-line description per option. */
   options: NonNullable<ParseArgsConfig['options']>;
   optionHelp?: Record<string, string>;
+  /** What each string option's value is, as help shows it (`--bandwidth MIB/S`). */
+  optionValues?: Record<string, string>;
   /** Minimum and maximum number of positionals (max undefined = unbounded). */
   positionals: { min: number; max?: number };
   /** Hidden from `xl help` (e.g. migrate-receive, "for internal use only"). */

@@ -1,3 +1,5 @@
+import { getSystemErrorMap } from 'node:util';
+
 /** Errors the xl app raises itself; main.ts maps them to exit codes. */
 export type XlErrorCode =
   | 'XL_USAGE'
@@ -70,4 +72,21 @@ export class ConfigError extends XlError {
 /** The message of anything thrown (an Error's message, else its string form). */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A system error in words ("no such file or directory"), never its errno code alone: the
+ * description libuv gives the code, else the error's message. For messages that already name
+ * the path ("cannot read config file web.cfg: no such file or directory").
+ */
+export function systemErrorWords(err: unknown): string {
+  const e = err as Partial<NodeJS.ErrnoException> | undefined;
+  if (e !== null && typeof e === 'object') {
+    const map = getSystemErrorMap();
+    const byNumber = typeof e.errno === 'number' ? map.get(e.errno) : undefined;
+    if (byNumber !== undefined && (e.code === undefined || byNumber[0] === e.code)) return byNumber[1];
+    if (typeof e.code === 'string')
+      for (const [name, words] of map.values()) if (name === e.code) return words;
+  }
+  return errorMessage(err);
 }

@@ -22,15 +22,19 @@ export function formatUsage(spec: CommandSpec): string {
 
 export function formatCommandHelp(spec: CommandSpec): string {
   const lines = [formatUsage(spec), '', `${spec.summary}.`];
+  let width = 24;
   const opts = Object.entries(spec.options);
   if (opts.length > 0) {
     lines.push('', 'Options:', '');
-    for (const [name, o] of opts) {
-      const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ' VALUE' : ''}`;
-      lines.push(`${flag.padEnd(24)}${spec.optionHelp?.[name] ?? ''}`.trimEnd());
-    }
+    const flags = opts.map(([name, o]) => {
+      const value = o.type === 'string' ? ` ${spec.optionValues?.[name] ?? 'VALUE'}` : '';
+      return [name, `${o.short ? `-${o.short}, ` : ''}--${name}${value}`] as const;
+    });
+    width = Math.max(width, ...flags.map(([, f]) => f.length + 2));
+    for (const [name, flag] of flags)
+      lines.push(`${flag.padEnd(width)}${spec.optionHelp?.[name] ?? ''}`.trimEnd());
   }
-  lines.push(`${'-h, --help'.padEnd(24)}Print this help.`);
+  lines.push(`${'-h, --help'.padEnd(width)}Print this help.`);
   return lines.join('\n');
 }
 

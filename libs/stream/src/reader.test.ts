@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { StreamError } from './errors.js';
-import { readStream } from './stream-reader.js';
+import { readStream, StreamReader } from './stream-reader.js';
 import { outcome, pieces } from './testing/collect.js';
 import * as B from './testing/byte-builder.js';
 
@@ -198,6 +198,19 @@ describe('reader checks (Xen note section 8.4)', () => {
         { xlHeader: 'required' },
       ),
     ).toBe('STREAM_BAD_MAGIC');
+  });
+
+  test('xlHeader "required": a short text file is not an xl save file; a cut-off header is truncated', async () => {
+    const text = Buffer.from('name = "web"\n');
+    expect(await outcome(text, [], { xlHeader: 'required' })).toBe('STREAM_BAD_MAGIC');
+    expect(await outcome(Buffer.alloc(0), [], { xlHeader: 'required' })).toBe('STREAM_BAD_MAGIC');
+    expect(await outcome(xlWith((b) => b).subarray(0, 20), [], { xlHeader: 'required' })).toBe(
+      'STREAM_TRUNCATED',
+    );
+    const err = await new StreamReader(pieces(text, []), { xlHeader: 'required' })
+      .headers()
+      .catch((e: unknown) => e);
+    expect((err as StreamError).message).toContain('not an xl save file');
   });
 
   test('checkpointed streams accept CHECKPOINT_END', async () => {

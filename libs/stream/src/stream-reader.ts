@@ -94,6 +94,15 @@ export class StreamReader {
       mode === 'required' || (mode === 'auto' && (await this.#src.peek(8)).equals(XL_MAGIC.subarray(0, 8)));
     if (looksXl) {
       const fixedAt = this.#src.offset;
+      // The magic first: a short text file is "not an xl save file", not a truncated one.
+      const magic = await this.#src.peek(XL_MAGIC.length);
+      if (!magic.equals(XL_MAGIC.subarray(0, magic.length)) || magic.length === 0) {
+        throw new StreamError('STREAM_BAD_MAGIC', 'not an xl save file: wrong magic number', {
+          offset: fixedAt,
+          expected: JSON.stringify(XL_MAGIC.toString('latin1')),
+          actual: JSON.stringify(magic.toString('latin1')),
+        });
+      }
       const fixed = decodeXlFixedHeader(
         await this.#src.readContiguous(XL_HEADER_FIXED_SIZE, 'the xl header'),
         fixedAt,

@@ -48,6 +48,7 @@ export const consoleCommand: CommandSpec = {
   usage: '[options] <Domain>',
   options: { type: { type: 'string', short: 't' } },
   optionHelp: { type: "Console type: 'serial' (the only one)" },
+  optionValues: { type: 'TYPE' },
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const type = args.values.type;

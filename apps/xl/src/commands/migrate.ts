@@ -127,6 +127,16 @@ export const migrateCommand: CommandSpec = {
     'postcopy-after': 'With --postcopy: switch to post-copy after this many complete pre-copy passes',
     'postcopy-after-time': 'With --postcopy: switch to post-copy after this many seconds of pre-copy',
   },
+  optionValues: {
+    'ssh-command': 'SSHCMD',
+    config: 'CONFIG',
+    bandwidth: 'MIB/S',
+    'max-downtime': 'MS',
+    'target-dir': 'DIR',
+    transport: 'tunnel|direct',
+    'postcopy-after': 'PASSES',
+    'postcopy-after-time': 'SECONDS',
+  },
   positionals: { min: 2, max: 2 },
   async run(args, io) {
     const [, host = ''] = args.positionals;

@@ -1,6 +1,6 @@
 /** Reads an xl.cfg file plus KEY=VALUE overrides into a validated DomainConfig. */
 import { readFile, stat } from 'node:fs/promises';
-import { XlError } from '../errors.js';
+import { systemErrorWords, XlError } from '../errors.js';
 import { CFG_LIMITS, parseCfg } from './cfg-syntax.js';
 import { mergeEntries, parseOverride } from './overrides.js';
 import { buildConfig, type BuildOptions, type BuiltConfig } from './build-config.js';
@@ -30,11 +30,9 @@ export async function loadConfigFile(
     text = await readFile(file, 'utf8');
   } catch (err) {
     if (err instanceof XlError) throw err;
-    throw new XlError(
-      'XL_CONFIG',
-      `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      { cause: err },
-    );
+    throw new XlError('XL_CONFIG', `cannot read config file ${file}: ${systemErrorWords(err)}`, {
+      cause: err,
+    });
   }
   return parseConfigText(text, file, overrides, options);
 }

@@ -1,5 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import { etaOf, formatBytes, formatDuration, formatProgressLine, formatRate, rateOf } from './format.js';
+import {
+  etaOf,
+  fitToWidth,
+  formatBytes,
+  formatDuration,
+  formatProgressLine,
+  formatRate,
+  rateOf,
+} from './format.js';
 
 describe('progress formatting', () => {
   test('sizes use binary units with one decimal, bytes exactly', () => {
@@ -43,5 +51,15 @@ describe('progress formatting', () => {
     expect(formatProgressLine({ operation: 'save', phase: 'ram', bytes: 1024, elapsed: 1 })).toBe(
       'save ram: 1.0 KiB, 0.0 MiB/s',
     );
+  });
+});
+
+describe('fitToWidth', () => {
+  test('cuts to one column short of the edge, marked with …; short lines and unknown widths stay', () => {
+    expect(fitToWidth('abcdefghij', 8)).toBe('abcdef…');
+    expect(fitToWidth('abcdefg', 8)).toBe('abcdefg');
+    expect(fitToWidth('abcdefghij', undefined)).toBe('abcdefghij');
+    expect(fitToWidth('abcdefghij', 0)).toBe('abcdefghij');
+    expect(Array.from(fitToWidth('ééééééééé', 6))).toHaveLength(5);
   });
 });

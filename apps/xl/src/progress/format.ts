@@ -55,6 +55,18 @@ export function etaOf(s: ProgressSnapshot): number | undefined {
   return left / rate;
 }
 
+/**
+ * A status line cut to a terminal `columns` wide, ending in '…' when cut. It stays one column
+ * short of the edge: a line that fills the last column wraps on many terminals, and the next
+ * '\r' then rewrites only the second row, leaving a stale copy of the first above it.
+ */
+export function fitToWidth(line: string, columns: number | undefined): string {
+  if (columns === undefined || !Number.isFinite(columns) || columns < 2) return line;
+  const room = columns - 1;
+  const chars = Array.from(line);
+  return chars.length <= room ? line : `${chars.slice(0, room - 1).join('')}…`;
+}
+
 /** "save ram: 512.0 MiB / 1.0 GiB (50%), 312.4 MiB/s, ETA 0:02" */
 export function formatProgressLine(s: ProgressSnapshot): string {
   let done = formatBytes(s.bytes);

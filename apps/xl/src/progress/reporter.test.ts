@@ -90,6 +90,37 @@ describe('ProgressReporter', () => {
     expect(stdoutText()).toBe('');
   });
 
+  test('TTY mode: every status line fits the terminal, read again at each line (40, then 80 columns)', () => {
+    const c = capture(true);
+    const stderr = Object.assign(c.out.stderr, { columns: 40 });
+    let now = 0;
+    const r = new ProgressReporter(c.out, {
+      mode: 'tty',
+      operation: 'migrate',
+      now: () => now,
+      intervalMs: 100,
+    });
+    r.phase('ram');
+    const note = 'pass 3, dirty 1200 pages/s, downtime limit 300 ms, throttle 20%';
+    now += 2000;
+    r.update({ bytes: 512 * 1024 ** 2, total: 1024 ** 3, note });
+    stderr.columns = 80;
+    now += 2000;
+    r.update({ bytes: 1024 ** 3, total: 1024 ** 3, note });
+    const lines = c
+      .stderrText()
+      .split('\r\x1b[K')
+      .filter((l) => l !== '');
+    expect(lines.map((l) => l.length)).toEqual([39, 79]);
+    expect(lines[0]).toBe('migrate ram: 512.0 MiB / 1.0 GiB (50%)…');
+    expect(lines[1]).toMatch(/^migrate ram: 1\.0 GiB \/ 1\.0 GiB \(100%\), .*, pass 3, .*…$/);
+    // No terminal width known: the line is left whole.
+    const whole = capture(true);
+    const r2 = new ProgressReporter(whole.out, { mode: 'tty', operation: 'migrate', now: () => now });
+    r2.update({ bytes: 1, note }, true);
+    expect(whole.stderrText()).toContain(note);
+  });
+
   test('quiet mode writes nothing; forCommand picks the mode from --json and the terminal', () => {
     const { r, stdoutText, stderrText } = reporter('quiet');
     r.phase('ram');

@@ -4,7 +4,7 @@
  * it is given.
  */
 import { oneLine, safeJson } from './terminal-text.js';
-import { etaOf, formatProgressLine, rateOf, type ProgressSnapshot } from './format.js';
+import { etaOf, fitToWidth, formatProgressLine, rateOf, type ProgressSnapshot } from './format.js';
 
 export type ProgressMode = 'tty' | 'json' | 'quiet';
 
@@ -20,7 +20,8 @@ export interface ProgressSample {
 
 export interface ProgressOutput {
   stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** `columns`: the terminal's width, read at every status line (it may be resized). */
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 export interface ReporterOptions {
@@ -126,9 +127,8 @@ export class ProgressReporter {
       elapsed: (t - this.#phaseStart) / 1000,
     };
     if (this.mode === 'tty') {
-      this.#out.stderr.write(
-        `\r\x1b[K${oneLine(`${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`)}`,
-      );
+      const line = oneLine(`${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`);
+      this.#out.stderr.write(`\r\x1b[K${fitToWidth(line, this.#out.stderr.columns)}`);
       this.#lineShown = true;
       return;
     }

@@ -9,7 +9,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { XlError } from '../errors.js';
+import { systemErrorWords, XlError } from '../errors.js';
 import { holdReplaced, releaseDetached, type Release } from './replaced-file.js';
 import { WriteBehind, type WriteBehindIo } from './write-behind.js';
 
@@ -55,11 +55,7 @@ export class AtomicFile {
         stream.once('error', reject);
       });
     } catch (err) {
-      throw new XlError(
-        'XL_SAVE',
-        `cannot create ${tempPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-        { cause: err },
-      );
+      throw new XlError('XL_SAVE', `cannot create ${tempPath}: ${systemErrorWords(err)}`, { cause: err });
     }
     return new AtomicFile(target, tempPath, stream, flusher);
   }
@@ -72,11 +68,7 @@ export class AtomicFile {
   /** Flush, fsync, close, rename into place, fsync the directory. Returns the file size. */
   async commit(): Promise<number> {
     const fail = (what: string, err: unknown) =>
-      new XlError(
-        'XL_SAVE',
-        `${what} ${this.tempPath}: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`,
-        { cause: err },
-      );
+      new XlError('XL_SAVE', `${what} ${this.tempPath}: ${systemErrorWords(err)}`, { cause: err });
     let size: number;
     try {
       // Destroyed already (a failed background flush): its 'close' has been and gone.
@@ -120,7 +112,7 @@ export class AtomicFile {
     } catch (err) {
       throw new XlError(
         'XL_SAVE',
-        `${this.target} is in place, but syncing its directory failed: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        `${this.target} is in place, but syncing its directory failed: ${systemErrorWords(err)}`,
         { cause: err },
       );
     }

@@ -6,7 +6,7 @@
  */
 import { open } from 'node:fs/promises';
 import { cont } from '@xlkit/qmp';
-import { StreamReader, type DomainInfo, type RecordOf } from '@xlkit/stream';
+import { StreamError, StreamReader, type DomainInfo, type RecordOf } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
@@ -14,7 +14,7 @@ import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
 import { savedRamBytes } from '../qemu/guest-ram.js';
-import { XlError } from '../errors.js';
+import { systemErrorWords, XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { assertHostCanRun } from '../domain/host-check.js';
 import { announceGuest } from '../domain/vif-taps.js';
@@ -69,11 +69,7 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
   try {
     fh = await open(options.file, 'r');
   } catch (err) {
-    throw new XlError(
-      'XL_RESTORE',
-      `cannot open ${options.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      { cause: err },
-    );
+    throw new XlError('XL_RESTORE', `cannot open ${options.file}: ${systemErrorWords(err)}`, { cause: err });
   }
   let record: DomainRecord | undefined;
   try {
@@ -81,7 +77,13 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
     const input = fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false });
     const reader = new StreamReader(input, { xlHeader: 'required' });
     progress?.phase('verify-headers');
-    const { xlHeader } = await reader.headers();
+    const { xlHeader } = await reader.headers().catch((err: unknown) => {
+      if (err instanceof StreamError && err.code === 'STREAM_BAD_MAGIC' && err.offset === 0)
+        throw new XlError('XL_RESTORE', `cannot restore from ${options.file}: not an xl save file`, {
+          cause: err,
+        });
+      throw err;
+    });
     const config = options.config ?? checkSavedConfig(xlHeader?.config);
     const { info, first } = await readPreamble(reader);
     await assertHostCanRun(info, config, 'restore', store.cacheDir);

@@ -9,7 +9,7 @@ import { JSON_MAX_DEPTH, jsonDepthViolation } from '@xlkit/stream';
 import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { XlError } from '../errors.js';
+import { systemErrorWords, XlError } from '../errors.js';
 import { releaseTaps } from '../host/net-devices.js';
 import { writeAtomic } from './write-atomic.js';
 import { removeOwnedRamFile } from './ram-file.js';
@@ -50,11 +50,7 @@ export class DomainStore {
       text = await readFile(file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new XlError(
-        'XL_STATE',
-        `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-        { cause: err },
-      );
+      throw new XlError('XL_STATE', `cannot read ${file}: ${systemErrorWords(err)}`, { cause: err });
     }
     if (text.length > MAX_RECORD_BYTES)
       throw new XlError('XL_STATE', `corrupt domain record ${file}: too large`);
@@ -171,11 +167,7 @@ export class DomainStore {
         await rename(dir, doomed);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw new XlError(
-          'XL_STATE',
-          `cannot remove ${dir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-          { cause: err },
-        );
+        throw new XlError('XL_STATE', `cannot remove ${dir}: ${systemErrorWords(err)}`, { cause: err });
       }
       return { doomed, record: current };
     });
@@ -201,11 +193,9 @@ export async function openStore(
     await chmod(root, 0o700);
     await mkdir(path.join(root, 'domains'), { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new XlError(
-      'XL_STATE',
-      `cannot use state directory ${root}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      { cause: err },
-    );
+    throw new XlError('XL_STATE', `cannot use state directory ${root}: ${systemErrorWords(err)}`, {
+      cause: err,
+    });
   }
   return new DomainStore(root);
 }

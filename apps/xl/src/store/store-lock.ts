@@ -6,7 +6,7 @@
 import { mkdir, open, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { XlError } from '../errors.js';
+import { systemErrorWords, XlError } from '../errors.js';
 import { isProcessAlive } from '../host/process-info.js';
 
 export interface LockOptions {
@@ -60,11 +60,9 @@ export async function withLock<T>(
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new XlError(
-          'XL_STATE',
-          `cannot create lock ${lockPath}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-          { cause: err },
-        );
+        throw new XlError('XL_STATE', `cannot create lock ${lockPath}: ${systemErrorWords(err)}`, {
+          cause: err,
+        });
       }
     }
     owner = await readOwner(lockPath);
