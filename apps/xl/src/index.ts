@@ -117,5 +117,5 @@ export {
   negotiate,
   type Agreement,
 } from './link/protocol.js';
-export { receiverCommand, splitWords, type ReceiverCommand } from './migrate/receiver-argv.js';
+export { checkedReceiverCommand, receiverCommand, type ReceiverCommand } from './migrate/receiver-argv.js';
 export { incomingName, migratedAwayName } from './migrate/names.js';

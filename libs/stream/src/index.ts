@@ -40,7 +40,12 @@ export {
   type TunnelClose,
 } from './records/tunnel-control.js';
 export { TUNNEL_DATA_MAX, type TunnelData } from './records/tunnel-data.js';
-export { checkMigrationHello, FEATURE_NAME, type MigrationHello } from './records/migration-hello.js';
+export {
+  checkMigrationHello,
+  FEATURE_NAME,
+  HOSTNAME,
+  type MigrationHello,
+} from './records/migration-hello.js';
 export { checkRamEndpoint, type RamEndpoint } from './records/ram-endpoint.js';
 export { RAM_RETURN_MAX, type RamReturn } from './records/ram-return.js';
 export { checkMigrationError, type MigrationErrorInfo } from './records/migration-error.js';

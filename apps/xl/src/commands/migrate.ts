@@ -10,6 +10,7 @@ import { loadConfigFile } from '../config/load-config.js';
 import type { DomainConfig } from '../config/domain-config.js';
 import { UsageError, XlError } from '../errors.js';
 import { migratedAwayName } from '../migrate/names.js';
+import { checkedReceiverCommand } from '../migrate/receiver-argv.js';
 import { formatBytes } from '../progress/format.js';
 import { ProgressReporter } from '../progress/reporter.js';
 import { withInterrupts } from './interrupt.js';
@@ -96,7 +97,7 @@ export const migrateCommand: CommandSpec = {
   },
   optionHelp: {
     'ssh-command':
-      "Use this command instead of ssh; '' runs <Host> itself as the receiver command (via sh -c, as xl does)",
+      "Reach <Host> with this shell command instead of ssh (run as: sh -c 'exec SSHCMD \"$@\"' sh HOST xl migrate-receive ..., as xl does); '' runs <Host> itself as the receiver command",
     config: "Send this config file instead of the domain's own",
     'no-monitor': 'Passed to the receiver (-e)',
     paused: 'Leave the domain paused on the destination',
@@ -155,6 +156,9 @@ export const migrateCommand: CommandSpec = {
       ...(v['no-monitor'] === true ? ['-e'] : []),
       ...(v.debug === true ? ['-d'] : []),
     ];
+    const sshCommand = typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined;
+    // A bad -s or HOST is a usage error before anything is touched.
+    checkedReceiverCommand(sshCommand, host, receiverFlags);
     const postcopy = parsePostcopy(v);
     const mirror = mirrorFlags(v);
     if (v.resume === true) {
@@ -173,7 +177,7 @@ export const migrateCommand: CommandSpec = {
       const r = await withInterrupts((signal) =>
         migrateDomain(store, domain, {
           host,
-          sshCommand: typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined,
+          sshCommand,
           config,
           receiverFlags,
           paused: v.paused === true,
@@ -204,6 +208,8 @@ export const migrateCommand: CommandSpec = {
         result: 'ok',
         domain: r.name,
         host: r.host,
+        ...(r.hostname === undefined ? {} : { hostname: r.hostname }),
+        runsOn: r.runsOn,
         phases: r.phases,
         seconds: r.totalSeconds,
         ramBytes: r.ramBytes,
@@ -215,7 +221,7 @@ export const migrateCommand: CommandSpec = {
         const phases = Object.entries(r.phases)
           .map(([k, s]) => `${k} ${s.toFixed(2)} s`)
           .join(', ');
-        println(io.stdout, `Migration successful: domain ${r.name} now runs on ${host}`);
+        println(io.stdout, `Migration successful: domain ${r.name} now runs on ${r.runsOn}`);
         println(
           io.stdout,
           `  ${phases}; total ${r.totalSeconds.toFixed(2)} s; RAM stream ${formatBytes(r.ramBytes)}; downtime ${r.downtimeMs ?? '?'} ms (QEMU)${r.pausedMs === undefined ? '' : `, guest paused ${r.pausedMs} ms`}`,

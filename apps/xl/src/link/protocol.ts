@@ -4,6 +4,7 @@
  * the whole exchange byte by byte.
  */
 import type { MigrationHello } from '@xlkit/stream';
+import { ownHostIdentity } from '../host/host-identity.js';
 
 /** R→S first: 54 bytes, no NUL. */
 export const BANNER = Buffer.from('xl migration receiver ready, send binary domain data.\n', 'latin1');
@@ -69,6 +70,7 @@ export function makeHello(
     features: [...features],
     requires: [...requires],
     software: SOFTWARE,
+    ...ownHostIdentity(),
   };
 }
 

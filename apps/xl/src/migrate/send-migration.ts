@@ -117,7 +117,7 @@ export async function migrateDomain(
       ]
     : [];
   const session: SenderSession = {
-    settings: o,
+    settings: { ...o, hostIsCommand: o.sshCommand === '' },
     config: { ...(o.config ?? domain.config), name, uuid: domain.uuid },
     source,
     stages,

@@ -10,6 +10,7 @@
  * link/PROTOCOL.md's failure table lists the cases; failure-table.test.ts holds the code to it.
  */
 import { errorMessage, XlError } from '../errors.js';
+import { describePeerHost } from '../host/host-identity.js';
 import { settleWithin } from '../settle-within.js';
 import { migratedAwayName } from './names.js';
 import type { Walk } from './phases.js';
@@ -19,6 +20,10 @@ import type { SenderSession } from './sender-session.js';
 export interface MigrateResult {
   name: string;
   host: string;
+  /** Where the domain runs now, in words ("web2", "this host (alpha)"). */
+  runsOn: string;
+  /** The receiver's host name as it reported it (absent from an older xl). */
+  hostname?: string;
   /** Seconds per phase: handshake, bootstrap, [mirror,] ram, switchover, cleanup. */
   phases: Record<string, number>;
   totalSeconds: number;
@@ -52,9 +57,12 @@ async function result(s: SenderSession): Promise<MigrateResult> {
   s.stages.end();
   const ram = s.ram;
   const stoppedAt = s.settings.paused ? undefined : ram?.stoppedAtMs;
+  const hostname = s.link?.peer.hostname;
   return {
     name: s.source.name,
     host: s.settings.host,
+    runsOn: peerHost(s),
+    ...(hostname === undefined ? {} : { hostname }),
     phases: s.stages.durations(),
     totalSeconds: s.stages.total(),
     ramBytes: ram?.bytes ?? 0,
@@ -65,6 +73,14 @@ async function result(s: SenderSession): Promise<MigrateResult> {
       ? {}
       : { pausedMs: Math.max(0, Math.round(s.resumedAtMs - stoppedAt)) }),
   };
+}
+
+/** The receiving host in words: its name as it reported it, never the receiver's command. */
+function peerHost(s: SenderSession): string {
+  return describePeerHost(s.link?.peer, {
+    host: s.settings.host,
+    hostIsCommand: s.settings.hostIsCommand === true,
+  });
 }
 
 /** Before GO: everything back as it was; the error says where the domain runs. */
@@ -88,7 +104,7 @@ async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<
       : `the domain '${name}' still runs on this host${s.before.running ? '' : ' (paused, as before)'}`;
   return new XlError(
     interrupted ? 'XL_INTERRUPTED' : 'XL_MIGRATION',
-    `migration to ${s.settings.host} failed in ${phase}: ${errorMessage(why)}; ${where}`,
+    `migration to ${peerHost(s)} failed in ${phase}: ${errorMessage(why)}; ${where}`,
     {
       cause: why,
       domain: name,
@@ -102,7 +118,7 @@ async function released(s: SenderSession): Promise<XlError> {
   const name = s.source.name;
   return new XlError(
     'XL_MIGRATION',
-    `migration to ${s.settings.host} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
+    `migration to ${peerHost(s)} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
       (kept.problem === undefined
         ? `the domain '${name}' runs on this host again`
         : `the domain '${name}' is back on this host but ${kept.problem}`),
@@ -112,7 +128,7 @@ async function released(s: SenderSession): Promise<XlError> {
 
 /** After GO, no word from the receiver: the domain may run there; ours stays paused, never resumed. */
 function pointOfNoReturn(s: SenderSession, err: unknown): XlError {
-  const { host } = s.settings;
+  const host = peerHost(s);
   const name = s.source.name;
   return new XlError(
     'XL_MIGRATION',
@@ -145,7 +161,7 @@ function leftoverHere(s: SenderSession, err: unknown): XlError {
   const name = s.source.name;
   return new XlError(
     'XL_MIGRATION',
-    `domain '${name}' now runs on ${s.settings.host}, but removing its paused copy '${migratedAwayName(name)}' here failed: ${errorMessage(err)}`,
+    `domain '${name}' now runs on ${peerHost(s)}, but removing its paused copy '${migratedAwayName(name)}' here failed: ${errorMessage(err)}`,
     { cause: err, domain: name },
   );
 }

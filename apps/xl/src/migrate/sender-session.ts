@@ -40,6 +40,8 @@ export type JoinSender = (s: SenderSession) => Promise<SenderParticipant>;
 
 export interface SenderSettings {
   host: string;
+  /** HOST is the receiver's command (-s ''), not a host name: messages never quote it. */
+  hostIsCommand?: boolean;
   /** -p: the receiver leaves the guest paused (so no pause ends there). */
   paused: boolean;
   maxBandwidth?: number;

@@ -18,7 +18,15 @@ export interface MigrationHello {
   requires: string[];
   /** Free text naming the software, for messages only. */
   software: string;
+  /** The host's name as it reports it (for messages: "now runs on web2"). */
+  hostname?: string;
+  /** The host's kernel boot id: equal on both ends means one host (same kernel). */
+  bootId?: string;
 }
+
+/** A host name as messages may show it: DNS-like characters only, at most 253 of them. */
+export const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const BOOT_ID = /^[0-9a-f-]{1,64}$/;
 
 const TYPE = XLKIT_MANDATORY_BASE + 5;
 export const MIGRATION_HELLO_MAX = 64 * 1024;
@@ -54,6 +62,14 @@ export function checkMigrationHello(o: Record<string, unknown>, at = 0): Migrati
   const software = o.software;
   if (typeof software !== 'string' || software.length > 200)
     throw fail('software must be a string of at most 200 characters', at);
+  for (const [k, shape] of [
+    ['hostname', HOSTNAME],
+    ['bootId', BOOT_ID],
+  ] as const) {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'string' || !shape.test(v)))
+      throw fail(`${k} must be a string matching ${String(shape)}`, at);
+  }
   return {
     ...o,
     minVersion,

@@ -89,6 +89,32 @@ describe('migration control records', () => {
       json('{"minVersion":1,"maxVersion":1,"features":["x"],"requires":[],"software":"s","extra":1}'),
       'ok',
     ],
+    [
+      'with a hostname and boot id',
+      json(
+        '{"minVersion":1,"maxVersion":1,"features":[],"requires":[],"software":"s","hostname":"web2.example","bootId":"5f0c-9a"}',
+      ),
+      'ok',
+    ],
+    [
+      'with a hostname holding terminal escapes',
+      json(
+        '{"minVersion":1,"maxVersion":1,"features":[],"requires":[],"software":"s","hostname":"a\\u001b[2Jb"}',
+      ),
+      'STREAM_BAD_RECORD',
+    ],
+    [
+      'with a hostname that is not a string',
+      json('{"minVersion":1,"maxVersion":1,"features":[],"requires":[],"software":"s","hostname":7}'),
+      'STREAM_BAD_RECORD',
+    ],
+    [
+      'with an overlong hostname',
+      json(
+        `{"minVersion":1,"maxVersion":1,"features":[],"requires":[],"software":"s","hostname":"${'a'.repeat(254)}"}`,
+      ),
+      'STREAM_BAD_RECORD',
+    ],
   ])('MIGRATION_HELLO %s', async (_name, body, code) => {
     expect(await firstError(Buffer.concat([H, B.record(RecordType.MIGRATION_HELLO, body), E]))).toBe(code);
   });
