@@ -14,6 +14,7 @@ import {
   type Run,
   type XlHost,
 } from './xl-rig.js';
+import { heartbeats } from './helpers/index.js';
 
 function newHost(): XlHost & { cfg: (name: string) => Promise<string> } {
   const host = xlHost('xl-e2e-');
@@ -108,26 +109,48 @@ describe('xl domain lifecycle (real QEMU)', () => {
     expect(c.stdout).toMatch(/\(id 3\)/);
   });
 
-  it('reports and cleans up a domain whose QEMU was killed behind its back', async () => {
+  it('reports and cleans up a domain whose QEMU was killed behind its back; its logs outlive it, rotated', async () => {
     const host = newHost();
     const { xl, cfg, stateDir } = host;
-    expect((await xl('create', '-p', await cfg('victim'))).exitCode).toBe(0);
+    // Every command names the log dir (--log-dir, a global option): a temporary one.
+    const logDir = path.join(host.dir, 'logs here');
+    const xlLogs = (...args: string[]) => xl('--log-dir', logDir, ...args);
+    expect((await xlLogs('create', await cfg('victim'))).exitCode).toBe(0);
+    const beat = await lastBeatAbove(host, 'victim', 0);
     const [view] = await listJson(xl, 'victim');
-    expect(view).toMatchObject({ status: 'prelaunch', state: '--p---' });
     const pid = view!.qemu!.pid;
     process.kill(pid, 'SIGKILL');
     for (let i = 0; i < 100 && isProcessAlive(pid); i++) await sleep(50);
 
-    const r = await xl('list');
+    const r = await xlLogs('list');
     expect(r.exitCode).toBe(0);
+    const qemuLog = path.join(logDir, 'qemu-victim.log');
+    const consoleLog = path.join(logDir, 'console-victim.log');
+    expect(r.stderr).toContain(`its state was cleaned up; its logs are kept: ${qemuLog}, ${consoleLog}`);
     expect(r.stderr).toMatch(
-      /xl: warning: domain 'victim' \(id 1\) is gone: its QEMU process \(pid \d+\) has exited; its state was cleaned up/,
+      /^xl: warning: domain 'victim' \(id 1\) is gone: its QEMU process \(pid \d+\) has exited.*; its state was cleaned up; its logs are kept: /,
     );
     expect(r.stdout).not.toContain('victim');
     expect(readdirSync(path.join(stateDir, 'domains'))).toEqual([]);
-    const again = await xl('destroy', 'victim');
+    // The post-mortem: what the guest last wrote, and QEMU's own log.
+    expect(heartbeats(readFileSync(consoleLog, 'utf8'))).toContain(beat);
+    expect(existsSync(qemuLog)).toBe(true);
+    const again = await xlLogs('destroy', 'victim');
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toMatch(/does not exist/);
+
+    // A new domain of that name starts fresh logs; the old ones move to .1.
+    expect((await xlLogs('create', '-p', await cfg('victim'))).exitCode).toBe(0);
+    expect(heartbeats(readFileSync(`${consoleLog}.1`, 'utf8'))).toContain(beat);
+    expect(readFileSync(consoleLog, 'utf8')).toBe('');
+    expect(readdirSync(logDir).sort()).toEqual([
+      'console-victim.log',
+      'console-victim.log.1',
+      'qemu-victim.log',
+      'qemu-victim.log.1',
+    ]);
+    expect((await xlLogs('destroy', 'victim')).exitCode).toBe(0);
+    expect(existsSync(consoleLog)).toBe(true);
   });
 
   it('shutdown presses the ACPI power button: the guest powers itself off; -w waits and cleans up', async () => {

@@ -22,6 +22,8 @@ export interface CommandArgs {
 
 export interface GlobalOptions {
   stateDir?: string;
+  /** --log-dir: where domains' logs are kept (store/log-dir.ts). */
+  logDir?: string;
   verbose: boolean;
 }
 

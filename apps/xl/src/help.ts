@@ -5,14 +5,16 @@ export function formatCommandList(table: readonly CommandSpec[]): string {
   const visible = table.filter((c) => !c.internal);
   const width = Math.max(...visible.map((c) => c.name.length)) + 2;
   return [
-    'Usage xl [-v] [--state-dir DIR] <subcommand> [args]',
+    'Usage xl [-v] [--state-dir DIR] [--log-dir DIR] <subcommand> [args]',
     '',
     'xl full list of subcommands:',
     '',
     ...visible.map((c) => ` ${c.name.padEnd(width)}${c.summary}`),
     '',
     'Global options: -v (verbose: error causes), --state-dir DIR (default: $XL_STATE_DIR,',
-    '/run/xl for root, else $XDG_RUNTIME_DIR/xl). DOMAIN is a name or a numeric id.',
+    '/run/xl for root, else $XDG_RUNTIME_DIR/xl), --log-dir DIR (domain logs, kept after the',
+    'domain ends: qemu-NAME.log, console-NAME.log; default: $XL_LOG_DIR, /var/log/xl for root',
+    'with the default state dir, else DIR/logs under the state dir). DOMAIN is a name or an id.',
   ].join('\n');
 }
 

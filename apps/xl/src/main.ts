@@ -46,7 +46,7 @@ interface ParsedGlobals {
   help: boolean;
 }
 
-/** Options before the command name: -v (repeatable), --state-dir DIR, -h/--help. */
+/** Options before the command name: -v (repeatable), --state-dir DIR, --log-dir DIR, -h/--help. */
 function parseGlobals(argv: string[]): ParsedGlobals {
   const globals: GlobalOptions = { verbose: false };
   let help = false;
@@ -65,6 +65,11 @@ function parseGlobals(argv: string[]): ParsedGlobals {
       if (dir === undefined) throw new UsageError('option --state-dir needs a directory');
       globals.stateDir = dir;
     } else if (a.startsWith('--state-dir=')) globals.stateDir = a.slice('--state-dir='.length);
+    else if (a === '--log-dir') {
+      const dir = argv[++i];
+      if (dir === undefined) throw new UsageError('option --log-dir needs a directory');
+      globals.logDir = dir;
+    } else if (a.startsWith('--log-dir=')) globals.logDir = a.slice('--log-dir='.length);
     else throw new UsageError(`unknown global option '${a}'`);
   }
   return { globals, rest: argv.slice(i), help };

@@ -23,7 +23,7 @@ export interface Session {
 }
 
 export async function openSession(args: CommandArgs, io: CommandIo): Promise<Session> {
-  const store = await openStore(args.globals.stateDir, io.env);
+  const store = await openStore(args.globals.stateDir, io.env, args.globals.logDir);
   const { live, reaped, kept } = await reapDomains(store);
   for (const r of reaped) warn(io, formatReaped(r));
   for (const r of kept) warn(io, formatKept(r));

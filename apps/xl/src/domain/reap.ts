@@ -5,6 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { isProcessAlive } from '../host/process-info.js';
 import type { DomainRecord } from '../store/domain-record.js';
+import { keptLogs, type DomainLogs } from '../store/domain-logs.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { killQemu } from './destroy.js';
 import { isQemuAlive, lastQemuLogLine } from './liveness.js';
@@ -13,6 +14,8 @@ import { withQmp } from './qmp.js';
 export interface ReapedDomain {
   record: DomainRecord;
   reason: string;
+  /** Where its logs are kept (they outlive it). */
+  logs?: DomainLogs;
 }
 
 export interface ReapResult {
@@ -62,12 +65,13 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
     for (const f of d.createdDisks ?? []) await rm(f, { force: true }).catch(() => undefined);
     const last = await lastQemuLogLine(store, d.id);
     if (last !== undefined) reason += ` (last QEMU message: ${last})`;
+    const logs = await keptLogs(store.paths(d.id));
     // Re-checked under the lock: another xl may have just finished creating it.
     const removed = await store.remove(
       d.id,
       (current) => current !== undefined && deathReason(current) !== undefined,
     );
-    if (removed) reaped.push({ record: d, reason });
+    if (removed) reaped.push({ record: d, reason, ...(logs === undefined ? {} : { logs }) });
     else {
       const current = await store.get(d.id);
       if (current) live.push(current);
@@ -101,5 +105,6 @@ export function formatKept(r: ReapedDomain): string {
 }
 
 export function formatReaped(r: ReapedDomain): string {
-  return `domain '${r.record.name}' (id ${r.record.id}) is gone: ${r.reason}; its state was cleaned up`;
+  const logs = r.logs === undefined ? '' : `; its logs are kept: ${r.logs.qemu}, ${r.logs.console}`;
+  return `domain '${r.record.name}' (id ${r.record.id}) is gone: ${r.reason}; its state was cleaned up${logs}`;
 }

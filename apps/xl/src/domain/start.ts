@@ -11,6 +11,7 @@ import { XlError } from '../errors.js';
 import { readProcStat } from '../host/process-info.js';
 import type { DomainRecord, DomainStatus } from '../store/domain-record.js';
 import type { DomainPaths } from '../store/domain-paths.js';
+import { startDomainLogs } from '../store/domain-logs.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { newRamFilePath } from '../store/ram-file.js';
 import { buildQemuArgv } from '../qemu/argv.js';
@@ -149,6 +150,8 @@ export async function startDomain(
   const binary = options.binary ?? record.config.deviceModel ?? DEFAULT_QEMU;
   let pid: number | undefined;
   try {
+    // Logs under the domain's own name (not NAME--incoming): they outlive this domain.
+    await startDomainLogs(store.logDir, config.name, paths);
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
     await setUpTaps(store, record);
     const { argv } = await qemuCommand(record.config, paths, {

@@ -14,6 +14,7 @@ import { releaseTaps } from '../host/net-devices.js';
 import { writeAtomic } from './write-atomic.js';
 import { removeOwnedRamFile } from './ram-file.js';
 import { withLock } from './store-lock.js';
+import { resolveLogDir } from './log-dir.js';
 import { resolveStateDir } from './state-dir.js';
 import { checkSocketPaths, domainPaths, type DomainPaths } from './domain-paths.js';
 import { validateRecord, type DomainRecord, type NewDomain } from './domain-record.js';
@@ -22,10 +23,13 @@ const MAX_RECORD_BYTES = 4 << 20;
 
 export class DomainStore {
   readonly root: string;
+  /** Where domains' logs are kept (log-dir.ts); created when a domain first starts. */
+  readonly logDir: string;
   private readonly lockPath: string;
 
-  constructor(root: string) {
+  constructor(root: string, logDir = path.join(root, 'logs')) {
     this.root = root;
+    this.logDir = logDir;
     this.lockPath = path.join(root, 'lock');
   }
 
@@ -182,12 +186,17 @@ export class DomainStore {
   }
 }
 
-/** Opens (creating, mode 0700) the state directory chosen by resolveStateDir. */
+/**
+ * Opens (creating, mode 0700) the state directory chosen by resolveStateDir; the log dir is
+ * resolveLogDir's (--log-dir `logDir`, XL_LOG_DIR, ...).
+ */
 export async function openStore(
   stateDir?: string,
   env: NodeJS.ProcessEnv = process.env,
+  logDir?: string,
 ): Promise<DomainStore> {
   const root = resolveStateDir(stateDir, env);
+  const stateDirChosen = (stateDir ?? '') !== '' || (env.XL_STATE_DIR ?? '') !== '';
   try {
     await mkdir(root, { recursive: true, mode: 0o700 });
     await chmod(root, 0o700);
@@ -197,5 +206,5 @@ export async function openStore(
       cause: err,
     });
   }
-  return new DomainStore(root);
+  return new DomainStore(root, resolveLogDir(logDir, root, stateDirChosen, env));
 }
