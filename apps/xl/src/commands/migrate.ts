@@ -130,6 +130,7 @@ export const migrateCommand: CommandSpec = {
   },
   optionValues: {
     'ssh-command': 'SSHCMD',
+    timeline: 'FILE',
     config: 'CONFIG',
     bandwidth: 'MIB/S',
     'max-downtime': 'MS',

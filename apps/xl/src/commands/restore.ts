@@ -26,6 +26,7 @@ export const restoreCommand: CommandSpec = {
     json: 'Print progress and the result as NDJSON events on stdout',
     timeline: TIMELINE_HELP,
   },
+  optionValues: { timeline: 'FILE' },
   positionals: { min: 1, max: 2 },
   async run(args, io) {
     const [a = '', b] = args.positionals;

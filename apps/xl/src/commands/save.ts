@@ -30,7 +30,7 @@ export const saveCommand: CommandSpec = {
     bandwidth: 'Limit the save to this many MiB/s (default: unlimited)',
     timeline: TIMELINE_HELP,
   },
-  optionValues: { bandwidth: 'MIB/S' },
+  optionValues: { bandwidth: 'MIB/S', timeline: 'FILE' },
   positionals: { min: 2, max: 3 },
   async run(args, io) {
     const [, file = '', cfgFile] = args.positionals;
