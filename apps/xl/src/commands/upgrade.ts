@@ -63,6 +63,7 @@ export const upgradeCommand: CommandSpec = {
     all: 'Upgrade every running or paused domain, all at once',
     json: 'Print progress and the results as NDJSON events on stdout',
   },
+  optionValues: { 'device-model': 'QEMU' },
   positionals: { min: 0 },
   async run(args, io) {
     const v = args.values;
