@@ -20,7 +20,13 @@ export {
 export { DomainStore, openStore } from './store/domain-store.js';
 export { resolveStateDir } from './store/state-dir.js';
 export { domainPaths, type DomainPaths } from './store/domain-paths.js';
-export type { DomainRecord, DomainStatus, QemuProcessInfo, NewDomain } from './store/domain-record.js';
+export type {
+  DomainRecord,
+  DomainStatus,
+  MigrationMark,
+  QemuProcessInfo,
+  NewDomain,
+} from './store/domain-record.js';
 export { isProcessAlive, readProcStat } from './host/process-info.js';
 export { buildQemuArgv, diskNodeName, escapeOptValue, type QemuLaunchOptions } from './qemu/argv.js';
 export {

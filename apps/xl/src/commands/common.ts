@@ -5,6 +5,7 @@ import { openStore, type DomainStore } from '../store/domain-store.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import { formatKept, formatReaped, reapDomains } from '../domain/reap.js';
 import { resolveDomain } from '../domain/resolve.js';
+import { recoverAbandonedMigrations } from '../migrate/recover-migration.js';
 import { recoverAbandonedSaves } from '../ram/recover-save.js';
 
 /** Writes text and a newline; control characters in it (from files or peers) shown as escapes. */
@@ -27,7 +28,10 @@ export async function openSession(args: CommandArgs, io: CommandIo): Promise<Ses
   const { live, reaped, kept } = await reapDomains(store);
   for (const r of reaped) warn(io, formatReaped(r));
   for (const r of kept) warn(io, formatKept(r));
-  const recovered = await recoverAbandonedSaves(store, live);
+  const recovered = [
+    ...(await recoverAbandonedSaves(store, live)),
+    ...(await recoverAbandonedMigrations(store, live)),
+  ];
   for (const m of recovered) warn(io, m);
   return { store, live: recovered.length > 0 ? await store.list() : live };
 }

@@ -17,6 +17,7 @@ import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { listenControl, type ControlServer } from './control-server.js';
 import { joinMirror } from './mirror-participant.js';
+import { clearMigrationMark, markMigration } from './migration-mark.js';
 import { ownName } from './names.js';
 import { observeRam } from './observed-source.js';
 import { walkPhases } from './phases.js';
@@ -141,6 +142,8 @@ export async function migrateDomain(
   board.follow(session);
   const unobserve = o.progress.observe(board);
   let control: ControlServer | undefined;
+  // --resume: the copy is past its point of no return already (its mark says so from the start).
+  await markMigration(store, domain, o.host, o.resume === true);
   try {
     control = await listenControl(store.paths(domain.id).migrationControl, board, session);
     return await runSender(session);
@@ -148,5 +151,6 @@ export async function migrateDomain(
     o.signal.removeEventListener('abort', onInterrupt);
     unobserve();
     await control?.close();
+    await clearMigrationMark(store, domain.id);
   }
 }

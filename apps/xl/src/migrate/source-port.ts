@@ -24,6 +24,7 @@ import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, type RamCredit } from '../ram
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { XlError } from '../errors.js';
+import { updateMark } from './migration-mark.js';
 import { migratedAwayName } from './names.js';
 import { rollbackSource, type SourceBefore } from './source-rollback.js';
 
@@ -123,6 +124,8 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
       const raw = await connectQmp(store, domain);
       qmp = o.wrapQmp ? o.wrapQmp(raw) : raw;
       const state = await leavePostmigrate(qmp);
+      // QEMU's word on whether it ran: what the next xl restores should this one die.
+      await store.update(domain.id, (r) => updateMark(r, { wasRunning: state.running }));
       return { ...state, info: await collectDomainInfo(qmp, disks) };
     },
     async openPaused() {
@@ -139,11 +142,11 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
     },
     connect: o.connect,
     async setStatus(status) {
-      await store.update(domain.id, (r) => ({
-        ...r,
-        status,
-        ...(status === 'migrated-away' ? { name: migratedAwayName(o.name ?? domain.name) } : {}),
-      }));
+      await store.update(domain.id, (r) =>
+        status === 'migrated-away'
+          ? { ...updateMark(r, { pastGo: true }), status, name: migratedAwayName(o.name ?? domain.name) }
+          : { ...r, status },
+      );
     },
     async sendRam(r) {
       const q = await ready(r);

@@ -47,6 +47,29 @@ export interface DomainRecord {
   ramFile?: RamFile;
   /** While `xl save` (ownerPid) runs: its partial file, and whether the domain ran before it. */
   saving?: { partial: string; wasRunning: boolean };
+  /** While `xl migrate` sends this domain: what the next xl needs should that process die. */
+  migration?: MigrationMark;
+}
+
+/**
+ * Written by the sending xl when it starts and removed when it ends, whatever the outcome
+ * (migrate/recover-migration.ts reads a mark whose process is gone).
+ */
+export interface MigrationMark {
+  /** The sending xl: pid and /proc start time (a recycled pid is not it). */
+  pid: number;
+  startTime: number;
+  /** Where it migrates to (for the message). */
+  host: string;
+  /** The domain's name, status and run state before the migration. */
+  wasName: string;
+  wasStatus: DomainStatus;
+  wasRunning: boolean;
+  /**
+   * Set with the rename to NAME--migratedaway, just before GO is written (or at post-copy's
+   * start): from then on the domain may run on the destination and the source is never resumed.
+   */
+  pastGo: boolean;
 }
 
 export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> &
@@ -79,6 +102,7 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
     (typeof f !== 'object' || f === null || !isRamFilePath(f.path) || typeof f.owner !== 'boolean')
   )
     bad('bad RAM file');
+  if (r.migration !== undefined && !validMark(r.migration)) bad('bad migration mark');
   const q = r.qemu as Record<string, unknown> | undefined;
   if (
     q !== undefined &&
@@ -106,4 +130,20 @@ function validTaps(taps: unknown): boolean {
       (mac === undefined || (typeof mac === 'string' && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac)))
     );
   });
+}
+
+function validMark(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    Number.isSafeInteger(m.pid) &&
+    (m.pid as number) > 0 &&
+    Number.isSafeInteger(m.startTime) &&
+    typeof m.host === 'string' &&
+    typeof m.wasName === 'string' &&
+    m.wasName !== '' &&
+    typeof m.wasStatus === 'string' &&
+    typeof m.wasRunning === 'boolean' &&
+    typeof m.pastGo === 'boolean'
+  );
 }
