@@ -47,6 +47,7 @@ export const restoreCommand: CommandSpec = {
       const r = await withInterrupts((signal) =>
         restoreDomain(store, { file: source, config, paused, signal, progress }),
       );
+      for (const w of r.warnings) warn(io, w);
       const rate = r.fileBytes / r.seconds;
       const state = paused ? 'paused' : 'running';
       await timeline?.write(

@@ -36,6 +36,8 @@ export interface RestoreResult {
   ramBytes: number;
   seconds: number;
   digest: string;
+  /** Things that went wrong after the guest was back (e.g. announcing it on its bridges). */
+  warnings: string[];
 }
 
 /** Reads up to the first RAM_CHUNK: PHASE 1, DOMAIN_INFO, PHASE 3 (unknown optional records are skipped by the reader). */
@@ -113,7 +115,7 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
       }
       if ((await reader.next()) !== null) throw new XlError('XL_RESTORE', 'records after END');
       if (!options.paused) await cont(qmp);
-      await announceGuest(qmp, record.config);
+      const announced = await announceGuest(qmp, record.config);
       const id = record.id;
       record = await store.update(id, (r) => ({ ...r, status: options.paused ? 'paused' : 'running' }));
       return {
@@ -122,6 +124,7 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
         ramBytes: ram.bytes,
         seconds: (performance.now() - started) / 1000,
         digest: ram.digest.toString('hex'),
+        warnings: announced === undefined ? [] : [announced],
       };
     } finally {
       await qmp.close();
