@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<() => Promise<void>>> = {
   'migrate-q': async () => (await import('./migrate-q.js')).benchMigrateQ,
   postcopy: async () => (await import('./postcopy.js')).benchPostcopy,
   upgrade: async () => (await import('./upgrade.js')).benchUpgrade,
+  peers: async () => (await import('./peers.js')).benchPeers,
 };
 
 const name = process.argv[2];

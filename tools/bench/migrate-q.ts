@@ -63,6 +63,7 @@ import {
 } from '@xlkit/xl';
 import { ROOT, XL, run, xl } from './xl-cli.js';
 import { median } from './median.js';
+import { bar, writeBenchChart } from './bench-chart.js';
 
 const GUEST = path.join(ROOT, '.cache', 'guest');
 const DISK_GIB = 2;
@@ -355,6 +356,33 @@ export async function benchMigrateQ(): Promise<void> {
         `${name.padEnd(9)} total ${med(name, 'total').toFixed(2).padStart(6)} s  downtime ${med(name, 'downtimeMs').toFixed(0).padStart(4)} ms  paused ${med(name, 'pausedMs').toFixed(0).padStart(4)} ms${ratio}`,
       );
     }
+    const names = ['baseline', 'tunnel', 'direct'] as const;
+    const chart = writeBenchChart(
+      'migrate-q',
+      'xl migrate -q (disks mirrored) vs the raw QMP sequence',
+      'seconds (lower is better)',
+      [
+        {
+          label: 'total',
+          bars: names.map((n) =>
+            bar(
+              n,
+              runs[n].map((f) => f.total),
+            ),
+          ),
+        },
+        {
+          label: 'guest paused (x10 ms)',
+          bars: names.map((n) =>
+            bar(
+              n,
+              runs[n].map((f) => f.pausedMs / 10_000),
+            ),
+          ),
+        },
+      ],
+    );
+    console.log(`chart: ${path.relative(ROOT, chart)}`);
     // Totals on each side's best run; downtime on the medians, as in the migrate benchmark:
     // QEMU's figure jumps from run to run (here 11-212 ms for the baseline in one bench).
     const ok = (name: 'tunnel' | 'direct', f: Figures, goal: number) =>

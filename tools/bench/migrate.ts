@@ -43,6 +43,7 @@ import {
 import { qemuEnv } from '@xlkit/xl';
 import { ROOT, XL, xl, waitForLine } from './xl-cli.js';
 import { median } from './median.js';
+import { bar, writeBenchChart } from './bench-chart.js';
 
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
 const FILL_MIB = 256;
@@ -232,6 +233,32 @@ export async function benchMigrate(): Promise<void> {
   console.log(
     `\nbaseline: best ${bt.toFixed(2)} s, median ${bm.toFixed(2)} s, median downtime ${bd.toFixed(0)} ms, median pause ${median(base.map((r) => r.pausedMs)).toFixed(0)} ms`,
   );
+  const chart = writeBenchChart(
+    'migrate',
+    'xl migrate vs the raw QMP sequence: 512 MiB guest, dirtier on',
+    'seconds to the destination resumed (lower is better)',
+    [
+      {
+        label: 'total',
+        bars: CONTENDERS.map((w) =>
+          bar(
+            w,
+            runs[w].map((r) => r.seconds),
+          ),
+        ),
+      },
+      {
+        label: 'guest paused (x10 ms)',
+        bars: CONTENDERS.map((w) =>
+          bar(
+            w,
+            runs[w].map((r) => r.pausedMs / 10_000),
+          ),
+        ),
+      },
+    ],
+  );
+  console.log(`chart: ${path.relative(ROOT, chart)}`);
   for (const [who, goal] of [
     ['xl tunnel', 1.15],
     ['xl direct', 1.1],

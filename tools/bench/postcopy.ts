@@ -56,6 +56,7 @@ import {
   type Result,
   WORKLOAD,
 } from './postcopy-rig.js';
+import { bar, writeBenchChart } from './bench-chart.js';
 
 interface XlEvent {
   event: string;
@@ -221,6 +222,32 @@ export async function benchPostcopy(): Promise<void> {
       bestPause: Math.min(...xs.map((r) => r.pauseMs)),
     };
   };
+  const chart = writeBenchChart(
+    'postcopy',
+    'post-copy migration: xl vs the raw QMP sequence',
+    'seconds (lower is better)',
+    [
+      {
+        label: 'total',
+        bars: CONTENDERS.map((w) =>
+          bar(
+            w,
+            runs[w].map((r) => r.seconds),
+          ),
+        ),
+      },
+      {
+        label: 'guest paused (x10 ms)',
+        bars: CONTENDERS.map((w) =>
+          bar(
+            w,
+            runs[w].map((r) => r.pauseMs / 10_000),
+          ),
+        ),
+      },
+    ],
+  );
+  console.log(`chart: ${path.relative(ROOT, chart)}`);
   const base = stats('raw');
   const roundTrip = (who: Contender): string => {
     const xs = runs[who]

@@ -1,53 +1,33 @@
 /**
  * `npm run bench -- save-restore`: a TCG guest with 1 GiB of RAM filled with random data (the
  * guest's fill workload), saved and restored by xl, and in the same run by QEMU's own path
- * driven directly over QMP (`migrate` to `exec:cat > file`, `migrate-incoming` from
- * `exec:cat file`). Goal: xl at most 1.05x the baseline's time for both.
+ * driven directly over QMP (raw-qemu.ts). Goal: xl at most 1.05x the baseline's time for both.
  *
- * What is timed, on both sides: save = stop + RAM stream into the file (xl also fsyncs and
- * renames); restore = start QEMU (-incoming defer, paused) + load the stream until completed
- * (xl also verifies headers, checks the host, and every chunk's crc and the digest).
- * xl's own figures come from its --json summary, so node's start-up is not counted.
- *
- * The save rows compare as defined above (xl's fsync included, the baseline's not). Two more
- * lines put both sides on the same boundary without changing the baseline's own timing: xl
- * until its sync phase began vs the baseline, and xl vs the baseline plus the fsync of its
- * file (that flush is timed separately, after the baseline's timed region).
+ * The same boundary on both sides: the operation proper, without any process's start-up.
+ *   save = the guest's stop until the file is durable: xl's --json summary (stop, header,
+ *     RAM, fsync, rename; xl destroys the guest after that, which is not counted), the
+ *     baseline's stop + `migrate exec:cat > FILE` + the file's fsync.
+ *   restore = the start of QEMU until the stream is loaded: xl's summary (headers, host check,
+ *     QEMU start, RAM with every crc and the digest checked; `-p`, so no resume), the baseline's
+ *     QEMU start + `migrate-incoming exec:cat FILE` to completed.
+ * Every file is removed before the next save on both sides, so neither pays for freeing an old
+ * one (`cat >` truncates inside the baseline's timing, xl hands it to a helper outside its own).
+ * xl's whole commands (node's start-up and the destroy included) are printed beside; `npm run
+ * bench -- peers` compares whole commands with virsh.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  QmpClient,
-  cont,
-  followMigration,
-  migrate,
-  migrateIncoming,
-  migrateSetCapabilities,
-  migrateSetParameters,
-  quit,
-  stop,
-} from '@xlkit/qmp';
-import { isProcessAlive, qemuEnv } from '@xlkit/xl';
+import { bar, writeBenchChart } from './bench-chart.js';
+import { median } from './median.js';
+import { killQuietly, rawRestore, rawResume, rawSave, type Timed } from './raw-qemu.js';
 import { ROOT, xl, waitForLine } from './xl-cli.js';
 
 const FILL_MIB = Number(process.env.XLKIT_BENCH_FILL_MIB ?? 1024);
 const MEMORY_MIB = FILL_MIB + 256;
 const GOAL = 1.05;
 const REPS = Number(process.env.XLKIT_BENCH_REPS ?? 3);
-
-interface Timed {
-  seconds: number;
-  bytes: number;
-}
-
-interface BaselineSave extends Timed {
-  /** fsync of the file afterwards, timed apart. */
-  flushSeconds: number;
-}
 
 /** "header@0.02 ram@0.03 sync@3.20": when each phase of xl's --json events began. */
 function phasesOf(stdout: string): string {
@@ -62,45 +42,25 @@ function phasesOf(stdout: string): string {
 
 interface Summary extends Timed {
   phases: string;
-  /** When xl's sync phase began (save only). */
-  syncAt?: number;
-  /** The helper freeing the file a save replaced (save only). */
-  replacedFreedBy?: number;
+  /** The whole command by wall clock (node's start-up, and a save's destroy, included). */
+  wall: number;
 }
 
-/** Waits for a process to be gone (the helper freeing a replaced save file), so the next timed run does not share the CPU with it. */
-async function gone(pid: number | undefined): Promise<void> {
-  while (pid !== undefined && isProcessAlive(pid)) await sleep(10);
-}
-
-async function flush(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  await fh.sync();
-  await fh.close();
-}
-
-function summaryOf(stdout: string): Summary {
-  const phases = phasesOf(stdout);
+function summaryOf(stdout: string, wall: number): Summary {
   const last = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as {
     event?: string;
     seconds?: number;
     bytes?: number;
-    replacedFreedBy?: number;
   };
   if (last.event !== 'summary' || typeof last.seconds !== 'number' || typeof last.bytes !== 'number')
     throw new Error(`no summary in: ${stdout.slice(-300)}`);
-  const sync = stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as { event?: string; phase?: string; time?: number })
-    .find((e) => e.event === 'phase' && e.phase === 'sync');
-  return {
-    seconds: last.seconds,
-    bytes: last.bytes,
-    phases,
-    ...(sync?.time === undefined ? {} : { syncAt: sync.time }),
-    ...(last.replacedFreedBy === undefined ? {} : { replacedFreedBy: last.replacedFreedBy }),
-  };
+  return { seconds: last.seconds, bytes: last.bytes, phases: phasesOf(stdout), wall };
+}
+
+async function xlTimed(stateDir: string, ...args: string[]): Promise<Summary> {
+  const t0 = performance.now();
+  const out = await xl(stateDir, ...args);
+  return summaryOf(out, (performance.now() - t0) / 1000);
 }
 
 interface Record {
@@ -113,63 +73,7 @@ function domainRecord(stateDir: string, id: number): Record {
   ) as Record;
 }
 
-/** QEMU's own save path: stop, then migrate to `exec:cat > file` (unlimited bandwidth). */
-async function baselineSave(qmpPath: string, file: string): Promise<Timed> {
-  const qmp = await QmpClient.connect(qmpPath);
-  try {
-    const t0 = performance.now();
-    await stop(qmp);
-    await migrateSetParameters(qmp, { 'max-bandwidth': Number.MAX_SAFE_INTEGER });
-    await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }]);
-    await migrate(qmp, { uri: `exec:cat > ${file}` });
-    await followMigration(qmp, { pollMs: 50 });
-    const seconds = (performance.now() - t0) / 1000;
-    await cont(qmp);
-    return { seconds, bytes: statSync(file).size };
-  } finally {
-    await qmp.close();
-  }
-}
-
-/** QEMU's own restore path: start QEMU (-S -incoming defer), migrate-incoming from `exec:cat file`. */
-async function baselineRestore(
-  argv: string[],
-  binary: string,
-  domainDir: string,
-  dir: string,
-  file: string,
-): Promise<Timed> {
-  const benchDir = path.join(dir, 'baseline');
-  const args = argv.map((a) => a.split(domainDir).join(benchDir));
-  await mkdir(benchDir, { recursive: true });
-  const t0 = performance.now();
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(binary, [...args, '-S', '-incoming', 'defer'], { stdio: 'ignore', env: qemuEnv() });
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(`baseline QEMU exited with ${String(code)}`)),
-    );
-  });
-  const pid = Number(readFileSync(path.join(benchDir, 'qemu.pid'), 'utf8').trim());
-  const qmp = await QmpClient.connect(path.join(benchDir, 'qmp.sock'));
-  try {
-    await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }]);
-    await migrateIncoming(qmp, { uri: `exec:cat ${file}` });
-    await followMigration(qmp, { pollMs: 50 });
-    const seconds = (performance.now() - t0) / 1000;
-    await quit(qmp).catch(() => undefined);
-    return { seconds, bytes: statSync(file).size };
-  } finally {
-    await qmp.close();
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone after quit.
-    }
-  }
-}
-
-const mbps = (t: Timed) => t.bytes / t.seconds / 1e6;
+const mbps = (runs: Timed[]) => (runs[0]?.bytes ?? 0) / median(runs.map((r) => r.seconds)) / 1e6;
 
 export async function benchSaveRestore(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-sr-'));
@@ -189,6 +93,11 @@ export async function benchSaveRestore(): Promise<void> {
       '',
     ].join('\n'),
   );
+  const restoreCfg = path.join(dir, 'restore.cfg');
+  await writeFile(
+    restoreCfg,
+    (await readFile(cfg, 'utf8')).replace('name = "bench"', 'name = "bench-restored"'),
+  );
   const pids: number[] = [];
   try {
     await xl(stateDir, 'create', cfg);
@@ -200,70 +109,75 @@ export async function benchSaveRestore(): Promise<void> {
 
     const baseFile = path.join(dir, 'baseline.save');
     const xlFile = path.join(dir, 'xl.save');
-    const best = <T extends Timed>(runs: T[]): T => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-    const bSaves: BaselineSave[] = [];
+    const qmpPath = path.join(domainDir, 'qmp.sock');
+    const bSaves: Timed[] = [];
     const xSaves: Summary[] = [];
-    // Alternate the two, each file flushed (untimed) before the next run, so neither pays the
-    // other's writeback; the machine is shared, so the best of REPS runs is reported. A first,
-    // untimed pair creates both files: every timed save then replaces its previous file, as
-    // `cat > FILE` truncates and xl renames over it (freeing 1.2 GB costs this VM's ext4,
-    // mounted with discard, 0.3-0.5 s; without the warm-up only the first baseline ran free of it).
-    for (let i = -1; i < REPS; i++) {
-      const b = await baselineSave(path.join(domainDir, 'qmp.sock'), baseFile);
-      const f0 = performance.now();
-      await flush(baseFile);
-      const flushSeconds = (performance.now() - f0) / 1000;
-      const x = summaryOf(
-        await xl(stateDir, 'save', '--json', ...(i < REPS - 1 ? ['-c'] : []), 'bench', xlFile),
-      );
-      await gone(x.replacedFreedBy);
-      await flush(xlFile);
-      if (i < 0) continue;
-      bSaves.push({ ...b, flushSeconds });
-      xSaves.push(x);
-    }
     const bRestores: Timed[] = [];
     const xRestores: Summary[] = [];
+    // Rounds alternate which side goes first. The guest is saved by both sides while running
+    // (the baseline's `cont`s it, xl's -c), then each file is restored into a new QEMU, killed
+    // untimed; both files are removed before the next round.
     for (let i = 0; i < REPS; i++) {
-      bRestores.push(await baselineRestore(first.qemu.argv, first.qemu.binary, domainDir, dir, baseFile));
-      xRestores.push(summaryOf(await xl(stateDir, 'restore', '--json', '-p', xlFile)));
-      await xl(stateDir, 'destroy', 'bench');
+      const sides = [
+        async () => {
+          bSaves.push(await rawSave(qmpPath, baseFile, true));
+          await rawResume(qmpPath);
+        },
+        async () => {
+          xSaves.push(await xlTimed(stateDir, 'save', '--json', '-c', 'bench', xlFile));
+        },
+      ];
+      for (const side of i % 2 === 0 ? sides : sides.reverse()) await side();
+      const restores = [
+        async () => {
+          const r = await rawRestore(first.qemu, domainDir, path.join(dir, 'baseline'), baseFile);
+          killQuietly(r.pid);
+          bRestores.push(r);
+        },
+        async () => {
+          xRestores.push(await xlTimed(stateDir, 'restore', '--json', '-p', xlFile));
+          const restored = readdirSync(path.join(stateDir, 'domains'))
+            .map(Number)
+            .sort((a, b) => b - a)[0];
+          killQuietly(domainRecord(stateDir, restored ?? 0).qemu.pid);
+          await xl(stateDir, 'destroy', String(restored));
+        },
+      ];
+      for (const side of i % 2 === 0 ? restores : restores.reverse()) await side();
+      rmSync(baseFile);
+      rmSync(xlFile);
     }
-    const [bSave, xSave, bRestore, xRestore] = [best(bSaves), best(xSaves), best(bRestores), best(xRestores)];
-    const all = (runs: Timed[]) => runs.map((r) => r.seconds.toFixed(2)).join(', ');
-
-    const row = (name: string, x: Timed, b: Timed) =>
-      `| ${name} | ${x.seconds.toFixed(2)} s (${mbps(x).toFixed(0)} MB/s) | ${b.seconds.toFixed(2)} s (${mbps(b).toFixed(0)} MB/s) | ${(x.seconds / b.seconds).toFixed(3)}x | ${x.seconds / b.seconds <= GOAL ? 'met' : 'NOT met'} |`;
-    console.log('command: npm run bench -- save-restore');
+    const secs = (runs: Timed[]) => runs.map((r) => r.seconds);
+    const row = (name: string, x: Timed[], b: Timed[]) => {
+      const ratio = median(secs(x)) / median(secs(b));
+      return `| ${name} | ${median(secs(x)).toFixed(2)} s (best ${Math.min(...secs(x)).toFixed(2)}, ${mbps(x).toFixed(0)} MB/s) | ${median(secs(b)).toFixed(2)} s (best ${Math.min(...secs(b)).toFixed(2)}, ${mbps(b).toFixed(0)} MB/s) | ${ratio.toFixed(3)}x | ${ratio <= GOAL ? 'met' : 'NOT met'} |`;
+    };
+    const all = (runs: number[]) => runs.map((r) => r.toFixed(2)).join(', ');
+    console.log(`command: npm run bench -- save-restore (XLKIT_BENCH_REPS=${REPS})`);
     console.log(
-      `guest: ${MEMORY_MIB} MiB, ${FILL_MIB} MiB random; xl file ${(xSave.bytes / 1e6).toFixed(0)} MB, baseline file ${(bSave.bytes / 1e6).toFixed(0)} MB`,
+      `guest: ${MEMORY_MIB} MiB, ${FILL_MIB} MiB random; xl file ${(xSaves[0]!.bytes / 1e6).toFixed(0)} MB, baseline file ${(bSaves[0]!.bytes / 1e6).toFixed(0)} MB`,
     );
-    console.log(`| operation | xl | QEMU exec:cat baseline | ratio | goal <= ${GOAL}x |`);
+    console.log(`| operation (medians) | xl | QEMU baseline | ratio | goal <= ${GOAL}x |`);
     console.log('| --- | --- | --- | --- | --- |');
-    console.log(row('save', xSave, bSave));
-    console.log(row('restore', xRestore, bRestore));
-    const bDurable = bSaves.map((r) => r.seconds + r.flushSeconds);
-    const xUntilSync = xSaves.map((r) => r.syncAt ?? r.seconds);
-    const ratio = (x: number[], y: number[]) =>
-      `${Math.min(...x).toFixed(2)} s vs ${Math.min(...y).toFixed(2)} s = ${(Math.min(...x) / Math.min(...y)).toFixed(3)}x`;
+    console.log(row('save (stop to durable file)', xSaves, bSaves));
+    console.log(row('restore (QEMU start to loaded)', xRestores, bRestores));
     console.log(
-      `save, same boundary without fsync (xl until its sync phase; best): ${ratio(
-        xUntilSync,
-        bSaves.map((r) => r.seconds),
-      )}`,
+      `all runs (s): xl save ${all(secs(xSaves))} (whole command ${all(xSaves.map((r) => r.wall))}); baseline save ${all(secs(bSaves))}; xl restore ${all(secs(xRestores))} (whole command ${all(xRestores.map((r) => r.wall))}); baseline restore ${all(secs(bRestores))}`,
     );
+    const last = (runs: Summary[]) => runs.at(-1)!;
     console.log(
-      `save, same boundary with fsync (baseline + its file's fsync; best): ${ratio(
-        xSaves.map((r) => r.seconds),
-        bDurable,
-      )}`,
+      `xl phases (s since start, last run): save ${last(xSaves).phases} end@${last(xSaves).seconds.toFixed(2)}; restore ${last(xRestores).phases} end@${last(xRestores).seconds.toFixed(2)}`,
     );
-    console.log(
-      `all runs (s): xl save ${all(xSaves)}; baseline save ${all(bSaves)} (+ fsync ${bSaves.map((r) => r.flushSeconds.toFixed(2)).join(', ')}); xl save until sync ${xUntilSync.map((t) => t.toFixed(2)).join(', ')}; xl restore ${all(xRestores)}; baseline restore ${all(bRestores)}`,
+    const chart = writeBenchChart(
+      'save-restore',
+      `xl vs QEMU's own path: ${MEMORY_MIB} MiB guest, ${FILL_MIB} MiB random`,
+      'seconds, the operation proper (lower is better)',
+      [
+        { label: 'save', bars: [bar('xl', secs(xSaves)), bar('qemu', secs(bSaves))] },
+        { label: 'restore', bars: [bar('xl', secs(xRestores)), bar('qemu', secs(bRestores))] },
+      ],
     );
-    console.log(
-      `xl phases (s since start): save ${xSave.phases} end@${xSave.seconds.toFixed(2)}; restore ${xRestore.phases} end@${xRestore.seconds.toFixed(2)}`,
-    );
+    console.log(`chart: ${path.relative(ROOT, chart)}`);
   } finally {
     for (const id of existsSync(path.join(stateDir, 'domains'))
       ? readdirSync(path.join(stateDir, 'domains'))

@@ -6,6 +6,7 @@ import './as-xl-runs.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { readStream, readableChunks } from '@xlkit/stream';
+import { bar, writeBenchChart } from './bench-chart.js';
 
 const TOTAL = Number(process.env.XLKIT_BENCH_BYTES ?? 1024 ** 3);
 const PIECE = 64 * 1024;
@@ -97,6 +98,13 @@ export async function benchStream(): Promise<void> {
   console.log(
     `framed: ${gbps(framed).toFixed(2)} GB/s (${framed.seconds.toFixed(2)} s); ${cpuLine(framed)}; crc32 per chunk + crc-list-sha256 digest, all reader checks`,
   );
+  const chart = writeBenchChart(
+    'stream',
+    'RAM stream through a pipe: framed (crc32 + digest) vs raw',
+    'GB/s (higher is better)',
+    [{ label: 'throughput', bars: [bar('raw', raws.map(gbps)), bar('framed', frameds.map(gbps))] }],
+  );
+  console.log(`chart: ${chart}`);
   console.log(
     `ratio:  ${(ratio * 100).toFixed(1)}% of raw (goal >= 85% and >= 1.5 GB/s: ${ratio >= 0.85 && gbps(framed) >= 1.5 ? 'met' : 'NOT met'})`,
   );
