@@ -5,7 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'out-tsc/**'],
+    // slow/: npm run test:slow (vitest.slow.config.ts).
+    exclude: ['node_modules/**', 'out-tsc/**', 'slow/**'],
     environment: 'node',
     fileParallelism: false,
     testTimeout: 120_000,

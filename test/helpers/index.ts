@@ -70,3 +70,4 @@ export {
   type RamcheckPageAt,
 } from './ramcheck.js';
 export { pingFlood, holdEchoConnection, type PingFlood, type EchoConnection } from './net-probes.js';
+export { throttledDisk, type ThrottledDisk } from './throttled-disk.js';
