@@ -31,7 +31,7 @@ const MEMORY_MIB = BIG ? 4096 : 1024;
 const FILL_MIB = BIG ? 3276 : 800;
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 5));
 const GOALS = { save: 3, restore: 2 };
-const TOOLS = ['virsh', 'xl', 'qemu'] as const;
+const TOOLS = ['xl', 'virsh', 'qemu'] as const;
 type Tool = (typeof TOOLS)[number];
 
 /** Wall-clock seconds of one command, run to its exit; throws with its stderr on failure. */
