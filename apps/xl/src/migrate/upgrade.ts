@@ -110,14 +110,14 @@ export async function upgradeDomain(
     machine,
     ...(shared && domain.ramFile ? { sharedRamFile: domain.ramFile.path } : {}),
     capabilities: ignoreShared,
-    hostCheck: async (info, config) => {
+    // The binary was checked against this config before anything started (precheck).
+    hostCheck: async (info) => {
       if (info.machine !== machine) {
         throw new XlError(
           'XL_MIGRATION',
           `the domain's machine type changed from ${machine} to ${info.machine} while it was checked`,
         );
       }
-      await assertBinarySupports(o.binary, machine, config, store.cacheDir);
     },
   });
   const dest = o.destination ? o.destination(realDest) : realDest;
