@@ -183,6 +183,15 @@ async function viaRaw(
       r: { seconds, downtimeMs, streamBytes: done.transferred },
       now: { pid, argv: newArgv, dir: dst },
     };
+  } catch (err) {
+    const tail = (dir: string) =>
+      readFileSync(path.join(dir, 'qemu.log'), 'utf8').trim().split('\n').slice(-3).join(' | ');
+    throw new Error(
+      `raw move failed: ${String(err)}; source QEMU: ${tail(src.dir)}; new QEMU: ${tail(dst)}`,
+      {
+        cause: err,
+      },
+    );
   } finally {
     await s.close();
     await d.close();
