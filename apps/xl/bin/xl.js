@@ -1,12 +1,10 @@
 #!/usr/bin/env node
-// Entry shim. xl runs from one esbuild bundle of its TypeScript sources (and of the workspace
-// libraries), so a command starts in a fraction of a second: migrate-receive on the far end of
-// a pipe and every `xl list` pay that start-up. The bundle is rebuilt whenever a source file is
-// newer than it, or than this shim (written to a temporary name and renamed, so concurrent xl
-// processes are safe). execa is bundled too: as an external package its ~50 modules took about
-// 90 ms of every start; its CommonJS dependencies get `require` from createRequire (banner).
-// The source map keeps file:line mapping but not the sources' text, which halves the bundle.
-import { mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+// Entry shim. xl runs from one esbuild bundle of its TypeScript sources and of everything they
+// import (dist/xl.mjs, built by ../bundle.mjs at build and pack time), so a command starts in a
+// fraction of a second: migrate-receive on the far end of a pipe and every `xl list` pay that
+// start-up. An installed xl runs the bundle it was packed with. In a checkout (src/ beside
+// bin/), the bundle is rebuilt whenever a source file is newer than it, or than this shim.
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
@@ -20,11 +18,6 @@ import v8 from 'node:v8';
 v8.setFlagsFromString('--no-incremental-marking');
 
 const appDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const repo = path.resolve(appDir, '..', '..');
-const sources = [
-  path.join(appDir, 'src'),
-  ...['stream', 'qmp', 'os-tune'].map((lib) => path.join(repo, 'libs', lib, 'src')),
-];
 const bundle = path.join(appDir, 'dist', 'xl.mjs');
 
 function newestSource(dir) {
@@ -38,7 +31,7 @@ function newestSource(dir) {
   return newest;
 }
 
-function bundleIsFresh() {
+function bundleIsFresh(sourceDirs, addonFiles) {
   let built;
   try {
     built = statSync(bundle).mtimeMs;
@@ -47,30 +40,20 @@ function bundleIsFresh() {
   }
   return (
     statSync(fileURLToPath(import.meta.url)).mtimeMs <= built &&
-    sources.every((dir) => newestSource(dir) <= built)
+    statSync(path.join(appDir, 'bundle.mjs')).mtimeMs <= built &&
+    sourceDirs.every((dir) => newestSource(dir) <= built) &&
+    addonFiles.every((file) => !existsSync(file) || statSync(file).mtimeMs <= built)
   );
 }
 
-if (!bundleIsFresh()) {
-  const { build } = await import('esbuild');
-  const temp = `${bundle}.${process.pid}.tmp`;
-  mkdirSync(path.dirname(bundle), { recursive: true });
-  await build({
-    entryPoints: [path.join(appDir, 'src', 'main.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: temp,
-    sourcemap: 'inline',
-    sourcesContent: false,
-    external: ['binary-parser', 'esbuild'],
-    banner: {
-      js: "import { createRequire as xlCreateRequire } from 'node:module'; const require = xlCreateRequire(import.meta.url);",
-    },
-    logLevel: 'warning',
-  });
-  renameSync(temp, bundle);
+if (existsSync(path.join(appDir, 'src'))) {
+  const { addonFiles, buildBundle, sourceDirs } = await import(
+    pathToFileURL(path.join(appDir, 'bundle.mjs')).href
+  );
+  if (!bundleIsFresh(sourceDirs, addonFiles)) await buildBundle();
+} else if (!existsSync(bundle)) {
+  process.stderr.write(`xl: this installation has no ${bundle}: reinstall the @xlkit/xl package\n`);
+  process.exit(1);
 }
 
 // Stack traces map back to the TypeScript sources only with -v: Node decodes the bundle's whole
