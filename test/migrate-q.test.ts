@@ -194,7 +194,12 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
   it('refuses to mirror a disk onto itself, and onto an existing target unless --reuse-target, before touching anything', async () => {
     const { a, b, targetDir } = await qPair('mq');
     const src = await bootWriter(a, 'mq3', [{ vdev: 'xvda', format: 'raw', sizeMiB: DISK_MB }], WRITE_MB);
-    const self = await startMigrate(a, ['-q', '-s', '', 'mq3', sameHostReceiver(b)]);
+    // Without --target-dir the target is the source's own path: outside the receiver's root.
+    const outside = await startMigrate(a, ['-q', '-s', '', 'mq3', sameHostReceiver(b)]);
+    expect(outside.exitCode).toBe(1);
+    expect(String(outside.stderr)).toMatch(/for disk xvda is outside the receiver's target directory/);
+    const srcDir = path.dirname(src.disks[0]!);
+    const self = await startMigrate(a, ['-q', '--target-dir', srcDir, '-s', '', 'mq3', sameHostReceiver(b)]);
     expect(self.exitCode).toBe(1);
     expect(String(self.stderr)).toMatch(/refusing to mirror disk xvda onto itself/);
     expect(String(self.stderr)).toMatch(/still runs on this host/);
@@ -218,7 +223,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     await expectReceiverClean(b, targetDir, [path.basename(existing)]);
     expect(statSync(existing).size).toBe(8);
 
-    // --reuse-target: an existing target of the right size is mirrored into and kept.
+    // --reuse-target reuses only an image xl created: never this one, which the test made.
     await execa('qemu-img', ['create', '-q', '-f', 'raw', existing, `${DISK_MB}M`]);
     const reused = await startMigrate(a, [
       '-q',
@@ -230,11 +235,10 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
       'mq3',
       sameHostReceiver(b),
     ]);
-    expect(reused.exitCode, String(reused.stderr)).toBe(0);
-    const [view] = JSON.parse((await b.xl('list', '--json')).stdout) as DomainView[];
-    expect(view).toMatchObject({ name: 'mq3', status: 'running' });
-    expect(view!.config.disks[0]!.target).toBe(existing);
-    expect(await guestVerify(b, 'mq3')).toMatch(/^xlkit-disk-verify ok \d+$/);
+    expect(reused.exitCode).toBe(1);
+    expect(String(reused.stderr)).toMatch(/target for disk xvda was not created by xl on the receiver/);
+    await expectSourceIntact(a, 'mq3', src.pid, src.beat);
+    await expectReceiverClean(b, targetDir, [path.basename(existing)]);
   });
 
   it('target dir without space (a small tmpfs): refused with the numbers, nothing left', async () => {

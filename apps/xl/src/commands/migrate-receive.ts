@@ -9,6 +9,8 @@ import type { CommandSpec } from '../command.js';
 import { receiveMigration } from '../migrate/receive-migration.js';
 import { parseFaults } from '../testing/faults.js';
 import { receiverInstruments } from '../testing/instruments.js';
+import { UsageError } from '../errors.js';
+import { PLAIN_DIR } from '../mirror/target-root.js';
 import { openSession, println } from './common.js';
 
 export const migrateReceiveCommand: CommandSpec = {
@@ -21,15 +23,21 @@ export const migrateReceiveCommand: CommandSpec = {
     'no-monitor': { type: 'boolean', short: 'e' },
     debug: { type: 'boolean', short: 'd' },
     foreground: { type: 'boolean', short: 'F' },
+    'target-dir': { type: 'string' },
   },
   optionHelp: {
     paused: 'Leave the domain paused after the switch-over',
     'no-monitor': 'Accepted for xl compatibility (no daemon here)',
     debug: 'Log each step on stderr',
     foreground: 'Accepted for xl compatibility (never daemonizes)',
+    'target-dir':
+      'The only directory -q may create disk images in (default: disks in the state dir); pin it in an ssh forced command',
   },
   positionals: { min: 0, max: 0 },
   async run(args, io) {
+    const targetDir = args.values['target-dir'];
+    if (typeof targetDir === 'string' && !PLAIN_DIR.test(targetDir))
+      throw new UsageError(`--target-dir must be an absolute path of plain characters, got '${targetDir}'`);
     const { store } = await openSession(args, io);
     const controller = new AbortController();
     const stdin = io.stdin as unknown as Readable;
@@ -52,6 +60,7 @@ export const migrateReceiveCommand: CommandSpec = {
         log: debug ? log : () => undefined,
         signal: controller.signal,
         env: io.env,
+        ...(typeof targetDir === 'string' ? { targetRoot: targetDir } : {}),
         ...(instruments === undefined ? {} : { instruments }),
       });
       log(

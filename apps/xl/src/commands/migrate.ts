@@ -17,6 +17,7 @@ import { withInterrupts } from './interrupt.js';
 import { TIMELINE_HELP, TimelineOption } from './timeline-option.js';
 import { migrateDomain } from '../migrate/send-migration.js';
 import type { MirrorFlags } from '../mirror/sender-side.js';
+import { PLAIN_DIR } from '../mirror/target-root.js';
 import { openDomain, openSession, println, warn } from './common.js';
 import { parseFaults } from '../testing/faults.js';
 import { senderInstruments } from '../testing/instruments.js';
@@ -43,9 +44,10 @@ function mirrorFlags(v: Record<string, unknown>): MirrorFlags | undefined {
     reuseTarget: v['reuse-target'] === true,
   };
   if (typeof v['target-dir'] === 'string') {
-    if (!v['target-dir'].startsWith('/'))
+    // It reaches the receiver's command line (through ssh's remote shell): plain characters only.
+    if (!PLAIN_DIR.test(v['target-dir']))
       throw new UsageError(
-        `--target-dir must be an absolute path on the destination, got '${v['target-dir']}'`,
+        `--target-dir must be an absolute path on the destination made of A-Z a-z 0-9 . _ + - /, got '${v['target-dir']}'`,
       );
     flags.targetDir = v['target-dir'];
   }
@@ -162,6 +164,8 @@ export const migrateCommand: CommandSpec = {
     checkedReceiverCommand(sshCommand, host, receiverFlags);
     const postcopy = parsePostcopy(v);
     const mirror = mirrorFlags(v);
+    // The receiver confines -q targets to its --target-dir: ours, when we give one.
+    if (mirror?.targetDir !== undefined) receiverFlags.push('--target-dir', mirror.targetDir);
     if (v.resume === true) {
       for (const k of ['mirror-disks', 'postcopy', 'config', 'paused']) {
         if (v[k] !== undefined)

@@ -10,12 +10,17 @@ import { MirrorReceiver } from '../mirror/receiver-side.js';
 import type { DomainStore } from '../store/domain-store.js';
 import type { JoinReceiver, ReceiverParticipant, ReceiverSession } from './receiver-session.js';
 
-export function joinMirrorReceiver(store: DomainStore, env: NodeJS.ProcessEnv): JoinReceiver {
+/** `targetRoot`: where this host lets a sender's disks be written (mirror/target-root.ts). */
+export function joinMirrorReceiver(
+  store: DomainStore,
+  env: NodeJS.ProcessEnv,
+  targetRoot: string,
+): JoinReceiver {
   return async (s): Promise<ReceiverParticipant | undefined> => {
     const link = s.link;
     if (link === undefined || s.config === undefined || !link.peer.requires.includes(Feature.DISK_MIRROR))
       return undefined;
-    const m = await MirrorReceiver.prepare(link.forward, s.config);
+    const m = await MirrorReceiver.prepare(link.forward, s.config, targetRoot);
     let finished = false;
     const finish = async (session: ReceiverSession): Promise<void> => {
       if (finished) return;

@@ -7,6 +7,7 @@
  */
 import { directListenHost, senderOnThisHost } from '../host/listen-host.js';
 import type { DomainStore } from '../store/domain-store.js';
+import { defaultTargetRoot } from '../mirror/target-root.js';
 import { joinMirrorReceiver } from './mirror-receiver-participant.js';
 import type { DestinationPort } from './destination-port.js';
 import { qemuDestination } from './destination-port.js';
@@ -26,6 +27,8 @@ export interface ReceiverInstruments {
 
 export interface ReceiveOptions extends Omit<ReceiverSettings, 'features' | 'direct'> {
   env: NodeJS.ProcessEnv;
+  /** The only directory `-q` targets may be created in (default: `disks` in the state dir). */
+  targetRoot?: string;
   instruments?: ReceiverInstruments;
 }
 
@@ -40,7 +43,7 @@ export async function receiveMigration(store: DomainStore, o: ReceiveOptions): P
       ...(ins.features ? { features: ins.features } : {}),
     },
     dest,
-    join: [joinMirrorReceiver(store, o.env)],
+    join: [joinMirrorReceiver(store, o.env, o.targetRoot ?? defaultTargetRoot(store.root))],
     participants: [],
     goReceived: false,
     postcopy: false,

@@ -25,7 +25,8 @@ const SHELL_NAME = 'sh';
 
 /**
  * The argv that starts `xl migrate-receive FLAGS` on HOST. `sshCommand` undefined = `ssh`.
- * `flags` are fixed option words chosen by xl (e.g. -p, -e), never user data.
+ * `flags` are option words chosen by xl (e.g. -p, -e), and --target-dir's directory, which
+ * migrate checks against PLAIN_DIR: nothing the remote shell would interpret.
  */
 export function receiverCommand(
   sshCommand: string | undefined,

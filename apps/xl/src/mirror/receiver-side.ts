@@ -31,6 +31,7 @@ import { readLocalIdentity, senderIsLocal } from './local-peer.js';
 import { directListenHost } from '../host/listen-host.js';
 import { MirrorError } from './mirror-error.js';
 import { startExports, stopExports } from './nbd-exports.js';
+import { openTargetRoot } from './target-root.js';
 import { createTargets, removeTargets, resolveTargets, type TargetDisk } from './targets.js';
 
 function unexpected(rec: StreamRecord, expected: string): MirrorError {
@@ -57,7 +58,12 @@ export class MirrorReceiver {
     return this.targets.filter((t) => !t.exists).map((t) => t.target);
   }
 
-  static async prepare(forward: StreamReader, config: DomainConfig): Promise<MirrorReceiver> {
+  /** `targetRoot`: the directory the targets must lie in (see target-root.ts); opened here. */
+  static async prepare(
+    forward: StreamReader,
+    config: DomainConfig,
+    targetRoot: string,
+  ): Promise<MirrorReceiver> {
     const rec = await nextExpected(forward, 'sender', 'the disk plan');
     if (rec.name !== 'DISK_PLAN') throw unexpected(rec, 'DISK_PLAN');
     const plan = rec.value;
@@ -75,7 +81,7 @@ export class MirrorReceiver {
         );
     }
     const hostId = await readHostId();
-    const targets = await resolveTargets(plan, hostId);
+    const targets = await resolveTargets(plan, hostId, await openTargetRoot(targetRoot));
     const byId = new Map(targets.map((t) => [t.disk.id, t.target]));
     const disks = config.disks.map((d) =>
       byId.has(d.vdev) ? { ...d, target: byId.get(d.vdev) as string } : d,

@@ -1,16 +1,23 @@
 /**
- * Receiver side of the plan: where each target goes, the refusals (a disk onto itself, an
- * existing target without --reuse-target, two disks onto one path), the free-space check,
- * then creating the targets (same format and virtual size, sparse) and removing exactly the
- * ones created here when the migration fails.
+ * Receiver side of the plan: where each target goes, the refusals, the free-space check, then
+ * creating the targets (same format and virtual size, sparse, mode 0600) and removing exactly
+ * the ones created here when the migration fails.
+ *
+ * The sender is not trusted with this host's file system: every target lies inside the
+ * receiver's target root (target-root.ts), named by the source image's plain base name; a
+ * symlink is never followed or replaced; and an existing target is reused (--reuse-target)
+ * only when xl created it: a marker beside it, `.NAME.xl-target`, holds the image's device and
+ * inode, written when xl created the image.
  */
 import { constants } from 'node:fs';
-import { access, open, rm, stat, statfs } from 'node:fs/promises';
+import { lstat, open, readFile, realpath, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { DiskPlan, PlannedDisk } from '@xlkit/stream';
+import { hostPathProblem } from '../config/config-schema.js';
 import { formatBytes } from '../progress/format.js';
 import { MirrorError } from './mirror-error.js';
+import { isInside } from './target-root.js';
 
 export interface TargetDisk {
   disk: PlannedDisk;
@@ -23,41 +30,60 @@ export interface TargetDisk {
 /** Slack per target on top of the source allocation (qcow2 metadata, filesystem rounding). */
 export const SPACE_SLACK = 64 * 1024 * 1024;
 
+/** A target's file name: the source image's base name, plain (no dot first: markers live there). */
+const IMAGE_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}$/;
+
 export function targetPath(plan: DiskPlan, disk: PlannedDisk): string {
   if (plan.targetDir === undefined) return disk.path;
   return path.join(plan.targetDir, path.basename(disk.path));
 }
 
-async function exists(p: string): Promise<boolean> {
-  return access(p, constants.F_OK).then(
-    () => true,
-    () => false,
-  );
+/** The marker that proves xl created `target`. */
+export function markerPath(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.xl-target`);
+}
+
+const identity = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}\n`;
+
+/** Whether xl created the image at `target` (its marker names this very file). */
+async function createdByXl(target: string, st: { dev: number; ino: number; nlink: number; uid: number }) {
+  const uid = process.geteuid?.() ?? st.uid;
+  if (st.nlink !== 1 || st.uid !== uid) return false;
+  const m = await lstat(markerPath(target)).catch(() => undefined);
+  if (m === undefined || !m.isFile() || m.uid !== uid) return false;
+  return (await readFile(markerPath(target), 'utf8').catch(() => '')) === identity(st);
 }
 
 /** Every check that needs no change on this host; throws MirrorError('refused' | 'target'). */
-export async function resolveTargets(plan: DiskPlan, hostId: string): Promise<TargetDisk[]> {
+export async function resolveTargets(plan: DiskPlan, hostId: string, root: string): Promise<TargetDisk[]> {
   const out: TargetDisk[] = [];
   const seen = new Map<string, string>();
-  if (plan.targetDir !== undefined) {
-    if (!path.isAbsolute(plan.targetDir))
-      throw new MirrorError(
-        'refused',
-        `--target-dir must be an absolute path on the receiver, got '${plan.targetDir}'`,
-      );
-    const st = await stat(plan.targetDir).catch(() => undefined);
-    if (!st?.isDirectory())
-      throw new MirrorError('target', `target directory ${plan.targetDir} does not exist on the receiver`);
-  }
+  const outside = (what: string) =>
+    new MirrorError(
+      'refused',
+      `${what} is outside the receiver's target directory ${root} (give --target-dir inside it)`,
+    );
   for (const disk of plan.disks) {
     const target = targetPath(plan, disk);
-    if (!path.isAbsolute(target))
-      throw new MirrorError('refused', `disk ${disk.id}: target path '${target}' is not absolute`);
+    const problem = hostPathProblem(target);
+    if (problem !== undefined)
+      throw new MirrorError('refused', `disk ${disk.id}: target path '${target}': ${problem}`);
+    const name = path.basename(target);
+    if (!IMAGE_NAME.test(name))
+      throw new MirrorError('refused', `disk ${disk.id}: '${name}' is not a plain image file name`);
+    const dir = path.dirname(target);
+    if (!isInside(root, dir)) throw outside(`target ${target} for disk ${disk.id}`);
+    const realDir = await realpath(dir).catch(() => undefined);
+    if (realDir === undefined)
+      throw new MirrorError('target', `directory ${dir} for disk ${disk.id} does not exist on the receiver`);
+    if (!isInside(root, realDir)) throw outside(`${dir} (through a symlink)`);
     const other = seen.get(target);
     if (other !== undefined)
       throw new MirrorError('refused', `disks ${other} and ${disk.id} would both be mirrored onto ${target}`);
     seen.set(target, disk.id);
-    const st = await stat(target).catch(() => undefined);
+    const st = await lstat(target).catch(() => undefined);
+    if (st?.isSymbolicLink())
+      throw new MirrorError('refused', `target for disk ${disk.id} is a symlink: ${target}`);
     const sameHost = hostId === plan.hostId;
     if (
       sameHost &&
@@ -76,12 +102,11 @@ export async function resolveTargets(plan: DiskPlan, hostId: string): Promise<Ta
     }
     if (st !== undefined && !st.isFile())
       throw new MirrorError('refused', `target for disk ${disk.id} is not a regular file: ${target}`);
-    if (st === undefined && !(await exists(path.dirname(target)))) {
+    if (st !== undefined && !(await createdByXl(target, st)))
       throw new MirrorError(
-        'target',
-        `directory ${path.dirname(target)} for disk ${disk.id} does not exist on the receiver`,
+        'refused',
+        `target for disk ${disk.id} was not created by xl on the receiver: ${target} (--reuse-target only reuses images an earlier -q migration created)`,
       );
-    }
     out.push({ disk, target, exists: st !== undefined });
   }
   await checkFreeSpace(out);
@@ -103,36 +128,43 @@ export async function checkFreeSpace(targets: readonly TargetDisk[]): Promise<vo
   }
   for (const e of need.values()) {
     const fs = await statfs(e.dir);
-    const free = fs.bavail * fs.bsize;
-    if (free < e.bytes) {
+    if (fs.bavail * fs.bsize < e.bytes) {
+      // Said to the sender: how much is needed, not how much this host has.
       throw new MirrorError(
         'target',
-        `not enough free space for disk(s) ${e.ids.join(', ')} in ${e.dir}: need ${formatBytes(e.bytes)} (allocation plus ${formatBytes(SPACE_SLACK)} slack each), ${formatBytes(free)} free`,
+        `not enough free space for disk(s) ${e.ids.join(', ')} in ${e.dir}: need ${formatBytes(e.bytes)} (allocation plus ${formatBytes(SPACE_SLACK)} slack each), more than is free there`,
       );
     }
   }
 }
 
-/** Creates the missing targets (sparse, same format and size); returns the ones created. */
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Creates the missing targets (sparse, same format and size, 0600); returns the ones created. */
 export async function createTargets(targets: readonly TargetDisk[], qemuImg = 'qemu-img'): Promise<string[]> {
   const created: string[] = [];
   try {
     for (const t of targets) {
       if (t.exists) continue;
-      // Claim the name first (O_EXCL): a file that appeared since the check is never
-      // overwritten, and only files this process made are ever removed.
-      const claim = await open(t.target, 'wx').catch((err: NodeJS.ErrnoException) => {
+      // Claim the name first (O_EXCL, no symlink followed): a file that appeared since the
+      // check is never overwritten, and only files this process made are ever removed.
+      const claim = await open(t.target, CREATE, 0o600).catch((err: NodeJS.ErrnoException) => {
         throw new MirrorError(
           'refused',
           `target for disk ${t.disk.id} appeared meanwhile on the receiver: ${t.target} (${err.code ?? err.message})`,
         );
       });
+      const st = await claim.stat();
       await claim.close();
       created.push(t.target);
+      await writeFile(markerPath(t.target), identity(st), { mode: 0o600, flag: 'w' });
       const r = await execa(
         qemuImg,
         ['create', '-q', '-f', t.disk.format, t.target, String(t.disk.virtualSize)],
-        { reject: false, stdin: 'ignore' },
+        {
+          reject: false,
+          stdin: 'ignore',
+        },
       );
       if (r.failed) {
         throw new MirrorError(
@@ -148,7 +180,10 @@ export async function createTargets(targets: readonly TargetDisk[], qemuImg = 'q
   return created;
 }
 
-/** Removes targets this host created (never a reused one). */
+/** Removes targets this host created (never a reused one), with their markers. */
 export async function removeTargets(created: readonly string[]): Promise<void> {
-  for (const p of created) await rm(p, { force: true }).catch(() => undefined);
+  for (const p of created) {
+    await rm(p, { force: true }).catch(() => undefined);
+    await rm(markerPath(p), { force: true }).catch(() => undefined);
+  }
 }
