@@ -203,4 +203,36 @@ describe('buildQemuArgv', () => {
     expect(after(fixed, '-vnc')).toEqual(['127.0.0.1:3']);
     expect(after(buildQemuArgv(base, paths, { accel: 'tcg' }), '-vnc')).toEqual([]);
   });
+
+  it('option strings: commas in names and paths doubled; ids, addresses and models with commas refused', () => {
+    const disk = parseDiskSpec('format=raw, vdev=xvda, target=/img/a,b,file=/etc/shadow', pos);
+    const argv = buildQemuArgv({ ...base, disks: [disk], memoryBacking: 'shared' }, paths, {
+      accel: 'tcg',
+      ramFile: '/dev/shm/r,share=off',
+    });
+    expect(after(argv, '-name')).toEqual(['guest=web,,1']);
+    for (const opt of [...after(argv, '-chardev'), ...after(argv, '-object')]) {
+      // Every comma left single separates QEMU's own keys: none comes from a path or name.
+      const keys = opt
+        .replaceAll(',,', '')
+        .split(',')
+        .map((kv) => kv.split('=')[0]);
+      expect(keys.filter((k) => !/^[a-z][a-z0-9-]*$/.test(k ?? ''))).toEqual([]);
+    }
+    expect(after(argv, '-chardev').join(' ')).toContain('path=/run/x,,l/');
+    expect(after(argv, '-object')[0]).toContain('mem-path=/dev/shm/r,,share=off,share=on');
+    // -blockdev is JSON: the path is one string value, commas and all.
+    expect(JSON.parse(after(argv, '-blockdev')[0]!).file.filename).toBe('/img/a,b,file=/etc/shadow');
+    expect(() =>
+      buildQemuArgv({ ...base, vnc: { host: '127.0.0.1,password=off' } }, paths, { accel: 'tcg' }),
+    ).toThrow(/vnc host '127.0.0.1,password=off' cannot go into a QEMU option/);
+    expect(() =>
+      buildQemuArgv({ ...base, vifs: [{ type: 'user', model: 'e1000,romfile=/etc/shadow' }] }, paths, {
+        accel: 'tcg',
+      }),
+    ).toThrow(/vif model/);
+    expect(() => buildQemuArgv(base, paths, { accel: 'tcg', machine: 'pc,accel=kvm' })).toThrow(
+      /machine type/,
+    );
+  });
 });

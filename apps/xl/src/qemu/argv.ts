@@ -3,6 +3,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import type { DomainPaths } from '../store/domain-paths.js';
 import type { DiskSpec } from '../config/disk-spec.js';
 import { tapName } from '../config/vif-spec.js';
+import { XlError } from '../errors.js';
 import { MiB, qemuSize } from './guest-ram.js';
 
 export interface QemuLaunchOptions {
@@ -27,14 +28,28 @@ export interface QemuLaunchOptions {
   ramFile?: string;
 }
 
-/** QEMU option values double commas to keep them literal. */
+/** QEMU option values double commas to keep them literal (paths, names). */
 export function escapeOptValue(value: string): string {
   return value.replaceAll(',', ',,');
 }
 
+/**
+ * A value spliced into an option string where doubling is not an option (ids, addresses,
+ * models: QEMU would take `a,,b` as the literal `a,b`, never what was meant): refused when it
+ * holds a comma or '=' (the config schema already refuses these; this is the last line).
+ */
+export function plainOptValue(value: string, what: string): string {
+  if (/[,=\s]/.test(value) || value === '')
+    throw new XlError(
+      'XL_CONFIG',
+      `${what} '${value}' cannot go into a QEMU option (no comma, '=' or space)`,
+    );
+  return value;
+}
+
 /** QMP node name of a disk's format layer (for block jobs, NBD exports, drive-mirror). */
 export function diskNodeName(disk: Pick<DiskSpec, 'vdev'>): string {
-  return `disk-${disk.vdev}`;
+  return `disk-${plainOptValue(disk.vdev, 'vdev')}`;
 }
 
 function diskArgs(disk: DiskSpec): string[] {
@@ -61,11 +76,14 @@ function diskArgs(disk: DiskSpec): string[] {
   }
   const drive = disk.target !== undefined ? `,drive=${node}` : '';
   if (disk.bus === 'virtio') {
-    args.push('-device', `virtio-blk-pci,id=${disk.vdev}${drive}`);
+    args.push('-device', `virtio-blk-pci,id=${plainOptValue(disk.vdev, 'vdev')}${drive}`);
   } else {
     const bus = `ide.${Math.floor(disk.index / 2)}`;
     const kind = disk.cdrom ? 'ide-cd' : 'ide-hd';
-    args.push('-device', `${kind},id=${disk.vdev},bus=${bus},unit=${disk.index % 2}${drive}`);
+    args.push(
+      '-device',
+      `${kind},id=${plainOptValue(disk.vdev, 'vdev')},bus=${bus},unit=${disk.index % 2}${drive}`,
+    );
   }
   return args;
 }
@@ -73,7 +91,8 @@ function diskArgs(disk: DiskSpec): string[] {
 /** The display: none, or VNC on the domain's unix socket or the configured address. */
 function displayArgs(config: DomainConfig, paths: DomainPaths): string[] {
   if (config.vnc === undefined) return ['-display', 'none', '-vga', 'none'];
-  const { host, display } = config.vnc;
+  const { display } = config.vnc;
+  const host = config.vnc.host === undefined ? undefined : plainOptValue(config.vnc.host, 'vnc host');
   const vnc =
     host === undefined
       ? `unix:${escapeOptValue(paths.vnc)}`
@@ -99,7 +118,7 @@ export function buildQemuArgv(
 ): string[] {
   const a: string[] = ['-name', `guest=${escapeOptValue(config.name)}`];
   if (config.uuid !== undefined) a.push('-uuid', config.uuid);
-  a.push('-machine', options.machine ?? 'pc', '-accel', options.accel);
+  a.push('-machine', plainOptValue(options.machine ?? 'pc', 'machine type'), '-accel', options.accel);
   const ram = qemuSize(options.ramBytes ?? config.memory * MiB);
   const smp = config.maxvcpus === undefined ? '' : `,maxcpus=${config.maxvcpus}`;
   a.push('-m', ram, '-smp', `${config.vcpus}${smp}`);
@@ -113,7 +132,7 @@ export function buildQemuArgv(
     );
   }
   a.push('-nodefaults', '-no-user-config', ...displayArgs(config, paths), '-monitor', 'none');
-  if (config.boot !== undefined) a.push('-boot', `order=${config.boot}`);
+  if (config.boot !== undefined) a.push('-boot', `order=${plainOptValue(config.boot, 'boot order')}`);
   if (config.kernel !== undefined) a.push('-kernel', config.kernel);
   if (config.ramdisk !== undefined) a.push('-initrd', config.ramdisk);
   if (config.cmdline !== undefined) a.push('-append', config.cmdline);
@@ -127,10 +146,11 @@ export function buildQemuArgv(
     // A tap xl created and set up (domain/vif-taps.ts): QEMU only opens it, runs no scripts.
     const netdev =
       vif.type === 'tap'
-        ? `tap,id=net${i},ifname=${tapName(vif, options.domid ?? 0, i)},script=no,downscript=no`
+        ? `tap,id=net${i},ifname=${plainOptValue(tapName(vif, options.domid ?? 0, i), 'vifname')},script=no,downscript=no`
         : `user,id=net${i}`;
     a.push('-netdev', netdev);
-    a.push('-device', `${vif.model},netdev=net${i},id=vif${i}${vif.mac ? `,mac=${vif.mac}` : ''}`);
+    const mac = vif.mac ? `,mac=${plainOptValue(vif.mac, 'mac')}` : '';
+    a.push('-device', `${plainOptValue(vif.model, 'vif model')},netdev=net${i},id=vif${i}${mac}`);
   });
 
   if (config.serial === 'pty') {
