@@ -150,8 +150,13 @@ export async function startDomain(
   const binary = options.binary ?? record.config.deviceModel ?? DEFAULT_QEMU;
   let pid: number | undefined;
   try {
-    // Logs under the domain's own name (not NAME--incoming): they outlive this domain.
-    await startDomainLogs(store.logDir, config.name, paths);
+    // Logs under the domain's own name (not NAME--incoming): they outlive this domain. While
+    // another domain of this name lives here (the source of an upgrade or of a migration to
+    // this same state dir), its logs are left alone: this one logs under the name it starts as.
+    const sibling = (await store.list()).some(
+      (r) => r.id !== record.id && (r.name === config.name || r.config.name === config.name),
+    );
+    await startDomainLogs(store.logDir, sibling ? name : config.name, paths);
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
     await setUpTaps(store, record);
     const { argv } = await qemuCommand(record.config, paths, {
