@@ -58,7 +58,8 @@ export {
 export { reapDomains, formatReaped, type ReapResult, type ReapedDomain } from './domain/reap.js';
 export { describeDomain, stateFlags, type DomainView } from './domain/describe.js';
 export { isQemuAlive, lastQemuLogLine } from './domain/liveness.js';
-export { chooseAccel, kvmUsable } from './domain/accel.js';
+export { chooseAccel, incomingAccel, describeAccel, type AccelChoice } from './domain/accel.js';
+export { kvmVerdict, runKvmProbe, type KvmVerdict } from './qemu/kvm-probe.js';
 export { openSession, openDomain, type Session } from './commands/common.js';
 export {
   sendRam,

@@ -4,6 +4,8 @@ import { withMacs } from '../config/vif-spec.js';
 import { loadConfigFile } from '../config/load-config.js';
 import { domainPaths } from '../store/domain-paths.js';
 import { qemuCommand, startDomain } from '../domain/start.js';
+import { chooseAccel, describeAccel } from '../domain/accel.js';
+import { ACCEL_NOT_PROBED } from '../qemu/argv.js';
 import { waitForQemuExit } from '../domain/destroy.js';
 import { openSession, println, warn } from './common.js';
 
@@ -28,19 +30,27 @@ export const createCommand: CommandSpec = {
     const { config, warnings } = await loadConfigFile(file, overrides);
     for (const w of warnings) warn(io, w);
     const { store } = await openSession(args, io);
-    if (args.values['dry-run'] === true) {
+    const dryRun = args.values['dry-run'] === true;
+    // A dry run starts nothing: `auto` uses a cached KVM verdict or says it was not probed.
+    const accel = await chooseAccel(config, { cacheDir: store.cacheDir, env: io.env, spawn: !dryRun });
+    println(io.stderr, describeAccel(accel));
+    if (dryRun) {
       // The command line a real create would run on this host.
       const { binary, argv } = await qemuCommand(config, domainPaths('<state-dir>', 0), {
         paused: args.values.paused === true,
         cacheDir: store.cacheDir,
         ...(config.memoryBacking === 'shared' ? { ramFile: '/dev/shm/<ram-file>' } : {}),
+        accel: accel?.accel ?? ACCEL_NOT_PROBED,
       });
       println(io.stdout, JSON.stringify({ config, qemu: [binary, ...argv] }, null, 2));
       return 0;
     }
     // MACs are chosen once, here: they stay in the config through save/restore and migration.
     const withMac = { ...config, vifs: withMacs(config.vifs, randomBytes) };
-    const record = await startDomain(store, withMac, { paused: args.values.paused === true });
+    const record = await startDomain(store, withMac, {
+      paused: args.values.paused === true,
+      accel: accel?.accel ?? 'tcg',
+    });
     println(
       io.stdout,
       `Started domain ${record.name} (id ${record.id})${record.status === 'paused' ? ', paused' : ''}`,

@@ -4,7 +4,7 @@ import { keepFreedMemory } from '@xlkit/os-tune';
 import { crc32Backend } from '@xlkit/stream';
 import type { CommandSpec } from '../command.js';
 import { DEFAULT_QEMU } from '../config/domain-config.js';
-import { kvmUsable } from '../domain/accel.js';
+import { kvmVerdict } from '../qemu/kvm-probe.js';
 import { openSession, println } from './common.js';
 import { availableMemoryMiB } from '../host/host-memory.js';
 
@@ -26,6 +26,8 @@ export const infoCommand: CommandSpec = {
     const version = r.failed
       ? `unavailable (${(r.shortMessage ?? '').split('\n')[0] ?? ''})`
       : (parseQemuVersion(String(r.stdout)) ?? 'unknown');
+    // Never probes: the verdict an earlier create cached, if any.
+    const kvm = await kvmVerdict(DEFAULT_QEMU, store.cacheDir, { spawn: false });
     const rows: [string, string][] = [
       ['host', os.hostname()],
       ['release', os.release()],
@@ -35,8 +37,9 @@ export const infoCommand: CommandSpec = {
       ['free_memory', String(availableMemoryMiB())],
       ['qemu_binary', DEFAULT_QEMU],
       ['qemu_version', version],
-      ['accelerators', kvmUsable() ? 'tcg kvm' : 'tcg'],
-      ['default_accel', 'tcg'],
+      ['accelerators', kvm?.works === true ? 'tcg kvm' : 'tcg'],
+      ['kvm', kvm === undefined ? 'not probed yet (xl create probes it)' : kvm.why],
+      ['default_accel', 'auto'],
       ['xl_state_dir', store.root],
       // Whether xl keeps the memory it frees (@xlkit/os-tune): 'unavailable' if its addon did not build.
       ['xl_malloc_tuning', keepFreedMemory()],

@@ -63,7 +63,7 @@ describe('buildConfig', () => {
     expect(warnings).toEqual([]);
   });
 
-  it('fills defaults: 128 MiB, 1 vcpu, tcg, anonymous memory, serial pty', () => {
+  it('fills defaults: 128 MiB, 1 vcpu, accel auto, anonymous memory, serial pty', () => {
     const { config } = build('name = "a"');
     expect(config).toEqual({
       name: 'a',
@@ -75,7 +75,7 @@ describe('buildConfig', () => {
       onPoweroff: 'destroy',
       onReboot: 'restart',
       onCrash: 'destroy',
-      accel: 'tcg',
+      accel: 'auto',
       memoryBacking: 'anonymous',
     });
   });

@@ -87,7 +87,7 @@ export function buildConfig(entries: Map<string, CfgEntry>, options: BuildOption
     vifs: [],
     serial: 'pty',
     ...readLifecycle(r, warnings),
-    accel: r.choice('accel', ['tcg', 'kvm', 'auto'] as const) ?? 'tcg',
+    accel: r.choice('accel', ['tcg', 'kvm', 'auto'] as const) ?? 'auto',
     memoryBacking: r.choice('memory_backing', ['anonymous', 'shared'] as const) ?? 'anonymous',
   };
 

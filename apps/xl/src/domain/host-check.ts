@@ -8,7 +8,7 @@ import type { DomainInfo } from '@xlkit/stream';
 import { escapeOptValue } from '../qemu/argv.js';
 import { qemuCapabilities } from '../qemu/capabilities.js';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
-import { chooseAccel } from './accel.js';
+import { incomingAccel, knownAccel, type Accelerator } from './accel.js';
 import { XlError } from '../errors.js';
 import { availableMemoryMiB } from '../host/host-memory.js';
 import { vifProblems } from './vif-taps.js';
@@ -26,8 +26,9 @@ export interface HostFacts {
   machines: ReadonlySet<string>;
   /** What the machine xl passes (`pc`) resolves to on this host, e.g. "pc-i440fx-7.2". */
   defaultMachine: string | undefined;
-  /** Accelerator the domain would get here. */
-  accel: 'tcg' | 'kvm';
+  /** Accelerator the domain would get here, and why (domain/accel.ts). */
+  accel: Accelerator;
+  accelWhy?: string;
   /** What the host can give a new domain now (MemAvailable). */
   availableMemoryMiB: number;
   /** By vdev, for each configured disk with a target. */
@@ -63,7 +64,9 @@ export function checkHostCanRun(
     );
   }
   if (host.accel !== info.accel)
-    problems.push(`accelerator ${info.accel} is needed, this host would use ${host.accel}`);
+    problems.push(
+      `accelerator ${info.accel} is needed, this host would use ${host.accel}${host.accelWhy ? ` (${host.accelWhy})` : ''}`,
+    );
   if (config.memory !== info.memoryMiB)
     problems.push(`memory is ${info.memoryMiB} MiB in the stream but ${config.memory} MiB in the config`);
   if (info.memoryMiB > host.availableMemoryMiB)
@@ -150,14 +153,20 @@ async function inspectDisk(target: string): Promise<HostDisk> {
 }
 
 /**
- * Gathers the host facts for starting `config` here: the machine types (cached per QEMU
- * binary in `cacheDir`, the state directory's cache) and every disk, all at once.
+ * Gathers the host facts for starting `config`, which ran under `ran`, here: the machine
+ * types (cached per QEMU binary in `cacheDir`, the state directory's cache), the accelerator
+ * and every disk, all at once.
  */
-export async function probeHost(config: DomainConfig, cacheDir?: string): Promise<HostFacts> {
+export async function probeHost(
+  config: DomainConfig,
+  ran: Accelerator,
+  cacheDir: string,
+): Promise<HostFacts> {
   const qemu = config.deviceModel ?? DEFAULT_QEMU;
   const targets = config.disks.filter((d) => d.target !== undefined);
-  const [{ machines, aliases }, inspected] = await Promise.all([
+  const [{ machines, aliases }, accel, inspected] = await Promise.all([
     qemuCapabilities(qemu, cacheDir),
+    incomingAccel(config, ran, { cacheDir }),
     Promise.all(targets.map((d) => inspectDisk(d.target as string))),
   ]);
   const disks: Record<string, HostDisk> = {};
@@ -165,7 +174,8 @@ export async function probeHost(config: DomainConfig, cacheDir?: string): Promis
   return {
     machines,
     defaultMachine: aliases.get(XL_MACHINE) ?? (machines.has(XL_MACHINE) ? XL_MACHINE : undefined),
-    accel: chooseAccel(config.accel),
+    accel: accel.accel,
+    accelWhy: accel.why,
     availableMemoryMiB: availableMemoryMiB(),
     disks,
     network: vifProblems(config),
@@ -176,12 +186,16 @@ export async function probeHost(config: DomainConfig, cacheDir?: string): Promis
 export async function assertHostCanRun(
   info: DomainInfo,
   config: DomainConfig,
-  what = 'restore',
-  cacheDir?: string,
+  what: string,
+  cacheDir: string,
 ): Promise<void> {
   // An incoming migration's refusal goes back to the sender: no host details in it.
   const audience = what === 'restore' ? 'local' : 'peer';
-  const problems = checkHostCanRun(info, config, await probeHost(config, cacheDir), audience);
+  const ran = knownAccel(info.accel);
+  const problems =
+    ran === undefined
+      ? [`the domain runs under an unknown accelerator '${info.accel.slice(0, 40)}'`]
+      : checkHostCanRun(info, config, await probeHost(config, ran, cacheDir), audience);
   if (problems.length > 0) {
     throw new XlError(
       what === 'restore' ? 'XL_RESTORE' : 'XL_MIGRATION',

@@ -3,7 +3,7 @@
  * xl), record pid and QEMU version. Any failure stops the QEMU and removes the state.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
@@ -19,7 +19,8 @@ import { qemuCapabilities } from '../qemu/capabilities.js';
 import { resolveDiskCache } from '../qemu/disk-cache.js';
 import { guestRamBytes } from '../qemu/guest-ram.js';
 import { qemuEnv } from '../qemu/env.js';
-import { chooseAccel } from './accel.js';
+import { ACCEL_NOT_PROBED } from '../qemu/argv.js';
+import { chooseAccel, type Accelerator } from './accel.js';
 import { withQmp } from './qmp.js';
 import { lastQemuLogLine } from './liveness.js';
 import { setUpTaps } from './vif-taps.js';
@@ -51,6 +52,8 @@ export interface StartOptions {
    * upgrade's source), instead of a new one this domain owns.
    */
   borrowRamFile?: string;
+  /** The accelerator (decided by the caller); default: chosen here for the config (domain/accel.ts). */
+  accel?: Accelerator;
 }
 
 /** A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it. */
@@ -76,6 +79,8 @@ export interface QemuCommandOptions extends Pick<
   cacheDir: string;
   /** The domain's id (names its taps); 0 for a dry run. */
   domid?: number;
+  /** ACCEL_NOT_PROBED: a dry run of `auto` with no cached verdict (shown as such, sized as KVM). */
+  accel: Accelerator | typeof ACCEL_NOT_PROBED;
 }
 
 /**
@@ -88,9 +93,16 @@ export async function qemuCommand(
   o: QemuCommandOptions,
 ): Promise<{ binary: string; argv: string[] }> {
   const binary = o.binary ?? config.deviceModel ?? DEFAULT_QEMU;
-  const accel = chooseAccel(config.accel);
-  const ramBytes = o.ramBytes ?? (await newGuestRamBytes(config, accel, binary, o.cacheDir));
+  const accel = o.accel;
+  const ramBytes =
+    o.ramBytes ??
+    (await newGuestRamBytes(config, accel === ACCEL_NOT_PROBED ? 'kvm' : accel, binary, o.cacheDir));
   const disks = await resolveDiskCache(config.disks);
+  const blockDevices = new Set<string>();
+  for (const d of disks) {
+    const st = d.target === undefined ? undefined : await stat(d.target).catch(() => undefined);
+    if (st?.isBlockDevice() === true) blockDevices.add(d.target as string);
+  }
   return {
     binary,
     argv: buildQemuArgv({ ...config, disks }, paths, {
@@ -101,6 +113,7 @@ export async function qemuCommand(
       domid: o.domid,
       ...(o.machine === undefined ? {} : { machine: o.machine }),
       ...(o.ramFile === undefined ? {} : { ramFile: o.ramFile }),
+      blockDevices,
     }),
   };
 }
@@ -159,7 +172,10 @@ export async function startDomain(
     await startDomainLogs(store.logDir, sibling ? name : config.name, paths);
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
     await setUpTaps(store, record);
+    const accel =
+      options.accel ?? (await chooseAccel(record.config, { cacheDir: store.cacheDir }))?.accel ?? 'tcg';
     const { argv } = await qemuCommand(record.config, paths, {
+      accel,
       paused: options.paused,
       incoming: options.incoming,
       ramBytes: options.ramBytes,

@@ -9,6 +9,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { assertHostCanRun } from '../domain/host-check.js';
 import { announceGuest, vifProblems } from '../domain/vif-taps.js';
+import { knownAccel } from '../domain/accel.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
 import { XlError } from '../errors.js';
@@ -181,6 +182,8 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
               ...(local.sharedRamFile === undefined ? {} : { borrowRamFile: local.sharedRamFile }),
             }
           : {}),
+        // The host check accepted the source's accelerator for this host.
+        accel: knownAccel(info.accel),
         ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}),
         ...(o.prepare ? { prepare: o.prepare } : {}),
       });

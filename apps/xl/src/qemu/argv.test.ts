@@ -235,4 +235,16 @@ describe('buildQemuArgv', () => {
       /machine type/,
     );
   });
+
+  it('opens block devices with host_device, image files with file', () => {
+    const disks = [parseDiskSpec('phy:/dev/vg/web,xvda,w', pos), parseDiskSpec('/img/b.raw,raw,xvdb,w', pos)];
+    const argv = buildQemuArgv({ ...base, disks }, paths, {
+      accel: 'tcg',
+      blockDevices: new Set(['/dev/vg/web']),
+    });
+    const drivers = after(argv, '-blockdev').map(
+      (b) => (JSON.parse(b) as { file: { driver: string } }).file.driver,
+    );
+    expect(drivers).toEqual(['host_device', 'file']);
+  });
 });

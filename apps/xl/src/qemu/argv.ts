@@ -6,15 +6,20 @@ import { tapName } from '../config/vif-spec.js';
 import { XlError } from '../errors.js';
 import { MiB, qemuSize } from './guest-ram.js';
 
+/** What a dry run shows for `-accel` when `auto` has no cached verdict (nothing was probed). */
+export const ACCEL_NOT_PROBED = '<auto: not probed in a dry run>';
+
 export interface QemuLaunchOptions {
   /** Start with vCPUs stopped (-S): `xl create -p`, restore and migration targets. */
   paused?: boolean;
   /** Wait for an incoming migration stream, configured later with migrate-incoming. */
   incoming?: 'defer';
   /** Accelerator actually used (config 'auto' is decided by the caller). */
-  accel: 'tcg' | 'kvm';
+  accel: 'tcg' | 'kvm' | typeof ACCEL_NOT_PROBED;
   /** Fork into the background once ready and write the pid file (default true). */
   daemonize?: boolean;
+  /** Disk targets that are block devices on this host (QEMU's host_device driver, not file). */
+  blockDevices?: ReadonlySet<string>;
   /** Exact guest RAM in bytes (see guest-ram.ts); default the config's MiB. */
   ramBytes?: number;
   /** The domain's id, naming its taps `vif<domid>.<n>` (default 0, for a dry run). */
@@ -52,7 +57,7 @@ export function diskNodeName(disk: Pick<DiskSpec, 'vdev'>): string {
   return `disk-${plainOptValue(disk.vdev, 'vdev')}`;
 }
 
-function diskArgs(disk: DiskSpec): string[] {
+function diskArgs(disk: DiskSpec, blockDevices: ReadonlySet<string>): string[] {
   const node = diskNodeName(disk);
   const args: string[] = [];
   if (disk.target !== undefined) {
@@ -64,7 +69,7 @@ function diskArgs(disk: DiskSpec): string[] {
       'read-only': disk.readOnly,
       ...cache,
       file: {
-        driver: 'file',
+        driver: blockDevices.has(disk.target) ? 'host_device' : 'file',
         'node-name': `${node}-file`,
         filename: disk.target,
         'read-only': disk.readOnly,
@@ -139,8 +144,9 @@ export function buildQemuArgv(
 
   // Virtio disks in vdev order, so xvda is the guest's first virtio disk (/dev/vda).
   const virtio = config.disks.filter((d) => d.bus === 'virtio').sort((x, y) => x.index - y.index);
-  for (const d of virtio) a.push(...diskArgs(d));
-  for (const d of config.disks.filter((d) => d.bus === 'ide')) a.push(...diskArgs(d));
+  const blockDevices = options.blockDevices ?? new Set();
+  for (const d of virtio) a.push(...diskArgs(d, blockDevices));
+  for (const d of config.disks.filter((d) => d.bus === 'ide')) a.push(...diskArgs(d, blockDevices));
 
   config.vifs.forEach((vif, i) => {
     // A tap xl created and set up (domain/vif-taps.ts): QEMU only opens it, runs no scripts.

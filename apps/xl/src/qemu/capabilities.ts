@@ -63,7 +63,7 @@ async function resolveBinary(qemu: string): Promise<string | undefined> {
 }
 
 /** The binary's path and a stamp of its identity (size, mtime, inode): a new build is a new stamp. */
-async function identity(qemu: string): Promise<{ binary: string; stamp: string } | undefined> {
+export async function identity(qemu: string): Promise<{ binary: string; stamp: string } | undefined> {
   const binary = await resolveBinary(qemu);
   if (binary === undefined) return undefined;
   try {

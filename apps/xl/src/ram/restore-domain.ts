@@ -18,6 +18,7 @@ import { systemErrorWords, XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { assertHostCanRun } from '../domain/host-check.js';
 import { announceGuest } from '../domain/vif-taps.js';
+import { knownAccel } from '../domain/accel.js';
 import { receiveRam } from './incoming.js';
 import { checkSavedConfig } from './saved-config.js';
 
@@ -95,6 +96,8 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
       paused: true,
       incoming: 'defer',
       ramBytes: savedRamBytes(info),
+      // The host check accepted the saved domain's accelerator for this host.
+      accel: knownAccel(info.accel),
     });
     progress?.phase('ram', { total: fileBytes });
     const qmp = await connectQmp(store, record);
