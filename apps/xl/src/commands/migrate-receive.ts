@@ -33,6 +33,7 @@ export const migrateReceiveCommand: CommandSpec = {
     'target-dir':
       'The only directory -q may create disk images in (default: disks in the state dir); pin it in an ssh forced command',
   },
+  optionValues: { 'target-dir': 'DIR' },
   positionals: { min: 0, max: 0 },
   async run(args, io) {
     const targetDir = args.values['target-dir'];
