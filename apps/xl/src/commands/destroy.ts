@@ -1,6 +1,6 @@
 import type { CommandSpec } from '../command.js';
 import { destroyDomain } from '../domain/destroy.js';
-import { openDomain } from './common.js';
+import { openDomain, warn } from './common.js';
 
 export const destroyCommand: CommandSpec = {
   name: 'destroy',
@@ -10,7 +10,9 @@ export const destroyCommand: CommandSpec = {
   positionals: { min: 1, max: 1 },
   async run(args, io) {
     const { store, domain } = await openDomain(args, io);
-    await destroyDomain(store, domain);
+    const refused = await destroyDomain(store, domain);
+    if (refused !== undefined)
+      warn(io, `domain '${domain.name}' (id ${domain.id}) removed without killing anything: ${refused}`);
     return 0;
   },
 };

@@ -3,17 +3,18 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DomainRecord } from '../store/domain-record.js';
 import { readProcStat } from '../host/process-info.js';
+import { domainPaths } from '../store/domain-paths.js';
+import { startFakeQemu } from '../testing/fake-qemu.js';
 import { killQemu, pollPauses, waitForQemuExit } from './destroy.js';
 
 const children: ChildProcess[] = [];
 
+const paths = domainPaths('/nonexistent/xl-state', 1);
+
 /** A stand-in for a domain's QEMU: a real process, recorded the way startDomain records QEMU. */
 async function fakeQemu(): Promise<{ record: DomainRecord; child: ChildProcess }> {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const { child, qemu } = await startFakeQemu(paths);
   children.push(child);
-  await once(child, 'spawn');
-  const pid = child.pid as number;
-  const startTime = readProcStat(pid)?.startTime as number;
   const record = {
     id: 1,
     name: 'd',
@@ -21,9 +22,18 @@ async function fakeQemu(): Promise<{ record: DomainRecord; child: ChildProcess }
     status: 'running',
     createdAt: '',
     config: {} as DomainRecord['config'],
-    qemu: { pid, startTime, binary: 'sleep', argv: ['30'] },
+    qemu,
   } as DomainRecord;
   return { record, child };
+}
+
+/** A process of someone else's: a `sleep`, alive, with its real start time. */
+async function foreignProcess(): Promise<{ pid: number; startTime: number; child: ChildProcess }> {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  children.push(child);
+  await once(child, 'spawn');
+  const pid = child.pid as number;
+  return { pid, startTime: readProcStat(pid)?.startTime as number, child };
 }
 
 afterEach(() => {
@@ -51,10 +61,33 @@ describe('waitForQemuExit and killQemu', () => {
   it('kill the process and return once it is gone (a zombie counts as gone)', async () => {
     const { record, child } = await fakeQemu();
     const exited = once(child, 'exit');
-    await killQemu(record);
+    await killQemu(paths, record);
     expect(readProcStat(record.qemu?.pid as number)?.state ?? 'gone').toMatch(/^(Z|X|gone)$/);
     await exited;
     expect(child.signalCode).toBe('SIGKILL');
     expect(await waitForQemuExit(record, 0)).toBe(true);
+  });
+
+  it('leave a process alone that the record names but xl did not start for this domain', async () => {
+    const other = await foreignProcess();
+    const { record } = await fakeQemu();
+    const cases: [string, DomainRecord['qemu']][] = [
+      // Pid and start time copied from another process: its command line gives it away.
+      ['a foreign pid', { ...record.qemu!, pid: other.pid, startTime: other.startTime }],
+      // ... even when the record copies that process's command line too.
+      ['a foreign argv', { pid: other.pid, startTime: other.startTime, binary: 'sleep', argv: ['30'] }],
+      // A real xl-shaped QEMU, but another domain's (its pid file is not this domain's).
+      ['another domain', record.qemu],
+    ];
+    for (const [label, qemu] of cases) {
+      const target = label === 'another domain' ? domainPaths('/nonexistent/xl-state', 2) : paths;
+      const refused = await killQemu(target, { ...record, qemu });
+      expect(refused, label).toMatch(
+        /pid \d+ (does not run the command line|was not started with this domain's pid file)/,
+      );
+    }
+    expect(other.child.exitCode).toBeNull();
+    expect(readProcStat(other.pid)?.state).toMatch(/^[RSD]$/);
+    expect(readProcStat(record.qemu!.pid)?.state).toMatch(/^[RSD]$/);
   });
 });

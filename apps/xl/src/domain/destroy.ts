@@ -1,9 +1,10 @@
 /** Hard stop of a domain (xl destroy): kill its QEMU, wait until it is gone, remove its state. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { XlError } from '../errors.js';
+import type { DomainPaths } from '../store/domain-paths.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
-import { isQemuAlive } from './liveness.js';
+import { isQemuAlive, notOurQemu } from './liveness.js';
 
 /**
  * The pauses between liveness checks: 2 ms, doubling up to `intervalMs`. A killed QEMU is gone
@@ -33,9 +34,15 @@ export async function waitForQemuExit(
   return true;
 }
 
-/** SIGKILL for the domain's QEMU, if it runs, and wait until it has exited: a killed QEMU holds its disks until then. */
-export async function killQemu(record: DomainRecord): Promise<void> {
-  if (!record.qemu || !isQemuAlive(record)) return;
+/**
+ * SIGKILL for the domain's QEMU, if it runs, and wait until it has exited: a killed QEMU holds
+ * its disks until then. Only a process proven to be the QEMU xl started for this domain
+ * (liveness.ts) is signalled; returns why another one was left alone, else undefined.
+ */
+export async function killQemu(paths: DomainPaths, record: DomainRecord): Promise<string | undefined> {
+  if (!record.qemu || !isQemuAlive(record)) return undefined;
+  const refused = notOurQemu(paths, record);
+  if (refused !== undefined) return isQemuAlive(record) ? refused : undefined;
   try {
     process.kill(record.qemu.pid, 'SIGKILL');
   } catch (err) {
@@ -54,9 +61,15 @@ export async function killQemu(record: DomainRecord): Promise<void> {
       { domain: record.name },
     );
   }
+  return undefined;
 }
 
-export async function destroyDomain(store: DomainStore, record: DomainRecord): Promise<void> {
-  await killQemu(record);
+/**
+ * Kills the domain's QEMU and removes its state. A record naming a process that is not its
+ * QEMU is removed without signalling anything; returns why, for the caller to report.
+ */
+export async function destroyDomain(store: DomainStore, record: DomainRecord): Promise<string | undefined> {
+  const refused = await killQemu(store.paths(record.id), record);
   await store.remove(record.id);
+  return refused;
 }

@@ -7,7 +7,8 @@ import { execa, type ResultPromise } from 'execa';
 import { testing } from '@xlkit/qmp';
 import { openStore, type DomainStore } from '../store/domain-store.js';
 import type { DomainRecord } from '../store/domain-record.js';
-import { readProcStat } from '../host/process-info.js';
+import { readProcCmdline, readProcStat } from '../host/process-info.js';
+import { fakeQemuArgv } from '../testing/fake-qemu.js';
 import { pauseDomain, renameDomain, shutdownDomain, unpauseDomain } from './control.js';
 import { destroyDomain } from './destroy.js';
 import { describeDomain } from './describe.js';
@@ -37,16 +38,17 @@ afterEach(async () => {
 
 /** A domain whose "QEMU" is an idle node process and whose QMP socket is a fake server. */
 async function fakeDomain(name: string, handlers: Record<string, testing.FakeHandler> = {}, silent = false) {
-  const child = execa('node', ['-e', 'setInterval(() => {}, 1000)'], { reject: false });
+  const allocated = await store.allocate({ name, uuid: '00000000-0000-4000-8000-000000000075', config });
+  const argv = fakeQemuArgv(store.paths(allocated.id));
+  const child = execa('node', argv, { reject: false });
   children.push(child);
   const pid = child.pid!;
   let stat = readProcStat(pid);
-  while (!stat) stat = readProcStat(pid);
-  const allocated = await store.allocate({ name, uuid: '00000000-0000-4000-8000-000000000075', config });
+  while (!stat || readProcCmdline(pid)?.[1] !== argv[0]) stat = readProcStat(pid);
   const record = await store.update(allocated.id, (r) => ({
     ...r,
     status: 'running',
-    qemu: { pid, startTime: stat.startTime, binary: 'fake', argv: [] },
+    qemu: { pid, startTime: stat.startTime, binary: 'node', argv },
   }));
   let status = 'running';
   const server = await testing.FakeQmpServer.start({

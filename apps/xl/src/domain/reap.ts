@@ -2,7 +2,7 @@
  * A domain whose QEMU died is never shown as running: every xl command first reaps such
  * domains (removes their state) and reports them.
  */
-import { rm } from 'node:fs/promises';
+import { removeIdentified } from '../host/file-identity.js';
 import { isProcessAlive } from '../host/process-info.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import { keptLogs, type DomainLogs } from '../store/domain-logs.js';
@@ -60,9 +60,12 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
     }
     // An abandoned create may have left a QEMU behind: it is ours to stop, and waited for as
     // destroy does ("cleaned up" must mean it is gone). Best effort: the state goes either way.
-    await killQemu(d).catch(() => undefined);
-    // Targets a dead migrate-receive -q created: half-copied disks nobody will finish.
-    for (const f of d.createdDisks ?? []) await rm(f, { force: true }).catch(() => undefined);
+    // A process the record names but xl cannot prove it started is left alone (liveness.ts).
+    const refused = await killQemu(store.paths(d.id), d).catch(() => undefined);
+    if (refused !== undefined) reason += `; left its process alone: ${refused}`;
+    const unproven = await removeCreatedDisks(d);
+    if (unproven.length > 0)
+      reason += `; left ${unproven.join(', ')} in place: not proven to be the image${unproven.length > 1 ? 's' : ''} xl created`;
     const last = await lastQemuLogLine(store, d.id);
     if (last !== undefined) reason += ` (last QEMU message: ${last})`;
     const logs = await keptLogs(store.paths(d.id));
@@ -78,6 +81,20 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
     }
   }
   return { live, reaped, kept };
+}
+
+/**
+ * Targets a dead migrate-receive -q created: half-copied disks nobody will finish. Only a path
+ * that still names the file xl made (createdFiles) goes; returns the others.
+ */
+async function removeCreatedDisks(d: DomainRecord): Promise<string[]> {
+  const unproven: string[] = [];
+  for (const f of d.createdDisks ?? []) {
+    const made = d.createdFiles?.find((m) => m.path === f);
+    const removed = made !== undefined && (await removeIdentified(made).catch(() => false));
+    if (!removed) unproven.push(f);
+  }
+  return unproven;
 }
 
 /** What QEMU says of its migration, briefly (a QEMU blocked in post-copy may not answer at all). */

@@ -9,6 +9,7 @@ import { execa } from 'execa';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import { readProcStat } from '../host/process-info.js';
+import { identifyFile, type FileIdentity } from '../host/file-identity.js';
 import type { DomainRecord, DomainStatus } from '../store/domain-record.js';
 import type { DomainPaths } from '../store/domain-paths.js';
 import { startDomainLogs } from '../store/domain-logs.js';
@@ -172,6 +173,12 @@ export async function startDomain(
     await startDomainLogs(store.logDir, sibling ? name : config.name, paths);
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
     await setUpTaps(store, record);
+    if (options.createdDisks !== undefined && options.createdDisks.length > 0) {
+      // What the reaper may remove should this xl die: the files just made, by inode.
+      const made = await Promise.all(options.createdDisks.map((f) => identifyFile(f)));
+      const createdFiles = made.filter((m): m is FileIdentity => m !== undefined);
+      await store.update(record.id, (r) => ({ ...r, createdFiles }));
+    }
     const accel =
       options.accel ?? (await chooseAccel(record.config, { cacheDir: store.cacheDir }))?.accel ?? 'tcg';
     const { argv } = await qemuCommand(record.config, paths, {

@@ -49,3 +49,17 @@ export function isProcessAlive(pid: number, startTime?: number): boolean {
   if (st.state === 'Z' || st.state === 'X') return false;
   return startTime === undefined || st.startTime === startTime;
 }
+
+/** /proc/<pid>/cmdline as an argv; undefined when unreadable or empty (gone, a zombie, a kernel thread). */
+export function readProcCmdline(pid: number): string[] | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  let raw: Buffer;
+  try {
+    raw = readFileSync(`/proc/${pid}/cmdline`);
+  } catch {
+    return undefined;
+  }
+  if (raw.length === 0) return undefined;
+  const text = raw.toString('utf8');
+  return (text.endsWith('\0') ? text.slice(0, -1) : text).split('\0');
+}

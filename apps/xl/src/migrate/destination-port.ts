@@ -251,7 +251,13 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       const q = qmp;
       if (q === undefined) throw new Error('the incoming QEMU is not connected');
       record = await store.update(mustHave().id, (r) => {
-        const { ownerPid: _owner, createdDisks: _disks, postcopy: _postcopy, ...rest } = r;
+        const {
+          ownerPid: _owner,
+          createdDisks: _disks,
+          createdFiles: _files,
+          postcopy: _postcopy,
+          ...rest
+        } = r;
         // The RAM file is this domain's now: the source's removal leaves it (store/ram-file.ts).
         const ramFile = r.ramFile === undefined ? {} : { ramFile: { ...r.ramFile, owner: true } };
         if (local === undefined) return { ...rest, ...ramFile, name, status: 'paused' };

@@ -1,4 +1,15 @@
-import { fdatasync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  fdatasync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -33,20 +44,54 @@ describe('AtomicFile', () => {
     expect(f.inPlace).toBe(true);
   });
 
-  test('a rename that fails leaves FILE as it was, nothing in place and nothing let go', async () => {
+  test('a FILE that became a directory before commit() is left as it was, nothing in place and nothing let go', async () => {
     const d = dir();
     const target = path.join(d, 'taken');
-    mkdirSync(target);
-    writeFileSync(path.join(target, 'inside'), 'x'); // a non-empty directory: rename onto it fails
     const f = await AtomicFile.create(target);
     f.stream.write(Buffer.from('new'));
+    mkdirSync(target);
+    writeFileSync(path.join(target, 'inside'), 'x');
     await expect(f.commit()).rejects.toMatchObject({
       code: 'XL_SAVE',
-      message: expect.stringContaining('cannot rename'),
+      message: expect.stringContaining(`${target} is a directory`),
     });
     expect(f.inPlace).toBe(false);
     expect(f.replaced).toBeUndefined();
     expect(readdirSync(d)).toEqual(['taken']);
+    expect(readdirSync(target)).toEqual(['inside']);
+  });
+
+  test('refuses a FILE that is not a regular file before creating anything, and never replaces it', async () => {
+    const d = dir();
+    const fifo = path.join(d, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = path.join(d, 'link');
+    symlinkSync(path.join(d, 'elsewhere'), link);
+    const sub = path.join(d, 'sub');
+    mkdirSync(sub);
+    for (const [target, kind] of [
+      ['/dev/null', 'a character device'],
+      [fifo, 'a FIFO'],
+      [link, 'a symbolic link'],
+      [sub, 'a directory'],
+    ] as const) {
+      await expect(AtomicFile.create(target), target).rejects.toMatchObject({
+        code: 'XL_SAVE',
+        message: expect.stringContaining(`${target} is ${kind}`),
+      });
+    }
+    expect(readdirSync(d).sort()).toEqual(['fifo', 'link', 'sub']);
+    expect(lstatSync('/dev/null').isCharacterDevice()).toBe(true);
+    expect(lstatSync(fifo).isFIFO()).toBe(true);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  test('knows the partial file it made by device and inode', async () => {
+    const d = dir();
+    const f = await AtomicFile.create(path.join(d, 'dom.save'));
+    const st = lstatSync(f.tempPath, { bigint: true });
+    expect(f.partial).toEqual({ path: f.tempPath, dev: String(st.dev), ino: String(st.ino) });
+    await f.discard();
   });
 
   test('with no FILE before it, commit() has nothing to let go', async () => {

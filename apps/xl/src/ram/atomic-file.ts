@@ -6,16 +6,60 @@
  * that fails stops the writing at once. A FILE it replaces is freed by a helper process
  * (replaced-file.ts), not in the rename.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { createWriteStream, fstatSync, type Stats, type WriteStream } from 'node:fs';
+import { lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { systemErrorWords, XlError } from '../errors.js';
+import type { FileIdentity } from '../host/file-identity.js';
 import { holdReplaced, releaseDetached, type Release } from './replaced-file.js';
 import { WriteBehind, type WriteBehindIo } from './write-behind.js';
 
 /** `.NAME.xlkit-partial-PID` beside NAME. */
 export function partialPath(target: string, pid = process.pid): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.xlkit-partial-${pid}`);
+}
+
+/** Whether `file` is named as the partial file of process `pid` (partialPath) would be. */
+export function isPartialPath(file: string, pid: number): boolean {
+  const m = /^\..+\.xlkit-partial-([1-9][0-9]*)$/.exec(path.basename(file));
+  return m !== null && Number(m[1]) === pid && path.isAbsolute(file);
+}
+
+function kind(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * FILE must be absent or a regular file: the rename that puts the new file in place would
+ * replace a device node, FIFO, socket or symlink with a regular file, and cannot replace a
+ * directory. Checked before anything is written (and before a save stops its guest).
+ */
+export async function checkTarget(target: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await lstat(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new XlError(
+      'XL_SAVE',
+      `cannot use ${target}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  if (!st.isFile()) {
+    throw new XlError(
+      'XL_SAVE',
+      `${target} is ${kind(st)}: the file is written beside it and renamed into place, which would replace it; give the path of a regular file or a new one`,
+    );
+  }
 }
 
 export class AtomicFile {
@@ -27,10 +71,13 @@ export class AtomicFile {
   replaced: Release | undefined;
   /** FILE holds the new contents (the rename succeeded), even if commit() failed after it. */
   inPlace = false;
+  /** The temporary file as created (device and inode): what a recovery may remove. */
+  readonly partial: FileIdentity;
 
-  private constructor(target: string, tempPath: string, stream: WriteStream, flusher: WriteBehind) {
+  private constructor(target: string, partial: FileIdentity, stream: WriteStream, flusher: WriteBehind) {
     this.target = target;
-    this.tempPath = tempPath;
+    this.tempPath = partial.path;
+    this.partial = partial;
     this.stream = stream;
     this.#flusher = flusher;
     this.stream.on('error', () => undefined); // surfaced through the writer and commit()
@@ -40,6 +87,7 @@ export class AtomicFile {
     target: string,
     options: { writeBehindBytes?: number; io?: Partial<WriteBehindIo> } = {},
   ): Promise<AtomicFile> {
+    await checkTarget(target);
     const tempPath = partialPath(target);
     let stream: WriteStream | undefined;
     const flusher = new WriteBehind(options.writeBehindBytes, options.io, (err) => stream?.destroy(err));
@@ -49,15 +97,22 @@ export class AtomicFile {
       highWaterMark: 8 * 1024 * 1024,
       fs: flusher.fs,
     });
+    let fd: number;
     try {
-      await new Promise<void>((resolve, reject) => {
-        stream.once('open', () => resolve());
+      fd = await new Promise<number>((resolve, reject) => {
+        stream.once('open', (opened: number) => resolve(opened));
         stream.once('error', reject);
       });
     } catch (err) {
       throw new XlError('XL_SAVE', `cannot create ${tempPath}: ${systemErrorWords(err)}`, { cause: err });
     }
-    return new AtomicFile(target, tempPath, stream, flusher);
+    const st = fstatSync(fd, { bigint: true });
+    return new AtomicFile(
+      target,
+      { path: tempPath, dev: String(st.dev), ino: String(st.ino) },
+      stream,
+      flusher,
+    );
   }
 
   /** Background flushes started while the file was written. */
@@ -90,6 +145,12 @@ export class AtomicFile {
     } catch (err) {
       await this.discard();
       throw fail('cannot write', err);
+    }
+    try {
+      await checkTarget(this.target); // replaced by a device node, FIFO or symlink meanwhile?
+    } catch (err) {
+      await this.discard();
+      throw err;
     }
     // An old FILE is held open across the rename and freed by a helper (replaced-file.ts).
     const old = await holdReplaced(this.target);

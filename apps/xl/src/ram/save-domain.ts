@@ -13,7 +13,8 @@ import { assertNotMigratedAway } from '../domain/guard.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
 import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
-import { AtomicFile, partialPath } from './atomic-file.js';
+import { AtomicFile } from './atomic-file.js';
+import { writeFailure } from './write-failure.js';
 import { dropPageCache } from './page-cache.js';
 import { collectDomainInfo } from './domain-info.js';
 import { sendRam } from './outgoing.js';
@@ -74,16 +75,19 @@ export async function saveDomain(
     const dropped = dropPageCache(options.file);
     const info = await collectDomainInfo(qmp, record.config.disks).finally(() => dropped);
     wasRunning = (await leavePostmigrate(qmp)).running;
+    // While the guest runs: FILE refused unless absent or a regular file, the partial file
+    // created (its directory exists and takes it).
+    file = await AtomicFile.create(options.file);
     // Recorded before the guest stops: should this xl die, the next one removes the partial
-    // file and resumes the domain (recoverAbandonedSaves).
-    const saving = { partial: partialPath(options.file), wasRunning };
+    // file (by inode: the record proves which file xl made) and resumes the domain
+    // (recoverAbandonedSaves).
+    const saving = { partial: file.partial, wasRunning };
     await store.update(record.id, (r) => ({ ...r, status: 'saving', ownerPid: process.pid, saving }));
     if (wasRunning) {
       await stop(qmp);
       stopped = true;
     }
     progress?.phase('header');
-    file = await AtomicFile.create(options.file);
     const writer = new StreamWriter(file.stream);
     const { uuid: _uuid, ...rest } = options.config ?? record.config;
     await writer.writeXlHeader({ ...rest, name: record.name, uuid: record.uuid });
@@ -162,9 +166,7 @@ export async function saveDomain(
     const why =
       err instanceof XlError && err.code === 'XL_INTERRUPTED'
         ? 'interrupted'
-        : err instanceof Error
-          ? err.message
-          : String(err);
+        : (writeFailure(err, options.file) ?? (err instanceof Error ? err.message : String(err)));
     throw new XlError(
       err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_SAVE',
       `saving domain '${record.name}' failed: ${why}; ${options.file} was not written${resumed}`,

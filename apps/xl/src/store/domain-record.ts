@@ -4,6 +4,7 @@ import type { DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import type { CreatedTap } from '../host/net-devices.js';
 import { isRamFilePath, type RamFile } from './ram-file.js';
+import { isFileIdentity, type FileIdentity } from '../host/file-identity.js';
 
 /**
  * xl's last known run state of a domain. QMP's query-status is the truth when QEMU answers;
@@ -36,6 +37,11 @@ export interface DomainRecord {
   /** Disk images `xl migrate-receive -q` created for this incoming domain: removed if it is reaped. */
   createdDisks?: string[];
   /**
+   * Each of createdDisks once it exists (device and inode): the reaper removes only a path that
+   * still names the file xl made.
+   */
+  createdFiles?: FileIdentity[];
+  /**
    * Set by `xl migrate-receive` when the incoming migration may switch to post-copy: should its
    * receiver die, the reaper first asks QEMU, as in post-copy this QEMU may hold the only running
    * copy of the guest.
@@ -46,7 +52,7 @@ export interface DomainRecord {
   /** memory_backing = "shared": the file QEMU maps the guest's RAM from (ram-file.ts). */
   ramFile?: RamFile;
   /** While `xl save` (ownerPid) runs: its partial file, and whether the domain ran before it. */
-  saving?: { partial: string; wasRunning: boolean };
+  saving?: { partial: FileIdentity; wasRunning: boolean };
   /** While `xl migrate` sends this domain: what the next xl needs should that process die. */
   migration?: MigrationMark;
 }
@@ -112,6 +118,31 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
       !Number.isSafeInteger(q.startTime))
   )
     bad('bad qemu process info');
+  if (
+    q !== undefined &&
+    (!Array.isArray(q.argv) || !q.argv.every((a) => typeof a === 'string') || typeof q.binary !== 'string')
+  )
+    bad('bad qemu command line');
+  if (r.ownerPid !== undefined && !Number.isSafeInteger(r.ownerPid)) bad('bad owner pid');
+  if (
+    r.createdDisks !== undefined &&
+    (!Array.isArray(r.createdDisks) || !r.createdDisks.every((f) => typeof f === 'string'))
+  )
+    bad('bad createdDisks');
+  if (
+    r.createdFiles !== undefined &&
+    (!Array.isArray(r.createdFiles) || !r.createdFiles.every(isFileIdentity))
+  )
+    bad('bad createdFiles');
+  const saving = r.saving as Record<string, unknown> | undefined;
+  if (
+    saving !== undefined &&
+    (typeof saving !== 'object' ||
+      saving === null ||
+      !isFileIdentity(saving.partial) ||
+      typeof saving.wasRunning !== 'boolean')
+  )
+    bad('bad saving marker');
   return { ...(value as DomainRecord), config };
 }
 

@@ -6,7 +6,7 @@
  * Every change is write-to-temp + rename, under the lock.
  */
 import { JSON_MAX_DEPTH, jsonDepthViolation } from '@xlkit/stream';
-import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { systemErrorWords, XlError } from '../errors.js';
@@ -16,6 +16,7 @@ import { removeOwnedRamFile } from './ram-file.js';
 import { withLock } from './store-lock.js';
 import { resolveLogDir } from './log-dir.js';
 import { resolveStateDir } from './state-dir.js';
+import { ensureOwnDir } from './own-dir.js';
 import { checkSocketPaths, domainPaths, type DomainPaths } from './domain-paths.js';
 import { validateRecord, type DomainRecord, type NewDomain } from './domain-record.js';
 
@@ -187,7 +188,9 @@ export class DomainStore {
 }
 
 /**
- * Opens (creating, mode 0700) the state directory chosen by resolveStateDir; the log dir is
+ * Opens the state directory chosen by resolveStateDir: created 0700 when missing, else it must
+ * be xl's own (own-dir.ts). Its path is made canonical, so every xl spelling it differently
+ * (a symlinked parent, /var/run for /run) names the same sockets and pid files. The log dir is
  * resolveLogDir's (--log-dir `logDir`, XL_LOG_DIR, ...).
  */
 export async function openStore(
@@ -195,16 +198,17 @@ export async function openStore(
   env: NodeJS.ProcessEnv = process.env,
   logDir?: string,
 ): Promise<DomainStore> {
-  const root = resolveStateDir(stateDir, env);
+  const given = resolveStateDir(stateDir, env);
   const stateDirChosen = (stateDir ?? '') !== '' || (env.XL_STATE_DIR ?? '') !== '';
+  await ensureOwnDir(given);
+  let root: string;
   try {
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    await chmod(root, 0o700);
-    await mkdir(path.join(root, 'domains'), { recursive: true, mode: 0o700 });
+    root = await realpath(given);
   } catch (err) {
-    throw new XlError('XL_STATE', `cannot use state directory ${root}: ${systemErrorWords(err)}`, {
+    throw new XlError('XL_STATE', `cannot use state directory ${given}: ${systemErrorWords(err)}`, {
       cause: err,
     });
   }
+  await ensureOwnDir(path.join(root, 'domains'));
   return new DomainStore(root, resolveLogDir(logDir, root, stateDirChosen, env));
 }

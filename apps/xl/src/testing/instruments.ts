@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { QmpClient } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
 import { OWN_FEATURES } from '../link/protocol.js';
-import { killQemu } from '../domain/destroy.js';
+import { waitForQemuExit } from '../domain/destroy.js';
+import { isQemuAlive } from '../domain/liveness.js';
 import type { DestinationPort } from '../migrate/destination-port.js';
 import type { ReceiverInstruments } from '../migrate/receive-migration.js';
 import type { DomainRecord } from '../store/domain-record.js';
@@ -169,7 +170,9 @@ export function receiverInstruments(f: Faults): ReceiverInstruments | undefined 
 
 /** SIGKILL for a domain's QEMU, waited for (the fault must have happened when the flow goes on). */
 async function killNow(record: DomainRecord | undefined): Promise<void> {
-  if (record !== undefined) await killQemu(record);
+  if (record?.qemu === undefined || !isQemuAlive(record)) return;
+  process.kill(record.qemu.pid, 'SIGKILL');
+  await waitForQemuExit(record);
 }
 
 /** `xl upgrade`'s destination: upgrade-kill at a known point, ram-dump before the guest runs there. */

@@ -1,0 +1,44 @@
+/**
+ * Which file a path named when xl created it: device and inode, taken from the file xl itself
+ * made. A path read back from a record is only data; xl removes it only while it still names
+ * that same regular file, so a record cannot make it delete anything else.
+ */
+import { lstat, rm } from 'node:fs/promises';
+
+export interface FileIdentity {
+  path: string;
+  /** st_dev and st_ino as decimal strings (inodes may not fit a double). */
+  dev: string;
+  ino: string;
+}
+
+/** The identity of the regular file at `file` (not following a symlink); undefined if there is none. */
+export async function identifyFile(file: string): Promise<FileIdentity | undefined> {
+  const st = await lstat(file, { bigint: true }).catch(() => undefined);
+  if (st === undefined || !st.isFile()) return undefined;
+  return { path: file, dev: String(st.dev), ino: String(st.ino) };
+}
+
+export function isFileIdentity(v: unknown): v is FileIdentity {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return (
+    typeof o.path === 'string' &&
+    typeof o.dev === 'string' &&
+    /^\d{1,20}$/.test(o.dev) &&
+    typeof o.ino === 'string' &&
+    /^\d{1,20}$/.test(o.ino)
+  );
+}
+
+/**
+ * Removes `id.path` if it still is the file identified; true when it was removed or is already
+ * gone, false when the path now names something else (left alone).
+ */
+export async function removeIdentified(id: FileIdentity): Promise<boolean> {
+  const st = await lstat(id.path, { bigint: true }).catch(() => undefined);
+  if (st === undefined) return true;
+  if (!st.isFile() || String(st.dev) !== id.dev || String(st.ino) !== id.ino) return false;
+  await rm(id.path, { force: true });
+  return true;
+}
