@@ -127,7 +127,9 @@ export class ProgressReporter {
       elapsed: (t - this.#phaseStart) / 1000,
     };
     if (this.mode === 'tty') {
-      const line = oneLine(`${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`);
+      const line = oneLine(
+        `${formatProgressLine(snap)}${sample.note === undefined ? '' : `, ${sample.note}`}`,
+      );
       this.#out.stderr.write(`\r\x1b[K${fitToWidth(line, this.#out.stderr.columns)}`);
       this.#lineShown = true;
       return;

@@ -91,8 +91,18 @@ describe('DomainStore', () => {
     const lent = newRamFilePath();
     await writeFile(owned, 'ram');
     await writeFile(lent, 'ram');
-    const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config, ramFile: { path: owned, owner: true } });
-    const b = await store.allocate({ name: 'b', uuid: '00000000-0000-4000-8000-000000000076', config, ramFile: { path: lent, owner: false } });
+    const a = await store.allocate({
+      name: 'a',
+      uuid: '00000000-0000-4000-8000-000000000075',
+      config,
+      ramFile: { path: owned, owner: true },
+    });
+    const b = await store.allocate({
+      name: 'b',
+      uuid: '00000000-0000-4000-8000-000000000076',
+      config,
+      ramFile: { path: lent, owner: false },
+    });
     expect(await store.remove(a.id)).toBe(true);
     expect(existsSync(owned)).toBe(false);
     expect(await store.remove(b.id)).toBe(true);
