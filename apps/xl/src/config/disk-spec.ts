@@ -54,6 +54,8 @@ const KNOWN_KEYS = new Set([
 const FLAGS = new Set(['cdrom', 'discard', 'no-discard', 'direct-io-safe', 'trusted', 'untrusted']);
 const FORMATS = new Set(['raw', 'qcow2', 'qcow', 'vhd', 'qed', '']);
 const VDEV = /^(xvd|vd|hd)([a-z]{1,2})(?::(cdrom|disk))?$/;
+/** Xen PV partition vdevs (xvda2): recognised to be refused with a reason. */
+const PARTITION = /^(xvd|vd|hd|sd)[a-z]{1,2}[0-9]+$/;
 const IDE_MAX = 4;
 
 function vdevIndex(letters: string): number {
@@ -106,7 +108,7 @@ function splitSpec(
     } else {
       let name = POSITIONAL[positional];
       // xend's 3-field form `target,vdev,access`: a vdev where the format belongs.
-      if (name === 'format' && !FORMATS.has(raw) && VDEV.test(raw)) {
+      if (name === 'format' && !FORMATS.has(raw) && (VDEV.test(raw) || PARTITION.test(raw))) {
         positional++;
         name = 'vdev';
       }
@@ -140,6 +142,12 @@ export function parseDiskSpec(spec: string, pos: SourcePosition, warnings: strin
   if (!vdevField || vdevField.value === '')
     throw new ConfigError(pos, `disk spec '${spec}' has no vdev (expected e.g. 'xvda' or 'hda')`);
   const m = VDEV.exec(vdevField.value);
+  if (!m && PARTITION.test(vdevField.value)) {
+    throw new ConfigError(
+      at(vdevField.offset),
+      `vdev '${vdevField.value}' names a partition: QEMU gives the guest whole disks (use e.g. xvda, and root=/dev/vda)`,
+    );
+  }
   if (!m) {
     throw new ConfigError(
       at(vdevField.offset),

@@ -44,7 +44,12 @@ function action(
   if (value === undefined) return { action: fallback };
   const pos = r.get(key)!.pos;
   if (value.startsWith('coredump-'))
-    refuse(key, value, pos, `xlkit writes no guest core dumps; use "${value.slice(9)}"`);
+    refuse(
+      key,
+      value,
+      pos,
+      `xlkit writes no guest core dumps; use "${key === 'on_reboot' ? value.slice(9) : 'destroy'}"`,
+    );
   if (value === 'soft-reset')
     refuse(key, value, pos, `soft reset is a Xen hypercall with no QEMU equivalent`);
   if (value === 'destroy' || value === 'preserve') return { action: value, pos };
