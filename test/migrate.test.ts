@@ -1,6 +1,7 @@
-// End to end: xl migrate to this same host through `-s ''` (real QEMU, TCG), and the failure
-// cases: each must leave the source guest running with its heartbeat uninterrupted and
-// nothing left on the receiving side.
+// End to end: xl migrate to this same host through `-s ''` (real QEMU, TCG), and the refusals:
+// each must leave the source guest running with its heartbeat uninterrupted and nothing left on
+// the receiving side. The faults (killed peers, a cut or corrupted pipe, ...) are the fault
+// matrix's (test/faults).
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -14,7 +15,6 @@ import {
   startMigrate,
   waitForBeatAbove,
   xlHost,
-  killReceiverAt,
 } from './xl-rig.js';
 import { cleanupAfterEach, ramDumps } from './helpers/index.js';
 import { bootSource, expectReceiverClean, expectSourceIntact } from './migrate-checks.js';
@@ -181,86 +181,5 @@ describe('xl migrate on one host (real QEMU)', () => {
     expect(b.watcher.qemus.size).toBe(0);
     await expectReceiverClean(b);
     await expectSourceIntact(a, 'mig2', pid, beat);
-  });
-
-  it('receiver killed in phase 1: source keeps running, the orphaned incoming QEMU is reaped', async () => {
-    const a = xlHost('mig-a-');
-    const b = xlHost('mig-b-');
-    const { pid, beat } = await bootSource(a, 'mig3');
-    const child = startMigrate(a, ['-s', '', 'mig3', sameHostReceiver(b)], {
-      env: { XLKIT_FAULT: 'receiver-stall:phase1' },
-    });
-    const incoming = await b.watcher.waitFor(
-      (d) => d.name === 'mig3--incoming' && d.status === 'incoming' && d.ownerPid !== undefined,
-    );
-    process.kill(incoming.ownerPid!, 'SIGKILL');
-    const r = await child;
-    expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(
-      /^xl: migration to .* failed in bootstrap: the receiver closed the connection while it set up phase 1; the domain 'mig3' still runs on this host$/,
-    );
-    const reaped = await b.xl('list');
-    expect(reaped.stderr).toMatch(
-      /domain 'mig3--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away; its state was cleaned up/,
-    );
-    await expectReceiverClean(b);
-    await expectSourceIntact(a, 'mig3', pid, beat);
-  });
-
-  it('receiver killed in phase 3: the source resumes, nothing survives on the receiver', async () => {
-    const a = xlHost('mig-a-');
-    const b = xlHost('mig-b-');
-    const { pid, beat } = await bootSource(a, 'mig4');
-    const child = startMigrate(a, ['--json', '--bandwidth', '1', '-s', '', 'mig4', sameHostReceiver(b)]);
-    const killed = killReceiverAt(child, b, 'mig4', 'ram');
-    const r = await child;
-    expect(killed()).toBe(true);
-    expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(
-      /^xl: migration to .* failed in ram: the receiver closed the connection while it received the domain; the domain 'mig4' still runs on this host$/,
-    );
-    await b.xl('list');
-    await expectReceiverClean(b);
-    await expectSourceIntact(a, 'mig4', pid, beat);
-  });
-
-  it('sender interrupted (SIGINT) in phase 3: migration cancelled, source running, receiver cleans up', async () => {
-    const a = xlHost('mig-a-');
-    const b = xlHost('mig-b-');
-    const { pid, beat } = await bootSource(a, 'mig5');
-    const child = startMigrate(a, ['--json', '--bandwidth', '1', '-s', '', 'mig5', sameHostReceiver(b)]);
-    let sent = false;
-    onJsonLines(child.stdout!, (ev) => {
-      if (sent || ev.event !== 'progress' || ev.phase !== 'ram' || !((ev.bytes as number) > 0)) return;
-      sent = true;
-      child.kill('SIGINT');
-    });
-    const r = await child;
-    expect(sent).toBe(true);
-    expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(
-      /^xl: migration to .* failed in ram: interrupted; the domain 'mig5' still runs on this host$/,
-    );
-    expect(b.watcher.qemus.size).toBe(1);
-    // The receiver removed its own domain before the sender exited: no reaping needed.
-    expect(records(b.stateDir)).toEqual([]);
-    await expectReceiverClean(b);
-    await expectSourceIntact(a, 'mig5', pid, beat);
-  });
-
-  it('one byte of a RAM chunk corrupted in transit: caught by the receiver at that chunk, source resumes', async () => {
-    const a = xlHost('mig-a-');
-    const b = xlHost('mig-b-');
-    const { pid, beat } = await bootSource(a, 'mig6');
-    const r = await startMigrate(a, ['-s', '', 'mig6', sameHostReceiver(b)], {
-      env: { XLKIT_FAULT: 'corrupt-ram-chunk:3' },
-    });
-    expect(r.exitCode).toBe(1);
-    expect(oneLine(String(r.stderr))).toMatch(
-      /^xl: migration to .* failed in (ram|switchover): the receiver failed \(phase 3\): .*STREAM_CHECKSUM.*; the domain 'mig6' still runs on this host$/,
-    );
-    expect(records(b.stateDir)).toEqual([]);
-    await expectReceiverClean(b);
-    await expectSourceIntact(a, 'mig6', pid, beat);
   });
 });

@@ -34,10 +34,27 @@ function installExitHook(): void {
 export function track(item: Cleanup): void {
   installExitHook();
   live.add(item);
+  if (outliving > 0) return;
   try {
     onTestFinished(() => settle(item));
   } catch {
     // Not inside a test: afterAll/afterEach(cleanupAll) or the exit hook take care of it.
+  }
+}
+
+let outliving = 0;
+
+/**
+ * Runs `fn` with what it tracks kept past the current test, until `cleanupAll()` (afterAll) or
+ * the exit hook: for something a file's tests share (the fault matrix's guest). Only for files
+ * whose tests run one at a time, as here every e2e file does.
+ */
+export async function outlivingTest<T>(fn: () => Promise<T>): Promise<T> {
+  outliving++;
+  try {
+    return await fn();
+  } finally {
+    outliving--;
   }
 }
 

@@ -39,6 +39,7 @@ export {
 export {
   track,
   settle,
+  outlivingTest,
   cleanupAll,
   cleanupAfterEach,
   pendingCleanups,
