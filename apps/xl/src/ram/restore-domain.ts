@@ -4,7 +4,6 @@
  * unless paused. Any failure kills the half-started QEMU and removes its state; FILE is only
  * ever read.
  */
-import { open } from 'node:fs/promises';
 import { cont } from '@xlkit/qmp';
 import { StreamError, StreamReader, type DomainInfo, type RecordOf } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
@@ -14,13 +13,14 @@ import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
 import { savedRamBytes } from '../qemu/guest-ram.js';
-import { systemErrorWords, XlError } from '../errors.js';
+import { XlError } from '../errors.js';
 import type { ProgressReporter } from '../progress/reporter.js';
 import { assertHostCanRun } from '../domain/host-check.js';
 import { announceGuest } from '../domain/vif-taps.js';
 import { knownAccel } from '../domain/accel.js';
 import { receiveRam } from './incoming.js';
 import { checkSavedConfig } from './saved-config.js';
+import { openInput } from './open-input.js';
 
 export interface RestoreOptions {
   file: string;
@@ -68,16 +68,17 @@ async function readPreamble(
 export async function restoreDomain(store: DomainStore, options: RestoreOptions): Promise<RestoreResult> {
   const started = performance.now();
   const { progress, signal } = options;
-  let fh;
-  try {
-    fh = await open(options.file, 'r');
-  } catch (err) {
-    throw new XlError('XL_RESTORE', `cannot open ${options.file}: ${systemErrorWords(err)}`, { cause: err });
-  }
+  const opened = await openInput(options.file, signal).catch((err: unknown) => {
+    if (!(err instanceof XlError) || err.code !== 'XL_INTERRUPTED') throw err;
+    throw new XlError('XL_INTERRUPTED', `cannot restore from ${options.file}: interrupted`, { cause: err });
+  });
+  // Every wait on the file (headers, a FIFO's writer going quiet) ends on an interrupt.
+  const onAbort = () => opened.stream.destroy(new XlError('XL_INTERRUPTED', 'interrupted'));
+  signal?.addEventListener('abort', onAbort, { once: true });
   let record: DomainRecord | undefined;
   try {
-    const fileBytes = (await fh.stat()).size;
-    const input = fh.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false });
+    const fileBytes = opened.size;
+    const input = opened.stream;
     const reader = new StreamReader(input, { xlHeader: 'required' });
     progress?.phase('verify-headers');
     const { xlHeader } = await reader.headers().catch((err: unknown) => {
@@ -137,19 +138,21 @@ export async function restoreDomain(store: DomainStore, options: RestoreOptions)
       const half = record;
       await destroyDomain(store, half).catch(async () => store.remove(half.id).catch(() => undefined));
     }
-    if (err instanceof XlError && err.code === 'XL_RESTORE') throw err;
+    const aborted = signal?.aborted === true;
+    if (err instanceof XlError && err.code === 'XL_RESTORE' && !aborted) throw err;
     const why =
-      err instanceof XlError && err.code === 'XL_INTERRUPTED'
+      aborted || (err instanceof XlError && err.code === 'XL_INTERRUPTED')
         ? 'interrupted'
         : err instanceof Error
           ? err.message
           : String(err);
     throw new XlError(
-      err instanceof XlError && err.code === 'XL_INTERRUPTED' ? 'XL_INTERRUPTED' : 'XL_RESTORE',
+      aborted || (err instanceof XlError && err.code === 'XL_INTERRUPTED') ? 'XL_INTERRUPTED' : 'XL_RESTORE',
       `cannot restore from ${options.file}: ${why}`,
       { cause: err },
     );
   } finally {
-    await fh.close();
+    signal?.removeEventListener('abort', onAbort);
+    await opened.close();
   }
 }
