@@ -24,7 +24,12 @@ afterEach(async () => {
 
 async function domain(): Promise<DomainRecord> {
   const config = testDomainConfig('vm1');
-  const r = await store.allocate({ name: 'vm1', uuid: 'u', config, status: 'running' });
+  const r = await store.allocate({
+    name: 'vm1',
+    uuid: '6f0c2b1e-8a4d-4c3e-9b7a-2d5e1f0a3c4b',
+    config,
+    status: 'running',
+  });
   return store.update(r.id, ({ ownerPid: _o, ...rest }) => rest);
 }
 
@@ -62,7 +67,13 @@ describe('the migration mark', () => {
   });
 
   it('is checked when read back: a record with a malformed mark is refused', () => {
-    const base = { id: 1, name: 'x', uuid: 'u', status: 'running', config: {} };
+    const base = {
+      id: 1,
+      name: 'x',
+      uuid: '6f0c2b1e-8a4d-4c3e-9b7a-2d5e1f0a3c4b',
+      status: 'running',
+      config: testDomainConfig('x'),
+    };
     expect(() => validateRecord({ ...base, migration: { pid: 'x' } }, 'f')).toThrow(/bad migration mark/);
     expect(() => validateRecord({ ...base, migration: null }, 'f')).toThrow(/bad migration mark/);
   });
