@@ -139,7 +139,8 @@ export { consoleBeats, diskDirectIo };
 /** A tmpfs of `sizeMiB` mounted at `dir` for this test, unmounted when it ends. */
 export async function smallTmpfs(dir: string, sizeMiB: number): Promise<string> {
   await mkdir(dir, { recursive: true });
-  await execa('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m`, 'xlkit-test', dir]);
+  // Mode 0700: a receiver refuses a target root others may write to.
+  await execa('mount', ['-t', 'tmpfs', '-o', `size=${sizeMiB}m,mode=0700`, 'xlkit-test', dir]);
   const undo = () => {
     execaSync('umount', ['-l', dir], { reject: false });
   };

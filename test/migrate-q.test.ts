@@ -35,6 +35,9 @@ cleanupAfterEach();
 const DISK_MB = 64;
 const WRITE_MB = 24;
 
+/** The images in a target dir (not the creation markers beside them). */
+const images = (dir: string) => readdirSync(dir).filter((n) => !n.endsWith('.xl-target'));
+
 /** The receiver cleaned up itself: checked before any xl command could reap for it. */
 async function expectReceiverClean(b: QHost, targetDir: string, keep: string[] = []): Promise<void> {
   expect(records(b.stateDir)).toEqual([]);
@@ -269,7 +272,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     await expectSourceIntact(a, 'mq5', src.pid, src.beat);
     // The receiver died before it could clean up: the next xl command on its host reaps the
     // orphaned incoming domain and the targets it had created.
-    expect(readdirSync(targetDir)).toHaveLength(1);
+    expect(images(targetDir)).toHaveLength(1);
     const reaped = await b.xl('list');
     expect(reaped.stderr).toMatch(
       /domain 'mq5--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away/,
@@ -286,7 +289,8 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     const incoming = await b.watcher.waitFor(
       (d) => d.name === 'mq11--incoming' && d.ownerPid !== undefined && (d.createdDisks ?? []).length === 1,
     );
-    for (let i = 0; readdirSync(targetDir).length === 0; i++) {
+    // The image and its creation marker (the proof the reaper goes by, as the record has none yet).
+    for (let i = 0; readdirSync(targetDir).length < 2; i++) {
       if (i > 600) throw new Error('the receiver never created its target');
       await sleep(20);
     }
@@ -294,7 +298,7 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     const r = await child;
     expect(r.exitCode).toBe(1);
     await expectSourceIntact(a, 'mq11', src.pid, src.beat);
-    expect(readdirSync(targetDir)).toHaveLength(1);
+    expect(images(targetDir)).toHaveLength(1);
     const reaped = await b.xl('list');
     expect(reaped.stderr).toMatch(
       /domain 'mq11--incoming' \(id \d+\) is gone: the xl process creating it \(pid \d+\) went away/,
@@ -346,7 +350,9 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
       path.join(targetDir, path.basename(src.disks[0]!)),
       src.disks[1],
     ]);
-    expect(readdirSync(targetDir)).toEqual([path.basename(src.disks[0]!)]);
+    // The image, and the marker that lets a later --reuse-target prove xl created it.
+    const image = path.basename(src.disks[0]!);
+    expect(readdirSync(targetDir).sort()).toEqual([`.${image}.xl-target`, image]);
     await waitForBeatAbove(b, 'mq10', src.beat + 3);
   });
 

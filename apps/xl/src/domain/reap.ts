@@ -2,7 +2,8 @@
  * A domain whose QEMU died is never shown as running: every xl command first reaps such
  * domains (removes their state) and reports them.
  */
-import { removeIdentified } from '../host/file-identity.js';
+import { rm } from 'node:fs/promises';
+import { creationMarker, markedIdentity, removeIdentified } from '../host/file-identity.js';
 import { isProcessAlive } from '../host/process-info.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import { keptLogs, type DomainLogs } from '../store/domain-logs.js';
@@ -85,14 +86,17 @@ export async function reapDomains(store: DomainStore): Promise<ReapResult> {
 
 /**
  * Targets a dead migrate-receive -q created: half-copied disks nobody will finish. Only a path
- * that still names the file xl made (createdFiles) goes; returns the others.
+ * that still names the file xl made (createdFiles, or its creation marker when the receiver
+ * died before recording it) goes; returns the others.
  */
 async function removeCreatedDisks(d: DomainRecord): Promise<string[]> {
   const unproven: string[] = [];
   for (const f of d.createdDisks ?? []) {
-    const made = d.createdFiles?.find((m) => m.path === f);
+    const made = d.createdFiles?.find((m) => m.path === f) ?? (await markedIdentity(f));
     const removed = made !== undefined && (await removeIdentified(made).catch(() => false));
-    if (!removed) unproven.push(f);
+    // Proven xl's: its creation marker goes too (a marker left alone proves nothing by itself).
+    if (removed) await rm(creationMarker(f), { force: true }).catch(() => undefined);
+    else unproven.push(f);
   }
   return unproven;
 }

@@ -3,7 +3,8 @@
  * made. A path read back from a record is only data; xl removes it only while it still names
  * that same regular file, so a record cannot make it delete anything else.
  */
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 
 export interface FileIdentity {
   path: string;
@@ -41,4 +42,29 @@ export async function removeIdentified(id: FileIdentity): Promise<boolean> {
   if (!st.isFile() || String(st.dev) !== id.dev || String(st.ino) !== id.ino) return false;
   await rm(id.path, { force: true });
   return true;
+}
+
+/**
+ * The marker beside an image a `-q` receiver created, `.NAME.xl-target`, holding the image's
+ * device and inode: it lets --reuse-target prove xl made the image, and goes with the image.
+ */
+export function creationMarker(image: string): string {
+  return path.join(path.dirname(image), `.${path.basename(image)}.xl-target`);
+}
+
+/**
+ * The identity of `image` when its creation marker proves xl made it: the image a regular file
+ * with one link, the marker a regular file, both owned by this user, the marker naming the
+ * image's device and inode. For a receiver that died before its record held the identity.
+ */
+export async function markedIdentity(image: string): Promise<FileIdentity | undefined> {
+  const uid = process.geteuid?.();
+  const st = await lstat(image).catch(() => undefined);
+  const m = await lstat(creationMarker(image)).catch(() => undefined);
+  if (st === undefined || m === undefined || !st.isFile() || !m.isFile() || st.nlink !== 1) return undefined;
+  if (uid !== undefined && (st.uid !== uid || m.uid !== uid)) return undefined;
+  if (m.size > 64) return undefined;
+  const text = await readFile(creationMarker(image), 'utf8').catch(() => '');
+  if (text !== `${st.dev}:${st.ino}\n`) return undefined;
+  return identifyFile(image);
 }

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { DiskPlan, PlannedDisk } from '@xlkit/stream';
 import { hostPathProblem } from '../config/config-schema.js';
+import { creationMarker } from '../host/file-identity.js';
 import { formatBytes } from '../progress/format.js';
 import { MirrorError } from './mirror-error.js';
 import { isInside } from './target-root.js';
@@ -39,9 +40,7 @@ export function targetPath(plan: DiskPlan, disk: PlannedDisk): string {
 }
 
 /** The marker that proves xl created `target`. */
-export function markerPath(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.xl-target`);
-}
+export const markerPath = creationMarker;
 
 const identity = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}\n`;
 

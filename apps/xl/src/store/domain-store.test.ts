@@ -161,14 +161,15 @@ describe('DomainStore', () => {
     expect(all).toHaveLength(12);
     expect(all.every((d) => d.status === 'running')).toBe(true);
     expect(await readFile(path.join(store.root, 'next-id'), 'utf8')).toBe('13\n');
-  });
+    // Three node processes loading the store through tsx: seconds of start-up on a busy 2-core host.
+  }, 60_000);
 
   it('breaks a lock left by a dead process', async () => {
     const dead = await execa('node', ['-e', 'process.stdout.write(String(process.pid))']);
     await writeFile(path.join(store.root, 'lock'), `${String(dead.stdout)} deadbeef\n`);
     const a = await store.allocate({ name: 'a', uuid: '00000000-0000-4000-8000-000000000075', config });
     expect(a.id).toBe(1);
-  });
+  }, 30_000);
 
   it('waits for a lock held by a live holder', async () => {
     const order: string[] = [];
