@@ -10,8 +10,9 @@ describe('terminal text', () => {
     expect(oneLine('plain: text, 1/2 (ok)')).toBe('plain: text, 1/2 (ok)');
   });
 
-  it('safeLines keeps the newlines of the text, each line made safe', () => {
+  it('safeLines keeps the newlines and tabs of the text, each line made safe', () => {
     expect(safeLines('one\x1b[2J\ntwo\r')).toBe('one\\x1b[2J\ntwo\\r');
+    expect(safeLines('VCPUs\tState\tTime(s)\x08')).toBe('VCPUs\tState\tTime(s)\\x08');
   });
 
   it('safeJson is the same JSON value with nothing a terminal acts on', () => {
