@@ -61,13 +61,14 @@ function action(
       pos,
       `QEMU cannot restart a guest that powered off by itself; use "destroy" or "preserve"`,
     );
-  if (key === 'on_crash')
-    refuse(
-      key,
-      value,
-      pos,
-      `QEMU cannot reset a panicked guest by itself; use "destroy" or "preserve", or give the guest kernel panic=N so it reboots (on_reboot)`,
+  if (key === 'on_crash') {
+    // xl restarts what it finds crashed itself (an upgrade that failed after the new QEMU ran);
+    // a guest kernel panic never reaches QEMU (no pvpanic device), so it cannot act on one.
+    warnings.push(
+      `${fmt(pos)}: on_crash = "${value}": xl boots the domain afresh when it finds it crashed itself (an xl upgrade that failed after the new QEMU ran); a guest kernel panic is not seen by QEMU: give the guest panic=N so it reboots (on_reboot)`,
     );
+    return { action: 'restart', pos };
+  }
   if (value === 'rename-restart')
     warnings.push(`${fmt(pos)}: ${key} = "rename-restart" restarts the domain in place, under its own name`);
   return { action: 'restart', pos };

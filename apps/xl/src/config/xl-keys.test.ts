@@ -113,13 +113,18 @@ describe('on_poweroff / on_reboot / on_crash', () => {
     expect(warnings).toEqual([expect.stringMatching(/rename-restart" restarts the domain in place/)]);
   });
 
+  it('on_crash = "restart" is what xl does with a crash it finds itself, and says a panic is not one', () => {
+    const { config, warnings } = build('on_crash = "restart"');
+    expect(config).toMatchObject({ onCrash: 'restart' });
+    expect(warnings).toEqual([expect.stringMatching(/xl boots the domain afresh .* panic=N/)]);
+  });
+
   it.each([
     [
       'on_poweroff = "restart"',
       /on_poweroff = "restart" is not supported: QEMU cannot restart a guest that powered off/,
     ],
     ['on_poweroff = "rename-restart"', /on_poweroff = "rename-restart" is not supported/],
-    ['on_crash = "restart"', /on_crash = "restart" is not supported: .*panic=N/],
     ['on_crash = "coredump-destroy"', /on_crash = "coredump-destroy" is not supported: .*use "destroy"/],
     ['on_reboot = "coredump-restart"', /on_reboot = "coredump-restart" is not supported/],
     ['on_reboot = "soft-reset"', /on_reboot = "soft-reset" is not supported/],
