@@ -40,7 +40,7 @@ describe('xl under concurrency (real QEMU)', { timeout: 600_000 }, () => {
     const b = xlHost('cc-b-');
     // Booted one after the other (what runs at once here is save, restore and migrate).
     const booted: { pid: number; beat: number }[] = [];
-    for (const n of names) booted.push(await bootSource(a, n, { memory: '64' }));
+    for (const n of names) booted.push(await bootSource(a, n, { memory: '128' }));
     const files = names.map((n) => path.join(a.dir, `${n}.save`));
     const saved = await Promise.all(names.map((n, i) => a.xl('save', n, files[i]!)));
     for (const r of saved) expect(r.exitCode, r.stderr).toBe(0);
