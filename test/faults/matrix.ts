@@ -146,15 +146,8 @@ function cellFor(fault: Fault, phase: Phase): Cell {
  * replace the fault tests each migration issue brought (consolidated here).
  */
 const CI: ReadonlyArray<[Fault, Phase, Partial<Cell>]> = [
-  [
-    'receiver SIGKILL',
-    'phase 1',
-    {
-      message: failedIn('bootstrap', 'the receiver closed the connection while it set up phase 1'),
-      nextOnB:
-        /domain 'flt--incoming' \(id \d+\) is gone: the xl migrate-receive receiving it \(pid \d+\) went away/,
-    },
-  ],
+  // Not 'receiver SIGKILL' x 'phase 1': phase 1 of a plain migration is so short that the kill,
+  // aimed from outside, landed in phase 3 on a clean-clone run; it stays in test:faults.
   [
     'receiver SIGKILL',
     'phase 3',
