@@ -3,7 +3,7 @@
 // tunnel and directly, raw and qcow2 together, the refusals, and the faults, each of which
 // must leave the source guest running with no block job or NBD node and nothing on the receiver.
 import { describe, expect, it } from 'vitest';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -289,8 +289,11 @@ describe('xl migrate -q on one host (real QEMU)', { timeout: 300_000 }, () => {
     const incoming = await b.watcher.waitFor(
       (d) => d.name === 'mq11--incoming' && d.ownerPid !== undefined && (d.createdDisks ?? []).length === 1,
     );
-    // The image and its creation marker (the proof the reaper goes by, as the record has none yet).
-    for (let i = 0; readdirSync(targetDir).length < 2; i++) {
+    // The image and its creation marker written whole (the proof the reaper goes by, as the
+    // record has none yet; the receiver stalls right after writing it).
+    const marker = path.join(targetDir, `.${path.basename(src.disks[0]!)}.xl-target`);
+    const written = () => existsSync(marker) && readFileSync(marker, 'utf8').endsWith('\n');
+    for (let i = 0; !written(); i++) {
       if (i > 600) throw new Error('the receiver never created its target');
       await sleep(20);
     }
