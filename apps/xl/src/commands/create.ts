@@ -35,13 +35,20 @@ export const createCommand: CommandSpec = {
     const accel = await chooseAccel(config, { cacheDir: store.cacheDir, env: io.env, spawn: !dryRun });
     println(io.stderr, describeAccel(accel));
     if (dryRun) {
-      // The command line a real create would run on this host.
-      const { binary, argv } = await qemuCommand(config, domainPaths('<state-dir>', 0), {
+      // The command line a real create would run on this host, from what is known without
+      // running anything: device_model_override may name any program.
+      const { binary, argv, ramUnprobed } = await qemuCommand(config, domainPaths('<state-dir>', 0), {
         paused: args.values.paused === true,
         cacheDir: store.cacheDir,
         ...(config.memoryBacking === 'shared' ? { ramFile: '/dev/shm/<ram-file>' } : {}),
         accel: accel?.accel ?? ACCEL_NOT_PROBED,
+        spawn: false,
       });
+      if (ramUnprobed)
+        println(
+          io.stderr,
+          `qemu: ${binary} not probed in a dry run; -m has the RAM tail TCG needs before QEMU 9.0`,
+        );
       println(io.stdout, JSON.stringify({ config, qemu: [binary, ...argv] }, null, 2));
       return 0;
     }

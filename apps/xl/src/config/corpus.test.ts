@@ -43,6 +43,7 @@ async function dryRun(file: string): Promise<Expected> {
   const { binary, argv } = await qemuCommand(built.config, domainPaths('<state-dir>', 0), {
     cacheDir,
     accel: built.config.accel === 'auto' ? ACCEL_NOT_PROBED : built.config.accel,
+    spawn: false,
   });
   return { warnings: built.warnings, qemu: [binary, ...argv] };
 }

@@ -16,7 +16,7 @@ import { startDomainLogs } from '../store/domain-logs.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { newRamFilePath } from '../store/ram-file.js';
 import { buildQemuArgv } from '../qemu/argv.js';
-import { qemuCapabilities } from '../qemu/capabilities.js';
+import { cachedQemuCapabilities, qemuCapabilities } from '../qemu/capabilities.js';
 import { resolveDiskCache } from '../qemu/disk-cache.js';
 import { guestRamBytes } from '../qemu/guest-ram.js';
 import { qemuEnv } from '../qemu/env.js';
@@ -57,17 +57,22 @@ export interface StartOptions {
   accel?: Accelerator;
 }
 
-/** A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it. */
+/**
+ * A new domain's RAM: its MiB, plus the RAM tail where this QEMU under TCG needs it;
+ * `unprobed` when that needed QEMU's version and none was known (nothing run, or it failed).
+ */
 async function newGuestRamBytes(
   config: DomainConfig,
   accel: 'tcg' | 'kvm',
   binary: string,
-  cacheDir: string,
-): Promise<number> {
-  if (accel !== 'tcg') return guestRamBytes(config.memory, accel, undefined);
+  o: { cacheDir: string; spawn: boolean },
+): Promise<{ bytes: number; unprobed: boolean }> {
+  if (accel !== 'tcg') return { bytes: guestRamBytes(config.memory, accel, undefined), unprobed: false };
   // A QEMU that cannot be probed gets the tail (the safe side); starting it reports why it fails.
-  const caps = await qemuCapabilities(binary, cacheDir).catch(() => undefined);
-  return guestRamBytes(config.memory, accel, caps?.version);
+  const caps = o.spawn
+    ? await qemuCapabilities(binary, o.cacheDir).catch(() => undefined)
+    : await cachedQemuCapabilities(binary, o.cacheDir);
+  return { bytes: guestRamBytes(config.memory, accel, caps?.version), unprobed: caps?.version === undefined };
 }
 
 export interface QemuCommandOptions extends Pick<
@@ -82,6 +87,11 @@ export interface QemuCommandOptions extends Pick<
   domid?: number;
   /** ACCEL_NOT_PROBED: a dry run of `auto` with no cached verdict (shown as such, sized as KVM). */
   accel: Accelerator | typeof ACCEL_NOT_PROBED;
+  /**
+   * False in a dry run: QEMU's capabilities come only from the cache, the binary is never run
+   * (without them a TCG guest is sized with the RAM tail, as for a QEMU that cannot be probed).
+   */
+  spawn?: boolean;
 }
 
 /**
@@ -92,12 +102,16 @@ export async function qemuCommand(
   config: DomainConfig,
   paths: DomainPaths,
   o: QemuCommandOptions,
-): Promise<{ binary: string; argv: string[] }> {
+): Promise<{ binary: string; argv: string[]; ramUnprobed: boolean }> {
   const binary = o.binary ?? config.deviceModel ?? DEFAULT_QEMU;
   const accel = o.accel;
-  const ramBytes =
-    o.ramBytes ??
-    (await newGuestRamBytes(config, accel === ACCEL_NOT_PROBED ? 'kvm' : accel, binary, o.cacheDir));
+  const ram =
+    o.ramBytes !== undefined
+      ? { bytes: o.ramBytes, unprobed: false }
+      : await newGuestRamBytes(config, accel === ACCEL_NOT_PROBED ? 'kvm' : accel, binary, {
+          cacheDir: o.cacheDir,
+          spawn: o.spawn !== false,
+        });
   const disks = await resolveDiskCache(config.disks);
   const blockDevices = new Set<string>();
   for (const d of disks) {
@@ -106,11 +120,12 @@ export async function qemuCommand(
   }
   return {
     binary,
+    ramUnprobed: ram.unprobed,
     argv: buildQemuArgv({ ...config, disks }, paths, {
       paused: o.paused,
       incoming: o.incoming,
       accel,
-      ramBytes,
+      ramBytes: ram.bytes,
       domid: o.domid,
       ...(o.machine === undefined ? {} : { machine: o.machine }),
       ...(o.ramFile === undefined ? {} : { ramFile: o.ramFile }),

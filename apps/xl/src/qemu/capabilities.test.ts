@@ -2,7 +2,13 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
-import { CACHE_FILE, parseMachineHelp, parseVersion, qemuCapabilities } from './capabilities.js';
+import {
+  CACHE_FILE,
+  cachedQemuCapabilities,
+  parseMachineHelp,
+  parseVersion,
+  qemuCapabilities,
+} from './capabilities.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -82,6 +88,18 @@ describe('qemuCapabilities', () => {
     expect(upgraded.aliases.get('pc')).toBe('pc-i440fx-9.0');
     expect(upgraded.version).toEqual({ major: 9, minor: 0, micro: 2 });
     expect(runs(dir)).toBe(2);
+  });
+
+  test('the cache alone (a dry run) never runs the binary: nothing, then what a probe found', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'xl-machines-'));
+    dirs.push(dir);
+    const bin = fakeQemu(dir, 'pc-i440fx-7.2', '9.0.2');
+    const cache = path.join(dir, 'cache');
+    expect(await cachedQemuCapabilities(bin, cache)).toBeUndefined();
+    expect(() => runs(dir)).toThrow(/ENOENT/);
+    await qemuCapabilities(bin, cache);
+    expect((await cachedQemuCapabilities(bin, cache))?.version).toEqual({ major: 9, minor: 0, micro: 2 });
+    expect(runs(dir)).toBe(1);
   });
 
   test('a version QEMU does not print readably is cached as unknown', async () => {

@@ -146,20 +146,37 @@ async function probe(qemu: string): Promise<QemuCapabilities> {
   return { version: parseVersion(version), ...parseMachineHelp(machines) };
 }
 
+/** A cache entry for this exact binary, if one is there. */
+function cached(cache: CacheFile, id: { binary: string; stamp: string }): QemuCapabilities | undefined {
+  const hit: unknown = cache.entries[id.binary];
+  if (!validEntry(hit) || hit.stamp !== id.stamp) return undefined;
+  return {
+    version: hit.version ?? undefined,
+    machines: new Set(hit.machines),
+    aliases: new Map(hit.aliases),
+  };
+}
+
+/**
+ * The cached capabilities of `qemu`, or undefined: never runs it. For a dry run, which must
+ * start nothing it was not asked to (`device_model_override` may name any program).
+ */
+export async function cachedQemuCapabilities(
+  qemu: string,
+  cacheDir: string,
+): Promise<QemuCapabilities | undefined> {
+  const id = await identity(qemu);
+  return id === undefined ? undefined : cached(await readCache(path.join(cacheDir, CACHE_FILE)), id);
+}
+
 /** The capabilities of `qemu`, from the cache in `cacheDir` when the binary is unchanged. */
 export async function qemuCapabilities(qemu: string, cacheDir?: string): Promise<QemuCapabilities> {
   const id = cacheDir === undefined ? undefined : await identity(qemu);
   if (cacheDir === undefined || id === undefined) return probe(qemu);
   const file = path.join(cacheDir, CACHE_FILE);
   const cache = await readCache(file);
-  const hit: unknown = cache.entries[id.binary];
-  if (validEntry(hit) && hit.stamp === id.stamp) {
-    return {
-      version: hit.version ?? undefined,
-      machines: new Set(hit.machines),
-      aliases: new Map(hit.aliases),
-    };
-  }
+  const hit = cached(cache, id);
+  if (hit !== undefined) return hit;
   const found = await probe(qemu);
   // A QEMU that listed nothing is not remembered: the next caller asks again.
   if (found.machines.size === 0) return found;
