@@ -1,13 +1,14 @@
 /**
  * `npm run bench -- migrate`: a TCG guest with 512 MiB of RAM, 256 MiB of it random data and a
- * RAM dirtier running, migrated on this host by `xl migrate -s ''` over both transports (tunnel:
- * RAM relayed through the pipe as verified records; direct: QEMU to QEMU over the receiver's
- * unix socket, xl orchestrating) and, in the same run, by the same QMP sequence driven directly
+ * RAM dirtier running (`--2g`: 2 GiB of RAM, 1 GiB random, where the fixed start-up weighs
+ * less), migrated on this host by `xl migrate -s ''` over both transports (tunnel: RAM relayed
+ * through the pipe as verified records; direct: QEMU to QEMU over the receiver's unix socket,
+ * xl orchestrating) and, in the same run, by the same QMP sequence driven directly
  * (QEMU to QEMU over a unix socket, no xl at all): start the destination (-S -incoming defer),
  * events + pause-before-switchover, unlimited bandwidth, migrate, migrate-continue at
  * pre-switchover, completed, cont.
- * Goals (on the medians): tunnel total <= 1.15x the baseline, direct <= 1.10x; downtime at most
- * the baseline's + 20 ms.
+ * Goals (on the medians): tunnel total <= 1.15x the baseline (1.25x with `--2g`, as issue 24
+ * asks), direct <= 1.10x; downtime at most the baseline's + 20 ms.
  *
  * xl's figures come from its --json summary (so `node` start-up of the sender is not counted;
  * the receiver's start-up is, as it is part of a migration), up to the destination resumed:
@@ -46,7 +47,9 @@ import { median } from './median.js';
 import { bar, writeBenchChart } from './bench-chart.js';
 
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
-const FILL_MIB = 256;
+const BIG = process.argv.includes('--2g');
+const MEMORY_MIB = BIG ? 2048 : 512;
+const FILL_MIB = BIG ? 1024 : 256;
 const DIRTY = 'xlkit.dirty=16 xlkit.dirtymb=64';
 
 interface Domain {
@@ -91,7 +94,7 @@ async function viaXl(a: string, b: string, cfg: string, transport: 'tunnel' | 'd
   await boot(a, cfg);
   const out = await xl(
     a,
-    'migrate',
+    BIG ? 'migrate-2g' : 'migrate',
     '--json',
     '--transport',
     transport,
@@ -193,7 +196,7 @@ export async function benchMigrate(): Promise<void> {
     cfg,
     [
       'name = "mbench"',
-      'memory = 512',
+      `memory = ${MEMORY_MIB}`,
       'vcpus = 1',
       `kernel = "${path.join(guest, 'vmlinuz')}"`,
       `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
@@ -203,7 +206,7 @@ export async function benchMigrate(): Promise<void> {
     ].join('\n'),
   );
   console.log(
-    `guest: 512 MiB RAM, ${FILL_MIB} MiB random, dirtier ${DIRTY} (TCG); ${REPS} run(s) each, alternating`,
+    `guest: ${MEMORY_MIB} MiB RAM, ${FILL_MIB} MiB random, dirtier ${DIRTY} (TCG); ${REPS} run(s) each, alternating`,
   );
   const runs: Record<Contender, Result[]> = { 'xl tunnel': [], 'xl direct': [], baseline: [] };
   try {
@@ -234,8 +237,8 @@ export async function benchMigrate(): Promise<void> {
     `\nbaseline: best ${bt.toFixed(2)} s, median ${bm.toFixed(2)} s, median downtime ${bd.toFixed(0)} ms, median pause ${median(base.map((r) => r.pausedMs)).toFixed(0)} ms`,
   );
   const chart = writeBenchChart(
-    'migrate',
-    'xl migrate vs the raw QMP sequence: 512 MiB guest, dirtier on',
+    BIG ? 'migrate-2g' : 'migrate',
+    `xl migrate vs the raw QMP sequence: ${MEMORY_MIB} MiB guest, dirtier on`,
     'seconds to the destination resumed (lower is better)',
     [
       {
@@ -260,7 +263,7 @@ export async function benchMigrate(): Promise<void> {
   );
   console.log(`chart: ${path.relative(ROOT, chart)}`);
   for (const [who, goal] of [
-    ['xl tunnel', 1.15],
+    ['xl tunnel', BIG ? 1.25 : 1.15],
     ['xl direct', 1.1],
   ] as const) {
     const xs = runs[who];
