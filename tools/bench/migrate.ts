@@ -94,7 +94,7 @@ async function viaXl(a: string, b: string, cfg: string, transport: 'tunnel' | 'd
   await boot(a, cfg);
   const out = await xl(
     a,
-    BIG ? 'migrate-2g' : 'migrate',
+    'migrate',
     '--json',
     '--transport',
     transport,
