@@ -22,3 +22,23 @@ export function writeBenchChart(name: string, title: string, unit: string, group
   writeFileSync(file, barChartSvg({ title, subtitle, unit, groups }));
   return file;
 }
+
+/**
+ * The migration benches' chart: each contender's total seconds, and the guest's pause in units
+ * of 10 ms so that both groups share one axis. Writes results/NAME.svg and returns its path.
+ */
+export function writeMigrationChart<R>(
+  name: string,
+  title: string,
+  runs: { readonly [who: string]: readonly R[] },
+  figures: (r: R) => { seconds: number; pausedMs: number },
+): string {
+  const group = (label: string, pick: (r: R) => number): BarGroup => ({
+    label,
+    bars: Object.entries(runs).map(([who, rs]) => bar(who, rs.map(pick))),
+  });
+  return writeBenchChart(name, title, 'seconds (lower is better)', [
+    group('total', (r) => figures(r).seconds),
+    group('guest paused (x10 ms)', (r) => figures(r).pausedMs / 10_000),
+  ]);
+}

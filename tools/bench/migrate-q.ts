@@ -61,11 +61,10 @@ import {
   type DomainConfig,
   type DomainStore,
 } from '@xlkit/xl';
-import { ROOT, XL, run, xl } from './xl-cli.js';
+import { ROOT, benchGuestConfig, XL, run, xl } from './xl-cli.js';
 import { median } from './median.js';
-import { bar, writeBenchChart } from './bench-chart.js';
+import { writeMigrationChart } from './bench-chart.js';
 
-const GUEST = path.join(ROOT, '.cache', 'guest');
 const DISK_GIB = 2;
 const DATA_MIB = Number(process.env.XLKIT_BENCH_DATA_MIB ?? 1024);
 const MEMORY_MIB = 512;
@@ -103,17 +102,7 @@ async function bootSource(work: string, stateDir: string, name: string): Promise
   const cfg = path.join(work, `${name}.cfg`);
   await writeFile(
     cfg,
-    [
-      `name = "${name}"`,
-      `memory = ${MEMORY_MIB}`,
-      'vcpus = 1',
-      `kernel = "${path.join(GUEST, 'vmlinuz')}"`,
-      `ramdisk = "${path.join(GUEST, 'initramfs.cpio.gz')}"`,
-      'extra = "console=ttyS0 quiet"',
-      `disk = [ "${disk},raw,xvda,rw" ]`,
-      'accel = "tcg"',
-      '',
-    ].join('\n'),
+    benchGuestConfig({ name, memoryMiB: MEMORY_MIB, more: [`disk = [ "${disk},raw,xvda,rw" ]`] }),
   );
   await xl(stateDir, 'create', cfg);
   const deadline = Date.now() + 90_000;
@@ -356,31 +345,11 @@ export async function benchMigrateQ(): Promise<void> {
         `${name.padEnd(9)} total ${med(name, 'total').toFixed(2).padStart(6)} s  downtime ${med(name, 'downtimeMs').toFixed(0).padStart(4)} ms  paused ${med(name, 'pausedMs').toFixed(0).padStart(4)} ms${ratio}`,
       );
     }
-    const names = ['baseline', 'tunnel', 'direct'] as const;
-    const chart = writeBenchChart(
+    const chart = writeMigrationChart(
       'migrate-q',
       'xl migrate -q (disks mirrored) vs the raw QMP sequence',
-      'seconds (lower is better)',
-      [
-        {
-          label: 'total',
-          bars: names.map((n) =>
-            bar(
-              n,
-              runs[n].map((f) => f.total),
-            ),
-          ),
-        },
-        {
-          label: 'guest paused (x10 ms)',
-          bars: names.map((n) =>
-            bar(
-              n,
-              runs[n].map((f) => f.pausedMs / 10_000),
-            ),
-          ),
-        },
-      ],
+      { baseline: runs.baseline, tunnel: runs.tunnel, direct: runs.direct },
+      (f) => ({ seconds: f.total, pausedMs: f.pausedMs }),
     );
     console.log(`chart: ${path.relative(ROOT, chart)}`);
     // Totals on each side's best run; downtime on the medians, as in the migrate benchmark:

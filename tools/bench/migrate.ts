@@ -42,9 +42,9 @@ import {
   migrateSetParameters,
 } from '@xlkit/qmp';
 import { qemuEnv } from '@xlkit/xl';
-import { ROOT, XL, xl, waitForLine } from './xl-cli.js';
+import { ROOT, benchGuestConfig, XL, xl, waitForLine } from './xl-cli.js';
 import { median } from './median.js';
-import { bar, writeBenchChart } from './bench-chart.js';
+import { writeMigrationChart } from './bench-chart.js';
 
 const REPS = Math.max(2, Number(process.env.XLKIT_BENCH_REPS ?? 3));
 const BIG = process.argv.includes('--2g');
@@ -190,20 +190,10 @@ export async function benchMigrate(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-mig-'));
   const a = path.join(dir, 'a');
   const b = path.join(dir, 'b');
-  const guest = path.join(ROOT, '.cache', 'guest');
   const cfg = path.join(dir, 'bench.cfg');
   await writeFile(
     cfg,
-    [
-      'name = "mbench"',
-      `memory = ${MEMORY_MIB}`,
-      'vcpus = 1',
-      `kernel = "${path.join(guest, 'vmlinuz')}"`,
-      `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
-      `extra = "console=ttyS0 quiet xlkit.fill=${FILL_MIB} ${DIRTY}"`,
-      'accel = "tcg"',
-      '',
-    ].join('\n'),
+    benchGuestConfig({ name: 'mbench', memoryMiB: MEMORY_MIB, workload: `xlkit.fill=${FILL_MIB} ${DIRTY}` }),
   );
   console.log(
     `guest: ${MEMORY_MIB} MiB RAM, ${FILL_MIB} MiB random, dirtier ${DIRTY} (TCG); ${REPS} run(s) each, alternating`,
@@ -236,30 +226,11 @@ export async function benchMigrate(): Promise<void> {
   console.log(
     `\nbaseline: best ${bt.toFixed(2)} s, median ${bm.toFixed(2)} s, median downtime ${bd.toFixed(0)} ms, median pause ${median(base.map((r) => r.pausedMs)).toFixed(0)} ms`,
   );
-  const chart = writeBenchChart(
+  const chart = writeMigrationChart(
     BIG ? 'migrate-2g' : 'migrate',
     `xl migrate vs the raw QMP sequence: ${MEMORY_MIB} MiB guest, dirtier on`,
-    'seconds to the destination resumed (lower is better)',
-    [
-      {
-        label: 'total',
-        bars: CONTENDERS.map((w) =>
-          bar(
-            w,
-            runs[w].map((r) => r.seconds),
-          ),
-        ),
-      },
-      {
-        label: 'guest paused (x10 ms)',
-        bars: CONTENDERS.map((w) =>
-          bar(
-            w,
-            runs[w].map((r) => r.pausedMs / 10_000),
-          ),
-        ),
-      },
-    ],
+    runs,
+    (r) => r,
   );
   console.log(`chart: ${path.relative(ROOT, chart)}`);
   for (const [who, goal] of [

@@ -26,7 +26,7 @@ import { LibvirtDaemons, domainXml, ensureLibvirt, virsh } from './libvirt-host.
 import { bar, writeBenchChart } from './bench-chart.js';
 import { median } from './median.js';
 import { killQuietly, rawRestore, rawResume, rawSave } from './raw-qemu.js';
-import { ROOT, XL, waitForLine, xl } from './xl-cli.js';
+import { ROOT, benchGuestConfig, XL, waitForLine, xl } from './xl-cli.js';
 
 const BIG = process.argv.includes('--4g');
 const MEMORY_MIB = BIG ? 4096 : 1024;
@@ -93,16 +93,13 @@ export async function benchPeers(): Promise<void> {
     const cfg = path.join(dir, 'peers.cfg');
     await writeFile(
       cfg,
-      [
-        `name = "peers"`,
-        `memory = ${MEMORY_MIB}`,
-        'vcpus = 1',
-        `kernel = "${kernel}"`,
-        `ramdisk = "${initrd}"`,
-        `extra = "${cmdline}"`,
-        'accel = "tcg"',
-        '',
-      ].join('\n'),
+      benchGuestConfig({
+        name: 'peers',
+        memoryMiB: MEMORY_MIB,
+        workload: `xlkit.fill=${FILL_MIB}`,
+        kernel,
+        ramdisk: initrd,
+      }),
     );
     await xl(stateDir, 'create', cfg);
     const domainDir = path.join(stateDir, 'domains', '1');

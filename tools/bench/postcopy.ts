@@ -42,7 +42,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { QmpClient, queryMigrate } from '@xlkit/qmp';
-import { ROOT, XL, xl } from './xl-cli.js';
+import { ROOT, benchGuestConfig, XL, xl } from './xl-cli.js';
 import { median } from './median.js';
 import { raw } from './postcopy-raw.js';
 import {
@@ -56,7 +56,7 @@ import {
   type Result,
   WORKLOAD,
 } from './postcopy-rig.js';
-import { bar, writeBenchChart } from './bench-chart.js';
+import { writeMigrationChart } from './bench-chart.js';
 
 interface XlEvent {
   event: string;
@@ -177,21 +177,8 @@ export async function benchPostcopy(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-pc-'));
   const a = path.join(dir, 'a');
   const b = path.join(dir, 'b');
-  const guest = path.join(ROOT, '.cache', 'guest');
   const cfg = path.join(dir, 'bench.cfg');
-  await writeFile(
-    cfg,
-    [
-      `name = "${NAME}"`,
-      `memory = ${MEMORY_MIB}`,
-      'vcpus = 1',
-      `kernel = "${path.join(guest, 'vmlinuz')}"`,
-      `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
-      `extra = "console=ttyS0 quiet ${WORKLOAD}"`,
-      'accel = "tcg"',
-      '',
-    ].join('\n'),
-  );
+  await writeFile(cfg, benchGuestConfig({ name: NAME, memoryMiB: MEMORY_MIB, workload: WORKLOAD }));
   console.log(
     `guest: ${MEMORY_MIB} MiB RAM, ${WORKLOAD} (TCG); ${BANDWIDTH_MIB} MiB/s pre- and post-copy, post-copy after pass 1; ` +
       `${REPS} round(s) of xl tunnel, xl direct, raw QMP`,
@@ -222,30 +209,11 @@ export async function benchPostcopy(): Promise<void> {
       bestPause: Math.min(...xs.map((r) => r.pauseMs)),
     };
   };
-  const chart = writeBenchChart(
+  const chart = writeMigrationChart(
     'postcopy',
     'post-copy migration: xl vs the raw QMP sequence',
-    'seconds (lower is better)',
-    [
-      {
-        label: 'total',
-        bars: CONTENDERS.map((w) =>
-          bar(
-            w,
-            runs[w].map((r) => r.seconds),
-          ),
-        ),
-      },
-      {
-        label: 'guest paused (x10 ms)',
-        bars: CONTENDERS.map((w) =>
-          bar(
-            w,
-            runs[w].map((r) => r.pauseMs / 10_000),
-          ),
-        ),
-      },
-    ],
+    runs,
+    (r) => ({ seconds: r.seconds, pausedMs: r.pauseMs }),
   );
   console.log(`chart: ${path.relative(ROOT, chart)}`);
   const base = stats('raw');

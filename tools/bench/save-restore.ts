@@ -22,7 +22,7 @@ import path from 'node:path';
 import { bar, writeBenchChart } from './bench-chart.js';
 import { median } from './median.js';
 import { killQuietly, rawRestore, rawResume, rawSave, type Timed } from './raw-qemu.js';
-import { ROOT, xl, waitForLine } from './xl-cli.js';
+import { ROOT, benchGuestConfig, xl, waitForLine } from './xl-cli.js';
 
 const FILL_MIB = Number(process.env.XLKIT_BENCH_FILL_MIB ?? 1024);
 const MEMORY_MIB = FILL_MIB + 256;
@@ -79,19 +79,9 @@ export async function benchSaveRestore(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'xlkit-bench-sr-'));
   const stateDir = path.join(dir, 's');
   const cfg = path.join(dir, 'bench.cfg');
-  const guest = path.join(ROOT, '.cache', 'guest');
   await writeFile(
     cfg,
-    [
-      'name = "bench"',
-      `memory = ${MEMORY_MIB}`,
-      'vcpus = 1',
-      `kernel = "${path.join(guest, 'vmlinuz')}"`,
-      `ramdisk = "${path.join(guest, 'initramfs.cpio.gz')}"`,
-      `extra = "console=ttyS0 quiet xlkit.fill=${FILL_MIB}"`,
-      'accel = "tcg"',
-      '',
-    ].join('\n'),
+    benchGuestConfig({ name: 'bench', memoryMiB: MEMORY_MIB, workload: `xlkit.fill=${FILL_MIB}` }),
   );
   const restoreCfg = path.join(dir, 'restore.cfg');
   await writeFile(

@@ -42,3 +42,31 @@ export async function waitForLine(file: string, pattern: RegExp, timeoutMs: numb
     await sleep(500);
   }
 }
+
+export interface BenchGuest {
+  name: string;
+  memoryMiB: number;
+  /** Words for the guest's kernel command line after `console=ttyS0 quiet` (its workload). */
+  workload?: string;
+  /** Default: the project's test guest in .cache/guest. */
+  kernel?: string;
+  ramdisk?: string;
+  /** Further xl.cfg lines (disks, memory backing). */
+  more?: string[];
+}
+
+/** The benches' xl.cfg: the test guest with 1 vCPU under TCG, as every bench runs it. */
+export function benchGuestConfig(g: BenchGuest): string {
+  const guest = path.join(ROOT, '.cache', 'guest');
+  return [
+    `name = "${g.name}"`,
+    `memory = ${g.memoryMiB}`,
+    'vcpus = 1',
+    `kernel = "${g.kernel ?? path.join(guest, 'vmlinuz')}"`,
+    `ramdisk = "${g.ramdisk ?? path.join(guest, 'initramfs.cpio.gz')}"`,
+    `extra = "${['console=ttyS0 quiet', g.workload].filter(Boolean).join(' ')}"`,
+    'accel = "tcg"',
+    ...(g.more ?? []),
+    '',
+  ].join('\n');
+}
