@@ -1,4 +1,5 @@
 /** xl entry point: global flags, command lookup, and the only place that maps errors to exit codes. */
+import { endQuietlyOnClosedPipe } from './progress/closed-output.js';
 import { oneLine, safeLines } from './progress/terminal-text.js';
 import { parseArgs } from 'node:util';
 import type { CommandIo, CommandSpec, GlobalOptions, OptionValues } from './command.js';
@@ -113,7 +114,15 @@ async function runCommand(
   return code ?? EXIT_OK;
 }
 
+let pipesGuarded = false;
+
 export function processIo(): CommandIo {
+  if (!pipesGuarded) {
+    // `xl stream-dump F | head -1`: the reader leaving ends the output quietly (no EPIPE trace).
+    endQuietlyOnClosedPipe(process.stdout);
+    endQuietlyOnClosedPipe(process.stderr);
+    pipesGuarded = true;
+  }
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
 }
 

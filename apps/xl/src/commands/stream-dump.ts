@@ -4,6 +4,7 @@
  * propagates after the dump so main reports it on one line and exits 1.
  */
 import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import {
   StreamError,
   readStream,
@@ -14,6 +15,7 @@ import {
 } from '@xlkit/stream';
 import type { CommandIo, CommandSpec } from '../command.js';
 import { UsageError } from '../errors.js';
+import { outputClosed } from '../progress/closed-output.js';
 import { oneLine, safeJson } from '../progress/terminal-text.js';
 
 interface DumpLine {
@@ -131,6 +133,11 @@ export const streamDumpCommand: CommandSpec = {
         }
         flushRun();
         out({ offset: rec.offset, type: rec.name, length: rec.length, summary: summarize(rec) });
+        // Nobody reads on (`| head`): stop, as cat would, rather than check GiBs for no one.
+        if (outputClosed(io.stdout)) {
+          (input as Partial<Readable>).destroy?.();
+          return 0;
+        }
       }
     } catch (err) {
       if (!(err instanceof StreamError)) throw err;
