@@ -148,19 +148,14 @@ export const migrateCommand: CommandSpec = {
     const maxBandwidth = parseBandwidth(v.bandwidth);
     const maxDowntimeMs = parseDowntime(v['max-downtime']);
     if (v['preserve-domid'] === true) warn(io, '-D is ignored: domain ids are per host');
-    let config: DomainConfig | undefined;
-    if (typeof v.config === 'string') {
-      const built = await loadConfigFile(v.config);
-      for (const w of built.warnings) warn(io, w);
-      config = built.config;
-    }
     const receiverFlags = [
       ...(v.paused === true ? ['-p'] : []),
       ...(v['no-monitor'] === true ? ['-e'] : []),
       ...(v.debug === true ? ['-d'] : []),
     ];
     const sshCommand = typeof v['ssh-command'] === 'string' ? v['ssh-command'] : undefined;
-    // A bad -s or HOST is a usage error before anything is touched.
+    // Every usage error (a bad -s, a HOST like an option, clashing flags) comes before anything
+    // is read or touched: the config file, the domain.
     checkedReceiverCommand(sshCommand, host, receiverFlags);
     const postcopy = parsePostcopy(v);
     const mirror = mirrorFlags(v);
@@ -171,6 +166,12 @@ export const migrateCommand: CommandSpec = {
         if (v[k] !== undefined)
           throw new UsageError(`--resume takes no --${k}: it completes the migration already under way`);
       }
+    }
+    let config: DomainConfig | undefined;
+    if (typeof v.config === 'string') {
+      const built = await loadConfigFile(v.config);
+      for (const w of built.warnings) warn(io, w);
+      config = built.config;
     }
     const { store, domain } =
       v.resume === true ? await openPausedMigration(args, io) : await openDomain(args, io);
