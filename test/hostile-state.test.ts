@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { readProcStat } from '@xlkit/xl';
+import { readProcStat, testDomainConfig } from '@xlkit/xl';
 import { tempDir, track } from './helpers/index.js';
 import { XL } from './xl-rig.js';
 
@@ -63,19 +63,7 @@ async function plant(
     name: 'bait',
     uuid: '00000000-0000-4000-8000-000000000001',
     // A config the record schema accepts: the record must be read to be acted on.
-    config: {
-      name: 'bait',
-      memory: 64,
-      vcpus: 1,
-      disks: [],
-      vifs: [],
-      serial: 'none',
-      onPoweroff: 'destroy',
-      onReboot: 'restart',
-      onCrash: 'destroy',
-      accel: 'tcg',
-      memoryBacking: 'anonymous',
-    },
+    config: testDomainConfig('bait'),
     status: 'creating',
     createdAt: new Date().toISOString(),
     ownerPid: await deadPid(),

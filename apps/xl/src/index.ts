@@ -109,6 +109,7 @@ export { barChartSvg, type BarChart, type BarGroup, type BarValue } from './prog
 export { TimelineRecorder, type TimelineData } from './progress/timeline.js';
 export { timelineSvg } from './progress/timeline-chart.js';
 export { renderSvg, decodePng, colourStats, shareOf, type Pixels } from './testing/svg-render.js';
+export { testDomainConfig } from './testing/domain-config.js';
 export { migrateDomain, type MigrateOptions, type MigrateResult } from './migrate/send-migration.js';
 export { receiveMigration, type ReceiveOptions, type ReceiveResult } from './migrate/receive-migration.js';
 export { senderHandshake, receiverHandshake, type SenderLink, type ReceiverLink } from './link/handshake.js';
