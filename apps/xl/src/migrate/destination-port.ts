@@ -7,6 +7,7 @@ import { cont, type MigrationCapabilityStatus, type QmpClient } from '@xlkit/qmp
 import type { DomainInfo, RamEndpoint, StreamReader, StreamRecord } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import { destroyDomain } from '../domain/destroy.js';
+import { isQemuAlive } from '../domain/liveness.js';
 import { assertHostCanRun } from '../domain/host-check.js';
 import { announceGuest, vifProblems } from '../domain/vif-taps.js';
 import { knownAccel } from '../domain/accel.js';
@@ -88,6 +89,12 @@ export interface DestinationPort {
   ): Promise<{ endpoint: RamEndpoint; completed: Promise<{ status: string }> }>;
   /** The incoming migration may switch to post-copy: marks the record so a reaper asks QEMU first. */
   markPostcopy(): Promise<void>;
+  /**
+   * A post-copy that broke: the domain is claimed in its record alone (renamed NAME, no owner,
+   * its targets kept, postcopy-marked), without a word to QEMU, which may not answer until
+   * pages arrive. Undefined when its QEMU is gone (the record goes with it).
+   */
+  keep(name: string): Promise<DomainRecord | undefined>;
   /** After GO: renamed to NAME, resumed unless `paused`. */
   takeOver(name: string, paused: boolean): Promise<void>;
   /**
@@ -246,6 +253,19 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     },
     async markPostcopy() {
       record = await store.update(mustHave().id, (r) => ({ ...r, postcopy: true }));
+    },
+    async keep(name) {
+      const r = mustHave();
+      if (!isQemuAlive(r)) {
+        await destroyDomain(store, r).catch(() => store.remove(r.id));
+        return (record = undefined);
+      }
+      record = await store.update(r.id, (cur) => {
+        const { ownerPid: _owner, createdDisks: _disks, createdFiles: _files, ...rest } = cur;
+        // Still `incoming`: its vCPUs were never started (cont is what the take-over sends).
+        return { ...rest, name, postcopy: true, status: cur.status === 'incoming' ? 'paused' : cur.status };
+      });
+      return record;
     },
     async takeOver(name, paused) {
       const q = qmp;

@@ -98,6 +98,10 @@ const INJECTIONS: Record<string, Setup> = {
   'ram|receiver': { fail: { side: 'destination', at: 'receiveRam' } },
   'ram|sender, in post-copy': { postcopy: true, fail: { side: 'source', at: 'sendRam' } },
   'ram|receiver, in post-copy': { postcopy: true, fail: { side: 'destination', at: 'postcopy-qemu' } },
+  'ram|the link, in post-copy, QEMU not answering': {
+    postcopy: true,
+    fail: { side: 'link', at: 'postcopy' },
+  },
   'switchover|sender, before GO': { fail: { side: 'source', at: 'setStatus:migrated-away' } },
   'switchover|receiver, after GO': { fail: { side: 'destination', at: 'takeOver' } },
   'switchover|receiver, after GO, its copy not stopped': {
@@ -131,7 +135,8 @@ function receiverEnds(fx: Effects, started: boolean, settled: boolean): string {
   if (!settled) return 'gone';
   if (!fx.destination.includes('start')) return 'nothing created';
   if (fx.destination.includes('destroy')) return 'removed';
-  return fx.destination.includes('takeOver') ? 'runs the domain' : 'kept, not running';
+  if (fx.destination.includes('takeOver')) return 'runs the domain';
+  return fx.destination.includes('keep') ? 'kept for --resume' : 'kept, not running';
 }
 
 async function walkRow(setup: Setup) {

@@ -11,7 +11,7 @@
 import { errorMessage, XlError } from '../errors.js';
 import { reportFailed, reportReleased } from '../link/switchover.js';
 import type { DomainRecord } from '../store/domain-record.js';
-import type { Walk } from './phases.js';
+import { required, type Phase, type Walk } from './phases.js';
 import { RECEIVER_STAGE } from './receiver-phases.js';
 import type { ReceiverSession } from './receiver-session.js';
 
@@ -26,20 +26,22 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
     if (record === undefined) throw new Error('migration session: finished without a domain');
     return { record, running: !s.settings.paused };
   }
-  if (s.taken && s.postcopy) {
-    // The guest runs here on RAM that is partly still on the source: nothing is destroyed.
-    throw new XlError(
-      'XL_MIGRATION',
-      `post-copy broke (${RECEIVER_STAGE[walk.phase]}): ${errorMessage(walk.error)}; the guest stays here as it is and nothing is destroyed`,
-      { cause: walk.error },
-    );
+  try {
+    return await failed(s, walk.error, walk.phase);
+  } finally {
+    // Whatever QEMU is still asked (a take-over waiting for pages) is given up: this process ends.
+    await s.dest.close();
   }
-  if (s.taken) throw walk.error;
-  const stage = RECEIVER_STAGE[walk.phase];
-  if (!s.goReceived) await tellSender(s, stage, walk.error);
+}
+
+async function failed(s: ReceiverSession, error: unknown, phase: Phase): Promise<never> {
+  if (s.postcopy) throw await keepPostcopy(s, error, phase);
+  if (s.taken) throw error;
+  const stage = RECEIVER_STAGE[phase];
+  if (!s.goReceived) await tellSender(s, stage, error);
   else
     s.settings.log(
-      `cannot take over the domain: ${errorMessage(walk.error)}; destroying this copy and clearing the sender to resume its own`,
+      `cannot take over the domain: ${errorMessage(error)}; destroying this copy and clearing the sender to resume its own`,
     );
   const gone = await s.dest.destroy({ always: !s.goReceived });
   if (s.goReceived && s.dest.ranOnSharedRam?.() === true) {
@@ -47,8 +49,8 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
     await reportFailed(s.settings.output).catch(() => undefined);
     throw new XlError(
       'XL_MIGRATION',
-      `the take-over failed after the new QEMU ran on the shared RAM: ${errorMessage(walk.error)}; the source must not resume`,
-      { cause: walk.error },
+      `the take-over failed after the new QEMU ran on the shared RAM: ${errorMessage(error)}; the source must not resume`,
+      { cause: error },
     );
   }
   if (s.goReceived && !gone) {
@@ -56,9 +58,9 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
     await reportFailed(s.settings.output).catch(() => undefined);
     throw new XlError(
       'XL_MIGRATION',
-      `migration failed at the switch-over, and this copy could not be stopped: ${errorMessage(walk.error)}`,
+      `migration failed at the switch-over, and this copy could not be stopped: ${errorMessage(error)}`,
       {
-        cause: walk.error,
+        cause: error,
       },
     );
   }
@@ -66,14 +68,39 @@ export async function completeReceiver(s: ReceiverSession, walk: Walk): Promise<
   if (s.goReceived) {
     // The sender resumes its own copy on its own disks once it reads this.
     await reportReleased(s.settings.output).catch(() => undefined);
-    throw new XlError('XL_MIGRATION', `migration failed at the switch-over: ${errorMessage(walk.error)}`, {
-      cause: walk.error,
+    throw new XlError('XL_MIGRATION', `migration failed at the switch-over: ${errorMessage(error)}`, {
+      cause: error,
     });
   }
-  const err = walk.error;
+  const err = error;
   throw err instanceof XlError && err.code !== 'XL_MIGRATION_HANDSHAKE'
     ? new XlError(err.code, `migration not received (${stage}): ${err.message}`, { cause: err })
     : err;
+}
+
+/**
+ * Past POSTCOPY_GO the source never runs the guest again, and this QEMU holds the RAM the guest
+ * changed here: nothing is destroyed. A broken link leaves QEMU in postcopy-paused, and it may
+ * answer no QMP until pages arrive, so the domain is claimed in its record alone (its name, no
+ * owner, its targets kept) for `xl migrate --resume` or `xl destroy`, and this process ends.
+ */
+async function keepPostcopy(s: ReceiverSession, error: unknown, phase: Phase): Promise<XlError> {
+  const name = required(s.config, 'the config').name;
+  for (const p of s.participants) p.commit?.();
+  const kept = await s.dest.keep(name).then(
+    (r) =>
+      r === undefined
+        ? `its QEMU here is gone (the guest with it)`
+        : `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed`,
+    (err: unknown) =>
+      `the domain '${name}' stays on this host, but its record could not be claimed: ${errorMessage(err)}`,
+  );
+  return new XlError(
+    'XL_MIGRATION',
+    `post-copy broke (${RECEIVER_STAGE[phase]}): ${errorMessage(error)}; ${kept}; ` +
+      `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`,
+    { cause: error, domain: name },
+  );
 }
 
 /** MIGRATION_ERROR and END on the back channel (best effort: the sender may be gone). */

@@ -143,7 +143,6 @@ async function ram(s: ReceiverSession): Promise<void> {
       // Not awaited here: QEMU may answer QMP only once the pages this stream brings arrived
       // (it loads the device state in its main loop), so the stream must keep flowing.
       running = runGuestNow(s);
-      running.catch(() => undefined);
     },
   });
   if (running !== undefined) await running;
@@ -171,11 +170,13 @@ async function ramDirect(s: ReceiverSession): Promise<void> {
   await link.writer.flush();
   // The sender writes END once its QEMU completed (POSTCOPY_GO before it, if it switched); a
   // MIGRATION_ERROR or EOF instead ends this early.
+  let running: Promise<void> | undefined;
   const end = (async () => {
     for (;;) {
       const rec = await nextExpected(link.forward, 'sender', 'END');
-      if (rec.name === 'POSTCOPY_GO' && postcopy) await runGuestNow(s);
-      else if (rec.name === 'END') return;
+      // Not awaited here either: a link that breaks while QEMU cannot answer must still be seen.
+      if (rec.name === 'POSTCOPY_GO' && postcopy && running === undefined) running = runGuestNow(s);
+      else if (rec.name === 'END') return running;
       else throw unexpectedRecord(rec, 'END');
     }
   })();
@@ -201,12 +202,21 @@ async function takeOver(s: ReceiverSession): Promise<void> {
   for (const p of s.participants) p.commit?.();
 }
 
-async function runGuestNow(s: ReceiverSession): Promise<void> {
-  // Nothing may write the disks through the NBD server once the guest runs.
-  for (const p of s.participants) await p.beforeRun?.(s);
-  await takeOver(s);
+/**
+ * POSTCOPY_GO: from this record on the source never runs the guest again, so nothing here is
+ * destroyed whatever fails (s.postcopy, set at once); then the guest is started here. Its
+ * QMP calls may wait for pages still to come: the caller reads on meanwhile.
+ */
+function runGuestNow(s: ReceiverSession): Promise<void> {
   s.postcopy = true;
-  s.settings.log('post-copy: the guest runs here while the rest of its RAM arrives');
+  const run = (async () => {
+    // Nothing may write the disks through the NBD server once the guest runs.
+    for (const p of s.participants) await p.beforeRun?.(s);
+    await takeOver(s);
+    s.settings.log('post-copy: the guest runs here while the rest of its RAM arrives');
+  })();
+  run.catch(() => undefined);
+  return run;
 }
 
 /** END and READY, then GO (the point of no return), the take-over and the report. */

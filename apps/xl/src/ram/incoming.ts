@@ -82,13 +82,19 @@ async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
 async function feed(
   socket: Socket,
   o: ReceiveRamOptions,
+  qemuFailed: Promise<never>,
 ): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
   let bytes = 0;
   let chunks = 0;
   let rec: Awaited<ReturnType<StreamReader['next']>> | undefined = o.first;
   const feeder = new ChunkFeeder(socket, o.credit);
   for (;;) {
-    if (rec === undefined) rec = await o.reader.next();
+    if (rec === undefined) {
+      // A QEMU that died or failed ends the wait: with credit, no more chunks may ever come.
+      const next = o.reader.next();
+      next.catch(() => undefined);
+      rec = await Promise.race([next, qemuFailed]);
+    }
     if (o.signal?.aborted) throw interrupted();
     if (rec === null || rec.name === 'END') {
       throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', {
@@ -153,9 +159,11 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
     stopReturn = options.returnPath ? forwardReturnPath(socket, options.returnPath) : undefined;
     const outcome = followMigration(qmp, { pollMs: options.pollMs });
     outcome.catch(() => undefined);
+    const qemuFailed = outcome.then(() => new Promise<never>(() => undefined));
+    qemuFailed.catch(() => undefined);
     let fed: Awaited<ReturnType<typeof feed>>;
     try {
-      fed = await feed(socket, options);
+      fed = await feed(socket, options, qemuFailed);
     } catch (err) {
       // A bad stream is the cause (QEMU then dies of the cut-off stream): report it as is.
       if (err instanceof StreamError || err instanceof XlError) throw err;

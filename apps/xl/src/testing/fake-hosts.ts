@@ -49,7 +49,12 @@ export type FailPoint =
         | 'takeOver+destroy'
         | 'takeOver:ran-shared'
         | 'postcopy-qemu';
-    };
+    }
+  /**
+   * The link breaks in post-copy while the destination QEMU, waiting for pages, answers no QMP:
+   * the source's RAM phase fails after POSTCOPY_GO, the receiver's take-over never returns.
+   */
+  | { side: 'link'; at: 'postcopy' };
 
 export function injected(what: string): Error {
   return Object.assign(new Error(`injected failure: ${what}`), { code: 'XL_MIGRATION' });
@@ -100,6 +105,7 @@ export function fakeSource(
       if (o.postcopy?.due({ status: 'active', pass: 2 } as MigrationProgress)) {
         await o.postcopy.onActive();
         fx.source.push('postcopy');
+        if (fail?.side === 'link') throw injected('the link broke');
       }
       failHere('sendRam');
       return { bytes: 3 * 4096, chunks: 0, downtimeMs: async () => 5 };
@@ -172,7 +178,12 @@ export function fakeDestination(
       fx.destination.push('listenRam');
       return { endpoint: { transport: 'tcp' as const, host: '127.0.0.1', port: 1 }, completed: qemuVerdict };
     },
+    async keep(name) {
+      fx.destination.push('keep');
+      return (record = { ...record!, name });
+    },
     async takeOver() {
+      if (fail?.side === 'link') return new Promise<never>(() => undefined);
       if (fail?.side === 'destination' && fail.at === 'takeOver:die') {
         output.end();
         return new Promise<never>(() => undefined);
