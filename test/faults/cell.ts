@@ -43,6 +43,8 @@ export interface Outcome {
   exit: string;
   line: string;
   where: string;
+  /** The sender's whole stderr (the receiver's steps relayed in it). */
+  stderr: string;
 }
 
 /**
@@ -131,7 +133,38 @@ function expectNoLeftovers(h: XlHost, live: DomainView[], targetDir?: string): v
   }
 }
 
+/**
+ * Past POSTCOPY_GO nothing on B is destroyed: a live copy is kept, claimed by the receiver
+ * (named NAME, no owner) unless the receiver itself was killed (then the reaper keeps
+ * NAME--incoming); the receiver said so, when its words could reach the sender's stderr.
+ */
+function expectPostcopyKept(
+  cell: Cell,
+  b: XlHost,
+  name: string,
+  stderr: string,
+  senderKilled: boolean,
+): void {
+  const live = records(b.stateDir).filter((r) => r.qemu !== undefined && alive(r.qemu.pid));
+  expect(live.length).toBeLessThanOrEqual(1);
+  if (cell.fault === 'receiver QEMU SIGKILL') expect(live).toEqual([]);
+  // Killed before or after it claimed the domain.
+  else if (cell.fault === 'receiver SIGKILL')
+    expect([[name], [`${name}--incoming`]]).toContainEqual(live.map((r) => r.name));
+  else {
+    expect(live.map((r) => [r.name, r.ownerPid, r.postcopy])).toEqual([[name, undefined, true]]);
+    if (!senderKilled)
+      expect(stderr).toMatch(/migration receiver: .*post-copy broke \(phase 3\): .*xl migrate --resume/);
+  }
+}
+
 /** Runs `cell` with `pool.guest` (booting one when there is none); leaves the guest to carry on there. */
+/** Where a cell's details go as they happen (XLKIT_FAULTS_LOG), if anywhere. */
+let trace: ((text: string) => void) | undefined;
+export function traceTo(fn: (text: string) => void): void {
+  trace = fn;
+}
+
 export async function runCell(cell: Cell, pool: { guest?: Guest }): Promise<Outcome> {
   const guest = (pool.guest ??= await outlivingTest(bootPoolGuest));
   const b = await outlivingTest(async () => xlHost('fb-'));
@@ -171,6 +204,9 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
     XL,
     '--ctl',
     ctl,
+    // The receiver's steps, relayed on the sender's stderr: a failed cell shows them.
+    '--debug',
+    '1',
     ...(p ? ['--at', p.at, '--do', action, ...(p.after ? ['--after', p.after] : [])] : []),
   ].join(' ');
   const mode = q
@@ -212,6 +248,7 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
     if (await inject(cell.fault, { a, b, sender, pids, destFs })) process.kill(pids.wrapper, 'SIGCONT');
   }
   const r = await sender;
+  trace?.(`sender: exit ${r.exitCode ?? r.signal}\n${String(r.stderr)}`);
   // The receiver ends on its own once its pipe closes (bounded).
   await waitFor(
     'the receiver to exit',
@@ -257,12 +294,15 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
   expectNoLeftovers(a, onA.views);
   expectNoLeftovers(b, onB.views, targetDir);
 
+  const where = cell.where ?? 'source';
+  // A post-copy that broke: B's copy waits (postcopy-paused) for pages that will not come.
+  const stuck = where === 'post-copy' && r.exitCode !== 0;
+  if (stuck) expectPostcopyKept(cell, b, name, String(r.stderr), r.signal !== undefined);
   const running = [
     ...onA.views.filter((v) => v.status === 'running').map((v) => ({ host: a, side: 'A', v })),
-    ...onB.views.filter((v) => v.status === 'running').map((v) => ({ host: b, side: 'B', v })),
+    ...(stuck ? [] : onB.views).filter((v) => v.status === 'running').map((v) => ({ host: b, side: 'B', v })),
   ];
   expect(running.length).toBeLessThanOrEqual(1);
-  const where = cell.where ?? 'source';
   if (where === 'source') {
     expect(running.map((x) => [x.side, x.v.name, x.v.qemu?.pid])).toEqual([['A', name, src.pid]]);
     expect(onB.views).toEqual([]);
@@ -296,7 +336,11 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
       next = { ...guest, host: copy.host, pid: copy.v.qemu!.pid };
     }
   }
-  const placed = copy ? `runs on ${copy.side}` : 'runs nowhere';
+  const placed = copy
+    ? `runs on ${copy.side}`
+    : stuck && onB.views.length > 0
+      ? `B keeps ${onB.views.map((v) => v.name).join(', ')} (post-copy paused)`
+      : 'runs nowhere';
   const kept = [...onA.views, ...onB.views]
     .filter((v) => v.status !== 'running')
     .map((v) => `${v.name} ${v.status}`);
@@ -308,6 +352,7 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
     exit,
     line: (lines[0] ?? note[0] ?? (r.exitCode === 0 ? 'completed' : '')).replace(/^xl: /, '').slice(0, 110),
     where: [placed, ...kept.map((k) => `kept ${k}`)].join('; '),
+    stderr: String(r.stderr),
   };
   return outcome;
 }

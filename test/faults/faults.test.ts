@@ -4,7 +4,7 @@
 import { appendFileSync } from 'node:fs';
 import { afterAll, describe, it } from 'vitest';
 import { cleanupAll } from '../helpers/index.js';
-import { dropGuest, runCell, type Guest, type Outcome } from './cell.js';
+import { dropGuest, runCell, traceTo, type Guest, type Outcome } from './cell.js';
 import { cellName, MATRIX, type Cell } from './matrix.js';
 
 // One guest carries on from cell to cell (cell.ts): what each cell tracks is cleaned up at the end.
@@ -16,6 +16,7 @@ const only = process.env.XLKIT_FAULTS_ONLY;
 const table = new Map<string, string>();
 /** Each outcome as it comes (vitest shows a file's results only at its end). */
 const log = process.env.XLKIT_FAULTS_LOG;
+if (log !== undefined) traceTo((text) => appendFileSync(log, `${text.replace(/^/gm, '    ')}\n`));
 const note = (c: Cell, text: string) => {
   table.set(cellName(c), text);
   if (log !== undefined && text !== 'FAILED') appendFileSync(log, `| ${c.fault} | ${c.phase} | ${text} |\n`);

@@ -13,6 +13,7 @@
 //                      DIR/held written first (the test injects its fault, then SIGCONTs);
 //                      corrupt:K: flip the low bit of body byte K (of the go string: byte K)
 //   --xl PATH          xl's bin (required)
+//   --debug 1          adds -d to migrate-receive (its steps on stderr, which the sender relays)
 //
 // The wrapper dies with a SIGKILL like ssh would ("the pipe cut"); the receiver then sees EOF.
 import { spawn } from 'node:child_process';
@@ -48,7 +49,8 @@ const wantCount = Number(atCount ?? 1);
 const action = opts.do ?? '';
 const corruptAt = action.startsWith('corrupt:') ? Number(action.slice('corrupt:'.length)) : undefined;
 
-const child = spawn('node', [opts.xl, '--state-dir', host, 'migrate-receive', ...flags], {
+const debug = opts.debug !== undefined ? ['-d'] : [];
+const child = spawn('node', [opts.xl, '--state-dir', host, 'migrate-receive', ...debug, ...flags], {
   stdio: ['pipe', 'pipe', 'inherit'],
   env: process.env,
 });
