@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream';
 import { errorMessage, XlError } from '../errors.js';
 import type { ByteChannel } from './byte-channel.js';
 import { SWITCHOVER_TIMEOUT_MS, within } from './deadline.js';
-import { GO, READY, REPORT, ReportStatus } from './protocol.js';
+import { GO, READY, REPORT, ReportStatus, showBytes } from './protocol.js';
 
 export function writeRaw(out: Writable, b: Buffer): Promise<void> {
   return new Promise((resolve, reject) => out.write(b, (err) => (err ? reject(err) : resolve())));
@@ -22,9 +22,24 @@ export const expectReady = (rest: ByteChannel): Promise<void> => rest.expect(REA
 /** S→R: the point of no return. */
 export const sendGo = (out: Writable): Promise<void> => writeRaw(out, GO);
 
-/** R: waits (bounded) for GO. */
-export const expectGo = (rest: ByteChannel): Promise<void> =>
-  within(rest.expect(GO, 'the go-ahead'), SWITCHOVER_TIMEOUT_MS, 'waiting for the go-ahead');
+/**
+ * R: bytes came where GO belongs, and they are not GO. Nothing but GO follows the sender's END,
+ * so the sender did send it (garbled on the way) and now waits for the report: the receiver
+ * answers as after GO, where destroying its copy releases the sender.
+ */
+export class GarbledGo extends XlError {
+  override name = 'GarbledGo';
+  constructor(got: Buffer) {
+    super('XL_MIGRATION', `the sender sent ${showBytes(got)} where the go-ahead was expected`);
+  }
+}
+
+/** R: waits (bounded) for GO; GarbledGo when other bytes came instead (EOF or a cut GO: XL_MIGRATION_HANDSHAKE). */
+export async function expectGo(rest: ByteChannel): Promise<void> {
+  const got = await within(rest.peek(GO.length), SWITCHOVER_TIMEOUT_MS, 'waiting for the go-ahead');
+  if (got.length > 0 && !got.equals(GO.subarray(0, got.length))) throw new GarbledGo(got);
+  await rest.expect(GO, 'the go-ahead');
+}
 
 /** R→S: the guest runs here (or is paused with -p): the sender may destroy its copy. */
 export const reportRunning = (out: Writable): Promise<void> =>

@@ -104,6 +104,7 @@ const INJECTIONS: Record<string, Setup> = {
   },
   'switchover|sender, before GO': { fail: { side: 'source', at: 'setStatus:migrated-away' } },
   'switchover|receiver, after GO': { fail: { side: 'destination', at: 'takeOver' } },
+  'switchover|receiver, GO garbled on the way': { fail: { side: 'link', at: 'go' } },
   'switchover|receiver, after GO, its copy not stopped': {
     fail: { side: 'destination', at: 'takeOver+destroy' },
   },

@@ -7,7 +7,7 @@ import { ByteChannel } from '../link/byte-channel.js';
 import { expectPhase, nextExpected, unexpectedRecord } from '../link/forward-records.js';
 import { receiverHandshake } from '../link/handshake.js';
 import { Feature, makeHello } from '../link/protocol.js';
-import { expectGo, reportRunning, sendReady } from '../link/switchover.js';
+import { expectGo, GarbledGo, reportRunning, sendReady } from '../link/switchover.js';
 import { RAM_CREDIT_WINDOW } from '../ram/ram-credit.js';
 import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js';
 import { required, type Phase, type PhaseStep } from './phases.js';
@@ -225,7 +225,13 @@ async function switchover(s: ReceiverSession): Promise<void> {
   await link.writer.writeRecord('END', null);
   await link.writer.flush();
   await sendReady(s.settings.output);
-  await expectGo(new ByteChannel(link.forward.remainder(), 'sender'));
+  try {
+    await expectGo(new ByteChannel(link.forward.remainder(), 'sender'));
+  } catch (err) {
+    // A garbled GO was a GO: the sender waits for our report (and is released by it).
+    if (err instanceof GarbledGo) s.goReceived = true;
+    throw err;
+  }
   s.goReceived = true;
   await takeOver(s);
   await s.dest.close();

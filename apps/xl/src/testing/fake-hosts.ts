@@ -3,7 +3,8 @@
  * machines, the link and the completion paths are the real ones; the source and destination
  * ports only record what they were asked to do (and fail where a test says so).
  */
-import { PassThrough } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
+import { GO } from '../link/protocol.js';
 import type { MigrationProgress } from '@xlkit/qmp';
 import type { DomainInfo, StreamReader } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
@@ -54,7 +55,9 @@ export type FailPoint =
    * The link breaks in post-copy while the destination QEMU, waiting for pages, answers no QMP:
    * the source's RAM phase fails after POSTCOPY_GO, the receiver's take-over never returns.
    */
-  | { side: 'link'; at: 'postcopy' };
+  | { side: 'link'; at: 'postcopy' }
+  /** One byte of GO flipped on its way to the receiver. */
+  | { side: 'link'; at: 'go' };
 
 export function injected(what: string): Error {
   return Object.assign(new Error(`injected failure: ${what}`), { code: 'XL_MIGRATION' });
@@ -105,7 +108,7 @@ export function fakeSource(
       if (o.postcopy?.due({ status: 'active', pass: 2 } as MigrationProgress)) {
         await o.postcopy.onActive();
         fx.source.push('postcopy');
-        if (fail?.side === 'link') throw injected('the link broke');
+        if (fail?.side === 'link' && fail.at === 'postcopy') throw injected('the link broke');
       }
       failHere('sendRam');
       return { bytes: 3 * 4096, chunks: 0, downtimeMs: async () => 5 };
@@ -183,7 +186,7 @@ export function fakeDestination(
       return (record = { ...record!, name });
     },
     async takeOver() {
-      if (fail?.side === 'link') return new Promise<never>(() => undefined);
+      if (fail?.side === 'link' && fail.at === 'postcopy') return new Promise<never>(() => undefined);
       if (fail?.side === 'destination' && fail.at === 'takeOver:die') {
         output.end();
         return new Promise<never>(() => undefined);
@@ -219,6 +222,20 @@ async function readRam(reader: StreamReader, onRecord: (r: never) => void, atFir
   }
 }
 
+/** A writable into `to` that flips the first byte of xl's GO string, written whole as sendGo does. */
+function garbleGo(to: PassThrough): Transform {
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (!chunk.equals(GO)) return done(null, chunk);
+      const bad = Buffer.from(chunk);
+      bad[0]! ^= 1;
+      done(null, bad);
+    },
+  });
+  t.pipe(to);
+  return t;
+}
+
 export interface Pair {
   sender: SenderSession;
   /** The receiver's session once the sender started it. */
@@ -249,6 +266,8 @@ export function fakePair(
   const source = fakeSource(fx, fail, () => {
     const forward = new PassThrough();
     const back = new PassThrough();
+    // What the sender writes: straight into the receiver's input, or through a GO garbler.
+    const wire = fail?.side === 'link' && fail.at === 'go' ? garbleGo(forward) : forward;
     receiver = {
       settings: {
         direct: { sameHost: true, host: '127.0.0.1' },
@@ -270,9 +289,9 @@ export function fakePair(
     received.catch(() => undefined);
     return {
       input: back,
-      output: forward,
+      output: wire,
       async stop() {
-        forward.end();
+        wire.end();
         await Promise.race([received, new Promise((r) => setTimeout(r, 50))]).catch(() => undefined);
       },
     };
