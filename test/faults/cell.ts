@@ -111,14 +111,15 @@ async function views(h: XlHost): Promise<{ views: DomainView[]; stderr: string }
 }
 
 /** Nothing a migration made is left on `h` beyond its live domains. */
-function expectNoLeftovers(h: XlHost, live: DomainView[], targetDir?: string): void {
+function expectNoLeftovers(h: XlHost, live: DomainView[], targetDir?: string, postcopy = false): void {
   const recs = records(h.stateDir);
   expect(recs.map((r) => r.name).sort()).toEqual(live.map((v) => v.name).sort());
   expect(recs.filter((r) => r.migration !== undefined)).toEqual([]);
   const root = path.join(h.stateDir, 'domains');
   expect((existsSync(root) ? readdirSync(root) : []).sort()).toEqual(recs.map((r) => String(r.id)).sort());
-  // A post-copy kept by the reaper keeps its QEMU's migration socket (it may be resumed).
-  for (const r of recs.filter((x) => x.postcopy !== true)) {
+  // A post-copy kept by the reaper, or claimed by a receiver killed in it, keeps its QEMU's
+  // migration socket (it may be resumed).
+  for (const r of recs.filter((x) => x.postcopy !== true && !postcopy)) {
     const inDir = readdirSync(path.join(root, String(r.id)));
     expect(inDir.filter((f) => MIGRATION_SOCKETS.includes(f))).toEqual([]);
   }
@@ -152,9 +153,16 @@ function expectPostcopyKept(
   else if (cell.fault === 'receiver SIGKILL')
     expect([[name], [`${name}--incoming`]]).toContainEqual(live.map((r) => r.name));
   else {
-    expect(live.map((r) => [r.name, r.ownerPid, r.postcopy])).toEqual([[name, undefined, true]]);
+    // Gone only when its QEMU had not loaded the device state yet (a cut pipe lost the bytes
+    // held in the wrapper): it then failed the incoming migration and exited.
+    const claimed = live.map((r) => [r.name, r.ownerPid, r.postcopy]);
+    expect([[], [[name, undefined, true]]]).toContainEqual(claimed);
     if (!senderKilled)
-      expect(stderr).toMatch(/migration receiver: .*post-copy broke \(phase 3\): .*xl migrate --resume/);
+      expect(stderr).toMatch(
+        claimed.length > 0
+          ? /migration receiver: xl: post-copy broke \(phase 3\): .*nothing destroyed; complete it with 'xl migrate --resume/
+          : /migration receiver: xl: post-copy broke \(phase 3\): .*its QEMU here is gone/,
+      );
   }
 }
 
@@ -292,7 +300,7 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
   if (cell.fault === 'sender SIGKILL')
     expect(onA.stderr).toMatch(/the xl migrate of it to .* went away (before|after) the point of no return/);
   expectNoLeftovers(a, onA.views);
-  expectNoLeftovers(b, onB.views, targetDir);
+  expectNoLeftovers(b, onB.views, targetDir, cell.phase === 'post-copy' && r.exitCode !== 0);
 
   const where = cell.where ?? 'source';
   // A post-copy that broke: B's copy waits (postcopy-paused) for pages that will not come.

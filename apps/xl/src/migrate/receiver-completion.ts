@@ -87,18 +87,18 @@ async function failed(s: ReceiverSession, error: unknown, phase: Phase): Promise
 async function keepPostcopy(s: ReceiverSession, error: unknown, phase: Phase): Promise<XlError> {
   const name = required(s.config, 'the config').name;
   for (const p of s.participants) p.commit?.();
+  const wayOut = `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`;
   const kept = await s.dest.keep(name).then(
     (r) =>
       r === undefined
-        ? `its QEMU here is gone (the guest with it)`
-        : `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed`,
+        ? 'its QEMU here is gone, and the guest with it'
+        : `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed; ${wayOut}`,
     (err: unknown) =>
-      `the domain '${name}' stays on this host, but its record could not be claimed: ${errorMessage(err)}`,
+      `the domain '${name}' stays on this host, but its record could not be claimed (${errorMessage(err)}); ${wayOut}`,
   );
   return new XlError(
     'XL_MIGRATION',
-    `post-copy broke (${RECEIVER_STAGE[phase]}): ${errorMessage(error)}; ${kept}; ` +
-      `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`,
+    `post-copy broke (${RECEIVER_STAGE[phase]}): ${errorMessage(error)}; ${kept}`,
     { cause: error, domain: name },
   );
 }
