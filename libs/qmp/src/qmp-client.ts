@@ -24,14 +24,20 @@ export interface QmpConnectOptions {
   handshakeTimeoutMs?: number;
   /** Bound on one incoming line (default 10 MiB). */
   maxLineBytes?: number;
-  /** Enable out-of-band execution if the server offers it (default false). */
-  oob?: boolean;
+  /**
+   * Out-of-band execution (default false): `true` enables it if the server offers it,
+   * `'required'` fails the connection with QmpConnectError when it does not.
+   */
+  oob?: boolean | 'required';
 }
 
 export interface ExecuteOptions {
   /** Reply timeout; default depends on the command (see defaultTimeoutFor); 0 = none. */
   timeoutMs?: number;
-  /** Send as `exec-oob` (needs `oob: true` at connect and a command QEMU allows out of band). */
+  /**
+   * Send as `exec-oob`: QEMU runs it at once in its monitor I/O thread, even while its main loop
+   * is blocked (a command it allows out of band; the connection must have negotiated oob).
+   */
   oob?: boolean;
 }
 
@@ -49,6 +55,7 @@ export class QmpClient {
   /** Settles (never rejects) when the connection ends for any reason. */
   readonly closed: Promise<void>;
   private stateValue: QmpClientState = 'handshake';
+  private oobValue = false;
   private greetingValue: QmpGreeting | undefined;
   private onGreeting: ((g: QmpGreeting) => void) | undefined;
   private failure: QmpError | undefined;
@@ -119,6 +126,11 @@ export class QmpClient {
     return this.greetingValue;
   }
 
+  /** Whether this connection negotiated out-of-band execution (`exec-oob`). */
+  get oobEnabled(): boolean {
+    return this.oobValue;
+  }
+
   /** The error that ended the connection, if it did not end by `close()` or a clean EOF. */
   get error(): QmpError | undefined {
     return this.failure;
@@ -132,6 +144,10 @@ export class QmpClient {
   ): Promise<T> {
     if (this.stateValue === 'closed') {
       return Promise.reject(new QmpStateError('closed', 'connected', { command, cause: this.failure }));
+    }
+    if (opts.oob === true && !this.oobValue) {
+      // QEMU would refuse it anyway; said here, before anything is written.
+      return Promise.reject(new QmpStateError('without oob', 'oob negotiated for exec-oob', { command }));
     }
     const id = `xlkit-${this.nextId++}`;
     const timeoutMs = opts.timeoutMs ?? defaultTimeoutFor(command);
@@ -178,7 +194,7 @@ export class QmpClient {
     await this.closed;
   }
 
-  private async handshake(timeoutMs: number, wantOob: boolean): Promise<void> {
+  private async handshake(timeoutMs: number, wantOob: boolean | 'required'): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new QmpTimeoutError('QMP greeting', timeoutMs)), timeoutMs);
@@ -192,8 +208,15 @@ export class QmpClient {
         timeout,
         ended,
       ]);
-      const enable = wantOob && greeting.capabilities.includes('oob') ? { enable: ['oob'] } : undefined;
+      const offered = greeting.capabilities.includes('oob');
+      if (wantOob === 'required' && !offered) {
+        throw new QmpProtocolError(
+          `expected a monitor offering oob, got capabilities ${JSON.stringify(greeting.capabilities).slice(0, 200)}`,
+        );
+      }
+      const enable = wantOob !== false && offered ? { enable: ['oob'] } : undefined;
       await Promise.race([this.execute('qmp_capabilities', enable, { timeoutMs }), timeout]);
+      this.oobValue = enable !== undefined;
       this.stateValue = 'running';
     } finally {
       clearTimeout(timer);

@@ -46,6 +46,15 @@ export interface FakeQmpServerOptions {
   socketPath?: string;
 }
 
+/** The commands QEMU 7.2 allows as `exec-oob` (its QAPI schema's `allow-oob`). */
+export const OOB_COMMANDS: readonly string[] = ['migrate-recover', 'migrate-pause', 'x-oob-test'];
+
+interface ConnectionState {
+  negotiated: boolean;
+  /** `qmp_capabilities` enabled oob. */
+  oob: boolean;
+}
+
 export const FAKE_QEMU_VERSION: QmpVersion = { qemu: { major: 7, minor: 2, micro: 22 }, package: 'fake' };
 
 /**
@@ -57,6 +66,8 @@ export class FakeQmpServer {
   private readonly handlers = new Map<string, FakeHandler>();
   private readonly sockets = new Set<Socket>();
   private readonly commandWaiters: Array<{ name: string; resolve: (c: RecordedCommand) => void }> = [];
+  /** While set, in-band commands wait on it, as on a QEMU whose main loop is blocked. */
+  private mainLoop: { released: Promise<void>; release: () => void } | undefined;
 
   private constructor(
     private readonly dir: string | undefined,
@@ -105,6 +116,23 @@ export class FakeQmpServer {
     socket.write(`${JSON.stringify({ return: value ?? {}, id })}\r\n`);
   }
 
+  /**
+   * In-band commands (negotiation too) and the greeting of a new client wait from now until
+   * `unblockMainLoop()`, then go in order; `exec-oob` commands are still answered at once, as
+   * QEMU's monitor I/O thread does while a vCPU holding its big lock waits for a missing page.
+   */
+  blockMainLoop(): void {
+    if (this.mainLoop !== undefined) return;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    this.mainLoop = { released, release };
+  }
+
+  unblockMainLoop(): void {
+    this.mainLoop?.release();
+    this.mainLoop = undefined;
+  }
+
   /** Destroys every client connection (QEMU crashing). */
   dropConnections(): void {
     for (const s of this.sockets) s.destroy();
@@ -129,7 +157,7 @@ export class FakeQmpServer {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    const state = { negotiated: false };
+    const state: ConnectionState = { negotiated: false, oob: false };
     const splitter = new LineSplitter();
     socket.on('data', (chunk: Buffer) => {
       let lines: string[];
@@ -139,7 +167,7 @@ export class FakeQmpServer {
         socket.destroy();
         return;
       }
-      for (const line of lines) void this.onLine(socket, line, state);
+      for (const line of lines) this.onLine(socket, line, state);
     });
     if (this.opts.silent) return;
     if (this.opts.rawGreeting !== undefined) {
@@ -152,10 +180,31 @@ export class FakeQmpServer {
         capabilities: this.opts.capabilities ?? ['oob'],
       },
     };
-    socket.write(`${JSON.stringify(greeting)}\r\n`);
+    // Observed on QEMU 7.2: a client that connects while the main loop is blocked gets no greeting.
+    const greet = () => socket.write(`${JSON.stringify(greeting)}\r\n`);
+    if (this.mainLoop === undefined) greet();
+    else void this.mainLoop.released.then(greet);
   }
 
-  private async onLine(socket: Socket, line: string, state: { negotiated: boolean }): Promise<void> {
+  /** Out-of-band lines are handled at once; in-band ones after a blocked main loop, in order. */
+  private onLine(socket: Socket, line: string, state: ConnectionState): void {
+    let oob = false;
+    try {
+      const msg: unknown = JSON.parse(line);
+      oob = isJsonObject(msg) && msg['exec-oob'] !== undefined;
+    } catch {
+      // Answered in band, as a parse error.
+    }
+    if (oob) {
+      void this.handleLine(socket, line, state);
+      return;
+    }
+    const blocked = this.mainLoop?.released;
+    if (blocked === undefined) void this.handleLine(socket, line, state);
+    else void blocked.then(() => this.handleLine(socket, line, state));
+  }
+
+  private async handleLine(socket: Socket, line: string, state: ConnectionState): Promise<void> {
     let msg: unknown;
     try {
       msg = JSON.parse(line);
@@ -182,8 +231,18 @@ export class FakeQmpServer {
         send({ error: { class: 'CommandNotFound', desc: 'Capabilities negotiation is already complete' } });
       } else {
         state.negotiated = true;
+        const enable = args?.['enable'];
+        state.oob = Array.isArray(enable) && enable.includes('oob');
         send({ return: {} });
       }
+      return;
+    }
+    if (msg['exec-oob'] !== undefined && !state.oob) {
+      send({ error: { class: 'GenericError', desc: "QMP input member 'exec-oob' is unexpected" } });
+      return;
+    }
+    if (msg['exec-oob'] !== undefined && !OOB_COMMANDS.includes(name)) {
+      send({ error: { class: 'GenericError', desc: `The command ${name} does not support OOB` } });
       return;
     }
     if (!state.negotiated) {
