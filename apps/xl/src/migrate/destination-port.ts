@@ -16,8 +16,9 @@ import { startDomain } from '../domain/start.js';
 import { XlError } from '../errors.js';
 import { availableMemoryMiB } from '../host/host-memory.js';
 import { savedRamBytes } from '../qemu/guest-ram.js';
-import { listenRamDirect } from '../ram/direct-incoming.js';
+import { incomingVerdict, listenRamDirect } from '../ram/direct-incoming.js';
 import { receiveRam } from '../ram/incoming.js';
+import { forwardToRecovery, recoveryArmed, RecoveryMonitor } from '../ram/postcopy-recovery.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { incomingName } from './names.js';
@@ -80,7 +81,8 @@ export interface DestinationPort {
   receiveRam(o: ReceiveRamPort): Promise<RamReceived>;
   /**
    * `xl migrate --resume`: the domain this host runs in a post-copy paused by a broken link
-   * (same name and uuid, QEMU in postcopy-paused); later RAM calls recover it.
+   * (same name and uuid, its recovery armed at the break); later RAM calls recover it. No QMP:
+   * its QEMU may answer none until pages flow again.
    */
   adopt(config: DomainConfig): Promise<DomainRecord>;
   /** The direct transport: QEMU listens for the source QEMU itself; where, and its verdict. */
@@ -95,6 +97,16 @@ export interface DestinationPort {
    * pages arrive. Undefined when its QEMU is gone (the record goes with it).
    */
   keep(name: string): Promise<DomainRecord | undefined>;
+  /**
+   * Before post-copy can start: an out-of-band connection to the incoming QEMU's recovery
+   * monitor, held until this process ends (ram/postcopy-recovery.ts).
+   */
+  holdRecovery(): Promise<void>;
+  /**
+   * The link broke in post-copy: `migrate-recover` through that connection, QEMU listening for
+   * `xl migrate --resume` on a socket in the domain's dir. Throws when it cannot be armed.
+   */
+  armRecovery(): Promise<void>;
   /** After GO: renamed to NAME, resumed unless `paused`. */
   takeOver(name: string, paused: boolean): Promise<void>;
   /**
@@ -138,6 +150,13 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
   /** The incoming QEMU was told to run on RAM the source maps too. */
   let ranShared = false;
   let qmp: QmpClient | undefined;
+  let recovery: RecoveryMonitor | undefined;
+  /** Resuming: QEMU answers QMP once pages flow again; connected meanwhile, used when it does. */
+  const connectLater = (r: DomainRecord): Promise<QmpClient> => {
+    const later = connectQmp(store, r, { handshakeTimeoutMs: 120_000 }).then((q) => (qmp = q));
+    later.catch(() => undefined);
+    return later;
+  };
   const mustHave = () => {
     if (record === undefined) throw new Error('the incoming domain does not exist yet');
     return record;
@@ -198,9 +217,10 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     },
     async receiveRam(o) {
       const r = mustHave();
-      qmp = await connectQmp(store, r);
-      const ram = await receiveRam(qmp, {
-        socketPath: store.paths(r.id).migrationSocket,
+      const paths = store.paths(r.id);
+      const q = o.recover ? connectLater(r) : (qmp = await connectQmp(store, r));
+      const ram = await receiveRam(q, {
+        socketPath: o.recover ? paths.recoverSocket : paths.migrationSocket,
         reader: o.reader,
         signal: o.signal,
         ...(o.credit ? { credit: o.credit } : {}),
@@ -216,9 +236,17 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     },
     async listenRam(o) {
       const r = mustHave();
+      if (o.recover) {
+        // Armed at the break: the source QEMU connects to that socket, or across hosts to a port here that leads there.
+        const socket = store.paths(r.id).recoverSocket;
+        const completed = incomingVerdict(connectLater(r)).then((m) => ({ status: m.status }));
+        if (o.sameHost) return { endpoint: { transport: 'unix', path: socket }, completed };
+        const fwd = await forwardToRecovery(o.host, socket);
+        void completed.then(fwd.close, fwd.close);
+        return { endpoint: { transport: 'tcp', host: o.host, port: fwd.port }, completed };
+      }
       qmp = await connectQmp(store, r);
       const direct = await listenRamDirect(qmp, {
-        ...(o.recover ? { recover: true } : {}),
         listen: o.sameHost ? { unix: store.paths(r.id).migrationSocket } : { tcp: o.host },
         capabilities: [
           { capability: 'late-block-activate', state: true },
@@ -236,18 +264,12 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
           `no domain '${config.name}' with uuid ${config.uuid ?? '?'} runs on this host to resume`,
         );
       }
-      const q = await connectQmp(store, found);
-      const status =
-        ((await q.execute<{ status?: unknown }>('query-migrate')).status as string | undefined) ?? 'none';
-      if (status !== 'postcopy-paused') {
-        await q.close().catch(() => undefined);
+      if (!isQemuAlive(found) || !(await recoveryArmed(store.paths(found.id).recoverSocket))) {
         throw new XlError(
           'XL_MIGRATION',
-          `domain '${config.name}' has no paused post-copy here (its migration is ${status})`,
+          `domain '${config.name}' has no post-copy recovery armed here (its receiver arms one when the link breaks in post-copy)`,
         );
       }
-      // The same QEMU goes on receiving; its connection is reopened by the RAM calls.
-      await q.close().catch(() => undefined);
       record = found;
       return found;
     },
@@ -266,6 +288,19 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         return { ...rest, name, postcopy: true, status: cur.status === 'incoming' ? 'paused' : cur.status };
       });
       return record;
+    },
+    async holdRecovery() {
+      recovery = await RecoveryMonitor.open(store.paths(mustHave().id).recoveryMonitor);
+    },
+    async armRecovery() {
+      const held = recovery;
+      if (held === undefined || !held.open)
+        throw new XlError('XL_MIGRATION', 'no connection to its recovery monitor was held');
+      try {
+        await held.arm(store.paths(mustHave().id).recoverSocket);
+      } finally {
+        await held.close().catch(() => undefined);
+      }
     },
     async takeOver(name, paused) {
       const q = qmp;
@@ -294,6 +329,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       await announceGuest(q, record.config);
     },
     async destroy(o) {
+      await recovery?.close().catch(() => undefined);
       await qmp?.close().catch(() => undefined);
       const half = record;
       if (half === undefined) return true;
@@ -306,6 +342,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       }
     },
     async close() {
+      await recovery?.close().catch(() => undefined);
       await qmp?.close().catch(() => undefined);
     },
   };

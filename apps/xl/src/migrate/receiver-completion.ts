@@ -82,17 +82,24 @@ async function failed(s: ReceiverSession, error: unknown, phase: Phase): Promise
  * Past POSTCOPY_GO the source never runs the guest again, and this QEMU holds the RAM the guest
  * changed here: nothing is destroyed. A broken link leaves QEMU in postcopy-paused, and it may
  * answer no QMP until pages arrive, so the domain is claimed in its record alone (its name, no
- * owner, its targets kept) for `xl migrate --resume` or `xl destroy`, and this process ends.
+ * owner, its targets kept) for `xl migrate --resume` or `xl destroy`. Its recovery is armed
+ * through the oob connection held since before post-copy (ram/postcopy-recovery.ts), the one
+ * way left to reach that QEMU, and this process ends.
  */
 async function keepPostcopy(s: ReceiverSession, error: unknown, phase: Phase): Promise<XlError> {
   const name = required(s.config, 'the config').name;
   for (const p of s.participants) p.commit?.();
-  const wayOut = `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`;
+  let wayOut = `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`;
   const kept = await s.dest.keep(name).then(
-    (r) =>
-      r === undefined
-        ? 'its QEMU here is gone, and the guest with it'
-        : `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed; ${wayOut}`,
+    async (r) => {
+      if (r === undefined) return 'its QEMU here is gone, and the guest with it';
+      wayOut = await s.dest.armRecovery().then(
+        () =>
+          `its QEMU waits for 'xl migrate --resume ${name} HOST' from the source; or 'xl destroy ${name}' here`,
+        (err: unknown) => `it cannot be resumed (${errorMessage(err)}); 'xl destroy ${name}' here`,
+      );
+      return `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed; ${wayOut}`;
+    },
     (err: unknown) =>
       `the domain '${name}' stays on this host, but its record could not be claimed (${errorMessage(err)}); ${wayOut}`,
   );

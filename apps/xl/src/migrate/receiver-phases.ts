@@ -61,6 +61,8 @@ async function bootstrap(s: ReceiverSession): Promise<void> {
     s.taken = true;
     s.postcopy = true;
     s.settings.log(`resuming the paused post-copy of '${record.name}' (id ${record.id})`);
+    // The sender's QEMU may be told to resume now (resume-phases.ts).
+    await link.writer.writeRecord('PHASE_READY', { phase: 1 });
     return;
   }
   await expectPhase(link.forward, 1);
@@ -104,6 +106,12 @@ async function mirror(s: ReceiverSession): Promise<void> {
   for (const p of s.participants) await p.mirror?.(s);
 }
 
+/** Post-copy may start: the record says so, and the recovery monitor is held (for a broken link). */
+async function mayPostcopy(s: ReceiverSession): Promise<void> {
+  await s.dest.markPostcopy();
+  await s.dest.holdRecovery();
+}
+
 /** PHASE 3: verified RAM into QEMU, END; participants finish before the domain can resume. */
 async function ram(s: ReceiverSession): Promise<void> {
   const link = required(s.link, 'the link');
@@ -111,7 +119,7 @@ async function ram(s: ReceiverSession): Promise<void> {
   if (link.peer.requires.includes(Feature.DIRECT_RAM)) return ramDirect(s);
   const back = link.writer;
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
-  if (postcopy && !s.taken) await s.dest.markPostcopy();
+  if (postcopy && !s.taken) await mayPostcopy(s);
   let running: Promise<void> | undefined;
   const recover = link.peer.requires.includes(Feature.POSTCOPY_RESUME);
   const ram = await s.dest.receiveRam({
@@ -159,7 +167,7 @@ async function ram(s: ReceiverSession): Promise<void> {
 async function ramDirect(s: ReceiverSession): Promise<void> {
   const link = required(s.link, 'the link');
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
-  if (postcopy && !s.taken) await s.dest.markPostcopy();
+  if (postcopy && !s.taken) await mayPostcopy(s);
   const recover = link.peer.requires.includes(Feature.POSTCOPY_RESUME);
   const { endpoint, completed } = await s.dest.listenRam({
     ...s.settings.direct,

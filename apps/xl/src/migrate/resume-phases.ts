@@ -2,11 +2,13 @@
  * `xl migrate --resume DOMAIN HOST`: a post-copy that a broken link paused (both QEMUs in
  * postcopy-paused, the guest running at the destination, nothing destroyed) is completed over a
  * new pipe. The sender walks handshake -> ram -> switchover -> cleanup: the handshake requires
- * `postcopy-resume`, the receiver adopts the domain it already runs (no bootstrap, no mirror),
- * and phase 3 reconnects the two QEMUs (`migrate-recover` there, `migrate resume=true` here),
- * relayed or direct. The session starts past the point of no return: the source is never
+ * `postcopy-resume`, the receiver adopts the domain it already runs (no bootstrap, no mirror)
+ * and answers PHASE_READY 1, and phase 3 reconnects the two QEMUs (the stream goes into the
+ * listener the receiver armed with `migrate-recover` at the break, ram/postcopy-recovery.ts;
+ * `migrate resume=true` here), relayed or direct. The session starts past the point of no return: the source is never
  * resumed, whatever happens.
  */
+import { waitPhaseReady } from '../link/back-channel.js';
 import { senderHandshake } from '../link/handshake.js';
 import { Feature } from '../link/protocol.js';
 import { raced, type PhaseStep } from './phases.js';
@@ -31,6 +33,10 @@ async function handshake(s: SenderSession): Promise<void> {
     features: s.link.agreement.features,
     receiver: s.link.peer.software,
   });
+  // Only once the receiver found the domain with its recovery armed does the source QEMU get
+  // `migrate resume=true`: QEMU 7.2 leaves a source whose resume finds no destination in
+  // postcopy-recover for good (its return path pauses without waking the migration thread).
+  await raced(waitPhaseReady(s.link.back, 1), signal);
 }
 
 function step(phase: 'ram' | 'switchover' | 'cleanup'): PhaseStep<SenderSession> {

@@ -4,12 +4,12 @@ import { fakePair, type Effects, type FailPoint } from '../testing/fake-hosts.js
 import { runReceiver } from './receive-migration.js';
 import { runSender } from './send-migration.js';
 
-async function resume(fail?: FailPoint, transport: 'relay' | 'direct' = 'relay') {
+async function resume(fail?: FailPoint, transport: 'relay' | 'direct' = 'relay', resuming = true) {
   const fx: Effects = { source: [], destination: [] };
   let receiverError: unknown;
   const pair = fakePair(fx, fail, (r) => runReceiver(r).catch((err: unknown) => (receiverError = err)), {
-    resume: true,
     ramTransport: transport,
+    ...(resuming ? { resume: true } : { postcopy: { afterPasses: 1 } }),
   });
   const sent = await runSender(pair.sender).catch((err: unknown) => err as Error);
   await pair.received();
@@ -40,6 +40,19 @@ describe('xl migrate --resume', () => {
     expect(fx.source).not.toContain('destroy');
     expect(fx.destination).not.toContain('destroy');
     expect((receiverError as Error).message).toMatch(/post-copy broke/);
+  });
+
+  it('a post-copy holds the recovery monitor from before phase 3; a break arms the recovery', async () => {
+    const ok = await resume(undefined, 'direct', false);
+    expect(ok.receiverError).toBeUndefined();
+    expect(ok.fx.destination.indexOf('holdRecovery')).toBeLessThan(ok.fx.destination.indexOf('listenRam'));
+    expect(ok.fx.destination).not.toContain('armRecovery');
+    const broken = await resume({ side: 'source', at: 'sendRam' }, 'direct', false);
+    expect(broken.fx.destination).toContain('armRecovery');
+    expect(broken.fx.destination).not.toContain('destroy');
+    expect((broken.receiverError as Error).message).toMatch(
+      /post-copy broke .*its QEMU waits for 'xl migrate --resume web HOST' from the source/,
+    );
   });
 
   it('refused when the source has no paused post-copy', async () => {

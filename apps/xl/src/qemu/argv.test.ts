@@ -46,6 +46,7 @@ describe('buildQemuArgv', () => {
     expect(argv).toContain('-daemonize');
     expect(argv).not.toContain('-S');
     expect(argv).not.toContain('-incoming');
+    expect(chardevs.some((c) => c.includes('id=recovery'))).toBe(false);
   });
 
   it('adds -S and -incoming defer when asked', () => {
@@ -57,6 +58,11 @@ describe('buildQemuArgv', () => {
     });
     expect(argv).toContain('-S');
     expect(after(argv, '-incoming')).toEqual(['defer']);
+    // The post-copy recovery monitor, beside the main one.
+    expect(after(argv, '-chardev')).toContain(
+      'socket,id=recovery,path=/run/x,,l/domains/7/recovery-qmp.sock,server=on,wait=off',
+    );
+    expect(after(argv, '-mon')).toEqual(['chardev=qmp,mode=control', 'chardev=recovery,mode=control']);
     expect(after(argv, '-accel')).toEqual(['kvm']);
     expect(argv).not.toContain('-daemonize');
   });

@@ -172,6 +172,17 @@ export function buildQemuArgv(
     '-mon',
     'chardev=qmp,mode=control',
   );
+  if (options.incoming === 'defer') {
+    // A second monitor for post-copy recovery: a vCPU waiting for a page the broken link never
+    // brings can hold QEMU's main loop, and then only an out-of-band connection opened before
+    // the break still gets `migrate-recover` through (migrate/postcopy-recovery.ts).
+    a.push(
+      '-chardev',
+      `socket,id=recovery,path=${escapeOptValue(paths.recoveryMonitor)},server=on,wait=off`,
+      '-mon',
+      'chardev=recovery,mode=control',
+    );
+  }
 
   a.push('-action', lifecycleAction(config));
 

@@ -8,7 +8,6 @@ import { rm } from 'node:fs/promises';
 import {
   followMigration,
   migrateIncoming,
-  migrateRecover,
   migrateSetCapabilities,
   type MigrationCapabilityStatus,
   type MigrationProgress,
@@ -27,12 +26,10 @@ export interface DirectIncoming {
 
 export async function listenRamDirect(
   qmp: QmpClient,
-  o: { listen: DirectListen; recover?: boolean; capabilities?: MigrationCapabilityStatus[]; pollMs?: number },
+  o: { listen: DirectListen; capabilities?: MigrationCapabilityStatus[]; pollMs?: number },
 ): Promise<DirectIncoming> {
-  // Recovering a paused post-copy: the capabilities stay as they are (QEMU refuses changes now).
-  if (!o.recover)
-    await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(o.capabilities ?? [])]);
-  const listen = (uri: string) => (o.recover ? migrateRecover(qmp, { uri }) : migrateIncoming(qmp, { uri }));
+  await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(o.capabilities ?? [])]);
+  const listen = (uri: string) => migrateIncoming(qmp, { uri });
   let endpoint: RamEndpoint;
   if ('unix' in o.listen) {
     await rm(o.listen.unix, { force: true });
@@ -50,17 +47,27 @@ export async function listenRamDirect(
     }
     endpoint = { transport: 'tcp', host, port };
   }
-  const completed = followMigration(qmp, { pollMs: o.pollMs }).catch((err: unknown) => {
-    throw new XlError(
-      'XL_QEMU_FAILED',
-      `QEMU did not load the migration stream: ${err instanceof Error ? err.message : String(err)}`,
-      {
-        cause: err,
-      },
-    );
-  });
+  return { endpoint, completed: incomingVerdict(qmp, o.pollMs) };
+}
+
+/** Settles when QEMU completed the incoming migration (rejects when it failed); `qmp` may still be connecting. */
+export function incomingVerdict(
+  qmp: QmpClient | Promise<QmpClient>,
+  pollMs?: number,
+): Promise<MigrationProgress> {
+  const completed = Promise.resolve(qmp)
+    .then((q) => followMigration(q, { pollMs }))
+    .catch((err: unknown) => {
+      throw new XlError(
+        'XL_QEMU_FAILED',
+        `QEMU did not load the migration stream: ${err instanceof Error ? err.message : String(err)}`,
+        {
+          cause: err,
+        },
+      );
+    });
   completed.catch(() => undefined);
-  return { endpoint, completed };
+  return completed;
 }
 
 /** The ephemeral port QEMU bound for `tcp:HOST:0`: query-migrate's socket-address (checked: QEMU's reply). */

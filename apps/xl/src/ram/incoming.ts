@@ -10,7 +10,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   followMigration,
   migrateIncoming,
-  migrateRecover,
   migrateSetCapabilities,
   type MigrationCapabilityStatus,
   type QmpClient,
@@ -36,7 +35,11 @@ export interface ReceiveRamOptions {
   credit?: FeederCredit;
   /** Capabilities besides `events` (migrate-receive adds late-block-activate). */
   capabilities?: MigrationCapabilityStatus[];
-  /** Resume a post-copy paused by a broken link (`migrate-recover`; no capability changes). */
+  /**
+   * Resume a post-copy paused by a broken link whose recovery was armed at the break
+   * (ram/postcopy-recovery.ts): QEMU listens on `socketPath` already, and may answer QMP only
+   * once pages flow again, so the stream goes first and `qmp` may still be connecting.
+   */
   recover?: boolean;
   /** Post-copy: what the destination QEMU writes back on its socket (its return path), piece by piece. */
   returnPath?: (piece: Buffer) => void;
@@ -133,16 +136,17 @@ async function feed(
  * migrate-incoming on `socketPath`, then the payload in. A bad stream rejects with the
  * reader's StreamError (byte offset and reason) — the caller must then kill this QEMU.
  */
-export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Promise<ReceiveRamResult> {
+export async function receiveRam(
+  qmpOrLater: QmpClient | Promise<QmpClient>,
+  options: ReceiveRamOptions,
+): Promise<ReceiveRamResult> {
   const { socketPath, signal } = options;
   let socket: Socket | undefined;
   let stopReturn: (() => void) | undefined;
   try {
-    await rm(socketPath, { force: true });
-    if (options.recover) {
-      // A post-copy paused by a broken link: the same incoming migration, on a new channel.
-      await migrateRecover(qmp, { uri: `unix:${socketPath}` });
-    } else {
+    if (!options.recover) {
+      const qmp = await qmpOrLater;
+      await rm(socketPath, { force: true });
       await migrateSetCapabilities(qmp, [
         { capability: 'events', state: true },
         ...(options.capabilities ?? []),
@@ -157,7 +161,9 @@ export async function receiveRam(qmp: QmpClient, options: ReceiveRamOptions): Pr
     if (!options.credit) enlargeSendBuffer(socket);
     socket.on('error', () => undefined); // reported through write()/feed
     stopReturn = options.returnPath ? forwardReturnPath(socket, options.returnPath) : undefined;
-    const outcome = followMigration(qmp, { pollMs: options.pollMs });
+    const outcome = Promise.resolve(qmpOrLater).then((qmp) =>
+      followMigration(qmp, { pollMs: options.pollMs }),
+    );
     outcome.catch(() => undefined);
     const qemuFailed = outcome.then(() => new Promise<never>(() => undefined));
     qemuFailed.catch(() => undefined);

@@ -20,6 +20,13 @@ export interface DomainPaths {
   saveSocket: string;
   /** For migrate / migrate-receive: the incoming or outgoing migration stream socket. */
   migrationSocket: string;
+  /**
+   * An incoming QEMU's second QMP monitor, for post-copy recovery only: the receiver holds an
+   * out-of-band connection to it from before post-copy starts (see migrate/postcopy-recovery.ts).
+   */
+  recoveryMonitor: string;
+  /** Where a paused post-copy's QEMU listens for the source again (`migrate-recover`, armed at the break). */
+  recoverSocket: string;
   /** For storage migration: an NBD server socket. */
   nbdSocket: string;
   /** While `xl migrate` runs: its control socket (`xl migrate-status`, `xl migrate-abort`). */
@@ -47,6 +54,8 @@ export function domainPaths(root: string, id: number): DomainPaths {
     qemuLog: path.join(dir, 'qemu.log'),
     saveSocket: path.join(dir, 'save.sock'),
     migrationSocket: path.join(dir, 'migrate.sock'),
+    recoveryMonitor: path.join(dir, 'recovery-qmp.sock'),
+    recoverSocket: path.join(dir, 'recover.sock'),
     nbdSocket: path.join(dir, 'nbd.sock'),
     migrationControl: path.join(dir, 'migrate-control.sock'),
     vnc: path.join(dir, 'vnc.sock'),
@@ -60,6 +69,8 @@ export function checkSocketPaths(paths: DomainPaths): void {
     paths.console,
     paths.saveSocket,
     paths.migrationSocket,
+    paths.recoveryMonitor,
+    paths.recoverSocket,
     paths.nbdSocket,
     paths.migrationControl,
     paths.vnc,

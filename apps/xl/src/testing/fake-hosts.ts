@@ -166,6 +166,12 @@ export function fakeDestination(
       return readRam(o.reader, o.onRecord, () => failHere('receiveRam'));
     },
     async markPostcopy() {},
+    async holdRecovery() {
+      fx.destination.push('holdRecovery');
+    },
+    async armRecovery() {
+      fx.destination.push('armRecovery');
+    },
     async adopt(config) {
       fx.destination.push('adopt');
       record = {

@@ -1,0 +1,101 @@
+/** The destination's half of post-copy recovery against a fake QMP server (no QEMU). */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { testing } from '@xlkit/qmp';
+import { forwardToRecovery, recoveryArmed, RecoveryMonitor } from './postcopy-recovery.js';
+
+const { FakeCommandError, FakeQmpServer } = testing;
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+async function scratch(): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'xlkit-recovery-'));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('RecoveryMonitor', () => {
+  it('arms migrate-recover out of band once QEMU paused, while its main loop is blocked', async () => {
+    const dir = await scratch();
+    let paused = false;
+    const server = await FakeQmpServer.start({
+      handlers: {
+        'migrate-recover': (args) => {
+          if (!paused)
+            throw new FakeCommandError(
+              'GenericError',
+              'Migrate recover can only be run when postcopy is paused.',
+            );
+          // QEMU listens on the URI's socket from then on.
+          const listener = createServer().listen(String(args['uri']).slice('unix:'.length));
+          cleanup.push(() => new Promise((r) => listener.close(() => r())));
+          return {};
+        },
+      },
+    });
+    cleanup.push(() => server.close());
+    const monitor = await RecoveryMonitor.open(server.socketPath);
+    cleanup.push(() => monitor.close());
+    server.blockMainLoop();
+    setTimeout(() => (paused = true), 150);
+    const socket = path.join(dir, 'recover.sock');
+    expect(await recoveryArmed(socket)).toBe(false);
+    await monitor.arm(socket, { pollMs: 20 });
+    expect(await recoveryArmed(socket)).toBe(true);
+    const tries = server.commands.filter((c) => c.execute === 'migrate-recover');
+    expect(tries.length).toBeGreaterThan(1);
+    expect(tries.at(-1)?.arguments).toEqual({ uri: `unix:${socket}` });
+    server.unblockMainLoop();
+  });
+
+  it("gives up after its deadline with QEMU's refusal", async () => {
+    const dir = await scratch();
+    const server = await FakeQmpServer.start({
+      handlers: {
+        'migrate-recover': () => {
+          throw new FakeCommandError(
+            'GenericError',
+            'Migrate recover can only be run when postcopy is paused.',
+          );
+        },
+      },
+    });
+    cleanup.push(() => server.close());
+    const monitor = await RecoveryMonitor.open(server.socketPath);
+    cleanup.push(() => monitor.close());
+    await expect(monitor.arm(path.join(dir, 'r.sock'), { timeoutMs: 100, pollMs: 20 })).rejects.toThrow(
+      /QEMU did not take migrate-recover: .*only be run when postcopy is paused/,
+    );
+  });
+
+  it('refuses a monitor without oob', async () => {
+    const server = await FakeQmpServer.start({ capabilities: [] });
+    cleanup.push(() => server.close());
+    await expect(RecoveryMonitor.open(server.socketPath)).rejects.toThrow(
+      /cannot open the post-copy recovery monitor .*offering oob/,
+    );
+  });
+});
+
+describe('forwardToRecovery', () => {
+  it('splices one TCP connection to the armed socket, both ways', async () => {
+    const dir = await scratch();
+    const socket = path.join(dir, 'recover.sock');
+    const echo = createServer((c) => c.pipe(c)).listen(socket);
+    cleanup.push(() => new Promise((r) => echo.close(() => r())));
+    const fwd = await forwardToRecovery('127.0.0.1', socket);
+    cleanup.push(async () => fwd.close());
+    const client = createConnection({ host: '127.0.0.1', port: fwd.port });
+    const got = await new Promise<string>((resolve) => {
+      client.once('data', (b: Buffer) => resolve(b.toString()));
+      client.write('pages');
+    });
+    client.destroy();
+    expect(got).toBe('pages');
+  });
+});
