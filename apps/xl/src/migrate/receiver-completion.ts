@@ -89,16 +89,16 @@ async function failed(s: ReceiverSession, error: unknown, phase: Phase): Promise
 async function keepPostcopy(s: ReceiverSession, error: unknown, phase: Phase): Promise<XlError> {
   const name = required(s.config, 'the config').name;
   for (const p of s.participants) p.commit?.();
-  let wayOut = `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`;
+  const wayOut = `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`;
   const kept = await s.dest.keep(name).then(
     async (r) => {
       if (r === undefined) return 'its QEMU here is gone, and the guest with it';
-      wayOut = await s.dest.armRecovery().then(
-        () =>
-          `its QEMU waits for 'xl migrate --resume ${name} HOST' from the source; or 'xl destroy ${name}' here`,
-        (err: unknown) => `it cannot be resumed (${errorMessage(err)}); 'xl destroy ${name}' here`,
+      // Its QEMU listens for the resume from now on; without that only `xl destroy` is left.
+      const armed = await s.dest.armRecovery().then(
+        () => wayOut,
+        (err: unknown) => `it cannot be resumed (${errorMessage(err)}): 'xl destroy ${name}' here`,
       );
-      return `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed; ${wayOut}`;
+      return `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed; ${armed}`;
     },
     (err: unknown) =>
       `the domain '${name}' stays on this host, but its record could not be claimed (${errorMessage(err)}); ${wayOut}`,

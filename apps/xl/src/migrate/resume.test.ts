@@ -51,7 +51,7 @@ describe('xl migrate --resume', () => {
     expect(broken.fx.destination).toContain('armRecovery');
     expect(broken.fx.destination).not.toContain('destroy');
     expect((broken.receiverError as Error).message).toMatch(
-      /post-copy broke .*its QEMU waits for 'xl migrate --resume web HOST' from the source/,
+      /post-copy broke .*nothing destroyed; complete it with 'xl migrate --resume web HOST' on the source/,
     );
   });
 
