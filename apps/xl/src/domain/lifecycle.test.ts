@@ -1,12 +1,13 @@
 // Lifecycle functions against the fake QMP server and a stand-in QEMU process (real QEMU: test/lifecycle.test.ts).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { testing } from '@xlkit/qmp';
 import { openStore, type DomainStore } from '../store/domain-store.js';
 import type { DomainRecord } from '../store/domain-record.js';
+import { creationMarker, identifyFile } from '../host/file-identity.js';
 import { readProcCmdline, readProcStat } from '../host/process-info.js';
 import { fakeQemuArgv } from '../testing/fake-qemu.js';
 import { pauseDomain, renameDomain, shutdownDomain, unpauseDomain } from './control.js';
@@ -135,6 +136,38 @@ describe('domain lifecycle functions', () => {
     expect(live.map((d) => d.id)).toEqual([mine.id]);
     expect(reaped.map((r) => r.record.id)).toEqual([orphan.id]);
     expect(reaped[0]?.reason).toMatch(/xl process creating it .* went away/);
+  });
+
+  it('reaps a dead -q receiver: its images go with the markers that name them, no other', async () => {
+    const disks = path.join(dir, 'disks');
+    await mkdir(disks, { mode: 0o700 });
+    const image = async (name: string) => {
+      const file = path.join(disks, name);
+      await writeFile(file, 'half a disk');
+      const st = await stat(file);
+      await writeFile(creationMarker(file), `${st.dev}:${st.ino}\n`);
+      return file;
+    };
+    const [a, b, spare] = [await image('a.raw'), await image('b.raw'), await image('spare.raw')];
+    // b's marker names another image (spare's, copied over it): it proves nothing about b.
+    await writeFile(creationMarker(b), await readFile(creationMarker(spare), 'utf8'));
+    const orphan = await store.allocate({
+      name: 'mq--incoming',
+      uuid: '00000000-0000-4000-8000-000000000075',
+      config,
+      createdDisks: [a, b],
+    });
+    const createdFiles = [(await identifyFile(a))!, (await identifyFile(b))!];
+    const gone = await execa('node', ['-e', 'process.stdout.write(String(process.pid))']);
+    await store.update(orphan.id, (r) => ({ ...r, ownerPid: Number(gone.stdout), createdFiles }));
+    const { reaped } = await reapDomains(store);
+    expect(reaped.map((r) => r.record.id)).toEqual([orphan.id]);
+    // Both recorded images go; a's marker with a; b's marker, naming spare, stays.
+    expect((await readdir(disks, { withFileTypes: true })).map((e) => e.name).sort()).toEqual([
+      '.b.raw.xl-target',
+      '.spare.raw.xl-target',
+      'spare.raw',
+    ]);
   });
 
   it('renames, resolving by id or name, and rejects bad or taken names', async () => {

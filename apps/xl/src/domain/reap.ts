@@ -2,8 +2,7 @@
  * A domain whose QEMU died is never shown as running: every xl command first reaps such
  * domains (removes their state) and reports them.
  */
-import { rm } from 'node:fs/promises';
-import { creationMarker, markedIdentity, removeIdentified } from '../host/file-identity.js';
+import { markedIdentity, removeIdentified, removeMarkerOf } from '../host/file-identity.js';
 import { isProcessAlive } from '../host/process-info.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import { keptLogs, type DomainLogs } from '../store/domain-logs.js';
@@ -94,8 +93,9 @@ async function removeCreatedDisks(d: DomainRecord): Promise<string[]> {
   for (const f of d.createdDisks ?? []) {
     const made = d.createdFiles?.find((m) => m.path === f) ?? (await markedIdentity(f));
     const removed = made !== undefined && (await removeIdentified(made).catch(() => false));
-    // Proven xl's: its creation marker goes too (a marker left alone proves nothing by itself).
-    if (removed) await rm(creationMarker(f), { force: true }).catch(() => undefined);
+    // Proven xl's: its creation marker goes too, if it names this image (a marker left
+    // without its image proves nothing by itself; one naming another file is not ours to judge).
+    if (removed) await removeMarkerOf(made).catch(() => false);
     else unproven.push(f);
   }
   return unproven;

@@ -1,8 +1,15 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { creationMarker, markedIdentity, removeIdentified } from './file-identity.js';
+import {
+  creationMarker,
+  identifyFile,
+  markedIdentity,
+  removeIdentified,
+  removeMarkerOf,
+} from './file-identity.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -42,5 +49,23 @@ describe('creation markers', () => {
     await symlink(other, link);
     await writeFile(creationMarker(link), await readFile(creationMarker(other), 'utf8'));
     expect(await markedIdentity(link)).toBeUndefined();
+  });
+
+  it('go with their image only when they name it: device and inode, a plain file', async () => {
+    const image = await marked('web.raw');
+    const id = (await identifyFile(image))!;
+    expect(await removeMarkerOf(id)).toBe(true);
+    expect(existsSync(creationMarker(image))).toBe(false);
+    expect(await removeMarkerOf(id)).toBe(true); // already gone
+
+    // A marker naming another image (its own, copied here) stays, and so does a symlink.
+    const other = await marked('other.raw');
+    await writeFile(creationMarker(image), await readFile(creationMarker(other), 'utf8'));
+    expect(await removeMarkerOf(id)).toBe(false);
+    expect(existsSync(creationMarker(image))).toBe(true);
+    await rm(creationMarker(image));
+    await symlink(creationMarker(other), creationMarker(image));
+    expect(await removeMarkerOf(id)).toBe(false);
+    expect(existsSync(creationMarker(other))).toBe(true);
   });
 });

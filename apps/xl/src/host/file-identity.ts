@@ -68,3 +68,19 @@ export async function markedIdentity(image: string): Promise<FileIdentity | unde
   if (text !== `${st.dev}:${st.ino}\n`) return undefined;
   return identifyFile(image);
 }
+
+/**
+ * Removes the creation marker beside `id.path` when it names that very image (`id`'s device
+ * and inode): a marker goes only with the image it proves. A marker naming another file, or
+ * not a plain file of this user's, is left alone. True when removed or already gone.
+ */
+export async function removeMarkerOf(id: FileIdentity): Promise<boolean> {
+  const marker = creationMarker(id.path);
+  const m = await lstat(marker).catch(() => undefined);
+  if (m === undefined) return true;
+  const uid = process.geteuid?.();
+  if (!m.isFile() || m.size > 64 || (uid !== undefined && m.uid !== uid)) return false;
+  if ((await readFile(marker, 'utf8').catch(() => '')) !== `${id.dev}:${id.ino}\n`) return false;
+  await rm(marker, { force: true });
+  return true;
+}
