@@ -62,6 +62,11 @@ if (existsSync(path.join(appDir, 'src'))) {
 // says to run again with -v.
 if (process.argv.slice(2).some((a) => /^-v+$/.test(a) || a === '--verbose'))
   process.setSourceMapsEnabled(true);
+// Everything xl creates from here on is its user's alone (guest RAM in save files, logs,
+// sockets, -q disk images): files made with an explicit mode keep it, the rest get no group or
+// other bits. Set after the bundle build above, whose files are for everyone. QEMU sets its
+// own umask once daemonized: see src/host/private-files.ts.
+process.umask(0o077);
 const { main, keepFreedMemory } = await import(pathToFileURL(bundle).href);
 // The same data paths through glibc: freed buffers are reused rather than faulted in again
 // (libs/os-tune; a no-op where its addon was not built).

@@ -10,6 +10,7 @@ import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import { readProcStat } from '../host/process-info.js';
 import { identifyFile, type FileIdentity } from '../host/file-identity.js';
+import { createPrivateFile, makeSocketsPrivate } from '../host/private-files.js';
 import type { DomainRecord, DomainStatus } from '../store/domain-record.js';
 import type { DomainPaths } from '../store/domain-paths.js';
 import { startDomainLogs } from '../store/domain-logs.js';
@@ -186,6 +187,8 @@ export async function startDomain(
       (r) => r.id !== record.id && (r.name === config.name || r.config.name === config.name),
     );
     await startDomainLogs(store.logDir, sibling ? name : config.name, paths);
+    // The guest's RAM, in /dev/shm: made 0600 here, or QEMU would make it 0640.
+    if (record.ramFile?.owner === true) await createPrivateFile(record.ramFile.path, { exclusive: true });
     await options.prepare?.(); // before qemuCommand: it may create the images whose cache modes are probed
     await setUpTaps(store, record);
     if (options.createdDisks !== undefined && options.createdDisks.length > 0) {
@@ -239,6 +242,8 @@ export async function startDomain(
         `QEMU for domain '${name}' exited right after starting: ${(await lastQemuLogLine(store, record.id)) ?? 'no message'}`,
       );
     const qemuPid = pid;
+    // Its control and console: QEMU made them 0750 (host/private-files.ts).
+    await makeSocketsPrivate([paths.qmp, paths.console, paths.vnc]);
     const withPid = await store.update(record.id, (r) => ({
       ...r,
       qemu: { pid: qemuPid, startTime: stat.startTime, binary, argv },

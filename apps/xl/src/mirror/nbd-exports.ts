@@ -18,6 +18,7 @@ import { diskNodeName } from '../qemu/argv.js';
 import { MirrorError } from './mirror-error.js';
 import { listeningPortsOf } from '../host/listen-port.js';
 import type { TargetDisk } from './targets.js';
+import { makeSocketsPrivate } from '../host/private-files.js';
 
 export interface ExportOptions {
   transport: MirrorTransport;
@@ -47,6 +48,7 @@ export async function startExports(
     const onUnix = o.transport === 'tunnel' || o.localSender === true;
     if (onUnix) {
       await nbdServerStart(qmp, { addr: unixSocketAddressLegacy(o.socketPath) });
+      await makeSocketsPrivate([o.socketPath]); // QEMU made it 0750 (host/private-files.ts)
     } else {
       const before = new Set(await listeningPortsOf(o.qemuPid));
       await nbdServerStart(qmp, { addr: inetSocketAddressLegacy(o.host, 0) });

@@ -187,7 +187,7 @@ export async function qemuCapabilities(qemu: string, cacheDir?: string): Promise
     aliases: [...found.aliases],
   };
   try {
-    await mkdir(cacheDir, { recursive: true });
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 });
     await writeAtomic(file, JSON.stringify(cache));
   } catch {
     // A cache that cannot be written only costs the next caller a probe.

@@ -88,7 +88,7 @@ function validEntry(e: unknown): e is CacheEntry {
 
 /** Boots the probe guest under KVM with `qemu` and says whether it got there in time. */
 export async function runKvmProbe(qemu: string, workDir: string): Promise<KvmVerdict> {
-  await mkdir(workDir, { recursive: true });
+  await mkdir(workDir, { recursive: true, mode: 0o700 });
   const dir = await mkdtemp(path.join(workDir, 'kvm-probe-'));
   try {
     const image = path.join(dir, 'boot.img');
@@ -154,7 +154,7 @@ export async function kvmVerdict(
   if (id !== undefined && stamp !== undefined) {
     cache[id.binary] = { stamp, works: verdict.works, why: verdict.why } satisfies CacheEntry;
     // A cache that cannot be written only costs the next xl a probe.
-    await mkdir(cacheDir, { recursive: true })
+    await mkdir(cacheDir, { recursive: true, mode: 0o700 })
       .then(() => writeAtomic(file, JSON.stringify(cache)))
       .catch(() => undefined);
   }

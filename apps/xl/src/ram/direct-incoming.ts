@@ -15,6 +15,7 @@ import {
 } from '@xlkit/qmp';
 import type { RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
+import { makeSocketsPrivate } from '../host/private-files.js';
 
 export type DirectListen = { unix: string } | { tcp: string };
 
@@ -34,6 +35,7 @@ export async function listenRamDirect(
   if ('unix' in o.listen) {
     await rm(o.listen.unix, { force: true });
     await listen(`unix:${o.listen.unix}`);
+    await makeSocketsPrivate([o.listen.unix]); // QEMU made it 0750 (host/private-files.ts)
     endpoint = { transport: 'unix', path: o.listen.unix };
   } else {
     const host = o.listen.tcp;

@@ -20,6 +20,7 @@ import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
 import { forwardReturnPath } from './return-path.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import { enlargeSendBuffer } from '../host/send-buffer.js';
+import { makeSocketsPrivate } from '../host/private-files.js';
 
 export interface ReceiveRamOptions {
   /** Where QEMU listens (in the new domain's directory). */
@@ -153,6 +154,7 @@ export async function receiveRam(
       ]);
       await migrateIncoming(qmp, { uri: `unix:${socketPath}` });
     }
+    await makeSocketsPrivate([socketPath]); // QEMU made it 0750 (host/private-files.ts)
     socket = await connect(socketPath, signal);
     // A migration (credit) keeps the default buffer: QEMU's incoming stream and its NBD server
     // share its main loop, which reads the stream until the socket runs dry, so whatever waits

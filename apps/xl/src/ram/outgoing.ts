@@ -11,6 +11,7 @@ import type { RamCredit } from './ram-credit.js';
 import { OutgoingMigration, type OutgoingOptions } from './outgoing-migration.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import type { ReturnPathSink } from './return-path.js';
+import { makeSocketsPrivate } from '../host/private-files.js';
 
 export { UNLIMITED_BANDWIDTH } from './outgoing-migration.js';
 
@@ -62,6 +63,7 @@ async function listen(path: string): Promise<Server> {
       resolve();
     });
   });
+  await makeSocketsPrivate([path]);
   return server;
 }
 

@@ -8,6 +8,7 @@
 import { mkdir, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { systemErrorWords, XlError } from '../errors.js';
+import { createPrivateFile } from '../host/private-files.js';
 import type { DomainPaths } from './domain-paths.js';
 
 /** Old copies kept of each log (NAME.log.1 .. NAME.log.4). */
@@ -50,7 +51,11 @@ export async function startDomainLogs(
   const logs = domainLogPaths(logDir, name);
   try {
     await mkdir(logDir, { recursive: true, mode: 0o700 });
-    for (const file of [logs.qemu, logs.console]) await rotate(file, generations);
+    for (const file of [logs.qemu, logs.console]) {
+      await rotate(file, generations);
+      // Made here, 0600: QEMU would make the console log 0640 (host/private-files.ts).
+      await createPrivateFile(file);
+    }
     await symlink(logs.qemu, paths.qemuLog);
     await symlink(logs.console, paths.consoleLog);
   } catch (err) {

@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import type { ChannelMux } from './channel-mux.js';
 import { TunnelError } from './tunnel-error.js';
 import { enlargeSendBuffer } from '../host/send-buffer.js';
+import { makeSocketsPrivate } from '../host/private-files.js';
 
 export interface TunnelListener {
   readonly path: string;
@@ -38,6 +39,7 @@ export async function listenTunnel(mux: ChannelMux, path: string, service: numbe
     );
     server.listen(path, () => resolve());
   });
+  await makeSocketsPrivate([path]);
   return {
     path,
     get accepted() {
