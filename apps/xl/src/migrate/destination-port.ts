@@ -338,7 +338,9 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         return true;
       } catch {
         if (o.always) await store.remove(half.id).catch(() => undefined);
-        return false;
+        // The store may be what failed (ENOSPC, a read-only state dir) once QEMU was stopped:
+        // no copy runs here then, and the record left behind goes with its dead QEMU.
+        return !isQemuAlive(half);
       }
     },
     async close() {
