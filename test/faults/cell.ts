@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, execaSync } from 'execa';
+import { execa, execaSync, type Result } from 'execa';
 import { expect } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import {
@@ -31,6 +31,7 @@ import {
   type XlHost,
 } from '../xl-rig.js';
 import { inject, readPids, repair, type Pids } from './inject.js';
+import { upgradeWithFault } from './upgrade-fault.js';
 import type { Cell } from './matrix.js';
 
 const PIPE = path.join(repoRoot, 'test', 'faults', 'pipe-fault.mjs');
@@ -198,9 +199,116 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
   else await mkdir(targetDir);
   if (cell.fault === 'state dir unwritable') await mkdir(b.stateDir, { recursive: true, mode: 0o700 });
 
-  const postcopy = cell.phase === 'post-copy';
   const src = { pid: guest.pid, beat: (await consoleBeats(a, name)).at(-1) ?? 0, disks: [guest.disk] };
+  const r = cell.upgrade
+    ? await upgradeWithFault(cell, a, name)
+    : await migrateWithFault(cell, { a, b, name, destFs });
 
+  const lines = String(r.stderr)
+    .split('\n')
+    .filter((l) => l.startsWith('xl: ') && !l.startsWith('xl: warning:'));
+  const exit = r.signal ? String(r.signal) : String(r.exitCode);
+  const killed = cell.fault === 'sender SIGKILL' || cell.fault === 'upgrade SIGKILL';
+  if (killed) {
+    expect(r.signal).toBe('SIGKILL');
+    expect(lines).toEqual([]);
+  } else if (r.exitCode === 0) {
+    expect(cell.mayComplete, `completed: ${String(r.stderr)}`).toBe(true);
+    expect(lines).toEqual([]);
+  } else {
+    expect(r.exitCode, String(r.stderr)).toBe(1);
+    expect(lines, String(r.stderr)).toHaveLength(1);
+    if (cell.message) expect(lines[0]).toMatch(cell.message);
+  }
+
+  // The next xl command on each side: reaps, recovers, and then nothing is left but live domains.
+  const onA = await views(a);
+  const onB = await views(b);
+  let note = [onA.stderr, onB.stderr]
+    .join('')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.replace(/^xl: warning: /, ''));
+  if (cell.nextOnB) expect(onB.stderr).toMatch(cell.nextOnB);
+  if (killed)
+    expect(onA.stderr).toMatch(
+      /the xl (migrate|upgrade) of it .*went away (before|after) the point of no return/,
+    );
+  expectNoLeftovers(a, onA.views);
+  expectNoLeftovers(b, onB.views, targetDir, cell.phase === 'post-copy' && r.exitCode !== 0);
+
+  const where = cell.where ?? 'source';
+  // A post-copy that broke: B's copy waits (postcopy-paused) for pages that will not come.
+  const stuck = where === 'post-copy' && r.exitCode !== 0;
+  if (stuck) expectPostcopyKept(cell, b, name, String(r.stderr), r.signal !== undefined);
+  const running = [
+    ...onA.views.filter((v) => v.status === 'running').map((v) => ({ host: a, side: 'A', v })),
+    ...(stuck ? [] : onB.views).filter((v) => v.status === 'running').map((v) => ({ host: b, side: 'B', v })),
+  ];
+  expect(running.length).toBeLessThanOrEqual(1);
+  if (where === 'source') {
+    expect(running.map((x) => [x.side, x.v.name, x.v.qemu?.pid])).toEqual([['A', name, src.pid]]);
+    expect(onB.views).toEqual([]);
+    expect(records(a.stateDir).map((r) => r.name)).toEqual([name]);
+  } else if (where === 'none') {
+    expect(running).toEqual([]);
+    expect([...onA.views, ...onB.views]).toEqual([]);
+    expect(await verifyDiskImage(src.disks[0]!, WRITE_MB)).toMatchObject({ ok: true });
+  } else if (r.exitCode !== 0) {
+    // Past GO or in post-copy: the source copy is never resumed (unless the receiver released it).
+    const left = onA.views[0];
+    if (left !== undefined && left.status === 'running') {
+      expect(left.name).toBe(name);
+      expect(onB.views).toEqual([]);
+    } else if (left !== undefined) expect(left.name).toBe(`${name}--migratedaway`);
+    expect(onB.views.length).toBeLessThanOrEqual(1);
+  }
+  const copy = running[0];
+  let next: Guest | undefined;
+  if (copy !== undefined) {
+    expect(copy.v.name).toBe(name);
+    const beats = await waitForBeatAbove(copy.host, name, src.beat + 2);
+    expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
+    expect(await guestVerify(copy.host, name)).toMatch(/^xlkit-disk-verify ok \d+$/);
+    await expectRamcheckClean(copy.host, name);
+    // Carried on only as the one domain of its host, nothing else kept anywhere.
+    const others = [...onA.views, ...onB.views].filter((v) => v !== copy.v);
+    // Not from a file system the cell mounted (it goes with the cell).
+    if (others.length === 0 && (copy.side === 'A' || destFs.length === 0)) {
+      await sendSerialLine(path.join(copy.v.paths.dir, 'console.sock'), GUEST_COMMAND.diskWrite);
+      next = { ...guest, host: copy.host, pid: copy.v.qemu!.pid };
+    }
+  }
+  const placed = copy
+    ? `runs on ${copy.side}`
+    : stuck && onB.views.length > 0
+      ? `B keeps ${onB.views.map((v) => v.name).join(', ')} (post-copy paused)`
+      : 'runs nowhere';
+  const kept = [...onA.views, ...onB.views]
+    .filter((v) => v.status !== 'running')
+    .map((v) => `${v.name} ${v.status}`);
+  note = note.map((l) => l.slice(0, 90));
+  if (next === undefined) dropGuest(guest);
+  pool.guest = next;
+  pool.guest = next;
+  const outcome = {
+    exit,
+    line: (lines[0] ?? note[0] ?? (r.exitCode === 0 ? 'completed' : '')).replace(/^xl: /, '').slice(0, 110),
+    where: [placed, ...kept.map((k) => `kept ${k}`)].join('; '),
+    stderr: String(r.stderr),
+  };
+  return outcome;
+}
+
+/** `xl migrate` A → B through the pipe wrapper, the cell's fault at its point; the sender's result once the receiver ended too. */
+async function migrateWithFault(
+  cell: Cell,
+  { a, b, name, destFs }: { a: XlHost; b: XlHost; name: string; destFs: string[] },
+): Promise<Result> {
+  const postcopy = cell.phase === 'post-copy';
+  const q = cell.phase === 'phase 2';
+  const targetDir = path.join(b.dir, 'disks');
   const ctl = tempDir('fc-');
   const p = cell.point;
   const action =
@@ -270,97 +378,5 @@ async function runCellOn(cell: Cell, pool: { guest?: Guest }, guest: Guest, b: X
     throw new Error(`${err.message}: still running: ${left.join('; ')}`);
   });
   await repair(cell.fault, destFs);
-
-  const lines = String(r.stderr)
-    .split('\n')
-    .filter((l) => l.startsWith('xl: ') && !l.startsWith('xl: warning:'));
-  const exit = r.signal ? String(r.signal) : String(r.exitCode);
-  if (cell.fault === 'sender SIGKILL') {
-    expect(r.signal).toBe('SIGKILL');
-    expect(lines).toEqual([]);
-  } else if (r.exitCode === 0) {
-    expect(cell.mayComplete, `completed: ${String(r.stderr)}`).toBe(true);
-    expect(lines).toEqual([]);
-  } else {
-    expect(r.exitCode, String(r.stderr)).toBe(1);
-    expect(lines, String(r.stderr)).toHaveLength(1);
-    if (cell.message) expect(lines[0]).toMatch(cell.message);
-  }
-
-  // The next xl command on each side: reaps, recovers, and then nothing is left but live domains.
-  const onA = await views(a);
-  const onB = await views(b);
-  let note = [onA.stderr, onB.stderr]
-    .join('')
-    .trim()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => l.replace(/^xl: warning: /, ''));
-  if (cell.nextOnB) expect(onB.stderr).toMatch(cell.nextOnB);
-  if (cell.fault === 'sender SIGKILL')
-    expect(onA.stderr).toMatch(/the xl migrate of it to .* went away (before|after) the point of no return/);
-  expectNoLeftovers(a, onA.views);
-  expectNoLeftovers(b, onB.views, targetDir, cell.phase === 'post-copy' && r.exitCode !== 0);
-
-  const where = cell.where ?? 'source';
-  // A post-copy that broke: B's copy waits (postcopy-paused) for pages that will not come.
-  const stuck = where === 'post-copy' && r.exitCode !== 0;
-  if (stuck) expectPostcopyKept(cell, b, name, String(r.stderr), r.signal !== undefined);
-  const running = [
-    ...onA.views.filter((v) => v.status === 'running').map((v) => ({ host: a, side: 'A', v })),
-    ...(stuck ? [] : onB.views).filter((v) => v.status === 'running').map((v) => ({ host: b, side: 'B', v })),
-  ];
-  expect(running.length).toBeLessThanOrEqual(1);
-  if (where === 'source') {
-    expect(running.map((x) => [x.side, x.v.name, x.v.qemu?.pid])).toEqual([['A', name, src.pid]]);
-    expect(onB.views).toEqual([]);
-    expect(records(a.stateDir).map((r) => r.name)).toEqual([name]);
-  } else if (where === 'none') {
-    expect(running).toEqual([]);
-    expect([...onA.views, ...onB.views]).toEqual([]);
-    expect(await verifyDiskImage(src.disks[0]!, WRITE_MB)).toMatchObject({ ok: true });
-  } else if (r.exitCode !== 0) {
-    // Past GO or in post-copy: the source copy is never resumed (unless the receiver released it).
-    const left = onA.views[0];
-    if (left !== undefined && left.status === 'running') {
-      expect(left.name).toBe(name);
-      expect(onB.views).toEqual([]);
-    } else if (left !== undefined) expect(left.name).toBe(`${name}--migratedaway`);
-    expect(onB.views.length).toBeLessThanOrEqual(1);
-  }
-  const copy = running[0];
-  let next: Guest | undefined;
-  if (copy !== undefined) {
-    expect(copy.v.name).toBe(name);
-    const beats = await waitForBeatAbove(copy.host, name, src.beat + 2);
-    expect(continuous(beats.filter((x) => x > src.beat))).toBe(true);
-    expect(await guestVerify(copy.host, name)).toMatch(/^xlkit-disk-verify ok \d+$/);
-    await expectRamcheckClean(copy.host, name);
-    // Carried on only as the one domain of its host, nothing else kept anywhere.
-    const others = [...onA.views, ...onB.views].filter((v) => v !== copy.v);
-    // Not from a file system the cell mounted (it goes with the cell).
-    if (others.length === 0 && (copy.side === 'A' || destFs.length === 0)) {
-      await sendSerialLine(path.join(copy.v.paths.dir, 'console.sock'), GUEST_COMMAND.diskWrite);
-      next = { ...guest, host: copy.host, pid: copy.v.qemu!.pid };
-    }
-  }
-  const placed = copy
-    ? `runs on ${copy.side}`
-    : stuck && onB.views.length > 0
-      ? `B keeps ${onB.views.map((v) => v.name).join(', ')} (post-copy paused)`
-      : 'runs nowhere';
-  const kept = [...onA.views, ...onB.views]
-    .filter((v) => v.status !== 'running')
-    .map((v) => `${v.name} ${v.status}`);
-  note = note.map((l) => l.slice(0, 90));
-  if (next === undefined) dropGuest(guest);
-  pool.guest = next;
-  pool.guest = next;
-  const outcome = {
-    exit,
-    line: (lines[0] ?? note[0] ?? (r.exitCode === 0 ? 'completed' : '')).replace(/^xl: /, '').slice(0, 110),
-    where: [placed, ...kept.map((k) => `kept ${k}`)].join('; '),
-    stderr: String(r.stderr),
-  };
-  return outcome;
+  return r;
 }

@@ -14,10 +14,12 @@ export const FAULTS = [
   'ENOSPC on destination',
   'state dir unwritable',
 ] as const;
-export type Fault = (typeof FAULTS)[number];
+/** Issue 25's `xl upgrade` (same host, one process): its own faults, in its own phases. */
+export const UPGRADE_FAULTS = ['new QEMU SIGKILL', 'upgrade SIGINT', 'upgrade SIGKILL'] as const;
+export type Fault = (typeof FAULTS)[number] | (typeof UPGRADE_FAULTS)[number];
 
 export const PHASES = ['handshake', 'phase 1', 'phase 2', 'phase 3', 'after go', 'post-copy'] as const;
-export type Phase = (typeof PHASES)[number];
+export type Phase = (typeof PHASES)[number] | 'upgrade, before GO' | 'upgrade, after it ran';
 
 /** Where in the forward stream the pipe wrapper acts (pipe-fault.mjs --at / --after / --do). */
 export interface PipePoint {
@@ -55,10 +57,12 @@ export interface Cell {
   ci?: boolean;
   /** What the next xl command on the destination must say (its reaping). */
   nextOnB?: RegExp;
+  /** An upgrade cell: the in-process hook that places it (XLKIT_FAULT), and the signal sent there. */
+  upgrade?: { hook: string; signal?: 'SIGINT' | 'SIGKILL' };
 }
 
 /** The hold point of each phase (pipe faults, kills, full and read-only file systems). */
-const HOLD: Record<Phase, PipePoint> = {
+const HOLD: Record<(typeof PHASES)[number], PipePoint> = {
   handshake: { at: 'MIGRATION_HELLO', before: true },
   'phase 1': { at: 'DOMAIN_INFO' },
   'phase 2': { at: 'TUNNEL_DATA:4' },
@@ -68,7 +72,7 @@ const HOLD: Record<Phase, PipePoint> = {
 };
 
 /** The byte flipped in each phase: a JSON body's `{`, RAM payload (after its 24-byte header), NBD data. */
-const CORRUPT: Record<Phase, PipePoint> = {
+const CORRUPT: Record<(typeof PHASES)[number], PipePoint> = {
   handshake: { at: 'MIGRATION_HELLO', corruptByte: 0 },
   'phase 1': { at: 'DOMAIN_INFO', corruptByte: 0 },
   'phase 2': { at: 'TUNNEL_DATA:4', corruptByte: 4096 },
@@ -77,7 +81,7 @@ const CORRUPT: Record<Phase, PipePoint> = {
   'post-copy': { at: 'RAM_CHUNK:2', after: 'POSTCOPY_GO', corruptByte: 100 },
 };
 
-const SHORT: Record<Phase, string> = {
+const SHORT: Record<(typeof PHASES)[number], string> = {
   handshake: 'handshake',
   'phase 1': 'bootstrap',
   'phase 2': 'mirror',
@@ -92,8 +96,10 @@ const failedIn = (phases: string, why = '.*') =>
 const PAST_GO =
   /^xl: (MIGRATION FAILED AFTER THE POINT OF NO RETURN|migration to .* failed at the switch-over)/;
 const POST_COPY = /^xl: MIGRATION FAILED IN POST-COPY/;
+const RELEASED =
+  /^xl: migration to .* failed at the switch-over: the receiver could not take the domain and destroyed its copy; the domain '[^']+' runs on this host again$/;
 
-function cellFor(fault: Fault, phase: Phase): Cell {
+function cellFor(fault: (typeof FAULTS)[number], phase: (typeof PHASES)[number]): Cell {
   const cell: Cell = { fault, phase };
   const none = (why: string): Cell => ({ ...cell, impossible: why });
   const beforeGo = phase !== 'after go' && phase !== 'post-copy';
@@ -135,6 +141,9 @@ function cellFor(fault: Fault, phase: Phase): Cell {
     case 'state dir unwritable':
       // The receiver's first write is its record in phase 1: hold before DOMAIN_INFO reaches it.
       if (phase === 'phase 1') return { ...base, point: { at: 'DOMAIN_INFO', before: true } };
+      // It writes nothing while RAM comes: the take-over after GO is its next write, which
+      // fails; it stops its QEMU and releases the sender, whose copy runs on.
+      if (phase === 'phase 3') return { ...base, where: 'past-go', message: RELEASED };
       return base;
     default:
       return base;
@@ -162,11 +171,50 @@ const CI: ReadonlyArray<[Fault, Phase, Partial<Cell>]> = [
   ],
 ];
 
-export const MATRIX: Cell[] = FAULTS.flatMap((f) =>
-  PHASES.map((p) => {
-    const ci = CI.find(([cf, cp]) => cf === f && cp === p);
-    return ci ? { ...cellFor(f, p), ...ci[2], ci: true } : cellFor(f, p);
-  }),
-);
+/**
+ * `xl upgrade`'s cells (PROTOCOL.md, "xl upgrade"), placed by its in-process hooks: nothing
+ * outside one process can stop it at a known point. The cell's guest does not share its RAM,
+ * so a new QEMU that dies after it ran takes the guest with it (it had handed over).
+ */
+const UPGRADE: Cell[] = [
+  {
+    fault: 'new QEMU SIGKILL',
+    phase: 'upgrade, before GO',
+    upgrade: { hook: 'upgrade-kill:started' },
+    where: 'source',
+    message: new RegExp(`^xl: .* failed in [a-z]+: .*${stillHere}$`),
+  },
+  {
+    fault: 'new QEMU SIGKILL',
+    phase: 'upgrade, after it ran',
+    upgrade: { hook: 'upgrade-kill:ran' },
+    where: 'none',
+    message: /^xl: the new QEMU took the domain over but /,
+  },
+  {
+    fault: 'upgrade SIGINT',
+    phase: 'upgrade, before GO',
+    upgrade: { hook: 'sender-stall:before-go', signal: 'SIGINT' },
+    where: 'source',
+    message: new RegExp(`^xl: .* failed in [a-z]+: interrupted${stillHere}$`),
+  },
+  {
+    fault: 'upgrade SIGKILL',
+    phase: 'upgrade, before GO',
+    upgrade: { hook: 'sender-stall:before-go', signal: 'SIGKILL' },
+    where: 'source',
+    message: null,
+  },
+];
+
+export const MATRIX: Cell[] = [
+  ...FAULTS.flatMap((f) =>
+    PHASES.map((p) => {
+      const ci = CI.find(([cf, cp]) => cf === f && cp === p);
+      return ci ? { ...cellFor(f, p), ...ci[2], ci: true } : cellFor(f, p);
+    }),
+  ),
+  ...UPGRADE,
+];
 
 export const cellName = (c: Cell): string => `${c.fault} × ${c.phase}`;
