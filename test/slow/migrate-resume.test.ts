@@ -1,7 +1,8 @@
 // End to end: the pipe of a post-copy migration is cut (its process killed, as a dropped ssh
-// would be), and `xl migrate --resume` completes it (real QEMU, TCG, same host, relayed). Slow
+// would be), then that of a first `xl migrate --resume`, and a second one completes it (real
+// QEMU, TCG, same host, relayed). Slow
 // (a boot, a post-copy cut at 8 MiB/s, then the rest of the RAM at that rate): `npm run test:slow`.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
@@ -30,6 +31,13 @@ const PIPE = path.join(repoRoot, 'test', 'faults', 'pipe-fault.mjs');
 const WORKLOAD =
   '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32 xlkit.ramcheck=16 xlkit.disk=write xlkit.diskmb=16"';
 
+/** Whether a client is connected to the unix socket at `socketPath` (an accepted socket shows its path). */
+function connectedTo(socketPath: string): boolean {
+  return readFileSync('/proc/net/unix', 'utf8')
+    .split('\n')
+    .some((l) => l.endsWith(` ${socketPath}`) && l.trim().split(/\s+/)[5] === '03');
+}
+
 async function until<T>(what: string, probe: () => T | undefined, ms: number): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -40,7 +48,7 @@ async function until<T>(what: string, probe: () => T | undefined, ms: number): P
   }
 }
 
-it('a pipe cut in post-copy pauses both sides; xl migrate --resume completes it there', async () => {
+it('a pipe cut in post-copy pauses both sides, a cut resume too; xl migrate --resume completes it', async () => {
   const a = xlHost('rs-a-');
   const b = xlHost('rs-b-');
   const disk = await createDiskImage(a.dir, 'rs.raw', 32, 'raw');
@@ -96,6 +104,33 @@ it('a pipe cut in post-copy pauses both sides; xl migrate --resume completes it 
   expect(paused!.status).not.toBe('running');
   const [there] = records(b.stateDir);
   expect(there).toMatchObject({ name: 'rs1' });
+  expect(isProcessAlive(there!.qemu!.pid)).toBe(true);
+
+  // A resume whose pipe is cut too, once its receiver holds the recovery monitor again: the
+  // same again, still nothing destroyed, the recovery armed anew.
+  const ctl2 = tempDir('rs-ctl2-');
+  const again = startMigrate(a, [
+    '--json',
+    '--resume',
+    '-s',
+    ['node', PIPE, '--xl', XL, '--ctl', ctl2].join(' '),
+    'rs1',
+    b.stateDir,
+  ]);
+  const pids2 = await until(
+    'the second pipe',
+    () => (existsSync(path.join(ctl2, 'pids.json')) ? readPids(ctl2) : undefined),
+    60_000,
+  );
+  const monitor = path.join(domainDir(b, 'rs1'), 'recovery-qmp.sock');
+  await until('the recovery monitor held again', () => (connectedTo(monitor) ? true : undefined), 60_000);
+  process.kill(pids2.wrapper, 'SIGKILL');
+  const cut2 = await again;
+  expect(cut2.exitCode).toBe(1);
+  expect(String(cut2.stderr)).toMatch(/xl: MIGRATION FAILED IN POST-COPY/);
+  await until('the receiver to end', () => (isProcessAlive(pids2.receiver) ? undefined : true), 30_000);
+  expect(existsSync(path.join(domainDir(b, 'rs1'), 'recover.sock'))).toBe(true);
+  expect(isProcessAlive(pid)).toBe(true);
   expect(isProcessAlive(there!.qemu!.pid)).toBe(true);
 
   const events: Record<string, unknown>[] = [];

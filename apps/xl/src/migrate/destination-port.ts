@@ -151,9 +151,17 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
   let ranShared = false;
   let qmp: QmpClient | undefined;
   let recovery: RecoveryMonitor | undefined;
-  /** Resuming: QEMU answers QMP once pages flow again; connected meanwhile, used when it does. */
+  /**
+   * Resuming: QEMU answers QMP once pages flow again; connected meanwhile, used when it does.
+   * Then the recovery monitor is held again (its last client, the receiver that armed the
+   * recovery, is gone), so that a link that breaks again can be resumed again.
+   */
   const connectLater = (r: DomainRecord): Promise<QmpClient> => {
-    const later = connectQmp(store, r, { handshakeTimeoutMs: 120_000 }).then((q) => (qmp = q));
+    const later = connectQmp(store, r, { handshakeTimeoutMs: 120_000 }).then(async (q) => {
+      qmp = q;
+      recovery ??= await RecoveryMonitor.open(store.paths(r.id).recoveryMonitor).catch(() => undefined);
+      return q;
+    });
     later.catch(() => undefined);
     return later;
   };
