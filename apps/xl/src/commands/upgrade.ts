@@ -111,6 +111,7 @@ export const upgradeCommand: CommandSpec = {
               streamBytes: r.ramBytes,
               ...(r.downtimeMs === undefined ? {} : { downtimeMs: r.downtimeMs }),
               ...(r.pausedMs === undefined ? {} : { pausedMs: r.pausedMs }),
+              ...(r.steps === undefined ? {} : { steps: r.steps }),
             });
             if (!json) for (const line of resultLines(r, domain)) println(io.stdout, line);
           } catch (err) {

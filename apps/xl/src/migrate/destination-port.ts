@@ -66,6 +66,8 @@ export interface DestinationPort {
   readonly record: DomainRecord | undefined;
   /** Its QEMU's QMP, once the RAM phase connected. */
   readonly qmp: QmpClient | undefined;
+  /** When its QEMU reported the incoming migration completed, and when `cont` returned (ms since the epoch). */
+  readonly marks?: { completed?: number; resumed?: number };
   /**
    * The incoming QEMU's vCPUs were started (or asked to start) on RAM it shares with the
    * source: from then on the source must never run again, whatever fails (an upgrade with
@@ -165,6 +167,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     later.catch(() => undefined);
     return later;
   };
+  const marks: { completed?: number; resumed?: number } = {};
   const mustHave = () => {
     if (record === undefined) throw new Error('the incoming domain does not exist yet');
     return record;
@@ -176,6 +179,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     get qmp() {
       return qmp;
     },
+    marks,
     ranOnSharedRam: () => ranShared,
     async refuse(config) {
       // A domain named NAME may exist here only if it is the source itself (same host, same uuid).
@@ -262,7 +266,11 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
           ...(local?.capabilities ?? []),
         ],
       });
-      return { endpoint: direct.endpoint, completed: direct.completed.then((m) => ({ status: m.status })) };
+      const completed = direct.completed.then((m) => {
+        marks.completed = Date.now();
+        return { status: m.status };
+      });
+      return { endpoint: direct.endpoint, completed };
     },
     async adopt(config) {
       const found = (await store.list()).find((d) => d.name === config.name && d.uuid === config.uuid);
@@ -331,6 +339,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       if (!paused) {
         if (local?.sharedRamFile !== undefined) ranShared = true;
         await cont(q);
+        marks.resumed = Date.now();
         record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));
       }
       // The guest's MACs now live behind this host's taps: tell the switches.

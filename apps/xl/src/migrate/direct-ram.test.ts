@@ -23,6 +23,10 @@ describe('direct RAM transport', () => {
     expect(receiverError).toBeUndefined();
     expect(sent).toMatchObject({ name: 'web', host: 'fake-host', chunks: 0 });
     expect(fx.source).toContain('sendRamDirect tcp');
+    // No participant finishes at pre-switchover: QEMU does not pause there (no xl round trips in the downtime).
+    expect(fx.source).not.toContain('pause-before-switchover');
+    // The source's record moved before GO; the receiver took over after it.
+    expect(fx.source.indexOf('migrated-away')).toBeGreaterThan(fx.source.indexOf('sendRamDirect tcp'));
     expect(fx.destination).toEqual(['start', 'listenRam', 'takeOver']);
   });
 

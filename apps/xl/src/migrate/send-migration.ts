@@ -130,6 +130,7 @@ export async function migrateDomain(
     // Resuming: the source has been past its point of no return since post-copy began.
     postcopyActive: o.resume === true,
     goSent: false,
+    marks: {},
     taken: false,
   };
   // Ctrl-C aborts the walk until GO (or post-copy) and is ignored after it.

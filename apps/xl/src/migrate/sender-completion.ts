@@ -35,6 +35,8 @@ export interface MigrateResult {
   pausedMs?: number;
   /** When the source's vCPUs stopped for the switch-over (ms since the epoch; absent with -p or a paused domain). */
   stoppedAtMs?: number;
+  /** When QEMU had sent everything and when GO was written (ms since the epoch). */
+  marks: { sent?: number; go?: number };
 }
 
 export async function completeSender(s: SenderSession, walk: Walk): Promise<MigrateResult> {
@@ -68,6 +70,7 @@ async function result(s: SenderSession): Promise<MigrateResult> {
     ramBytes: ram?.bytes ?? 0,
     chunks: ram?.chunks ?? 0,
     downtimeMs: s.downtimeMs,
+    marks: { ...s.marks },
     ...(stoppedAt === undefined ? {} : { stoppedAtMs: stoppedAt }),
     ...(stoppedAt === undefined || s.resumedAtMs === undefined
       ? {}
@@ -95,6 +98,8 @@ async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<
     await settleWithin(s.link.writer.writeRecord('MIGRATION_ERROR', { stage: phase, message }), 1_000);
   }
   for (const p of [...s.participants].reverse()) await p.rollback?.(s).catch(() => undefined);
+  // The record's move to migrated-away, begun early, lands before the rollback undoes it.
+  await s.movedAway?.catch(() => undefined);
   const kept = await s.source.rollback(s.before);
   const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';
   const name = s.source.name;
@@ -114,6 +119,7 @@ async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<
 
 /** After GO the receiver destroyed its copy and released the domain: the source resumes. */
 async function released(s: SenderSession): Promise<XlError> {
+  await s.movedAway?.catch(() => undefined);
   const kept = await s.source.rollback(s.before);
   const name = s.source.name;
   return new XlError(

@@ -90,10 +90,16 @@ function ramCommon(s: SenderSession) {
     autoConverge: ladder?.autoConverge ?? false,
     ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
     ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
-    onPreSwitchover: async () => {
-      s.stages.event('pre-switchover');
-      for (const p of s.participants) await p.preSwitchover?.(s);
-    },
+    // QEMU pauses before the switch-over only for a participant with work there (the `-q`
+    // mirrors): otherwise the pause would only add xl's round trips to the guest's downtime.
+    ...(s.participants.some((p) => p.preSwitchover !== undefined)
+      ? {
+          onPreSwitchover: async () => {
+            s.stages.event('pre-switchover');
+            for (const p of s.participants) await p.preSwitchover?.(s);
+          },
+        }
+      : {}),
     onProgress: (p: RamProgress) => {
       const m = p.migration;
       if (m !== undefined) last = m;
@@ -126,6 +132,11 @@ function ramCommon(s: SenderSession) {
     ladder?.stop();
     if (s.postcopyActive) s.stages.event('postcopy-figures', postcopyFigures(last));
     const ram = required(s.ram, 'the RAM result');
+    s.marks.sent = Date.now();
+    // The source's record says it moved (its mark: never resume on recovery) while the
+    // destination is still loading the device state: a store update less in the downtime.
+    s.movedAway = s.source.setStatus('migrated-away');
+    s.movedAway.catch(() => undefined);
     for (const p of s.participants) if (p.afterRam) await raced(p.afterRam(s), s.failure.signal);
     await required(s.link, 'the link').writer.end();
     // QEMU's downtime figure, settled while the receiver finishes (not before END: it may wait).
@@ -266,12 +277,11 @@ async function switchover(s: SenderSession): Promise<void> {
   await raced(required(s.backDone, 'the back channel'), signal);
   s.rest = new ByteChannel(link.back.remainder(), 'receiver');
   await raced(expectReady(s.rest), signal);
-  // Settled long since, as a rule; before GO, while the source QEMU is surely still there.
-  s.downtimeMs = await raced(required(s.downtimeQuery, "QEMU's downtime query"), signal);
-  await s.source.setStatus('migrated-away');
+  await (s.movedAway ?? s.source.setStatus('migrated-away'));
   // The last moment a Ctrl-C (or a failure found meanwhile) still rolls back.
   if (signal.aborted) throw signal.reason as Error;
   s.goSent = true;
+  s.marks.go = Date.now();
   try {
     await sendGo(required(s.peer, 'the receiver').output);
   } catch (err) {
@@ -284,6 +294,8 @@ async function switchover(s: SenderSession): Promise<void> {
   s.taken = true;
   // In post-copy the guest already ran on from POSTCOPY_GO.
   s.resumedAtMs ??= Date.now();
+  // Off the guest's pause: the source QEMU is still there (the cleanup removes it).
+  s.downtimeMs = await required(s.downtimeQuery, "QEMU's downtime query");
 }
 
 /** The domain runs on the destination: this host's own housekeeping. */

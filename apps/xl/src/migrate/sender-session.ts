@@ -81,8 +81,12 @@ export interface SenderSession {
   ram?: RamSent;
   /** QEMU's downtime figure, asked for after the forward stream's END (QEMU may still be finishing). */
   downtimeQuery?: Promise<number | undefined>;
-  /** That figure, settled before GO (undefined when QEMU did not give one). */
+  /** That figure, settled after the report (undefined when QEMU did not give one). */
   downtimeMs?: number;
+  /** The source's record marked migrated-away, begun once QEMU sent everything (awaited before GO). */
+  movedAway?: Promise<void>;
+  /** When steps of the switch-over happened (wall clock ms): QEMU `sent` everything, `go` written. */
+  marks: { sent?: number; go?: number };
   /** The back channel's bytes after its END (xl's ready, report). */
   rest?: ByteChannel;
   /** `xl migrate-postcopy` asked to switch to post-copy now. */

@@ -48,7 +48,11 @@ export interface RamOptions {
   maxDowntimeMs?: number;
   credit?: RamCredit;
   signal: AbortSignal;
-  onPreSwitchover: () => Promise<void>;
+  /**
+   * QEMU pauses before the switch-over (vCPUs stopped) and this runs before it goes on; absent,
+   * there is no such pause: nothing is done while the guest is stopped but QEMU's own work.
+   */
+  onPreSwitchover?: () => Promise<void>;
   onProgress: (p: RamProgress) => void;
 }
 

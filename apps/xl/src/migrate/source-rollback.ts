@@ -8,6 +8,7 @@ import type { DomainRecord, DomainStatus } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { queryRunState } from '../domain/qmp.js';
 import { errorMessage } from '../errors.js';
+import { updateMark } from './migration-mark.js';
 
 export interface SourceBefore {
   name: string;
@@ -39,7 +40,8 @@ export async function rollbackSource(
   }
   try {
     await store.update(record.id, (r) => ({
-      ...r,
+      // Back before the point of no return: a recovery would resume it again.
+      ...updateMark(r, { pastGo: false }),
       name: before.name,
       status: before.running ? 'running' : before.status,
     }));

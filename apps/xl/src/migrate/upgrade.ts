@@ -50,6 +50,30 @@ export interface UpgradeResult extends MigrateResult {
   id: number;
   sharedRam: boolean;
   qemu: { pid: number; binary: string; version: string };
+  /**
+   * The switch-over step by step, in ms after the old QEMU stopped the vCPUs (absent for a
+   * paused domain): it had sent everything, the new one had loaded it, GO, the new one runs.
+   */
+  steps?: SwitchSteps;
+}
+
+export interface SwitchSteps {
+  sent?: number;
+  loaded?: number;
+  go?: number;
+  resumed?: number;
+}
+
+/** Wall-clock marks as ms after the vCPU stop (only those there are). */
+function switchSteps(
+  stoppedAtMs: number | undefined,
+  marks: Record<keyof SwitchSteps, number | undefined>,
+): SwitchSteps | undefined {
+  if (stoppedAtMs === undefined) return undefined;
+  const steps: SwitchSteps = {};
+  for (const [k, at] of Object.entries(marks) as [keyof SwitchSteps, number | undefined][])
+    if (at !== undefined) steps[k] = Math.max(0, Math.round(at - stoppedAtMs));
+  return steps;
 }
 
 /** Statuses a domain can be upgraded from. */
@@ -184,8 +208,16 @@ export async function upgradeDomain(
     throw new XlError('XL_MIGRATION', `the new QEMU took the domain over but ${problem}`, { cause: why });
   }
   const q = now!.qemu!;
+  const steps = switchSteps(result.stoppedAtMs, {
+    sent: result.marks.sent,
+    loaded: dest.marks?.completed,
+    go: result.marks.go,
+    resumed: dest.marks?.resumed,
+  });
   return {
     ...result,
+    // The guest's pause as it was: until the new QEMU's `cont` returned, not until the report.
+    ...(steps?.resumed === undefined ? {} : { pausedMs: steps.resumed, steps }),
     id: now!.id,
     sharedRam: shared,
     qemu: { pid: q.pid, binary: q.binary, version: q.version ?? '?' },

@@ -16,7 +16,7 @@ import { interrupted } from './ram-transfer.js';
 /** Bandwidth, the pre-switchover hook, post-copy, resume: see outgoing-migration.ts. */
 export interface DirectSendOptions extends Omit<OutgoingOptions, 'onSample'> {
   endpoint: RamEndpoint;
-  onPreSwitchover: () => Promise<void>;
+  onPreSwitchover?: () => Promise<void>;
   onProgress?: (p: RamProgress) => void;
   signal?: AbortSignal;
 }

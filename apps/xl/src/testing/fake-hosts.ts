@@ -96,14 +96,15 @@ export function fakeSource(
         if (o.signal.aborted) throw o.signal.reason as Error;
       }
       failHere('sendRam');
-      await o.onPreSwitchover();
+      await o.onPreSwitchover?.();
       await o.writer.endRam();
       return { bytes: 3 * 4096, chunks: 3, downtimeMs: async () => 5 };
     },
     async sendRamDirect(o) {
       fx.source.push(`sendRamDirect ${o.endpoint.transport}`);
+      if (o.onPreSwitchover !== undefined) fx.source.push('pause-before-switchover');
       // QEMU to QEMU: nothing crosses the pipe; the destination's fake QEMU completes by itself.
-      await o.onPreSwitchover();
+      await o.onPreSwitchover?.();
       // Post-copy allowed: the second pass is where the policy of the tests says switch.
       if (o.postcopy?.due({ status: 'active', pass: 2 } as MigrationProgress)) {
         await o.postcopy.onActive();
@@ -323,6 +324,7 @@ export function fakePair(
     postcopyRequested: false,
     postcopyActive: o.resume === true,
     goSent: false,
+    marks: {},
     taken: false,
   };
   return { sender, receiver: () => receiver, received: () => received };

@@ -92,13 +92,10 @@ export function senderInstruments(f: Faults): SenderInstruments | undefined {
   if (qmp) ins.qmp = qmp;
   if (f.mirrorStallMs !== undefined) ins.mirrorStallWindowMs = f.mirrorStallMs;
   if (senderStall === 'before-go' || ramDumpDir !== undefined || barrier !== undefined) {
-    const dumpSource = (port: SourcePort, ram: RamSent): RamSent => {
+    const dumpSource = async (port: SourcePort, ram: RamSent): Promise<RamSent> => {
       const q = port.qmp;
-      if (ramDumpDir === undefined || q === undefined) return ram;
-      return {
-        ...ram,
-        downtimeMs: async () => (await dumpGuestRam(q, ramDumpDir, 'source'), ram.downtimeMs()),
-      };
+      if (ramDumpDir !== undefined && q !== undefined) await dumpGuestRam(q, ramDumpDir, 'source');
+      return ram;
     };
     ins.source = (port, at) => {
       const withSourceDump = (ram: RamSent) => dumpSource(port, ram);
@@ -119,8 +116,7 @@ export function senderInstruments(f: Faults): SenderInstruments | undefined {
           }
           return port.setStatus(status);
         },
-        // After the forward stream's END, QEMU completed (its vCPUs stopped for good): the
-        // source's final RAM, written while the receiver finishes (as the downtime query runs).
+        // QEMU completed (its vCPUs stopped for good), before GO: the source's final RAM.
         sendRam: async (o) => withSourceDump(await port.sendRam(o)),
         sendRamDirect: async (o) => withSourceDump(await port.sendRamDirect(o)),
       };
