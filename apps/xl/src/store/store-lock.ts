@@ -3,7 +3,8 @@
  * "<pid> <token>". A lock whose owner died is broken (under a second, short-lived mkdir lock so
  * two breakers cannot remove each other's fresh lock).
  */
-import { mkdir, open, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemErrorWords, XlError } from '../errors.js';
@@ -18,6 +19,14 @@ const BREAK_LOCK_STALE_MS = 5_000;
 async function readOwner(lockPath: string): Promise<string | undefined> {
   try {
     return await readFile(lockPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readOwnerNow(lockPath: string): string | undefined {
+  try {
+    return readFileSync(lockPath, 'utf8');
   } catch {
     return undefined;
   }
@@ -51,12 +60,9 @@ export async function withLock<T>(
   let owner: string | undefined;
   for (;;) {
     try {
-      const fh = await open(lockPath, 'wx', 0o600);
-      try {
-        await fh.writeFile(token);
-      } finally {
-        await fh.close();
-      }
+      // Synchronous, as the release: one turn of the event loop each, however busy the
+      // process (a migration's switch-over takes the lock while the guest is paused).
+      writeFileSync(lockPath, token, { flag: 'wx', mode: 0o600 });
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -84,6 +90,12 @@ export async function withLock<T>(
   try {
     return await fn();
   } finally {
-    if ((await readOwner(lockPath)) === token) await unlink(lockPath).catch(() => undefined);
+    if (readOwnerNow(lockPath) === token) {
+      try {
+        unlinkSync(lockPath);
+      } catch {
+        // Gone already.
+      }
+    }
   }
 }
