@@ -13,7 +13,11 @@
  *
  * xl's total is its --json summary's (handshake to the guest running on the new QEMU; the
  * old QEMU's teardown, `cleanup`, is left out as the raw sequence's is; so are node's start-up
- * and the binary check before the first phase). Downtime is QEMU's figure on both sides.
+ * and the binary check before the first phase). Downtime is QEMU's figure on both sides (the
+ * old QEMU's vCPU stop until it sent everything); the guest's pause is the whole gap, from
+ * that stop (its STOP event's timestamp) until the new QEMU's `cont` returned: xl's
+ * `pausedMs`, and the same two points in the raw sequence. xl's `steps` (ms after the stop)
+ * are printed per run. The chart is tools/bench/results/upgrade.svg.
  *
  * xl shared and raw move a fresh guest each, 7.2 -> 10.0, alternating (XLKIT_BENCH_REPS rounds,
  * default 3); xl copied moves one guest 7.2 -> 10.0, then 10.0 -> 10.0.
@@ -27,6 +31,7 @@ import path from 'node:path';
 import {
   QmpClient,
   cont,
+  eventTimeMs,
   finalMigrationFigures,
   followMigration,
   migrate,
@@ -35,6 +40,7 @@ import {
   migrateSetParameters,
 } from '@xlkit/qmp';
 import { qemuEnv } from '@xlkit/xl';
+import { bar, writeBenchChart } from './bench-chart.js';
 import { median } from './median.js';
 import { ROOT, waitForLine, xl } from './xl-cli.js';
 
@@ -51,7 +57,11 @@ const NEXT_QEMU = path.join(ROOT, '.cache', 'qemu-next', 'root', 'usr', 'bin', '
 interface Result {
   seconds: number;
   downtimeMs: number;
+  /** The old QEMU's vCPU stop to the new QEMU's `cont` returned (ms). */
+  pausedMs: number;
   streamBytes: number;
+  /** xl's switch-over steps, ms after the stop. */
+  steps?: Record<string, number>;
 }
 
 interface DomainJson {
@@ -110,13 +120,17 @@ async function viaXl(stateDir: string, name: string, binary: string): Promise<Re
     .find((e) => e.event === 'summary') as {
     seconds: number;
     downtimeMs: number;
+    pausedMs?: number;
     streamBytes: number;
     phases: Record<string, number>;
+    steps?: Record<string, number>;
   };
   return {
     seconds: s.seconds - (s.phases.cleanup ?? 0),
     downtimeMs: s.downtimeMs,
+    pausedMs: s.pausedMs ?? NaN,
     streamBytes: s.streamBytes,
+    ...(s.steps ? { steps: s.steps } : {}),
   };
 }
 
@@ -173,14 +187,19 @@ async function viaRaw(
     incoming.catch(() => undefined);
     await migrateSetParameters(s, { 'max-bandwidth': Number.MAX_SAFE_INTEGER });
     await migrateSetCapabilities(s, caps);
+    const stops = s.listen('STOP');
     await migrate(s, { uri: `unix:${sock}` });
     const done = await followMigration(s);
     await incoming;
     await cont(d);
+    const resumedAt = Date.now();
     const seconds = (performance.now() - t0) / 1000;
+    const stop = await stops.next();
+    stops.close();
+    const pausedMs = stop === undefined ? NaN : Math.round(resumedAt - eventTimeMs(stop));
     const downtimeMs = (await finalMigrationFigures(s, done)).downtimeMs ?? NaN;
     return {
-      r: { seconds, downtimeMs, streamBytes: done.transferred },
+      r: { seconds, downtimeMs, pausedMs, streamBytes: done.transferred },
       now: { pid, argv: newArgv, dir: dst },
     };
   } catch (err) {
@@ -210,7 +229,8 @@ function kill(pid: number): void {
 const fmt = (xs: Result[]): string => {
   const t = xs.map((r) => r.seconds);
   const d = xs.map((r) => r.downtimeMs);
-  return `total best ${Math.min(...t).toFixed(3)} s, median ${median(t).toFixed(3)} s; downtime best ${Math.min(...d)} ms, median ${median(d)} ms; stream median ${(median(xs.map((r) => r.streamBytes)) / 1024).toFixed(0)} KiB`;
+  const p = xs.map((r) => r.pausedMs);
+  return `total best ${Math.min(...t).toFixed(3)} s, median ${median(t).toFixed(3)} s; downtime best ${Math.min(...d)} ms, median ${median(d)} ms; guest paused best ${Math.min(...p)} ms, median ${median(p)} ms; stream median ${(median(xs.map((r) => r.streamBytes)) / 1024).toFixed(0)} KiB`;
 };
 
 export async function benchUpgrade(): Promise<void> {
@@ -234,7 +254,7 @@ export async function benchUpgrade(): Promise<void> {
         const r = await viaXl(stateDir, 'copied', binaryFor(i));
         runs.copied.push(r);
         console.log(
-          `${mib} MiB xl copied #${i + 1}: ${r.seconds.toFixed(3)} s, downtime ${r.downtimeMs} ms, stream ${(r.streamBytes / 1048576).toFixed(1)} MiB`,
+          `${mib} MiB xl copied #${i + 1}: ${r.seconds.toFixed(3)} s, downtime ${r.downtimeMs} ms, paused ${r.pausedMs} ms, stream ${(r.streamBytes / 1048576).toFixed(1)} MiB`,
         );
       }
       await xl(stateDir, 'destroy', 'copied');
@@ -258,7 +278,7 @@ export async function benchUpgrade(): Promise<void> {
         rawPids.push(moved.now.pid);
         runs.raw.push(moved.r);
         console.log(
-          `${mib} MiB #${i + 1}: xl shared ${x.seconds.toFixed(3)} s, downtime ${x.downtimeMs} ms, stream ${(x.streamBytes / 1024).toFixed(0)} KiB | raw ${moved.r.seconds.toFixed(3)} s, downtime ${moved.r.downtimeMs} ms, stream ${(moved.r.streamBytes / 1024).toFixed(0)} KiB`,
+          `${mib} MiB #${i + 1}: xl shared ${x.seconds.toFixed(3)} s, downtime ${x.downtimeMs} ms, paused ${x.pausedMs} ms (steps ${JSON.stringify(x.steps ?? {})}), stream ${(x.streamBytes / 1024).toFixed(0)} KiB | raw ${moved.r.seconds.toFixed(3)} s, downtime ${moved.r.downtimeMs} ms, paused ${moved.r.pausedMs} ms, stream ${(moved.r.streamBytes / 1024).toFixed(0)} KiB`,
         );
         await xl(stateDir, 'destroy', 'shared');
         for (const pid of rawPids.splice(0)) kill(pid);
@@ -287,4 +307,67 @@ export async function benchUpgrade(): Promise<void> {
   console.log(
     `xl shared downtime medians ${down.map((d, i) => `${SIZES[i]} MiB ${d} ms`).join(', ')}; goal <= 20 ms: ${down.every((d) => d <= 20) ? 'met' : 'NOT met'}; flat (largest within 1.5x of smallest): ${flat ? 'met' : 'NOT met'}`,
   );
+  const paused = SIZES.map((m) => median(summary[m]!.shared.map((x) => x.pausedMs)));
+  console.log(
+    `xl shared guest-paused medians ${paused.map((d, i) => `${SIZES[i]} MiB ${d} ms`).join(', ')} (raw: ${SIZES.map((m) => `${median(summary[m]!.raw.map((x) => x.pausedMs))} ms`).join(', ')})`,
+  );
+  const ms = (xs: Result[], f: (r: Result) => number) => xs.map(f);
+  const chart = writeBenchChart(
+    'upgrade',
+    `xl upgrade 7.2 -> 10.0 vs raw QMP (TCG, ${FILL_MIB} MiB random)`,
+    'milliseconds (lower is better); total for shared RAM only',
+    SIZES.flatMap((mib) => {
+      const r = summary[mib]!;
+      return [
+        {
+          label: `${mib} MiB downtime`,
+          bars: [
+            bar(
+              'xl shared',
+              ms(r.shared, (x) => x.downtimeMs),
+            ),
+            bar(
+              'raw',
+              ms(r.raw, (x) => x.downtimeMs),
+            ),
+            bar(
+              'xl copied',
+              ms(r.copied, (x) => x.downtimeMs),
+            ),
+          ],
+        },
+        {
+          label: `${mib} MiB guest paused`,
+          bars: [
+            bar(
+              'xl shared',
+              ms(r.shared, (x) => x.pausedMs),
+            ),
+            bar(
+              'raw',
+              ms(r.raw, (x) => x.pausedMs),
+            ),
+            bar(
+              'xl copied',
+              ms(r.copied, (x) => x.pausedMs),
+            ),
+          ],
+        },
+        {
+          label: `${mib} MiB total`,
+          bars: [
+            bar(
+              'xl shared',
+              ms(r.shared, (x) => Math.round(x.seconds * 1000)),
+            ),
+            bar(
+              'raw',
+              ms(r.raw, (x) => Math.round(x.seconds * 1000)),
+            ),
+          ],
+        },
+      ];
+    }),
+  );
+  console.log(`chart: ${path.relative(ROOT, chart)}`);
 }
