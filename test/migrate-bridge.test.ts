@@ -10,8 +10,10 @@ import {
   cleanupAfterEach,
   createBridgedHosts,
   holdEchoConnection,
+  masterOf,
   pingFlood,
   startSshd,
+  waitForPing,
   waitForSsh,
   type NetnsHost,
 } from './helpers/index.js';
@@ -20,21 +22,6 @@ import { BOOT_TIMEOUT_MS, XL, guestConfig, records, xlHost, type XlHost } from '
 cleanupAfterEach();
 
 const PING_INTERVAL_MS = 50;
-
-/** The device's bridge in namespace `ns` ('' when it has none), or undefined when it does not exist. */
-async function masterOf(host: NetnsHost, dev: string): Promise<string | undefined> {
-  const r = await host.exec(['ip', '-j', 'link', 'show', 'dev', dev], { reject: false });
-  if (r.exitCode !== 0) return undefined;
-  const [link] = JSON.parse(String(r.stdout)) as { master?: string }[];
-  return link?.master ?? '';
-}
-
-async function waitForPing(from: NetnsHost, address: string): Promise<void> {
-  const deadline = Date.now() + BOOT_TIMEOUT_MS;
-  while ((await from.exec(['ping', '-n', '-c', '1', '-W', '1', address], { reject: false })).exitCode !== 0) {
-    if (Date.now() > deadline) throw new Error(`${address} never answered a ping from ${from.ns}`);
-  }
-}
 
 /** `xl migrate --json DOMAIN HOST` run on `from` over `sshCommand`. */
 async function migrate(from: NetnsHost, a: XlHost, sshCommand: string, dom: string, to: string) {
@@ -78,7 +65,7 @@ describe('bridged vifs (real QEMU, two network-namespace hosts on one L2 segment
     expect(await masterOf(net.a, tap)).toBe(net.bridge);
     expect(source!.taps).toEqual([{ name: tap, bridge: net.bridge, mac: source!.config.vifs[0]!.mac }]);
     expect(source!.config.vifs[0]!.mac).toMatch(/^00:16:3e(:[0-9a-f]{2}){3}$/);
-    await waitForPing(net.a, guestIp);
+    await waitForPing(net.a, guestIp, BOOT_TIMEOUT_MS);
 
     // A destination without the bridge refuses before starting anything; the guest stays on A.
     const bare = xlHost('br-c-');

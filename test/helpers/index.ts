@@ -70,5 +70,12 @@ export {
   type RamcheckLog,
   type RamcheckPageAt,
 } from './ramcheck.js';
-export { pingFlood, holdEchoConnection, type PingFlood, type EchoConnection } from './net-probes.js';
+export {
+  pingFlood,
+  holdEchoConnection,
+  masterOf,
+  waitForPing,
+  type PingFlood,
+  type EchoConnection,
+} from './net-probes.js';
 export { throttledDisk, type ThrottledDisk } from './throttled-disk.js';

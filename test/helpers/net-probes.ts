@@ -134,3 +134,19 @@ export async function holdEchoConnection(
     },
   };
 }
+
+/** The device's bridge in namespace `host` ('' when it has none), or undefined when it does not exist. */
+export async function masterOf(host: NetnsHost, dev: string): Promise<string | undefined> {
+  const r = await host.exec(['ip', '-j', 'link', 'show', 'dev', dev], { reject: false });
+  if (r.exitCode !== 0) return undefined;
+  const [link] = JSON.parse(String(r.stdout)) as { master?: string }[];
+  return link?.master ?? '';
+}
+
+/** Pings `address` from `from` until it answers (a guest booting), for at most `timeoutMs`. */
+export async function waitForPing(from: NetnsHost, address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await from.exec(['ping', '-n', '-c', '1', '-W', '1', address], { reject: false })).exitCode !== 0) {
+    if (Date.now() > deadline) throw new Error(`${address} never answered a ping from ${from.ns}`);
+  }
+}

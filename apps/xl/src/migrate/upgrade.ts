@@ -100,12 +100,14 @@ async function precheck(
       { domain: domain.name },
     );
   }
-  // A bridged vif's tap is named after the domain id and held by the old QEMU: the new one
-  // could not open it (a tap hand-over is not built yet).
-  if (domain.config.vifs.some((v) => v.type === 'tap')) {
+  // The new QEMU gets taps of its own on the same bridges (vif<new id>.N, made as for any
+  // start; the old QEMU's go with it once the new one runs). A vif whose tap has a fixed
+  // name cannot have a second one beside it.
+  const named = domain.config.vifs.find((v) => v.type === 'tap' && v.vifname !== undefined);
+  if (named !== undefined) {
     throw new XlError(
       'XL_UPGRADE_REFUSED',
-      `domain '${domain.name}' has a bridged vif; xl upgrade moves only domains with user-mode networking`,
+      `domain '${domain.name}' has a bridged vif with the fixed tap name '${named.vifname}'; the new QEMU needs a tap of its own beside the old one's: drop vifname to upgrade it`,
       { domain: domain.name },
     );
   }
