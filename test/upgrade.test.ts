@@ -8,11 +8,22 @@ import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { QmpClient, queryVersion } from '@xlkit/qmp';
 import { isProcessAlive, type DomainRecord, type DomainView } from '@xlkit/xl';
-import { cleanupAfterEach, createDiskImage, ramDumps, tempDir } from './helpers/index.js';
+import {
+  cleanupAfterEach,
+  createBridgedHosts,
+  createDiskImage,
+  masterOf,
+  pingFlood,
+  ramDumps,
+  tempDir,
+  waitForPing,
+  type NetnsHost,
+} from './helpers/index.js';
 import { nextQemu } from './helpers/qemu-next.js';
 import { bootSource, expectSourceIntact } from './migrate-checks.js';
 import { guestVerify } from './migrate-q-rig.js';
 import {
+  BOOT_TIMEOUT_MS,
   continuous,
   guestConfig,
   onJsonLines,
@@ -30,9 +41,11 @@ cleanupAfterEach();
 
 const SHARED = { memory_backing: '"shared"' };
 
-async function upgrade(host: XlHost, args: string[], env: Record<string, string> = {}) {
+async function upgrade(host: XlHost, args: string[], env: Record<string, string> = {}, netns?: NetnsHost) {
   const events: Record<string, unknown>[] = [];
-  const child = execa('node', [XL, '--state-dir', host.stateDir, 'upgrade', '--json', ...args], {
+  const argv = ['node', XL, '--state-dir', host.stateDir, 'upgrade', '--json', ...args];
+  const [file, ...rest] = netns ? netns.wrap(argv) : argv;
+  const child = execa(file!, rest, {
     reject: false,
     stdin: 'ignore',
     timeout: 180_000,
@@ -57,16 +70,23 @@ function oneLine(stderr: string): string {
   return lines[0]!;
 }
 
+const PING_INTERVAL_MS = 50;
+
 /** "QEMU emulator version 10.0.2 (...)" -> "10.0.2" */
 const versionOf = (text: string): string => /version (\d+\.\d+\.\d+)/.exec(text)![1]!;
 
 describe('xl upgrade (real QEMU)', () => {
-  it('moves a running guest with shared RAM to the new QEMU: same guest, new process, RAM left in place', async () => {
+  // One guest through the whole shared-RAM story (each step starts from where the last left
+  // it): refusals and a new QEMU killed before the switch-over leave it as it was; then it
+  // moves to the new QEMU; then a move whose new QEMU is killed after it ran crashes it.
+  it('shared RAM: refusals and an early kill leave the source as it was; the move keeps RAM in place; a kill after the new QEMU ran restarts the domain per on_crash', async () => {
     const next = nextQemu();
     const a = xlHost('upg-');
+    const b = xlHost('upg-b-');
     const disk = await createDiskImage(a.dir, 'u1.raw', 32, 'raw');
     const { pid, beat } = await bootSource(a, 'u1', {
       ...SHARED,
+      on_crash: '"restart"',
       disk: `[ "${disk},raw,xvda,rw" ]`,
       extra: '"console=ttyS0 quiet xlkit.disk=write xlkit.diskmb=16"',
     });
@@ -74,8 +94,46 @@ describe('xl upgrade (real QEMU)', () => {
     const ramFile = before.ramFile!.path;
     expect(ramFile).toMatch(/^\/dev\/shm\/xlkit-ram-[0-9a-f]{32}$/);
     expect(existsSync(ramFile)).toBe(true);
-    const dumps = ramDumps('upg-ram-');
 
+    // Refusals: the microvm build of QEMU has no pc-i440fx machine at all; a missing binary.
+    const microvm = await upgrade(a, ['--device-model', '/usr/bin/qemu-system-x86_64-microvm', 'u1']);
+    expect(microvm.exitCode).toBe(1);
+    expect(oneLine(microvm.stderr)).toMatch(
+      /cannot take the domain over: it has no machine type pc-i440fx-7\.2$/,
+    );
+    const missing = await upgrade(a, ['--device-model', '/nonexistent/qemu-system-x86_64', 'u1']);
+    expect(missing.exitCode).toBe(1);
+    expect(oneLine(missing.stderr)).toMatch(/no executable file there$/);
+    // A migration holding still before its GO: the domain is 'migrating'.
+    const migration = startMigrate(a, ['--json', '-s', '', 'u1', sameHostReceiver(b)], {
+      env: { XLKIT_FAULT: 'sender-stall:before-go' },
+    });
+    await new Promise<void>((resolve) =>
+      onJsonLines(migration.stdout!, (ev) => ev.event === 'stalled-before-go' && resolve()),
+    );
+    const busy = await upgrade(a, ['--device-model', next.binary, 'u1']);
+    expect(busy.exitCode).toBe(1);
+    expect(oneLine(busy.stderr)).toMatch(
+      /domain 'u1' is migrating; only a running or paused domain can be upgraded/,
+    );
+    migration.kill('SIGINT');
+    expect((await migration).exitCode).toBe(1);
+    await expectSourceIntact(a, 'u1', pid, beat);
+
+    // The new QEMU killed before the switch-over: the source runs on, nothing left behind.
+    const early = await upgrade(a, ['--device-model', next.binary, 'u1'], {
+      XLKIT_FAULT: 'upgrade-kill:started',
+    });
+    expect(early.exitCode).toBe(1);
+    expect(oneLine(early.stderr)).toMatch(/the domain 'u1' still runs on this host$/);
+    await expectSourceIntact(a, 'u1', pid, beat);
+    expect(only(a, 'u1')).toMatchObject({ id: before.id, ramFile: { path: ramFile, owner: true } });
+    expect(existsSync(ramFile)).toBe(true);
+    expect(a.watcher.liveQemus()).toEqual([pid]);
+    const beatNow = (await waitForBeatAbove(a, 'u1', beat)).at(-1)!;
+
+    // The move: same guest, new process, RAM left in place.
+    const dumps = ramDumps('upg-ram-');
     const r = await upgrade(a, ['--device-model', next.binary, 'u1'], dumps.env);
     expect(r.exitCode, r.stderr).toBe(0);
     // Both QEMUs' view of the guest's RAM at the switch-over: the new one maps the very pages.
@@ -85,6 +143,12 @@ describe('xl upgrade (real QEMU)', () => {
     // 128 MiB of guest, and only device state and ROMs crossed the socket.
     expect(summary.streamBytes as number).toBeLessThan(4 << 20);
     expect(summary.downtimeMs as number).toBeGreaterThanOrEqual(0);
+    // The switch-over's steps, in order, from the old QEMU's stop to the new one's cont.
+    const steps = summary.steps as Record<string, number>;
+    expect(steps.sent).toBeLessThanOrEqual(steps.go!);
+    expect(steps.loaded).toBeLessThanOrEqual(steps.go!);
+    expect(steps.go).toBeLessThanOrEqual(steps.resumed!);
+    expect(summary.pausedMs).toBe(steps.resumed);
 
     const after = only(a, 'u1');
     expect(after.uuid).toBe(before.uuid);
@@ -102,102 +166,84 @@ describe('xl upgrade (real QEMU)', () => {
     }
     const [view] = JSON.parse((await a.xl('list', '-l', 'u1')).stdout) as DomainView[];
     expect(view!.qemu).toMatchObject({ binary: next.binary, version: versionOf(next.version) });
-
-    const beats = await waitForBeatAbove(a, 'u1', beat + 5);
+    const beats = await waitForBeatAbove(a, 'u1', beatNow + 5);
     expect(continuous(beats)).toBe(true);
     // The console still takes input (the verify command) and the disk pattern survived.
     expect(await guestVerify(a, 'u1')).toMatch(/^xlkit-disk-verify ok \d+$/);
-    expect((await a.xl('destroy', 'u1')).exitCode).toBe(0);
-    expect(existsSync(ramFile)).toBe(false);
-  }, 300_000);
 
-  it('upgrades a guest without shared RAM by copying it', async () => {
-    const next = nextQemu();
-    const a = xlHost('upg-');
-    const { pid, beat } = await bootSource(a, 'u2');
-    const r = await upgrade(a, ['--device-model', next.binary, 'u2']);
-    expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.summaries.at(-1)).toMatchObject({ result: 'ok', sharedRam: false });
-    expect(r.summaries.at(-1)!.streamBytes as number).toBeGreaterThan(4 << 20);
-    const after = only(a, 'u2');
-    expect(after.ramFile).toBeUndefined();
-    expect(after.qemu!.pid).not.toBe(pid);
-    expect(realpathSync(`/proc/${after.qemu!.pid}/exe`)).toBe(realpathSync(next.binary));
-    expect(continuous(await waitForBeatAbove(a, 'u2', beat + 5))).toBe(true);
-  });
-
-  it('refuses a binary without the machine type, a missing binary and a domain mid-migration, touching nothing', async () => {
-    const a = xlHost('upg-');
-    const b = xlHost('upg-b-');
-    const { pid, beat } = await bootSource(a, 'u3', SHARED);
-    // The microvm build of QEMU has no pc-i440fx machine at all.
-    const microvm = await upgrade(a, ['--device-model', '/usr/bin/qemu-system-x86_64-microvm', 'u3']);
-    expect(microvm.exitCode).toBe(1);
-    expect(oneLine(microvm.stderr)).toMatch(
-      /cannot take the domain over: it has no machine type pc-i440fx-7\.2$/,
-    );
-    const missing = await upgrade(a, ['--device-model', '/nonexistent/qemu-system-x86_64', 'u3']);
-    expect(missing.exitCode).toBe(1);
-    expect(oneLine(missing.stderr)).toMatch(/no executable file there$/);
-
-    // A migration holding still before its GO: the domain is 'migrating'.
-    const migration = startMigrate(a, ['--json', '-s', '', 'u3', sameHostReceiver(b)], {
-      env: { XLKIT_FAULT: 'sender-stall:before-go' },
-    });
-    await new Promise<void>((resolve) =>
-      onJsonLines(migration.stdout!, (ev) => ev.event === 'stalled-before-go' && resolve()),
-    );
-    const busy = await upgrade(a, ['--device-model', nextQemu().binary, 'u3']);
-    expect(busy.exitCode).toBe(1);
-    expect(oneLine(busy.stderr)).toMatch(
-      /domain 'u3' is migrating; only a running or paused domain can be upgraded/,
-    );
-    migration.kill('SIGINT');
-    expect((await migration).exitCode).toBe(1);
-
-    await expectSourceIntact(a, 'u3', pid, beat);
-    expect(only(a, 'u3').qemu!.pid).toBe(pid);
-    expect(a.watcher.liveQemus()).toEqual([pid]);
-  });
-
-  it('new QEMU killed before the switch-over: the source runs on as it was, nothing left behind', async () => {
-    const a = xlHost('upg-');
-    const { pid, beat } = await bootSource(a, 'u4', SHARED);
-    const ramFile = only(a, 'u4').ramFile!.path;
-    const r = await upgrade(a, ['--device-model', nextQemu().binary, 'u4'], {
-      XLKIT_FAULT: 'upgrade-kill:started',
-    });
-    expect(r.exitCode).toBe(1);
-    expect(oneLine(r.stderr)).toMatch(/the domain 'u4' still runs on this host$/);
-    await expectSourceIntact(a, 'u4', pid, beat);
-    expect(only(a, 'u4').ramFile).toEqual({ path: ramFile, owner: true });
-    expect(existsSync(ramFile)).toBe(true);
-    expect(a.watcher.liveQemus()).toEqual([pid]);
-  });
-
-  it('new QEMU killed after it ran on the shared RAM: the source is never resumed, the domain restarts per on_crash', async () => {
-    const a = xlHost('upg-');
-    const { pid, beat } = await bootSource(a, 'u5', { ...SHARED, on_crash: '"restart"' });
-    const oldRam = only(a, 'u5').ramFile!.path;
-    const r = await upgrade(a, ['--device-model', nextQemu().binary, 'u5'], {
-      XLKIT_FAULT: 'upgrade-kill:ran',
-    });
-    expect(r.exitCode).toBe(1);
-    const line = oneLine(r.stderr);
+    // Moved again (10.0 to 10.0), the new QEMU killed once it ran on the shared RAM: the
+    // source is never resumed, and on_crash = "restart" boots the domain afresh.
+    const late = await upgrade(a, ['--device-model', next.binary, 'u1'], { XLKIT_FAULT: 'upgrade-kill:ran' });
+    expect(late.exitCode).toBe(1);
+    const line = oneLine(late.stderr);
     expect(line).toMatch(/UPGRADE FAILED AFTER THE NEW QEMU RAN/);
     expect(line).toMatch(
       /its old QEMU shares the RAM the new one changed and was not resumed; on_crash=restart: it was booted afresh as id \d+$/,
     );
-    expect(isProcessAlive(pid)).toBe(false);
-    const fresh = only(a, 'u5');
+    expect(isProcessAlive(newPid)).toBe(false);
+    const fresh = only(a, 'u1');
     expect(fresh.status).toBe('running');
-    expect(fresh.ramFile!.path).not.toBe(oldRam);
-    expect(existsSync(oldRam)).toBe(false);
+    expect(fresh.ramFile!.path).not.toBe(ramFile);
+    expect(existsSync(ramFile)).toBe(false);
     // A fresh boot: its heartbeat starts over.
-    const beats = await waitForBeatAbove(a, 'u5', 2);
-    expect(beats[0]!).toBeLessThan(beat);
+    const restarted = await waitForBeatAbove(a, 'u1', 2);
+    expect(restarted[0]!).toBeLessThan(beats.at(-1)!);
     expect(a.watcher.liveQemus()).toEqual([fresh.qemu!.pid]);
-  });
+    expect((await a.xl('destroy', 'u1')).exitCode).toBe(0);
+    expect(existsSync(fresh.ramFile!.path)).toBe(false);
+  }, 600_000);
+
+  it('upgrades a bridged guest without shared RAM by copying it: a tap of its own on the bridge, pings go on', async () => {
+    const next = nextQemu();
+    const net = await createBridgedHosts();
+    const a = xlHost('upg-br-');
+    const guestIp = net.a.address.replace(/\.1$/, '.10');
+    const cfg = await guestConfig(a.dir, 'u2', {
+      extra: `"console=ttyS0 quiet xlkit.ip=${guestIp}/${net.prefixLength}"`,
+      vif: `[ 'bridge=${net.bridge}, model=virtio' ]`,
+    });
+    // xl runs in host A's namespace, where the bridge is.
+    const xlA = (...args: string[]) =>
+      net.a.exec(['node', XL, '--state-dir', a.stateDir, ...args], { reject: false });
+    const created = await xlA('create', cfg);
+    expect(created.exitCode, String(created.stderr)).toBe(0);
+    const source = only(a, 'u2');
+    const oldTap = `vif${source.id}.0`;
+    expect(await masterOf(net.a, oldTap)).toBe(net.bridge);
+    const beat = (await waitForBeatAbove(a, 'u2', 2)).at(-1)!;
+    await waitForPing(net.client, guestIp, BOOT_TIMEOUT_MS);
+    const flood = pingFlood(net.client, guestIp, PING_INTERVAL_MS);
+    await flood.waitForMore(10);
+
+    const r = await upgrade(a, ['--device-model', next.binary, 'u2'], {}, net.a);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const summary = r.summaries.at(-1)!;
+    expect(summary).toMatchObject({ result: 'ok', sharedRam: false });
+    expect(summary.streamBytes as number).toBeGreaterThan(4 << 20);
+    await flood.waitForMore(20);
+    const { answered, lost } = await flood.stop();
+    const pausedMs = summary.pausedMs as number;
+    console.log(
+      `bridged upgrade: ${answered.length} pings answered, ${lost.length} lost, guest paused ${pausedMs} ms`,
+    );
+    // Only pings sent while the guest was paused (and a little slack) go unanswered: the new
+    // QEMU's tap is on the bridge and the guest was announced from there.
+    expect(lost.length).toBeLessThanOrEqual(Math.ceil(pausedMs / PING_INTERVAL_MS) + 10);
+
+    const after = only(a, 'u2');
+    expect(after.ramFile).toBeUndefined();
+    expect(after.qemu!.pid).not.toBe(source.qemu!.pid);
+    expect(realpathSync(`/proc/${after.qemu!.pid}/exe`)).toBe(realpathSync(next.binary));
+    expect(after.config.vifs[0]!.mac).toBe(source.config.vifs[0]!.mac);
+    // The old tap went with the old QEMU; the new one is on the bridge, and goes on destroy.
+    const newTap = `vif${after.id}.0`;
+    expect(after.taps).toEqual([{ name: newTap, bridge: net.bridge, mac: source.config.vifs[0]!.mac }]);
+    expect(await masterOf(net.a, oldTap)).toBeUndefined();
+    expect(await masterOf(net.a, newTap)).toBe(net.bridge);
+    expect(continuous(await waitForBeatAbove(a, 'u2', beat + 5))).toBe(true);
+    expect((await xlA('destroy', 'u2')).exitCode).toBe(0);
+    expect(await masterOf(net.a, newTap)).toBeUndefined();
+  }, 300_000);
 
   it('upgrades four domains at once, all in flight together, all complete', async () => {
     const next = nextQemu();
