@@ -1,6 +1,6 @@
 // End to end: the pipe of a post-copy migration is cut (its process killed, as a dropped ssh
-// would be), then that of a first `xl migrate --resume`, and a second one completes it (real
-// QEMU, TCG, same host, relayed). Slow
+// would be), then that of a first `xl migrate --resume` (relayed), and a second one completes
+// it QEMU to QEMU (real QEMU, TCG, same host). Slow
 // (a boot, a post-copy cut at 8 MiB/s, then the rest of the RAM at that rate): `npm run test:slow`.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -134,13 +134,16 @@ it('a pipe cut in post-copy pauses both sides, a cut resume too; xl migrate --re
   expect(isProcessAlive(there!.qemu!.pid)).toBe(true);
 
   const events: Record<string, unknown>[] = [];
-  const resumed = startMigrate(a, ['--json', '--resume', '-s', '', 'rs1', sameHostReceiver(b)]);
+  // This one QEMU to QEMU: the source QEMU connects to the armed socket itself.
+  const direct = ['--transport', 'direct'];
+  const resumed = startMigrate(a, ['--json', '--resume', ...direct, '-s', '', 'rs1', sameHostReceiver(b)]);
   resumed.stdout!.on('data', (c: Buffer) => {
     for (const line of c.toString().split('\n'))
       if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
   });
   const r = await resumed;
   expect(r.exitCode, String(r.stderr)).toBe(0);
+  expect(events.find((e) => e.event === 'ram-endpoint')).toMatchObject({ transport: 'unix' });
   expect(events.at(-1)).toMatchObject({ result: 'ok', domain: 'rs1' });
   // The source copy is gone only now; the guest ran on throughout, its RAM and disk intact.
   expect(isProcessAlive(pid)).toBe(false);
