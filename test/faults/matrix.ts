@@ -141,11 +141,9 @@ function cellFor(fault: (typeof FAULTS)[number], phase: (typeof PHASES)[number])
     case 'state dir unwritable':
       // The receiver's first write is its record in phase 1: hold before DOMAIN_INFO reaches it.
       if (phase === 'phase 1') return { ...base, point: { at: 'DOMAIN_INFO', before: true } };
-      // A full file system still lets the end of phase 3 unlink QEMU's socket: the take-over
-      // after GO is the first write that fails; the receiver stops its QEMU and releases the
-      // sender, whose copy runs on. A read-only one fails that unlink, before GO.
-      if (phase === 'phase 3' && fault === 'ENOSPC on destination')
-        return { ...base, where: 'past-go', message: RELEASED };
+      // Nothing but tidying is written while RAM comes: the take-over after GO is the first
+      // write that fails; the receiver stops its QEMU and releases the sender, whose copy runs on.
+      if (phase === 'phase 3') return { ...base, where: 'past-go', message: RELEASED };
       return base;
     default:
       return base;
