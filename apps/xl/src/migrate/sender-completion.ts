@@ -94,7 +94,8 @@ async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<
   if (!signal.aborted && s.backDone !== undefined) await settleWithin(s.backDone, 2_000);
   const why: unknown = signal.aborted ? signal.reason : err;
   if (s.link !== undefined) {
-    const message = `the sender gave up: ${errorMessage(why)}`;
+    // The receiver says whose words these are ("the sender gave up: ...").
+    const message = errorMessage(why);
     await settleWithin(s.link.writer.writeRecord('MIGRATION_ERROR', { stage: phase, message }), 1_000);
   }
   for (const p of [...s.participants].reverse()) await p.rollback?.(s).catch(() => undefined);
