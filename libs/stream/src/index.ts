@@ -48,6 +48,7 @@ export {
 } from './records/migration-hello.js';
 export { checkRamEndpoint, type RamEndpoint } from './records/ram-endpoint.js';
 export { RAM_RETURN_MAX, type RamReturn } from './records/ram-return.js';
+export { MIGRATION_KEY_BYTES, MigrationKey } from './records/migration-key.js';
 export { checkMigrationError, type MigrationErrorInfo } from './records/migration-error.js';
 export type { EmulatorContext, XenstoreData } from './records/emulator.js';
 export { RamDigest } from './ram-digest.js';

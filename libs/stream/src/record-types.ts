@@ -24,6 +24,7 @@ import { RAM_CREDIT } from './records/ram-credit.js';
 import { RAM_ENDPOINT } from './records/ram-endpoint.js';
 import { POSTCOPY_GO } from './records/postcopy-go.js';
 import { RAM_RETURN } from './records/ram-return.js';
+import { MIGRATION_KEY } from './records/migration-key.js';
 
 export const RECORD_CODECS = {
   END,
@@ -50,6 +51,7 @@ export const RECORD_CODECS = {
   RAM_ENDPOINT,
   POSTCOPY_GO,
   RAM_RETURN,
+  MIGRATION_KEY,
 } as const;
 
 export type RecordName = keyof typeof RECORD_CODECS;
