@@ -150,4 +150,39 @@ describe('migrate handshake', () => {
       /^bad stream headers from the sender: /,
     );
   });
+
+  test('direct-tls: the receiver makes a key and hands it over right after the hellos', async () => {
+    const [s, r] = await both(['ram-stream', 'direct-ram', 'direct-tls']);
+    if (s.status !== 'fulfilled' || r.status !== 'fulfilled') throw new Error(`${reason(s)} / ${reason(r)}`);
+    expect(r.value.key?.hex()).toMatch(/^[0-9a-f]{64}$/);
+    expect(s.value.key?.hex()).toBe(r.value.key?.hex());
+    const [s2, r2] = await both(['ram-stream']);
+    if (s2.status !== 'fulfilled' || r2.status !== 'fulfilled') throw new Error('no agreement');
+    expect(s2.value.key).toBeUndefined();
+    expect(r2.value.key).toBeUndefined();
+  });
+
+  test('direct-tls: an older receiver is refused at the handshake, before any key or port', async () => {
+    const older = makeHello(
+      [],
+      OWN_FEATURES.filter((f) => f !== 'direct-tls'),
+    );
+    const [s, r] = await both(['ram-stream', 'direct-ram', 'direct-tls'], older);
+    expect(reason(s)).toBe("refusing to migrate: the receiver lacks required feature(s) 'direct-tls'");
+    expect(reason(r)).toBe(
+      "refusing the migration: the sender requires feature(s) this xl lacks: 'direct-tls'",
+    );
+  });
+
+  test('direct-tls: a receiver that sends anything but its key after the hello is refused', async () => {
+    const p = pipes();
+    const w = new StreamWriter(p.back);
+    p.back.write(BANNER);
+    await w.writeStreamHeader();
+    await w.writeRecord('MIGRATION_HELLO', makeHello([]));
+    await w.writeRecord('PHASE_READY', { phase: 1 });
+    await expect(
+      senderHandshake({ input: p.back, output: p.forward, config, requires: ['ram-stream', 'direct-tls'] }),
+    ).rejects.toThrow('the receiver sent PHASE_READY where its MIGRATION_KEY belongs');
+  });
 });

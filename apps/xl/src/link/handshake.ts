@@ -11,13 +11,14 @@ import {
   StreamError,
   StreamReader,
   StreamWriter,
+  MigrationKey,
   type ByteInput,
   type MigrationHello,
   type StreamRecord,
 } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { ByteChannel, type ByteIterable } from './byte-channel.js';
-import { BANNER, makeHello, negotiate, showBytes, type Agreement } from './protocol.js';
+import { BANNER, Feature, makeHello, negotiate, showBytes, type Agreement } from './protocol.js';
 
 /** Cap on one back-channel record (control records and tunnel data, never RAM). */
 export const BACK_RECORD_MAX = 8 * 1024 * 1024;
@@ -28,6 +29,8 @@ export interface SenderLink {
   back: StreamReader;
   agreement: Agreement;
   peer: MigrationHello;
+  /** With `direct-tls`: the receiver's key for this migration's TLS-PSK (never printed). */
+  key?: MigrationKey;
 }
 
 export interface ReceiverLink {
@@ -38,6 +41,8 @@ export interface ReceiverLink {
   config: unknown;
   agreement: Agreement;
   peer: MigrationHello;
+  /** The sender required `direct-tls`: the key generated here and sent to it. */
+  key?: MigrationKey;
 }
 
 function handshakeError(message: string, cause?: unknown): XlError {
@@ -121,7 +126,12 @@ export async function senderHandshake(o: SenderHandshakeOptions): Promise<Sender
   const peer = checkHello(await nextRecord(back, 'receiver', 'its hello'), 'receiver');
   const verdict = negotiate(own, peer, 'receiver');
   if (!verdict.ok) throw handshakeError(`refusing to migrate: ${verdict.reason}`);
-  return { writer, back, agreement: verdict.agreement, peer };
+  if (!own.requires.includes(Feature.DIRECT_TLS)) return { writer, back, agreement: verdict.agreement, peer };
+  const rec = await nextRecord(back, 'receiver', 'its migration key');
+  if (rec?.name === 'MIGRATION_ERROR') throw handshakeError(`the receiver refused: ${rec.value.message}`);
+  if (rec?.name !== 'MIGRATION_KEY')
+    throw handshakeError(`the receiver sent ${rec?.name ?? 'no record'} where its MIGRATION_KEY belongs`);
+  return { writer, back, agreement: verdict.agreement, peer, key: rec.value };
 }
 
 export interface ReceiverHandshakeOptions {
@@ -162,5 +172,11 @@ export async function receiverHandshake(o: ReceiverHandshakeOptions): Promise<Re
   const peer = checkHello(await nextRecord(forward, 'sender', 'its hello'), 'sender');
   const verdict = negotiate(own, peer, 'sender');
   if (!verdict.ok) throw handshakeError(`refusing the migration: ${verdict.reason}`);
-  return { writer, forward, config, agreement: verdict.agreement, peer };
+  if (!peer.requires.includes(Feature.DIRECT_TLS))
+    return { writer, forward, config, agreement: verdict.agreement, peer };
+  // This side opens the TCP ports, so this side makes the key that guards them: its strength
+  // and freshness never depend on the peer.
+  const key = MigrationKey.generate();
+  await writer.writeRecord('MIGRATION_KEY', key);
+  return { writer, forward, config, agreement: verdict.agreement, peer, key };
 }

@@ -45,6 +45,11 @@ export const Feature = {
   POSTCOPY_RESUME: 'postcopy-resume',
   /** The receiver starts QEMU with DOMAIN_INFO's exact memoryBytes (the TCG RAM tail, qemu/guest-ram.ts). */
   EXACT_RAM: 'exact-ram',
+  /**
+   * The direct transport's TCP ports take only TLS-PSK with a per-migration key: MIGRATION_KEY,
+   * receiver to sender, right after the hellos (handshake.ts; qemu/tls-psk.ts).
+   */
+  DIRECT_TLS: 'direct-tls',
 } as const;
 
 /**

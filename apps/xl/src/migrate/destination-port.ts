@@ -4,7 +4,7 @@
  * below works on QEMU and the store, and the failure-table test drives a fake.
  */
 import { cont, type MigrationCapabilityStatus, type QmpClient } from '@xlkit/qmp';
-import type { DomainInfo, RamEndpoint, StreamReader, StreamRecord } from '@xlkit/stream';
+import type { DomainInfo, MigrationKey, RamEndpoint, StreamReader, StreamRecord } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { isQemuAlive } from '../domain/liveness.js';
@@ -41,6 +41,8 @@ export interface DirectListenOptions extends DirectAddress {
   postcopy: boolean;
   /** Recover a paused post-copy (`migrate-recover`). */
   recover?: boolean;
+  /** The migration's key (MIGRATION_KEY): a TCP listener takes only TLS-PSK with it. */
+  key?: MigrationKey;
 }
 
 export interface RamReceived {
@@ -260,6 +262,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       qmp = await connectQmp(store, r);
       const direct = await listenRamDirect(qmp, {
         listen: o.sameHost ? { unix: store.paths(r.id).migrationSocket } : { tcp: o.host },
+        ...(o.key === undefined ? {} : { tls: { key: o.key, dir: store.paths(r.id).migrationTls } }),
         capabilities: [
           { capability: 'late-block-activate', state: true },
           ...(o.postcopy ? postcopyCapabilities : []),

@@ -38,6 +38,7 @@ export function joinMirror(flags: MirrorFlags, tuning: MirrorTuning = {}): JoinS
           link: link(session),
           qmp,
           tunnelSocket: session.source.sockets.nbd,
+          tlsDir: session.source.nbdTlsDir,
           signal: session.failure.signal,
           ...tuning,
           onProgress: (disks) => {

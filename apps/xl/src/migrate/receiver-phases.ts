@@ -173,6 +173,7 @@ async function ramDirect(s: ReceiverSession): Promise<void> {
     ...s.settings.direct,
     postcopy,
     ...(recover ? { recover } : {}),
+    ...(link.key === undefined ? {} : { key: link.key }),
   });
   await link.writer.writeRecord('RAM_ENDPOINT', endpoint);
   await link.writer.flush();

@@ -15,7 +15,8 @@ import { cont, migrateCancel, queryBlockJobs, queryNamedBlockNodes, type QmpClie
 import { leavePostmigrate, queryRunState, withQmp } from '../domain/qmp.js';
 import { errorMessage } from '../errors.js';
 import { isProcessAlive } from '../host/process-info.js';
-import { abortMirrors, type MirrorDisk } from '../mirror/source-mirror.js';
+import { abortMirrors, dropClientTls, type MirrorDisk } from '../mirror/source-mirror.js';
+import { dropDirectTls } from '../ram/direct-outgoing.js';
 import type { DomainRecord, MigrationMark } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { withoutMark } from './migration-mark.js';
@@ -88,6 +89,9 @@ async function undoSource(qmp: QmpClient, wasRunning: boolean): Promise<string> 
     exportName: '',
   }));
   if (disks.length > 0) await abortMirrors(qmp, disks);
+  // The dead sender's key (direct over TCP) leaves QEMU; a later save must not try TLS.
+  await dropClientTls(qmp);
+  await dropDirectTls(qmp);
   const now = await leavePostmigrate(qmp);
   if (wasRunning && !now.running) await cont(qmp);
   return (await queryRunState(qmp)).status;
@@ -124,4 +128,5 @@ async function keepPaused(
 async function removeSockets(store: DomainStore, d: DomainRecord): Promise<void> {
   const p = store.paths(d.id);
   for (const f of [p.migrationControl, p.migrationSocket, p.nbdSocket]) await rm(f, { force: true });
+  for (const d of [p.nbdTls, p.migrationTls]) await rm(d, { recursive: true, force: true });
 }

@@ -42,10 +42,13 @@ async function handshake(s: SenderSession): Promise<void> {
   for (const join of s.join) s.participants.push(await join(s));
   s.peer = s.source.connect();
   const requires = [
-    ...ramRequires(opened.info),
-    ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM] : []),
-    ...(s.settings.postcopy ? [Feature.POSTCOPY] : []),
-    ...s.participants.flatMap((p) => p.requires),
+    ...new Set([
+      ...ramRequires(opened.info),
+      // QEMU to QEMU over TCP: the receiver's ports take only TLS-PSK with its key for this migration.
+      ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM, Feature.DIRECT_TLS] : []),
+      ...(s.settings.postcopy ? [Feature.POSTCOPY] : []),
+      ...s.participants.flatMap((p) => p.requires),
+    ]),
   ];
   s.link = await raced(
     senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }),
@@ -198,7 +201,7 @@ async function ramRelayed(s: SenderSession): Promise<void> {
 
 /** PHASE 3, direct transport: the receiver's QEMU listens (RAM_ENDPOINT), ours connects to it. */
 async function ramDirect(s: SenderSession): Promise<void> {
-  const { writer, back } = required(s.link, 'the link');
+  const { writer, back, key } = required(s.link, 'the link');
   const signal = s.failure.signal;
   let endpoint: RamEndpoint | undefined;
   let announced!: (e: RamEndpoint) => void;
@@ -224,6 +227,7 @@ async function ramDirect(s: SenderSession): Promise<void> {
     s.source.sendRamDirect({
       ...common,
       endpoint: to,
+      ...(key === undefined ? {} : { key }),
       ...(postcopy ? { postcopy } : {}),
       ...(s.settings.resume ? { resume: true } : {}),
     }),

@@ -11,7 +11,7 @@ import {
   type MigrationProgress,
   type QmpClient,
 } from '@xlkit/qmp';
-import type { DomainInfo, RamEndpoint, StreamWriter } from '@xlkit/stream';
+import type { DomainInfo, MigrationKey, RamEndpoint, StreamWriter } from '@xlkit/stream';
 import type { DiskSpec } from '../config/disk-spec.js';
 import { destroyDomain } from '../domain/destroy.js';
 import { connectQmp, leavePostmigrate } from '../domain/qmp.js';
@@ -59,6 +59,8 @@ export interface RamOptions {
 /** The direct transport: the source QEMU sends to the destination QEMU's `endpoint` itself. */
 export interface DirectRamOptions extends Omit<RamOptions, 'writer' | 'credit' | 'returnPath'> {
   endpoint: RamEndpoint;
+  /** The migration's key (MIGRATION_KEY): a TCP endpoint takes only TLS-PSK with it. */
+  key?: MigrationKey;
 }
 
 export interface RamSent {
@@ -77,6 +79,8 @@ export interface SourcePort {
   readonly qmp: QmpClient | undefined;
   /** Paths in the source domain's dir that xl owns (QEMU's migration socket, the NBD tunnel socket). */
   readonly sockets: { migration: string; nbd: string };
+  /** Where QEMU's NBD client reads the migration key (a moment, for the direct transport over TCP). */
+  readonly nbdTlsDir: string;
   /** Connects to QEMU, leaves a stale postmigrate, reads the run state and the domain info. */
   open(disks: readonly DiskSpec[]): Promise<{ status: string; running: boolean; info: DomainInfo }>;
   /** `xl migrate --resume`: connects to a source QEMU whose post-copy a broken link paused (refuses any other). */
@@ -124,6 +128,7 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
       return qmp;
     },
     sockets: { migration: paths.migrationSocket, nbd: paths.nbdSocket },
+    nbdTlsDir: paths.nbdTls,
     async open(disks) {
       const raw = await connectQmp(store, domain);
       qmp = o.wrapQmp ? o.wrapQmp(raw) : raw;
@@ -163,12 +168,16 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
       });
       return sent(q, ram, ram.chunks);
     },
-    async sendRamDirect(r) {
+    async sendRamDirect({ key, ...r }) {
       const q = await ready(r);
       const capabilities = o.capabilities ?? [];
       return sent(
         q,
-        await sendRamDirect(q, { ...r, ...(capabilities.length > 0 ? { capabilities } : {}) }),
+        await sendRamDirect(q, {
+          ...r,
+          ...(capabilities.length > 0 ? { capabilities } : {}),
+          ...(key === undefined ? {} : { tls: { key, dir: paths.migrationTls } }),
+        }),
         0,
       );
     },

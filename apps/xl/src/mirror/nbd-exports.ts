@@ -13,8 +13,9 @@ import {
   unixSocketAddressLegacy,
   type QmpClient,
 } from '@xlkit/qmp';
-import type { DiskExports, MirrorTransport } from '@xlkit/stream';
+import type { DiskExports, MigrationKey, MirrorTransport } from '@xlkit/stream';
 import { diskNodeName } from '../qemu/argv.js';
+import { addPskServer, removePsk, type PskCreds } from '../qemu/tls-psk.js';
 import { MirrorError } from './mirror-error.js';
 import { listeningPortsOf } from '../host/listen-port.js';
 import type { TargetDisk } from './targets.js';
@@ -30,6 +31,16 @@ export interface ExportOptions {
   host: string;
   /** Direct: the incoming QEMU's pid (to learn the port it bound). */
   qemuPid: number;
+  /** Direct over TCP: the server takes only TLS-PSK with the migration's key, read from `dir`. */
+  tls?: { key: MigrationKey; dir: string };
+}
+
+/** The receiving QEMU's TLS credentials object for its NBD server (direct, TCP). */
+export const NBD_TLS_ID = 'xlkit-nbd-tls';
+
+/** The key dir of the NBD server's credentials, for stopExports(). */
+export function nbdTlsCreds(dir: string): PskCreds {
+  return { id: NBD_TLS_ID, dir };
 }
 
 export function exportName(id: string): string {
@@ -50,8 +61,15 @@ export async function startExports(
       await nbdServerStart(qmp, { addr: unixSocketAddressLegacy(o.socketPath) });
       await makeSocketsPrivate([o.socketPath]); // QEMU made it 0750 (host/private-files.ts)
     } else {
+      // Anyone on the host could reach a TCP port: only a client holding the key gets an export.
+      if (o.tls === undefined)
+        throw new MirrorError(
+          'refused',
+          'the sender sent no migration key (an older xl): refusing to export the disks on TCP unauthenticated; upgrade it or use --transport tunnel',
+        );
+      await addPskServer(qmp, nbdTlsCreds(o.tls.dir), o.tls.key);
       const before = new Set(await listeningPortsOf(o.qemuPid));
-      await nbdServerStart(qmp, { addr: inetSocketAddressLegacy(o.host, 0) });
+      await nbdServerStart(qmp, { addr: inetSocketAddressLegacy(o.host, 0), 'tls-creds': NBD_TLS_ID });
       port = (await listeningPortsOf(o.qemuPid)).find((p) => !before.has(p));
       if (port === undefined)
         throw new MirrorError('export', `cannot find the port QEMU's NBD server listens on at ${o.host}`);
@@ -76,7 +94,7 @@ export async function startExports(
       ? { transport: 'direct', socket: o.socketPath, disks }
       : { transport: 'direct', host: o.host, port, disks };
   } catch (err) {
-    await stopExports(qmp);
+    await stopExports(qmp, o.tls === undefined ? undefined : nbdTlsCreds(o.tls.dir));
     if (err instanceof MirrorError) throw err;
     throw new MirrorError('export', `exporting the target disks over NBD failed: ${(err as Error).message}`, {
       cause: err,
@@ -84,7 +102,8 @@ export async function startExports(
   }
 }
 
-/** Stops the NBD server (removing its exports); quiet when none runs. */
-export async function stopExports(qmp: QmpClient): Promise<void> {
+/** Stops the NBD server (removing its exports) and drops its key; quiet when none runs. */
+export async function stopExports(qmp: QmpClient, tls?: PskCreds): Promise<void> {
   await nbdServerStop(qmp).catch(() => undefined);
+  if (tls !== undefined) await removePsk(qmp, tls);
 }

@@ -8,11 +8,13 @@
  *   finish()        after the RAM stream completed, before the domain resumes: NBD server stopped
  *   abort()         any failure before GO, after QEMU is gone: every created target removed
  */
+import { rm } from 'node:fs/promises';
 import type { QmpClient } from '@xlkit/qmp';
 import type {
   DiskExports,
   DiskPlan,
   DomainInfo,
+  MigrationKey,
   StreamReader,
   StreamRecord,
   StreamWriter,
@@ -30,7 +32,7 @@ import { readHostId } from './host-id.js';
 import { readLocalIdentity, senderIsLocal } from './local-peer.js';
 import { directListenHost } from '../host/listen-host.js';
 import { MirrorError } from './mirror-error.js';
-import { startExports, stopExports } from './nbd-exports.js';
+import { nbdTlsCreds, startExports, stopExports } from './nbd-exports.js';
 import { openTargetRoot } from './target-root.js';
 import { createTargets, removeTargets, resolveTargets, type TargetDisk } from './targets.js';
 
@@ -43,6 +45,8 @@ function unexpected(rec: StreamRecord, expected: string): MirrorError {
 export class MirrorReceiver {
   #mux: ChannelMux | undefined;
   #created: string[] = [];
+  /** The NBD server's key dir, once exported (removed when the server stops or on abort). */
+  #tlsDir: string | undefined;
 
   private constructor(
     readonly plan: DiskPlan,
@@ -108,10 +112,11 @@ export class MirrorReceiver {
   async exportDisks(
     store: DomainStore,
     record: DomainRecord,
-    link: { forward: StreamReader; writer: StreamWriter },
+    link: { forward: StreamReader; writer: StreamWriter; key?: MigrationKey },
     env: NodeJS.ProcessEnv,
   ): Promise<DiskExports> {
     const paths = store.paths(record.id);
+    this.#tlsDir = paths.nbdTls;
     const exports = await withQmp(store, record, (qmp) =>
       startExports(qmp, this.targets, {
         transport: this.plan.transport,
@@ -119,6 +124,7 @@ export class MirrorReceiver {
         localSender: this.localSender,
         host: directListenHost(env),
         qemuPid: record.qemu?.pid ?? 0,
+        ...(link.key === undefined ? {} : { tls: { key: link.key, dir: paths.nbdTls } }),
       }),
     );
     if (exports.transport === 'tunnel') {
@@ -149,7 +155,7 @@ export class MirrorReceiver {
 
   /** The migration completed: stop the NBD server (before the domain resumes) and the tunnel. */
   async finish(qmp: QmpClient): Promise<void> {
-    await stopExports(qmp);
+    await stopExports(qmp, this.#tlsDir === undefined ? undefined : nbdTlsCreds(this.#tlsDir));
     if (this.#mux) {
       await this.#mux.idle(5_000);
       detachTunnel(this.#mux);
@@ -164,6 +170,8 @@ export class MirrorReceiver {
   /** Failure before GO (QEMU already destroyed): drop the tunnel, remove what we created. */
   async abort(): Promise<void> {
     if (this.#mux) detachTunnel(this.#mux);
+    // QEMU is gone with its object; the key file goes with the domain dir, and here in any case.
+    if (this.#tlsDir !== undefined) await rm(this.#tlsDir, { recursive: true, force: true });
     await removeTargets(this.#created);
     this.#created = [];
   }

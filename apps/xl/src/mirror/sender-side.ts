@@ -23,6 +23,7 @@ import { Feature } from '../link/protocol.js';
 import { MirrorError } from './mirror-error.js';
 import {
   abortMirrors,
+  dropClientTls,
   finishMirrors,
   mirrorDisks,
   nbdServerOf,
@@ -40,6 +41,8 @@ export interface PhaseTwoOptions {
   qmp: QmpClient;
   /** Unix socket path for the tunnel endpoint QEMU's NBD client connects to. */
   tunnelSocket: string;
+  /** Where QEMU's NBD client reads the migration key, a moment (direct over TCP). */
+  tlsDir: string;
   onProgress?: (disks: DiskProgress[]) => void;
   signal?: AbortSignal;
   /** How long a mirror may go without a new low of remaining bytes before it counts as not converging (ms). */
@@ -85,11 +88,11 @@ export class MirrorSender {
       : `disk exports: NBD over TCP at ${ex.host ?? '?'}:${String(ex.port)}`;
   }
 
-  /** Features the receiver must have. */
+  /** Features the receiver must have (direct: its NBD port takes only TLS-PSK with the migration's key). */
   get requires(): string[] {
     return this.built.plan.transport === 'tunnel'
       ? [Feature.DISK_MIRROR, Feature.TUNNEL]
-      : [Feature.DISK_MIRROR];
+      : [Feature.DISK_MIRROR, Feature.DIRECT_TLS];
   }
 
   get lines(): string[] {
@@ -151,9 +154,17 @@ export class MirrorSender {
     try {
       this.#disks = mirrorDisks(ex);
       this.#started = true;
+      const server = nbdServerOf(ex, o.tunnelSocket);
+      const key = o.link.key;
+      if (server.type === 'inet' && key === undefined)
+        throw new MirrorError(
+          'mirror',
+          'no migration key for the NBD server on TCP: refusing to connect unauthenticated',
+        );
       const opts = {
         syncWrites: this.built.plan.syncWrites,
-        server: nbdServerOf(ex, o.tunnelSocket),
+        server,
+        ...(server.type === 'inet' && key !== undefined ? { tls: { key, dir: o.tlsDir } } : {}),
         onProgress: o.onProgress,
         signal: stop.signal,
         ...(o.stallWindowMs === undefined ? {} : { stallWindowMs: o.stallWindowMs }),
@@ -208,6 +219,8 @@ export class MirrorSender {
       clearTimeout(timer);
       this.#started = false;
     }
+    // The source runs on: the migration's key leaves its QEMU (after finishMirrors, too).
+    if (qmp !== undefined && this.#exports?.transport === 'direct') await dropClientTls(qmp);
     await this.#closeTunnel();
   }
 

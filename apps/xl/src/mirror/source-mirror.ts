@@ -30,8 +30,9 @@ import {
   type QmpClient,
   type SocketAddress,
 } from '@xlkit/qmp';
-import type { DiskExports } from '@xlkit/stream';
+import type { DiskExports, MigrationKey } from '@xlkit/stream';
 import { diskNodeName } from '../qemu/argv.js';
+import { addPskClient, removePsk } from '../qemu/tls-psk.js';
 import { ConvergenceWatch } from './convergence.js';
 import { MirrorError } from './mirror-error.js';
 
@@ -54,12 +55,26 @@ export interface MirrorOptions {
   syncWrites: boolean;
   /** Where the NBD server is, from the source's point of view. */
   server: SocketAddress;
+  /** A TCP server takes only TLS-PSK with the migration's key (`dir` holds it for QEMU a moment). */
+  tls?: { key: MigrationKey; dir: string };
   onProgress?: (disks: DiskProgress[]) => void;
   /** query-block-jobs interval (500 ms). */
   pollMs?: number;
   /** Stall window for the convergence check (60 s). */
   stallWindowMs?: number;
   signal?: AbortSignal;
+}
+
+/** The source QEMU's TLS credentials object for the NBD nodes (direct, TCP). */
+export const NBD_CLIENT_TLS_ID = 'xlkit-nbd-client-tls';
+
+/**
+ * The NBD nodes are gone: so goes the key QEMU held for them (quiet when there is none). Not
+ * in finishMirrors, which runs while the vCPUs are stopped: a source that migrated away is
+ * destroyed with its key, one that is resumed goes through abortMirrors or MirrorSender.abort.
+ */
+export async function dropClientTls(qmp: QmpClient): Promise<void> {
+  await qmp.execute('object-del', { id: NBD_CLIENT_TLS_ID }).catch(() => undefined);
 }
 
 export function mirrorDisks(exports: DiskExports): MirrorDisk[] {
@@ -90,12 +105,18 @@ export async function startMirrors(
   o: MirrorOptions,
 ): Promise<void> {
   try {
+    if (o.tls !== undefined) {
+      // A killed xl's object may linger (recover-migration.ts): this migration brings its own key.
+      await removePsk(qmp, { id: NBD_CLIENT_TLS_ID, dir: o.tls.dir });
+      await addPskClient(qmp, { id: NBD_CLIENT_TLS_ID, dir: o.tls.dir }, o.tls.key);
+    }
     for (const d of disks) {
       await blockdevAdd(qmp, {
         driver: 'nbd',
         'node-name': d.nbdNode,
         server: o.server,
         export: d.exportName,
+        ...(o.tls === undefined ? {} : { 'tls-creds': NBD_CLIENT_TLS_ID }),
       });
     }
     for (const d of disks) {
@@ -307,4 +328,5 @@ export async function abortMirrors(qmp: QmpClient, disks: readonly MirrorDisk[])
       await sleep(100);
     }
   }
+  await dropClientTls(qmp);
 }

@@ -9,13 +9,15 @@ import {
   followMigration,
   migrateIncoming,
   migrateSetCapabilities,
+  migrateSetParameters,
   type MigrationCapabilityStatus,
   type MigrationProgress,
   type QmpClient,
 } from '@xlkit/qmp';
-import type { RamEndpoint } from '@xlkit/stream';
+import type { MigrationKey, RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { makeSocketsPrivate } from '../host/private-files.js';
+import { addPskServer, removePsk, type PskCreds } from '../qemu/tls-psk.js';
 
 export type DirectListen = { unix: string } | { tcp: string };
 
@@ -25,31 +27,72 @@ export interface DirectIncoming {
   completed: Promise<MigrationProgress>;
 }
 
-export async function listenRamDirect(
-  qmp: QmpClient,
-  o: { listen: DirectListen; capabilities?: MigrationCapabilityStatus[]; pollMs?: number },
-): Promise<DirectIncoming> {
+/** The incoming QEMU's TLS credentials object for a direct migration over TCP. */
+export const INCOMING_TLS_ID = 'xlkit-incoming-tls';
+
+export interface ListenOptions {
+  listen: DirectListen;
+  capabilities?: MigrationCapabilityStatus[];
+  pollMs?: number;
+  /** TCP takes only TLS-PSK with the migration's key; `dir` holds it while QEMU listens. */
+  tls?: { key: MigrationKey; dir: string };
+}
+
+/**
+ * A TCP listener on a shared host is open to anyone there: it takes only a source that holds
+ * the key. A peer that failed the TLS handshake leaves QEMU listening for the right one (7.2).
+ */
+async function listenTls(qmp: QmpClient, o: ListenOptions): Promise<PskCreds | undefined> {
+  if ('unix' in o.listen) return undefined;
+  if (o.tls === undefined)
+    throw new XlError(
+      'XL_MIGRATION',
+      'the sender sent no migration key (an older xl): refusing to listen on TCP unauthenticated; upgrade it or use --transport tunnel',
+    );
+  const creds = { id: INCOMING_TLS_ID, dir: o.tls.dir };
+  await addPskServer(qmp, creds, o.tls.key);
+  return creds;
+}
+
+/** Back to plain migration (the domain may later be saved or migrated without TLS), the key gone. */
+async function dropTls(qmp: QmpClient, creds: PskCreds | undefined): Promise<void> {
+  if (creds === undefined) return;
+  await migrateSetParameters(qmp, { 'tls-creds': '' }).catch(() => undefined);
+  await removePsk(qmp, creds);
+}
+
+export async function listenRamDirect(qmp: QmpClient, o: ListenOptions): Promise<DirectIncoming> {
   await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(o.capabilities ?? [])]);
-  const listen = (uri: string) => migrateIncoming(qmp, { uri });
-  let endpoint: RamEndpoint;
-  if ('unix' in o.listen) {
-    await rm(o.listen.unix, { force: true });
-    await listen(`unix:${o.listen.unix}`);
-    await makeSocketsPrivate([o.listen.unix]); // QEMU made it 0750 (host/private-files.ts)
-    endpoint = { transport: 'unix', path: o.listen.unix };
-  } else {
-    const host = o.listen.tcp;
-    await listen(host.includes(':') ? `tcp:[${host}]:0` : `tcp:${host}:0`);
-    const port = await incomingPort(qmp);
-    if (port === undefined) {
-      throw new XlError(
-        'XL_QEMU_FAILED',
-        `QEMU did not say which port its incoming migration listens on at ${host}`,
-      );
-    }
-    endpoint = { transport: 'tcp', host, port };
+  const creds = await listenTls(qmp, o);
+  try {
+    if (creds !== undefined) await migrateSetParameters(qmp, { 'tls-creds': creds.id });
+    const endpoint = await listenOn(qmp, o.listen);
+    const completed = incomingVerdict(qmp, o.pollMs).finally(() => dropTls(qmp, creds));
+    completed.catch(() => undefined);
+    return { endpoint, completed };
+  } catch (err) {
+    await dropTls(qmp, creds);
+    throw err;
   }
-  return { endpoint, completed: incomingVerdict(qmp, o.pollMs) };
+}
+
+async function listenOn(qmp: QmpClient, to: DirectListen): Promise<RamEndpoint> {
+  const listen = (uri: string) => migrateIncoming(qmp, { uri });
+  if ('unix' in to) {
+    await rm(to.unix, { force: true });
+    await listen(`unix:${to.unix}`);
+    await makeSocketsPrivate([to.unix]); // QEMU made it 0750 (host/private-files.ts)
+    return { transport: 'unix', path: to.unix };
+  }
+  const host = to.tcp;
+  await listen(host.includes(':') ? `tcp:[${host}]:0` : `tcp:${host}:0`);
+  const port = await incomingPort(qmp);
+  if (port === undefined)
+    throw new XlError(
+      'XL_QEMU_FAILED',
+      `QEMU did not say which port its incoming migration listens on at ${host}`,
+    );
+  return { transport: 'tcp', host, port };
 }
 
 /** Settles when QEMU completed the incoming migration (rejects when it failed); `qmp` may still be connecting. */

@@ -5,10 +5,11 @@
  * completed. Nothing passes through xl, so nothing is framed or checksummed by xl: QEMU's own
  * stream format is all the checking there is (the relayed path, outgoing.ts, verifies).
  */
-import type { MigrationProgress, QmpClient } from '@xlkit/qmp';
+import { migrateSetParameters, type MigrationProgress, type QmpClient } from '@xlkit/qmp';
 import { lstat } from 'node:fs/promises';
-import type { RamEndpoint } from '@xlkit/stream';
+import type { MigrationKey, RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
+import { addPskClient, removePsk, type PskCreds } from '../qemu/tls-psk.js';
 import { abortPromise, lastEventTime, type RamProgress } from './outgoing.js';
 import { OutgoingMigration, type OutgoingOptions } from './outgoing-migration.js';
 import { interrupted } from './ram-transfer.js';
@@ -19,7 +20,12 @@ export interface DirectSendOptions extends Omit<OutgoingOptions, 'onSample'> {
   onPreSwitchover?: () => Promise<void>;
   onProgress?: (p: RamProgress) => void;
   signal?: AbortSignal;
+  /** A TCP endpoint takes only TLS-PSK with this migration's key; `dir` holds it for QEMU a moment. */
+  tls?: { key: MigrationKey; dir: string };
 }
+
+/** The source QEMU's TLS credentials object for a direct migration. */
+export const RAM_TLS_ID = 'xlkit-migrate-tls';
 
 export interface DirectSendResult {
   /** What QEMU reports it transferred. */
@@ -57,6 +63,35 @@ export async function checkUnixEndpoint(e: RamEndpoint, uid = process.geteuid?.(
   }
 }
 
+/**
+ * QEMU's `migrate` to a TCP endpoint presents the key (tls-creds); a unix one is the same
+ * host's, in a 0700 dir, and needs none. Returns the credentials to remove afterwards.
+ */
+async function useTls(qmp: QmpClient, o: DirectSendOptions): Promise<PskCreds | undefined> {
+  if (o.endpoint.transport !== 'tcp') return undefined;
+  if (o.tls === undefined)
+    throw new XlError(
+      'XL_MIGRATION',
+      'no migration key for the TCP endpoint: refusing to migrate unauthenticated',
+    );
+  const creds = { id: RAM_TLS_ID, dir: o.tls.dir };
+  await addPskClient(qmp, creds, o.tls.key);
+  return creds;
+}
+
+/** Back to plain migration (a later save or relayed migration must not use TLS), the object gone. */
+async function dropTls(qmp: QmpClient, creds: PskCreds | undefined): Promise<void> {
+  if (creds === undefined) return;
+  await migrateSetParameters(qmp, { 'tls-creds': '' }).catch(() => undefined);
+  await removePsk(qmp, creds);
+}
+
+/** For a sender that died mid-migration (recover-migration.ts): its TLS settings undone, quietly. */
+export async function dropDirectTls(qmp: QmpClient): Promise<void> {
+  await migrateSetParameters(qmp, { 'tls-creds': '' }).catch(() => undefined);
+  await qmp.execute('object-del', { id: RAM_TLS_ID }).catch(() => undefined);
+}
+
 export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promise<DirectSendResult> {
   if (o.signal?.aborted) throw interrupted();
   await checkUnixEndpoint(o.endpoint);
@@ -64,7 +99,10 @@ export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promi
   const stops = qmp.listen('STOP');
   const aborted = abortPromise(o.signal);
   aborted.catch(() => undefined);
+  let creds: PskCreds | undefined;
   try {
+    creds = await useTls(qmp, o);
+    if (creds !== undefined) await migrateSetParameters(qmp, { 'tls-creds': creds.id });
     run = await OutgoingMigration.start(qmp, endpointUri(o.endpoint), {
       ...o,
       onSample: (m) => o.onProgress?.({ bytes: m.transferred, migration: m }),
@@ -83,5 +121,6 @@ export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promi
     throw err;
   } finally {
     stops.close();
+    await dropTls(qmp, creds);
   }
 }

@@ -29,6 +29,9 @@ export interface DomainPaths {
   recoverSocket: string;
   /** For storage migration: an NBD server socket. */
   nbdSocket: string;
+  /** The direct transport's TLS-PSK key dirs (0700, only while a migration needs them; qemu/tls-psk.ts). */
+  nbdTls: string;
+  migrationTls: string;
   /** While `xl migrate` runs: its control socket (`xl migrate-status`, `xl migrate-abort`). */
   migrationControl: string;
   /** The guest's screen over VNC, when the config has vnc without vnclisten. */
@@ -57,6 +60,8 @@ export function domainPaths(root: string, id: number): DomainPaths {
     recoveryMonitor: path.join(dir, 'recovery-qmp.sock'),
     recoverSocket: path.join(dir, 'recover.sock'),
     nbdSocket: path.join(dir, 'nbd.sock'),
+    nbdTls: path.join(dir, 'nbd-tls'),
+    migrationTls: path.join(dir, 'migrate-tls'),
     migrationControl: path.join(dir, 'migrate-control.sock'),
     vnc: path.join(dir, 'vnc.sock'),
   };

@@ -76,6 +76,7 @@ export function fakeSource(
     id: 1,
     qmp: undefined,
     sockets: { migration: '/nonexistent/m.sock', nbd: '/nonexistent/n.sock' },
+    nbdTlsDir: '/nonexistent/nbd-tls',
     async open() {
       failHere('open');
       return { status: 'running', running: true, info: INFO };
