@@ -4,7 +4,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QmpClient, queryBlockJobs, queryNamedBlockNodes } from '@xlkit/qmp';
 import type { DomainView } from '@xlkit/xl';
-import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import { rmSync } from 'node:fs';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { execa, execaSync } from 'execa';
 import { createDiskImage, GUEST_COMMAND, sendSerialLine, track, type NetnsHost } from './helpers/index.js';
 import {
@@ -150,4 +152,51 @@ export async function smallTmpfs(dir: string, sizeMiB: number): Promise<string> 
     runSync: undo,
   });
   return dir;
+}
+
+/** A qemu-io run as uid/gid 65534 (nobody): what any other user on that host can do. */
+export interface NbdProbe {
+  ok: boolean;
+  output: string;
+}
+
+/**
+ * Tries the receiver's NBD export at ADDR:PORT as nobody, from inside `host`'s namespace:
+ * `key` undefined connects without TLS; otherwise with TLS-PSK as xlkit's username and that
+ * key (hex), from a key dir nobody owns. `command` is qemu-io's (-c).
+ */
+export async function probeNbdAsNobody(
+  host: NetnsHost,
+  at: { address: string; port: number; exportName: string },
+  command: string,
+  key?: string,
+): Promise<NbdProbe> {
+  const nobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+  const readOnly = command.startsWith('read') ? ['-r'] : [];
+  let args: string[];
+  if (key === undefined) {
+    args = ['qemu-io', ...readOnly, '-f', 'raw', `nbd://${at.address}:${at.port}/${at.exportName}`];
+  } else {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'xlkit-psk-probe-'));
+    track({
+      label: `psk probe dir ${dir}`,
+      run: () => rm(dir, { recursive: true, force: true }),
+      runSync: () => rmSync(dir, { recursive: true, force: true }),
+    });
+    await writeFile(path.join(dir, 'keys.psk'), `xlkit:${key}\n`, { mode: 0o600 });
+    await chown(dir, 65534, 65534);
+    await chown(path.join(dir, 'keys.psk'), 65534, 65534);
+    args = [
+      'qemu-io',
+      ...readOnly,
+      '--object',
+      `tls-creds-psk,id=probe,endpoint=client,dir=${dir},username=xlkit`,
+      '--image-opts',
+      `driver=nbd,server.type=inet,server.host=${at.address},server.port=${at.port},export=${at.exportName},tls-creds=probe`,
+    ];
+  }
+  const r = await host.exec([...nobody, ...args, '-c', command], { reject: false, timeout: 30_000 });
+  // qemu-io reports a failed command on stdout and may still exit 0: success is its own report.
+  const output = `${String(r.stdout)}${String(r.stderr)}`;
+  return { ok: r.exitCode === 0 && /^(wrote|read) \d+\/\d+ bytes/m.test(output), output };
 }
