@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<() => Promise<void>>> = {
   postcopy: async () => (await import('./postcopy.js')).benchPostcopy,
   upgrade: async () => (await import('./upgrade.js')).benchUpgrade,
   peers: async () => (await import('./peers.js')).benchPeers,
+  tls: async () => (await import('./tls.js')).benchTls,
 };
 
 const name = process.argv[2];
