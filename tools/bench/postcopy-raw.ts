@@ -9,7 +9,6 @@ import {
   finalMigrationFigures,
   followMigration,
   migrate,
-  migrateContinue,
   migrateIncoming,
   migrateSetCapabilities,
   migrateSetParameters,
@@ -64,7 +63,6 @@ export async function raw(a: string, dir: string, cfg: string): Promise<Result> 
     await migrateSetCapabilities(sq, [
       { capability: 'events', state: true },
       { capability: 'postcopy-ram', state: true },
-      { capability: 'pause-before-switchover', state: true },
     ]);
     let switchPass: number | undefined;
     let asked: Promise<void> | undefined;
@@ -81,15 +79,8 @@ export async function raw(a: string, dir: string, cfg: string): Promise<Result> 
       }
     };
     await migrate(sq, { uri: `unix:${sock}` });
-    await followMigration(sq, {
-      untilPreSwitchover: true,
-      onProgress,
-      pollMs: POLL_MS,
-      timeoutMs: TIMEOUT_MS,
-    });
-    await asked;
-    await migrateContinue(sq, { state: 'pre-switchover' });
     const done = await followMigration(sq, { onProgress, pollMs: POLL_MS, timeoutMs: TIMEOUT_MS });
+    await asked;
     if (resumed === undefined) throw new Error('the raw migration never reported postcopy-active');
     const resumedAt = await resumed;
     const dDone = await incoming;

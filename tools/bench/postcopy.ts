@@ -7,11 +7,10 @@
  *   (c) the same QMP sequence driven directly, QEMU to QEMU over a unix socket, no xl: the
  *       destination started `-S -incoming defer` with the source's argv; events + postcopy-ram
  *       on both (+ postcopy-blocktime and late-block-activate on the destination, as xl's
- *       receiver sets the latter), pause-before-switchover on the source; max-bandwidth and
- *       max-postcopy-bandwidth 8 MiB/s (xl applies --bandwidth to both); migrate; when the
- *       source's dirty-sync-count exceeds 1, migrate-start-postcopy (polled as xl polls, every
- *       500 ms or on a MIGRATION event); migrate-continue at pre-switchover; `cont` on the
- *       destination as soon as the source reports postcopy-active (xl's receiver does `cont`
+ *       receiver sets the latter), no pause-before-switchover (xl sets it only for `-q`);
+ *       max-bandwidth and max-postcopy-bandwidth 8 MiB/s (xl applies --bandwidth to both);
+ *       migrate; when the source's dirty-sync-count exceeds 1, migrate-start-postcopy (polled
+ *       as xl polls, every 500 ms or on a MIGRATION event); `cont` on the destination as soon as the source reports postcopy-active (xl's receiver does `cont`
  *       then, on the sender's word); completed on both.
  *
  * Total: the destination's start to the migration completed on both (xl: its --json summary's
