@@ -146,8 +146,9 @@ function pointOfNoReturn(s: SenderSession, err: unknown): XlError {
 }
 
 /**
- * In post-copy the guest runs on the destination while part of its RAM is still here: the
- * source is never resumed and nothing is destroyed (either QEMU may hold pages the other lacks).
+ * In post-copy the guest was switched to the destination while part of its RAM is still here
+ * (whether it runs there is not known from here): the source is never resumed and nothing is
+ * destroyed (either QEMU may hold pages the other lacks).
  */
 async function postcopyBroken(s: SenderSession, err: unknown): Promise<XlError> {
   s.settings.progress.clear();
@@ -156,9 +157,9 @@ async function postcopyBroken(s: SenderSession, err: unknown): Promise<XlError> 
   const name = s.source.name;
   return new XlError(
     'XL_MIGRATION',
-    `MIGRATION FAILED IN POST-COPY (${errorMessage(err)}). The domain '${name}' runs on ${host} with part of its RAM ` +
-      `still here; its copy here is kept paused as '${migratedAwayName(name)}' (id ${s.source.id}) and will not be resumed. ` +
-      `Destroy neither copy until the guest on ${host} is checked.`,
+    `MIGRATION FAILED IN POST-COPY (${errorMessage(err)}). The domain '${name}' was switched to ${host} with part of its ` +
+      `RAM still here; its copy here is kept paused as '${migratedAwayName(name)}' (id ${s.source.id}) and will not be resumed. ` +
+      `If both QEMUs still run, 'xl migrate --resume ${name} ${host}' completes the move; destroy neither copy until ${host} is checked.`,
     { cause: err, domain: name },
   );
 }
