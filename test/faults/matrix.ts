@@ -128,6 +128,16 @@ function cellFor(fault: (typeof FAULTS)[number], phase: (typeof PHASES)[number])
     case 'sender SIGKILL':
       return { ...base, message: null };
     case 'byte corrupted':
+      // Phase 2's byte lands in a TUNNEL_DATA payload (NBD traffic): its crc32 catches it.
+      if (phase === 'phase 2')
+        return {
+          ...base,
+          point: CORRUPT[phase],
+          message: failedIn(
+            'mirror',
+            'the receiver failed \\(phase 2\\): .*STREAM_CHECKSUM.*tunnel data crc32.*',
+          ),
+        };
       return { ...base, point: CORRUPT[phase] };
     case 'NBD dropped':
       if (phase !== 'phase 2')

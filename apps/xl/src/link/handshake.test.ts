@@ -77,6 +77,40 @@ describe('migrate handshake', () => {
     expect(negotiate(makeHello(ramRequires({})), older, 'receiver').ok).toBe(true);
   });
 
+  test('a -q tunnel needs tunnel-crc at both ends: an older peer is refused at the handshake', () => {
+    const tunnel = ['disk-mirror', 'tunnel', 'tunnel-crc'];
+    const withoutCrc = OWN_FEATURES.filter((f) => f !== 'tunnel-crc');
+    // A new sender, an older receiver: the sender's requires catch it.
+    expect(negotiate(makeHello(tunnel), makeHello([], withoutCrc), 'receiver')).toEqual({
+      ok: false,
+      reason: "the receiver lacks required feature(s) 'tunnel-crc'",
+    });
+    // An older sender (requires tunnel, has no crcs), a new receiver: refused there, not mid-mirror.
+    const olderSender = makeHello(['disk-mirror', 'tunnel'], withoutCrc);
+    expect(negotiate(makeHello([]), olderSender, 'sender')).toEqual({
+      ok: false,
+      reason: "the sender asks for a tunnel without checksums (it lacks 'tunnel-crc'): upgrade it",
+    });
+    // Both new: agreed, and the direct transport (no tunnel) still meets an older receiver.
+    const agreed = negotiate(makeHello(tunnel), makeHello([]), 'receiver');
+    expect(agreed.ok && agreed.agreement.features).toContain('tunnel-crc');
+    expect(
+      negotiate(makeHello(['disk-mirror', 'direct-tls']), makeHello([], withoutCrc), 'receiver').ok,
+    ).toBe(true);
+  });
+
+  test('a -q sender meeting a receiver without tunnel-crc stops at the handshake, on both sides', async () => {
+    const older = makeHello(
+      [],
+      OWN_FEATURES.filter((f) => f !== 'tunnel-crc'),
+    );
+    const [s, r] = await both(['ram-stream', 'disk-mirror', 'tunnel', 'tunnel-crc'], older);
+    expect(reason(s)).toBe("refusing to migrate: the receiver lacks required feature(s) 'tunnel-crc'");
+    expect(reason(r)).toBe(
+      "refusing the migration: the sender requires feature(s) this xl lacks: 'tunnel-crc'",
+    );
+  });
+
   test('a wrong banner stops the sender before it writes anything', async () => {
     const p = pipes();
     const written: Buffer[] = [];

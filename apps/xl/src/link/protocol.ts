@@ -50,6 +50,11 @@ export const Feature = {
    * receiver to sender, right after the hellos (handshake.ts; qemu/tls-psk.ts).
    */
   DIRECT_TLS: 'direct-tls',
+  /**
+   * TUNNEL_DATA carries the crc32 of its payload, checked on decode (libs/stream SPEC.md 4.8).
+   * Goes with `tunnel`: a sender requires both, and a receiver refuses a tunnel without it.
+   */
+  TUNNEL_CRC: 'tunnel-crc',
 } as const;
 
 /**
@@ -112,6 +117,17 @@ export function negotiate(local: MigrationHello, remote: MigrationHello, remoteN
     return {
       ok: false,
       reason: `the ${remoteName} requires feature(s) this xl lacks: ${missingLocal.map((f) => `'${f}'`).join(', ')}`,
+    };
+  }
+  // A tunnel without crcs (an older xlkit) would fail on its first TUNNEL_DATA, mid-mirror:
+  // refuse it here, from whichever end is the newer one.
+  const crcless = [local, remote].find(
+    (h) => h.requires.includes(Feature.TUNNEL) && !h.features.includes(Feature.TUNNEL_CRC),
+  );
+  if (crcless !== undefined) {
+    return {
+      ok: false,
+      reason: `${crcless === local ? 'this xl' : `the ${remoteName}`} asks for a tunnel without checksums (it lacks '${Feature.TUNNEL_CRC}'): upgrade it`,
     };
   }
   return {

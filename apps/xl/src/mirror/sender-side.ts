@@ -88,10 +88,13 @@ export class MirrorSender {
       : `disk exports: NBD over TCP at ${ex.host ?? '?'}:${String(ex.port)}`;
   }
 
-  /** Features the receiver must have (direct: its NBD port takes only TLS-PSK with the migration's key). */
+  /**
+   * Features the receiver must have (tunnel: TUNNEL_DATA with crcs; direct: its NBD port takes
+   * only TLS-PSK with the migration's key).
+   */
   get requires(): string[] {
     return this.built.plan.transport === 'tunnel'
-      ? [Feature.DISK_MIRROR, Feature.TUNNEL]
+      ? [Feature.DISK_MIRROR, Feature.TUNNEL, Feature.TUNNEL_CRC]
       : [Feature.DISK_MIRROR, Feature.DIRECT_TLS];
   }
 

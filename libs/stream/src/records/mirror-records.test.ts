@@ -143,7 +143,7 @@ describe('tunnel records', () => {
     expect(() => TUNNEL_CREDIT.decode(raw(1, 0), 8, 0, {})).toThrow(/bytes/);
     expect(() => TUNNEL_CLOSE.decode(raw(1, 2), 8, 0, {})).toThrow(/kind/);
     expect(() => TUNNEL_DATA.decode([Buffer.from([1, 0, 0, 0, 1, 0, 0, 0, 9])], 9, 0, {})).toThrow(
-      /reserved/,
+      /crc32 mismatch/,
     );
     expect(() =>
       TUNNEL_DATA.encode({

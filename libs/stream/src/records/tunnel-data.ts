@@ -1,8 +1,13 @@
-/** TUNNEL_DATA: bytes of one tunnel channel; sent only within the credit the peer granted. */
+/**
+ * TUNNEL_DATA: bytes of one tunnel channel, with the crc32 of the payload; sent only within the
+ * credit the peer granted. The crc is what makes a byte flipped in the pipe fail the migration
+ * instead of reaching the destination's NBD server (SPEC.md 4.8, feature `tunnel-crc`).
+ */
 import { XLKIT_MANDATORY_BASE } from '../constants.js';
 import { StreamError } from '../errors.js';
 import { dropHead, head, totalLength } from '../body.js';
 import { defineRecord } from '../record-codec.js';
+import { crc32Of } from './ram-chunk.js';
 import { checkChannel } from './tunnel-control.js';
 
 /** Largest payload of one TUNNEL_DATA record. */
@@ -24,18 +29,22 @@ export const TUNNEL_DATA = defineRecord<TunnelData>({
   minLength: TUNNEL_DATA_HEADER + 1,
   maxLength: TUNNEL_DATA_HEADER + TUNNEL_DATA_MAX,
   duringRam: true,
-  decode: (body, len, at) => {
+  // The reader folds the crc over the payload as it arrives (the record-codec contract).
+  crc32From: TUNNEL_DATA_HEADER,
+  decode: (body, len, at, ctx) => {
     const h = head(body, TUNNEL_DATA_HEADER);
     const channel = checkChannel(h.readUInt32LE(0), at, TUNNEL_DATA_TYPE);
-    const reserved = h.readUInt32LE(4);
-    if (reserved !== 0)
-      throw new StreamError('STREAM_BAD_RECORD', 'tunnel data reserved field', {
-        offset: at + 4,
+    const stored = h.readUInt32LE(4);
+    const chunks = dropHead(body, TUNNEL_DATA_HEADER);
+    const got = ctx.crc32 ?? crc32Of(chunks);
+    if (got !== stored)
+      throw new StreamError('STREAM_CHECKSUM', `tunnel data crc32 mismatch (channel ${channel})`, {
+        offset: at,
         recordType: TUNNEL_DATA_TYPE,
-        expected: 0,
-        actual: reserved,
+        expected: hex(stored),
+        actual: hex(got),
       });
-    return { channel, chunks: dropHead(body, TUNNEL_DATA_HEADER), length: len - TUNNEL_DATA_HEADER };
+    return { channel, chunks, length: len - TUNNEL_DATA_HEADER };
   },
   encode: (v) => {
     checkChannel(v.channel, 0, TUNNEL_DATA_TYPE);
@@ -49,7 +58,12 @@ export const TUNNEL_DATA = defineRecord<TunnelData>({
     }
     const h = Buffer.alloc(TUNNEL_DATA_HEADER);
     h.writeUInt32LE(v.channel, 0);
+    h.writeUInt32LE(crc32Of(v.chunks), 4);
     return [h, ...v.chunks];
   },
   summary: (v) => `channel ${v.channel}: ${v.length} bytes`,
 });
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}
