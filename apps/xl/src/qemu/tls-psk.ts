@@ -10,7 +10,7 @@
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { QmpClient } from '@xlkit/qmp';
+import { migrateSetParameters, type QmpClient } from '@xlkit/qmp';
 import type { MigrationKey } from '@xlkit/stream';
 
 /** The PSK identity both ends use (the key, not the name, is the secret). */
@@ -72,4 +72,14 @@ export async function addPskClient(qmp: QmpClient, c: PskCreds, key: MigrationKe
 export async function removePsk(qmp: QmpClient | undefined, c: PskCreds): Promise<void> {
   await qmp?.execute('object-del', { id: c.id }).catch(() => undefined);
   await rm(c.dir, { recursive: true, force: true });
+}
+
+/**
+ * Migration back to plain (the domain may later be saved or migrated without TLS), and the
+ * credentials gone: how both ends of a direct migration end, whatever its outcome.
+ */
+export async function dropMigrationTls(qmp: QmpClient, creds: PskCreds | undefined): Promise<void> {
+  if (creds === undefined) return;
+  await migrateSetParameters(qmp, { 'tls-creds': '' }).catch(() => undefined);
+  await removePsk(qmp, creds);
 }

@@ -17,7 +17,7 @@ import {
 import type { MigrationKey, RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { makeSocketsPrivate } from '../host/private-files.js';
-import { addPskServer, removePsk, type PskCreds } from '../qemu/tls-psk.js';
+import { addPskServer, dropMigrationTls, type PskCreds } from '../qemu/tls-psk.js';
 
 export type DirectListen = { unix: string } | { tcp: string };
 
@@ -54,24 +54,17 @@ async function listenTls(qmp: QmpClient, o: ListenOptions): Promise<PskCreds | u
   return creds;
 }
 
-/** Back to plain migration (the domain may later be saved or migrated without TLS), the key gone. */
-async function dropTls(qmp: QmpClient, creds: PskCreds | undefined): Promise<void> {
-  if (creds === undefined) return;
-  await migrateSetParameters(qmp, { 'tls-creds': '' }).catch(() => undefined);
-  await removePsk(qmp, creds);
-}
-
 export async function listenRamDirect(qmp: QmpClient, o: ListenOptions): Promise<DirectIncoming> {
   await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(o.capabilities ?? [])]);
   const creds = await listenTls(qmp, o);
   try {
     if (creds !== undefined) await migrateSetParameters(qmp, { 'tls-creds': creds.id });
     const endpoint = await listenOn(qmp, o.listen);
-    const completed = incomingVerdict(qmp, o.pollMs).finally(() => dropTls(qmp, creds));
+    const completed = incomingVerdict(qmp, o.pollMs).finally(() => dropMigrationTls(qmp, creds));
     completed.catch(() => undefined);
     return { endpoint, completed };
   } catch (err) {
-    await dropTls(qmp, creds);
+    await dropMigrationTls(qmp, creds);
     throw err;
   }
 }

@@ -9,7 +9,7 @@ import { migrateSetParameters, type MigrationProgress, type QmpClient } from '@x
 import { lstat } from 'node:fs/promises';
 import type { MigrationKey, RamEndpoint } from '@xlkit/stream';
 import { XlError } from '../errors.js';
-import { addPskClient, removePsk, type PskCreds } from '../qemu/tls-psk.js';
+import { addPskClient, dropMigrationTls, type PskCreds } from '../qemu/tls-psk.js';
 import { abortPromise, lastEventTime, type RamProgress } from './outgoing.js';
 import { OutgoingMigration, type OutgoingOptions } from './outgoing-migration.js';
 import { interrupted } from './ram-transfer.js';
@@ -79,13 +79,6 @@ async function useTls(qmp: QmpClient, o: DirectSendOptions): Promise<PskCreds | 
   return creds;
 }
 
-/** Back to plain migration (a later save or relayed migration must not use TLS), the object gone. */
-async function dropTls(qmp: QmpClient, creds: PskCreds | undefined): Promise<void> {
-  if (creds === undefined) return;
-  await migrateSetParameters(qmp, { 'tls-creds': '' }).catch(() => undefined);
-  await removePsk(qmp, creds);
-}
-
 /** For a sender that died mid-migration (recover-migration.ts): its TLS settings undone, quietly. */
 export async function dropDirectTls(qmp: QmpClient): Promise<void> {
   await migrateSetParameters(qmp, { 'tls-creds': '' }).catch(() => undefined);
@@ -121,6 +114,6 @@ export async function sendRamDirect(qmp: QmpClient, o: DirectSendOptions): Promi
     throw err;
   } finally {
     stops.close();
-    await dropTls(qmp, creds);
+    await dropMigrationTls(qmp, creds);
   }
 }
