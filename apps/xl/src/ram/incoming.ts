@@ -17,6 +17,7 @@ import {
 import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
+import { FailureRace } from './failure-race.js';
 import { forwardReturnPath } from './return-path.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import { enlargeSendBuffer } from '../host/send-buffer.js';
@@ -86,19 +87,15 @@ async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
 async function feed(
   socket: Socket,
   o: ReceiveRamOptions,
-  qemuFailed: Promise<never>,
+  qemuFailed: FailureRace,
 ): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
   let bytes = 0;
   let chunks = 0;
   let rec: Awaited<ReturnType<StreamReader['next']>> | undefined = o.first;
   const feeder = new ChunkFeeder(socket, o.credit);
   for (;;) {
-    if (rec === undefined) {
-      // A QEMU that died or failed ends the wait: with credit, no more chunks may ever come.
-      const next = o.reader.next();
-      next.catch(() => undefined);
-      rec = await Promise.race([next, qemuFailed]);
-    }
+    // A QEMU that died or failed ends the wait: with credit, no more chunks may ever come.
+    if (rec === undefined) rec = await qemuFailed.wait(o.reader.next());
     if (o.signal?.aborted) throw interrupted();
     if (rec === null || rec.name === 'END') {
       throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', {
@@ -167,11 +164,9 @@ export async function receiveRam(
       followMigration(qmp, { pollMs: options.pollMs }),
     );
     outcome.catch(() => undefined);
-    const qemuFailed = outcome.then(() => new Promise<never>(() => undefined));
-    qemuFailed.catch(() => undefined);
     let fed: Awaited<ReturnType<typeof feed>>;
     try {
-      fed = await feed(socket, options, qemuFailed);
+      fed = await feed(socket, options, new FailureRace(outcome));
     } catch (err) {
       // A bad stream is the cause (QEMU then dies of the cut-off stream): report it as is.
       if (err instanceof StreamError || err instanceof XlError) throw err;
