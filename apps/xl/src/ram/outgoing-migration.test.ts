@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { QmpClient } from '@xlkit/qmp';
 import { FakeQmpServer } from '@xlkit/qmp/testing';
-import { OutgoingMigration } from './outgoing-migration.js';
+import { OutgoingMigration, outgoingCapabilities } from './outgoing-migration.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -40,13 +40,26 @@ describe('OutgoingMigration', () => {
         { capability: 'pause-before-switchover', state: false },
         { capability: 'postcopy-ram', state: false },
         { capability: 'auto-converge', state: false },
+        { capability: 'x-ignore-shared', state: false },
       ],
       [
         { capability: 'events', state: true },
         { capability: 'pause-before-switchover', state: false },
         { capability: 'postcopy-ram', state: false },
         { capability: 'auto-converge', state: true },
+        { capability: 'x-ignore-shared', state: false },
       ],
     ]);
+  });
+
+  it("turns x-ignore-shared off unless asked: a failed upgrade's must not leave shared RAM out of the next save", () => {
+    const upgrade = outgoingCapabilities({ capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+    expect(upgrade.filter((c) => c.capability === 'x-ignore-shared')).toEqual([
+      { capability: 'x-ignore-shared', state: true },
+    ]);
+    expect(outgoingCapabilities({})).toContainEqual({ capability: 'x-ignore-shared', state: false });
+    // Each capability once, the caller's word last.
+    const names = upgrade.map((c) => c.capability);
+    expect(new Set(names).size).toBe(names.length);
   });
 });

@@ -39,11 +39,7 @@ export function bandwidthLimits(bytesPerSecond: number | undefined): {
 export interface OutgoingOptions {
   /** max-bandwidth in bytes/s (default: unlimited). */
   maxBandwidth?: number;
-  /**
-   * Extra capabilities. `events` is always on; `pause-before-switchover`, `postcopy-ram` and
-   * `auto-converge` are always set, on or off, so nothing an earlier migration of this QEMU
-   * switched on (a failed post-copy, the convergence ladder's throttle) carries over.
-   */
+  /** Extra capabilities, over outgoingCapabilities' defaults. */
   capabilities?: MigrationCapabilityStatus[];
   /** QEMU's auto-converge (the convergence ladder arms it; default off). */
   autoConverge?: boolean;
@@ -57,6 +53,27 @@ export interface OutgoingOptions {
   onSample?: (m: MigrationProgress) => void;
   /** query-migrate interval (default 500 ms). */
   pollMs?: number;
+}
+
+/**
+ * What `start` asks QEMU for: every capability xl ever switches on is set, on or off, so that
+ * nothing an earlier migration of this QEMU set carries over (a failed post-copy, the
+ * convergence ladder's throttle, a failed upgrade's `x-ignore-shared`, which would leave a
+ * shared-memory guest's RAM out of the next save or migration to another host); the caller's
+ * `capabilities` win over these defaults.
+ */
+export function outgoingCapabilities(o: OutgoingOptions): MigrationCapabilityStatus[] {
+  const caps = new Map<string, MigrationCapabilityStatus>();
+  for (const c of [
+    { capability: 'events', state: true },
+    { capability: 'pause-before-switchover', state: o.onPreSwitchover !== undefined },
+    { capability: 'postcopy-ram', state: o.postcopy !== undefined },
+    { capability: 'auto-converge', state: o.autoConverge === true },
+    { capability: 'x-ignore-shared', state: false },
+    ...(o.capabilities ?? []),
+  ] satisfies MigrationCapabilityStatus[])
+    caps.set(c.capability, c);
+  return [...caps.values()];
 }
 
 export class OutgoingMigration {
@@ -80,13 +97,7 @@ export class OutgoingMigration {
   static async start(qmp: QmpClient, uri: string, o: OutgoingOptions): Promise<OutgoingMigration> {
     await migrateSetParameters(qmp, bandwidthLimits(o.maxBandwidth));
     if (!o.resume) {
-      await migrateSetCapabilities(qmp, [
-        { capability: 'events', state: true },
-        { capability: 'pause-before-switchover', state: o.onPreSwitchover !== undefined },
-        { capability: 'postcopy-ram', state: o.postcopy !== undefined },
-        { capability: 'auto-converge', state: o.autoConverge === true },
-        ...(o.capabilities ?? []),
-      ]);
+      await migrateSetCapabilities(qmp, outgoingCapabilities(o));
     }
     let failed!: (err: unknown) => void;
     const hookFailed = new Promise<never>((_, reject) => (failed = reject));
