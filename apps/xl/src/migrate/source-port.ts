@@ -132,10 +132,13 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
     async open(disks) {
       const raw = await connectQmp(store, domain);
       qmp = o.wrapQmp ? o.wrapQmp(raw) : raw;
+      // Read-only queries, sent together with the run state's (which they do not depend on).
+      const info = collectDomainInfo(qmp, disks);
+      info.catch(() => undefined);
       const state = await leavePostmigrate(qmp);
       // QEMU's word on whether it ran: what the next xl restores should this one die.
       await store.update(domain.id, (r) => updateMark(r, { wasRunning: state.running }));
-      return { ...state, info: await collectDomainInfo(qmp, disks) };
+      return { ...state, info: await info };
     },
     async openPaused() {
       const raw = await connectQmp(store, domain);

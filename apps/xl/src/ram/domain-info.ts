@@ -100,12 +100,17 @@ export function toDomainInfo(s: DomainInfoSources): DomainInfo {
   };
 }
 
-/** Reads the domain info of a running (or paused) QEMU. */
+/**
+ * Reads the domain info of a running (or paused) QEMU: the five queries go out together (QEMU
+ * answers them in order, xl matches the replies by id), one round trip instead of five.
+ */
 export async function collectDomainInfo(qmp: QmpClient, disks: readonly DiskSpec[]): Promise<DomainInfo> {
-  const machineType = await qmp.execute('qom-get', { path: '/machine', property: 'type' });
-  const kvm = await qmp.execute('query-kvm');
-  const memory = await qmp.execute('query-memory-size-summary');
-  const cpus = await qmp.execute('query-cpus-fast');
-  const blocks = await queryBlock(qmp);
+  const [machineType, kvm, memory, cpus, blocks] = await Promise.all([
+    qmp.execute('qom-get', { path: '/machine', property: 'type' }),
+    qmp.execute('query-kvm'),
+    qmp.execute('query-memory-size-summary'),
+    qmp.execute('query-cpus-fast'),
+    queryBlock(qmp),
+  ]);
   return toDomainInfo({ version: qmp.greeting.version.qemu, machineType, kvm, memory, cpus, blocks, disks });
 }
