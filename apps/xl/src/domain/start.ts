@@ -56,6 +56,8 @@ export interface StartOptions {
   borrowRamFile?: string;
   /** The accelerator (decided by the caller); default: chosen here for the config (domain/accel.ts). */
   accel?: Accelerator;
+  /** Called once QEMU's process was spawned (it is starting), or not at all. */
+  onSpawn?: () => void;
 }
 
 /**
@@ -210,7 +212,7 @@ export async function startDomain(
       ...(options.machine === undefined ? {} : { machine: options.machine }),
       ...(record.ramFile === undefined ? {} : { ramFile: record.ramFile.path }),
     });
-    const result = await execa(binary, argv, {
+    const child = execa(binary, argv, {
       env: qemuEnv(process.env, binary),
       extendEnv: false,
       reject: false,
@@ -220,6 +222,8 @@ export async function startDomain(
       timeout: options.timeoutMs ?? 60_000,
       cleanup: false,
     });
+    options.onSpawn?.();
+    const result = await child;
     if (result.failed) {
       const last = await lastQemuLogLine(store, record.id);
       const why =

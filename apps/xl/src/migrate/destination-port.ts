@@ -28,6 +28,8 @@ export interface StartIncoming {
   createdDisks?: string[];
   /** Runs after the record exists, before QEMU starts (creates those images). */
   prepare?: () => Promise<void>;
+  /** Called once QEMU's process was spawned. */
+  onSpawn?: () => void;
 }
 
 /** Where a direct transport listens: a unix socket in the domain's dir for a sender on this host, else TCP at `host`. */
@@ -226,6 +228,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         accel: knownAccel(info.accel),
         ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}),
         ...(o.prepare ? { prepare: o.prepare } : {}),
+        ...(o.onSpawn ? { onSpawn: o.onSpawn } : {}),
       });
       return record;
     },

@@ -52,6 +52,8 @@ export interface MigrateOptions extends SenderSettings {
   config?: DomainConfig;
   /** Receiver flags: -p leave paused, -e, -d. */
   receiverFlags: string[];
+  /** The operation began before the handshake, in this phase (performance.now() then): `xl upgrade`'s prepare. */
+  before?: { phase: string; startedAt: number };
   /** -q: mirror the local disks in phase 2 (apps/xl/src/mirror). */
   mirror?: MirrorFlags;
   env: NodeJS.ProcessEnv;
@@ -87,7 +89,7 @@ export async function migrateDomain(
   }
   const name = ownName(domain.name);
   const ins = o.instruments ?? {};
-  const stages = new Stages(o.progress);
+  const stages = new Stages(o.progress, o.before);
   const failure = new AbortController();
   const real = qemuSource(store, domain, {
     connect:

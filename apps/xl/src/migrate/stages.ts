@@ -7,7 +7,18 @@ export class Stages {
   #at = this.#started;
   #durations: Record<string, number> = {};
 
-  constructor(private readonly progress: ProgressReporter) {}
+  /**
+   * `before`: the operation began earlier, in a phase of its own (`xl upgrade`'s prepare,
+   * announced by the caller): its time is that phase's, and the total counts from it.
+   */
+  constructor(
+    private readonly progress: ProgressReporter,
+    before?: { phase: string; startedAt: number },
+  ) {
+    if (before === undefined) return;
+    this.#current = before.phase;
+    this.#started = this.#at = before.startedAt;
+  }
 
   get current(): string {
     return this.#current;

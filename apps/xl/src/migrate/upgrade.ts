@@ -14,6 +14,7 @@
  */
 import { PassThrough } from 'node:stream';
 import type { QmpClient } from '@xlkit/qmp';
+import { checkDomainInfo, type DomainInfo } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import { assertNotMigratedAway } from '../domain/guard.js';
 import { isQemuAlive } from '../domain/liveness.js';
@@ -21,11 +22,13 @@ import { queryRunState, withQmp } from '../domain/qmp.js';
 import { errorMessage, XlError } from '../errors.js';
 import { RECEIVER_GRACE_MS } from '../link/deadline.js';
 import { assertBinarySupports } from '../qemu/binary-support.js';
-import { machineName } from '../ram/domain-info.js';
+import { collectDomainInfo, machineName } from '../ram/domain-info.js';
+import { checkSavedConfig } from '../ram/saved-config.js';
 import { settleWithin } from '../settle-within.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { qemuDestination, type DestinationPort } from './destination-port.js';
+import { startsEarly } from './early-destination.js';
 import type { ReceiveResult } from './receiver-completion.js';
 import { runReceiver } from './receive-migration.js';
 import type { ReceiverSession } from './receiver-session.js';
@@ -122,6 +125,12 @@ function sentConfig(domain: DomainRecord): DomainConfig {
   return { ...config, name: domain.name, uuid: domain.uuid };
 }
 
+/** The config and domain info as the receiver reads them from the pipe: JSON, then checked. */
+function asReceived(config: DomainConfig, info: DomainInfo): [DomainConfig, DomainInfo] {
+  const through = <T>(v: T): unknown => JSON.parse(JSON.stringify(v));
+  return [checkSavedConfig(through(config)), checkDomainInfo(through(info))];
+}
+
 export async function upgradeDomain(
   store: DomainStore,
   domain: DomainRecord,
@@ -146,7 +155,13 @@ export async function upgradeDomain(
       }
     },
   });
-  const dest = o.destination ? o.destination(realDest) : realDest;
+  // The new QEMU starts, and listens, before the sender opens the source (early-destination.ts).
+  const direct = { sameHost: true, host: '127.0.0.1' };
+  const dest = startsEarly(o.destination ? o.destination(realDest) : realDest, {
+    ...direct,
+    postcopy: false,
+  });
+  const config = sentConfig(domain);
   const toReceiver = new PassThrough();
   const toSender = new PassThrough();
   const receiver: ReceiverSession = {
@@ -157,7 +172,7 @@ export async function upgradeDomain(
       paused: domain.status === 'paused',
       log: o.log ?? (() => undefined),
       signal: o.signal,
-      direct: { sameHost: true, host: '127.0.0.1' },
+      direct,
     },
     dest,
     join: [],
@@ -169,8 +184,17 @@ export async function upgradeDomain(
   let receiving: Promise<ReceiveResult> | undefined;
   const host = `QEMU ${version ?? o.binary}`;
   let result: MigrateResult;
+  // From here the upgrade is timed (its summary's phases and total): the domain info the new
+  // QEMU starts from, and that start, are its first phase, `prepare`.
+  const startedAt = performance.now();
+  o.progress.phase('prepare');
   try {
+    const info = await withQmp(store, domain, (q) => collectDomainInfo(q, domain.config.disks));
+    dest.begin(...asReceived(config, info));
+    // Everything up to the stream runs while the new QEMU starts: its spawn goes first.
+    await dest.spawned;
     result = await migrateDomain(store, domain, {
+      before: { phase: 'prepare', startedAt },
       host,
       receiverFlags: [],
       paused: domain.status === 'paused',
@@ -179,7 +203,7 @@ export async function upgradeDomain(
       stderr: o.stderr,
       signal: o.signal,
       env: o.env,
-      config: sentConfig(domain),
+      config,
       ...(o.instruments ? { instruments: o.instruments } : {}),
       local: {
         connect: () => {
@@ -200,6 +224,9 @@ export async function upgradeDomain(
     });
   } catch (err) {
     if (dest.ranOnSharedRam?.() === true) throw await crashAfterRun(store, domain, dest.record, err);
+    // The sender failed before it started the receiver (whose completion would have removed
+    // the new QEMU): removed here.
+    if (receiving === undefined) await dest.destroy({ always: true });
     throw err;
   }
   const now = dest.record === undefined ? undefined : await store.get(dest.record.id);
