@@ -138,6 +138,29 @@ describe('domain lifecycle functions', () => {
     expect(reaped[0]?.reason).toMatch(/xl process creating it .* went away/);
   });
 
+  it("names the dead owner of an incoming domain: xl migrate-receive, or xl upgrade's in-process receiver", async () => {
+    const gone = Number((await execa('node', ['-e', 'process.stdout.write(String(process.pid))'])).stdout);
+    const received = await store.allocate({
+      name: 'received--incoming',
+      uuid: '00000000-0000-4000-8000-000000000076',
+      config,
+      status: 'incoming',
+    });
+    const upgraded = await store.allocate({
+      name: 'upgraded--incoming',
+      uuid: '00000000-0000-4000-8000-000000000077',
+      config,
+      status: 'incoming',
+      receivedBy: 'upgrade',
+    });
+    for (const r of [received, upgraded]) await store.update(r.id, (x) => ({ ...x, ownerPid: gone }));
+    const { reaped } = await reapDomains(store);
+    expect(Object.fromEntries(reaped.map((r) => [r.record.name, r.reason]))).toEqual({
+      'received--incoming': `the xl migrate-receive receiving it (pid ${gone}) went away`,
+      'upgraded--incoming': `the xl upgrade receiving it (pid ${gone}) went away`,
+    });
+  });
+
   it('reaps a dead -q receiver: its images go with the markers that name them, no other', async () => {
     const disks = path.join(dir, 'disks');
     await mkdir(disks, { mode: 0o700 });

@@ -30,9 +30,10 @@ function deathReason(d: DomainRecord): string | undefined {
   if (d.status === 'creating' && d.ownerPid !== undefined && isProcessAlive(d.ownerPid)) return undefined;
   if (d.status === 'creating' && d.ownerPid !== undefined)
     return `the xl process creating it (pid ${d.ownerPid}) went away`;
-  // A migration target belongs to its xl migrate-receive: without it, nobody will ever finish it.
+  // A migration target belongs to its xl migrate-receive (or xl upgrade): without it, nobody
+  // will ever finish it.
   if (d.status === 'incoming' && d.ownerPid !== undefined && !isProcessAlive(d.ownerPid))
-    return `the xl migrate-receive receiving it (pid ${d.ownerPid}) went away`;
+    return `the xl ${d.receivedBy ?? 'migrate-receive'} receiving it (pid ${d.ownerPid}) went away`;
   if (!d.qemu) return 'it has no QEMU process';
   if (!isQemuAlive(d)) return `its QEMU process (pid ${d.qemu.pid}) has exited`;
   return undefined;

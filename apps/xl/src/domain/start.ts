@@ -58,6 +58,8 @@ export interface StartOptions {
   accel?: Accelerator;
   /** Called once QEMU's process was spawned (it is starting), or not at all. */
   onSpawn?: () => void;
+  /** An incoming domain's owner when it is not `xl migrate-receive` (DomainRecord.receivedBy). */
+  receivedBy?: 'upgrade';
 }
 
 /**
@@ -168,6 +170,7 @@ export async function startDomain(
     uuid,
     config: { ...config, name, uuid },
     ...(options.createdDisks ? { createdDisks: options.createdDisks } : {}),
+    ...(options.receivedBy ? { receivedBy: options.receivedBy } : {}),
     // Recorded before QEMU creates it, so that any removal of the record removes it too.
     ...(config.memoryBacking === 'shared'
       ? {

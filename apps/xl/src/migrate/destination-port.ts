@@ -221,6 +221,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
           ? {
               binary: local.binary,
               machine: local.machine,
+              receivedBy: 'upgrade' as const,
               ...(local.sharedRamFile === undefined ? {} : { borrowRamFile: local.sharedRamFile }),
             }
           : {}),

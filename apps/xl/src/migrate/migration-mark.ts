@@ -18,10 +18,12 @@ export async function markMigration(
   domain: DomainRecord,
   host: string,
   pastGo = false,
+  command?: 'upgrade',
 ): Promise<void> {
   const mark: MigrationMark = {
     ...self(),
     host,
+    ...(command === undefined ? {} : { command }),
     wasName: domain.name,
     wasStatus: domain.status,
     wasRunning: domain.status === 'running',

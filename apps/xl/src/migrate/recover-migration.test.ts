@@ -129,4 +129,21 @@ describe('recoverAbandonedMigrations', () => {
     // Said once: the next command finds nothing more to do.
     expect(await recoverAbandonedMigrations(store, await store.list())).toEqual([]);
   });
+
+  it("names a dead xl upgrade as such, and where to look after its point of no return: 'xl list'", async () => {
+    const d = await domain();
+    const dead = await deadProcess();
+    await markMigration(store, d, 'QEMU 10.0.2', false, 'upgrade');
+    expect((await store.get(d.id))!.migration?.command).toBe('upgrade');
+    await store.update(d.id, (r) => ({
+      ...r,
+      name: 'vm1--migratedaway',
+      status: 'migrated-away',
+      migration: { ...r.migration!, ...dead, pastGo: true },
+    }));
+    expect(await recoverAbandonedMigrations(store, await store.list())).toEqual([
+      `domain 'vm1--migratedaway' (id ${d.id}): the xl upgrade of it to QEMU 10.0.2 (pid ${dead.pid}) went away after the point of no return; ` +
+        "the domain may be running on QEMU 10.0.2; this copy is kept paused and will not be resumed: check 'xl list', then destroy one copy",
+    ]);
+  });
 });

@@ -65,7 +65,7 @@ async function rollBack(store: DomainStore, d: DomainRecord, m: MigrationMark): 
     )
     .catch(() => undefined);
   if (claimed === undefined || claimed.migration !== undefined) return undefined;
-  return `domain '${m.wasName}' (id ${d.id}): the xl migrate of it to ${m.host} (pid ${m.pid}) went away before the point of no return; migration cancelled, domain ${state} again`;
+  return `domain '${m.wasName}' (id ${d.id}): the xl ${m.command ?? 'migrate'} of it to ${m.host} (pid ${m.pid}) went away before the point of no return; ${m.command ?? 'migration'} cancelled, domain ${state} again`;
 }
 
 async function undoSource(qmp: QmpClient, wasRunning: boolean): Promise<string> {
@@ -119,8 +119,8 @@ async function keepPaused(
     .catch(() => undefined);
   if (claimed === undefined || claimed.migration !== undefined) return undefined;
   return (
-    `domain '${d.name}' (id ${d.id}): the xl migrate of it to ${m.host} (pid ${m.pid}) went away after the point of no return; ` +
-    `the domain may be running on ${m.host}; this copy is kept paused and will not be resumed: check ${m.host}, then destroy one copy`
+    `domain '${d.name}' (id ${d.id}): the xl ${m.command ?? 'migrate'} of it to ${m.host} (pid ${m.pid}) went away after the point of no return; ` +
+    `the domain may be running on ${m.host}; this copy is kept paused and will not be resumed: check ${m.command === 'upgrade' ? "'xl list'" : m.host}, then destroy one copy`
   );
 }
 

@@ -146,7 +146,7 @@ export async function migrateDomain(
   const unobserve = o.progress.observe(board);
   let control: ControlServer | undefined;
   // --resume: the copy is past its point of no return already (its mark says so from the start).
-  await markMigration(store, domain, o.host, o.resume === true);
+  await markMigration(store, domain, o.host, o.resume === true, o.upgrade ? 'upgrade' : undefined);
   try {
     control = await listenControl(store.paths(domain.id).migrationControl, board, session);
     return await runSender(session);

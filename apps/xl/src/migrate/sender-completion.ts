@@ -80,10 +80,24 @@ async function result(s: SenderSession): Promise<MigrateResult> {
 
 /** The receiving host in words: its name as it reported it, never the receiver's command. */
 function peerHost(s: SenderSession): string {
-  return describePeerHost(s.link?.peer, {
-    host: s.settings.host,
-    hostIsCommand: s.settings.hostIsCommand === true,
-  });
+  return (
+    s.settings.upgrade?.to ??
+    describePeerHost(s.link?.peer, {
+      host: s.settings.host,
+      hostIsCommand: s.settings.hostIsCommand === true,
+    })
+  );
+}
+
+/**
+ * The messages' words for the move and its two ends: "migration to HOST" from "this host", or
+ * for `xl upgrade`, "upgrade to QEMU 10.0.2" from "QEMU 7.2.22" (both on this host).
+ */
+function ends(s: SenderSession): { move: string; there: string; here: string } {
+  const u = s.settings.upgrade;
+  if (u !== undefined) return { move: `upgrade to ${u.to}`, there: u.to, here: u.from };
+  const host = peerHost(s);
+  return { move: `migration to ${host}`, there: host, here: 'this host' };
 }
 
 /** Before GO: everything back as it was; the error says where the domain runs. */
@@ -104,13 +118,14 @@ async function rollBack(s: SenderSession, phase: string, err: unknown): Promise<
   const kept = await s.source.rollback(s.before);
   const interrupted = why instanceof XlError && why.code === 'XL_INTERRUPTED';
   const name = s.source.name;
+  const { move, here } = ends(s);
   const where =
     kept.problem !== undefined
-      ? `the domain '${name}' is still on this host but ${kept.problem}`
-      : `the domain '${name}' still runs on this host${s.before.running ? '' : ' (paused, as before)'}`;
+      ? `the domain '${name}' is still on ${here} but ${kept.problem}`
+      : `the domain '${name}' still runs on ${here}${s.before.running ? '' : ' (paused, as before)'}`;
   return new XlError(
     interrupted ? 'XL_INTERRUPTED' : 'XL_MIGRATION',
-    `migration to ${peerHost(s)} failed in ${phase}: ${errorMessage(why)}; ${where}`,
+    `${move} failed in ${phase}: ${errorMessage(why)}; ${where}`,
     {
       cause: why,
       domain: name,
@@ -123,24 +138,27 @@ async function released(s: SenderSession): Promise<XlError> {
   await s.movedAway?.catch(() => undefined);
   const kept = await s.source.rollback(s.before);
   const name = s.source.name;
+  const { move, here } = ends(s);
   return new XlError(
     'XL_MIGRATION',
-    `migration to ${peerHost(s)} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
+    `${move} failed at the switch-over: the receiver could not take the domain and destroyed its copy; ` +
       (kept.problem === undefined
-        ? `the domain '${name}' runs on this host again`
-        : `the domain '${name}' is back on this host but ${kept.problem}`),
+        ? `the domain '${name}' runs on ${here} again`
+        : `the domain '${name}' is back on ${here} but ${kept.problem}`),
     { domain: name },
   );
 }
 
 /** After GO, no word from the receiver: the domain may run there; ours stays paused, never resumed. */
 function pointOfNoReturn(s: SenderSession, err: unknown): XlError {
-  const host = peerHost(s);
   const name = s.source.name;
+  const { there, here } = ends(s);
+  const upgrade = s.settings.upgrade !== undefined;
   return new XlError(
     'XL_MIGRATION',
-    `MIGRATION FAILED AFTER THE POINT OF NO RETURN (${errorMessage(err)}). The domain '${name}' may be running on ${host}; ` +
-      `its copy here is kept paused as '${migratedAwayName(name)}' (id ${s.source.id}) and will not be resumed. Check ${host} before destroying either copy.`,
+    `${upgrade ? 'UPGRADE' : 'MIGRATION'} FAILED AFTER THE POINT OF NO RETURN (${errorMessage(err)}). The domain '${name}' may be running on ${there}; ` +
+      `its copy ${upgrade ? `on ${here}` : 'here'} is kept paused as '${migratedAwayName(name)}' (id ${s.source.id}) and will not be resumed. ` +
+      `Check ${upgrade ? "'xl list'" : there} before destroying either copy.`,
     { cause: err, domain: name },
   );
 }
@@ -167,9 +185,10 @@ async function postcopyBroken(s: SenderSession, err: unknown): Promise<XlError> 
 /** The domain runs on the destination; removing the paused copy here failed. */
 function leftoverHere(s: SenderSession, err: unknown): XlError {
   const name = s.source.name;
+  const { there, here } = ends(s);
   return new XlError(
     'XL_MIGRATION',
-    `domain '${name}' now runs on ${peerHost(s)}, but removing its paused copy '${migratedAwayName(name)}' here failed: ${errorMessage(err)}`,
+    `domain '${name}' now runs on ${there}, but removing its paused copy '${migratedAwayName(name)}' ${s.settings.upgrade ? `on ${here}` : 'here'} failed: ${errorMessage(err)}`,
     { cause: err, domain: name },
   );
 }

@@ -42,6 +42,11 @@ export interface SenderSettings {
   host: string;
   /** HOST is the receiver's command (-s ''), not a host name: messages never quote it. */
   hostIsCommand?: boolean;
+  /**
+   * `xl upgrade`: both ends are QEMUs on this host, named in messages by these words
+   * ("QEMU 10.0.2", "QEMU 7.2.22") instead of the peer's host and "this host".
+   */
+  upgrade?: { to: string; from: string };
   /** -p: the receiver leaves the guest paused (so no pause ends there). */
   paused: boolean;
   maxBandwidth?: number;

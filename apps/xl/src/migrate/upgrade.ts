@@ -196,6 +196,7 @@ export async function upgradeDomain(
     result = await migrateDomain(store, domain, {
       before: { phase: 'prepare', startedAt },
       host,
+      upgrade: { to: host, from: `QEMU ${domain.qemu?.version ?? '?'}` },
       receiverFlags: [],
       paused: domain.status === 'paused',
       ramTransport: 'direct',

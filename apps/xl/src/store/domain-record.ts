@@ -33,6 +33,11 @@ export interface DomainRecord {
   createdAt: string;
   /** The xl process that allocated the record and is starting QEMU (status 'creating'). */
   ownerPid?: number;
+  /**
+   * An incoming domain's owner when it is not `xl migrate-receive`: `xl upgrade` receives its
+   * domain in-process (for the reaper's words should it die).
+   */
+  receivedBy?: 'upgrade';
   qemu?: QemuProcessInfo;
   /** Disk images `xl migrate-receive -q` created for this incoming domain: removed if it is reaped. */
   createdDisks?: string[];
@@ -67,6 +72,8 @@ export interface MigrationMark {
   startTime: number;
   /** Where it migrates to (for the message). */
   host: string;
+  /** The sending command when it is not `xl migrate` (for the message). */
+  command?: 'upgrade';
   /** The domain's name, status and run state before the migration. */
   wasName: string;
   wasStatus: DomainStatus;
@@ -79,7 +86,7 @@ export interface MigrationMark {
 }
 
 export type NewDomain = Pick<DomainRecord, 'name' | 'uuid' | 'config'> &
-  Partial<Pick<DomainRecord, 'status' | 'createdDisks' | 'ramFile'>>;
+  Partial<Pick<DomainRecord, 'status' | 'createdDisks' | 'ramFile' | 'receivedBy'>>;
 
 /** Checks the shape of a record read from disk (bounds-checked like any input). */
 export function validateRecord(value: unknown, file: string): DomainRecord {
@@ -124,6 +131,7 @@ export function validateRecord(value: unknown, file: string): DomainRecord {
   )
     bad('bad qemu command line');
   if (r.ownerPid !== undefined && !Number.isSafeInteger(r.ownerPid)) bad('bad owner pid');
+  if (r.receivedBy !== undefined && r.receivedBy !== 'upgrade') bad('bad receivedBy');
   if (
     r.createdDisks !== undefined &&
     (!Array.isArray(r.createdDisks) || !r.createdDisks.every((f) => typeof f === 'string'))
@@ -171,6 +179,7 @@ function validMark(value: unknown): boolean {
     (m.pid as number) > 0 &&
     Number.isSafeInteger(m.startTime) &&
     typeof m.host === 'string' &&
+    (m.command === undefined || m.command === 'upgrade') &&
     typeof m.wasName === 'string' &&
     m.wasName !== '' &&
     typeof m.wasStatus === 'string' &&

@@ -127,6 +127,7 @@ export class DomainStore {
         ownerPid: process.pid,
         ...(init.createdDisks === undefined ? {} : { createdDisks: init.createdDisks }),
         ...(init.ramFile === undefined ? {} : { ramFile: init.ramFile }),
+        ...(init.receivedBy === undefined ? {} : { receivedBy: init.receivedBy }),
       };
       await writeAtomic(paths.record, `${JSON.stringify(record, null, 2)}\n`);
       await writeAtomic(counterFile, `${id + 1}\n`);
