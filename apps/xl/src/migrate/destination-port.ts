@@ -277,6 +277,8 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         marks.completed = Date.now();
         return { status: m.status };
       });
+      // Awaited in phase 3; a migration that fails before then destroys this QEMU, and with it this.
+      completed.catch(() => undefined);
       return { endpoint: direct.endpoint, completed };
     },
     async adopt(config) {

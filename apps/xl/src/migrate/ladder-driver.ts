@@ -22,7 +22,12 @@ import {
   type QmpClient,
 } from '@xlkit/qmp';
 import { errorMessage, XlError } from '../errors.js';
-import { ConvergenceLadder, ladderPolicy, type LadderAction } from './convergence-ladder.js';
+import {
+  ConvergenceLadder,
+  ladderPolicy,
+  type LadderAction,
+  type LadderPolicy,
+} from './convergence-ladder.js';
 import type { SenderSession } from './sender-session.js';
 
 /** Before the throttle rung: auto-converge on, its throttle held at 1%. */
@@ -70,11 +75,7 @@ export class LadderDriver {
 
   /** Before `migrate`: the starting downtime limit, and the throttle held dormant. */
   arm(): void {
-    const p = this.ladder.policy;
-    const setup = migrateSetParameters(this.host.qmp, {
-      'downtime-limit': p.startDowntimeMs,
-      ...(p.throttle ? THROTTLE_DORMANT : {}),
-    });
+    const setup = migrateSetParameters(this.host.qmp, armParameters(this.ladder.policy));
     this.armed = setup.then(() => undefined);
     // Its failure also reaches the queue (the migration aborts); whoever awaits `armed` sees it too.
     this.armed.catch(() => undefined);
@@ -131,19 +132,33 @@ export class LadderDriver {
   }
 }
 
+/** What `arm()` sets before `migrate`: the starting downtime limit, the throttle held dormant. */
+export function armParameters(p: LadderPolicy): MigrationParameters {
+  return { 'downtime-limit': p.startDowntimeMs, ...(p.throttle ? THROTTLE_DORMANT : {}) };
+}
+
 /**
- * The ladder of a migration's RAM phase, armed at once (call it before the transport's
- * `migrate`). None without a QMP connection (fake hosts), and none for `--resume`: a post-copy
- * has no pre-copy passes left, and QEMU, in postcopy-paused, refuses capabilities.
+ * The ladder's policy for this migration. None without a QMP connection (fake hosts), and none
+ * for `--resume`: a post-copy has no pre-copy passes left, and QEMU, in postcopy-paused,
+ * refuses capabilities.
  */
-export function startLadder(s: SenderSession): LadderDriver | undefined {
-  const qmp = s.source.qmp;
-  if (qmp === undefined || s.settings.resume === true) return undefined;
-  const policy = ladderPolicy({
+export function ladderPolicyOf(s: SenderSession): LadderPolicy | undefined {
+  if (s.source.qmp === undefined || s.settings.resume === true) return undefined;
+  return ladderPolicy({
     ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
     throttle: s.settings.throttle !== false,
     postcopy: s.settings.postcopy !== undefined,
   });
+}
+
+/**
+ * The ladder of a migration's RAM phase (call it before the transport's `migrate`), armed at
+ * once unless `armed` says its parameters were set already (in bootstrap, sender-phases.ts).
+ */
+export function startLadder(s: SenderSession, o: { armed?: boolean } = {}): LadderDriver | undefined {
+  const qmp = s.source.qmp;
+  const policy = ladderPolicyOf(s);
+  if (qmp === undefined || policy === undefined) return undefined;
   const driver = new LadderDriver(new ConvergenceLadder(policy), {
     qmp,
     event: (name, data) => s.stages.event(name, data),
@@ -153,7 +168,7 @@ export function startLadder(s: SenderSession): LadderDriver | undefined {
     abort: (err) => s.failure.abort(err),
     live: () => !s.goSent && !s.postcopyActive && !s.failure.signal.aborted,
   });
-  driver.arm();
+  if (o.armed !== true) driver.arm();
   return driver;
 }
 

@@ -10,6 +10,7 @@
  */
 import { errorMessage, XlError } from '../errors.js';
 import { reportFailed, reportReleased } from '../link/switchover.js';
+import { settleWithin } from '../settle-within.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import { required, type Phase, type Walk } from './phases.js';
 import { RECEIVER_STAGE } from './receiver-phases.js';
@@ -43,6 +44,8 @@ async function failed(s: ReceiverSession, error: unknown, phase: Phase): Promise
     s.settings.log(
       `cannot take over the domain: ${errorMessage(error)}; destroying this copy and clearing the sender to resume its own`,
     );
+  // A listener begun in bootstrap finishes its QMP calls before its QEMU goes (bounded).
+  if (s.listening !== undefined) await settleWithin(s.listening, 5_000);
   const gone = await s.dest.destroy({ always: !s.goReceived });
   if (s.goReceived && s.dest.ranOnSharedRam?.() === true) {
     // Its vCPUs ran on the RAM the source maps too: the source's copy is no longer the guest.

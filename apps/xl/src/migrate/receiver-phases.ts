@@ -11,7 +11,7 @@ import { expectGo, GarbledGo, reportRunning, sendReady } from '../link/switchove
 import { RAM_CREDIT_WINDOW } from '../ram/ram-credit.js';
 import { checkSavedConfig, SAVED_CONFIG_UNUSABLE } from '../ram/saved-config.js';
 import { required, type Phase, type PhaseStep } from './phases.js';
-import type { ReceiverSession } from './receiver-session.js';
+import type { DirectListening, ReceiverSession } from './receiver-session.js';
 
 /** How the receiver names its phases to the sender and the user (xl's words for them). */
 export const RECEIVER_STAGE: Record<Phase, string> = {
@@ -99,6 +99,11 @@ async function bootstrap(s: ReceiverSession): Promise<void> {
   s.settings.log(`receiving domain '${config.name}' as '${record.name}' (id ${record.id})`);
   interrupted(s);
   for (const p of s.participants) await p.started?.(s);
+  // Direct, with nothing before phase 3: QEMU listens now, while PHASE_READY 1 and PHASE 3 cross.
+  if (link.peer.requires.includes(Feature.DIRECT_RAM) && !s.participants.some((p) => p.mirror)) {
+    s.listening = listenDirect(s);
+    s.listening.catch(() => undefined);
+  }
   await link.writer.writeRecord('PHASE_READY', { phase: 1 });
 }
 
@@ -163,18 +168,25 @@ async function ram(s: ReceiverSession): Promise<void> {
   );
 }
 
-/** PHASE 3, direct transport: our QEMU listens, RAM_ENDPOINT says where; QEMU's verdict, then END. */
-async function ramDirect(s: ReceiverSession): Promise<void> {
+/** The direct transport's listener: QEMU takes post-copy when the sender requires it. */
+async function listenDirect(s: ReceiverSession): Promise<DirectListening> {
   const link = required(s.link, 'the link');
   const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
   if (postcopy && !s.taken) await mayPostcopy(s);
   const recover = link.peer.requires.includes(Feature.POSTCOPY_RESUME);
-  const { endpoint, completed } = await s.dest.listenRam({
+  return s.dest.listenRam({
     ...s.settings.direct,
     postcopy,
     ...(recover ? { recover } : {}),
     ...(link.key === undefined ? {} : { key: link.key }),
   });
+}
+
+/** PHASE 3, direct transport: our QEMU listens, RAM_ENDPOINT says where; QEMU's verdict, then END. */
+async function ramDirect(s: ReceiverSession): Promise<void> {
+  const link = required(s.link, 'the link');
+  const postcopy = link.peer.requires.includes(Feature.POSTCOPY);
+  const { endpoint, completed } = await (s.listening ?? listenDirect(s));
   await link.writer.writeRecord('RAM_ENDPOINT', endpoint);
   await link.writer.flush();
   // The sender writes END once its QEMU completed (POSTCOPY_GO before it, if it switched); a

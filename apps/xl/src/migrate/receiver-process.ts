@@ -21,13 +21,17 @@ export interface ReceiverProcess {
   exited: Promise<{ exitCode?: number; signal?: string }>;
   /** Closes the forward stream (the receiver sees EOF), waits up to graceMs, then kills. */
   stop(graceMs: number): Promise<void>;
+  /** Its stderr is no longer forwarded (it has nothing to say: it was told nothing). */
+  mute(): void;
 }
 
-/** Forwards the child's stderr, one prefixed line at a time (lines are bounded). */
-function forwardLines(from: Readable, to: NodeJS.WritableStream, prefix: string): void {
+/** Forwards the child's stderr, one prefixed line at a time (lines are bounded), until muted. */
+function forwardLines(from: Readable, to: NodeJS.WritableStream, prefix: string): { mute(): void } {
   let pending = '';
+  let muted = false;
   from.setEncoding('utf8');
   from.on('data', (text: string) => {
+    if (muted) return;
     pending += text;
     let nl: number;
     while ((nl = pending.indexOf('\n')) >= 0) {
@@ -40,9 +44,14 @@ function forwardLines(from: Readable, to: NodeJS.WritableStream, prefix: string)
     }
   });
   from.on('end', () => {
-    if (pending !== '') to.write(`${prefix}${pending}\n`);
+    if (pending !== '' && !muted) to.write(`${prefix}${pending}\n`);
   });
   from.on('error', () => undefined);
+  return {
+    mute() {
+      muted = true;
+    },
+  };
 }
 
 export function spawnReceiver(
@@ -79,7 +88,7 @@ export function spawnReceiver(
   // of a tunnel frame was and stays bounded by the RAM credit and the channels' windows (the
   // writer's queue is first in, first out either way): this moves it, it adds none.
   const forwardBuffer = enlargeSendBuffer(stdin as Socket);
-  forwardLines(child.stderr!, stderr, 'migration receiver: ');
+  const lines = forwardLines(child.stderr!, stderr, 'migration receiver: ');
   // execa's own promise also waits for stdout to be read to its end, which the back channel
   // may never do (it stops at the END record or a refusal): the process's exit is what counts.
   child.catch(() => undefined);
@@ -97,6 +106,7 @@ export function spawnReceiver(
     stdout,
     forwardBuffer,
     exited,
+    mute: () => lines.mute(),
     async stop(graceMs) {
       if (!stdin.destroyed) stdin.destroy();
       if (gone) {

@@ -4,10 +4,16 @@
  * steps (receiver-phases.ts) fill it in; the completion path (receiver-completion.ts) reads it.
  */
 import type { Writable } from 'node:stream';
-import type { ByteInput, DomainInfo } from '@xlkit/stream';
+import type { ByteInput, DomainInfo, RamEndpoint } from '@xlkit/stream';
 import type { DomainConfig } from '../config/domain-config.js';
 import type { ReceiverLink } from '../link/handshake.js';
 import type { DestinationPort, DirectAddress } from './destination-port.js';
+
+/** Where the incoming QEMU listens for the source QEMU (direct transport), and its verdict. */
+export interface DirectListening {
+  endpoint: RamEndpoint;
+  completed: Promise<{ status: string }>;
+}
 
 /** A part of the migration with work on this side in several phases (the `-q` disk mirror). */
 export interface ReceiverParticipant {
@@ -59,6 +65,8 @@ export interface ReceiverSession {
   link?: ReceiverLink;
   config?: DomainConfig;
   info?: DomainInfo;
+  /** The direct transport's listener, begun in bootstrap when nothing comes before phase 3. */
+  listening?: Promise<DirectListening>;
   /** GO arrived: from here the sender never resumes on its own. */
   goReceived: boolean;
   /** The domain runs (or waits, -p) here under its own name. */

@@ -100,6 +100,7 @@ export async function migrateDomain(
           input: r.stdout,
           output: ins.output ? ins.output(r.stdin) : r.stdin,
           stop: () => r.stop(RECEIVER_GRACE_MS),
+          mute: () => r.mute(),
         };
       }),
     ...o.local?.source,

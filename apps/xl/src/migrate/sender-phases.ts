@@ -15,7 +15,7 @@ import { Feature, ramRequires } from '../link/protocol.js';
 import { expectReady, readReport, sendGo } from '../link/switchover.js';
 import { errorMessage, XlError } from '../errors.js';
 import { RamCredit } from '../ram/ram-credit.js';
-import { startLadder } from './ladder-driver.js';
+import { armParameters, ladderPolicyOf, startLadder } from './ladder-driver.js';
 import { raced, required, type PhaseStep } from './phases.js';
 import type { SenderSession } from './sender-session.js';
 
@@ -27,23 +27,24 @@ export class ReleasedByReceiver extends XlError {
   }
 }
 
-/** Source open, participants joined, receiver started, hellos checked. Nothing changed yet. */
+/**
+ * Receiver started, source open, participants joined, hellos checked. Nothing changed yet.
+ * The receiver starts first: its start (a process, often over ssh) is the longest step here,
+ * and the source is opened meanwhile.
+ */
 async function handshake(s: SenderSession): Promise<void> {
   const signal = s.failure.signal;
-  const opened = await raced(s.source.open(s.config.disks), signal);
-  s.before.running = opened.running;
-  if (!['running', 'paused'].includes(opened.status)) {
-    throw new XlError(
-      'XL_MIGRATION',
-      `domain '${s.source.name}' is ${opened.status}; only a running or paused domain can migrate`,
-    );
+  const peer = (s.peer = s.source.connect());
+  try {
+    await openSource(s);
+  } catch (err) {
+    // Nothing was said to the receiver: its word that the pipe closed would only be noise.
+    peer.mute?.();
+    throw err;
   }
-  s.info = opened.info;
-  for (const join of s.join) s.participants.push(await join(s));
-  s.peer = s.source.connect();
   const requires = [
     ...new Set([
-      ...ramRequires(opened.info),
+      ...ramRequires(required(s.info, 'the domain info')),
       // QEMU to QEMU over TCP: the receiver's ports take only TLS-PSK with its key for this migration.
       ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM, Feature.DIRECT_TLS] : []),
       ...(s.settings.postcopy ? [Feature.POSTCOPY] : []),
@@ -51,7 +52,7 @@ async function handshake(s: SenderSession): Promise<void> {
     ]),
   ];
   s.link = await raced(
-    senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }),
+    senderHandshake({ input: peer.input, output: peer.output, config: s.config, requires }),
     signal,
   );
   s.stages.event('negotiated', {
@@ -61,16 +62,56 @@ async function handshake(s: SenderSession): Promise<void> {
   });
 }
 
+async function openSource(s: SenderSession): Promise<void> {
+  const opened = await raced(s.source.open(s.config.disks), s.failure.signal);
+  s.before.running = opened.running;
+  if (!['running', 'paused'].includes(opened.status)) {
+    throw new XlError(
+      'XL_MIGRATION',
+      `domain '${s.source.name}' is ${opened.status}; only a running or paused domain can migrate`,
+    );
+  }
+  s.info = opened.info;
+  for (const join of s.join) s.participants.push(await join(s));
+}
+
 /** PHASE 1: what the receiver needs to start QEMU -incoming defer; it answers PHASE_READY 1. */
 async function bootstrap(s: SenderSession): Promise<void> {
   const link = required(s.link, 'the link');
   await link.writer.writePhase(1);
   await link.writer.writeDomainInfo(required(s.info, 'the domain info'));
   for (const p of s.participants) await p.bootstrap?.(s);
+  const setup = prepareSource(s);
   const take = (rec: StreamRecord) => s.participants.some((p) => p.takeBackRecord?.(rec) === true);
   await raced(waitPhaseReady(link.back, 1, take), s.failure.signal);
+  await raced(setup, s.failure.signal);
   for (const p of s.participants) p.bootstrapped?.(s);
   await s.source.setStatus('migrating');
+}
+
+/**
+ * The source QEMU's settings for the RAM phase (the ladder's downtime limit and dormant
+ * throttle, bandwidth, capabilities), set while the receiver starts its QEMU, which takes far
+ * longer: then phase 3 only has to `migrate`. None of them moves the guest, and every
+ * migration sets them all, so one that fails later leaves nothing armed for the next.
+ */
+function prepareSource(s: SenderSession): Promise<void> {
+  const ladder = ladderPolicyOf(s);
+  const setup = s.source
+    .prepareRam({
+      ...(ladder === undefined ? {} : { ladder: armParameters(ladder) }),
+      ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
+      ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),
+      preSwitchover: s.participants.some((p) => p.preSwitchover !== undefined),
+      postcopy: s.settings.postcopy !== undefined && s.settings.resume !== true,
+      autoConverge: ladder?.throttle ?? false,
+      direct: s.settings.ramTransport === 'direct',
+    })
+    .then(() => {
+      s.prepared = true;
+    });
+  setup.catch(() => undefined);
+  return setup;
 }
 
 /** PHASE 2 (only when a participant has one): e.g. every disk mirrored until READY. */
@@ -85,11 +126,13 @@ async function mirror(s: SenderSession): Promise<void> {
 function ramCommon(s: SenderSession) {
   const progress = s.settings.progress;
   let total: number | undefined;
-  const ladder = startLadder(s);
+  // Its parameters were set in bootstrap (prepareSource); a resume has no bootstrap.
+  const ladder = startLadder(s, { armed: s.prepared === true });
   let seen: MigrationProgress | undefined;
   let last: MigrationProgress | undefined;
   const common = {
     signal: s.failure.signal,
+    ...(s.prepared ? { prepared: true } : {}),
     autoConverge: ladder?.autoConverge ?? false,
     ...(s.settings.maxBandwidth === undefined ? {} : { maxBandwidth: s.settings.maxBandwidth }),
     ...(s.settings.maxDowntimeMs === undefined ? {} : { maxDowntimeMs: s.settings.maxDowntimeMs }),

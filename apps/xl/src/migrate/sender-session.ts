@@ -84,6 +84,8 @@ export interface SenderSession {
   /** The back channel read through the RAM phase, settling at its END. */
   backDone?: Promise<void>;
   ram?: RamSent;
+  /** The source QEMU was set up for the RAM phase in bootstrap (SourcePort.prepareRam). */
+  prepared?: boolean;
   /** QEMU's downtime figure, asked for after the forward stream's END (QEMU may still be finishing). */
   downtimeQuery?: Promise<number | undefined>;
   /** That figure, settled after the report (undefined when QEMU did not give one). */

@@ -8,6 +8,7 @@ import {
   finalMigrationFigures,
   migrateSetParameters,
   type MigrationCapabilityStatus,
+  type MigrationParameters,
   type MigrationProgress,
   type QmpClient,
 } from '@xlkit/qmp';
@@ -20,6 +21,7 @@ import { sendRamDirect } from '../ram/direct-outgoing.js';
 import type { PostcopyHooks } from '../ram/postcopy-switch.js';
 import type { ReturnPathSink } from '../ram/return-path.js';
 import { sendRam, type RamProgress } from '../ram/outgoing.js';
+import { prepareOutgoing } from '../ram/outgoing-migration.js';
 import { MIGRATION_CHUNK, MIGRATION_FLUSH_IDLE_MS, type RamCredit } from '../ram/ram-credit.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
@@ -34,6 +36,8 @@ export interface Peer {
   output: Writable;
   /** Closes the forward stream, waits for the peer to exit (bounded), then kills it. */
   stop(): Promise<void>;
+  /** Stops showing what it says (it was told nothing, so all it can say is that the pipe closed). */
+  mute?(): void;
 }
 
 export interface RamOptions {
@@ -54,6 +58,22 @@ export interface RamOptions {
    */
   onPreSwitchover?: () => Promise<void>;
   onProgress: (p: RamProgress) => void;
+  /** `prepareRam` set the source QEMU up already: only `migrate` is left. */
+  prepared?: boolean;
+}
+
+/** The source QEMU's settings for the RAM phase, as `prepareRam` sets them ahead of it. */
+export interface RamSetup {
+  /** The convergence ladder's starting parameters (ladder-driver.ts), set first. */
+  ladder?: MigrationParameters;
+  maxBandwidth?: number;
+  maxDowntimeMs?: number;
+  /** QEMU pauses before the switch-over (a participant's hook runs there). */
+  preSwitchover: boolean;
+  postcopy: boolean;
+  autoConverge: boolean;
+  /** The direct transport (it adds this port's own capabilities, e.g. an upgrade's). */
+  direct: boolean;
 }
 
 /** The direct transport: the source QEMU sends to the destination QEMU's `endpoint` itself. */
@@ -88,6 +108,11 @@ export interface SourcePort {
   /** Starts the receiver. */
   connect(): Peer;
   setStatus(status: 'migrating' | 'migrated-away'): Promise<void>;
+  /**
+   * The RAM phase's downtime limit, bandwidth and capabilities, set while the receiver starts
+   * its QEMU; that phase is then run with `prepared`. Nothing of it moves the guest.
+   */
+  prepareRam(o: RamSetup): Promise<void>;
   sendRam(o: RamOptions): Promise<RamSent>;
   sendRamDirect(o: DirectRamOptions): Promise<RamSent>;
   /** Before GO (or when the receiver released the domain): the source exactly as it was. */
@@ -116,9 +141,10 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
   let qmp: QmpClient | undefined;
   const paths = store.paths(domain.id);
   /** The open QEMU, with the downtime limit asked for (QEMU's default otherwise). */
-  const ready = async (r: { maxDowntimeMs?: number }): Promise<QmpClient> => {
+  const ready = async (r: { maxDowntimeMs?: number; prepared?: boolean }): Promise<QmpClient> => {
     const q = mustBeOpen(qmp);
-    if (r.maxDowntimeMs !== undefined) await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
+    if (r.maxDowntimeMs !== undefined && r.prepared !== true)
+      await migrateSetParameters(q, { 'downtime-limit': r.maxDowntimeMs });
     return q;
   };
   return {
@@ -159,6 +185,18 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
           ? { ...updateMark(r, { pastGo: true }), status, name: migratedAwayName(o.name ?? domain.name) }
           : { ...r, status },
       );
+    },
+    async prepareRam({ ladder, maxDowntimeMs, direct, ...setup }) {
+      const q = mustBeOpen(qmp);
+      const capabilities = direct ? (o.capabilities ?? []) : [];
+      // In the order the RAM phase would set them, pipelined.
+      await Promise.all([
+        ladder === undefined ? undefined : migrateSetParameters(q, ladder),
+        maxDowntimeMs === undefined
+          ? undefined
+          : migrateSetParameters(q, { 'downtime-limit': maxDowntimeMs }),
+        prepareOutgoing(q, { ...setup, ...(capabilities.length > 0 ? { capabilities } : {}) }),
+      ]);
     },
     async sendRam(r) {
       const q = await ready(r);

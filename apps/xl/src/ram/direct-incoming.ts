@@ -54,12 +54,23 @@ async function listenTls(qmp: QmpClient, o: ListenOptions): Promise<PskCreds | u
   return creds;
 }
 
+/**
+ * The capabilities go out without waiting for their reply (QEMU runs a monitor's commands in
+ * order); the endpoint is reported only once they succeeded, so no source connects to a
+ * listener without them. TLS is set, and answered, before QEMU opens a TCP port.
+ */
 export async function listenRamDirect(qmp: QmpClient, o: ListenOptions): Promise<DirectIncoming> {
-  await migrateSetCapabilities(qmp, [{ capability: 'events', state: true }, ...(o.capabilities ?? [])]);
-  const creds = await listenTls(qmp, o);
+  const caps = migrateSetCapabilities(qmp, [
+    { capability: 'events', state: true },
+    ...(o.capabilities ?? []),
+  ]);
+  caps.catch(() => undefined);
+  let creds: PskCreds | undefined;
   try {
+    creds = await listenTls(qmp, o);
     if (creds !== undefined) await migrateSetParameters(qmp, { 'tls-creds': creds.id });
     const endpoint = await listenOn(qmp, o.listen);
+    await caps;
     const completed = incomingVerdict(qmp, o.pollMs).finally(() => dropMigrationTls(qmp, creds));
     completed.catch(() => undefined);
     return { endpoint, completed };

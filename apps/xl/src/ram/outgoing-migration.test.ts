@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { QmpClient } from '@xlkit/qmp';
-import { FakeQmpServer } from '@xlkit/qmp/testing';
-import { OutgoingMigration, outgoingCapabilities } from './outgoing-migration.js';
+import { FakeQmpServer, NO_REPLY, type FakeCommandContext } from '@xlkit/qmp/testing';
+import { OutgoingMigration, outgoingCapabilities, prepareOutgoing } from './outgoing-migration.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -61,5 +61,35 @@ describe('OutgoingMigration', () => {
     // Each capability once, the caller's word last.
     const names = upgrade.map((c) => c.capability);
     expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('prepareOutgoing sends capabilities without waiting for the parameters; `prepared` then only migrates', async () => {
+    let held: FakeCommandContext | undefined;
+    const server = await FakeQmpServer.start({
+      handlers: {
+        'migrate-set-parameters': (_args, ctx) => ((held = ctx), NO_REPLY),
+        'migrate-set-capabilities': () => ({}),
+        migrate: () => ({}),
+        'query-migrate': () => ({ status: 'completed' }),
+      },
+    });
+    const qmp = await QmpClient.connect(server.socketPath, { connectTimeoutMs: 2000 });
+    cleanups.push(async () => {
+      await qmp.close();
+      await server.close();
+    });
+    const prepared = prepareOutgoing(qmp, { preSwitchover: true, postcopy: false, autoConverge: false });
+    // QEMU holds the first reply; the second command is already there.
+    await server.waitForCommand('migrate-set-capabilities');
+    expect(held).toBeDefined();
+    server.reply(held!.socket, held!.id, {});
+    await prepared;
+    const before = server.commands.length;
+    const run = await OutgoingMigration.start(qmp, 'unix:/nowhere', { pollMs: 10, prepared: true });
+    await run.outcome;
+    const after = server.commands.slice(before).map((c) => c.execute);
+    expect(after[0]).toBe('migrate');
+    expect(after).not.toContain('migrate-set-parameters');
+    expect(after).not.toContain('migrate-set-capabilities');
   });
 });

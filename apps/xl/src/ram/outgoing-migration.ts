@@ -53,6 +53,45 @@ export interface OutgoingOptions {
   onSample?: (m: MigrationProgress) => void;
   /** query-migrate interval (default 500 ms). */
   pollMs?: number;
+  /** `prepareOutgoing` already ran with these options: `start` only migrates. */
+  prepared?: boolean;
+}
+
+/** What `prepareOutgoing` sets on the source QEMU before `migrate`. */
+export interface OutgoingSetup {
+  maxBandwidth?: number;
+  /** QEMU pauses before the switch-over (a hook runs there). */
+  preSwitchover?: boolean;
+  postcopy?: boolean;
+  autoConverge?: boolean;
+  /** The caller's, over the defaults (outgoingCapabilities). */
+  capabilities?: MigrationCapabilityStatus[];
+  /** A resume changes no capability (QEMU, in postcopy-paused, refuses them). */
+  resume?: boolean;
+}
+
+function setupOf(o: OutgoingOptions): OutgoingSetup {
+  return {
+    ...(o.maxBandwidth === undefined ? {} : { maxBandwidth: o.maxBandwidth }),
+    preSwitchover: o.onPreSwitchover !== undefined,
+    postcopy: o.postcopy !== undefined,
+    autoConverge: o.autoConverge === true,
+    ...(o.capabilities ? { capabilities: o.capabilities } : {}),
+    ...(o.resume ? { resume: true } : {}),
+  };
+}
+
+/**
+ * Bandwidth and capabilities, as `start` sets them: a caller with time to spare (the sender
+ * while its receiver starts the destination QEMU) runs this earlier and starts with
+ * `prepared`. Both commands go out at once (QEMU runs a monitor's commands in order); a
+ * failure of either fails this.
+ */
+export async function prepareOutgoing(qmp: QmpClient, o: OutgoingSetup): Promise<void> {
+  await Promise.all([
+    migrateSetParameters(qmp, bandwidthLimits(o.maxBandwidth)),
+    o.resume ? undefined : migrateSetCapabilities(qmp, outgoingCapabilities(o)),
+  ]);
 }
 
 /**
@@ -62,12 +101,12 @@ export interface OutgoingOptions {
  * shared-memory guest's RAM out of the next save or migration to another host); the caller's
  * `capabilities` win over these defaults.
  */
-export function outgoingCapabilities(o: OutgoingOptions): MigrationCapabilityStatus[] {
+export function outgoingCapabilities(o: OutgoingSetup): MigrationCapabilityStatus[] {
   const caps = new Map<string, MigrationCapabilityStatus>();
   for (const c of [
     { capability: 'events', state: true },
-    { capability: 'pause-before-switchover', state: o.onPreSwitchover !== undefined },
-    { capability: 'postcopy-ram', state: o.postcopy !== undefined },
+    { capability: 'pause-before-switchover', state: o.preSwitchover === true },
+    { capability: 'postcopy-ram', state: o.postcopy === true },
     { capability: 'auto-converge', state: o.autoConverge === true },
     { capability: 'x-ignore-shared', state: false },
     ...(o.capabilities ?? []),
@@ -95,10 +134,7 @@ export class OutgoingMigration {
 
   /** Sets QEMU up and starts the migration to `uri`; throws (nothing to abandon) if it cannot start. */
   static async start(qmp: QmpClient, uri: string, o: OutgoingOptions): Promise<OutgoingMigration> {
-    await migrateSetParameters(qmp, bandwidthLimits(o.maxBandwidth));
-    if (!o.resume) {
-      await migrateSetCapabilities(qmp, outgoingCapabilities(o));
-    }
+    if (!o.prepared) await prepareOutgoing(qmp, setupOf(o));
     let failed!: (err: unknown) => void;
     const hookFailed = new Promise<never>((_, reject) => (failed = reject));
     hookFailed.catch(() => undefined);

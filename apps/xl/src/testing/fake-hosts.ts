@@ -89,6 +89,9 @@ export function fakeSource(
       failHere(`setStatus:${status}`);
       fx.source.push(status);
     },
+    async prepareRam() {
+      failHere('prepareRam');
+    },
     async sendRam(o) {
       for (let i = 0; i < 3; i++) {
         await o.writer.writeRamChunk(Buffer.alloc(4096, i + 1));
