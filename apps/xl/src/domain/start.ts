@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import type { QmpClient } from '@xlkit/qmp';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
 import { readProcStat } from '../host/process-info.js';
@@ -23,7 +24,7 @@ import { guestRamBytes } from '../qemu/guest-ram.js';
 import { qemuEnv } from '../qemu/env.js';
 import { ACCEL_NOT_PROBED } from '../qemu/argv.js';
 import { chooseAccel, type Accelerator } from './accel.js';
-import { withQmp } from './qmp.js';
+import { connectQmp } from './qmp.js';
 import { lastQemuLogLine } from './liveness.js';
 import { setUpTaps } from './vif-taps.js';
 
@@ -60,6 +61,11 @@ export interface StartOptions {
   onSpawn?: () => void;
   /** An incoming domain's owner when it is not `xl migrate-receive` (DomainRecord.receivedBy). */
   receivedBy?: 'upgrade';
+  /**
+   * Takes the QMP connection the start reads QEMU's version over, once the domain is recorded,
+   * instead of its being closed (an incoming domain's receiver goes on with it).
+   */
+  keepQmp?: (qmp: QmpClient) => void;
 }
 
 /**
@@ -184,6 +190,7 @@ export async function startDomain(
   const paths = store.paths(record.id);
   const binary = options.binary ?? record.config.deviceModel ?? DEFAULT_QEMU;
   let pid: number | undefined;
+  let qmp: QmpClient | undefined;
   try {
     // Logs under the domain's own name (not NAME--incoming): they outlive this domain. While
     // another domain of this name lives here (the source of an upgrade or of a migration to
@@ -255,13 +262,12 @@ export async function startDomain(
       ...r,
       qemu: { pid: qemuPid, startTime: stat.startTime, binary, argv },
     }));
-    const version = await withQmp(store, withPid, async (qmp) => {
-      const v = qmp.greeting.version.qemu;
-      return `${v.major}.${v.minor}.${v.micro}`;
-    });
+    qmp = await connectQmp(store, withPid);
+    const v = qmp.greeting.version.qemu;
+    const version = `${v.major}.${v.minor}.${v.micro}`;
     const status: DomainStatus = options.incoming ? 'incoming' : options.paused ? 'paused' : 'running';
     // An incoming domain stays owned by its migrate-receive: if that dies, the next xl reaps it.
-    return await store.update(record.id, (r) => {
+    const done = await store.update(record.id, (r) => {
       const { ownerPid, ...rest } = r;
       return {
         ...rest,
@@ -270,7 +276,11 @@ export async function startDomain(
         qemu: { ...r.qemu!, version },
       };
     });
+    if (options.keepQmp === undefined) await qmp.close();
+    else options.keepQmp(qmp);
+    return done;
   } catch (err) {
+    await qmp?.close();
     killQuietly(pid);
     await store.remove(record.id).catch(() => undefined);
     if (err instanceof XlError) throw err;

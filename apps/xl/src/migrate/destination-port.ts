@@ -171,6 +171,9 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     later.catch(() => undefined);
     return later;
   };
+  /** The connection the start kept, while QEMU lives; else a new one (XL_DOMAIN_DEAD when it is gone). */
+  const connected = async (r: DomainRecord): Promise<QmpClient> =>
+    qmp !== undefined && qmp.state === 'running' && isQemuAlive(r) ? qmp : connectQmp(store, r);
   const marks: { completed?: number; resumed?: number } = {};
   const mustHave = () => {
     if (record === undefined) throw new Error('the incoming domain does not exist yet');
@@ -230,13 +233,17 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}),
         ...(o.prepare ? { prepare: o.prepare } : {}),
         ...(o.onSpawn ? { onSpawn: o.onSpawn } : {}),
+        // An upgrade's start hands its connection to this port: the listener needs no second
+        // one. (Not for migrate-receive: a -q mirror's exports connect on their own, and QEMU
+        // serves one QMP client at a time.)
+        ...(local ? { keepQmp: (q: QmpClient) => void (qmp = q) } : {}),
       });
       return record;
     },
     async receiveRam(o) {
       const r = mustHave();
       const paths = store.paths(r.id);
-      const q = o.recover ? connectLater(r) : (qmp = await connectQmp(store, r));
+      const q = o.recover ? connectLater(r) : (qmp = await connected(r));
       const ram = await receiveRam(q, {
         socketPath: o.recover ? paths.recoverSocket : paths.migrationSocket,
         reader: o.reader,
@@ -263,7 +270,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         void completed.then(fwd.close, fwd.close);
         return { endpoint: { transport: 'tcp', host: o.host, port: fwd.port }, completed };
       }
-      qmp = await connectQmp(store, r);
+      qmp = await connected(r);
       const direct = await listenRamDirect(qmp, {
         listen: o.sameHost ? { unix: store.paths(r.id).migrationSocket } : { tcp: o.host },
         ...(o.key === undefined ? {} : { tls: { key: o.key, dir: store.paths(r.id).migrationTls } }),

@@ -51,13 +51,15 @@ export async function startDomainLogs(
   const logs = domainLogPaths(logDir, name);
   try {
     await mkdir(logDir, { recursive: true, mode: 0o700 });
-    for (const file of [logs.qemu, logs.console]) {
-      await rotate(file, generations);
-      // Made here, 0600: QEMU would make the console log 0640 (host/private-files.ts).
-      await createPrivateFile(file);
-    }
-    await symlink(logs.qemu, paths.qemuLog);
-    await symlink(logs.console, paths.consoleLog);
+    // The two logs side by side (each a chain of renames): a domain's start waits for this.
+    await Promise.all(
+      [logs.qemu, logs.console].map(async (file) => {
+        await rotate(file, generations);
+        // Made here, 0600: QEMU would make the console log 0640 (host/private-files.ts).
+        await createPrivateFile(file);
+      }),
+    );
+    await Promise.all([symlink(logs.qemu, paths.qemuLog), symlink(logs.console, paths.consoleLog)]);
   } catch (err) {
     throw new XlError(
       'XL_STATE',
