@@ -19,8 +19,10 @@ describe('xl installed from a packed tarball', { timeout: 300_000 }, () => {
     const [{ filename, files }] = JSON.parse(packed.stdout) as [
       { filename: string; files: { path: string }[] },
     ];
-    // The bundle and the launcher, no sources.
-    expect(files.map((f) => f.path)).toEqual(expect.arrayContaining(['bin/xl.js', 'dist/xl.mjs']));
+    // The bundle, its code cache and the launcher, no sources.
+    expect(files.map((f) => f.path)).toEqual(
+      expect.arrayContaining(['bin/xl.js', 'dist/xl.cjs', 'dist/xl.cjs.cache']),
+    );
     expect(files.some((f) => f.path.startsWith('src/'))).toBe(false);
 
     const prefix = path.join(work, 'prefix');

@@ -1,12 +1,18 @@
-// Builds xl's bundle: dist/xl.mjs, one esbuild bundle of src/main.ts and of everything it
+// Builds xl's bundle: dist/xl.cjs, one esbuild bundle of src/main.ts and of everything it
 // imports (the workspace libraries, execa, binary-parser), so an installed xl needs no other
 // package; the workspace's native addons are copied beside it (dist/addons/) and the bundle
 // loads them from there. `npm run build -w @xlkit/xl` and `npm pack` run it; in a checkout the
 // launcher (bin/xl.js) also runs it whenever a source is newer than the bundle.
 //
-// execa is bundled: as an external package its ~50 modules took about 90 ms of every start;
-// its CommonJS dependencies get `require` from createRequire (banner). The source map keeps
-// file:line mapping but not the sources' text, which halves the bundle.
+// execa is bundled: as an external package its ~50 modules took about 90 ms of every start.
+// The source map keeps file:line mapping but not the sources' text, which halves the bundle.
+//
+// The bundle is CommonJS so that the launcher can compile it with V8's code cache
+// (dist/xl.cjs.cache, made here by the launcher itself, under the V8 flags it runs with): a
+// start then skips most of the parsing and compiling. The cache names the build it belongs to
+// (the bundle's first line), so a cache never meets another bundle.
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
@@ -34,7 +40,10 @@ export const sourceDirs = [
   ...['stream', 'qmp', 'os-tune'].map((lib) => path.join(repo, 'libs', lib, 'src')),
 ];
 
-export const bundlePath = path.join(appDir, 'dist', 'xl.mjs');
+export const bundlePath = path.join(appDir, 'dist', 'xl.cjs');
+
+/** V8's code cache for the bundle (bin/xl.js reads and makes it). */
+export const codeCachePath = `${bundlePath}.cache`;
 
 /** The addons as node-gyp built them: one rebuilt since the bundle makes it stale too. */
 export const addonFiles = ADDONS.map((a) => a.built);
@@ -52,14 +61,17 @@ export async function buildBundle() {
     entryPoints: [path.join(appDir, 'src', 'main.ts')],
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     outfile: temp,
     sourcemap: 'inline',
     sourcesContent: false,
+    // The build's id on the first line (its code cache must carry the same), strict mode as
+    // the ES modules it came from, and `import.meta.url` (the libraries' addon loaders).
     banner: {
-      js: "import { createRequire as xlCreateRequire } from 'node:module'; const require = xlCreateRequire(import.meta.url);",
+      js: `// xlkit-build ${randomUUID()}\n'use strict';\nconst xlBundleUrl = require('node:url').pathToFileURL(__filename).href;`,
     },
+    define: { 'import.meta.url': 'xlBundleUrl' },
     logLevel: 'warning',
   });
   // The libraries require their addon by package name; the bundle finds it beside itself.
@@ -77,7 +89,28 @@ export async function buildBundle() {
     } else rmSync(target, { force: true });
   }
   writeFileSync(temp, text);
+  rmSync(codeCachePath, { force: true });
   renameSync(temp, bundlePath);
+  rmSync(path.join(dist, 'xl.mjs'), { force: true }); // the ES module bundle of before 2026-12-08
+  writeCodeCache();
+}
+
+/**
+ * The launcher loads the new bundle once with XLKIT_CODE_CACHE_OUT and writes V8's cache of
+ * it there. Without a cache (this failed, another Node) xl only starts slower.
+ */
+function writeCodeCache() {
+  const temp = `${codeCachePath}.${process.pid}.tmp`;
+  try {
+    execFileSync(process.execPath, [path.join(appDir, 'bin', 'xl.js')], {
+      env: { ...process.env, XLKIT_CODE_CACHE_OUT: temp },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    renameSync(temp, codeCachePath);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    console.error(`bundle: no code cache (${err instanceof Error ? err.message : String(err)})`);
+  }
 }
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
