@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import type { QmpClient } from '@xlkit/qmp';
 import { DEFAULT_QEMU, type DomainConfig } from '../config/domain-config.js';
 import { XlError } from '../errors.js';
@@ -26,6 +25,7 @@ import { ACCEL_NOT_PROBED } from '../qemu/argv.js';
 import { chooseAccel, type Accelerator } from './accel.js';
 import { connectQmp } from './qmp.js';
 import { lastQemuLogLine } from './liveness.js';
+import { runDaemonizing } from './run-daemonizing.js';
 import { setUpTaps } from './vif-taps.js';
 
 export interface StartOptions {
@@ -222,27 +222,25 @@ export async function startDomain(
       ...(options.machine === undefined ? {} : { machine: options.machine }),
       ...(record.ramFile === undefined ? {} : { ramFile: record.ramFile.path }),
     });
-    const child = execa(binary, argv, {
+    const result = await runDaemonizing(binary, argv, {
       env: qemuEnv(process.env, binary),
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: { file: paths.qemuLog },
-      timeout: options.timeoutMs ?? 60_000,
-      cleanup: false,
+      logFile: paths.qemuLog,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      ...(options.onSpawn ? { onSpawn: options.onSpawn } : {}),
     });
-    options.onSpawn?.();
-    const result = await child;
     if (result.failed) {
       const last = await lastQemuLogLine(store, record.id);
       const why =
         last ??
         (result.timedOut
           ? 'timed out'
-          : result.code === 'ENOENT'
+          : result.notFound
             ? `${binary} not found`
-            : `exit status ${String(result.exitCode)}`);
+            : result.exitCode !== undefined
+              ? `exit status ${result.exitCode}`
+              : result.signal !== undefined
+                ? `killed by ${result.signal}`
+                : (result.error?.message ?? 'it failed'));
       throw new XlError('XL_QEMU_FAILED', `QEMU failed to start domain '${name}': ${why}`, {
         cause: result,
         domain: name,
