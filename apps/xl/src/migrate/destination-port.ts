@@ -18,7 +18,8 @@ import { availableMemoryMiB } from '../host/host-memory.js';
 import { savedRamBytes } from '../qemu/guest-ram.js';
 import { incomingVerdict, listenRamDirect } from '../ram/direct-incoming.js';
 import { receiveRam } from '../ram/incoming.js';
-import { forwardToRecovery, recoveryArmed, RecoveryMonitor } from '../ram/postcopy-recovery.js';
+import { recoveryArmed, RecoveryMonitor } from '../ram/postcopy-recovery.js';
+import { forwardToRecovery } from '../ram/recovery-forwarder.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
 import { incomingName } from './names.js';
@@ -43,7 +44,10 @@ export interface DirectListenOptions extends DirectAddress {
   postcopy: boolean;
   /** Recover a paused post-copy (`migrate-recover`). */
   recover?: boolean;
-  /** The migration's key (MIGRATION_KEY): a TCP listener takes only TLS-PSK with it. */
+  /**
+   * The migration's key (MIGRATION_KEY): a TCP listener takes only TLS-PSK with it (QEMU's,
+   * or for a resume xl's own in front of the armed recovery).
+   */
   key?: MigrationKey;
 }
 
@@ -157,6 +161,8 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
   let ranShared = false;
   let qmp: QmpClient | undefined;
   let recovery: RecoveryMonitor | undefined;
+  /** The direct transport over TCP: the incoming QEMU's migration TLS, undone once. */
+  let dropIncomingTls: (() => Promise<void>) | undefined;
   /**
    * Resuming: QEMU answers QMP once pages flow again; connected meanwhile, used when it does.
    * Then the recovery monitor is held again (its last client, the receiver that armed the
@@ -266,7 +272,12 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         const socket = store.paths(r.id).recoverSocket;
         const completed = incomingVerdict(connectLater(r)).then((m) => ({ status: m.status }));
         if (o.sameHost) return { endpoint: { transport: 'unix', path: socket }, completed };
-        const fwd = await forwardToRecovery(o.host, socket);
+        if (o.key === undefined)
+          throw new XlError(
+            'XL_MIGRATION',
+            'the sender sent no migration key (an older xl): refusing to listen on TCP unauthenticated; resume with --transport tunnel',
+          );
+        const fwd = await forwardToRecovery(o.host, socket, o.key);
         void completed.then(fwd.close, fwd.close);
         return { endpoint: { transport: 'tcp', host: o.host, port: fwd.port }, completed };
       }
@@ -280,6 +291,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
           ...(local?.capabilities ?? []),
         ],
       });
+      dropIncomingTls = direct.dropTls;
       const completed = direct.completed.then((m) => {
         marks.completed = Date.now();
         return { status: m.status };
@@ -337,6 +349,9 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     async takeOver(name, paused) {
       const q = qmp;
       if (q === undefined) throw new Error('the incoming QEMU is not connected');
+      // In post-copy (the migration still runs): QEMU's main loop answers now, and may not
+      // once the link breaks, when a resume's channel arrives; that one must need no TLS in QEMU.
+      await dropIncomingTls?.();
       record = await store.update(mustHave().id, (r) => {
         const {
           ownerPid: _owner,

@@ -22,7 +22,9 @@ async function handshake(s: SenderSession): Promise<void> {
   const requires = [
     Feature.POSTCOPY_RESUME,
     Feature.POSTCOPY,
-    ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM] : []),
+    // Across hosts the receiver's TCP port takes only TLS-PSK with a key fresh for this resume
+    // (ram/recovery-forwarder.ts); the first migration's key is gone on both hosts.
+    ...(s.settings.ramTransport === 'direct' ? [Feature.DIRECT_RAM, Feature.DIRECT_TLS] : []),
   ];
   s.link = await raced(
     senderHandshake({ input: s.peer.input, output: s.peer.output, config: s.config, requires }),

@@ -25,6 +25,12 @@ export interface DirectIncoming {
   endpoint: RamEndpoint;
   /** Settles when QEMU completed the incoming migration (rejects when it failed). */
   completed: Promise<MigrationProgress>;
+  /**
+   * QEMU's migration back to plain and its key gone (once, whoever asks first): at the end, or
+   * at POSTCOPY_GO, where the live channel keeps its TLS session and a recovery channel must
+   * not need one (recovery-forwarder.ts).
+   */
+  dropTls: () => Promise<void>;
 }
 
 /** The incoming QEMU's TLS credentials object for a direct migration over TCP. */
@@ -71,9 +77,11 @@ export async function listenRamDirect(qmp: QmpClient, o: ListenOptions): Promise
     if (creds !== undefined) await migrateSetParameters(qmp, { 'tls-creds': creds.id });
     const endpoint = await listenOn(qmp, o.listen);
     await caps;
-    const completed = incomingVerdict(qmp, o.pollMs).finally(() => dropMigrationTls(qmp, creds));
+    let dropped: Promise<void> | undefined;
+    const dropTls = () => (dropped ??= dropMigrationTls(qmp, creds));
+    const completed = incomingVerdict(qmp, o.pollMs).finally(dropTls);
     completed.catch(() => undefined);
-    return { endpoint, completed };
+    return { endpoint, completed, dropTls };
   } catch (err) {
     await dropMigrationTls(qmp, creds);
     throw err;

@@ -75,6 +75,8 @@ async function useTls(qmp: QmpClient, o: DirectSendOptions): Promise<PskCreds | 
       'no migration key for the TCP endpoint: refusing to migrate unauthenticated',
     );
   const creds = { id: RAM_TLS_ID, dir: o.tls.dir };
+  // A resume: the broken migration's object may still be there if its xl did not end cleanly.
+  if (o.resume === true) await qmp.execute('object-del', { id: RAM_TLS_ID }).catch(() => undefined);
   await addPskClient(qmp, creds, o.tls.key);
   return creds;
 }
