@@ -16,7 +16,6 @@
  * source's `migrate resume=true` completed it with the RAM checker clean.
  */
 import { lstat, rm } from 'node:fs/promises';
-import { createConnection, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { migrateRecover, QmpClient, QmpCommandError } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
@@ -25,6 +24,8 @@ export interface ArmOptions {
   /** How long QEMU may take to notice the broken link and pause (default 15 s). */
   timeoutMs?: number;
   pollMs?: number;
+  /** After this long still refused, QEMU is made to pause (`migrate-pause`; default 2 s). */
+  pauseAfterMs?: number;
 }
 
 /** An out-of-band connection to an incoming QEMU's recovery monitor. */
@@ -54,10 +55,16 @@ export class RecoveryMonitor {
 
   /**
    * `migrate-recover` out of band, listening on `socketPath`: retried while QEMU has not paused
-   * yet (it refuses until `postcopy-paused`), for at most `timeoutMs`.
+   * yet (it refuses until `postcopy-paused`), for at most `timeoutMs`. A destination whose link
+   * went silent rather than reset (the source's end failed, nothing comes to read, no page
+   * request went out since) would go on waiting for minutes of TCP retries: the caller knows the
+   * sender is gone, so after `pauseAfterMs` QEMU is told to pause (`migrate-pause`, oob, as
+   * libvirt does for a post-copy it lost), which shuts its end of the channel down.
    */
   async arm(socketPath: string, o: ArmOptions = {}): Promise<void> {
-    const deadline = Date.now() + (o.timeoutMs ?? 15_000);
+    const started = Date.now();
+    const deadline = started + (o.timeoutMs ?? 15_000);
+    let paused = false;
     await rm(socketPath, { force: true });
     for (;;) {
       try {
@@ -71,6 +78,13 @@ export class RecoveryMonitor {
             `QEMU did not take migrate-recover: ${err instanceof Error ? err.message : String(err)}`,
             { cause: err },
           );
+        }
+        if (!paused && Date.now() - started >= (o.pauseAfterMs ?? 2_000)) {
+          paused = true;
+          // Refused when it paused meanwhile (or the migration ended): the next try says which.
+          await this.qmp
+            .execute('migrate-pause', undefined, { oob: true, timeoutMs: 5_000 })
+            .catch(() => undefined);
         }
         await sleep(o.pollMs ?? 100);
       }
@@ -86,43 +100,4 @@ export class RecoveryMonitor {
 export async function recoveryArmed(socketPath: string): Promise<boolean> {
   const st = await lstat(socketPath).catch(() => undefined);
   return st?.isSocket() === true;
-}
-
-/**
- * The direct transport across hosts: the armed listener is a unix socket here, so the source
- * QEMU reaches it through this TCP port at `host` (ephemeral), which takes one connection and
- * splices it to the socket. On the same host the source QEMU connects to the socket itself.
- */
-export async function forwardToRecovery(
-  host: string,
-  socketPath: string,
-): Promise<{ port: number; close: () => void }> {
-  const open = new Set<Socket>();
-  const server = createServer((inbound) => {
-    server.close();
-    const outbound = createConnection(socketPath);
-    for (const s of [inbound, outbound]) {
-      open.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => {
-        inbound.destroy();
-        outbound.destroy();
-      });
-    }
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: 0 }, resolve);
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('the forwarder has no TCP address');
-  return {
-    port: address.port,
-    close: () => {
-      server.close();
-      for (const s of open) s.destroy();
-    },
-  };
 }
