@@ -13,12 +13,12 @@ import { announceGuest, vifProblems } from '../domain/vif-taps.js';
 import { knownAccel } from '../domain/accel.js';
 import { connectQmp } from '../domain/qmp.js';
 import { startDomain } from '../domain/start.js';
-import { XlError } from '../errors.js';
+import { errorMessage, XlError } from '../errors.js';
 import { availableMemoryMiB } from '../host/host-memory.js';
 import { savedRamBytes } from '../qemu/guest-ram.js';
 import { incomingVerdict, listenRamDirect } from '../ram/direct-incoming.js';
 import { receiveRam } from '../ram/incoming.js';
-import { recoveryArmed, RecoveryMonitor } from '../ram/postcopy-recovery.js';
+import { armAfresh, recoveryArmed, RecoveryMonitor } from '../ram/postcopy-recovery.js';
 import { forwardToRecovery } from '../ram/recovery-forwarder.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
@@ -161,6 +161,8 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
   let ranShared = false;
   let qmp: QmpClient | undefined;
   let recovery: RecoveryMonitor | undefined;
+  /** The direct transport: the two QEMUs' link is theirs alone (xl cannot close it). */
+  let qemuToQemu = false;
   /** The direct transport over TCP: the incoming QEMU's migration TLS, undone once. */
   let dropIncomingTls: (() => Promise<void>) | undefined;
   /**
@@ -267,6 +269,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     },
     async listenRam(o) {
       const r = mustHave();
+      qemuToQemu = true;
       if (o.recover) {
         // Armed at the break: the source QEMU connects to that socket, or across hosts to a port here that leads there.
         const socket = store.paths(r.id).recoverSocket;
@@ -308,10 +311,23 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
           `no domain '${config.name}' with uuid ${config.uuid ?? '?'} runs on this host to resume`,
         );
       }
-      if (!isQemuAlive(found) || !(await recoveryArmed(store.paths(found.id).recoverSocket))) {
+      const paths = store.paths(found.id);
+      if (!isQemuAlive(found) || !found.postcopy)
         throw new XlError(
           'XL_MIGRATION',
           `domain '${config.name}' has no post-copy recovery armed here (its receiver arms one when the link breaks in post-copy)`,
+        );
+      // Not listening: a resume broke before its receiver held the recovery monitor again. A new
+      // connection arms it if QEMU's main loop runs; otherwise the source is never pointed at it.
+      if (!(await recoveryArmed(paths.recoverSocket))) {
+        await armAfresh(paths.recoveryMonitor, paths.recoverSocket, { timeoutMs: 3_000 }).catch(
+          (err: unknown) => {
+            throw new XlError(
+              'XL_MIGRATION',
+              `domain '${config.name}' has no post-copy recovery armed here, and arming one failed (${errorMessage(err)}): its QEMU waits for a page; only 'xl destroy ${config.name}' is left here`,
+              { cause: err },
+            );
+          },
         );
       }
       record = found;
@@ -338,10 +354,23 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     },
     async armRecovery() {
       const held = recovery;
-      if (held === undefined || !held.open)
-        throw new XlError('XL_MIGRATION', 'no connection to its recovery monitor was held');
+      const { recoverSocket, recoveryMonitor } = store.paths(mustHave().id);
+      if (held === undefined || !held.open) {
+        // A resume that broke before its QMP (and so the monitor) was back: a new connection
+        // negotiates if QEMU's main loop runs.
+        await armAfresh(recoveryMonitor, recoverSocket).catch((err: unknown) => {
+          throw new XlError(
+            'XL_MIGRATION',
+            `no connection to its recovery monitor was held, and a new one failed: ${errorMessage(err)}`,
+            { cause: err },
+          );
+        });
+        return;
+      }
       try {
-        await held.arm(store.paths(mustHave().id).recoverSocket);
+        // Direct, a far end that failed silently leaves QEMU waiting out TCP retries: after 5 s
+        // it is made to pause. Relayed, this process closed QEMU's channel: it pauses on its own.
+        await held.arm(store.paths(mustHave().id).recoverSocket, qemuToQemu ? { pauseAfterMs: 5_000 } : {});
       } finally {
         await held.close().catch(() => undefined);
       }

@@ -1,11 +1,12 @@
 /** The destination's half of post-copy recovery against a fake QMP server (no QEMU). */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { testing } from '@xlkit/qmp';
-import { recoveryArmed, RecoveryMonitor } from './postcopy-recovery.js';
+import { armAfresh, recoveryArmed, RecoveryMonitor } from './postcopy-recovery.js';
 
 const { FakeCommandError, FakeQmpServer } = testing;
 const cleanup: (() => Promise<void>)[] = [];
@@ -106,6 +107,8 @@ describe('RecoveryMonitor', () => {
     await expect(monitor.arm(path.join(dir, 'r.sock'), { timeoutMs: 100, pollMs: 20 })).rejects.toThrow(
       /QEMU did not take migrate-recover: .*only be run when postcopy is paused/,
     );
+    // Not asked to: QEMU is never made to pause (relayed, xl closed its channel itself).
+    expect(server.commands.map((c) => c.execute)).not.toContain('migrate-pause');
   });
 
   it('refuses a monitor without oob', async () => {
@@ -114,5 +117,65 @@ describe('RecoveryMonitor', () => {
     await expect(RecoveryMonitor.open(server.socketPath)).rejects.toThrow(
       /cannot open the post-copy recovery monitor .*offering oob/,
     );
+  });
+});
+
+describe('recoveryArmed', () => {
+  it('is true only while something listens there: a socket file left behind is not a recovery', async () => {
+    const dir = await scratch();
+    const socket = path.join(dir, 'recover.sock');
+    expect(await recoveryArmed(socket)).toBe(false);
+    const listener = createServer().listen(socket);
+    await new Promise((r) => listener.once('listening', r));
+    expect(await recoveryArmed(socket)).toBe(true);
+    await new Promise<void>((r) => listener.close(() => r()));
+    // What QEMU leaves once a resume connected: the socket file, nobody listening (a process
+    // that listened and was killed leaves just that).
+    const stale = path.join(dir, 'stale.sock');
+    const child = spawn(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(stale)}, () => console.log('up'))`,
+    ]);
+    await new Promise((r) => child.stdout.once('data', r));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect((await lstat(stale)).isSocket()).toBe(true);
+    expect(await recoveryArmed(stale)).toBe(false);
+  });
+});
+
+describe('armAfresh', () => {
+  function pausedQemu() {
+    return FakeQmpServer.start({
+      handlers: {
+        'migrate-recover': (args) => {
+          const listener = createServer().listen(String(args['uri']).slice('unix:'.length));
+          cleanup.push(() => new Promise((r) => listener.close(() => r())));
+          return {};
+        },
+      },
+    });
+  }
+
+  it('arms through a new connection while QEMU answers, and lets go of it', async () => {
+    const dir = await scratch();
+    const server = await pausedQemu();
+    cleanup.push(() => server.close());
+    const socket = path.join(dir, 'recover.sock');
+    await armAfresh(server.socketPath, socket);
+    expect(await recoveryArmed(socket)).toBe(true);
+    expect(server.commands.at(-1)).toMatchObject({ execute: 'migrate-recover' });
+  });
+
+  it("fails within its wait when QEMU's main loop is blocked (no negotiation)", async () => {
+    const dir = await scratch();
+    const server = await pausedQemu();
+    cleanup.push(() => server.close());
+    server.blockMainLoop();
+    await expect(
+      armAfresh(server.socketPath, path.join(dir, 'recover.sock'), { handshakeTimeoutMs: 300 }),
+    ).rejects.toThrow(/cannot open the post-copy recovery monitor/);
+    expect(server.commands.map((c) => c.execute)).not.toContain('migrate-recover');
+    server.unblockMainLoop();
   });
 });

@@ -15,7 +15,7 @@
  * timed out waiting for the greeting, the held one got `migrate-recover` through, and the
  * source's `migrate resume=true` completed it with the RAM checker clean.
  */
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { migrateRecover, QmpClient, QmpCommandError } from '@xlkit/qmp';
 import { XlError } from '../errors.js';
@@ -24,7 +24,11 @@ export interface ArmOptions {
   /** How long QEMU may take to notice the broken link and pause (default 15 s). */
   timeoutMs?: number;
   pollMs?: number;
-  /** After this long still refused, QEMU is made to pause (`migrate-pause`; default 2 s). */
+  /**
+   * After this long still refused, QEMU is made to pause (`migrate-pause`; default never). Only
+   * for a link xl is not part of: where xl closes QEMU's channel itself (relayed), QEMU sees the
+   * EOF at once and pauses on its own.
+   */
   pauseAfterMs?: number;
 }
 
@@ -33,11 +37,11 @@ export class RecoveryMonitor {
   private constructor(private readonly qmp: QmpClient) {}
 
   /** Connects while QEMU still answers (before post-copy starts); requires oob. */
-  static async open(monitorPath: string): Promise<RecoveryMonitor> {
+  static async open(monitorPath: string, handshakeTimeoutMs = 10_000): Promise<RecoveryMonitor> {
     const qmp = await QmpClient.connect(monitorPath, {
       oob: 'required',
       connectTimeoutMs: 5_000,
-      handshakeTimeoutMs: 10_000,
+      handshakeTimeoutMs,
     }).catch((err: unknown) => {
       throw new XlError(
         'XL_QEMU_FAILED',
@@ -58,8 +62,8 @@ export class RecoveryMonitor {
    * yet (it refuses until `postcopy-paused`), for at most `timeoutMs`. A destination whose link
    * went silent rather than reset (the source's end failed, nothing comes to read, no page
    * request went out since) would go on waiting for minutes of TCP retries: the caller knows the
-   * sender is gone, so after `pauseAfterMs` QEMU is told to pause (`migrate-pause`, oob, as
-   * libvirt does for a post-copy it lost), which shuts its end of the channel down.
+   * sender is gone, so after `pauseAfterMs` (if given) QEMU is told to pause (`migrate-pause`,
+   * oob, as libvirt does for a post-copy it lost), which shuts its end of the channel down.
    */
   async arm(socketPath: string, o: ArmOptions = {}): Promise<void> {
     const started = Date.now();
@@ -79,7 +83,7 @@ export class RecoveryMonitor {
             { cause: err },
           );
         }
-        if (!paused && Date.now() - started >= (o.pauseAfterMs ?? 2_000)) {
+        if (!paused && Date.now() - started >= (o.pauseAfterMs ?? Infinity)) {
           paused = true;
           // Refused when it paused meanwhile (or the migration ended): the next try says which.
           await this.qmp
@@ -96,8 +100,36 @@ export class RecoveryMonitor {
   }
 }
 
-/** Whether a recovery was armed on `socketPath` (QEMU's listening socket is there). */
-export async function recoveryArmed(socketPath: string): Promise<boolean> {
+/**
+ * Whether a recovery is armed on `socketPath`: QEMU listens there. The file alone says nothing:
+ * QEMU stops listening once a resume connected, and leaves the socket file behind; pointing a
+ * source at it then leaves that QEMU in postcopy-recover for good (7.2). A listening unix
+ * socket shows in /proc/net/unix with the __SO_ACCEPTCON flag (00010000) and its path.
+ */
+export async function recoveryArmed(socketPath: string, procNetUnix = '/proc/net/unix'): Promise<boolean> {
   const st = await lstat(socketPath).catch(() => undefined);
-  return st?.isSocket() === true;
+  if (st?.isSocket() !== true) return false;
+  const table = await readFile(procNetUnix, 'utf8').catch(() => '');
+  return table.split('\n').some((line) => {
+    const f = line.trim().split(/\s+/);
+    return f.length >= 8 && f[3] === '00010000' && f.slice(7).join(' ') === socketPath;
+  });
+}
+
+/**
+ * A new oob connection to the recovery monitor and `migrate-recover` through it: for a resume
+ * that broke before its receiver held the monitor again. It negotiates only while QEMU's main
+ * loop runs (`qmp_capabilities` is in-band), hence the short wait.
+ */
+export async function armAfresh(
+  monitorPath: string,
+  socketPath: string,
+  o: ArmOptions & { handshakeTimeoutMs?: number } = {},
+): Promise<void> {
+  const monitor = await RecoveryMonitor.open(monitorPath, o.handshakeTimeoutMs ?? 5_000);
+  try {
+    await monitor.arm(socketPath, o);
+  } finally {
+    await monitor.close().catch(() => undefined);
+  }
 }
