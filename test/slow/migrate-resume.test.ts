@@ -87,6 +87,9 @@ it('a pipe cut in post-copy pauses both sides, a cut resume too; xl migrate --re
   ).catch((err: Error) => {
     throw new Error(`${err.message}; xl migrate said: ${stderr.slice(-2000)}`);
   });
+  // `cont` only marks an incoming QEMU to start: the guest runs on B once its heartbeat shows
+  // there (its device state loaded; a cut before that fails the incoming QEMU's load in 7.2).
+  await waitForBeatAbove(b, 'rs1', 0);
   process.kill(pids.wrapper, 'SIGKILL');
 
   const cut = await child;
