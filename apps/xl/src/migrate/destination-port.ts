@@ -31,6 +31,11 @@ export interface StartIncoming {
   prepare?: () => Promise<void>;
   /** Called once QEMU's process was spawned. */
   onSpawn?: () => void;
+  /**
+   * Nothing else connects to this QEMU's QMP before the RAM phase (no `-q` exports): the start's
+   * connection is kept for the listener and the take-over.
+   */
+  keepQmp?: boolean;
 }
 
 /** Where a direct transport listens: a unix socket in the domain's dir for a sender on this host, else TCP at `host`. */
@@ -241,10 +246,10 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
         ...(o.createdDisks ? { createdDisks: o.createdDisks } : {}),
         ...(o.prepare ? { prepare: o.prepare } : {}),
         ...(o.onSpawn ? { onSpawn: o.onSpawn } : {}),
-        // An upgrade's start hands its connection to this port: the listener needs no second
-        // one. (Not for migrate-receive: a -q mirror's exports connect on their own, and QEMU
-        // serves one QMP client at a time.)
-        ...(local ? { keepQmp: (q: QmpClient) => void (qmp = q) } : {}),
+        // An upgrade's start hands its connection to this port, and so does migrate-receive's
+        // when nothing else connects (keepQmp): the listener needs no second one. (A -q
+        // mirror's exports connect on their own, and QEMU serves one QMP client at a time.)
+        ...(local || o.keepQmp === true ? { keepQmp: (q: QmpClient) => void (qmp = q) } : {}),
       });
       return record;
     },

@@ -87,6 +87,9 @@ async function bootstrap(s: ReceiverSession): Promise<void> {
   const created = s.participants.flatMap((p) => p.created ?? []);
   const prepares = s.participants.flatMap((p) => (p.prepare ? [() => p.prepare!()] : []));
   const record = await s.dest.start(start, info, {
+    // QEMU serves one QMP client at a time: a participant's own connection (a -q mirror's
+    // exports) must find it free.
+    ...(s.participants.length === 0 ? { keepQmp: true } : {}),
     ...(created.length > 0 || prepares.length > 0 ? { createdDisks: created } : {}),
     ...(prepares.length > 0
       ? {
