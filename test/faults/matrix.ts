@@ -186,13 +186,17 @@ const CI: ReadonlyArray<[Fault, Phase, Partial<Cell>]> = [
  * outside one process can stop it at a known point. The cell's guest does not share its RAM,
  * so a new QEMU that dies after it ran takes the guest with it (it had handed over).
  */
+/** An upgrade's rollback names its two QEMUs (sender-completion.ts), not a host. */
+const stillOnOldQemu = "; the domain '[^']+' still runs on QEMU \\d+\\.\\d+\\.\\d+";
+const upgradeFailed = 'xl: upgrade to QEMU \\d+\\.\\d+\\.\\d+ failed in [a-z]+';
+
 const UPGRADE: Cell[] = [
   {
     fault: 'new QEMU SIGKILL',
     phase: 'upgrade, before GO',
     upgrade: { hook: 'upgrade-kill:started' },
     where: 'source',
-    message: new RegExp(`^xl: .* failed in [a-z]+: .*${stillHere}$`),
+    message: new RegExp(`^${upgradeFailed}: .*${stillOnOldQemu}$`),
   },
   {
     fault: 'new QEMU SIGKILL',
@@ -206,7 +210,7 @@ const UPGRADE: Cell[] = [
     phase: 'upgrade, before GO',
     upgrade: { hook: 'sender-stall:before-go', signal: 'SIGINT' },
     where: 'source',
-    message: new RegExp(`^xl: .* failed in [a-z]+: interrupted${stillHere}$`),
+    message: new RegExp(`^${upgradeFailed}: interrupted${stillOnOldQemu}$`),
   },
   {
     fault: 'upgrade SIGKILL',
