@@ -11,9 +11,11 @@
  * Goals: shared downtime <= 20 ms and flat (4 GiB within 1.5x of 256 MiB, medians), shared
  * total <= 1.2x raw (medians).
  *
- * xl's total is its --json summary's (handshake to the guest running on the new QEMU; the
- * old QEMU's teardown, `cleanup`, is left out as the raw sequence's is; so are node's start-up
- * and the binary check before the first phase). Downtime is QEMU's figure on both sides (the
+ * xl's total is its --json summary's: from its first phase, `prepare` (the domain info the new
+ * QEMU starts from, and that QEMU's start, which the handshake overlaps), to the guest running
+ * on the new QEMU; the old QEMU's teardown, `cleanup`, is left out as the raw sequence's is, and
+ * so are node's start-up and the binary check before the first phase. The raw sequence's total
+ * likewise starts with its new QEMU's start. Downtime is QEMU's figure on both sides (the
  * old QEMU's vCPU stop until it sent everything); the guest's pause is the whole gap, from
  * that stop (its STOP event's timestamp) until the new QEMU's `cont` returned: xl's
  * `pausedMs`, and the same two points in the raw sequence. xl's `steps` (ms after the stop)
