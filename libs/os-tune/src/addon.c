@@ -10,5 +10,8 @@ static int export_fn(napi_env env, napi_value exports, const char *name, napi_ca
 NAPI_MODULE_INIT() {
   if (!export_fn(env, exports, "keepFreedMemory", os_tune_keep_freed_memory)) return NULL;
   if (!export_fn(env, exports, "setSendBuffer", os_tune_set_send_buffer)) return NULL;
+  if (!export_fn(env, exports, "readChunk", os_tune_read_chunk)) return NULL;
+  if (!export_fn(env, exports, "dupFd", os_tune_dup_fd)) return NULL;
+  if (!export_fn(env, exports, "closeFd", os_tune_close_fd)) return NULL;
   return exports;
 }

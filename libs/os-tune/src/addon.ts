@@ -5,6 +5,11 @@ export interface Addon {
   keepFreedMemory(mmapThreshold: number): boolean;
   /** [the send buffer as the kernel reports it, whether SO_SNDBUFFORCE was taken]; throws with an errno `code`. */
   setSendBuffer(fd: number, bytes: number): [number, boolean];
+  /** Fills `buffer` from `fd` on a pool thread (src/read-chunk.c): [bytes, eof]; rejects with an errno `code`. */
+  readChunk(fd: number, buffer: Uint8Array, idleMs: number, waitMs: number): Promise<[number, boolean]>;
+  /** A close-on-exec duplicate of `fd`; throws with an errno `code`. */
+  dupFd(fd: number): number;
+  closeFd(fd: number): void;
 }
 
 let loaded: { addon: Addon | undefined } | undefined;

@@ -1,5 +1,5 @@
-/** Errors of @xlkit/os-tune: a setting the OS refused. */
-export type OsTuneErrorCode = 'OS_TUNE_REFUSED';
+/** Errors of @xlkit/os-tune: a setting the OS refused, a native read that failed. */
+export type OsTuneErrorCode = 'OS_TUNE_REFUSED' | 'OS_TUNE_READ';
 
 export interface OsTuneErrorDetails {
   /** The system call that failed. */

@@ -4,4 +4,5 @@
  */
 export { keepFreedMemory, MMAP_THRESHOLD, type MallocTuning } from './keep-freed-memory.js';
 export { setSendBuffer, type SendBuffer } from './send-buffer.js';
+export { ChunkReader, type ChunkRead } from './chunk-reader.js';
 export { OsTuneError, type OsTuneErrorCode, type OsTuneErrorDetails } from './errors.js';

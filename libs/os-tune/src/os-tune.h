@@ -5,5 +5,8 @@
 
 napi_value os_tune_keep_freed_memory(napi_env env, napi_callback_info info);
 napi_value os_tune_set_send_buffer(napi_env env, napi_callback_info info);
+napi_value os_tune_read_chunk(napi_env env, napi_callback_info info);
+napi_value os_tune_dup_fd(napi_env env, napi_callback_info info);
+napi_value os_tune_close_fd(napi_env env, napi_callback_info info);
 
 #endif
