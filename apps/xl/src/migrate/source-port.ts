@@ -206,6 +206,8 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
         chunkSize: MIGRATION_CHUNK,
         readAhead: MIGRATION_CHUNK,
         flushIdleMs: MIGRATION_FLUSH_IDLE_MS,
+        // The benchmarks' A/B switch: XLKIT_RAM_READ=node reads QEMU's socket through Node.
+        nativeRead: process.env.XLKIT_RAM_READ !== 'node',
       });
       return sent(q, ram, ram.chunks);
     },
