@@ -14,6 +14,11 @@
  * the receiver's start-up is, as it is part of a migration), up to the destination resumed:
  * the source's teardown after that (xl's `cleanup` phase) is left out, as the baseline's is.
  *
+ * Each xl run also reports the CPU seconds of its two xl processes (sender and receiver): on
+ * this 2-core machine the QEMUs keep both cores busy, so what the relay costs shows up in the
+ * totals (docs/tunnel-cpu-cost.md). `XLKIT_RAM_READ=node` makes the sender read QEMU's socket
+ * through Node instead of natively (the A/B of that change).
+ *
  * Two pauses are reported: QEMU's downtime (the source's vCPU stop until it has sent the rest,
  * the goal's figure) and the guest's pause (that stop until the destination runs it: for xl,
  * until the receiver reports; for the baseline, until `cont` returns).
@@ -41,7 +46,7 @@ import {
   migrateSetCapabilities,
   migrateSetParameters,
 } from '@xlkit/qmp';
-import { qemuEnv } from '@xlkit/xl';
+import { qemuEnv, readProcStat } from '@xlkit/xl';
 import { ROOT, benchGuestConfig, XL, xl, waitForLine } from './xl-cli.js';
 import { median } from './median.js';
 import { writeMigrationChart } from './bench-chart.js';
@@ -80,7 +85,12 @@ interface Result {
   pausedMs: number;
   ramSeconds?: number;
   phases?: string;
+  /** CPU seconds of the two xl processes (the sender and the receiver it started, both reaped by then). */
+  xlCpu?: number;
 }
+
+/** CPU seconds of every child this process reaped (an `xl migrate` with its receiver; not the QEMUs, which daemonize away). */
+const reapedCpu = (): number => readProcStat(process.pid)?.reapedChildrenCpuSeconds ?? NaN;
 
 async function boot(stateDir: string, cfg: string): Promise<Domain> {
   await xl(stateDir, 'create', cfg);
@@ -96,6 +106,7 @@ async function boot(stateDir: string, cfg: string): Promise<Domain> {
 
 async function viaXl(a: string, b: string, cfg: string, transport: 'tunnel' | 'direct'): Promise<Result> {
   await boot(a, cfg);
+  const cpu0 = reapedCpu();
   const out = await xl(
     a,
     'migrate',
@@ -107,6 +118,7 @@ async function viaXl(a: string, b: string, cfg: string, transport: 'tunnel' | 'd
     'mbench',
     `${process.execPath} ${XL} --state-dir ${b} migrate-receive`,
   );
+  const xlCpu = reapedCpu() - cpu0;
   const events = out
     .trim()
     .split('\n')
@@ -123,6 +135,7 @@ async function viaXl(a: string, b: string, cfg: string, transport: 'tunnel' | 'd
     downtimeMs: s.downtimeMs,
     pausedMs: s.pausedMs,
     ramSeconds: s.phases.ram,
+    xlCpu,
     phases: Object.entries(s.phases)
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(', '),
@@ -220,7 +233,7 @@ export async function benchMigrate(): Promise<void> {
             : await viaXl(a, b, cfg, who === 'xl direct' ? 'direct' : 'tunnel');
         runs[who].push(r);
         console.log(
-          `${who.padEnd(10)} #${i + 1}: total ${r.seconds.toFixed(2)} s${r.ramSeconds === undefined ? '' : ` (ram ${r.ramSeconds.toFixed(2)} s)`}, downtime ${r.downtimeMs} ms, guest paused ${r.pausedMs} ms${r.phases ? `  [${r.phases}]` : ''}`,
+          `${who.padEnd(10)} #${i + 1}: total ${r.seconds.toFixed(2)} s${r.ramSeconds === undefined ? '' : ` (ram ${r.ramSeconds.toFixed(2)} s)`}, downtime ${r.downtimeMs} ms, guest paused ${r.pausedMs} ms${r.xlCpu === undefined ? '' : `, xl CPU ${r.xlCpu.toFixed(2)} s`}${r.phases ? `  [${r.phases}]` : ''}`,
         );
       }
     }
@@ -261,7 +274,8 @@ export async function benchMigrate(): Promise<void> {
     const ok = xm / bm <= goal && xd <= bd + 20;
     console.log(
       `${who}: best ${xt.toFixed(2)} s (${(xt / bt).toFixed(2)}x), median ${xm.toFixed(2)} s = ${(xm / bm).toFixed(2)}x, ` +
-        `median downtime ${xd.toFixed(0)} ms (${xd - bd >= 0 ? '+' : ''}${(xd - bd).toFixed(0)} ms), median pause ${median(xs.map((r) => r.pausedMs)).toFixed(0)} ms; ` +
+        `median downtime ${xd.toFixed(0)} ms (${xd - bd >= 0 ? '+' : ''}${(xd - bd).toFixed(0)} ms), median pause ${median(xs.map((r) => r.pausedMs)).toFixed(0)} ms, ` +
+        `median xl CPU ${median(xs.map((r) => r.xlCpu ?? NaN)).toFixed(2)} s; ` +
         `goal median <= ${goal.toFixed(2)}x and downtime <= +20 ms: ${ok ? 'met' : 'NOT met'}`,
     );
   }
