@@ -87,6 +87,12 @@ export interface DestinationPort {
    * shared RAM). The completion path does not release the sender then.
    */
   ranOnSharedRam?(): boolean;
+  /**
+   * Whether this QEMU reported RESUME since the take-over: its vCPUs ran. In post-copy an
+   * incoming QEMU's `cont` only marks it to start once the device state is loaded; a link cut
+   * before that makes QEMU 7.2 exit with the guest never run here.
+   */
+  guestRan?(): boolean;
   /** Refusals that need no QEMU: a different domain by that name, not enough memory. */
   refuse(config: DomainConfig): Promise<void>;
   /** Whether this host can run the domain (machine type, accelerator, disks that must exist). */
@@ -164,6 +170,8 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
   let record: DomainRecord | undefined;
   /** The incoming QEMU was told to run on RAM the source maps too. */
   let ranShared = false;
+  /** It reported RESUME after the take-over's `cont`. */
+  let ran = false;
   let qmp: QmpClient | undefined;
   let recovery: RecoveryMonitor | undefined;
   /** The direct transport: the two QEMUs' link is theirs alone (xl cannot close it). */
@@ -201,6 +209,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     },
     marks,
     ranOnSharedRam: () => ranShared,
+    guestRan: () => ran,
     async refuse(config) {
       // A domain named NAME may exist here only if it is the source itself (same host, same uuid).
       for (const d of await store.list()) {
@@ -403,6 +412,11 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       });
       if (!paused) {
         if (local?.sharedRamFile !== undefined) ranShared = true;
+        // Armed before `cont`, so no RESUME is missed; it ends unresolved when QEMU exits first.
+        q.waitForEvent('RESUME').then(
+          () => (ran = true),
+          () => undefined,
+        );
         await cont(q);
         marks.resumed = Date.now();
         record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));

@@ -85,6 +85,7 @@ export function startsEarly(port: DestinationPort, listen: DirectListenOptions):
       return port.marks;
     },
     ranOnSharedRam: () => port.ranOnSharedRam?.() === true,
+    guestRan: () => port.guestRan?.() === true,
     spawned,
     begin(config, info) {
       if (steps !== undefined) throw new Error('the early destination was begun twice');

@@ -102,6 +102,10 @@ const INJECTIONS: Record<string, Setup> = {
     postcopy: true,
     fail: { side: 'link', at: 'postcopy' },
   },
+  'ram|the link, in post-copy, before the device state loaded': {
+    postcopy: true,
+    fail: { side: 'link', at: 'postcopy-early' },
+  },
   'switchover|sender, before GO': { fail: { side: 'source', at: 'setStatus:migrated-away' } },
   'switchover|receiver, after GO': { fail: { side: 'destination', at: 'takeOver' } },
   'switchover|receiver, GO garbled on the way': { fail: { side: 'link', at: 'go' } },
@@ -136,6 +140,7 @@ function receiverEnds(fx: Effects, started: boolean, settled: boolean): string {
   if (!settled) return 'gone';
   if (!fx.destination.includes('start')) return 'nothing created';
   if (fx.destination.includes('destroy')) return 'removed';
+  if (fx.destination.includes('exited')) return 'its QEMU exited, never ran';
   if (fx.destination.includes('takeOver')) return 'runs the domain';
   return fx.destination.includes('keep') ? 'kept for --resume' : 'kept, not running';
 }

@@ -8,10 +8,12 @@
  *     copy could not be stopped, FAILED without the echo: the sender keeps its copy paused.
  * link/PROTOCOL.md's failure table lists the cases; failure-table.test.ts holds the code to it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage, XlError } from '../errors.js';
 import { reportFailed, reportReleased } from '../link/switchover.js';
 import { settleWithin } from '../settle-within.js';
 import type { DomainRecord } from '../store/domain-record.js';
+import { migratedAwayName } from './names.js';
 import { required, type Phase, type Walk } from './phases.js';
 import { RECEIVER_STAGE } from './receiver-phases.js';
 import type { ReceiverSession } from './receiver-session.js';
@@ -95,12 +97,18 @@ async function keepPostcopy(s: ReceiverSession, error: unknown, phase: Phase): P
   const wayOut = `complete it with 'xl migrate --resume ${name} HOST' on the source, or 'xl destroy ${name}' here`;
   const kept = await s.dest.keep(name).then(
     async (r) => {
-      if (r === undefined) return 'its QEMU here is gone, and the guest with it';
+      if (r === undefined) return gone(s, name);
       // Its QEMU listens for the resume from now on; without that only `xl destroy` is left.
       const armed = await s.dest.armRecovery().then(
         () => wayOut,
-        (err: unknown) => `it cannot be resumed (${errorMessage(err)}): 'xl destroy ${name}' here`,
+        async (err: unknown) => {
+          // QEMU may be exiting (a cut before it loaded the device state): its record goes
+          // with it then, and the line says so rather than that the domain stays here.
+          if (await exitedMeanwhile(s, name)) return undefined;
+          return `it cannot be resumed (${errorMessage(err)}): 'xl destroy ${name}' here`;
+        },
       );
+      if (armed === undefined) return gone(s, name);
       return `the domain '${r.name}' (id ${r.id}) stays on this host, nothing destroyed; ${armed}`;
     },
     (err: unknown) =>
@@ -111,6 +119,34 @@ async function keepPostcopy(s: ReceiverSession, error: unknown, phase: Phase): P
     `post-copy broke (${RECEIVER_STAGE[phase]}): ${errorMessage(error)}; ${kept}`,
     { cause: error, domain: name },
   );
+}
+
+/**
+ * Whether the incoming QEMU exited after all (its record removed by keep()). A QMP connection
+ * QEMU closed is the first sign; its process may take a moment to go, so it is looked at for
+ * up to 2 s.
+ */
+async function exitedMeanwhile(s: ReceiverSession, name: string): Promise<boolean> {
+  for (let i = 0; i < 20; i++) {
+    const r = await s.dest.keep(name).catch(() => null);
+    if (r === undefined) return true;
+    await sleep(100);
+  }
+  return false;
+}
+
+/**
+ * This QEMU is gone (and its record with it). If it never reported RESUME the guest never ran
+ * here: QEMU 7.2 exits when the link breaks before it loaded the device state, and the source's
+ * paused copy is then the whole guest (the source cannot tell; see PROTOCOL.md).
+ */
+function gone(s: ReceiverSession, name: string): string {
+  if (s.dest.guestRan?.() === false)
+    return (
+      `its QEMU here exited before the guest ever ran here (no RESUME), so nothing of it is left here: ` +
+      `the whole guest is the source's paused copy '${migratedAwayName(name)}'`
+    );
+  return 'its QEMU here is gone, and the guest with it';
 }
 
 /** MIGRATION_ERROR and END on the back channel (best effort: the sender may be gone). */

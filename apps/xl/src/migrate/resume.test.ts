@@ -55,6 +55,20 @@ describe('xl migrate --resume', () => {
     );
   });
 
+  it('a cut before the destination loaded the device state: its QEMU exited, the line says the guest never ran there', async () => {
+    const { fx, sent, receiverError } = await resume({ side: 'link', at: 'postcopy-early' }, 'direct', false);
+    expect((sent as Error).message).toMatch(
+      /MIGRATION FAILED IN POST-COPY .*kept paused as 'web--migratedaway'/,
+    );
+    expect(fx.source).not.toContain('rollback');
+    expect(fx.source).not.toContain('destroy');
+    const said = (receiverError as Error).message;
+    expect(said).toMatch(
+      /post-copy broke .*its QEMU here exited before the guest ever ran here \(no RESUME\), so nothing of it is left here: the whole guest is the source's paused copy 'web--migratedaway'/,
+    );
+    expect(said).not.toMatch(/stays on this host/);
+  });
+
   it('refused when the source has no paused post-copy', async () => {
     const { fx, sent } = await resume({ side: 'source', at: 'open' });
     expect((sent as Error).message).toMatch(/injected failure: open/);

@@ -56,6 +56,12 @@ export type FailPoint =
    * the source's RAM phase fails after POSTCOPY_GO, the receiver's take-over never returns.
    */
   | { side: 'link'; at: 'postcopy' }
+  /**
+   * The link breaks right after POSTCOPY_GO, before the destination QEMU loaded the device
+   * state: the take-over's `cont` returns but no RESUME comes, QEMU exits (7.2: "loadvm
+   * failed"), so the recovery cannot be armed and QEMU is gone when the receiver looks again.
+   */
+  | { side: 'link'; at: 'postcopy-early' }
   /** One byte of GO flipped on its way to the receiver. */
   | { side: 'link'; at: 'go' };
 
@@ -113,7 +119,8 @@ export function fakeSource(
       if (o.postcopy?.due({ status: 'active', pass: 2 } as MigrationProgress)) {
         await o.postcopy.onActive();
         fx.source.push('postcopy');
-        if (fail?.side === 'link' && fail.at === 'postcopy') throw injected('the link broke');
+        if (fail?.side === 'link' && (fail.at === 'postcopy' || fail.at === 'postcopy-early'))
+          throw injected('the link broke');
       }
       failHere('sendRam');
       return { bytes: 3 * 4096, chunks: 0, downtimeMs: async () => 5 };
@@ -142,6 +149,7 @@ export function fakeDestination(
   });
   let record: DomainRecord | undefined;
   let ranShared = false;
+  const early = fail?.side === 'link' && fail.at === 'postcopy-early';
   const failHere = (at: string) => {
     if (fail?.side === 'destination' && fail.at === at) throw injected(at);
   };
@@ -152,6 +160,8 @@ export function fakeDestination(
     qmp: undefined,
     // takeOver:ran-shared: an upgrade's QEMU on shared RAM failed after its vCPUs were started.
     ranOnSharedRam: () => ranShared,
+    // postcopy-early: no RESUME came after the take-over's `cont`.
+    guestRan: () => fx.destination.includes('takeOver') && !early,
     async refuse() {},
     async hostCheck() {},
     async start(config) {
@@ -176,6 +186,7 @@ export function fakeDestination(
     },
     async armRecovery() {
       fx.destination.push('armRecovery');
+      if (early) throw injected('QMP client is closed');
     },
     async adopt(config) {
       fx.destination.push('adopt');
@@ -194,6 +205,11 @@ export function fakeDestination(
     },
     async keep(name) {
       fx.destination.push('keep');
+      // postcopy-early: looked at again after the recovery failed, its QEMU has exited.
+      if (early && fx.destination.includes('armRecovery')) {
+        fx.destination.push('exited');
+        return (record = undefined);
+      }
       return (record = { ...record!, name });
     },
     async takeOver() {
