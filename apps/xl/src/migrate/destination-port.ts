@@ -22,6 +22,7 @@ import { armAfresh, recoveryArmed, RecoveryMonitor } from '../ram/postcopy-recov
 import { forwardToRecovery } from '../ram/recovery-forwarder.js';
 import type { DomainRecord } from '../store/domain-record.js';
 import type { DomainStore } from '../store/domain-store.js';
+import { watchGuestRan } from './guest-ran.js';
 import { incomingName } from './names.js';
 
 export interface StartIncoming {
@@ -170,8 +171,8 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
   let record: DomainRecord | undefined;
   /** The incoming QEMU was told to run on RAM the source maps too. */
   let ranShared = false;
-  /** It reported RESUME after the take-over's `cont`. */
-  let ran = false;
+  /** Whether it reported RESUME after the take-over's `cont`. */
+  let guestRan = (): boolean => false;
   let qmp: QmpClient | undefined;
   let recovery: RecoveryMonitor | undefined;
   /** The direct transport: the two QEMUs' link is theirs alone (xl cannot close it). */
@@ -209,7 +210,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
     },
     marks,
     ranOnSharedRam: () => ranShared,
-    guestRan: () => ran,
+    guestRan: () => guestRan(),
     async refuse(config) {
       // A domain named NAME may exist here only if it is the source itself (same host, same uuid).
       for (const d of await store.list()) {
@@ -412,11 +413,7 @@ export function qemuDestination(store: DomainStore, local?: LocalDestination): D
       });
       if (!paused) {
         if (local?.sharedRamFile !== undefined) ranShared = true;
-        // Armed before `cont`, so no RESUME is missed; it ends unresolved when QEMU exits first.
-        q.waitForEvent('RESUME').then(
-          () => (ran = true),
-          () => undefined,
-        );
+        guestRan = watchGuestRan(q);
         await cont(q);
         marks.resumed = Date.now();
         record = await store.update(record.id, (r) => ({ ...r, status: 'running' }));
