@@ -166,6 +166,22 @@ export async function consoleBeats(host: XlHost, dom: string): Promise<number[]>
   return heartbeats(r.stdout);
 }
 
+/** Polls `probe` every `stepMs` until it returns a value; throws naming `what` after `ms`. */
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined,
+  ms: number,
+  stepMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(stepMs);
+  }
+}
+
 /** Polls the console log until a heartbeat above `after` shows up; returns all beats then. */
 export async function waitForBeatAbove(host: XlHost, dom: string, after: number): Promise<number[]> {
   const deadline = Date.now() + BOOT_TIMEOUT_MS;

@@ -5,7 +5,6 @@
 // boot, post-copy at 4 MiB/s from 2 s on, the rest of the RAM after the resume): `npm run test:slow`.
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { expect, it } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
@@ -25,6 +24,7 @@ import {
   guestConfig,
   onJsonLines,
   records,
+  until,
   waitForBeatAbove,
   XL,
   xlHost,
@@ -43,16 +43,6 @@ function tlsDirs(stateDir: string): string[] {
   return readdirSync(root).flatMap((id) =>
     ['nbd-tls', 'migrate-tls'].map((d) => path.join(root, id, d)).filter((d) => existsSync(d)),
   );
-}
-
-async function until<T>(what: string, probe: () => T | undefined, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 it('a direct post-copy whose TCP link breaks between two hosts: paused both sides, resumed over ssh with TLS', async () => {

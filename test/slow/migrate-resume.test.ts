@@ -4,7 +4,6 @@
 // (a boot, a post-copy cut at 8 MiB/s, then the rest of the RAM at that rate): `npm run test:slow`.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, createDiskImage, tempDir, track } from '../helpers/index.js';
@@ -18,6 +17,7 @@ import {
   records,
   sameHostReceiver,
   startMigrate,
+  until,
   waitForBeatAbove,
   XL,
   xlHost,
@@ -36,16 +36,6 @@ function connectedTo(socketPath: string): boolean {
   return readFileSync('/proc/net/unix', 'utf8')
     .split('\n')
     .some((l) => l.endsWith(` ${socketPath}`) && l.trim().split(/\s+/)[5] === '03');
-}
-
-async function until<T>(what: string, probe: () => T | undefined, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 it('a pipe cut in post-copy pauses both sides, a cut resume too; xl migrate --resume completes it', async () => {

@@ -6,13 +6,21 @@
 // `npm run test:slow`.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { isProcessAlive, type DomainView } from '@xlkit/xl';
 import { cleanupAfterEach, tempDir, track } from '../helpers/index.js';
 import { repoRoot } from '../helpers/paths.js';
 import { qmpCommand } from '../helpers/qmp-raw.js';
-import { domainDir, guestConfig, records, startMigrate, waitForBeatAbove, XL, xlHost } from '../xl-rig.js';
+import {
+  domainDir,
+  guestConfig,
+  records,
+  startMigrate,
+  until,
+  waitForBeatAbove,
+  XL,
+  xlHost,
+} from '../xl-rig.js';
 import { readPids } from '../faults/inject.js';
 
 cleanupAfterEach();
@@ -20,16 +28,6 @@ cleanupAfterEach();
 const PIPE = path.join(repoRoot, 'test', 'faults', 'pipe-fault.mjs');
 /** Dirtying faster than the link: pre-copy never converges, post-copy after one pass. */
 const WORKLOAD = '"console=ttyS0 quiet xlkit.dirty=16 xlkit.dirtymb=32"';
-
-async function until<T>(what: string, probe: () => T | undefined, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 it('a pipe cut before the destination loaded the device state: B claims nothing, A kept paused, both say so', async () => {
   const a = xlHost('pe-a-');
@@ -50,12 +48,18 @@ it('a pipe cut before the destination loaded the device state: B claims nothing,
     'the pipe',
     () => (existsSync(path.join(ctl, 'pids.json')) ? readPids(ctl) : undefined),
     60_000,
+    50,
   );
   const stop = () => {
     for (const p of [pids.wrapper, pids.receiver]) if (isProcessAlive(p)) process.kill(p, 'SIGKILL');
   };
   track({ label: 'the pipe of pe1', run: async () => stop(), runSync: stop });
-  await until('POSTCOPY_GO relayed', () => (existsSync(path.join(ctl, 'held')) ? true : undefined), 300_000);
+  await until(
+    'POSTCOPY_GO relayed',
+    () => (existsSync(path.join(ctl, 'held')) ? true : undefined),
+    300_000,
+    50,
+  );
   process.kill(pids.wrapper, 'SIGKILL');
 
   const cut = await child;
@@ -65,7 +69,7 @@ it('a pipe cut before the destination loaded the device state: B claims nothing,
     /xl: MIGRATION FAILED IN POST-COPY .*kept paused as 'pe1--migratedaway' \(id \d+\) and will not be resumed/,
   );
   // The receiver's line (relayed before the cut closed its stderr): no claim that it runs on B.
-  await until('the receiver to end', () => (isProcessAlive(pids.receiver) ? undefined : true), 30_000);
+  await until('the receiver to end', () => (isProcessAlive(pids.receiver) ? undefined : true), 30_000, 50);
   expect(said).toMatch(
     /post-copy broke .*its QEMU here exited before the guest ever ran here \(no RESUME\), so nothing of it is left here: the whole guest is the source's paused copy 'pe1--migratedaway'/,
   );

@@ -34,6 +34,7 @@ const RANK: Record<string, number> = {
   'command.ts': 0,
   'errors.ts': 0,
   'settle-within.ts': 0,
+  'raced.ts': 0,
 };
 
 function productionFiles(dir = ROOT): string[] {

@@ -47,22 +47,3 @@ export function required<T>(v: T | undefined, what: string): T {
   if (v === undefined) throw new Error(`migration session: ${what} is missing (a phase ran out of order)`);
   return v;
 }
-
-/** Rejects as soon as `signal` aborts, with its reason; otherwise settles as `p`. */
-export function raced<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise<T>((resolve, reject) => {
-    const on = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', on, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', on);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', on);
-        reject(e as Error);
-      },
-    );
-  });
-}

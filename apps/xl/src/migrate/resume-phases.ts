@@ -11,7 +11,8 @@
 import { waitPhaseReady } from '../link/back-channel.js';
 import { senderHandshake } from '../link/handshake.js';
 import { Feature } from '../link/protocol.js';
-import { raced, type PhaseStep } from './phases.js';
+import { raced } from '../raced.js';
+import { type PhaseStep } from './phases.js';
 import { SENDER_PHASES } from './sender-phases.js';
 import type { SenderSession } from './sender-session.js';
 

@@ -16,7 +16,8 @@ import { expectReady, readReport, sendGo } from '../link/switchover.js';
 import { errorMessage, XlError } from '../errors.js';
 import { RamCredit } from '../ram/ram-credit.js';
 import { armParameters, ladderPolicyOf, startLadder } from './ladder-driver.js';
-import { raced, required, type PhaseStep } from './phases.js';
+import { raced } from '../raced.js';
+import { required, type PhaseStep } from './phases.js';
 import type { SenderSession } from './sender-session.js';
 
 /** The receiver could not take the domain, destroyed its copy and released the source (GO echoed). */

@@ -17,7 +17,7 @@ import {
 import { StreamError, type RecordOf, type StreamReader, type StreamRecord } from '@xlkit/stream';
 import { XlError } from '../errors.js';
 import { ChunkFeeder, type FeederCredit } from './chunk-feeder.js';
-import { FailureRace } from './failure-race.js';
+import { raced } from '../raced.js';
 import { forwardReturnPath } from './return-path.js';
 import { interrupted, type RamTransferResult } from './ram-transfer.js';
 import { enlargeSendBuffer } from '../host/send-buffer.js';
@@ -87,7 +87,7 @@ async function connect(path: string, signal?: AbortSignal): Promise<Socket> {
 async function feed(
   socket: Socket,
   o: ReceiveRamOptions,
-  qemuFailed: FailureRace,
+  qemuFailed: AbortSignal,
 ): Promise<{ bytes: number; chunks: number; digest: Buffer }> {
   let bytes = 0;
   let chunks = 0;
@@ -95,7 +95,7 @@ async function feed(
   const feeder = new ChunkFeeder(socket, o.credit);
   for (;;) {
     // A QEMU that died or failed ends the wait: with credit, no more chunks may ever come.
-    if (rec === undefined) rec = await qemuFailed.wait(o.reader.next());
+    if (rec === undefined) rec = await raced(o.reader.next(), qemuFailed);
     if (o.signal?.aborted) throw interrupted();
     if (rec === null || rec.name === 'END') {
       throw new StreamError('STREAM_RAM_INCOMPLETE', 'the stream ends without RAM_END', {
@@ -163,10 +163,11 @@ export async function receiveRam(
     const outcome = Promise.resolve(qmpOrLater).then((qmp) =>
       followMigration(qmp, { pollMs: options.pollMs }),
     );
-    outcome.catch(() => undefined);
+    const qemuFailed = new AbortController();
+    outcome.catch((err: unknown) => qemuFailed.abort(err));
     let fed: Awaited<ReturnType<typeof feed>>;
     try {
-      fed = await feed(socket, options, new FailureRace(outcome));
+      fed = await feed(socket, options, qemuFailed.signal);
     } catch (err) {
       // A bad stream is the cause (QEMU then dies of the cut-off stream): report it as is.
       if (err instanceof StreamError || err instanceof XlError) throw err;

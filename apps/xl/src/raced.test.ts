@@ -2,7 +2,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { FailureRace } from './failure-race.js';
+import { raced } from './raced.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -26,34 +26,41 @@ async function collected(
   return refs.slice(0, -1).every((r) => r.deref() === undefined);
 }
 
-describe('FailureRace', () => {
+/** A signal aborted with `err` when `failed` rejects (as the RAM receiver builds it). */
+function signalOf(failed: Promise<unknown>): AbortSignal {
+  const c = new AbortController();
+  failed.catch((err: unknown) => c.abort(err));
+  return c.signal;
+}
+
+describe('raced', () => {
   it('passes on the outcome of what it waits for', async () => {
-    const race = new FailureRace(new Promise(() => undefined));
-    await expect(race.wait(Promise.resolve(7))).resolves.toBe(7);
-    await expect(race.wait(Promise.reject(new Error('read failed')))).rejects.toThrow('read failed');
+    const signal = signalOf(new Promise(() => undefined));
+    await expect(raced(Promise.resolve(7), signal)).resolves.toBe(7);
+    await expect(raced(Promise.reject(new Error('read failed')), signal)).rejects.toThrow('read failed');
   });
 
   it('cuts a pending wait short with the failure, and every later one at once', async () => {
     let fail!: (err: Error) => void;
-    const race = new FailureRace(new Promise((_, reject) => (fail = reject)));
-    const pending = race.wait(new Promise(() => undefined));
+    const signal = signalOf(new Promise((_, reject) => (fail = reject)));
+    const pending = raced(new Promise(() => undefined), signal);
     fail(new Error('QEMU failed'));
     await expect(pending).rejects.toThrow('QEMU failed');
-    await expect(race.wait(Promise.resolve(1))).rejects.toThrow('QEMU failed');
+    await expect(raced(Promise.resolve(1), signal)).rejects.toThrow('QEMU failed');
   });
 
   it('is never cut short when the watched promise fulfils', async () => {
-    const race = new FailureRace(Promise.resolve('completed'));
+    const signal = signalOf(Promise.resolve('completed'));
     await turn();
-    await expect(race.wait(Promise.resolve('chunk'))).resolves.toBe('chunk');
+    await expect(raced(Promise.resolve('chunk'), signal)).resolves.toBe('chunk');
   });
 
   it('keeps nothing it waited for alive while the failure stays pending', async () => {
-    let race: FailureRace | undefined;
+    let signal: AbortSignal | undefined;
     expect(
       await collected((failed, p) => {
-        race ??= new FailureRace(failed);
-        return race.wait(p);
+        signal ??= signalOf(failed);
+        return raced(p, signal);
       }),
     ).toBe(true);
     // What it replaces: each race leaves a reaction on the pending promise holding its result.
