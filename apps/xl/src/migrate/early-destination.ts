@@ -84,8 +84,9 @@ export function startsEarly(port: DestinationPort, listen: DirectListenOptions):
     get marks() {
       return port.marks;
     },
-    ranOnSharedRam: () => port.ranOnSharedRam?.() === true,
-    guestRan: () => port.guestRan?.() === true,
+    // Forwarded as they are: a port without them does not know, which is not "no".
+    ...(port.ranOnSharedRam ? { ranOnSharedRam: () => port.ranOnSharedRam!() } : {}),
+    ...(port.guestRan ? { guestRan: () => port.guestRan!() } : {}),
     spawned,
     begin(config, info) {
       if (steps !== undefined) throw new Error('the early destination was begun twice');
