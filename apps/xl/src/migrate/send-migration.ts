@@ -64,7 +64,7 @@ export interface MigrateOptions extends SenderSettings {
    */
   local?: {
     connect: () => Peer;
-    source: Pick<QemuSourceOptions, 'capabilities' | 'handsOverRamFile'>;
+    source: Pick<QemuSourceOptions, 'capabilities' | 'handsOverRamFile' | 'info'>;
   };
 }
 

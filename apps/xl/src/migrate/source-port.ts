@@ -128,6 +128,11 @@ export interface QemuSourceOptions {
   name?: string;
   /** Decorates the QMP client (test-only instruments from src/testing; identity otherwise). */
   wrapQmp?: (qmp: QmpClient) => QmpClient;
+  /**
+   * The domain's info, when the caller has just collected it from this QEMU (an upgrade does,
+   * to start the new QEMU early): open() then does not ask again.
+   */
+  info?: DomainInfo;
   /** Capabilities the direct transport sets besides its own (`x-ignore-shared` for an upgrade). */
   capabilities?: MigrationCapabilityStatus[];
   /**
@@ -159,7 +164,7 @@ export function qemuSource(store: DomainStore, domain: DomainRecord, o: QemuSour
       const raw = await connectQmp(store, domain);
       qmp = o.wrapQmp ? o.wrapQmp(raw) : raw;
       // Read-only queries, sent together with the run state's (which they do not depend on).
-      const info = collectDomainInfo(qmp, disks);
+      const info = o.info !== undefined ? Promise.resolve(o.info) : collectDomainInfo(qmp, disks);
       info.catch(() => undefined);
       const state = await leavePostmigrate(qmp);
       // QEMU's word on whether it ran: what the next xl restores should this one die.

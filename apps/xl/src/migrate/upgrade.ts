@@ -220,7 +220,7 @@ export async function upgradeDomain(
             },
           };
         },
-        source: { capabilities: ignoreShared, handsOverRamFile: shared },
+        source: { capabilities: ignoreShared, handsOverRamFile: shared, info },
       },
     });
   } catch (err) {
